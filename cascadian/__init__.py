@@ -1,0 +1,1 @@
+"""cascadian: runs users' trading strategies on their schedules."""

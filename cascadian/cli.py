@@ -1,0 +1,156 @@
+"""The `cascadian` command: migrate, serve, tick, demo."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from typing import Annotated, Any
+
+import httpx
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from cascadian.bootstrap import build_executor, database_url, describe, open_store
+from cascadian.config import Settings
+from cascadian.migrate import MigrationError, migrate
+from cascadian.tick import TickReport, TickService
+
+app = typer.Typer(help="Runs users' trading strategies on their schedules.", no_args_is_help=True)
+console = Console()
+
+
+def _migrate_or_exit(url: str) -> None:
+    try:
+        applied = migrate(url)
+    except MigrationError as exc:
+        console.print(f"[red]migration refused:[/red] {exc}")
+        raise typer.Exit(1) from exc
+    if applied:
+        console.print(f"applied {len(applied)} migration(s): {', '.join(applied)}")
+    else:
+        console.print("database is up to date")
+
+
+@app.command("migrate")
+def migrate_cmd() -> None:
+    """Apply migrations/*.sql in order; re-running is a no-op."""
+    url = database_url(Settings())
+    console.print(f"migrating {describe(url)}")
+    _migrate_or_exit(url)
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to bind")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to bind")] = 8000,
+) -> None:
+    """Serve the API with uvicorn."""
+    import uvicorn
+
+    from cascadian.web import create_app
+
+    uvicorn.run(create_app(), host=host, port=port)
+
+
+def tick_table(data: dict[str, Any], trigger: str) -> Table:
+    """A tick's `data` (as the endpoint returns it) as a table."""
+    title = (
+        f"tick ({trigger}): {data['strategies_executed']} run(s), "
+        f"{data['succeeded']} ok, {data['failed']} failed, {data['execution_time_ms']} ms"
+    )
+    table = Table(title=title)
+    for col in ("strategy", "status", "ms", "nodes", "error"):
+        table.add_column(col)
+    for e in data["executions"]:
+        style = "green" if e["status"] == "completed" else "red"
+        note = e["error"] or ""
+        if e.get("auto_paused"):
+            note = f"[bold]auto-paused[/bold] {note}"
+        table.add_row(
+            e["workflow_name"],
+            f"[{style}]{e['status']}[/{style}]",
+            str(e["duration_ms"]),
+            str(e["nodes_executed"]),
+            note,
+        )
+    return table
+
+
+async def _tick_once(trigger: str) -> TickReport:
+    settings = Settings()
+    store = await open_store(settings)
+    try:
+        async with httpx.AsyncClient(timeout=10.0) as http:
+            service = TickService(store, build_executor(settings, http), settings)
+            return await service.tick(trigger=trigger)
+    finally:
+        await store.close()
+
+
+@app.command()
+def tick(
+    as_json: Annotated[bool, typer.Option("--json", help="Print the endpoint's JSON")] = False,
+) -> None:
+    """Run one tick in this process and print its summary."""
+    report = asyncio.run(_tick_once("cli"))
+    if as_json:
+        body: dict[str, Any] = {"success": report.success, "data": report.data()}
+        if report.error:
+            body["error"] = report.error
+        print(json.dumps(body, indent=2, default=str))
+    else:
+        console.print(tick_table(report.data(), report.trigger))
+        if report.error:
+            console.print(f"[red]error:[/red] {report.error}")
+    if not report.success:
+        raise typer.Exit(1)
+
+
+@app.command()
+def demo(
+    port: Annotated[int, typer.Option(help="Port for the API")] = 8000,
+    every: Annotated[float, typer.Option(help="Seconds between ticks")] = 15.0,
+) -> None:
+    """Migrate, seed demo strategies, serve the API, and tick every few seconds."""
+    from cascadian.demo import seed
+
+    logging.basicConfig(level=logging.WARNING)
+    settings = Settings()
+    url = database_url(settings)
+    console.print(f"database: {describe(url)}")
+    _migrate_or_exit(url)
+    console.print(f"seeded {seed(url)} demo strategies (due now, every minute)")
+    asyncio.run(_serve_and_tick(port, every))
+
+
+async def _serve_and_tick(port: int, every: float) -> None:
+    import uvicorn
+
+    from cascadian.web import create_app
+
+    settings = Settings()
+    config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
+    server = uvicorn.Server(config)
+    serving = asyncio.create_task(server.serve())
+    url = f"http://127.0.0.1:{port}/api/cron/strategy-executor"
+    secret = settings.tick_secret
+    headers = {"Authorization": f"Bearer {secret.get_secret_value()}"} if secret else {}
+    console.print(f"API docs on http://127.0.0.1:{port}/docs")
+    console.print(f"POSTing {url} every {every:g}s, as Vercel Cron would; Ctrl-C to stop")
+    try:
+        async with httpx.AsyncClient(timeout=settings.tick_budget_seconds + 10) as client:
+            while not serving.done():
+                await asyncio.sleep(every)
+                if serving.done():
+                    break
+                reply = await client.post(url, headers=headers)
+                body = reply.json()
+                if body.get("data"):
+                    console.print(tick_table(body["data"], "demo"))
+                if not body.get("success"):
+                    console.print(f"[red]{reply.status_code}:[/red] {body.get('error')}")
+    finally:
+        server.should_exit = True
+        await serving

@@ -1,0 +1,92 @@
+"""Settings: one pydantic-settings class, read from the environment once."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PLACEHOLDER_SECRETS = {"changeme", "changethis", "secret", "password", "test"}
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
+
+    # Where strategies live. Unset: an embedded PostgreSQL under data_dir.
+    database_url: SecretStr | None = Field(default=None, validation_alias="DATABASE_URL")
+    data_dir: Path = Field(default=Path(".cascadian"), validation_alias="CASCADIAN_DATA_DIR")
+
+    cron_secret: SecretStr | None = Field(default=None, validation_alias="CRON_SECRET")
+    admin_api_key: SecretStr | None = Field(default=None, validation_alias="ADMIN_API_KEY")
+    environment: Literal["development", "production"] = Field(
+        default="development", validation_alias="ENVIRONMENT"
+    )
+    vercel_env: str | None = Field(default=None, validation_alias="VERCEL_ENV")
+
+    # The tick
+    claim_limit: int = Field(default=25, ge=1, le=1000, validation_alias="CASCADIAN_CLAIM_LIMIT")
+    max_concurrency: int = Field(
+        default=10, ge=1, le=1000, validation_alias="CASCADIAN_MAX_CONCURRENCY"
+    )
+    tick_budget_seconds: float = Field(
+        default=50.0, gt=0, validation_alias="CASCADIAN_TICK_BUDGET_SECONDS"
+    )
+    strategy_timeout_seconds: float = Field(
+        default=30.0, gt=0, validation_alias="CASCADIAN_STRATEGY_TIMEOUT_SECONDS"
+    )
+    lease_seconds: float = Field(default=120.0, gt=0, validation_alias="CASCADIAN_LEASE_SECONDS")
+    auto_pause_threshold: int = Field(
+        default=3, ge=1, validation_alias="CASCADIAN_AUTO_PAUSE_THRESHOLD"
+    )
+    db_timeout_seconds: float = Field(
+        default=5.0, gt=0, validation_alias="CASCADIAN_DB_TIMEOUT_SECONDS"
+    )
+    db_pool_size: int = Field(default=10, ge=1, validation_alias="CASCADIAN_DB_POOL_SIZE")
+
+    # Nodes
+    polymarket_base_url: str = Field(
+        default="https://gamma-api.polymarket.com", validation_alias="CASCADIAN_POLYMARKET_URL"
+    )
+    # Hosts or CIDRs the http-request node may reach although they are private.
+    http_allowlist: list[str] = Field(default=[], validation_alias="CASCADIAN_HTTP_ALLOWLIST")
+    http_max_response_bytes: int = Field(
+        default=1_000_000, ge=1, validation_alias="CASCADIAN_HTTP_MAX_RESPONSE_BYTES"
+    )
+
+    @property
+    def is_production(self) -> bool:
+        return self.environment == "production" or self.vercel_env == "production"
+
+    @property
+    def tick_secret(self) -> SecretStr | None:
+        """The bearer token the cron endpoint accepts: CRON_SECRET, else ADMIN_API_KEY."""
+        return self.cron_secret or self.admin_api_key
+
+    @model_validator(mode="after")
+    def _check(self) -> Settings:
+        if self.strategy_timeout_seconds >= self.tick_budget_seconds:
+            raise ValueError(
+                "CASCADIAN_STRATEGY_TIMEOUT_SECONDS must be below CASCADIAN_TICK_BUDGET_SECONDS: "
+                "a tick only starts a run it can let finish"
+            )
+        if self.lease_seconds <= self.strategy_timeout_seconds:
+            raise ValueError(
+                "CASCADIAN_LEASE_SECONDS must exceed CASCADIAN_STRATEGY_TIMEOUT_SECONDS, "
+                "or a live run could lose its lease to another tick"
+            )
+        if self.is_production:
+            for name, value in (
+                ("CRON_SECRET", self.cron_secret),
+                ("ADMIN_API_KEY", self.admin_api_key),
+            ):
+                if value is not None and value.get_secret_value().lower() in PLACEHOLDER_SECRETS:
+                    raise ValueError(f"{name} is a placeholder; set a real secret in production")
+        return self
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

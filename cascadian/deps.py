@@ -1,0 +1,62 @@
+"""FastAPI dependencies: the bearer-secret check and the services on app.state."""
+
+from __future__ import annotations
+
+import hmac
+import logging
+
+from fastapi import Request
+from pydantic import SecretStr
+
+from cascadian.config import Settings
+from cascadian.tick import TickService
+
+log = logging.getLogger(__name__)
+
+
+class Unauthorized(Exception):
+    def __init__(self, message: str) -> None:
+        self.message = message
+
+
+class Misconfigured(Exception):
+    def __init__(self, message: str) -> None:
+        self.message = message
+
+
+def bearer_matches(header: str | None, secret: SecretStr) -> bool:
+    """Constant-time check of `Authorization: Bearer <secret>`."""
+    scheme, _, token = (header or "").partition(" ")
+    expected = secret.get_secret_value().encode()
+    # compare_digest runs on every request, even a malformed one, to keep timing flat.
+    same = hmac.compare_digest(token.strip().encode(), expected)
+    return scheme.lower() == "bearer" and same
+
+
+def check_secret(
+    settings: Settings, header: str | None, secret: SecretStr | None, name: str
+) -> None:
+    if secret is None:
+        if settings.is_production:
+            raise Misconfigured(f"{name} is not set: refusing to run unauthenticated in production")
+        log.warning("%s is not set: allowing an unauthenticated request (development only)", name)
+        return
+    if not bearer_matches(header, secret):
+        raise Unauthorized(f"Invalid or missing {name}")
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def require_cron_secret(request: Request) -> None:
+    settings = get_settings(request)
+    check_secret(
+        settings, request.headers.get("authorization"), settings.tick_secret, "CRON_SECRET"
+    )
+
+
+def get_tick_service(request: Request) -> TickService:
+    service: TickService = request.app.state.tick_service
+    return service

@@ -1,0 +1,93 @@
+"""What a run's outcome does to a strategy: the rules, and the record the store writes.
+
+The rules (counters, rolling average, auto-pause) run in SQL, in
+cascadian_finish_runs_v1, so they are atomic under concurrent ticks. The pure
+`apply` below is their specification: the store tests check the SQL against it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, replace
+from typing import Any
+
+from cascadian.ports import NodeRun, RunOutcome
+
+# Per-node output summaries in strategy_execution_logs are capped at this many
+# characters of JSON; the execution row's outputs at OUTPUTS_CAP in total.
+LOG_OUTPUT_CAP = 4_000
+OUTPUTS_CAP = 200_000
+
+
+@dataclass(frozen=True)
+class Counters:
+    execution_count: int = 0
+    success_count: int = 0
+    error_count: int = 0  # consecutive
+    average_execution_time_ms: int | None = None
+
+
+def rolling_average(prev_avg: int | None, prev_count: int, new_ms: int) -> int:
+    """(prev_avg * prev_count + new) / (prev_count + 1), rounded half up."""
+    if prev_avg is None or prev_count == 0:
+        return new_ms
+    q, r = divmod(prev_avg * prev_count + new_ms, prev_count + 1)
+    return q + (1 if 2 * r >= prev_count + 1 else 0)
+
+
+def apply(c: Counters, success: bool, duration_ms: int, threshold: int) -> tuple[Counters, bool]:
+    """The counters after one run, and whether the strategy is auto-paused."""
+    errors = 0 if success else c.error_count + 1
+    after = replace(
+        c,
+        execution_count=c.execution_count + 1,
+        success_count=c.success_count + int(success),
+        error_count=errors,
+        average_execution_time_ms=rolling_average(
+            c.average_execution_time_ms, c.execution_count, duration_ms
+        ),
+    )
+    return after, (not success and errors >= threshold)
+
+
+def to_json(value: Any) -> Any:
+    """A JSON-safe copy of a node output (datetimes and other objects become strings)."""
+    return json.loads(json.dumps(value, default=str))
+
+
+def capped(value: Any, cap: int) -> Any:
+    text = json.dumps(value, default=str)
+    if len(text) <= cap:
+        return json.loads(text)
+    return {"truncated": True, "size": len(text), "preview": text[:cap]}
+
+
+def _log_row(run: NodeRun) -> dict[str, Any]:
+    return {
+        "node_id": run.node_id,
+        "node_type": run.node_type,
+        "status": run.status,
+        "started_at": run.started_at.isoformat() if run.started_at else None,
+        "completed_at": run.completed_at.isoformat() if run.completed_at else None,
+        "duration_ms": run.duration_ms,
+        "error_message": run.error,
+        "output": None if run.output is None else capped(run.output, LOG_OUTPUT_CAP),
+    }
+
+
+def to_record(outcome: RunOutcome) -> dict[str, Any]:
+    """The JSON element cascadian_finish_runs_v1 takes for one outcome."""
+    r = outcome.result
+    return {
+        "execution_id": str(outcome.execution_id),
+        "workflow_id": str(outcome.workflow_id),
+        "success": r.success,
+        "finished_at": outcome.finished_at.isoformat(),
+        "duration_ms": r.duration_ms,
+        "nodes_executed": r.nodes_executed,
+        "outputs": capped(r.outputs, OUTPUTS_CAP),
+        "errors": to_json(r.errors),
+        "error_message": r.error_message,
+        "next_execution_at": outcome.next_execution_at.isoformat(),
+        "logs": [_log_row(n) for n in r.node_runs],
+    }

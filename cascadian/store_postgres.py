@@ -1,0 +1,139 @@
+"""The store port on PostgreSQL, through psycopg 3 and a connection pool.
+
+Each method is one statement calling one SQL function (migrations/003), on an
+autocommit connection: one transaction per state change, and no session state
+or server-side prepared statements, so Supabase's transaction pooler works.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+import psycopg
+from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
+
+from cascadian.outcome import to_record
+from cascadian.ports import (
+    ClaimedRun,
+    Recorded,
+    RunOutcome,
+    Schedule,
+    StoreUnavailable,
+    Workflow,
+)
+
+log = logging.getLogger(__name__)
+
+_SCHEMA_ERRORS = (
+    psycopg.errors.UndefinedFunction,
+    psycopg.errors.UndefinedTable,
+    psycopg.errors.UndefinedColumn,
+)
+
+
+def claimed_run(row: dict[str, Any]) -> ClaimedRun:
+    """A row of cascadian_claim_due_v1 as a ClaimedRun (shared with the Supabase store)."""
+    return ClaimedRun(
+        execution_id=UUID(str(row["execution_id"])),
+        workflow=Workflow(
+            id=UUID(str(row["workflow_id"])),
+            name=row["name"],
+            nodes=row["nodes"],
+            edges=row["edges"],
+            variables=row["variables"] or {},
+            trigger=row["trigger"],
+            user_id=UUID(str(row["user_id"])),
+            execution_id=UUID(str(row["execution_id"])),
+        ),
+        schedule=Schedule(
+            interval_minutes=row["execution_interval_minutes"],
+            cron=row["cron_expression"],
+            timezone=row["timezone"] or "UTC",
+        ),
+        scheduled_for=_dt(row["scheduled_for"]),
+        attempt=row["attempt"],
+        lease_expires_at=_dt(row["lease_expires_at"]),
+    )
+
+
+def _dt(value: Any) -> datetime:
+    return value if isinstance(value, datetime) else datetime.fromisoformat(value)
+
+
+class PostgresStore:
+    def __init__(self, conninfo: str, *, pool_size: int = 10, timeout: float = 5.0) -> None:
+        self._pool = AsyncConnectionPool(
+            conninfo,
+            min_size=1,
+            max_size=pool_size,
+            timeout=timeout,
+            open=False,
+            kwargs={
+                "autocommit": True,
+                "prepare_threshold": None,
+                "row_factory": dict_row,
+                "connect_timeout": max(1, int(timeout)),
+            },
+        )
+
+    async def open(self) -> None:
+        # wait=False: a database that is down at start-up makes ticks answer
+        # 503 until it is back, instead of the app failing to boot.
+        await self._pool.open(wait=False)
+
+    async def close(self) -> None:
+        await self._pool.close()
+
+    @asynccontextmanager
+    async def _conn(self) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
+        try:
+            async with self._pool.connection() as conn:
+                yield conn
+        except _SCHEMA_ERRORS as exc:
+            raise StoreUnavailable(
+                f"the database schema is out of date ({exc.diag.message_primary}): "
+                "run `cascadian migrate`"
+            ) from exc
+        except (psycopg.OperationalError, psycopg.InterfaceError, PoolTimeout) as exc:
+            raise StoreUnavailable(f"database unavailable: {type(exc).__name__}") from exc
+
+    async def _rows(self, query: str, params: Sequence[Any]) -> list[dict[str, Any]]:
+        async with self._conn() as conn:
+            cur = await conn.execute(query, params)
+            return await cur.fetchall()
+
+    async def ping(self) -> None:
+        await self._rows("select 1 as ok", ())
+
+    async def claim_due(self, now: datetime, limit: int, lease_seconds: float) -> list[ClaimedRun]:
+        rows = await self._rows(
+            "select * from cascadian_claim_due_v1(%s, %s, %s)", (now, limit, lease_seconds)
+        )
+        return [claimed_run(r) for r in rows]
+
+    async def finish_runs(
+        self, outcomes: Sequence[RunOutcome], pause_threshold: int
+    ) -> list[Recorded]:
+        rows = await self._rows(
+            "select * from cascadian_finish_runs_v1(%s, %s)",
+            (Jsonb([to_record(o) for o in outcomes]), pause_threshold),
+        )
+        return [Recorded(r["execution_id"], r["accepted"], r["auto_paused"]) for r in rows]
+
+    async def release(self, execution_ids: Sequence[UUID]) -> int:
+        if not execution_ids:
+            return 0
+        rows = await self._rows(
+            "select cascadian_release_runs_v1(%s) as released", (list(execution_ids),)
+        )
+        return int(rows[0]["released"])
+
+    async def record_tick(self, summary: dict[str, Any]) -> None:
+        await self._rows("select cascadian_record_tick_v1(%s) as id", (Jsonb(summary),))

@@ -1,0 +1,68 @@
+"""Fixtures: a real PostgreSQL (embedded, or DATABASE_URL's server) with a fresh test database."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from cascadian.migrate import migrate
+from cascadian.store_postgres import PostgresStore
+from tests.factories import TABLES
+
+TEST_DB = f"cascadian_test_{os.getpid()}"
+
+
+def _admin_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    if os.environ.get("DATABASE_URL"):
+        return os.environ["DATABASE_URL"]
+    from cascadian.embedded import start_server
+
+    server = start_server(Path(tmp_path_factory.mktemp("embedded")))
+    return str(server.get_uri())
+
+
+@pytest.fixture(scope="session")
+def admin_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    return _admin_url(tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def database_url(admin_url: str) -> Iterator[str]:
+    """A database of its own for this test run, migrated; dropped afterwards."""
+    name = sql.Identifier(TEST_DB)
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("drop database if exists {} with (force)").format(name))
+        conn.execute(sql.SQL("create database {}").format(name))
+    url = psycopg.conninfo.make_conninfo(admin_url, dbname=TEST_DB)
+    migrate(url)
+    yield url
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("drop database if exists {} with (force)").format(name))
+
+
+@pytest.fixture
+def db(database_url: str) -> Iterator[psycopg.Connection[tuple[object, ...]]]:
+    """A plain connection for arranging and asserting; every test starts with empty tables."""
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute(f"truncate {', '.join(TABLES)} restart identity cascade")
+        yield conn
+
+
+@pytest.fixture(scope="session")
+async def pg_store(database_url: str) -> AsyncIterator[PostgresStore]:
+    store = PostgresStore(database_url, pool_size=20)
+    await store.open()
+    yield store
+    await store.close()
+
+
+@pytest.fixture
+async def store(
+    pg_store: PostgresStore, db: psycopg.Connection[tuple[object, ...]]
+) -> PostgresStore:
+    return pg_store

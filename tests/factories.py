@@ -1,0 +1,89 @@
+"""Arranging strategies and reading them back, in plain SQL."""
+
+from __future__ import annotations
+
+import itertools
+import uuid
+from datetime import datetime
+from typing import Any
+
+import psycopg
+from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
+
+TABLES = [
+    "strategy_execution_logs",
+    "notifications",
+    "workflow_executions",
+    "workflow_sessions",
+    "cron_ticks",
+]
+
+USER = uuid.UUID("11111111-1111-4111-8111-111111111111")
+_names = itertools.count(1)
+
+
+def node(node_id: str, node_type: str, **config: Any) -> dict[str, Any]:
+    return {"id": node_id, "type": node_type, "data": {"config": config}}
+
+
+def chain(*nodes: dict[str, Any]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    ids = [n["id"] for n in nodes]
+    edges = [{"id": f"{a}-{b}", "source": a, "target": b} for a, b in itertools.pairwise(ids)]
+    return list(nodes), edges
+
+
+HELLO = chain(node("start", "start"), node("end", "end"))
+
+
+def add_strategy(
+    conn: psycopg.Connection[Any],
+    *,
+    next_execution_at: datetime | None,
+    name: str | None = None,
+    graph: tuple[list[dict[str, Any]], list[dict[str, Any]]] = HELLO,
+    status: str = "running",
+    auto_run: bool = True,
+    interval: int = 5,
+    cron: str | None = None,
+    timezone: str = "UTC",
+    user_id: uuid.UUID = USER,
+    **columns: Any,
+) -> uuid.UUID:
+    nodes, edges = graph
+    values: dict[str, Any] = {
+        "user_id": user_id,
+        "name": name or f"strategy {next(_names)}",
+        "nodes": Jsonb(nodes),
+        "edges": Jsonb(edges),
+        "status": status,
+        "auto_run": auto_run,
+        "execution_interval_minutes": interval,
+        "next_execution_at": next_execution_at,
+        "cron_expression": cron,
+        "timezone": timezone,
+        **columns,
+    }
+    values = {k: Jsonb(v) if isinstance(v, dict | list) else v for k, v in values.items()}
+    cols = ", ".join(values)
+    marks = ", ".join(["%s"] * len(values))
+    row = conn.execute(
+        f"insert into workflow_sessions ({cols}) values ({marks}) returning id",
+        list(values.values()),
+    ).fetchone()
+    assert row is not None
+    return uuid.UUID(str(row[0]))
+
+
+def strategy(conn: psycopg.Connection[Any], strategy_id: uuid.UUID) -> dict[str, Any]:
+    with conn.cursor(row_factory=dict_row) as cur:
+        row = cur.execute(
+            "select * from workflow_sessions where id = %s", (strategy_id,)
+        ).fetchone()
+    assert row is not None
+    return row
+
+
+def rows(conn: psycopg.Connection[Any], query: str, *params: Any) -> list[dict[str, Any]]:
+    with conn.cursor(row_factory=dict_row) as cur:
+        return cur.execute(query, params).fetchall()

@@ -1,0 +1,227 @@
+"""The tick: claim -> run -> record, with isolation, timeouts and the budget."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from cascadian.clock import FakeClock
+from cascadian.config import Settings
+from cascadian.store_postgres import PostgresStore
+from cascadian.tick import TickService
+from tests.executors import ScriptedExecutor, failed, hangs, raises, returns, then
+from tests.factories import add_strategy, rows, strategy
+
+NOW = datetime(2026, 6, 1, 12, 0, 30, tzinfo=UTC)
+
+
+def settings(**overrides: Any) -> Settings:
+    base: dict[str, Any] = {
+        "CASCADIAN_TICK_BUDGET_SECONDS": 50,
+        "CASCADIAN_STRATEGY_TIMEOUT_SECONDS": 5,
+        "CASCADIAN_LEASE_SECONDS": 60,
+    }
+    return Settings(**(base | overrides))
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock(NOW)
+
+
+def service(
+    store: Any, executor: ScriptedExecutor, clock: FakeClock, **overrides: Any
+) -> TickService:
+    return TickService(store, executor, settings(**overrides), clock)
+
+
+async def test_due_strategies_run_and_not_due_ones_are_skipped(
+    store: PostgresStore, db: Any, clock: FakeClock
+) -> None:
+    due = add_strategy(db, next_execution_at=NOW - timedelta(seconds=30), name="due")
+    later = add_strategy(db, next_execution_at=NOW + timedelta(minutes=1), name="later")
+    executor = ScriptedExecutor()
+    report = await service(store, executor, clock).tick()
+    assert executor.calls == ["due"]
+    assert report.data()["strategies_checked"] == 1 and report.data()["strategies_executed"] == 1
+    assert strategy(db, due)["execution_count"] == 1
+    assert strategy(db, later)["execution_count"] == 0
+
+
+async def test_a_run_updates_timestamps_counters_and_the_next_slot(
+    store: PostgresStore, db: Any, clock: FakeClock
+) -> None:
+    slot = NOW - timedelta(seconds=30)
+    sid = add_strategy(db, next_execution_at=slot, interval=5)
+    await service(store, ScriptedExecutor(), clock).tick()
+    s = strategy(db, sid)
+    assert s["last_executed_at"] == NOW
+    assert s["next_execution_at"] == slot + timedelta(minutes=5)
+    assert (s["execution_count"], s["success_count"], s["error_count"]) == (1, 1, 0)
+    assert s["average_execution_time_ms"] == 10
+
+
+async def test_missed_slots_are_coalesced_into_one_run(
+    store: PostgresStore, db: Any, clock: FakeClock
+) -> None:
+    slot = NOW - timedelta(minutes=17)  # the 5-minute slots at -12, -7 and -2 were missed
+    sid = add_strategy(db, next_execution_at=slot, interval=5)
+    executor = ScriptedExecutor()
+    await service(store, executor, clock).tick()
+    await service(store, executor, clock).tick()
+    assert len(executor.calls) == 1
+    assert strategy(db, sid)["next_execution_at"] == slot + timedelta(minutes=20)
+
+
+async def test_one_failing_strategy_leaves_the_others_running(
+    store: PostgresStore, db: Any, clock: FakeClock
+) -> None:
+    for name in ("a", "bad", "crash", "b"):
+        add_strategy(db, next_execution_at=NOW, name=name)
+    executor = ScriptedExecutor(
+        bad=returns(failed("no markets")), crash=raises(RuntimeError("kaput"))
+    )
+    report = await service(store, executor, clock).tick()
+    by_name = {e.workflow_name: e for e in report.executions}
+    assert {n: e.status for n, e in by_name.items()} == {
+        "a": "completed",
+        "b": "completed",
+        "bad": "failed",
+        "crash": "failed",
+    }
+    assert by_name["bad"].error == "node 'n': no markets"
+    assert by_name["crash"].error == "executor error: RuntimeError: kaput"
+    assert report.success and all(e.recorded for e in report.executions)
+    assert rows(db, "select count(*) as n from workflow_executions where status = 'failed'") == [
+        {"n": 2}
+    ]
+
+
+async def test_a_hung_strategy_times_out_and_the_others_finish(
+    store: PostgresStore, db: Any, clock: FakeClock
+) -> None:
+    hung = add_strategy(db, next_execution_at=NOW, name="hung")
+    fine = add_strategy(db, next_execution_at=NOW, name="fine")
+    executor = ScriptedExecutor(hung=hangs())
+    report = await service(store, executor, clock, CASCADIAN_STRATEGY_TIMEOUT_SECONDS=0.2).tick()
+    by_name = {e.workflow_name: e for e in report.executions}
+    assert by_name["hung"].status == "failed" and by_name["hung"].error == "timed out after 0.2s"
+    assert by_name["fine"].status == "completed"
+    assert strategy(db, hung)["error_count"] == 1
+    assert strategy(db, fine)["success_count"] == 1
+
+
+async def test_concurrency_is_bounded_and_a_backlog_drains_in_one_tick(
+    store: PostgresStore, db: Any, clock: FakeClock
+) -> None:
+    for i in range(60):
+        add_strategy(db, next_execution_at=NOW - timedelta(seconds=i))
+    executor = ScriptedExecutor()
+    report = await service(
+        store, executor, clock, CASCADIAN_MAX_CONCURRENCY=4, CASCADIAN_CLAIM_LIMIT=25
+    ).tick()
+    assert len(report.executions) == 60 == len(set(executor.calls))
+    assert executor.max_running <= 4
+    assert rows(db, "select count(*) as n from workflow_sessions where execution_count = 1") == [
+        {"n": 60}
+    ]
+
+
+async def test_claiming_stops_when_a_new_run_could_not_finish_in_the_budget(
+    store: PostgresStore, db: Any, clock: FakeClock
+) -> None:
+    # Budget 10 s, timeout 5 s: nothing is claimed once 5 s have gone.
+    add_strategy(db, next_execution_at=NOW - timedelta(seconds=3), name="slow")
+    left = [add_strategy(db, next_execution_at=NOW - timedelta(seconds=i)) for i in (2, 1)]
+    executor = ScriptedExecutor(slow=then(lambda: clock.advance(6)))
+    report = await service(
+        store,
+        executor,
+        clock,
+        CASCADIAN_MAX_CONCURRENCY=1,
+        CASCADIAN_TICK_BUDGET_SECONDS=10,
+    ).tick()
+    assert executor.calls == ["slow"] and report.data()["strategies_checked"] == 1
+    for sid in left:
+        s = strategy(db, sid)
+        assert s["execution_count"] == 0 and s["lease_token"] is None
+    assert rows(db, "select count(*) as n from workflow_executions") == [{"n": 1}]
+
+
+class SlowClaimStore:
+    """The real store, but the clock passes the claim cutoff while a claim is in flight."""
+
+    def __init__(self, inner: PostgresStore, clock: FakeClock) -> None:
+        self.inner, self.clock = inner, clock
+
+    async def claim_due(self, *args: Any) -> Any:
+        claims = await self.inner.claim_due(*args)
+        self.clock.advance(46)  # cutoff: 50 s budget - 5 s timeout
+        return claims
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+async def test_claims_that_come_back_too_late_are_released_not_lost(
+    store: PostgresStore, db: Any, clock: FakeClock
+) -> None:
+    sids = [add_strategy(db, next_execution_at=NOW) for _ in range(3)]
+    executor = ScriptedExecutor()
+    report = await TickService(SlowClaimStore(store, clock), executor, settings(), clock).tick()
+    assert executor.calls == []
+    assert report.data()["released"] == 3 and report.data()["strategies_executed"] == 0
+    assert all(strategy(db, s)["lease_token"] is None for s in sids)
+    assert rows(db, "select count(*) as n from workflow_executions") == [{"n": 0}]
+    assert len(await store.claim_due(NOW, 25, 60)) == 3
+
+
+async def test_auto_pause_on_the_third_consecutive_error_over_three_ticks(
+    store: PostgresStore, db: Any, clock: FakeClock
+) -> None:
+    sid = add_strategy(db, next_execution_at=NOW, name="flaky", interval=1)
+    executor = ScriptedExecutor(flaky=returns(failed("upstream 500")))
+    paused = []
+    for _ in range(4):
+        report = await service(store, executor, clock).tick()
+        paused += [e.auto_paused for e in report.executions]
+        clock.advance(60)
+    assert paused == [False, False, True]  # the 4th tick found nothing due
+    s = strategy(db, sid)
+    assert (s["status"], s["auto_run"], s["error_count"]) == ("error", False, 3)
+    [n] = rows(db, "select type, priority, link from notifications")
+    assert n == {"type": "strategy_error", "priority": "high", "link": f"/strategies/{sid}"}
+
+
+async def test_an_invalid_cron_is_recorded_as_a_failure_and_falls_back_to_the_interval(
+    store: PostgresStore, db: Any, clock: FakeClock
+) -> None:
+    sid = add_strategy(db, next_execution_at=NOW, cron="every minute", interval=2)
+    executor = ScriptedExecutor()
+    report = await service(store, executor, clock).tick()
+    assert executor.calls == []
+    assert "invalid schedule" in (report.executions[0].error or "")
+    assert strategy(db, sid)["next_execution_at"] == NOW + timedelta(minutes=2)
+
+
+async def test_a_database_outage_fails_the_tick_without_running_anything(clock: FakeClock) -> None:
+    down = PostgresStore("postgresql://postgres@127.0.0.1:9/none", timeout=0.5)
+    await down.open()
+    executor = ScriptedExecutor()
+    try:
+        report = await service(down, executor, clock).tick()
+    finally:
+        await down.close()
+    assert not report.success and "database unavailable" in (report.error or "")
+    assert executor.calls == []
+
+
+async def test_every_tick_is_written_to_the_ledger(
+    store: PostgresStore, db: Any, clock: FakeClock
+) -> None:
+    add_strategy(db, next_execution_at=NOW)
+    await service(store, ScriptedExecutor(), clock).tick(trigger="cli")
+    [t] = rows(db, "select trigger, success, strategies_executed, succeeded from cron_ticks")
+    assert t == {"trigger": "cli", "success": True, "strategies_executed": 1, "succeeded": 1}
