@@ -1,0 +1,79 @@
+"""End to end in-process: a tick runs real graphs and records outputs and per-node logs."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from cascadian.clock import FakeClock
+from cascadian.config import Settings
+from cascadian.graph_executor import GraphExecutor
+from cascadian.store_postgres import PostgresStore
+from cascadian.tick import TickService
+from tests.factories import add_strategy, chain, node, rows, strategy
+
+NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
+MARKETS = [{"id": "a", "p": 0.3}, {"id": "b", "p": 0.9}, {"id": "c", "p": 0.25}]
+
+
+async def tick(store: PostgresStore) -> Any:
+    return await TickService(store, GraphExecutor(), Settings(), FakeClock(NOW)).tick()
+
+
+async def test_a_graph_runs_with_data_flowing_between_nodes(store: PostgresStore, db: Any) -> None:
+    graph = chain(
+        node("start", "start"),
+        node(
+            "cheap",
+            "filter",
+            items="${start.markets}",
+            conditions=[{"field": "p", "operator": "lt", "value": 0.5}],
+        ),
+        node("end", "end"),
+    )
+    sid = add_strategy(db, next_execution_at=NOW, graph=graph, variables={"markets": MARKETS})
+    report = await tick(store)
+    assert report.executions[0].status == "completed" and report.executions[0].nodes_executed == 3
+    [e] = rows(db, "select outputs from workflow_executions where workflow_id = %s", sid)
+    assert [m["id"] for m in e["outputs"]["end"]["items"]] == ["a", "c"]
+    logs = rows(db, "select node_id, node_type, status from strategy_execution_logs order by id")
+    assert [(r["node_id"], r["status"]) for r in logs] == [
+        ("start", "success"),
+        ("cheap", "success"),
+        ("end", "success"),
+    ]
+
+
+async def test_a_failed_run_logs_the_failing_node_and_skips_the_rest(
+    store: PostgresStore, db: Any
+) -> None:
+    graph = chain(
+        node("start", "start"),
+        node("cheap", "filter", items="${start.missing}", conditions=[]),
+        node("end", "end"),
+    )
+    sid = add_strategy(db, next_execution_at=NOW, graph=graph)
+    report = await tick(store)
+    assert report.executions[0].status == "failed"
+    assert "cheap" in (report.executions[0].error or "")
+    logs = rows(
+        db, "select node_id, status, error_message from strategy_execution_logs order by id"
+    )
+    assert [(r["node_id"], r["status"]) for r in logs] == [
+        ("start", "success"),
+        ("cheap", "error"),
+        ("end", "skipped"),
+    ]
+    assert "${start.missing}" in logs[1]["error_message"]
+    assert strategy(db, sid)["last_error"] == report.executions[0].error
+
+
+async def test_a_malformed_graph_is_a_recorded_failure_naming_the_node(
+    store: PostgresStore, db: Any
+) -> None:
+    graph = chain(node("start", "start"), node("mystery", "quantum-oracle"))
+    add_strategy(db, next_execution_at=NOW, graph=graph)
+    report = await tick(store)
+    error = report.executions[0].error or ""
+    assert "mystery" in error and "quantum-oracle" in error
+    assert report.success
