@@ -9,7 +9,7 @@ import httpx
 from psycopg.conninfo import conninfo_to_dict
 
 from cascadian.config import Settings
-from cascadian.ports import WorkflowExecutor
+from cascadian.ports import NodeStore, WorkflowExecutor
 from cascadian.store_postgres import PostgresStore
 
 log = logging.getLogger(__name__)
@@ -45,8 +45,20 @@ async def open_store(settings: Settings) -> PostgresStore:
 
 
 def build_executor(
-    settings: Settings, http: httpx.AsyncClient, **services: Any
+    settings: Settings, http: httpx.AsyncClient, store: NodeStore | None = None
 ) -> WorkflowExecutor:
+    """The executor CASCADIAN_EXECUTOR names; graph nodes get the HTTP client and store."""
+    if settings.executor == "http":
+        from cascadian.http_executor import HttpExecutor
+
+        assert settings.executor_url is not None  # checked by Settings
+        return HttpExecutor(
+            settings.executor_url,
+            settings.executor_token,
+            client=http,
+            timeout=settings.strategy_timeout_seconds,
+        )
     from cascadian.graph_executor import GraphExecutor
 
-    return GraphExecutor(services={"http": http, "settings": settings, **services})
+    services: dict[str, Any] = {"http": http, "settings": settings, "store": store}
+    return GraphExecutor(services=services)

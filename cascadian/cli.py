@@ -83,7 +83,7 @@ async def _tick_once(trigger: str) -> TickReport:
     store = await open_store(settings)
     try:
         async with httpx.AsyncClient(timeout=10.0) as http:
-            service = TickService(store, build_executor(settings, http), settings)
+            service = TickService(store, build_executor(settings, http, store), settings)
             return await service.tick(trigger=trigger)
     finally:
         await store.close()

@@ -46,6 +46,16 @@ class Settings(BaseSettings):
     )
     db_pool_size: int = Field(default=10, ge=1, validation_alias="CASCADIAN_DB_POOL_SIZE")
 
+    # Which WorkflowExecutor runs strategies: in-process graphs, or an external
+    # executor service (e.g. the existing TypeScript one) over HTTP.
+    executor: Literal["graph", "http"] = Field(
+        default="graph", validation_alias="CASCADIAN_EXECUTOR"
+    )
+    executor_url: str | None = Field(default=None, validation_alias="CASCADIAN_EXECUTOR_URL")
+    executor_token: SecretStr | None = Field(
+        default=None, validation_alias="CASCADIAN_EXECUTOR_TOKEN"
+    )
+
     # Nodes
     polymarket_base_url: str = Field(
         default="https://gamma-api.polymarket.com", validation_alias="CASCADIAN_POLYMARKET_URL"
@@ -77,6 +87,8 @@ class Settings(BaseSettings):
                 "CASCADIAN_LEASE_SECONDS must exceed CASCADIAN_STRATEGY_TIMEOUT_SECONDS, "
                 "or a live run could lose its lease to another tick"
             )
+        if self.executor == "http" and not self.executor_url:
+            raise ValueError("CASCADIAN_EXECUTOR=http needs CASCADIAN_EXECUTOR_URL")
         if self.is_production:
             for name, value in (
                 ("CRON_SECRET", self.cron_secret),

@@ -47,6 +47,38 @@ def _chain(*ids: str) -> list[dict[str, Any]]:
     return [{"id": f"{a}-{b}", "source": a, "target": b} for a, b in itertools.pairwise(ids)]
 
 
+def polymarket_watchlist_graph() -> dict[str, Any]:
+    """Fetch active markets with 24h volume over $100k, keep those priced 0.2-0.4,
+    add them to the watchlist, and notify the owner."""
+    nodes = [
+        _node("start", "start"),
+        _node(
+            "fetch",
+            "polymarket-markets",
+            active=True,
+            closed=False,
+            limit=100,
+            order="volume24hr",
+            min_volume_24h=100_000,
+        ),
+        _node(
+            "cheap",
+            "filter",
+            conditions=[{"field": "yes_price", "operator": "between", "value": [0.2, 0.4]}],
+        ),
+        _node("watch", "add-to-watchlist", reason="24h volume > $100k, priced 0.2-0.4"),
+        _node(
+            "tell",
+            "notify",
+            title="Watchlist updated",
+            message="Added ${watch.added} market(s) priced 0.2-0.4 "
+            "(${watch.duplicates} already watched).",
+        ),
+        _node("end", "end"),
+    ]
+    return {"nodes": nodes, "edges": _chain("start", "fetch", "cheap", "watch", "tell", "end")}
+
+
 def demo_strategies() -> list[dict[str, Any]]:
     cheap = {"field": "yes_price", "operator": "between", "value": [0.2, 0.4]}
     return [
@@ -82,6 +114,12 @@ def demo_strategies() -> list[dict[str, Any]]:
                 {"id": "any-none", "source": "any", "target": "none", "sourceHandle": "false"},
             ],
             "variables": {"markets": _MARKETS},
+        },
+        {
+            "id": UUID("00000000-0000-4000-8000-000000000004"),
+            "name": "Polymarket: cheap, liquid markets to my watchlist",
+            **polymarket_watchlist_graph(),
+            "variables": {},
         },
         {
             "id": UUID("00000000-0000-4000-8000-000000000003"),

@@ -121,7 +121,38 @@ class Recorded:
     auto_paused: bool = False
 
 
-class Store(Protocol):
+@dataclass(frozen=True)
+class WatchlistEntry:
+    market_id: str
+    reason: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Notification:
+    user_id: UUID
+    workflow_id: UUID | None
+    title: str
+    message: str
+    type: str = "strategy_alert"
+    priority: Literal["low", "normal", "high", "urgent"] = "normal"
+    link: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+class NodeStore(Protocol):
+    """What nodes may write while a strategy runs (services["store"])."""
+
+    async def add_to_watchlist(
+        self, workflow_id: UUID, execution_id: UUID | None, entries: Sequence[WatchlistEntry]
+    ) -> tuple[int, int]:
+        """Add entries; return (added, duplicates)."""
+        ...
+
+    async def notify(self, notification: Notification) -> int: ...
+
+
+class Store(NodeStore, Protocol):
     async def claim_due(
         self, now: datetime, limit: int, lease_seconds: float
     ) -> list[ClaimedRun]: ...

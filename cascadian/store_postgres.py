@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -22,10 +23,12 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 from cascadian.outcome import to_record
 from cascadian.ports import (
     ClaimedRun,
+    Notification,
     Recorded,
     RunOutcome,
     Schedule,
     StoreUnavailable,
+    WatchlistEntry,
     Workflow,
 )
 
@@ -61,6 +64,14 @@ def claimed_run(row: dict[str, Any]) -> ClaimedRun:
         attempt=row["attempt"],
         lease_expires_at=_dt(row["lease_expires_at"]),
     )
+
+
+def notification_record(n: Notification) -> dict[str, Any]:
+    """The JSON cascadian_notify_v1 takes (shared with the Supabase store)."""
+    record = asdict(n)
+    record["user_id"] = str(n.user_id)
+    record["workflow_id"] = str(n.workflow_id) if n.workflow_id else None
+    return record
 
 
 def _dt(value: Any) -> datetime:
@@ -137,3 +148,18 @@ class PostgresStore:
 
     async def record_tick(self, summary: dict[str, Any]) -> None:
         await self._rows("select cascadian_record_tick_v1(%s) as id", (Jsonb(summary),))
+
+    async def add_to_watchlist(
+        self, workflow_id: UUID, execution_id: UUID | None, entries: Sequence[WatchlistEntry]
+    ) -> tuple[int, int]:
+        [row] = await self._rows(
+            "select * from cascadian_add_to_watchlist_v1(%s, %s, %s)",
+            (workflow_id, execution_id, Jsonb([asdict(e) for e in entries])),
+        )
+        return int(row["added"]), int(row["duplicates"])
+
+    async def notify(self, notification: Notification) -> int:
+        [row] = await self._rows(
+            "select cascadian_notify_v1(%s) as id", (Jsonb(notification_record(notification)),)
+        )
+        return int(row["id"])

@@ -40,7 +40,7 @@ def create_app(
         async with httpx.AsyncClient(timeout=min(10.0, settings.tick_budget_seconds / 3)) as http:
             own_store = store is None
             active_store = store if store is not None else await open_store(settings)
-            active_executor = executor or build_executor(settings, http)
+            active_executor = executor or build_executor(settings, http, active_store)
             app.state.store = active_store
             app.state.tick_service = TickService(active_store, active_executor, settings, clock)
             try:

@@ -12,6 +12,7 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 TABLES = [
+    "strategy_watchlists",
     "strategy_execution_logs",
     "notifications",
     "workflow_executions",
