@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import secrets
 from typing import Annotated, Any
 
 import httpx
 import typer
+from pydantic import SecretStr
 from rich.console import Console
 from rich.table import Table
 
@@ -131,6 +133,9 @@ async def _serve_and_tick(port: int, every: float) -> None:
     from cascadian.web import create_app
 
     settings = Settings()
+    if settings.tick_secret is None:
+        # The demo authenticates its own ticks rather than running the API open.
+        settings = settings.model_copy(update={"cron_secret": SecretStr(secrets.token_urlsafe(24))})
     config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
     server = uvicorn.Server(config)
     serving = asyncio.create_task(server.serve())
@@ -147,8 +152,11 @@ async def _serve_and_tick(port: int, every: float) -> None:
                     break
                 reply = await client.post(url, headers=headers)
                 body = reply.json()
-                if body.get("data"):
-                    console.print(tick_table(body["data"], "demo"))
+                data = body.get("data")
+                if data and data["strategies_executed"]:
+                    console.print(tick_table(data, "demo"))
+                elif data:
+                    console.print(f"tick (demo): nothing due, {data['execution_time_ms']} ms")
                 if not body.get("success"):
                     console.print(f"[red]{reply.status_code}:[/red] {body.get('error')}")
     finally:

@@ -51,14 +51,26 @@ def apply(c: Counters, success: bool, duration_ms: int, threshold: int) -> tuple
 
 
 def to_json(value: Any) -> Any:
-    """A JSON-safe copy of a node output (datetimes and other objects become strings)."""
-    return json.loads(json.dumps(value, default=str))
+    """A copy of a node output that jsonb accepts: other objects become strings, and
+    NUL characters (which jsonb refuses, failing the whole outcome) become U+FFFD."""
+    return _without_nul(json.loads(json.dumps(value, default=str)))
+
+
+def _without_nul(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd")
+    if isinstance(value, list):
+        return [_without_nul(v) for v in value]
+    if isinstance(value, dict):
+        return {_without_nul(k): _without_nul(v) for k, v in value.items()}
+    return value
 
 
 def capped(value: Any, cap: int) -> Any:
-    text = json.dumps(value, default=str)
+    safe = to_json(value)
+    text = json.dumps(safe)
     if len(text) <= cap:
-        return json.loads(text)
+        return safe
     return {"truncated": True, "size": len(text), "preview": text[:cap]}
 
 
@@ -70,7 +82,7 @@ def _log_row(run: NodeRun) -> dict[str, Any]:
         "started_at": run.started_at.isoformat() if run.started_at else None,
         "completed_at": run.completed_at.isoformat() if run.completed_at else None,
         "duration_ms": run.duration_ms,
-        "error_message": run.error,
+        "error_message": to_json(run.error),
         "output": None if run.output is None else capped(run.output, LOG_OUTPUT_CAP),
     }
 
@@ -87,7 +99,7 @@ def to_record(outcome: RunOutcome) -> dict[str, Any]:
         "nodes_executed": r.nodes_executed,
         "outputs": capped(r.outputs, OUTPUTS_CAP),
         "errors": to_json(r.errors),
-        "error_message": r.error_message,
+        "error_message": to_json(r.error_message),
         "next_execution_at": outcome.next_execution_at.isoformat(),
         "logs": [_log_row(n) for n in r.node_runs],
     }

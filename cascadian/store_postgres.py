@@ -114,6 +114,9 @@ class PostgresStore:
             ) from exc
         except (psycopg.OperationalError, psycopg.InterfaceError, PoolTimeout) as exc:
             raise StoreUnavailable(f"database unavailable: {type(exc).__name__}") from exc
+        except psycopg.Error as exc:  # the statement failed; its transaction rolled back
+            detail = exc.diag.message_primary or type(exc).__name__
+            raise StoreUnavailable(f"database error: {detail}") from exc
 
     async def _rows(self, query: str, params: Sequence[Any]) -> list[dict[str, Any]]:
         async with self._conn() as conn:

@@ -207,7 +207,7 @@ class TickService:
         )
         try:
             [recorded] = await self.store.finish_runs([outcome], self.settings.auto_pause_threshold)
-        except StoreUnavailable as exc:
+        except Exception as exc:  # one outcome that cannot be written must not end the tick
             log.error("could not record run %s: %s", claim.execution_id, exc)
             report.record_error = str(exc)  # its lease expires and a later tick re-runs it
             return report

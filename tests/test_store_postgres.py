@@ -257,3 +257,18 @@ async def test_the_tick_ledger_keeps_one_row_per_tick(store: PostgresStore, db: 
     )
     [tick] = rows(db, "select trigger, strategies_checked, execution_time_ms from cron_ticks")
     assert tick == {"trigger": "cron", "strategies_checked": 2, "execution_time_ms": 12}
+
+
+async def test_outputs_with_nul_characters_are_recorded_not_refused(
+    store: PostgresStore, db: Any
+) -> None:
+    add_strategy(db, next_execution_at=NOW)
+    claim = await claim_one(store)
+    res = RunResult(
+        False, {"n1": {"body": "a\x00b"}}, [{"node_id": "n1", "error": "bad\x00"}], 1, 5
+    )
+    [rec] = await store.finish_runs([outcome(claim, res)], 3)
+    assert rec.accepted
+    [e] = rows(db, "select outputs, error_message from workflow_executions")
+    assert e["outputs"] == {"n1": {"body": "a\ufffdb"}}
+    assert e["error_message"] == "node 'n1': bad\ufffd"

@@ -9,6 +9,7 @@ import pytest
 
 from cascadian.clock import FakeClock
 from cascadian.config import Settings
+from cascadian.ports import StoreUnavailable
 from cascadian.store_postgres import PostgresStore
 from cascadian.tick import TickService
 from tests.executors import ScriptedExecutor, failed, hangs, raises, returns, then
@@ -225,3 +226,34 @@ async def test_every_tick_is_written_to_the_ledger(
     await service(store, ScriptedExecutor(), clock).tick(trigger="cli")
     [t] = rows(db, "select trigger, success, strategies_executed, succeeded from cron_ticks")
     assert t == {"trigger": "cli", "success": True, "strategies_executed": 1, "succeeded": 1}
+
+
+class FailingFinishStore:
+    """The real store, except that recording one named strategy's outcome fails."""
+
+    def __init__(self, inner: PostgresStore, poisoned: str) -> None:
+        self.inner, self.poisoned = inner, poisoned
+
+    async def finish_runs(self, outcomes: Any, threshold: int) -> Any:
+        if any(o.workflow_id == self.poisoned for o in outcomes):
+            raise StoreUnavailable("database error: simulated")
+        return await self.inner.finish_runs(outcomes, threshold)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+async def test_an_outcome_that_cannot_be_recorded_does_not_stop_the_others(
+    store: PostgresStore, db: Any, clock: FakeClock
+) -> None:
+    poisoned = add_strategy(db, next_execution_at=NOW, name="poisoned")
+    others = [add_strategy(db, next_execution_at=NOW) for _ in range(3)]
+    report = await TickService(
+        FailingFinishStore(store, poisoned), ScriptedExecutor(), settings(), clock
+    ).tick()
+    assert len(report.executions) == 4
+    assert [e.workflow_name for e in report.executions if not e.recorded] == ["poisoned"]
+    assert all(strategy(db, s)["execution_count"] == 1 for s in others)
+    # Unrecorded: still leased, so a later tick re-runs it once the lease expires.
+    assert strategy(db, poisoned)["lease_token"] is not None
+    assert not report.success and "1 outcome(s) not recorded" in (report.error or "")
