@@ -257,3 +257,17 @@ async def test_an_outcome_that_cannot_be_recorded_does_not_stop_the_others(
     # Unrecorded: still leased, so a later tick re-runs it once the lease expires.
     assert strategy(db, poisoned)["lease_token"] is not None
     assert not report.success and "1 outcome(s) not recorded" in (report.error or "")
+
+
+async def test_a_cron_strategy_is_rearmed_at_its_next_wall_clock_slot_across_dst(
+    store: PostgresStore, db: Any
+) -> None:
+    # 09:00 New York daily. The Saturday run is at 14:00 UTC (EST); Sunday the clocks
+    # change, and the next run is 09:00 EDT = 13:00 UTC, not 14:00.
+    saturday = datetime(2026, 3, 7, 14, 0, tzinfo=UTC)
+    sid = add_strategy(
+        db, next_execution_at=saturday, cron="0 9 * * *", timezone="America/New_York"
+    )
+    clock = FakeClock(saturday + timedelta(seconds=2))
+    await service(store, ScriptedExecutor(), clock).tick()
+    assert strategy(db, sid)["next_execution_at"] == datetime(2026, 3, 8, 13, 0, tzinfo=UTC)
