@@ -62,17 +62,20 @@ def now_iso() -> str:
     return datetime.now(UTC).isoformat()
 
 
-@router.api_route(
-    "/strategy-executor",
-    methods=["GET", "POST"],
-    response_model=TickResponse,
-    responses={
+_TICK_ROUTE: dict[str, Any] = {
+    "response_model": TickResponse,
+    "responses": {
         401: {"model": ErrorResponse, "description": "Missing or wrong bearer secret"},
         503: {"model": TickResponse, "description": "Database unavailable or misconfigured"},
     },
-    dependencies=[Depends(require_cron_secret)],
-    summary="Run one tick: claim due strategies, run them, record their outcomes",
-)
+    "dependencies": [Depends(require_cron_secret)],
+    "summary": "Run one tick: claim due strategies, run them, record their outcomes",
+}
+
+
+# One route per method (Vercel Cron sends GET), so each has its own OpenAPI operation id.
+@router.get("/strategy-executor", **_TICK_ROUTE)
+@router.post("/strategy-executor", **_TICK_ROUTE)
 async def strategy_executor(service: Annotated[TickService, Depends(get_tick_service)]) -> Any:
     report = await service.tick(trigger="cron")
     body: dict[str, Any] = {

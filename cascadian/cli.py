@@ -1,4 +1,4 @@
-"""The `cascadian` command: migrate, serve, tick, demo."""
+"""The `cascadian` command: migrate, serve, tick, worker, strategies, demo."""
 
 from __future__ import annotations
 
@@ -14,12 +14,15 @@ from pydantic import SecretStr
 from rich.console import Console
 from rich.table import Table
 
+from cascadian import cli_strategies
 from cascadian.bootstrap import build_executor, database_url, describe, open_store
 from cascadian.config import Settings
 from cascadian.migrate import MigrationError, migrate
 from cascadian.tick import TickReport, TickService
+from cascadian.worker import Worker
 
 app = typer.Typer(help="Runs users' trading strategies on their schedules.", no_args_is_help=True)
+app.add_typer(cli_strategies.app, name="strategies")
 console = Console()
 
 
@@ -108,6 +111,45 @@ def tick(
             console.print(f"[red]error:[/red] {report.error}")
     if not report.success:
         raise typer.Exit(1)
+
+
+@app.command()
+def worker(
+    interval: Annotated[
+        float, typer.Option(help="Seconds to wait after a tick that found nothing due", min=0.01)
+    ] = 15.0,
+    concurrency: Annotated[
+        int | None,
+        typer.Option(
+            help="Most runs in flight at once (default: CASCADIAN_MAX_CONCURRENCY)", min=1
+        ),
+    ] = None,
+    grace: Annotated[
+        float, typer.Option(help="Seconds runs in flight get to finish once stopping", min=0)
+    ] = 25.0,
+) -> None:
+    """Tick continuously until SIGTERM or SIGINT; run as many workers as you like."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    settings = Settings()
+    if concurrency is not None:
+        settings = settings.model_copy(update={"max_concurrency": concurrency})
+    asyncio.run(_work(settings, interval, grace))
+
+
+async def _work(settings: Settings, interval: float, grace: float) -> None:
+    store = await open_store(settings)
+    try:
+        async with httpx.AsyncClient(timeout=10.0) as http:
+            service = TickService(store, build_executor(settings, http, store), settings)
+            logging.getLogger(__name__).info(
+                "worker: ticking every %gs when idle, %d run(s) at once",
+                interval,
+                settings.max_concurrency,
+            )
+            await Worker(service, interval, grace).run_until_signalled()
+    finally:
+        await store.close()
 
 
 @app.command()

@@ -9,6 +9,7 @@ from fastapi import Request
 from pydantic import SecretStr
 
 from cascadian.config import Settings
+from cascadian.control import ControlService
 from cascadian.tick import TickService
 
 log = logging.getLogger(__name__)
@@ -55,6 +56,19 @@ def require_cron_secret(request: Request) -> None:
     check_secret(
         settings, request.headers.get("authorization"), settings.tick_secret, "CRON_SECRET"
     )
+
+
+def require_admin_key(request: Request) -> None:
+    """The operators' endpoints: ADMIN_API_KEY, with the cron endpoint's rules."""
+    settings = get_settings(request)
+    check_secret(
+        settings, request.headers.get("authorization"), settings.admin_api_key, "ADMIN_API_KEY"
+    )
+
+
+def get_control_service(request: Request) -> ControlService:
+    service: ControlService = request.app.state.control_service
+    return service
 
 
 def get_tick_service(request: Request) -> TickService:

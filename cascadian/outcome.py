@@ -8,7 +8,9 @@ cascadian_finish_runs_v1, so they are atomic under concurrent ticks. The pure
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any
 
 from cascadian.ports import NodeRun, RunOutcome
@@ -51,14 +53,21 @@ def apply(c: Counters, success: bool, duration_ms: int, threshold: int) -> tuple
 
 
 def to_json(value: Any) -> Any:
-    """A copy of a node output that jsonb accepts: other objects become strings, and
-    NUL characters (which jsonb refuses, failing the whole outcome) become U+FFFD."""
+    """A copy of a node output that jsonb accepts: other objects become strings; NUL
+    characters and unpaired surrogates become U+FFFD, NaN and Infinity null (jsonb
+    refuses them, which would fail the whole outcome)."""
     return _without_nul(json.loads(json.dumps(value, default=str)))
 
 
 def _without_nul(value: Any) -> Any:
     if isinstance(value, str):
-        return value.replace("\x00", "\ufffd")
+        if value.isascii():
+            return value.replace("\x00", "\ufffd")
+        # Unpaired surrogates (e.g. from "\ud800" in parsed JSON) are refused too.
+        text = value.encode("utf-8", "replace").decode("utf-8")
+        return text.replace("\x00", "\ufffd")
+    if isinstance(value, float) and not math.isfinite(value):
+        return None  # jsonb has no NaN or Infinity
     if isinstance(value, list):
         return [_without_nul(v) for v in value]
     if isinstance(value, dict):
@@ -74,13 +83,17 @@ def capped(value: Any, cap: int) -> Any:
     return {"truncated": True, "size": len(text), "preview": text[:cap]}
 
 
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
 def _log_row(run: NodeRun) -> dict[str, Any]:
     return {
         "node_id": run.node_id,
         "node_type": run.node_type,
         "status": run.status,
-        "started_at": run.started_at.isoformat() if run.started_at else None,
-        "completed_at": run.completed_at.isoformat() if run.completed_at else None,
+        "started_at": _iso(run.started_at),
+        "completed_at": _iso(run.completed_at),
         "duration_ms": run.duration_ms,
         "error_message": to_json(run.error),
         "output": None if run.output is None else capped(run.output, LOG_OUTPUT_CAP),
@@ -100,6 +113,6 @@ def to_record(outcome: RunOutcome) -> dict[str, Any]:
         "outputs": capped(r.outputs, OUTPUTS_CAP),
         "errors": to_json(r.errors),
         "error_message": to_json(r.error_message),
-        "next_execution_at": outcome.next_execution_at.isoformat(),
+        "next_execution_at": _iso(outcome.next_execution_at),
         "logs": [_log_row(n) for n in r.node_runs],
     }

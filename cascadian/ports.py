@@ -1,6 +1,7 @@
-"""The two ports the tick service talks to: the store and the workflow executor.
+"""The ports: the store and the workflow executor the tick service talks to, and
+the control store operators' requests go through.
 
-Adapters implement these Protocols; the tick service and the web layer only see
+Adapters implement these Protocols; the services and the web layer only see
 these names. Data crossing a port is plain frozen dataclasses.
 """
 
@@ -17,6 +18,14 @@ NodeStatus = Literal["success", "error", "skipped"]
 
 class StoreUnavailable(Exception):
     """The database could not be reached or refused the call; nothing was written."""
+
+
+class NotFound(LookupError):
+    """No strategy (or run) has this id."""
+
+
+class Conflict(Exception):
+    """The strategy is not in a state that allows the change; nothing was written."""
 
 
 @dataclass(frozen=True)
@@ -96,9 +105,54 @@ class ClaimedRun:
     execution_id: UUID
     workflow: Workflow
     schedule: Schedule
-    scheduled_for: datetime
+    # The slot a scheduled run is for; None for a manual run ("execute now").
+    scheduled_for: datetime | None
     attempt: int
     lease_expires_at: datetime
+    # A manual run leaves the schedule alone: this is the strategy's
+    # next_execution_at when it was claimed, recorded back unchanged.
+    next_execution_at: datetime | None = None
+
+    @property
+    def manual(self) -> bool:
+        return self.scheduled_for is None
+
+
+# What a control change answers (the SQL functions' result codes, migrations/005).
+ControlResult = Literal[
+    "ok",
+    "not_found",
+    "already_running",
+    "already_paused",
+    "already_stopped",
+    "not_resumable",
+    "run_in_flight",
+]
+
+
+_CONFLICTS: dict[str, str] = {
+    "already_running": "the strategy is already running",
+    "already_paused": "the strategy is already paused",
+    "already_stopped": "the strategy is already stopped",
+    "not_resumable": "only a paused, stopped or errored strategy can be resumed; use start",
+    "run_in_flight": "a run of this strategy is in flight; try again when it has finished",
+}
+
+
+def raise_unless_ok(result: ControlResult) -> None:
+    """Raise NotFound or Conflict (with its reason) for a result other than ok."""
+    if result == "not_found":
+        raise NotFound("strategy not found")
+    if result != "ok":
+        raise Conflict(_CONFLICTS[result])
+
+
+@dataclass(frozen=True)
+class ManualClaim:
+    """The answer to a manual claim: `run` is set when `result` is ok."""
+
+    result: ControlResult
+    run: ClaimedRun | None = None
 
 
 @dataclass(frozen=True)
@@ -108,7 +162,8 @@ class RunOutcome:
     execution_id: UUID
     workflow_id: UUID
     result: RunResult
-    next_execution_at: datetime
+    # None only for a manual run of a strategy that had no next slot.
+    next_execution_at: datetime | None
     finished_at: datetime
 
 
@@ -152,10 +207,92 @@ class NodeStore(Protocol):
     async def notify(self, notification: Notification) -> int: ...
 
 
+@dataclass(frozen=True)
+class StrategyStatus:
+    """A strategy as operators see it."""
+
+    id: UUID
+    user_id: UUID
+    name: str
+    status: str
+    auto_run: bool
+    schedule: Schedule
+    next_execution_at: datetime | None
+    last_executed_at: datetime | None
+    execution_count: int
+    success_count: int
+    error_count: int  # consecutive
+    success_rate: float | None  # 0 to 1; None before the first run
+    average_execution_time_ms: int | None
+    last_error: str | None
+    run_in_flight: bool  # a run holds an unexpired lease
+    lease_expires_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Execution:
+    """One run (a workflow_executions row), without its outputs or logs."""
+
+    id: UUID
+    workflow_id: UUID
+    status: str  # running | completed | failed | cancelled
+    trigger_kind: str  # scheduled | manual
+    scheduled_for: datetime | None
+    attempt: int
+    execution_started_at: datetime
+    execution_completed_at: datetime | None
+    duration_ms: int | None
+    nodes_executed: int
+    error_message: str | None
+
+
+@dataclass(frozen=True)
+class ExecutionDetail(Execution):
+    outputs: Any = None
+    errors: Any = None
+    logs: list[NodeRun] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ExecutionPage:
+    executions: list[Execution]
+    total: int  # all of the strategy's runs
+
+
+@dataclass(frozen=True)
+class TickEntry:
+    """One row of the tick ledger, with the gap since the tick before it."""
+
+    id: UUID
+    trigger: str
+    started_at: datetime
+    finished_at: datetime
+    success: bool
+    strategies_checked: int
+    strategies_executed: int
+    succeeded: int
+    failed: int
+    released: int
+    execution_time_ms: int
+    error: str | None
+    summary: dict[str, Any]
+    gap_seconds: float | None  # None for the oldest tick in the ledger
+
+
 class Store(NodeStore, Protocol):
     async def claim_due(
         self, now: datetime, limit: int, lease_seconds: float
     ) -> list[ClaimedRun]: ...
+
+    async def claim_manual(
+        self, strategy_id: UUID, now: datetime, lease_seconds: float
+    ) -> ManualClaim:
+        """Claim one strategy for a run now, unless a run of it holds a lease."""
+        ...
+
+    async def cancel_runs(self, execution_ids: Sequence[UUID], reason: str, now: datetime) -> int:
+        """Give back started runs that were cut short; return how many were still held."""
+        ...
 
     async def finish_runs(
         self, outcomes: Sequence[RunOutcome], pause_threshold: int
@@ -168,3 +305,39 @@ class Store(NodeStore, Protocol):
     async def ping(self) -> None: ...
 
     async def close(self) -> None: ...
+
+
+class ControlStore(Protocol):
+    """What operators and dashboards use: each change is one SQL function call."""
+
+    async def start(
+        self, strategy_id: UUID, schedule: Schedule, next_execution_at: datetime, now: datetime
+    ) -> ControlResult: ...
+
+    async def pause(self, strategy_id: UUID) -> ControlResult: ...
+
+    async def stop(self, strategy_id: UUID) -> ControlResult: ...
+
+    async def resume(
+        self, strategy_id: UUID, next_execution_at: datetime, now: datetime
+    ) -> ControlResult: ...
+
+    async def strategy_status(self, strategy_id: UUID, now: datetime) -> StrategyStatus | None: ...
+
+    async def list_strategies(
+        self, now: datetime, limit: int, offset: int = 0
+    ) -> list[StrategyStatus]: ...
+
+    async def executions(self, strategy_id: UUID, limit: int, offset: int) -> ExecutionPage | None:
+        """A page of the strategy's runs, newest first; None if there is no such strategy."""
+        ...
+
+    async def execution(self, execution_id: UUID) -> ExecutionDetail | None: ...
+
+    async def ticks(self, limit: int) -> list[TickEntry]:
+        """The newest ticks of the ledger, newest first."""
+        ...
+
+
+class FullStore(Store, ControlStore, Protocol):
+    """A process's store: the tick's side and the operators' side (both adapters)."""

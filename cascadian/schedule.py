@@ -25,7 +25,8 @@ class ScheduleError(ValueError):
 def zone(name: str) -> ZoneInfo:
     try:
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
+    # OSError: names like "America" (a directory) or over-long ones.
+    except (ZoneInfoNotFoundError, ValueError, OSError) as exc:
         raise ScheduleError(
             f"unknown time zone {name!r}: use an IANA name like 'Europe/London'"
         ) from exc
@@ -33,7 +34,7 @@ def zone(name: str) -> ZoneInfo:
 
 def validate(schedule: Schedule) -> None:
     """Raise ScheduleError with a clear message if the schedule cannot be used."""
-    if schedule.interval_minutes < 1:
+    if not isinstance(schedule.interval_minutes, int) or schedule.interval_minutes < 1:
         raise ScheduleError("interval_minutes must be at least 1")
     tz = zone(schedule.timezone)
     if schedule.cron is not None:

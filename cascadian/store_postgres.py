@@ -1,6 +1,6 @@
 """The store port on PostgreSQL, through psycopg 3 and a connection pool.
 
-Each method is one statement calling one SQL function (migrations/003), on an
+Each method is one statement calling one SQL function (migrations/003-005), on an
 autocommit connection: one transaction per state change, and no session state
 or server-side prepared statements, so Supabase's transaction pooler works.
 """
@@ -23,13 +23,27 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 from cascadian.outcome import to_record
 from cascadian.ports import (
     ClaimedRun,
+    ControlResult,
+    ExecutionDetail,
+    ExecutionPage,
+    ManualClaim,
     Notification,
     Recorded,
     RunOutcome,
     Schedule,
     StoreUnavailable,
+    StrategyStatus,
+    TickEntry,
     WatchlistEntry,
     Workflow,
+)
+from cascadian.store_rows import (
+    control_result,
+    dt_or_none,
+    execution_detail,
+    execution_page,
+    strategy_status,
+    tick_entry,
 )
 
 log = logging.getLogger(__name__)
@@ -42,7 +56,8 @@ _SCHEMA_ERRORS = (
 
 
 def claimed_run(row: dict[str, Any]) -> ClaimedRun:
-    """A row of cascadian_claim_due_v1 as a ClaimedRun (shared with the Supabase store)."""
+    """A row of cascadian_claim_due_v1 (or an ok row of cascadian_claim_manual_v1)
+    as a ClaimedRun (shared with the Supabase store)."""
     return ClaimedRun(
         execution_id=UUID(str(row["execution_id"])),
         workflow=Workflow(
@@ -60,10 +75,17 @@ def claimed_run(row: dict[str, Any]) -> ClaimedRun:
             cron=row["cron_expression"],
             timezone=row["timezone"] or "UTC",
         ),
-        scheduled_for=_dt(row["scheduled_for"]),
+        scheduled_for=dt_or_none(row["scheduled_for"]),
         attempt=row["attempt"],
         lease_expires_at=_dt(row["lease_expires_at"]),
+        next_execution_at=dt_or_none(row.get("next_execution_at")),
     )
+
+
+def manual_claim(row: dict[str, Any]) -> ManualClaim:
+    """The row of cascadian_claim_manual_v1 (shared with the Supabase store)."""
+    result = control_result(row["result"])
+    return ManualClaim(result, claimed_run(row) if result == "ok" else None)
 
 
 def notification_record(n: Notification) -> dict[str, Any]:
@@ -166,3 +188,85 @@ class PostgresStore:
             "select cascadian_notify_v1(%s) as id", (Jsonb(notification_record(notification)),)
         )
         return int(row["id"])
+
+    # The tick's manual claim and shutdown (migrations/005).
+
+    async def claim_manual(
+        self, strategy_id: UUID, now: datetime, lease_seconds: float
+    ) -> ManualClaim:
+        [row] = await self._rows(
+            "select * from cascadian_claim_manual_v1(%s, %s, %s)",
+            (strategy_id, now, lease_seconds),
+        )
+        return manual_claim(row)
+
+    async def cancel_runs(self, execution_ids: Sequence[UUID], reason: str, now: datetime) -> int:
+        if not execution_ids:
+            return 0
+        rows = await self._rows(
+            "select cascadian_cancel_runs_v1(%s, %s, %s) as cancelled",
+            (list(execution_ids), reason, now),
+        )
+        return int(rows[0]["cancelled"])
+
+    # The control store (migrations/005): one function call per change, and reads.
+
+    async def _control(self, query: str, params: Sequence[Any]) -> ControlResult:
+        [row] = await self._rows(f"select {query} as result", params)
+        return control_result(row["result"])
+
+    async def start(
+        self, strategy_id: UUID, schedule: Schedule, next_execution_at: datetime, now: datetime
+    ) -> ControlResult:
+        return await self._control(
+            "cascadian_start_v1(%s, %s, %s, %s, %s, %s)",
+            (
+                strategy_id,
+                now,
+                schedule.interval_minutes,
+                schedule.cron,
+                schedule.timezone,
+                next_execution_at,
+            ),
+        )
+
+    async def pause(self, strategy_id: UUID) -> ControlResult:
+        return await self._control("cascadian_halt_v1(%s, 'paused')", (strategy_id,))
+
+    async def stop(self, strategy_id: UUID) -> ControlResult:
+        return await self._control("cascadian_halt_v1(%s, 'stopped')", (strategy_id,))
+
+    async def resume(
+        self, strategy_id: UUID, next_execution_at: datetime, now: datetime
+    ) -> ControlResult:
+        return await self._control(
+            "cascadian_resume_v1(%s, %s, %s)", (strategy_id, now, next_execution_at)
+        )
+
+    async def strategy_status(self, strategy_id: UUID, now: datetime) -> StrategyStatus | None:
+        rows = await self._rows(
+            "select * from cascadian_strategies_v1(%s, %s, 1, 0)", (now, strategy_id)
+        )
+        return strategy_status(rows[0]) if rows else None
+
+    async def list_strategies(
+        self, now: datetime, limit: int, offset: int = 0
+    ) -> list[StrategyStatus]:
+        rows = await self._rows(
+            "select * from cascadian_strategies_v1(%s, null, %s, %s)", (now, limit, offset)
+        )
+        return [strategy_status(r) for r in rows]
+
+    async def executions(self, strategy_id: UUID, limit: int, offset: int) -> ExecutionPage | None:
+        [row] = await self._rows(
+            "select cascadian_executions_v1(%s, %s, %s) as page", (strategy_id, limit, offset)
+        )
+        return None if row["page"] is None else execution_page(row["page"])
+
+    async def execution(self, execution_id: UUID) -> ExecutionDetail | None:
+        [row] = await self._rows("select cascadian_execution_v1(%s) as run", (execution_id,))
+        return None if row["run"] is None else execution_detail(row["run"])
+
+    async def ticks(self, limit: int) -> list[TickEntry]:
+        rows = await self._rows("select * from cascadian_ticks_v1(%s)", (limit,))
+        return [tick_entry(r) for r in rows]

@@ -6,7 +6,10 @@
 
 Claims are taken in batches no larger than the free concurrency, so every
 claimed strategy starts at once; claiming stops when a new run could no
-longer finish inside the tick budget.
+longer finish inside the tick budget, or when a worker is stopping.
+
+`run_now` runs one strategy on demand through the same run and record steps,
+under a manual claim (SQL: cascadian_claim_manual_v1).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+from uuid import UUID
 
 from cascadian.clock import Clock, SystemClock
 from cascadian.config import Settings
@@ -28,10 +32,13 @@ from cascadian.ports import (
     Store,
     StoreUnavailable,
     WorkflowExecutor,
+    raise_unless_ok,
 )
 from cascadian.schedule import ScheduleError, next_slot, validate
 
 log = logging.getLogger(__name__)
+
+CUT_SHORT = "cancelled: the worker stopped before the run finished; the strategy runs again"
 
 
 @dataclass
@@ -58,6 +65,7 @@ class TickReport:
     execution_time_ms: int = 0
     claimed: int = 0
     released: int = 0
+    cancelled: int = 0  # runs cut short by a stopping worker and given back
     executions: list[RunReport] = field(default_factory=list)
     error: str | None = None
 
@@ -93,7 +101,7 @@ class TickReport:
             "released": self.released,
             "execution_time_ms": self.execution_time_ms,
             "error": self.error,
-            "summary": {"auto_paused": d["auto_paused"]},
+            "summary": {"auto_paused": d["auto_paused"], "cancelled": self.cancelled},
         }
 
 
@@ -119,27 +127,57 @@ class TickService:
         self.executor = executor
         self.settings = settings
         self.clock = clock or SystemClock()
+        self._recording: set[UUID] = set()  # runs whose outcome is being written
 
-    async def tick(self, trigger: str = "cron") -> TickReport:
+    async def tick(
+        self, trigger: str = "cron", stop: asyncio.Event | None = None, grace_seconds: float = 0.0
+    ) -> TickReport:
+        """Claim, run and record until nothing is due or the budget is spent.
+
+        `stop` is how a worker shuts down: once it is set nothing more is claimed,
+        runs in flight get `grace_seconds` to finish, and those still going then
+        are cancelled and their claims given back (SQL: cascadian_cancel_runs_v1).
+        """
         s = self.settings
         report = TickReport(trigger=trigger, started_at=self.clock.now())
         t0 = time.perf_counter()
         claim_cutoff = self.clock.monotonic() + s.tick_budget_seconds - s.strategy_timeout_seconds
-        in_flight: set[asyncio.Task[RunReport]] = set()
+        loop = asyncio.get_running_loop()
+        in_flight: dict[asyncio.Task[RunReport], ClaimedRun] = {}
+        stop_wait = asyncio.ensure_future(stop.wait()) if stop is not None else None
+        grace_ends: float | None = None  # set once `stop` is
         more_due = True
-        while True:
-            free = s.max_concurrency - len(in_flight)
-            if more_due and free > 0 and report.error is None:
-                if self.clock.monotonic() >= claim_cutoff:
-                    more_due = False
-                else:
-                    claims = await self._claim(report, min(s.claim_limit, free), claim_cutoff)
-                    more_due = len(claims) == min(s.claim_limit, free)
-                    in_flight.update(asyncio.create_task(self._run(c)) for c in claims)
-            if not in_flight:
-                break
-            done, in_flight = await asyncio.wait(in_flight, return_when=asyncio.FIRST_COMPLETED)
-            report.executions.extend(t.result() for t in done)
+        try:
+            while True:
+                if grace_ends is None and stop is not None and stop.is_set():
+                    grace_ends = loop.time() + grace_seconds
+                free = s.max_concurrency - len(in_flight)
+                if more_due and free > 0 and report.error is None and grace_ends is None:
+                    if self.clock.monotonic() >= claim_cutoff:
+                        more_due = False
+                    else:
+                        n = min(s.claim_limit, free)
+                        claims = await self._claim(report, n, claim_cutoff, stop)
+                        more_due = len(claims) == n
+                        in_flight |= {asyncio.create_task(self._run(c)): c for c in claims}
+                if not in_flight:
+                    break
+                waiting: set[asyncio.Future[Any]] = set(in_flight)
+                if grace_ends is None and stop_wait is not None:
+                    waiting.add(stop_wait)  # wake up to start the grace period
+                timeout = None if grace_ends is None else max(0.0, grace_ends - loop.time())
+                done, _ = await asyncio.wait(
+                    waiting, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
+                )
+                for task in [t for t in in_flight if t in done]:
+                    del in_flight[task]
+                    report.executions.append(task.result())
+                if grace_ends is not None and in_flight and loop.time() >= grace_ends:
+                    await self._cut_short(report, in_flight)
+                    break
+        finally:
+            if stop_wait is not None:
+                stop_wait.cancel()
         report.finished_at = self.clock.now()
         report.execution_time_ms = round((time.perf_counter() - t0) * 1000)
         unrecorded = [e.record_error for e in report.executions if e.record_error]
@@ -148,7 +186,23 @@ class TickService:
         await self._record_tick(report)
         return report
 
-    async def _claim(self, report: TickReport, limit: int, cutoff: float) -> list[ClaimedRun]:
+    async def run_now(self, strategy_id: UUID) -> RunReport:
+        """Run one strategy now, outside its schedule, and record the run.
+
+        The manual claim takes the strategy's lease, so this never overlaps a
+        scheduled run of it (Conflict while one holds the lease). The run does
+        not move the schedule, and counts in the counters and towards the
+        auto-pause like any run. NotFound for an unknown id.
+        """
+        now = self.clock.now()
+        claim = await self.store.claim_manual(strategy_id, now, self.settings.lease_seconds)
+        raise_unless_ok(claim.result)
+        assert claim.run is not None  # result ok
+        return await self._run(claim.run)
+
+    async def _claim(
+        self, report: TickReport, limit: int, cutoff: float, stop: asyncio.Event | None = None
+    ) -> list[ClaimedRun]:
         try:
             claims = await self.store.claim_due(
                 self.clock.now(), limit, self.settings.lease_seconds
@@ -157,8 +211,10 @@ class TickService:
             report.error = str(exc)
             return []
         report.claimed += len(claims)
-        if claims and self.clock.monotonic() >= cutoff:
-            # The claim itself ran past the cutoff: give the strategies back unstarted.
+        stopping = stop is not None and stop.is_set()
+        if claims and (stopping or self.clock.monotonic() >= cutoff):
+            # The claim came back past the cutoff, or as the worker began to
+            # stop: give the strategies back unstarted.
             try:
                 report.released += await self.store.release([c.execution_id for c in claims])
             except StoreUnavailable as exc:
@@ -181,17 +237,50 @@ class TickService:
         except Exception as exc:  # the executor port must not raise; record it if it does
             log.exception("executor raised for strategy %s", claim.workflow.id)
             result = failed_result(f"executor error: {type(exc).__name__}: {exc}", _ms_since(start))
-        return await self._record(claim, result)
+        self._recording.add(claim.execution_id)
+        try:
+            return await self._record(claim, result)
+        finally:
+            self._recording.discard(claim.execution_id)
+
+    async def _cut_short(
+        self, report: TickReport, in_flight: dict[asyncio.Task[RunReport], ClaimedRun]
+    ) -> None:
+        """Cancel the runs a stopping worker's grace period did not let finish, and
+        give their claims back: each strategy is due again, its counters untouched.
+        A run whose outcome is already being written is let finish.
+        """
+        for task, claim in in_flight.items():
+            if claim.execution_id not in self._recording:
+                task.cancel()
+        await asyncio.wait(in_flight)
+        cut = []
+        for task, claim in in_flight.items():
+            if task.cancelled():
+                cut.append(claim.execution_id)
+            else:  # it finished as it was being cancelled
+                report.executions.append(task.result())
+        if not cut:
+            return
+        log.warning("cancelling %d run(s) still going at the end of the grace period", len(cut))
+        try:
+            report.cancelled += await self.store.cancel_runs(cut, CUT_SHORT, self.clock.now())
+        except StoreUnavailable as exc:
+            report.error = str(exc)  # the leases expire and the strategies come back
 
     async def _record(self, claim: ClaimedRun, result: RunResult) -> RunReport:
         finished = self.clock.now()
-        try:
-            next_at = next_slot(claim.schedule, claim.scheduled_for, finished)
-        except ScheduleError:
-            # Fall back to the interval so a bad cron can't wedge the strategy;
-            # the failure counts towards the auto-pause.
-            fallback = Schedule(interval_minutes=claim.schedule.interval_minutes)
-            next_at = next_slot(fallback, claim.scheduled_for, finished)
+        next_at: datetime | None
+        if claim.scheduled_for is None:
+            next_at = claim.next_execution_at  # a manual run leaves the schedule alone
+        else:
+            try:
+                next_at = next_slot(claim.schedule, claim.scheduled_for, finished)
+            except ScheduleError:
+                # Fall back to the interval so a bad cron can't wedge the strategy;
+                # the failure counts towards the auto-pause.
+                fallback = Schedule(interval_minutes=claim.schedule.interval_minutes)
+                next_at = next_slot(fallback, claim.scheduled_for, finished)
         outcome = RunOutcome(claim.execution_id, claim.workflow.id, result, next_at, finished)
         report = RunReport(
             workflow_id=str(claim.workflow.id),
@@ -203,7 +292,7 @@ class TickService:
             execution_id=str(claim.execution_id),
             attempt=claim.attempt,
             recorded=False,
-            next_execution_at=next_at.isoformat(),
+            next_execution_at=next_at.isoformat() if next_at else None,
         )
         try:
             [recorded] = await self.store.finish_runs([outcome], self.settings.auto_pause_threshold)

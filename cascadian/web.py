@@ -12,13 +12,15 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from cascadian import api_cron
+from cascadian import api_cron, api_ops, api_strategies
 from cascadian.api_cron import now_iso
 from cascadian.bootstrap import build_executor, open_store
 from cascadian.clock import Clock
 from cascadian.config import Settings, get_settings
+from cascadian.control import ControlService
 from cascadian.deps import Misconfigured, Unauthorized
-from cascadian.ports import Store, StoreUnavailable, WorkflowExecutor
+from cascadian.ports import Conflict, FullStore, NotFound, StoreUnavailable, WorkflowExecutor
+from cascadian.schedule import ScheduleError
 from cascadian.tick import TickService
 
 log = logging.getLogger(__name__)
@@ -27,7 +29,7 @@ log = logging.getLogger(__name__)
 def create_app(
     settings: Settings | None = None,
     *,
-    store: Store | None = None,
+    store: FullStore | None = None,
     executor: WorkflowExecutor | None = None,
     clock: Clock | None = None,
 ) -> FastAPI:
@@ -43,6 +45,7 @@ def create_app(
             active_executor = executor or build_executor(settings, http, active_store)
             app.state.store = active_store
             app.state.tick_service = TickService(active_store, active_executor, settings, clock)
+            app.state.control_service = ControlService(active_store, clock)
             try:
                 yield
             finally:
@@ -56,6 +59,8 @@ def create_app(
     )
     app.state.settings = settings
     app.include_router(api_cron.router)
+    app.include_router(api_ops.router)
+    app.include_router(api_strategies.router)
     _install_error_handlers(app)
     return app
 
@@ -81,6 +86,18 @@ def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StoreUnavailable)
     async def unavailable(_: Request, exc: StoreUnavailable) -> JSONResponse:
         return _error(503, "Service Unavailable", str(exc), execution_time_ms=0)
+
+    @app.exception_handler(NotFound)
+    async def not_found(_: Request, exc: NotFound) -> JSONResponse:
+        return _error(404, "Not Found", str(exc))
+
+    @app.exception_handler(Conflict)
+    async def conflict(_: Request, exc: Conflict) -> JSONResponse:
+        return _error(409, "Conflict", str(exc))
+
+    @app.exception_handler(ScheduleError)
+    async def invalid_schedule(_: Request, exc: ScheduleError) -> JSONResponse:
+        return _error(422, "Validation Error", str(exc))
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:

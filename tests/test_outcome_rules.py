@@ -49,3 +49,10 @@ def test_the_record_caps_large_node_outputs() -> None:
     log = rec["logs"][0]["output"]
     assert log["truncated"] is True and len(log["preview"]) == LOG_OUTPUT_CAP
     assert rec["outputs"] == {"n": {"b": big}}  # under the execution row's larger cap
+
+
+def test_values_jsonb_refuses_are_made_storable() -> None:
+    from cascadian.outcome import to_json
+
+    cleaned = to_json({"nan": float("nan"), "inf": [float("-inf")], "s": "a\ud800b\x00"})
+    assert cleaned == {"nan": None, "inf": [None], "s": "a?b\ufffd"}

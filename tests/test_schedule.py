@@ -81,6 +81,7 @@ def test_missed_cron_slots_are_coalesced() -> None:
         (Schedule(5, cron="* * *"), "expected 5 fields"),
         (Schedule(5, cron="0 0 30 2 *"), "Bad day-of-month"),
         (Schedule(5, timezone="Mars/Olympus"), "unknown time zone 'Mars/Olympus'"),
+        (Schedule(5, cron="0 9 * * *", timezone="America"), "unknown time zone 'America'"),
         (Schedule(0), "interval_minutes must be at least 1"),
     ],
 )

@@ -1,0 +1,127 @@
+"""Operators' control of strategies, and the reads dashboards use.
+
+The web routes (api_strategies.py, api_ops.py) and `cascadian strategies` call
+this service. It computes next slots (schedule.py) and makes each change with
+one control-store call, that is one SQL function (migrations/005). Running a
+strategy now is the tick service's job (TickService.run_now).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from uuid import UUID
+
+from cascadian.clock import Clock, SystemClock
+from cascadian.ports import (
+    ControlStore,
+    ExecutionDetail,
+    ExecutionPage,
+    NotFound,
+    Schedule,
+    StoreUnavailable,
+    StrategyStatus,
+    TickEntry,
+    raise_unless_ok,
+)
+from cascadian.schedule import first_slot, validate
+
+# The cron runs every minute: no tick for this long means ticks are being missed.
+TICKS_OVERDUE_AFTER = timedelta(minutes=3)
+
+
+@dataclass(frozen=True)
+class Health:
+    database: bool  # reachable
+    last_tick_at: datetime | None
+    ticks_overdue: bool | None  # None: unknown, the database is unreachable
+
+    @property
+    def ok(self) -> bool:
+        return self.database and not self.ticks_overdue
+
+
+class ControlService:
+    def __init__(self, store: ControlStore, clock: Clock | None = None) -> None:
+        self.store = store
+        self.clock = clock or SystemClock()
+
+    async def status(self, strategy_id: UUID) -> StrategyStatus:
+        status = await self.store.strategy_status(strategy_id, self.clock.now())
+        if status is None:
+            raise NotFound("strategy not found")
+        return status
+
+    async def list_strategies(self, limit: int = 100, offset: int = 0) -> list[StrategyStatus]:
+        return await self.store.list_strategies(self.clock.now(), limit, offset)
+
+    async def start(
+        self,
+        strategy_id: UUID,
+        interval_minutes: int | None = None,
+        cron: str | None = None,
+        timezone: str | None = None,
+    ) -> StrategyStatus:
+        """Schedule the strategy and set it running, with a fresh error streak; it
+        first runs at its next slot.
+
+        Unset fields keep the strategy's schedule, except that an interval given
+        without a cron expression makes it an interval schedule. ScheduleError
+        for an invalid cron expression or time zone; Conflict if already running.
+        """
+        keep = (await self.status(strategy_id)).schedule
+        if cron is None and interval_minutes is None:
+            cron = keep.cron
+        schedule = Schedule(
+            interval_minutes=interval_minutes or keep.interval_minutes,
+            cron=cron,
+            timezone=timezone or keep.timezone,
+        )
+        validate(schedule)
+        now = self.clock.now()
+        next_at = first_slot(schedule, now)
+        raise_unless_ok(await self.store.start(strategy_id, schedule, next_at, now))
+        return await self.status(strategy_id)
+
+    async def pause(self, strategy_id: UUID) -> StrategyStatus:
+        raise_unless_ok(await self.store.pause(strategy_id))
+        return await self.status(strategy_id)
+
+    async def stop(self, strategy_id: UUID) -> StrategyStatus:
+        raise_unless_ok(await self.store.stop(strategy_id))
+        return await self.status(strategy_id)
+
+    async def resume(self, strategy_id: UUID) -> StrategyStatus:
+        """Set a paused, stopped or auto-paused strategy running again from now,
+        with its error state cleared."""
+        schedule = (await self.status(strategy_id)).schedule
+        validate(schedule)
+        now = self.clock.now()
+        raise_unless_ok(await self.store.resume(strategy_id, first_slot(schedule, now), now))
+        return await self.status(strategy_id)
+
+    async def executions(self, strategy_id: UUID, limit: int, offset: int) -> ExecutionPage:
+        page = await self.store.executions(strategy_id, limit, offset)
+        if page is None:
+            raise NotFound("strategy not found")
+        return page
+
+    async def execution(self, execution_id: UUID) -> ExecutionDetail:
+        run = await self.store.execution(execution_id)
+        if run is None:
+            raise NotFound("execution not found")
+        return run
+
+    async def ticks(self, limit: int) -> list[TickEntry]:
+        return await self.store.ticks(limit)
+
+    async def health(self) -> Health:
+        try:
+            ticks = await self.store.ticks(1)
+        except StoreUnavailable:
+            return Health(database=False, last_tick_at=None, ticks_overdue=None)
+        if not ticks:
+            return Health(database=True, last_tick_at=None, ticks_overdue=True)
+        last = ticks[0].started_at
+        overdue = self.clock.now() - last > TICKS_OVERDUE_AFTER
+        return Health(database=True, last_tick_at=last, ticks_overdue=overdue)
