@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import httpx
 from psycopg.conninfo import conninfo_to_dict
@@ -12,13 +13,29 @@ from cascadian.config import Settings
 from cascadian.ports import NodeStore, WorkflowExecutor
 from cascadian.store_postgres import PostgresStore
 
+if TYPE_CHECKING:
+    from cascadian.store_supabase import SupabaseStore
+
 log = logging.getLogger(__name__)
 
 
+class ConfigurationError(RuntimeError):
+    """The settings cannot work together; the message says what to set."""
+
+
 def database_url(settings: Settings) -> str:
-    """DATABASE_URL when set, else the embedded PostgreSQL under CASCADIAN_DATA_DIR."""
+    """DATABASE_URL when set, else the embedded PostgreSQL under CASCADIAN_DATA_DIR.
+
+    With Supabase configured, a direct connection (migrations, the demo) needs
+    DATABASE_URL: starting an embedded PostgreSQL beside Supabase would be a mistake.
+    """
     if settings.database_url is not None:
         return settings.database_url.get_secret_value()
+    if settings.uses_supabase:
+        raise ConfigurationError(
+            "SUPABASE_URL is set but DATABASE_URL is not: migrations connect directly; set "
+            "DATABASE_URL to the Supabase pooler in session mode (port 5432)"
+        )
     from cascadian.embedded import embedded_database_url
 
     return embedded_database_url(settings.data_dir)
@@ -36,11 +53,35 @@ def describe(conninfo: str) -> str:
     return f"postgres {where}/{d.get('dbname', '')}"
 
 
-async def open_store(settings: Settings) -> PostgresStore:
+def supabase_timeout(settings: Settings) -> httpx.Timeout:
+    """Each PostgREST call's timeout: a fifth of the tick budget, at most 10 s."""
+    return httpx.Timeout(
+        min(10.0, settings.tick_budget_seconds / 5), connect=settings.db_timeout_seconds
+    )
+
+
+async def open_store(settings: Settings) -> PostgresStore | SupabaseStore:
+    """Supabase settings: the Supabase store; else DATABASE_URL; else the embedded PostgreSQL."""
+    if settings.uses_supabase:
+        from cascadian.store_supabase import SupabaseStore
+
+        assert settings.supabase_url and settings.supabase_service_role_key  # uses_supabase
+        supabase = await SupabaseStore.connect(
+            settings.supabase_url,
+            settings.supabase_service_role_key.get_secret_value(),
+            request_timeout=supabase_timeout(settings),
+        )
+        log.info(
+            "store: supabase %s (PostgREST, service role)", urlsplit(settings.supabase_url).hostname
+        )
+        return supabase
+    if settings.supabase_service_role_key is not None:
+        log.warning("SUPABASE_SERVICE_ROLE_KEY is set without SUPABASE_URL: not using Supabase")
     url = database_url(settings)
     store = PostgresStore(url, pool_size=settings.db_pool_size, timeout=settings.db_timeout_seconds)
     await store.open()
-    log.info("store: %s", describe(url))
+    where = "DATABASE_URL" if settings.database_url is not None else "embedded"
+    log.info("store: %s (%s)", describe(url), where)
     return store
 
 

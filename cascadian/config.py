@@ -6,7 +6,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PLACEHOLDER_SECRETS = {"changeme", "changethis", "secret", "password", "test"}
@@ -18,6 +18,13 @@ class Settings(BaseSettings):
     # Where strategies live. Unset: an embedded PostgreSQL under data_dir.
     database_url: SecretStr | None = Field(default=None, validation_alias="DATABASE_URL")
     data_dir: Path = Field(default=Path(".cascadian"), validation_alias="CASCADIAN_DATA_DIR")
+    # Both set: the Supabase store (PostgREST), which wins over DATABASE_URL.
+    supabase_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("SUPABASE_URL", "NEXT_PUBLIC_SUPABASE_URL")
+    )
+    supabase_service_role_key: SecretStr | None = Field(
+        default=None, validation_alias="SUPABASE_SERVICE_ROLE_KEY"
+    )
 
     cron_secret: SecretStr | None = Field(default=None, validation_alias="CRON_SECRET")
     admin_api_key: SecretStr | None = Field(default=None, validation_alias="ADMIN_API_KEY")
@@ -71,6 +78,10 @@ class Settings(BaseSettings):
         return self.environment == "production" or self.vercel_env == "production"
 
     @property
+    def uses_supabase(self) -> bool:
+        return bool(self.supabase_url and self.supabase_service_role_key)
+
+    @property
     def tick_secret(self) -> SecretStr | None:
         """The bearer token the cron endpoint accepts: CRON_SECRET, else ADMIN_API_KEY."""
         return self.cron_secret or self.admin_api_key
@@ -89,10 +100,13 @@ class Settings(BaseSettings):
             )
         if self.executor == "http" and not self.executor_url:
             raise ValueError("CASCADIAN_EXECUTOR=http needs CASCADIAN_EXECUTOR_URL")
+        if self.uses_supabase and not str(self.supabase_url).startswith(("https://", "http://")):
+            raise ValueError("SUPABASE_URL must be the project's https:// URL")
         if self.is_production:
             for name, value in (
                 ("CRON_SECRET", self.cron_secret),
                 ("ADMIN_API_KEY", self.admin_api_key),
+                ("SUPABASE_SERVICE_ROLE_KEY", self.supabase_service_role_key),
             ):
                 if value is not None and value.get_secret_value().lower() in PLACEHOLDER_SECRETS:
                     raise ValueError(f"{name} is a placeholder; set a real secret in production")

@@ -11,10 +11,15 @@ import pytest
 from psycopg import sql
 
 from cascadian.migrate import migrate
+from cascadian.ports import Store
 from cascadian.store_postgres import PostgresStore
+from cascadian.store_supabase import SupabaseStore
 from tests.factories import TABLES
+from tests.supabase_forwarder import PostgrestForwarder
 
 TEST_DB = f"cascadian_test_{os.getpid()}"
+SUPABASE_URL = "https://cascadian-test.supabase.co"
+SUPABASE_KEY = "sb_secret_cascadian-test-key"
 
 
 def _admin_url(tmp_path_factory: pytest.TempPathFactory) -> str:
@@ -66,3 +71,30 @@ async def store(
     pg_store: PostgresStore, db: psycopg.Connection[tuple[object, ...]]
 ) -> PostgresStore:
     return pg_store
+
+
+@pytest.fixture(scope="session")
+async def forwarder(database_url: str) -> AsyncIterator[PostgrestForwarder]:
+    """PostgREST as respx routes that run the real SQL (see tests/supabase_forwarder.py)."""
+    fwd = PostgrestForwarder(database_url, url=SUPABASE_URL, key=SUPABASE_KEY)
+    await fwd.open()
+    yield fwd
+    await fwd.close()
+
+
+@pytest.fixture(scope="session")
+async def supabase_store(forwarder: PostgrestForwarder) -> AsyncIterator[SupabaseStore]:
+    store = await forwarder.store()
+    yield store
+    await store.close()
+
+
+@pytest.fixture(params=["postgres", "supabase"])
+def any_store(
+    request: pytest.FixtureRequest,
+    pg_store: PostgresStore,
+    supabase_store: SupabaseStore,
+    db: psycopg.Connection[tuple[object, ...]],
+) -> Store:
+    """Each store in turn, over the same real database, starting with empty tables."""
+    return pg_store if request.param == "postgres" else supabase_store
