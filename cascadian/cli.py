@@ -18,7 +18,8 @@ from cascadian import cli_strategies
 from cascadian.bootstrap import build_executor, database_url, describe, open_store
 from cascadian.config import Settings
 from cascadian.migrate import MigrationError, migrate
-from cascadian.tick import TickReport, TickService
+from cascadian.reports import TickReport
+from cascadian.tick import TickService
 from cascadian.worker import Worker
 
 app = typer.Typer(help="Runs users' trading strategies on their schedules.", no_args_is_help=True)

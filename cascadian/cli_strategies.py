@@ -23,8 +23,9 @@ from cascadian.bootstrap import build_executor, open_store
 from cascadian.config import Settings
 from cascadian.control import ControlService
 from cascadian.ports import Conflict, NotFound, Schedule, StoreUnavailable, StrategyStatus
+from cascadian.reports import RunReport
 from cascadian.schedule import ScheduleError
-from cascadian.tick import RunReport, TickService
+from cascadian.tick import TickService
 
 app = typer.Typer(help="List, inspect, start, pause, stop, resume or run strategies.")
 console = Console()

@@ -20,6 +20,10 @@ class StoreUnavailable(Exception):
     """The database could not be reached or refused the call; nothing was written."""
 
 
+class StoreRejected(StoreUnavailable):
+    """The database refused this statement's data; sending it again would fail again."""
+
+
 class NotFound(LookupError):
     """No strategy (or run) has this id."""
 

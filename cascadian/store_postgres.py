@@ -7,6 +7,7 @@ or server-side prepared statements, so Supabase's transaction pooler works.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -31,6 +32,7 @@ from cascadian.ports import (
     Recorded,
     RunOutcome,
     Schedule,
+    StoreRejected,
     StoreUnavailable,
     StrategyStatus,
     TickEntry,
@@ -102,6 +104,7 @@ def _dt(value: Any) -> datetime:
 
 class PostgresStore:
     def __init__(self, conninfo: str, *, pool_size: int = 10, timeout: float = 5.0) -> None:
+        self._timeout = timeout
         self._pool = AsyncConnectionPool(
             conninfo,
             min_size=1,
@@ -138,12 +141,20 @@ class PostgresStore:
             raise StoreUnavailable(f"database unavailable: {type(exc).__name__}") from exc
         except psycopg.Error as exc:  # the statement failed; its transaction rolled back
             detail = exc.diag.message_primary or type(exc).__name__
-            raise StoreUnavailable(f"database error: {detail}") from exc
+            raise StoreRejected(f"database error: {detail}") from exc
 
     async def _rows(self, query: str, params: Sequence[Any]) -> list[dict[str, Any]]:
         async with self._conn() as conn:
-            cur = await conn.execute(query, params)
-            return await cur.fetchall()
+            try:
+                # A statement that hangs (a lock, a stalled network) must not hold
+                # the tick past its budget; cancelling it rolls it back.
+                async with asyncio.timeout(self._timeout):
+                    cur = await conn.execute(query, params)
+                    return await cur.fetchall()
+            except TimeoutError as exc:
+                raise StoreUnavailable(
+                    f"database did not answer within {self._timeout:g}s"
+                ) from exc
 
     async def ping(self) -> None:
         await self._rows("select 1 as ok", ())

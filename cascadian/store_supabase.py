@@ -39,6 +39,7 @@ from cascadian.ports import (
     Recorded,
     RunOutcome,
     Schedule,
+    StoreRejected,
     StoreUnavailable,
     StrategyStatus,
     TickEntry,
@@ -56,6 +57,10 @@ from cascadian.store_rows import (
 # PostgREST's codes for "no such function/table in the schema cache" and
 # PostgreSQL's for an undefined function/table: the migrations are not applied.
 _SCHEMA_CODES = {"PGRST202", "PGRST205", "42883", "42P01"}
+# SQLSTATE classes that say the database itself is unwell (08 connection, 53
+# resources, 57 operator intervention or timeout, 58 system). Any other SQLSTATE
+# means this statement failed on its data and would fail again as it is.
+_UNAVAILABLE_CLASSES = {"08", "53", "57", "58"}
 
 
 class SupabaseStore:
@@ -110,9 +115,15 @@ class SupabaseStore:
                 )
             else:
                 text = f"database error in {what}: {code}: {message}"
+                is_sqlstate = len(code) == 5 and not code.startswith("PGRST")
+                if is_sqlstate and code[:2] not in _UNAVAILABLE_CLASSES:
+                    return StoreRejected(self._redact(text))
         else:
             text = f"database unavailable: supabase {type(exc).__name__}"
-        return StoreUnavailable(text.replace(self._key, "[redacted]") if self._key else text)
+        return StoreUnavailable(self._redact(text))
+
+    def _redact(self, text: str) -> str:
+        return text.replace(self._key, "[redacted]") if self._key else text
 
     async def _rpc(self, fn: str, params: dict[str, Any]) -> Any:
         """POST /rest/v1/rpc/<fn> with the arguments by name; the function's JSON answer."""

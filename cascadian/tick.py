@@ -17,8 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -28,91 +27,18 @@ from cascadian.ports import (
     ClaimedRun,
     RunOutcome,
     RunResult,
-    Schedule,
     Store,
     StoreUnavailable,
     WorkflowExecutor,
     raise_unless_ok,
 )
+from cascadian.recorder import OutcomeRecorder
+from cascadian.reports import RunReport, TickReport, failed_result
 from cascadian.schedule import ScheduleError, next_slot, validate
 
 log = logging.getLogger(__name__)
 
 CUT_SHORT = "cancelled: the worker stopped before the run finished; the strategy runs again"
-
-
-@dataclass
-class RunReport:
-    workflow_id: str
-    workflow_name: str
-    status: str  # completed | failed
-    duration_ms: int
-    nodes_executed: int
-    error: str | None
-    execution_id: str
-    attempt: int
-    recorded: bool  # False: not written (store down, or the lease was taken over)
-    auto_paused: bool = False
-    record_error: str | None = None
-    next_execution_at: str | None = None
-
-
-@dataclass
-class TickReport:
-    trigger: str
-    started_at: datetime
-    finished_at: datetime | None = None
-    execution_time_ms: int = 0
-    claimed: int = 0
-    released: int = 0
-    cancelled: int = 0  # runs cut short by a stopping worker and given back
-    executions: list[RunReport] = field(default_factory=list)
-    error: str | None = None
-
-    @property
-    def success(self) -> bool:
-        return self.error is None
-
-    def data(self) -> dict[str, Any]:
-        """The `data` object of the endpoint's response; field names are a dashboard contract."""
-        ok = sum(1 for e in self.executions if e.status == "completed")
-        return {
-            "strategies_checked": self.claimed,
-            "strategies_executed": len(self.executions),
-            "executions": [e.__dict__ for e in self.executions],
-            "execution_time_ms": self.execution_time_ms,
-            "succeeded": ok,
-            "failed": len(self.executions) - ok,
-            "released": self.released,
-            "auto_paused": sum(1 for e in self.executions if e.auto_paused),
-        }
-
-    def ledger_row(self) -> dict[str, Any]:
-        d = self.data()
-        return {
-            "trigger": self.trigger,
-            "started_at": self.started_at.isoformat(),
-            "finished_at": (self.finished_at or self.started_at).isoformat(),
-            "success": self.success,
-            "strategies_checked": d["strategies_checked"],
-            "strategies_executed": d["strategies_executed"],
-            "succeeded": d["succeeded"],
-            "failed": d["failed"],
-            "released": self.released,
-            "execution_time_ms": self.execution_time_ms,
-            "error": self.error,
-            "summary": {"auto_paused": d["auto_paused"], "cancelled": self.cancelled},
-        }
-
-
-def failed_result(message: str, duration_ms: int) -> RunResult:
-    return RunResult(
-        success=False,
-        outputs={},
-        errors=[{"node_id": None, "node_type": None, "error": message}],
-        nodes_executed=0,
-        duration_ms=duration_ms,
-    )
 
 
 class TickService:
@@ -127,6 +53,7 @@ class TickService:
         self.executor = executor
         self.settings = settings
         self.clock = clock or SystemClock()
+        self.recorder = OutcomeRecorder(store, settings.auto_pause_threshold)
         self._recording: set[UUID] = set()  # runs whose outcome is being written
 
     async def tick(
@@ -170,8 +97,7 @@ class TickService:
                     waiting, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
                 )
                 for task in [t for t in in_flight if t in done]:
-                    del in_flight[task]
-                    report.executions.append(task.result())
+                    report.executions.append(_report_of(task, in_flight.pop(task)))
                 if grace_ends is not None and in_flight and loop.time() >= grace_ends:
                     await self._cut_short(report, in_flight)
                     break
@@ -184,6 +110,17 @@ class TickService:
         if report.error is None and unrecorded:
             report.error = f"{len(unrecorded)} outcome(s) not recorded: {unrecorded[0]}"
         await self._record_tick(report)
+        d = report.data()
+        log.info(
+            "tick (%s): %d claimed, %d ok, %d failed, %d released, %d ms%s",
+            trigger,
+            report.claimed,
+            d["succeeded"],
+            d["failed"],
+            report.released,
+            report.execution_time_ms,
+            f"; error: {report.error}" if report.error else "",
+        )
         return report
 
     async def run_now(self, strategy_id: UUID) -> RunReport:
@@ -228,12 +165,16 @@ class TickService:
         try:
             validate(claim.schedule)
             deadline = asyncio.get_running_loop().time() + timeout
-            async with asyncio.timeout_at(deadline):
+            limit = asyncio.timeout_at(deadline)
+            async with limit:
                 result = await self.executor.execute(claim.workflow, deadline)
         except ScheduleError as exc:
             result = failed_result(f"invalid schedule: {exc}", 0)
-        except TimeoutError:
-            result = failed_result(f"timed out after {timeout:g}s", _ms_since(start))
+        except TimeoutError as exc:
+            if not limit.expired():  # the executor's own TimeoutError, not our limit
+                result = failed_result(f"executor error: TimeoutError: {exc}", _ms_since(start))
+            else:
+                result = failed_result(f"timed out after {timeout:g}s", _ms_since(start))
         except Exception as exc:  # the executor port must not raise; record it if it does
             log.exception("executor raised for strategy %s", claim.workflow.id)
             result = failed_result(f"executor error: {type(exc).__name__}: {exc}", _ms_since(start))
@@ -259,7 +200,7 @@ class TickService:
             if task.cancelled():
                 cut.append(claim.execution_id)
             else:  # it finished as it was being cancelled
-                report.executions.append(task.result())
+                report.executions.append(_report_of(task, claim))
         if not cut:
             return
         log.warning("cancelling %d run(s) still going at the end of the grace period", len(cut))
@@ -270,17 +211,7 @@ class TickService:
 
     async def _record(self, claim: ClaimedRun, result: RunResult) -> RunReport:
         finished = self.clock.now()
-        next_at: datetime | None
-        if claim.scheduled_for is None:
-            next_at = claim.next_execution_at  # a manual run leaves the schedule alone
-        else:
-            try:
-                next_at = next_slot(claim.schedule, claim.scheduled_for, finished)
-            except ScheduleError:
-                # Fall back to the interval so a bad cron can't wedge the strategy;
-                # the failure counts towards the auto-pause.
-                fallback = Schedule(interval_minutes=claim.schedule.interval_minutes)
-                next_at = next_slot(fallback, claim.scheduled_for, finished)
+        next_at = _next_run(claim, finished)
         outcome = RunOutcome(claim.execution_id, claim.workflow.id, result, next_at, finished)
         report = RunReport(
             workflow_id=str(claim.workflow.id),
@@ -295,7 +226,7 @@ class TickService:
             next_execution_at=next_at.isoformat() if next_at else None,
         )
         try:
-            [recorded] = await self.store.finish_runs([outcome], self.settings.auto_pause_threshold)
+            recorded = await self.recorder.record(outcome)
         except Exception as exc:  # one outcome that cannot be written must not end the tick
             log.error("could not record run %s: %s", claim.execution_id, exc)
             report.record_error = str(exc)  # its lease expires and a later tick re-runs it
@@ -315,3 +246,38 @@ class TickService:
 
 def _ms_since(start: float) -> int:
     return round((time.perf_counter() - start) * 1000)
+
+
+def _next_run(claim: ClaimedRun, finished: datetime) -> datetime | None:
+    """When the strategy runs next; never raises, whatever the stored schedule."""
+    if claim.scheduled_for is None:
+        return claim.next_execution_at  # a manual run leaves the schedule alone
+    try:
+        return next_slot(claim.schedule, claim.scheduled_for, finished)
+    except Exception:
+        # A bad cron, time zone or interval must not wedge the strategy: fall
+        # back to its interval (or 5 minutes); the run is recorded as failed.
+        minutes = claim.schedule.interval_minutes
+        ok = isinstance(minutes, int) and 1 <= minutes <= 525_600
+        return finished + timedelta(minutes=minutes if ok else 5)
+
+
+def _report_of(task: asyncio.Task[RunReport], claim: ClaimedRun) -> RunReport:
+    """The task's report; a bug that escaped _run becomes a failed, unrecorded run
+    (its lease expires and it runs again) rather than a crashed tick."""
+    if task.exception() is None:
+        return task.result()
+    exc = task.exception()
+    log.error("run %s crashed: %r", claim.execution_id, exc)
+    return RunReport(
+        workflow_id=str(claim.workflow.id),
+        workflow_name=claim.workflow.name,
+        status="failed",
+        duration_ms=0,
+        nodes_executed=0,
+        error=f"internal error: {type(exc).__name__}: {exc}",
+        execution_id=str(claim.execution_id),
+        attempt=claim.attempt,
+        recorded=False,
+        record_error=f"internal error: {type(exc).__name__}",
+    )

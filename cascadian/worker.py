@@ -14,7 +14,8 @@ import logging
 import signal
 from contextlib import suppress
 
-from cascadian.tick import TickReport, TickService
+from cascadian.reports import TickReport
+from cascadian.tick import TickService
 
 log = logging.getLogger(__name__)
 

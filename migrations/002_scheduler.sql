@@ -12,6 +12,12 @@ alter table workflow_sessions
     add column if not exists lease_expires_at timestamptz,
     add column if not exists last_error text;
 
+-- A seed row that is meant to run but was never given a slot runs at once,
+-- instead of never (a NULL next_execution_at is never due).
+update workflow_sessions
+set next_execution_at = now()
+where auto_run and status in ('running', 'error') and next_execution_at is null;
+
 -- The due query. Partial, so its size follows the active strategies, not the table.
 create index if not exists workflow_sessions_due_idx
     on workflow_sessions (next_execution_at)

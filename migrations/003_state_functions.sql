@@ -69,13 +69,15 @@ as $$
         select
             c.lease_token, c.id, c.user_id, p_now, 'running',
             'scheduled', c.next_execution_at,
-            1 + (
-                select count(*)
+            -- max, not count: history rows deleted by a clean-up must not make
+            -- the next attempt collide with a surviving one.
+            1 + coalesce((
+                select max(prior.attempt)
                 from workflow_executions prior
                 where prior.workflow_id = c.id
                   and prior.scheduled_for = c.next_execution_at
                   and prior.trigger_kind = 'scheduled'
-            ),
+            ), 0),
             jsonb_build_object(
                 'name', c.name, 'nodes', c.nodes, 'edges', c.edges,
                 'variables', c.variables, 'trigger', c.trigger
@@ -160,7 +162,7 @@ begin
             -- during the run wins.
             next_execution_at = case
                 when s.auto_run and s.status in ('running', 'error') and not v_pause
-                    then (o ->> 'next_execution_at')::timestamptz
+                    then coalesce((o ->> 'next_execution_at')::timestamptz, s.next_execution_at)
                 else s.next_execution_at
             end,
             lease_token = null,

@@ -286,3 +286,13 @@ def test_config_defaults() -> None:
         10,
     )
     assert HTTP_REQUEST.name == "http-request"
+
+
+@respx.mock
+async def test_cookies_set_by_the_server_are_not_kept_in_the_output(clock: FakeClock) -> None:
+    respx.get(f"https://{API}/s").respond(
+        200, json={"ok": True}, headers={"Set-Cookie": "session=abc", "X-Rate": "5"}
+    )
+    out = await run(context(clock), url="https://api.example.com/s")
+    assert out["headers"]["x-rate"] == "5"
+    assert "set-cookie" not in {k.lower() for k in out["headers"]}

@@ -71,3 +71,16 @@ def test_migrations_apply_over_an_existing_seed_schema(empty_db: str) -> None:
     with psycopg.connect(empty_db) as conn:
         row = conn.execute("select timezone, lease_token from workflow_sessions").fetchone()
     assert row == ("UTC", None)
+
+
+def test_a_seed_strategy_meant_to_run_without_a_slot_becomes_due(empty_db: str) -> None:
+    with psycopg.connect(empty_db, autocommit=True) as conn:
+        conn.execute((MIGRATIONS_DIR / "001_seed_schema.sql").read_text().encode())
+        conn.execute(
+            "insert into workflow_sessions (user_id, name, status, auto_run) "
+            "values (gen_random_uuid(), 'legacy', 'running', true)"
+        )
+    migrate(empty_db)
+    with psycopg.connect(empty_db) as conn:
+        row = conn.execute("select next_execution_at <= now() from workflow_sessions").fetchone()
+    assert row == (True,)

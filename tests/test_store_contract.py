@@ -474,3 +474,24 @@ async def test_ticks_come_newest_first_with_the_gap_since_the_one_before(
         (NOW + timedelta(minutes=1), 60.0),
     ]
     assert ticks[0].trigger == "cron" and ticks[0].summary == {}
+
+
+async def test_a_deleted_history_row_does_not_block_the_next_attempt(
+    any_store: Store, db: Any
+) -> None:
+    add_strategy(db, next_execution_at=NOW)
+    first = await claim_one(any_store)
+    second = await claim_one(any_store, NOW + timedelta(seconds=61))
+    db.execute("delete from workflow_executions where id = %s", (first.execution_id,))
+    third = await claim_one(any_store, NOW + timedelta(seconds=122))
+    assert (second.attempt, third.attempt) == (2, 3)
+
+
+async def test_an_outcome_without_a_next_slot_keeps_the_current_one(
+    any_store: Store, db: Any
+) -> None:
+    sid = add_strategy(db, next_execution_at=NOW)
+    claim = await claim_one(any_store)
+    no_slot = RunOutcome(claim.execution_id, claim.workflow.id, result(), None, NOW)
+    [rec] = await any_store.finish_runs([no_slot], 3)
+    assert rec.accepted and strategy(db, sid)["next_execution_at"] == NOW

@@ -9,7 +9,7 @@ import pytest
 
 from cascadian.clock import FakeClock
 from cascadian.config import Settings
-from cascadian.ports import StoreUnavailable
+from cascadian.ports import StoreRejected
 from cascadian.store_postgres import PostgresStore
 from cascadian.tick import TickService
 from tests.executors import ScriptedExecutor, failed, hangs, raises, returns, then
@@ -236,7 +236,7 @@ class FailingFinishStore:
 
     async def finish_runs(self, outcomes: Any, threshold: int) -> Any:
         if any(o.workflow_id == self.poisoned for o in outcomes):
-            raise StoreUnavailable("database error: simulated")
+            raise StoreRejected("database error: simulated")
         return await self.inner.finish_runs(outcomes, threshold)
 
     def __getattr__(self, name: str) -> Any:
@@ -271,3 +271,25 @@ async def test_a_cron_strategy_is_rearmed_at_its_next_wall_clock_slot_across_dst
     clock = FakeClock(saturday + timedelta(seconds=2))
     await service(store, ScriptedExecutor(), clock).tick()
     assert strategy(db, sid)["next_execution_at"] == datetime(2026, 3, 8, 13, 0, tzinfo=UTC)
+
+
+async def test_an_unusable_time_zone_is_a_recorded_failure_not_a_crashed_tick(
+    store: PostgresStore, db: Any, clock: FakeClock
+) -> None:
+    bad = add_strategy(db, next_execution_at=NOW, cron="0 9 * * *", timezone="America", interval=3)
+    fine = add_strategy(db, next_execution_at=NOW)
+    report = await service(store, ScriptedExecutor(), clock).tick()
+    assert report.success and len(report.executions) == 2
+    s = strategy(db, bad)
+    assert "unknown time zone 'America'" in s["last_error"]
+    assert s["next_execution_at"] == NOW + timedelta(minutes=3)
+    assert strategy(db, fine)["success_count"] == 1
+
+
+async def test_an_executors_own_timeout_error_is_not_reported_as_our_timeout(
+    store: PostgresStore, db: Any, clock: FakeClock
+) -> None:
+    add_strategy(db, next_execution_at=NOW, name="upstream")
+    executor = ScriptedExecutor(upstream=raises(TimeoutError("upstream read timed out")))
+    report = await service(store, executor, clock).tick()
+    assert report.executions[0].error == "executor error: TimeoutError: upstream read timed out"

@@ -92,7 +92,12 @@ def _output(response: httpx.Response, content: bytes, label: str) -> dict[str, A
             body = json.loads(text) if text.strip() else None
         except ValueError as exc:
             raise NodeError(f"{label} sent a JSON content-type but invalid JSON: {exc}") from None
-    return {"status": response.status_code, "headers": dict(response.headers), "body": body}
+    headers = {k: v for k, v in response.headers.items() if k.lower() not in _PRIVATE_HEADERS}
+    return {"status": response.status_code, "headers": headers, "body": body}
+
+
+# Kept out of outputs, which are stored in execution rows and node logs.
+_PRIVATE_HEADERS = {"set-cookie", "authorization", "proxy-authenticate", "www-authenticate"}
 
 
 def _follow(
