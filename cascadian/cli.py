@@ -11,11 +11,15 @@ from typing import Annotated, Any
 import httpx
 import typer
 from pydantic import SecretStr
-from rich.console import Console
 from rich.table import Table
 
 from cascadian import cli_strategies
-from cascadian.bootstrap import build_executor, database_url, describe, open_store
+from cascadian.bootstrap import (
+    build_executor,
+    describe,
+    open_store,
+)
+from cascadian.cli_common import cli_database_url, console, load_settings
 from cascadian.config import Settings
 from cascadian.migrate import MigrationError, migrate
 from cascadian.reports import TickReport
@@ -24,7 +28,6 @@ from cascadian.worker import Worker
 
 app = typer.Typer(help="Runs users' trading strategies on their schedules.", no_args_is_help=True)
 app.add_typer(cli_strategies.app, name="strategies")
-console = Console()
 
 
 def _migrate_or_exit(url: str) -> None:
@@ -42,7 +45,7 @@ def _migrate_or_exit(url: str) -> None:
 @app.command("migrate")
 def migrate_cmd() -> None:
     """Apply migrations/*.sql in order; re-running is a no-op."""
-    url = database_url(Settings())
+    url = cli_database_url(load_settings())
     console.print(f"migrating {describe(url)}")
     _migrate_or_exit(url)
 
@@ -85,7 +88,7 @@ def tick_table(data: dict[str, Any], trigger: str) -> Table:
 
 
 async def _tick_once(trigger: str) -> TickReport:
-    settings = Settings()
+    settings = load_settings()
     store = await open_store(settings)
     try:
         async with httpx.AsyncClient(timeout=10.0) as http:
@@ -132,7 +135,7 @@ def worker(
     """Tick continuously until SIGTERM or SIGINT; run as many workers as you like."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)
-    settings = Settings()
+    settings = load_settings()
     if concurrency is not None:
         settings = settings.model_copy(update={"max_concurrency": concurrency})
     asyncio.run(_work(settings, interval, grace))
@@ -162,8 +165,8 @@ def demo(
     from cascadian.demo import seed
 
     logging.basicConfig(level=logging.WARNING)
-    settings = Settings()
-    url = database_url(settings)
+    settings = load_settings()
+    url = cli_database_url(settings)
     console.print(f"database: {describe(url)}")
     _migrate_or_exit(url)
     console.print(f"seeded {seed(url)} demo strategies (due now, every minute)")
@@ -175,7 +178,7 @@ async def _serve_and_tick(port: int, every: float) -> None:
 
     from cascadian.web import create_app
 
-    settings = Settings()
+    settings = load_settings()
     if settings.tick_secret is None:
         # The demo authenticates its own ticks rather than running the API open.
         settings = settings.model_copy(update={"cron_secret": SecretStr(secrets.token_urlsafe(24))})

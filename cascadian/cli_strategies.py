@@ -16,11 +16,10 @@ from uuid import UUID
 import httpx
 import typer
 from rich import box
-from rich.console import Console
 from rich.table import Table
 
 from cascadian.bootstrap import build_executor, open_store
-from cascadian.config import Settings
+from cascadian.cli_common import console, load_settings
 from cascadian.control import ControlService
 from cascadian.ports import Conflict, NotFound, Schedule, StoreUnavailable, StrategyStatus
 from cascadian.reports import RunReport
@@ -28,7 +27,6 @@ from cascadian.schedule import ScheduleError
 from cascadian.tick import TickService
 
 app = typer.Typer(help="List, inspect, start, pause, stop, resume or run strategies.")
-console = Console()
 
 T = TypeVar("T")
 Id = Annotated[UUID, typer.Argument(help="The strategy's id")]
@@ -36,7 +34,7 @@ Id = Annotated[UUID, typer.Argument(help="The strategy's id")]
 
 @asynccontextmanager
 async def _services() -> AsyncIterator[tuple[ControlService, TickService]]:
-    settings = Settings()
+    settings = load_settings()
     store = await open_store(settings)
     try:
         async with httpx.AsyncClient(timeout=10.0) as http:

@@ -51,3 +51,11 @@ def test_tick_exits_non_zero_when_the_database_is_down(monkeypatch: pytest.Monke
     result = runner.invoke(app, ["tick"])
     assert result.exit_code == 1
     assert "database unavailable" in result.output
+
+
+def test_a_bad_setting_is_reported_as_a_line_to_fix(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CASCADIAN_TICK_BUDGET_SECONDS", "5")
+    result = runner.invoke(app, ["tick"])
+    assert result.exit_code == 2
+    assert "configuration error" in result.output
+    assert "must be below CASCADIAN_TICK_BUDGET_SECONDS" in result.output
