@@ -55,7 +55,7 @@ class ErrorResponse(BaseModel):
     error: str
     message: str | None = None
     execution_time_ms: int | None = None
-    timestamp: str
+    timestamp: str | None = None  # absent from the 401 body, which is a fixed contract
 
 
 def now_iso() -> str:

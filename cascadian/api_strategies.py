@@ -19,11 +19,11 @@ from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from cascadian.control import ControlService
-from cascadian.deps import get_control_service, get_tick_service, require_admin_key
+from cascadian.deps import AdminKeyFirstRoute, get_control_service, get_tick_service
 from cascadian.ports import StoreUnavailable
 from cascadian.tick import TickService
 
-router = APIRouter(prefix="/api", dependencies=[Depends(require_admin_key)])
+router = APIRouter(prefix="/api", route_class=AdminKeyFirstRoute)
 
 Control = Annotated[ControlService, Depends(get_control_service)]
 MAX_INTERVAL_MINUTES = 366 * 24 * 60

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import hmac
 import logging
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 from fastapi import Request
+from fastapi.routing import APIRoute
 from pydantic import SecretStr
+from starlette.responses import Response
 
 from cascadian.config import Settings
 from cascadian.control import ControlService
@@ -74,3 +78,18 @@ def get_control_service(request: Request) -> ControlService:
 def get_tick_service(request: Request) -> TickService:
     service: TickService = request.app.state.tick_service
     return service
+
+
+class AdminKeyFirstRoute(APIRoute):
+    """A route that checks ADMIN_API_KEY before FastAPI reads the request body, so an
+    unauthenticated caller gets 401 even for a malformed body, never a 422 that
+    would tell it something about the endpoint."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def checked(request: Request) -> Response:
+            require_admin_key(request)
+            return await handler(request)
+
+        return checked

@@ -56,7 +56,10 @@ def to_json(value: Any) -> Any:
     """A copy of a node output that jsonb accepts: other objects become strings; NUL
     characters and unpaired surrogates become U+FFFD, NaN and Infinity null (jsonb
     refuses them, which would fail the whole outcome)."""
-    return _without_nul(json.loads(json.dumps(value, default=str)))
+    try:
+        return _without_nul(json.loads(json.dumps(value, default=str)))
+    except RecursionError:
+        return "(not stored: nested too deeply)"
 
 
 def _without_nul(value: Any) -> Any:
@@ -77,7 +80,10 @@ def _without_nul(value: Any) -> Any:
 
 def capped(value: Any, cap: int) -> Any:
     safe = to_json(value)
-    text = json.dumps(safe)
+    try:
+        text = json.dumps(safe)
+    except RecursionError:
+        return "(not stored: nested too deeply)"
     if len(text) <= cap:
         return safe
     return {"truncated": True, "size": len(text), "preview": text[:cap]}

@@ -116,6 +116,9 @@ class ClaimedRun:
     # A manual run leaves the schedule alone: this is the strategy's
     # next_execution_at when it was claimed, recorded back unchanged.
     next_execution_at: datetime | None = None
+    # Why the claimed strategy cannot run at all (e.g. its stored JSON cannot be
+    # read); the run is then recorded as failed with this message.
+    problem: str | None = None
 
     @property
     def manual(self) -> bool:

@@ -8,6 +8,7 @@ or server-side prepared statements, so Supabase's transaction pooler works.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -60,15 +61,23 @@ _SCHEMA_ERRORS = (
 def claimed_run(row: dict[str, Any]) -> ClaimedRun:
     """A row of cascadian_claim_due_v1 (or an ok row of cascadian_claim_manual_v1)
     as a ClaimedRun (shared with the Supabase store)."""
+    problem = None
+    try:
+        graph = {k: _json(row[k]) for k in ("nodes", "edges", "variables", "trigger")}
+    except (ValueError, RecursionError) as exc:
+        # PostgreSQL stores nesting Python cannot load: fail this strategy alone.
+        why = "nested too deeply" if isinstance(exc, RecursionError) else "not valid JSON"
+        problem = f"the strategy's stored graph cannot be read: {why}"
+        graph = {"nodes": [], "edges": [], "variables": {}, "trigger": None}
     return ClaimedRun(
         execution_id=UUID(str(row["execution_id"])),
         workflow=Workflow(
             id=UUID(str(row["workflow_id"])),
             name=row["name"],
-            nodes=row["nodes"],
-            edges=row["edges"],
-            variables=row["variables"] or {},
-            trigger=row["trigger"],
+            nodes=graph["nodes"],
+            edges=graph["edges"],
+            variables=graph["variables"] or {},
+            trigger=graph["trigger"],
             user_id=UUID(str(row["user_id"])),
             execution_id=UUID(str(row["execution_id"])),
         ),
@@ -81,7 +90,12 @@ def claimed_run(row: dict[str, Any]) -> ClaimedRun:
         attempt=row["attempt"],
         lease_expires_at=_dt(row["lease_expires_at"]),
         next_execution_at=dt_or_none(row.get("next_execution_at")),
+        problem=problem,
     )
+
+
+def _json(value: Any) -> Any:
+    return json.loads(value) if isinstance(value, str) else value
 
 
 def manual_claim(row: dict[str, Any]) -> ManualClaim:
@@ -105,18 +119,21 @@ def _dt(value: Any) -> datetime:
 class PostgresStore:
     def __init__(self, conninfo: str, *, pool_size: int = 10, timeout: float = 5.0) -> None:
         self._timeout = timeout
+        self._conninfo = conninfo
+        self._refills: set[asyncio.Task[None]] = set()
+        self._kwargs: dict[str, Any] = {
+            "autocommit": True,
+            "prepare_threshold": None,
+            "row_factory": dict_row,
+            "connect_timeout": max(1, int(timeout)),
+        }
         self._pool = AsyncConnectionPool(
             conninfo,
             min_size=1,
             max_size=pool_size,
             timeout=timeout,
             open=False,
-            kwargs={
-                "autocommit": True,
-                "prepare_threshold": None,
-                "row_factory": dict_row,
-                "connect_timeout": max(1, int(timeout)),
-            },
+            kwargs=self._kwargs,
         )
 
     async def open(self) -> None:
@@ -130,7 +147,7 @@ class PostgresStore:
     @asynccontextmanager
     async def _conn(self) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
         try:
-            async with self._pool.connection() as conn:
+            async with self._connection() as conn:
                 yield conn
         except _SCHEMA_ERRORS as exc:
             raise StoreUnavailable(
@@ -142,6 +159,26 @@ class PostgresStore:
         except psycopg.Error as exc:  # the statement failed; its transaction rolled back
             detail = exc.diag.message_primary or type(exc).__name__
             raise StoreRejected(f"database error: {detail}") from exc
+
+    @asynccontextmanager
+    async def _connection(self) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
+        """A pooled connection; if the pool has none to give in time (after an outage
+        it backs off between reconnection attempts for seconds), one direct
+        connection, so the first tick after the database is back succeeds."""
+        try:
+            async with self._pool.connection() as conn:
+                yield conn
+            return
+        except PoolTimeout:
+            pass
+        conn = await psycopg.AsyncConnection.connect(self._conninfo, **self._kwargs)
+        # The database answers again: let the pool refill now rather than after
+        # its back-off (a no-op when it is merely busy).
+        task = asyncio.get_running_loop().create_task(self._pool.check())
+        self._refills.add(task)
+        task.add_done_callback(self._refills.discard)
+        async with conn:
+            yield conn
 
     async def _rows(self, query: str, params: Sequence[Any]) -> list[dict[str, Any]]:
         async with self._conn() as conn:

@@ -29,6 +29,7 @@ from cascadian.ports import (
     RunResult,
     Store,
     StoreUnavailable,
+    Workflow,
     WorkflowExecutor,
     raise_unless_ok,
 )
@@ -37,6 +38,9 @@ from cascadian.reports import RunReport, TickReport, failed_result
 from cascadian.schedule import ScheduleError, next_slot, validate
 
 log = logging.getLogger(__name__)
+
+# How long a timed-out run gets to honour its cancellation before it is abandoned.
+CANCEL_GRACE = 0.5
 
 CUT_SHORT = "cancelled: the worker stopped before the run finished; the strategy runs again"
 
@@ -54,7 +58,9 @@ class TickService:
         self.settings = settings
         self.clock = clock or SystemClock()
         self.recorder = OutcomeRecorder(store, settings.auto_pause_threshold)
-        self._recording: set[UUID] = set()  # runs whose outcome is being written
+        self._recording: set[UUID] = set()
+        # Runs that ignored cancellation, kept referenced until they end.
+        self._abandoned: set[asyncio.Task[RunResult]] = set()  # runs whose outcome is being written
 
     async def tick(
         self, trigger: str = "cron", stop: asyncio.Event | None = None, grace_seconds: float = 0.0
@@ -160,29 +166,48 @@ class TickService:
         return claims
 
     async def _run(self, claim: ClaimedRun) -> RunReport:
-        timeout = self.settings.strategy_timeout_seconds
-        start = time.perf_counter()
-        try:
-            validate(claim.schedule)
-            deadline = asyncio.get_running_loop().time() + timeout
-            limit = asyncio.timeout_at(deadline)
-            async with limit:
-                result = await self.executor.execute(claim.workflow, deadline)
-        except ScheduleError as exc:
-            result = failed_result(f"invalid schedule: {exc}", 0)
-        except TimeoutError as exc:
-            if not limit.expired():  # the executor's own TimeoutError, not our limit
-                result = failed_result(f"executor error: TimeoutError: {exc}", _ms_since(start))
+        if claim.problem is not None:
+            result = failed_result(claim.problem, 0)
+        else:
+            try:
+                validate(claim.schedule)
+            except ScheduleError as exc:
+                result = failed_result(f"invalid schedule: {exc}", 0)
             else:
-                result = failed_result(f"timed out after {timeout:g}s", _ms_since(start))
-        except Exception as exc:  # the executor port must not raise; record it if it does
-            log.exception("executor raised for strategy %s", claim.workflow.id)
-            result = failed_result(f"executor error: {type(exc).__name__}: {exc}", _ms_since(start))
+                result = await self._execute(claim.workflow)
         self._recording.add(claim.execution_id)
         try:
             return await self._record(claim, result)
         finally:
             self._recording.discard(claim.execution_id)
+
+    async def _execute(self, workflow: Workflow) -> RunResult:
+        """Run the workflow within the strategy timeout. A run that ignores its
+        cancellation is abandoned after CANCEL_GRACE: it cannot hold the tick."""
+        timeout = self.settings.strategy_timeout_seconds
+        start = time.perf_counter()
+        deadline = asyncio.get_running_loop().time() + timeout
+        task = asyncio.create_task(self.executor.execute(workflow, deadline))
+        try:
+            done, _ = await asyncio.wait({task}, timeout=timeout)
+        except asyncio.CancelledError:  # a stopping worker cut the run short
+            task.cancel()
+            raise
+        if not done:
+            task.cancel()
+            done, _ = await asyncio.wait({task}, timeout=CANCEL_GRACE)
+            if not done:
+                log.error("run of %s ignored its cancellation; abandoning it", workflow.id)
+                self._abandoned.add(task)
+                task.add_done_callback(self._abandoned.discard)
+            return failed_result(f"timed out after {timeout:g}s", _ms_since(start))
+        if task.cancelled():
+            return failed_result(f"timed out after {timeout:g}s", _ms_since(start))
+        exc = task.exception()
+        if exc is not None:  # the executor port must not raise; record it if it does
+            log.error("executor raised for strategy %s: %r", workflow.id, exc)
+            return failed_result(f"executor error: {type(exc).__name__}: {exc}", _ms_since(start))
+        return task.result()
 
     async def _cut_short(
         self, report: TickReport, in_flight: dict[asyncio.Task[RunReport], ClaimedRun]

@@ -20,10 +20,12 @@ returns table (
     workflow_id uuid,
     user_id uuid,
     name text,
-    nodes jsonb,
-    edges jsonb,
-    variables jsonb,
-    trigger jsonb,
+    -- The graph as JSON text: each row is decoded on its own by the caller, so
+    -- one strategy whose JSON cannot be read fails alone, not the whole claim.
+    nodes text,
+    edges text,
+    variables text,
+    trigger text,
     execution_interval_minutes integer,
     cron_expression text,
     timezone text,
@@ -86,8 +88,8 @@ as $$
         returning id, attempt
     )
     select
-        c.lease_token, c.id, c.user_id, c.name, c.nodes, c.edges,
-        coalesce(c.variables, '{}'::jsonb), c.trigger,
+        c.lease_token, c.id, c.user_id, c.name, c.nodes::text, c.edges::text,
+        coalesce(c.variables, '{}'::jsonb)::text, c.trigger::text,
         c.execution_interval_minutes, c.cron_expression, c.timezone,
         c.next_execution_at, r.attempt, c.lease_expires_at
     from claimed c

@@ -141,10 +141,10 @@ returns table (
     workflow_id uuid,
     user_id uuid,
     name text,
-    nodes jsonb,
-    edges jsonb,
-    variables jsonb,
-    trigger jsonb,
+    nodes text,  -- JSON text, as cascadian_claim_due_v1 returns it
+    edges text,
+    variables text,
+    trigger text,
     execution_interval_minutes integer,
     cron_expression text,
     timezone text,
@@ -196,8 +196,8 @@ begin
     );
 
     return query select
-        'ok'::text, s.lease_token, s.id, s.user_id, s.name, s.nodes, s.edges,
-        coalesce(s.variables, '{}'::jsonb), s.trigger,
+        'ok'::text, s.lease_token, s.id, s.user_id, s.name, s.nodes::text, s.edges::text,
+        coalesce(s.variables, '{}'::jsonb)::text, s.trigger::text,
         s.execution_interval_minutes, s.cron_expression, s.timezone,
         null::timestamptz, 1, s.lease_expires_at, s.next_execution_at;
 end;
