@@ -125,7 +125,9 @@ def worker(
     concurrency: Annotated[
         int | None,
         typer.Option(
-            help="Most runs in flight at once (default: CASCADIAN_MAX_CONCURRENCY)", min=1
+            help="Most runs in flight at once, and the claim size (default: "
+            "CASCADIAN_MAX_CONCURRENCY and CASCADIAN_CLAIM_LIMIT)",
+            min=1,
         ),
     ] = None,
     grace: Annotated[
@@ -136,8 +138,9 @@ def worker(
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)
     settings = load_settings()
-    if concurrency is not None:
-        settings = settings.model_copy(update={"max_concurrency": concurrency})
+    if concurrency is not None:  # claims as wide as the runs it may start at once
+        wide = {"max_concurrency": concurrency, "claim_limit": min(concurrency, 1000)}
+        settings = settings.model_copy(update=wide)
     asyncio.run(_work(settings, interval, grace))
 
 

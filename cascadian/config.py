@@ -35,8 +35,9 @@ class Settings(BaseSettings):
 
     # The tick
     claim_limit: int = Field(default=25, ge=1, le=1000, validation_alias="CASCADIAN_CLAIM_LIMIT")
+    # As wide as a claim, so one claim's strategies all run at once.
     max_concurrency: int = Field(
-        default=10, ge=1, le=1000, validation_alias="CASCADIAN_MAX_CONCURRENCY"
+        default=25, ge=1, le=1000, validation_alias="CASCADIAN_MAX_CONCURRENCY"
     )
     tick_budget_seconds: float = Field(
         default=50.0, gt=0, validation_alias="CASCADIAN_TICK_BUDGET_SECONDS"
