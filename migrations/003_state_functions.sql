@@ -156,7 +156,9 @@ begin
             last_error = case when v_success then s.last_error else o ->> 'error_message' end,
             status = case
                 when v_pause then 'error'
-                when v_success and s.status = 'error' then 'running'
+                -- Only a strategy still scheduled leaves 'error' by succeeding: a
+                -- manual run of an auto-paused one leaves it paused until resumed.
+                when v_success and s.status = 'error' and s.auto_run then 'running'
                 else s.status
             end,
             auto_run = s.auto_run and not v_pause,

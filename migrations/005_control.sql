@@ -92,8 +92,8 @@ end;
 $$;
 
 -- Resume a paused, stopped or errored (e.g. auto-paused) strategy: the error
--- state is cleared and it runs next at p_next. 'running' without auto_run is
--- accepted too: a successful manual run of an auto-paused strategy leaves it so.
+-- state is cleared and it runs next at p_next. 'running' without auto_run (a
+-- row edited by hand, or left so by an older version) is accepted too.
 create or replace function cascadian_resume_v1(p_id uuid, p_now timestamptz, p_next timestamptz)
 returns text
 language plpgsql

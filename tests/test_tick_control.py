@@ -55,6 +55,17 @@ async def test_run_now_counts_towards_the_auto_pause(store: PostgresStore, db: A
     assert rows(db, "select type from notifications") == [{"type": "strategy_error"}]
 
 
+async def test_a_successful_manual_run_leaves_an_auto_paused_strategy_paused(
+    store: PostgresStore, db: Any
+) -> None:
+    sid = add_strategy(db, next_execution_at=NOW, name="p", status="error", auto_run=False)
+    report = await service(store, ScriptedExecutor()).run_now(sid)
+    assert report.status == "completed"
+    s = strategy(db, sid)
+    assert (s["status"], s["auto_run"], s["error_count"]) == ("error", False, 0)
+    assert await store.claim_due(NOW + timedelta(days=1), 25, 60) == []
+
+
 async def test_run_now_while_a_scheduled_run_holds_the_lease_is_a_conflict(
     store: PostgresStore, db: Any
 ) -> None:
