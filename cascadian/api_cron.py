@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from cascadian.deps import get_tick_service, require_cron_secret
+from cascadian.reports import response_body
 from cascadian.tick import TickService
 
 router = APIRouter(prefix="/api/cron", tags=["cron"])
@@ -78,12 +79,5 @@ _TICK_ROUTE: dict[str, Any] = {
 @router.post("/strategy-executor", **_TICK_ROUTE)
 async def strategy_executor(service: Annotated[TickService, Depends(get_tick_service)]) -> Any:
     report = await service.tick(trigger="cron")
-    body: dict[str, Any] = {
-        "success": report.success,
-        "data": report.data(),
-        "timestamp": now_iso(),
-    }
-    if report.success:
-        return body
-    body |= {"error": report.error, "execution_time_ms": report.execution_time_ms}
-    return JSONResponse(status_code=503, content=body)
+    body = response_body(report)
+    return body if report.success else JSONResponse(status_code=503, content=body)

@@ -22,7 +22,7 @@ from cascadian.bootstrap import (
 from cascadian.cli_common import cli_database_url, console, load_settings
 from cascadian.config import Settings
 from cascadian.migrate import MigrationError, migrate
-from cascadian.reports import TickReport
+from cascadian.reports import TickReport, response_body
 from cascadian.tick import TickService
 from cascadian.worker import Worker
 
@@ -105,10 +105,7 @@ def tick(
     """Run one tick in this process and print its summary."""
     report = asyncio.run(_tick_once("cli"))
     if as_json:
-        body: dict[str, Any] = {"success": report.success, "data": report.data()}
-        if report.error:
-            body["error"] = report.error
-        print(json.dumps(body, indent=2, default=str))
+        print(json.dumps(response_body(report), indent=2, default=str))
     else:
         console.print(tick_table(report.data(), report.trigger))
         if report.error:

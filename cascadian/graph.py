@@ -195,6 +195,10 @@ def check(graph: Graph, registry: NodeRegistry) -> list[Error]:
         if node_type is not None and node_type.branch is not None and edge.handle is None:
             message = f"edge {edge.label!r} needs a sourceHandle (the branch it follows)"
             errors.append(error(source.id, source.type_name, f"{node_name(source)}: {message}"))
+        elif node_type is not None and node_type.handles and edge.handle not in node_type.handles:
+            known = " or ".join(repr(h) for h in node_type.handles)
+            message = f"edge {edge.label!r} has sourceHandle {edge.handle!r}; expected {known}"
+            errors.append(error(source.id, source.type_name, f"{node_name(source)}: {message}"))
     for node in graph.nodes.values():
         problems = _node_problems(graph, registry, node)
         errors.extend(error(node.id, node.type_name, problem) for problem in problems)
@@ -233,15 +237,30 @@ def _node_problems(graph: Graph, registry: NodeRegistry, node: Node) -> list[str
 
 
 def unrun(graph: Graph, errors: list[Error]) -> list[NodeRun]:
-    """Node runs for a graph that failed validation: all skipped, with their errors."""
-    messages: dict[str, list[str]] = {}
-    for error in errors:
-        if error["node_id"] is not None:
-            messages.setdefault(error["node_id"], []).append(error["error"])
+    """Node runs for a graph that failed validation: none ran; the nodes an error
+    names are logged as errors, the others as skipped."""
     ordered = graph.order if len(graph.order) == len(graph.nodes) else list(graph.nodes)
+    return _not_run([(n, graph.nodes[n].type_name) for n in ordered], errors)
+
+
+def unparsed(workflow: Workflow, errors: list[Error]) -> list[NodeRun]:
+    """Node runs for a graph whose JSON shape is wrong: one per node that has an id."""
+    raw = workflow.nodes if isinstance(workflow.nodes, list) else []
+    named = [(n.get("id"), n.get("type")) for n in raw if isinstance(n, dict)]
+    return _not_run(
+        [(i, t if isinstance(t, str) else None) for i, t in named if isinstance(i, str) and i],
+        errors,
+    )
+
+
+def _not_run(nodes: list[tuple[str, str | None]], errors: list[Error]) -> list[NodeRun]:
+    messages: dict[str, list[str]] = {}
+    for e in errors:
+        if e["node_id"] is not None:
+            messages.setdefault(e["node_id"], []).append(e["error"])
     return [
-        NodeRun(
-            n, graph.nodes[n].type_name, "skipped", error="; ".join(messages.get(n, [])) or None
-        )
-        for n in ordered
+        NodeRun(n, t or "", "error" if n in messages else "skipped", error="; ".join(messages[n]))
+        if n in messages
+        else NodeRun(n, t or "", "skipped")
+        for n, t in nodes
     ]

@@ -12,7 +12,17 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from cascadian.graph import Edge, Error, Graph, check, error, parse, unrun, validated_config
+from cascadian.graph import (
+    Edge,
+    Error,
+    Graph,
+    check,
+    error,
+    parse,
+    unparsed,
+    unrun,
+    validated_config,
+)
 from cascadian.nodes import NodeRegistry, default_registry
 from cascadian.nodes.base import NodeContext, NodeError, NodeType
 from cascadian.ports import NodeRun, NodeStatus, RunResult, Workflow
@@ -59,7 +69,7 @@ class _Run:
                 node_id = self.tasks.pop(task)
                 if task.cancelled() or task.exception() is not None:
                     # The node raised CancelledError itself, or the wrapper broke.
-                    self._recorderror(node_id, "the node was cancelled or crashed")
+                    self._record_error(node_id, "the node was cancelled or crashed")
                 if node_id not in self.outputs:
                     break
                 self._settle(node_id)
@@ -113,9 +123,9 @@ class _Run:
             if node_type.branch and not isinstance(handle, str):
                 raise NodeError(f"branch chose {handle!r}, not a handle name")
         except NodeError as exc:
-            self._recorderror(node_id, str(exc) or type(exc).__name__)
+            self._record_error(node_id, str(exc) or type(exc).__name__)
         except Exception as exc:
-            self._recorderror(node_id, f"{type(exc).__name__}: {exc}")
+            self._record_error(node_id, f"{type(exc).__name__}: {exc}")
         else:
             self.outputs[node_id], self.handles[node_id] = output, handle
             self.records[node_id] = self._record(node_id, "success", output=output)
@@ -132,9 +142,17 @@ class _Run:
             **fields,
         )
 
-    def _recorderror(self, node_id: str, message: str) -> None:
+    def _record_error(self, node_id: str, message: str) -> None:
         self.records[node_id] = self._record(node_id, "error", error=message)
         self.errors.append(error(node_id, self.graph.nodes[node_id].type_name, message))
+
+    def timed_out(self, message: str) -> None:
+        """The deadline passed: the nodes still running fail; the rest are skipped."""
+        late = [n for n in self.started if n not in self.records]
+        for node_id in late:
+            self._record_error(node_id, message)
+        if not late:
+            self.errors.append(error(None, None, message))
 
     def node_runs(self) -> list[NodeRun]:
         failed = self.errors[0]["node_id"] if self.errors else None
@@ -163,13 +181,21 @@ class GraphExecutor:
         start = time.perf_counter()
         graph = parse(workflow)
         if not isinstance(graph, Graph):
-            return RunResult(False, {}, graph, 0, _ms_since(start))
+            return RunResult(False, {}, graph, 0, _ms_since(start), unparsed(workflow, graph))
         errors = check(graph, self.registry)
         if errors:
             return RunResult(False, {}, errors, 0, _ms_since(start), unrun(graph, errors))
         types = {n.id: self.registry[n.type_name] for n in graph.nodes.values()}
         run = _Run(graph, types, workflow, self.services, deadline)
-        await run.run()
+        begun = asyncio.get_running_loop().time()
+        try:
+            # Enforced here too, not only by the caller's cancellation, so a run
+            # that times out still reports which nodes finished and which did not.
+            async with asyncio.timeout_at(deadline):
+                await run.run()
+        except TimeoutError:
+            assert deadline is not None  # only a deadline times out
+            run.timed_out(f"timed out after {deadline - begun:.3g}s")
         outputs = {n: run.outputs[n] for n in graph.order if n in run.outputs}
         return RunResult(
             success=not run.errors,

@@ -56,6 +56,8 @@ def to_json(value: Any) -> Any:
     """A copy of a node output that jsonb accepts: other objects become strings; NUL
     characters and unpaired surrogates become U+FFFD, NaN and Infinity null (jsonb
     refuses them, which would fail the whole outcome)."""
+    if value is None or isinstance(value, bool | int | str | float) or value in ({}, []):
+        return _without_nul(value)  # the common cases, without a JSON round trip
     try:
         return _without_nul(json.loads(json.dumps(value, default=str)))
     except RecursionError:

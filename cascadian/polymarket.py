@@ -26,9 +26,10 @@ from pydantic import (
 )
 
 from cascadian.nodes.base import NodeError
-from cascadian.retry import RetryGaveUp, RetryPolicy, describe_status
+from cascadian.retry import DEADLINE_SLACK, RetryGaveUp, RetryPolicy, describe_status
 
 log = logging.getLogger(__name__)
+
 
 Price = Annotated[float, Field(ge=0, le=1)]
 Amount = Annotated[float, Field(ge=0)]
@@ -157,9 +158,10 @@ class GammaClient:
         where = f"The Polymarket API at {self.base_url}"
         timeout = self._timeout
         if deadline is not None:
-            timeout = min(timeout, deadline - self._retry.now())
-            if timeout <= 0:
+            left = deadline - self._retry.now()
+            if left <= 0:
                 raise PolymarketError(f"No time left before the run's deadline to call {url}.")
+            timeout = min(timeout, left + DEADLINE_SLACK)
         try:
             response = await self._retry.send(
                 lambda: self._client.get(url, params=_query(params), timeout=timeout),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from cascadian.ports import RunResult
@@ -81,3 +81,15 @@ def failed_result(message: str, duration_ms: int) -> RunResult:
         nodes_executed=0,
         duration_ms=duration_ms,
     )
+
+
+def response_body(report: TickReport) -> dict[str, Any]:
+    """What the cron endpoint answers for a tick (and `cascadian tick --json` prints)."""
+    body: dict[str, Any] = {
+        "success": report.success,
+        "data": report.data(),
+        "timestamp": datetime.now(UTC).isoformat(),
+    }
+    if not report.success:
+        body |= {"error": report.error, "execution_time_ms": report.execution_time_ms}
+    return body

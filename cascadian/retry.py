@@ -26,6 +26,11 @@ UNSENT_ERRORS = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 TRANSIENT_ERRORS = (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError)
 
 
+# The executor stops a run at its deadline itself; a request's timeout is set to
+# end a hair later, so a run cut short fails as "timed out", not with a read error.
+DEADLINE_SLACK = 0.1
+
+
 class RetryGaveUp(NodeError):
     """Retries were exhausted or would pass the deadline; carries the last failure."""
 

@@ -70,16 +70,16 @@ def claimed_run(row: dict[str, Any]) -> ClaimedRun:
         problem = f"the strategy's stored graph cannot be read: {why}"
         graph = {"nodes": [], "edges": [], "variables": {}, "trigger": None}
     return ClaimedRun(
-        execution_id=UUID(str(row["execution_id"])),
+        execution_id=_uuid(row["execution_id"]),
         workflow=Workflow(
-            id=UUID(str(row["workflow_id"])),
+            id=_uuid(row["workflow_id"]),
             name=row["name"],
             nodes=graph["nodes"],
             edges=graph["edges"],
             variables=graph["variables"] or {},
             trigger=graph["trigger"],
-            user_id=UUID(str(row["user_id"])),
-            execution_id=UUID(str(row["execution_id"])),
+            user_id=_uuid(row["user_id"]),
+            execution_id=_uuid(row["execution_id"]),
         ),
         schedule=Schedule(
             interval_minutes=row["execution_interval_minutes"],
@@ -92,6 +92,10 @@ def claimed_run(row: dict[str, Any]) -> ClaimedRun:
         next_execution_at=dt_or_none(row.get("next_execution_at")),
         problem=problem,
     )
+
+
+def _uuid(value: Any) -> UUID:
+    return value if isinstance(value, UUID) else UUID(str(value))  # psycopg: UUID; JSON: str
 
 
 def _json(value: Any) -> Any:

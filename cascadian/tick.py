@@ -39,7 +39,9 @@ from cascadian.schedule import ScheduleError, next_slot, validate
 
 log = logging.getLogger(__name__)
 
-# How long a timed-out run gets to honour its cancellation before it is abandoned.
+# How long past its deadline a run gets to report its own timeout, and then to
+# honour its cancellation before it is abandoned.
+REPORT_GRACE = 0.25
 CANCEL_GRACE = 0.5
 
 CUT_SHORT = "cancelled: the worker stopped before the run finished; the strategy runs again"
@@ -189,7 +191,9 @@ class TickService:
         deadline = asyncio.get_running_loop().time() + timeout
         task = asyncio.create_task(self.executor.execute(workflow, deadline))
         try:
-            done, _ = await asyncio.wait({task}, timeout=timeout)
+            # The executor stops itself at the deadline and says how far it got;
+            # cancelling it is the fallback for one that does not.
+            done, _ = await asyncio.wait({task}, timeout=timeout + REPORT_GRACE)
         except asyncio.CancelledError:  # a stopping worker cut the run short
             task.cancel()
             raise

@@ -31,7 +31,7 @@ def test_tick_json_prints_the_endpoint_payload_and_records_the_run(env: None, db
     result = runner.invoke(app, ["tick", "--json"])
     assert result.exit_code == 0, result.output
     body = json.loads(result.output)
-    assert body["success"] is True
+    assert body["success"] is True and datetime.fromisoformat(body["timestamp"])
     assert [e["workflow_name"] for e in body["data"]["executions"]] == ["cli"]
     assert strategy(db, sid)["execution_count"] == 1
     assert rows(db, "select trigger from cron_ticks") == [{"trigger": "cli"}]
@@ -59,3 +59,15 @@ def test_a_bad_setting_is_reported_as_a_line_to_fix(monkeypatch: pytest.MonkeyPa
     assert result.exit_code == 2
     assert "configuration error" in result.output
     assert "must be below CASCADIAN_TICK_BUDGET_SECONDS" in result.output
+
+
+def test_tick_json_on_failure_has_the_endpoints_error_fields(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", "postgresql://postgres@127.0.0.1:9/none")
+    monkeypatch.setenv("CASCADIAN_DB_TIMEOUT_SECONDS", "0.5")
+    result = runner.invoke(app, ["tick", "--json"])
+    assert result.exit_code == 1
+    body = json.loads(result.output)
+    assert body["success"] is False and "database unavailable" in body["error"]
+    assert isinstance(body["execution_time_ms"], int) and body["timestamp"]

@@ -155,7 +155,14 @@ async def test_a_cycle_names_the_nodes_on_it_and_nothing_runs(
         }
     ]
     assert "ran" not in services
-    assert set(statuses(result).values()) == {"skipped"}
+    # Nothing ran: the node the error names is logged as the error, the rest skipped.
+    assert statuses(result) == {
+        "start": "skipped",
+        "a": "error",
+        "b": "skipped",
+        "c": "skipped",
+        "after": "skipped",
+    }
 
 
 async def test_an_unknown_node_type_names_the_node_type_and_known_types(
@@ -205,6 +212,14 @@ async def test_edges_from_a_routing_node_need_a_source_handle(executor: GraphExe
     assert (
         result.errors[0]["error"]
         == "node 'c' (condition): edge 'c->x' needs a sourceHandle (the branch it follows)"
+    )
+
+
+async def test_a_routing_edge_must_name_one_of_the_nodes_handles(executor: GraphExecutor) -> None:
+    nodes = [node("c", "condition", left=1, operator="exists"), node("x")]
+    result = await executor.execute(workflow(nodes, [edge("c", "x", handle="yes")]))
+    assert result.errors[0]["error"] == (
+        "node 'c' (condition): edge 'c->x' has sourceHandle 'yes'; expected 'true' or 'false'"
     )
 
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from typing import Any
 
 from cascadian.clock import FakeClock
 from cascadian.config import Settings
 from cascadian.graph_executor import GraphExecutor
+from cascadian.nodes import default_registry
+from cascadian.nodes.base import NodeConfig, NodeType
 from cascadian.store_postgres import PostgresStore
 from cascadian.tick import TickService
 from tests.factories import add_strategy, chain, node, rows, strategy
@@ -77,3 +80,33 @@ async def test_a_malformed_graph_is_a_recorded_failure_naming_the_node(
     error = report.executions[0].error or ""
     assert "mystery" in error and "quantum-oracle" in error
     assert report.success
+
+
+async def test_a_timed_out_run_logs_how_far_it_got(store: PostgresStore, db: Any) -> None:
+    async def forever(config: Any, ctx: Any) -> None:
+        await asyncio.Event().wait()
+
+    registry = default_registry()
+    registry.register(NodeType("forever", NodeConfig, forever))
+    graph = chain(node("start", "start"), node("wait", "forever"), node("end", "end"))
+    add_strategy(db, next_execution_at=NOW, graph=graph)
+    settings = Settings(CASCADIAN_STRATEGY_TIMEOUT_SECONDS=0.3)
+    report = await TickService(store, GraphExecutor(registry), settings, FakeClock(NOW)).tick()
+    assert report.executions[0].error == "node 'wait': timed out after 0.3s"
+    logs = rows(db, "select node_id, status from strategy_execution_logs order by id")
+    assert [(r["node_id"], r["status"]) for r in logs] == [
+        ("start", "success"),
+        ("wait", "error"),
+        ("end", "skipped"),
+    ]
+
+
+async def test_a_graph_with_duplicate_ids_still_logs_its_nodes(
+    store: PostgresStore, db: Any
+) -> None:
+    graph = ([node("start", "start"), node("start", "end")], [])
+    add_strategy(db, next_execution_at=NOW, graph=graph)
+    report = await tick(store)
+    assert "duplicate node id 'start'" in (report.executions[0].error or "")
+    logs = rows(db, "select node_id, status from strategy_execution_logs order by id")
+    assert [(r["node_id"], r["status"]) for r in logs] == [("start", "error"), ("start", "error")]

@@ -60,4 +60,6 @@ class NodeType:
     # For routing nodes (condition): maps the node's output to the source handle
     # whose edges stay active. Edges from other handles are skipped.
     branch: Callable[[Any], str] | None = None
+    # The handles a routing node's edges may name (e.g. "true", "false").
+    handles: tuple[str, ...] = ()
     description: str = ""

@@ -76,6 +76,7 @@ CONDITION = NodeType(
     config_model=ConditionConfig,
     run=_condition,
     branch=_branch,
+    handles=("true", "false"),
     description=(
         'Outputs {"result": bool}; only edges from the matching "true"/"false" handle run.'
     ),

@@ -19,7 +19,7 @@ from pydantic import ConfigDict, Field, field_validator
 from cascadian.config import Settings
 from cascadian.http_safety import Resolver, SafeTarget, check_url, pinned_request
 from cascadian.nodes.base import NodeConfig, NodeContext, NodeError, NodeType
-from cascadian.retry import RetryPolicy, describe_error, describe_status
+from cascadian.retry import DEADLINE_SLACK, RetryPolicy, describe_error, describe_status
 
 MAX_REDIRECTS = 5
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
@@ -141,9 +141,10 @@ async def fetch(
         first = first or target.label
         timeout = config.timeout
         if deadline is not None:
-            timeout = min(timeout, deadline - policy.now())
-            if timeout <= 0:
+            left = deadline - policy.now()
+            if left <= 0:
                 raise NodeError(f"No time left before the run's deadline to call {target.label}.")
+            timeout = min(timeout, left + DEADLINE_SLACK)
         request = pinned_request(target, method, headers=headers, json=body, timeout=timeout)
         response = await policy.send(
             partial(_send_once, client, request),

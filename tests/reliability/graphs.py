@@ -45,7 +45,10 @@ json_values = st.recursive(
 json_objects = st.dictionaries(text(8), json_values, max_size=5)
 items = st.lists(
     st.fixed_dictionaries(
-        {"id": text(4), "volume": st.integers(-5, 10**6) | st.floats(allow_nan=False)},
+        {
+            "id": text(4),
+            "volume": st.integers(-5, 10**6) | st.floats(allow_nan=False, allow_infinity=False),
+        },
         optional={"question": text(10), "yes_price": st.floats(0, 1)},
     ),
     max_size=6,
