@@ -7,6 +7,7 @@ it needs by polling the database (bounded), and signals them like an operator.
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -187,6 +188,12 @@ def test_three_workers_drain_a_thousand_due_strategies_each_exactly_once(
     )
     executed = "select sum(strategies_executed) as n from cron_ticks where trigger = 'worker'"
     assert count(db, executed) == 1000
+    # The load was shared: more than one worker claimed strategies.
+    shares = [
+        sum(int(n) for n in re.findall(r"tick \(worker\): (\d+) claimed", log.read_text()))
+        for log in sorted(workers.tmp_path.glob("worker*.log"))
+    ]
+    assert sum(shares) == 1000 and sum(1 for n in shares if n > 0) >= 2, shares
 
 
 def _now(db: Any) -> Any:

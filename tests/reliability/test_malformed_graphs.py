@@ -61,7 +61,7 @@ def assert_a_success_or_a_clear_failure(result: RunResult) -> None:
         assert isinstance(message, str) and message.strip(), result.errors
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300, deadline=None, derandomize=True)  # the same graphs in every CI run
 @given(graph=graphs())
 async def test_any_graph_runs_to_a_success_or_a_failure_with_a_message(graph: Any) -> None:
     nodes, edges, variables = graph
@@ -136,6 +136,7 @@ async def tick_and_check(
 @settings(
     max_examples=25,
     deadline=None,
+    derandomize=True,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(batch=st.lists(graphs(max_nodes=6), min_size=1, max_size=4))
