@@ -8,7 +8,6 @@ or server-side prepared statements, so Supabase's transaction pooler works.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -38,13 +37,14 @@ from cascadian.ports import (
     StrategyStatus,
     TickEntry,
     WatchlistEntry,
-    Workflow,
 )
 from cascadian.store_rows import (
+    claimed_run,
     control_result,
-    dt_or_none,
     execution_detail,
     execution_page,
+    manual_claim,
+    notification_record,
     strategy_status,
     tick_entry,
 )
@@ -56,68 +56,6 @@ _SCHEMA_ERRORS = (
     psycopg.errors.UndefinedTable,
     psycopg.errors.UndefinedColumn,
 )
-
-
-def claimed_run(row: dict[str, Any]) -> ClaimedRun:
-    """A row of cascadian_claim_due_v1 (or an ok row of cascadian_claim_manual_v1)
-    as a ClaimedRun (shared with the Supabase store)."""
-    problem = None
-    try:
-        graph = {k: _json(row[k]) for k in ("nodes", "edges", "variables", "trigger")}
-    except (ValueError, RecursionError) as exc:
-        # PostgreSQL stores nesting Python cannot load: fail this strategy alone.
-        why = "nested too deeply" if isinstance(exc, RecursionError) else "not valid JSON"
-        problem = f"the strategy's stored graph cannot be read: {why}"
-        graph = {"nodes": [], "edges": [], "variables": {}, "trigger": None}
-    return ClaimedRun(
-        execution_id=_uuid(row["execution_id"]),
-        workflow=Workflow(
-            id=_uuid(row["workflow_id"]),
-            name=row["name"],
-            nodes=graph["nodes"],
-            edges=graph["edges"],
-            variables=graph["variables"] or {},
-            trigger=graph["trigger"],
-            user_id=_uuid(row["user_id"]),
-            execution_id=_uuid(row["execution_id"]),
-        ),
-        schedule=Schedule(
-            interval_minutes=row["execution_interval_minutes"],
-            cron=row["cron_expression"],
-            timezone=row["timezone"] or "UTC",
-        ),
-        scheduled_for=dt_or_none(row["scheduled_for"]),
-        attempt=row["attempt"],
-        lease_expires_at=_dt(row["lease_expires_at"]),
-        next_execution_at=dt_or_none(row.get("next_execution_at")),
-        problem=problem,
-    )
-
-
-def _uuid(value: Any) -> UUID:
-    return value if isinstance(value, UUID) else UUID(str(value))  # psycopg: UUID; JSON: str
-
-
-def _json(value: Any) -> Any:
-    return json.loads(value) if isinstance(value, str) else value
-
-
-def manual_claim(row: dict[str, Any]) -> ManualClaim:
-    """The row of cascadian_claim_manual_v1 (shared with the Supabase store)."""
-    result = control_result(row["result"])
-    return ManualClaim(result, claimed_run(row) if result == "ok" else None)
-
-
-def notification_record(n: Notification) -> dict[str, Any]:
-    """The JSON cascadian_notify_v1 takes (shared with the Supabase store)."""
-    record = asdict(n)
-    record["user_id"] = str(n.user_id)
-    record["workflow_id"] = str(n.workflow_id) if n.workflow_id else None
-    return record
-
-
-def _dt(value: Any) -> datetime:
-    return value if isinstance(value, datetime) else datetime.fromisoformat(value)
 
 
 class PostgresStore:

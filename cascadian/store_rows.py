@@ -1,4 +1,5 @@
-"""Rows of the control and read SQL functions (migrations/005) as port dataclasses.
+"""Rows of the SQL functions (claims, control and reads) as port dataclasses, and the
+JSON the state-changing functions take.
 
 Shared by the Postgres and Supabase stores: values may arrive as Python objects
 (psycopg) or as JSON strings (PostgREST, and jsonb results in both).
@@ -6,19 +7,25 @@ Shared by the Postgres and Supabase stores: values may arrive as Python objects
 
 from __future__ import annotations
 
+import json
+from dataclasses import asdict
 from datetime import datetime
 from typing import Any, cast, get_args
 from uuid import UUID
 
 from cascadian.ports import (
+    ClaimedRun,
     ControlResult,
     Execution,
     ExecutionDetail,
     ExecutionPage,
+    ManualClaim,
     NodeRun,
+    Notification,
     Schedule,
     StrategyStatus,
     TickEntry,
+    Workflow,
 )
 
 _RESULTS = frozenset(get_args(ControlResult))
@@ -105,6 +112,60 @@ def tick_entry(row: dict[str, Any]) -> TickEntry:
         summary=row["summary"] or {},
         gap_seconds=row["gap_seconds"],
     )
+
+
+def claimed_run(row: dict[str, Any]) -> ClaimedRun:
+    """A row of cascadian_claim_due_v1 (or an ok row of cascadian_claim_manual_v1)
+    as a ClaimedRun."""
+    problem = None
+    try:
+        graph = {k: _json(row[k]) for k in ("nodes", "edges", "variables", "trigger")}
+    except (ValueError, RecursionError) as exc:
+        # PostgreSQL stores nesting Python cannot load: fail this strategy alone.
+        why = "nested too deeply" if isinstance(exc, RecursionError) else "not valid JSON"
+        problem = f"the strategy's stored graph cannot be read: {why}"
+        graph = {"nodes": [], "edges": [], "variables": {}, "trigger": None}
+    return ClaimedRun(
+        execution_id=_uuid(row["execution_id"]),
+        workflow=Workflow(
+            id=_uuid(row["workflow_id"]),
+            name=row["name"],
+            nodes=graph["nodes"],
+            edges=graph["edges"],
+            variables=graph["variables"] or {},
+            trigger=graph["trigger"],
+            user_id=_uuid(row["user_id"]),
+            execution_id=_uuid(row["execution_id"]),
+        ),
+        schedule=Schedule(
+            interval_minutes=row["execution_interval_minutes"],
+            cron=row["cron_expression"],
+            timezone=row["timezone"] or "UTC",
+        ),
+        scheduled_for=dt_or_none(row["scheduled_for"]),
+        attempt=row["attempt"],
+        lease_expires_at=_dt(row["lease_expires_at"]),
+        next_execution_at=dt_or_none(row.get("next_execution_at")),
+        problem=problem,
+    )
+
+
+def _json(value: Any) -> Any:
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def manual_claim(row: dict[str, Any]) -> ManualClaim:
+    """The row of cascadian_claim_manual_v1."""
+    result = control_result(row["result"])
+    return ManualClaim(result, claimed_run(row) if result == "ok" else None)
+
+
+def notification_record(n: Notification) -> dict[str, Any]:
+    """The JSON cascadian_notify_v1 takes."""
+    record = asdict(n)
+    record["user_id"] = str(n.user_id)
+    record["workflow_id"] = str(n.workflow_id) if n.workflow_id else None
+    return record
 
 
 def _execution_fields(d: dict[str, Any]) -> dict[str, Any]:

@@ -45,11 +45,13 @@ from cascadian.ports import (
     TickEntry,
     WatchlistEntry,
 )
-from cascadian.store_postgres import claimed_run, manual_claim, notification_record
 from cascadian.store_rows import (
+    claimed_run,
     control_result,
     execution_detail,
     execution_page,
+    manual_claim,
+    notification_record,
     strategy_status,
     tick_entry,
 )
