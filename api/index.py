@@ -2,7 +2,7 @@
 
 import logging
 
-from cascadian.web import create_app
+from cascadian.web.app import create_app
 
 # Vercel keeps what a function writes to stderr: log which store starts, and
 # every warning, without httpx's line per request. The cascadian logger's own

@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 import common
 import psycopg
 
-from cascadian.store_postgres import PostgresStore
+from cascadian.store.postgres import PostgresStore
 
 DB = "cascadian_bench_claim"
 DUE = 25

@@ -26,7 +26,7 @@ from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from cascadian.config import Settings
-from cascadian.migrate import migrate
+from cascadian.store.migrate import migrate
 
 BENCH_USER = uuid.UUID("bbbbbbbb-bbbb-4bbb-8bbb-bbbbbbbbbbbb")
 
@@ -67,7 +67,7 @@ def admin_url() -> str:
     """DATABASE_URL, or the embedded PostgreSQL under CASCADIAN_BENCH_DIR (started if needed)."""
     if os.environ.get("DATABASE_URL"):
         return os.environ["DATABASE_URL"]
-    from cascadian.embedded import start_server
+    from cascadian.store.embedded import start_server
 
     default = Path(__file__).resolve().parent.parent / ".cascadian" / "bench"
     server = start_server(Path(os.environ.get("CASCADIAN_BENCH_DIR", default)))

@@ -27,9 +27,9 @@ from typing import Any
 import common
 import httpx
 
-from cascadian.graph_executor import GraphExecutor
-from cascadian.store_postgres import PostgresStore
+from cascadian.store.postgres import PostgresStore
 from cascadian.tick import TickService
+from cascadian.workflow.executor import GraphExecutor
 
 DB = "cascadian_bench_drain"
 

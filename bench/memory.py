@@ -78,7 +78,7 @@ def serve(url: str, env: dict[str, Any]) -> tuple[subprocess.Popen[bytes], str]:
         [
             sys.executable,
             "-c",
-            "from cascadian.cli import app; app()",
+            "from cascadian.cli.main import app; app()",
             "serve",
             "--port",
             str(port),

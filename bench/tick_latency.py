@@ -24,11 +24,11 @@ import httpx
 import psycopg
 from psycopg.rows import dict_row
 
-from cascadian.graph_executor import GraphExecutor
 from cascadian.ports import Schedule, Workflow
 from cascadian.schedule import next_slot
-from cascadian.store_postgres import PostgresStore
+from cascadian.store.postgres import PostgresStore
 from cascadian.tick import TickService
+from cascadian.workflow.executor import GraphExecutor
 
 STRATEGIES = 25
 DELAY = 0.2

@@ -11,10 +11,10 @@ from psycopg.conninfo import conninfo_to_dict
 
 from cascadian.config import Settings
 from cascadian.ports import NodeStore, WorkflowExecutor
-from cascadian.store_postgres import PostgresStore
+from cascadian.store.postgres import PostgresStore
 
 if TYPE_CHECKING:
-    from cascadian.store_supabase import SupabaseStore
+    from cascadian.store.supabase import SupabaseStore
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +36,7 @@ def database_url(settings: Settings) -> str:
             "SUPABASE_URL is set but DATABASE_URL is not: migrations connect directly; set "
             "DATABASE_URL to the Supabase pooler in session mode (port 5432)"
         )
-    from cascadian.embedded import embedded_database_url
+    from cascadian.store.embedded import embedded_database_url
 
     return embedded_database_url(settings.data_dir)
 
@@ -63,7 +63,7 @@ def supabase_timeout(settings: Settings) -> httpx.Timeout:
 async def open_store(settings: Settings) -> PostgresStore | SupabaseStore:
     """Supabase settings: the Supabase store; else DATABASE_URL; else the embedded PostgreSQL."""
     if settings.uses_supabase:
-        from cascadian.store_supabase import SupabaseStore
+        from cascadian.store.supabase import SupabaseStore
 
         assert settings.supabase_url and settings.supabase_service_role_key  # uses_supabase
         supabase = await SupabaseStore.connect(
@@ -90,7 +90,7 @@ def build_executor(
 ) -> WorkflowExecutor:
     """The executor CASCADIAN_EXECUTOR names; graph nodes get the HTTP client and store."""
     if settings.executor == "http":
-        from cascadian.http_executor import HttpExecutor
+        from cascadian.workflow.http_executor import HttpExecutor
 
         assert settings.executor_url is not None  # checked by Settings
         return HttpExecutor(
@@ -99,7 +99,7 @@ def build_executor(
             client=http,
             timeout=settings.strategy_timeout_seconds,
         )
-    from cascadian.graph_executor import GraphExecutor
+    from cascadian.workflow.executor import GraphExecutor
 
     services: dict[str, Any] = {"http": http, "settings": settings, "store": store}
     return GraphExecutor(services=services)

@@ -10,7 +10,7 @@ import httpx
 
 from cascadian.config import Settings
 from cascadian.ports import FullStore
-from cascadian.web import create_app
+from cascadian.web.app import create_app
 
 KEY = "adm1n-key-for-tests"
 CRON = "cr0n-secret-for-tests"

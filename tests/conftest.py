@@ -10,10 +10,10 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from cascadian.migrate import migrate
 from cascadian.ports import Store
-from cascadian.store_postgres import PostgresStore
-from cascadian.store_supabase import SupabaseStore
+from cascadian.store.migrate import migrate
+from cascadian.store.postgres import PostgresStore
+from cascadian.store.supabase import SupabaseStore
 from tests.factories import TABLES
 from tests.supabase_forwarder import PostgrestForwarder
 
@@ -25,7 +25,7 @@ SUPABASE_KEY = "sb_secret_cascadian-test-key"
 def _admin_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     if os.environ.get("DATABASE_URL"):
         return os.environ["DATABASE_URL"]
-    from cascadian.embedded import start_server
+    from cascadian.store.embedded import start_server
 
     server = start_server(Path(tmp_path_factory.mktemp("embedded")))
     return str(server.get_uri())

@@ -50,7 +50,7 @@ import respx
 from psycopg import sql
 from psycopg_pool import AsyncConnectionPool
 
-from cascadian.store_supabase import SupabaseStore
+from cascadian.store.supabase import SupabaseStore
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from cascadian.ports import RunOutcome, RunResult, StoreRejected, StoreUnavailable
 from cascadian.recorder import OutcomeRecorder
-from cascadian.store_postgres import PostgresStore
+from cascadian.store.postgres import PostgresStore
 from tests.factories import add_strategy, rows, strategy
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)

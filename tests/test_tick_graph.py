@@ -8,11 +8,11 @@ from typing import Any
 
 from cascadian.clock import FakeClock
 from cascadian.config import Settings
-from cascadian.graph_executor import GraphExecutor
-from cascadian.nodes import default_registry
-from cascadian.nodes.base import NodeConfig, NodeType
-from cascadian.store_postgres import PostgresStore
+from cascadian.store.postgres import PostgresStore
 from cascadian.tick import TickService
+from cascadian.workflow.executor import GraphExecutor
+from cascadian.workflow.node_api import NodeConfig, NodeType
+from cascadian.workflow.registry import default_registry
 from tests.factories import add_strategy, chain, node, rows, strategy
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)

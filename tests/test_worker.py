@@ -37,7 +37,7 @@ class Workers:
         self.command = (
             [str(script)]
             if script.exists()
-            else [sys.executable, "-c", "from cascadian.cli import app; app()"]
+            else [sys.executable, "-c", "from cascadian.cli.main import app; app()"]
         )
         self.procs: list[subprocess.Popen[bytes]] = []
         self.log_files: list[Any] = []

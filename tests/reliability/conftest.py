@@ -37,7 +37,7 @@ _SERVE = (
     "import logging, sys; "
     "logging.basicConfig(level=logging.DEBUG, stream=sys.stderr, "
     "format='%(levelname)s %(name)s %(message)s'); "
-    "from cascadian.cli import app; app()"
+    "from cascadian.cli.main import app; app()"
 )
 
 

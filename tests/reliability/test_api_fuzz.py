@@ -20,7 +20,7 @@ from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode, checks
 
 from cascadian.config import Settings
-from cascadian.web import create_app
+from cascadian.web.app import create_app
 from tests.factories import HELLO, TABLES, add_strategy
 from tests.reliability.conftest import ADMIN_API_KEY, CRON_SECRET, bearer, with_password
 

@@ -12,9 +12,9 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from cascadian.config import Settings
-from cascadian.graph_executor import GraphExecutor
-from cascadian.store_postgres import PostgresStore
+from cascadian.store.postgres import PostgresStore
 from cascadian.tick import TickService
+from cascadian.workflow.executor import GraphExecutor
 from tests.factories import USER, chain, node
 from tests.reliability.conftest import TICK, Server, bearer, count, wait_until
 

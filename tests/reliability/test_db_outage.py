@@ -14,8 +14,8 @@ import psycopg
 import pytest
 from psycopg.types.json import Jsonb
 
-from cascadian.embedded import ensure_database, start_server
-from cascadian.migrate import migrate
+from cascadian.store.embedded import ensure_database, start_server
+from cascadian.store.migrate import migrate
 from tests.factories import USER, chain, node
 from tests.reliability.conftest import TICK, Server, bearer, count, wait_until
 

@@ -16,11 +16,11 @@ import psycopg
 import pytest
 
 from cascadian.config import Settings
-from cascadian.graph_executor import GraphExecutor
-from cascadian.nodes import default_registry
-from cascadian.nodes.base import NodeConfig, NodeContext, NodeType
-from cascadian.store_postgres import PostgresStore
+from cascadian.store.postgres import PostgresStore
 from cascadian.tick import TickService
+from cascadian.workflow.executor import GraphExecutor
+from cascadian.workflow.node_api import NodeConfig, NodeContext, NodeType
+from cascadian.workflow.registry import default_registry
 from tests.factories import add_strategy, chain, node, rows
 
 TIMEOUT = 1.0

@@ -21,11 +21,11 @@ from hypothesis import strategies as st
 from psycopg.types.json import Jsonb
 
 from cascadian.config import Settings
-from cascadian.graph_executor import GraphExecutor
 from cascadian.outcome import to_record
 from cascadian.ports import RunOutcome, RunResult, Workflow
-from cascadian.store_postgres import PostgresStore
-from cascadian.web import create_app
+from cascadian.store.postgres import PostgresStore
+from cascadian.web.app import create_app
+from cascadian.workflow.executor import GraphExecutor
 from tests.factories import TABLES, USER
 from tests.reliability.conftest import CRON_SECRET, TICK, bearer
 from tests.reliability.graphs import graphs

@@ -18,7 +18,7 @@ import pytest
 
 from cascadian.bootstrap import describe
 from cascadian.config import Settings
-from cascadian.web import create_app
+from cascadian.web.app import create_app
 from tests.factories import add_strategy, chain, node
 from tests.reliability.conftest import (
     ADMIN_API_KEY,
@@ -130,7 +130,7 @@ def test_the_tick_command_never_prints_a_secret(
     }
     code = (
         "import logging, sys; logging.basicConfig(level=logging.DEBUG, stream=sys.stderr); "
-        "from cascadian.cli import app; app()"
+        "from cascadian.cli.main import app; app()"
     )
     with out.open("wb") as sink:
         result = subprocess.run(  # noqa: S603 - our own interpreter and module

@@ -1,0 +1,207 @@
+"""`cascadian strategies`: operators' control of strategies at a shell.
+
+The same control service (control.py) and run-now (TickService.run_now) as the
+HTTP API, against the configured database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from typing import Annotated, TypeVar
+from uuid import UUID
+
+import httpx
+import typer
+from rich import box
+from rich.table import Table
+
+from cascadian.bootstrap import build_executor, open_store
+from cascadian.cli.common import console, load_settings
+from cascadian.control import ControlService
+from cascadian.ports import Conflict, NotFound, Schedule, StoreUnavailable, StrategyStatus
+from cascadian.reports import RunReport
+from cascadian.schedule import ScheduleError
+from cascadian.tick import TickService
+
+app = typer.Typer(help="List, inspect, start, pause, stop, resume or run strategies.")
+
+T = TypeVar("T")
+Id = Annotated[UUID, typer.Argument(help="The strategy's id")]
+
+
+@asynccontextmanager
+async def _services() -> AsyncIterator[tuple[ControlService, TickService]]:
+    settings = load_settings()
+    store = await open_store(settings)
+    try:
+        async with httpx.AsyncClient(timeout=10.0) as http:
+            executor = build_executor(settings, http, store)
+            yield ControlService(store), TickService(store, executor, settings)
+    finally:
+        await store.close()
+
+
+def _call(action: Callable[[ControlService, TickService], Awaitable[T]]) -> T:
+    """Run one action against the database; a refusal is printed and exits 1."""
+
+    async def go() -> T:
+        async with _services() as (control, ticks):
+            return await action(control, ticks)
+
+    try:
+        return asyncio.run(go())
+    except NotFound as exc:
+        console.print(f"[red]not found:[/red] {exc}")
+    except Conflict as exc:
+        console.print(f"[red]refused:[/red] {exc}")
+    except ScheduleError as exc:
+        console.print(f"[red]invalid schedule:[/red] {exc}")
+    except StoreUnavailable as exc:
+        console.print(f"[red]error:[/red] {exc}")
+    raise typer.Exit(1)
+
+
+def _when(value: datetime | None) -> str:
+    return value.strftime("%Y-%m-%d %H:%M:%S %Z") if value else "-"
+
+
+def _short_when(value: datetime | None) -> str:
+    return value.astimezone(UTC).strftime("%m-%d %H:%M") if value else "-"
+
+
+def _schedule(s: Schedule) -> str:
+    if s.cron:
+        return f"cron '{s.cron}' {s.timezone}"
+    return f"every {s.interval_minutes} min"
+
+
+def _status_style(status: str) -> str:
+    style = {"running": "green", "error": "red", "paused": "yellow"}.get(status)
+    return f"[{style}]{status}[/{style}]" if style else status
+
+
+def list_table(strategies: list[StrategyStatus]) -> Table:
+    """One line per strategy; `status ID` has the rest."""
+    table = Table(
+        title=f"{len(strategies)} strateg{'y' if len(strategies) == 1 else 'ies'}",
+        box=box.SIMPLE,
+    )
+    table.add_column("id", no_wrap=True)
+    for col in ("name", "status", "schedule", "next run (UTC)", "runs"):
+        table.add_column(col)
+    for s in strategies:
+        status = _status_style(s.status) + ("" if s.auto_run else " (off)")
+        runs = f"{s.execution_count}" + (f" ({s.error_count} err)" if s.error_count else "")
+        table.add_row(
+            str(s.id),
+            s.name,
+            status + (", in flight" if s.run_in_flight else ""),
+            _schedule(s.schedule),
+            _short_when(s.next_execution_at) if s.auto_run else "-",
+            runs,
+        )
+    return table
+
+
+def status_table(s: StrategyStatus) -> Table:
+    table = Table(title=s.name, show_header=False)
+    table.add_column("field", style="bold")
+    table.add_column("value")
+    rate = "-" if s.success_rate is None else f"{s.success_rate:.1%}"
+    avg = "-" if s.average_execution_time_ms is None else f"{s.average_execution_time_ms} ms"
+    for field, value in (
+        ("id", str(s.id)),
+        ("status", _status_style(s.status)),
+        ("auto_run", str(s.auto_run).lower()),
+        ("schedule", _schedule(s.schedule)),
+        ("next run", _when(s.next_execution_at)),
+        ("last run", _when(s.last_executed_at)),
+        ("runs", f"{s.execution_count} ({s.success_count} ok, success rate {rate})"),
+        ("consecutive errors", str(s.error_count)),
+        ("average run", avg),
+        ("last error", s.last_error or "-"),
+        ("run in flight", "yes" if s.run_in_flight else "no"),
+    ):
+        table.add_row(field, value)
+    return table
+
+
+def run_table(r: RunReport) -> Table:
+    style = "green" if r.status == "completed" else "red"
+    table = Table(title=f"run of {r.workflow_name}", show_header=False)
+    table.add_column("field", style="bold")
+    table.add_column("value")
+    for field, value in (
+        ("status", f"[{style}]{r.status}[/{style}]"),
+        ("execution id", r.execution_id),
+        ("duration", f"{r.duration_ms} ms"),
+        ("nodes", str(r.nodes_executed)),
+        ("error", r.error or "-"),
+        ("auto-paused", "yes" if r.auto_paused else "no"),
+    ):
+        table.add_row(field, value)
+    return table
+
+
+@app.command("list")
+def list_cmd(
+    limit: Annotated[int, typer.Option(help="Most strategies to show", min=1)] = 100,
+) -> None:
+    """All strategies by name, with status, schedule and counters."""
+    console.print(list_table(_call(lambda c, _: c.list_strategies(limit))))
+
+
+@app.command()
+def status(strategy_id: Id) -> None:
+    """One strategy's status, schedule, counters and last error."""
+    console.print(status_table(_call(lambda c, _: c.status(strategy_id))))
+
+
+@app.command()
+def start(
+    strategy_id: Id,
+    interval: Annotated[
+        int | None,
+        typer.Option(help="Run every N minutes (an interval schedule)", min=1, max=366 * 24 * 60),
+    ] = None,
+    cron: Annotated[str | None, typer.Option(help="Run on a 5-field cron expression")] = None,
+    timezone: Annotated[str | None, typer.Option(help="IANA time zone for --cron")] = None,
+) -> None:
+    """Schedule a strategy and set it running (its own schedule unless given one)."""
+    s = _call(lambda c, _: c.start(strategy_id, interval, cron, timezone))
+    console.print(f"started; next run at {_when(s.next_execution_at)}")
+    console.print(status_table(s))
+
+
+@app.command()
+def pause(strategy_id: Id) -> None:
+    """Pause a strategy (its owner is notified)."""
+    console.print(status_table(_call(lambda c, _: c.pause(strategy_id))))
+
+
+@app.command()
+def stop(strategy_id: Id) -> None:
+    """Stop a strategy (its owner is notified)."""
+    console.print(status_table(_call(lambda c, _: c.stop(strategy_id))))
+
+
+@app.command()
+def resume(strategy_id: Id) -> None:
+    """Resume a paused, stopped or auto-paused strategy, clearing its error state."""
+    s = _call(lambda c, _: c.resume(strategy_id))
+    console.print(f"resumed; next run at {_when(s.next_execution_at)}")
+    console.print(status_table(s))
+
+
+@app.command()
+def run(strategy_id: Id) -> None:
+    """Run a strategy now, without moving its schedule; exits 1 if the run failed."""
+    report = _call(lambda _, t: t.run_now(strategy_id))
+    console.print(run_table(report))
+    if report.record_error:
+        console.print(f"[red]not recorded:[/red] {report.record_error}")
+    if report.status != "completed" or report.record_error:
+        raise typer.Exit(1)

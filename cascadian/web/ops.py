@@ -1,0 +1,99 @@
+"""Is the scheduler healthy? The tick ledger (ADMIN_API_KEY) and a public health check.
+
+GET /api/cron/ticks?limit=   the newest ticks, each with the gap since the one before
+GET /api/health              database reachable, last tick, ticks overdue; no secret
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, Query
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from cascadian.control import TICKS_OVERDUE_AFTER, ControlService
+from cascadian.web.cron import now_iso
+from cascadian.web.deps import get_control_service, require_admin_key
+from cascadian.web.strategies import error_responses
+
+router = APIRouter(prefix="/api")
+
+Control = Annotated[ControlService, Depends(get_control_service)]
+
+
+class TickModel(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: UUID
+    trigger: str = Field(description="cron, worker or cli")
+    started_at: datetime
+    finished_at: datetime
+    success: bool
+    strategies_checked: int
+    strategies_executed: int
+    succeeded: int
+    failed: int
+    released: int
+    execution_time_ms: int
+    error: str | None
+    summary: dict[str, Any]
+    gap_seconds: float | None = Field(
+        description="Seconds since the tick before this one; null for the oldest tick"
+    )
+
+
+class TicksResponse(BaseModel):
+    success: bool = True
+    data: list[TickModel]
+
+
+class HealthResponse(BaseModel):
+    status: Literal["ok", "degraded"]
+    database: Literal["ok", "unavailable"]
+    last_tick_at: datetime | None
+    ticks_overdue: bool | None = Field(
+        description=f"No tick for over {TICKS_OVERDUE_AFTER.total_seconds():g} s (or none "
+        "yet); null when the database is unavailable"
+    )
+    timestamp: str
+
+
+@router.get(
+    "/cron/ticks",
+    response_model=TicksResponse,
+    responses=error_responses(401, 422, 503),
+    dependencies=[Depends(require_admin_key)],
+    tags=["cron"],
+    summary="The tick ledger, newest first",
+)
+async def ticks(
+    control: Control, limit: Annotated[int, Query(ge=1, le=1000)] = 50
+) -> TicksResponse:
+    """A gap much longer than the cron's period is ticks the scheduler missed."""
+    return TicksResponse(data=[TickModel.model_validate(t) for t in await control.ticks(limit)])
+
+
+@router.get(
+    "/health",
+    response_model=HealthResponse,
+    responses={503: {"model": HealthResponse, "description": "The database is unavailable"}},
+    tags=["ops"],
+    summary="Is the database reachable, and are ticks arriving?",
+)
+async def health(control: Control) -> Any:
+    """Needs no secret and reveals nothing sensitive. 200 with status `degraded` when
+    ticks are overdue; 503 when the database is unreachable."""
+    h = await control.health()
+    body = HealthResponse(
+        status="ok" if h.ok else "degraded",
+        database="ok" if h.database else "unavailable",
+        last_tick_at=h.last_tick_at,
+        ticks_overdue=h.ticks_overdue,
+        timestamp=now_iso(),
+    )
+    if h.database:
+        return body
+    return JSONResponse(status_code=503, content=body.model_dump(mode="json"))

@@ -1,0 +1,303 @@
+"""Operators' strategy control and run history, under ADMIN_API_KEY.
+
+    POST /api/strategies/{id}/start | pause | stop | resume | execute-now
+    GET  /api/strategies/{id}/status | executions
+    GET  /api/executions/{execution_id}
+
+Routes only translate HTTP: the control service (control.py) and the tick
+service (run now) do the work; app.py maps NotFound to 404, Conflict to 409 and
+an invalid schedule to 422.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, Path, Query
+from pydantic import BaseModel, ConfigDict, Field
+
+from cascadian.control import ControlService
+from cascadian.ports import StoreUnavailable
+from cascadian.tick import TickService
+from cascadian.web.deps import AdminKeyFirstRoute, get_control_service, get_tick_service
+
+router = APIRouter(prefix="/api", route_class=AdminKeyFirstRoute)
+
+Control = Annotated[ControlService, Depends(get_control_service)]
+MAX_INTERVAL_MINUTES = 366 * 24 * 60
+StrategyId = Annotated[UUID, Path(description="The strategy's id (a workflow_sessions id)")]
+
+
+class ErrorBody(BaseModel):
+    success: bool = False
+    error: str
+    message: str | None = None
+    timestamp: str | None = None
+    details: list[dict[str, Any]] | None = Field(
+        default=None, description="422 only: each invalid field's location and message"
+    )
+
+
+_ERRORS: dict[int, str] = {
+    401: "Missing or wrong bearer key",
+    404: "No strategy (or run) has this id",
+    409: "The strategy's state does not allow this; `message` says why",
+    422: "A malformed id, query or body, or an invalid cron expression or time zone",
+    503: "The database is unavailable",
+}
+
+
+def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` for these error codes, all with the ErrorBody shape."""
+    return {c: {"model": ErrorBody, "description": _ERRORS[c]} for c in codes}
+
+
+class ScheduleModel(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    interval_minutes: int
+    cron: str | None = Field(description="5-field cron expression; wins over the interval")
+    timezone: str = Field(description="IANA time zone the cron expression is read in")
+
+
+class StrategyStatusModel(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: UUID
+    user_id: UUID
+    name: str
+    status: str = Field(description="draft, active, running, paused, stopped, error or archived")
+    auto_run: bool = Field(description="Whether the scheduler runs it")
+    schedule: ScheduleModel
+    next_execution_at: datetime | None
+    last_executed_at: datetime | None
+    execution_count: int
+    success_count: int
+    error_count: int = Field(description="Consecutive errors; the auto-pause counts these")
+    success_rate: float | None = Field(description="Share of runs that succeeded, 0 to 1")
+    average_execution_time_ms: int | None
+    last_error: str | None
+    run_in_flight: bool = Field(description="A run holds the strategy's lease now")
+    lease_expires_at: datetime | None
+
+
+class StrategyResponse(BaseModel):
+    success: bool = True
+    data: StrategyStatusModel
+
+
+class StartRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    interval_minutes: int | None = Field(
+        default=None,
+        ge=1,
+        le=MAX_INTERVAL_MINUTES,
+        description="Run every N minutes (at most a year). Given without `cron`, the "
+        "strategy becomes an interval schedule; omitted, the strategy's own interval is kept",
+    )
+    cron: str | None = Field(
+        default=None,
+        description="Run on a 5-field cron expression, e.g. '*/15 * * * *'; omitted "
+        "(and no interval given), the strategy's own cron expression is kept",
+    )
+    timezone: str | None = Field(
+        default=None, description="IANA time zone for the cron expression, e.g. 'Europe/London'"
+    )
+
+
+class ExecutionModel(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: UUID
+    workflow_id: UUID
+    status: str = Field(description="running, completed, failed or cancelled")
+    trigger_kind: str = Field(description="scheduled or manual")
+    scheduled_for: datetime | None = Field(description="The slot a scheduled run was for")
+    attempt: int
+    execution_started_at: datetime
+    execution_completed_at: datetime | None
+    duration_ms: int | None
+    nodes_executed: int
+    error_message: str | None
+
+
+class NodeLogModel(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    node_id: str
+    node_type: str | None
+    status: str = Field(description="success, error or skipped")
+    started_at: datetime | None
+    completed_at: datetime | None
+    duration_ms: int
+    error: str | None
+    output: Any = Field(description="A size-capped summary of the node's output")
+
+
+class ExecutionDetailModel(ExecutionModel):
+    outputs: Any
+    errors: Any
+    logs: list[NodeLogModel]
+
+
+class Page(BaseModel):
+    total: int
+    limit: int
+    offset: int
+
+
+class ExecutionListResponse(BaseModel):
+    success: bool = True
+    data: list[ExecutionModel]
+    metadata: Page
+
+
+class ExecutionResponse(BaseModel):
+    success: bool = True
+    data: ExecutionDetailModel
+
+
+class ExecuteNowResponse(BaseModel):
+    success: bool = True
+    data: ExecutionDetailModel = Field(description="The recorded run, with its node logs")
+    recorded: bool = Field(description="False if a later claim took the lease over first")
+    auto_paused: bool = Field(description="This run's error auto-paused the strategy")
+
+
+def _strategy(status: Any) -> StrategyResponse:
+    return StrategyResponse(data=StrategyStatusModel.model_validate(status))
+
+
+@router.post(
+    "/strategies/{strategy_id}/start",
+    response_model=StrategyResponse,
+    responses=error_responses(401, 404, 409, 422, 503),
+    tags=["strategies"],
+    summary="Schedule a strategy and set it running",
+)
+async def start(
+    strategy_id: StrategyId, control: Control, body: StartRequest | None = None
+) -> StrategyResponse:
+    """Sets `auto_run`, status `running`, `next_execution_at` to the next slot of the
+    schedule (the body changes the schedule), and starts a fresh error streak
+    (`error_count` 0). 409 if it is already running, or while a run of it is in flight."""
+    body = body or StartRequest()
+    return _strategy(
+        await control.start(strategy_id, body.interval_minutes, body.cron, body.timezone)
+    )
+
+
+@router.post(
+    "/strategies/{strategy_id}/pause",
+    response_model=StrategyResponse,
+    responses=error_responses(401, 404, 409, 422, 503),
+    tags=["strategies"],
+    summary="Pause a strategy",
+)
+async def pause(strategy_id: StrategyId, control: Control) -> StrategyResponse:
+    """Status `paused`, `auto_run` false; the owner is notified. A run in flight finishes
+    and is recorded, but does not re-arm it. 409 if already paused."""
+    return _strategy(await control.pause(strategy_id))
+
+
+@router.post(
+    "/strategies/{strategy_id}/stop",
+    response_model=StrategyResponse,
+    responses=error_responses(401, 404, 409, 422, 503),
+    tags=["strategies"],
+    summary="Stop a strategy",
+)
+async def stop(strategy_id: StrategyId, control: Control) -> StrategyResponse:
+    """Status `stopped`, `auto_run` false; the owner is notified. A run in flight finishes
+    and is recorded, but does not re-arm it. 409 if already stopped."""
+    return _strategy(await control.stop(strategy_id))
+
+
+@router.post(
+    "/strategies/{strategy_id}/resume",
+    response_model=StrategyResponse,
+    responses=error_responses(401, 404, 409, 422, 503),
+    tags=["strategies"],
+    summary="Resume a paused, stopped or auto-paused strategy",
+)
+async def resume(strategy_id: StrategyId, control: Control) -> StrategyResponse:
+    """Status `running`, `auto_run` true, `error_count` 0 and `last_error` cleared;
+    `next_execution_at` is the schedule's next slot from now. 409 if it is already
+    running or was never started, or while a run of it is in flight."""
+    return _strategy(await control.resume(strategy_id))
+
+
+@router.get(
+    "/strategies/{strategy_id}/status",
+    response_model=StrategyResponse,
+    responses=error_responses(401, 404, 422, 503),
+    tags=["strategies"],
+    summary="A strategy's status, schedule, counters and last error",
+)
+async def status(strategy_id: StrategyId, control: Control) -> StrategyResponse:
+    return _strategy(await control.status(strategy_id))
+
+
+@router.get(
+    "/strategies/{strategy_id}/executions",
+    response_model=ExecutionListResponse,
+    responses=error_responses(401, 404, 422, 503),
+    tags=["strategies"],
+    summary="A strategy's runs, newest first",
+)
+async def executions(
+    strategy_id: StrategyId,
+    control: Control,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
+) -> ExecutionListResponse:
+    """Each run's node logs are at `GET /api/executions/{execution_id}`."""
+    page = await control.executions(strategy_id, limit, offset)
+    return ExecutionListResponse(
+        data=[ExecutionModel.model_validate(e) for e in page.executions],
+        metadata=Page(total=page.total, limit=limit, offset=offset),
+    )
+
+
+@router.post(
+    "/strategies/{strategy_id}/execute-now",
+    response_model=ExecuteNowResponse,
+    responses=error_responses(401, 404, 409, 422, 503),
+    tags=["strategies"],
+    summary="Run a strategy now and answer its result",
+)
+async def execute_now(
+    strategy_id: StrategyId,
+    control: Control,
+    ticks: Annotated[TickService, Depends(get_tick_service)],
+) -> ExecuteNowResponse:
+    """Runs synchronously, within the strategy timeout. It does not move the schedule,
+    and counts in the counters and towards the auto-pause like any run. 409 while a run
+    of the strategy (scheduled or manual) holds its lease."""
+    report = await ticks.run_now(strategy_id)
+    if report.record_error:
+        raise StoreUnavailable(f"the run finished but was not recorded: {report.record_error}")
+    run = await control.execution(UUID(report.execution_id))
+    return ExecuteNowResponse(
+        data=ExecutionDetailModel.model_validate(run),
+        recorded=report.recorded,
+        auto_paused=report.auto_paused,
+    )
+
+
+@router.get(
+    "/executions/{execution_id}",
+    response_model=ExecutionResponse,
+    responses=error_responses(401, 404, 422, 503),
+    tags=["executions"],
+    summary="One run, with its outputs and node logs",
+)
+async def execution(
+    execution_id: Annotated[UUID, Path(description="The run's id")], control: Control
+) -> ExecutionResponse:
+    return ExecutionResponse(
+        data=ExecutionDetailModel.model_validate(await control.execution(execution_id))
+    )

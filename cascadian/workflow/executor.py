@@ -1,0 +1,207 @@
+"""Runs a workflow graph (see graph.py for parsing and checks): run each node as soon as
+all of its upstream nodes are done, so independent branches run concurrently.
+
+Failures are reported in the RunResult, never raised; cancelling execute() (the
+caller's timeout) cancels the running nodes and propagates.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from cascadian.ports import NodeRun, NodeStatus, RunResult, Workflow
+from cascadian.workflow.graph import (
+    Edge,
+    Error,
+    Graph,
+    check,
+    error,
+    parse,
+    unparsed,
+    unrun,
+    validated_config,
+)
+from cascadian.workflow.node_api import NodeContext, NodeError, NodeType
+from cascadian.workflow.registry import NodeRegistry, default_registry
+from cascadian.workflow.templates import resolve
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _ms_since(start: float) -> int:
+    return int((time.perf_counter() - start) * 1000)
+
+
+class _Run:
+    """The state of one execution of a validated graph."""
+
+    def __init__(
+        self,
+        graph: Graph,
+        types: dict[str, NodeType],
+        workflow: Workflow,
+        services: dict[str, Any],
+        deadline: float | None,
+    ) -> None:
+        self.graph, self.types, self.workflow, self.services = graph, types, workflow, services
+        self.deadline = deadline
+        self.waiting = {node_id: len(preds) for node_id, preds in graph.predecessors.items()}
+        self.outputs: dict[str, Any] = {}
+        self.handles: dict[str, str | None] = {}
+        self.records: dict[str, NodeRun] = {}
+        self.started: dict[str, tuple[datetime, float]] = {}
+        self.errors: list[Error] = []
+        self.tasks: dict[asyncio.Task[None], str] = {}
+        self.finished: asyncio.Queue[asyncio.Task[None]] = asyncio.Queue()
+
+    async def run(self) -> None:
+        for node_id in self.graph.order:
+            if self.waiting[node_id] == 0:
+                self._start(node_id, {})
+        try:
+            while self.tasks:
+                task = await self.finished.get()
+                node_id = self.tasks.pop(task)
+                if task.cancelled() or task.exception() is not None:
+                    # The node raised CancelledError itself, or the wrapper broke.
+                    self._record_error(node_id, "the node was cancelled or crashed")
+                if node_id not in self.outputs:
+                    break
+                self._settle(node_id)
+        finally:
+            for task in self.tasks:
+                task.cancel()
+            if self.tasks:
+                await asyncio.wait(self.tasks)
+
+    def _start(self, node_id: str, inputs: dict[str, Any]) -> None:
+        task = asyncio.create_task(self._run_node(node_id, inputs), name=f"node {node_id}")
+        self.tasks[task] = node_id
+        task.add_done_callback(self.finished.put_nowait)
+
+    def _settle(self, node_id: str) -> None:
+        """Release the nodes downstream of a finished node; skip those left without an
+        active incoming edge, and the nodes downstream of those (iteratively)."""
+        settled = [node_id]
+        while settled:
+            for target in self.graph.successors[settled.pop()]:
+                self.waiting[target] -= 1
+                if self.waiting[target]:
+                    continue
+                inputs = {
+                    edge.source: self.outputs[edge.source]
+                    for edge in self.graph.incoming[target]
+                    if self._active(edge)
+                }
+                if inputs:
+                    self._start(target, inputs)
+                else:
+                    settled.append(target)
+
+    def _active(self, edge: Edge) -> bool:
+        if edge.source not in self.outputs:
+            return False
+        handle = self.handles[edge.source]
+        return handle is None or edge.handle == handle
+
+    async def _run_node(self, node_id: str, inputs: dict[str, Any]) -> None:
+        node, node_type = self.graph.nodes[node_id], self.types[node_id]
+        self.started[node_id] = (_utcnow(), time.perf_counter())
+        try:
+            raw = resolve(node.config, self.outputs, variables=self.workflow.variables)
+            config = validated_config(node_type, node, raw)
+            context = NodeContext(
+                self.workflow, node_id, inputs, services=self.services, deadline=self.deadline
+            )
+            output = await node_type.run(config, context)
+            handle = node_type.branch(output) if node_type.branch else None
+            if node_type.branch and not isinstance(handle, str):
+                raise NodeError(f"branch chose {handle!r}, not a handle name")
+        except NodeError as exc:
+            self._record_error(node_id, str(exc) or type(exc).__name__)
+        except Exception as exc:
+            self._record_error(node_id, f"{type(exc).__name__}: {exc}")
+        else:
+            self.outputs[node_id], self.handles[node_id] = output, handle
+            self.records[node_id] = self._record(node_id, "success", output=output)
+
+    def _record(self, node_id: str, status: NodeStatus, **fields: Any) -> NodeRun:
+        started_at, start = self.started[node_id]
+        return NodeRun(
+            node_id=node_id,
+            node_type=self.graph.nodes[node_id].type_name,
+            status=status,
+            started_at=started_at,
+            completed_at=_utcnow(),
+            duration_ms=_ms_since(start),
+            **fields,
+        )
+
+    def _record_error(self, node_id: str, message: str) -> None:
+        self.records[node_id] = self._record(node_id, "error", error=message)
+        self.errors.append(error(node_id, self.graph.nodes[node_id].type_name, message))
+
+    def timed_out(self, message: str) -> None:
+        """The deadline passed: the nodes still running fail; the rest are skipped."""
+        late = [n for n in self.started if n not in self.records]
+        for node_id in late:
+            self._record_error(node_id, message)
+        if not late:
+            self.errors.append(error(None, None, message))
+
+    def node_runs(self) -> list[NodeRun]:
+        failed = self.errors[0]["node_id"] if self.errors else None
+        runs = []
+        for node_id in self.graph.order:
+            if node_id in self.records:
+                runs.append(self.records[node_id])
+            elif node_id in self.started:  # cancelled when another node failed
+                message = f"cancelled: node {failed!r} failed"
+                runs.append(self._record(node_id, "skipped", error=message))
+            else:
+                runs.append(NodeRun(node_id, self.graph.nodes[node_id].type_name, "skipped"))
+        return runs
+
+
+class GraphExecutor:
+    """The WorkflowExecutor port, running ReactFlow-shaped workflow graphs."""
+
+    def __init__(
+        self, registry: NodeRegistry | None = None, services: dict[str, Any] | None = None
+    ) -> None:
+        self.registry = registry if registry is not None else default_registry()
+        self.services = services if services is not None else {}
+
+    async def execute(self, workflow: Workflow, deadline: float | None = None) -> RunResult:
+        start = time.perf_counter()
+        graph = parse(workflow)
+        if not isinstance(graph, Graph):
+            return RunResult(False, {}, graph, 0, _ms_since(start), unparsed(workflow, graph))
+        errors = check(graph, self.registry)
+        if errors:
+            return RunResult(False, {}, errors, 0, _ms_since(start), unrun(graph, errors))
+        types = {n.id: self.registry[n.type_name] for n in graph.nodes.values()}
+        run = _Run(graph, types, workflow, self.services, deadline)
+        begun = asyncio.get_running_loop().time()
+        try:
+            # Enforced here too, not only by the caller's cancellation, so a run
+            # that times out still reports which nodes finished and which did not.
+            async with asyncio.timeout_at(deadline):
+                await run.run()
+        except TimeoutError:
+            assert deadline is not None  # only a deadline times out
+            run.timed_out(f"timed out after {deadline - begun:.3g}s")
+        outputs = {n: run.outputs[n] for n in graph.order if n in run.outputs}
+        return RunResult(
+            success=not run.errors,
+            outputs=outputs,
+            errors=run.errors,
+            nodes_executed=len(run.records),
+            duration_ms=_ms_since(start),
+            node_runs=run.node_runs(),
+        )

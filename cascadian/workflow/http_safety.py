@@ -1,0 +1,208 @@
+"""SSRF guard: refuse URLs whose host resolves to an address a strategy must not reach.
+
+`check_url` resolves the host and refuses loopback, private, link-local, CGNAT,
+multicast, unspecified, reserved and cloud-metadata addresses (IPv4-mapped and
+other IPv6 forms embedding an IPv4 address are judged by that IPv4 address),
+unless the host or the address is on the operator's allow-list.
+
+DNS rebinding (the name resolving to another address between check and connect)
+is mitigated by `pinned_request`: it connects to the checked address and sends the
+original name as Host header and TLS SNI, so the certificate is still verified
+against the name. Known limits: only the first checked address is tried, and an
+HTTP proxy configured on the client does its own connecting.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import socket
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from cascadian.workflow.node_api import NodeError
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+# (host, port) -> the addresses it resolves to, as strings.
+Resolver = Callable[[str, int], Awaitable[Sequence[str]]]
+
+ALLOWLIST_SETTING = "CASCADIAN_HTTP_ALLOWLIST"
+ALLOWED_SCHEMES = ("http", "https")
+METADATA_HOSTS = frozenset({"metadata.google.internal", "metadata"})
+METADATA_ADDRESSES = frozenset(
+    {ipaddress.ip_address("169.254.169.254"), ipaddress.ip_address("fd00:ec2::254")}
+)
+CGNAT = ipaddress.ip_network("100.64.0.0/10")
+NAT64 = ipaddress.ip_network("64:ff9b::/96")
+
+
+class UnsafeURL(NodeError):
+    """The URL points somewhere a strategy may not reach (scheme, host or address)."""
+
+
+async def system_resolver(host: str, port: int) -> list[str]:
+    """Resolve `host` with the event loop's getaddrinfo (runs in a thread)."""
+    infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    # IPv6 link-local results may carry a scope ("fe80::1%eth0"); the scope is irrelevant here.
+    return list(dict.fromkeys(str(info[4][0]).split("%")[0] for info in infos))
+
+
+def _embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 address a 6to4, Teredo or NAT64 address leads to, if any."""
+    if ip.sixtofour is not None:
+        return ip.sixtofour
+    if ip.teredo is not None:
+        return ip.teredo[1]
+    if ip in NAT64:
+        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    return None
+
+
+def blocked_reason(ip: IPAddress) -> str | None:
+    """Why `ip` may not be reached ("a loopback address", ...), or None if it may."""
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:  # ::ffff:a.b.c.d is a.b.c.d on a dual-stack socket
+            reason = blocked_reason(ip.ipv4_mapped)
+            return f"{reason} (IPv4-mapped)" if reason else None
+        inner = _embedded_ipv4(ip)
+        inner_reason = blocked_reason(inner) if inner is not None else None
+        if inner_reason:
+            return f"{inner_reason} (embedded as {inner})"
+    checks = (
+        (ip in METADATA_ADDRESSES, "a cloud metadata address"),
+        (ip.is_loopback, "a loopback address"),
+        (ip.is_unspecified, "an unspecified address"),
+        (ip.is_link_local, "a link-local address"),
+        (ip.is_multicast, "a multicast address"),
+        (ip in CGNAT, "a shared (CGNAT) address"),
+        (ip.is_reserved, "a reserved address"),
+        (ip.is_private, "a private address"),
+        (not ip.is_global, "not a globally routable address"),
+    )
+    return next((reason for hit, reason in checks if hit), None)
+
+
+def _parse_allowlist(entries: Iterable[str]) -> tuple[set[str], list[Network]]:
+    hosts: set[str] = set()
+    networks: list[Network] = []
+    for raw in entries:
+        entry = raw.strip().lower()
+        if not entry:
+            continue
+        try:
+            networks.append(ipaddress.ip_network(entry, strict=False))
+        except ValueError:
+            hosts.add(entry.rstrip("."))
+    return hosts, networks
+
+
+def _allowed_by(ip: IPAddress, networks: Sequence[Network]) -> bool:
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return any(ip.version == net.version and ip in net for net in networks)
+
+
+@dataclass(frozen=True)
+class SafeTarget:
+    """A URL that passed the check, with the addresses it was checked against."""
+
+    url: httpx.URL
+    host: str
+    addresses: tuple[IPAddress, ...]
+    # False when the URL names an IP address itself: nothing was resolved, nothing to pin.
+    resolved: bool = True
+
+    @property
+    def label(self) -> str:
+        """The URL without credentials or query string, for messages."""
+        return f"{self.url.scheme}://{self.url.netloc.decode('ascii')}{self.url.path}"
+
+
+async def _resolve(host: str, port: int, resolver: Resolver) -> tuple[IPAddress, ...]:
+    try:
+        resolved = await resolver(host, port)
+        addresses = tuple(dict.fromkeys(ipaddress.ip_address(a) for a in resolved))
+    except (OSError, ValueError) as exc:
+        raise NodeError(f"Could not resolve host {host!r}: {exc}") from None
+    if not addresses:
+        raise NodeError(f"Could not resolve host {host!r}: no addresses found.")
+    return addresses
+
+
+def _refuse(host: str, detail: str, allow_hint: str) -> UnsafeURL:
+    return UnsafeURL(
+        f"Refusing to connect to {host!r}: {detail}. Requests to private or internal "
+        f"addresses are blocked; to allow this one, add {allow_hint} to {ALLOWLIST_SETTING}."
+    )
+
+
+async def check_url(
+    url: str | httpx.URL, allowlist: Iterable[str] = (), resolver: Resolver | None = None
+) -> SafeTarget:
+    """Return the checked target of `url`, or raise UnsafeURL (NodeError if unresolvable)."""
+    try:
+        parsed = httpx.URL(url)
+    except httpx.InvalidURL as exc:
+        raise UnsafeURL(f"Invalid URL {str(url)[:200]!r}: {exc}") from None
+    if parsed.scheme not in ALLOWED_SCHEMES:
+        raise UnsafeURL(
+            f"URL scheme {parsed.scheme!r} is not allowed; only http and https URLs can be fetched."
+        )
+    host = parsed.raw_host.decode("ascii").lower().rstrip(".")
+    if not host:
+        raise UnsafeURL(f"URL {str(url)[:200]!r} has no host.")
+    allowed_hosts, allowed_nets = _parse_allowlist(allowlist)
+    host_allowed = host in allowed_hosts
+    if host in METADATA_HOSTS and not host_allowed:
+        raise _refuse(host, "it is a cloud metadata endpoint", repr(host))
+
+    try:
+        addresses: tuple[IPAddress, ...] = (ipaddress.ip_address(host),)
+        resolved = False
+    except ValueError:
+        port = parsed.port or (443 if parsed.scheme == "https" else 80)
+        addresses = await _resolve(host, port, resolver or system_resolver)
+        resolved = True
+
+    if not host_allowed:
+        for ip in addresses:
+            reason = blocked_reason(ip)
+            if reason is None or _allowed_by(ip, allowed_nets):
+                continue
+            cidr = f"{ip}/{ip.max_prefixlen}"
+            if resolved:
+                raise _refuse(host, f"it resolves to {ip}, {reason}", f"{host!r} or {cidr!r}")
+            raise _refuse(host, f"it is {reason}", repr(cidr))
+    return SafeTarget(url=parsed, host=host, addresses=addresses, resolved=resolved)
+
+
+def pinned_request(
+    target: SafeTarget,
+    method: str,
+    *,
+    headers: dict[str, str] | None = None,
+    json: Any = None,
+    timeout: float | None = None,
+) -> httpx.Request:
+    """Build a request that connects to the checked address, not a fresh DNS answer.
+
+    The Host header and TLS SNI keep the original name, so virtual hosting and
+    certificate verification work as usual. `Connection: close` stops a pooled
+    client from reusing this IP-keyed connection for a different host name.
+    """
+    extensions: dict[str, Any] = {}
+    if timeout is not None:
+        extensions["timeout"] = httpx.Timeout(timeout).as_dict()
+    all_headers = httpx.Headers(headers)
+    url = target.url
+    if target.resolved:
+        url = url.copy_with(host=str(target.addresses[0]))
+        all_headers["Host"] = target.url.netloc.decode("ascii")
+        all_headers["Connection"] = "close"
+        if target.url.scheme == "https":
+            extensions["sni_hostname"] = target.host
+    return httpx.Request(method, url, headers=all_headers, json=json, extensions=extensions)

@@ -1,0 +1,85 @@
+"""filter: keeps the items that match its conditions.
+
+Items come from config `items` (usually a template such as "${fetch.items}") or
+else from the node's input: a list, or an object with an "items" list. Output:
+{"items": [...], "count": n, "removed": m}.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal, Self
+
+from pydantic import Field, model_validator
+
+from cascadian.workflow.node_api import NodeConfig, NodeContext, NodeError, NodeType
+from cascadian.workflow.nodes.condition import compare
+from cascadian.workflow.templates import MISSING, get_path
+
+
+class FilterCondition(NodeConfig):
+    field: str = Field(
+        min_length=1, description="Dotted path into each item, e.g. 'market.volume'."
+    )
+    operator: Literal["eq", "ne", "gt", "gte", "lt", "lte", "in", "contains", "between"]
+    value: Any = None
+
+    @model_validator(mode="after")
+    def _between_takes_a_pair(self) -> Self:
+        if self.operator == "between" and not (
+            isinstance(self.value, list) and len(self.value) == 2
+        ):
+            raise ValueError("between needs value [low, high]")
+        return self
+
+
+class FilterConfig(NodeConfig):
+    items: Any = None
+    conditions: list[FilterCondition] = Field(min_length=1)
+    combine: Literal["and", "or"] = "and"
+
+
+def collect_items(config: NodeConfig, ctx: NodeContext) -> list[Any]:
+    """The list a collection node works on: config `items` when set, else its input."""
+    if "items" in config.model_fields_set:
+        source, where = getattr(config, "items", None), "config.items"
+    elif len(ctx.inputs) > 1:
+        raise NodeError(
+            f"{len(ctx.inputs)} upstream nodes feed this node; set config.items to pick "
+            'the list, e.g. "${node_id.items}"'
+        )
+    else:
+        source, where = ctx.input, "the input"
+    if isinstance(source, list):
+        return source
+    if isinstance(source, dict) and isinstance(source.get("items"), list):
+        items: list[Any] = source["items"]
+        return items
+    raise NodeError(
+        f"expected a list, or an object with an 'items' list, in {where}; got {_kind(source)}"
+    )
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, dict):
+        return "an object without an 'items' list"
+    return "null" if value is None else type(value).__name__
+
+
+def _matches(item: Any, condition: FilterCondition) -> bool:
+    value = get_path(item, condition.field)
+    return value is not MISSING and compare(value, condition.operator, condition.value)
+
+
+async def _filter(config: FilterConfig, ctx: NodeContext) -> dict[str, Any]:
+    items = collect_items(config, ctx)
+    combine = all if config.combine == "and" else any
+    kept = [item for item in items if combine(_matches(item, c) for c in config.conditions)]
+    return {"items": kept, "count": len(kept), "removed": len(items) - len(kept)}
+
+
+FILTER = NodeType(
+    name="filter",
+    config_model=FilterConfig,
+    run=_filter,
+    description="Keeps items matching all (or any) conditions; a missing field never matches.",
+)

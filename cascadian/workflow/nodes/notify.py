@@ -1,0 +1,47 @@
+"""notify: send the strategy's owner a notification.
+
+Title and message may use templates, e.g. "Added ${watch.added} markets".
+Output: {"notification_id": id}. Services used: "store" (a NodeStore).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field
+
+from cascadian.ports import Notification
+from cascadian.workflow.node_api import NodeConfig, NodeContext, NodeError, NodeType
+from cascadian.workflow.nodes.watchlist import node_store
+
+
+class NotifyConfig(NodeConfig):
+    title: str = Field(min_length=1, max_length=200)
+    message: str = Field(min_length=1, max_length=4000)
+    type: str = Field(default="strategy_alert", min_length=1, max_length=64)
+    priority: Literal["low", "normal", "high", "urgent"] = "normal"
+    link: str | None = Field(default=None, max_length=2000)
+
+
+async def run(config: NotifyConfig, ctx: NodeContext) -> dict[str, Any]:
+    if ctx.workflow.user_id is None:
+        raise NodeError("the strategy has no owner to notify")
+    notification = Notification(
+        user_id=ctx.workflow.user_id,
+        workflow_id=ctx.workflow.id,
+        title=config.title,
+        message=config.message,
+        type=config.type,
+        priority=config.priority,
+        link=config.link if config.link is not None else f"/strategies/{ctx.workflow.id}",
+        metadata={"execution_id": str(ctx.workflow.execution_id), "node_id": ctx.node_id},
+    )
+    return {"notification_id": await node_store(ctx).notify(notification)}
+
+
+NOTIFY = NodeType(
+    name="notify",
+    config_model=NotifyConfig,
+    run=run,
+    description="Notify the strategy's owner; title and message may use templates.",
+)

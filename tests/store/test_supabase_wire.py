@@ -1,0 +1,224 @@
+"""Exactly what supabase-py sends for each store call: path, method, headers, body.
+
+Each call goes through respx to the real database (tests/supabase_forwarder.py),
+so the request is also proven to be one PostgREST answers.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import pytest
+import respx
+
+from cascadian.ports import Notification, RunOutcome, RunResult, Schedule, WatchlistEntry
+from cascadian.store.supabase import SupabaseStore
+from tests.conftest import SUPABASE_KEY
+from tests.factories import USER, add_strategy
+from tests.supabase_forwarder import PostgrestForwarder
+
+NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
+NOW_ISO = "2026-06-01T12:00:00+00:00"
+SID = uuid.UUID("22222222-2222-4222-8222-222222222222")
+EID = uuid.UUID("33333333-3333-4333-8333-333333333333")
+
+
+@pytest.fixture
+async def wire(
+    forwarder: PostgrestForwarder, db: Any
+) -> AsyncIterator[tuple[SupabaseStore, respx.MockRouter]]:
+    add_strategy(db, next_execution_at=None, id=SID)  # for the calls that reference it
+    router = forwarder.router()
+    store = await forwarder.store(router)
+    yield store, router
+    await store.close()
+
+
+def the_request(router: respx.MockRouter) -> httpx.Request:
+    [call] = router.calls
+    return call.request
+
+
+def assert_authenticated(request: httpx.Request) -> None:
+    assert request.headers["apikey"] == SUPABASE_KEY
+    assert request.headers["authorization"] == f"Bearer {SUPABASE_KEY}"
+    assert request.headers["x-client-info"].startswith("supabase-py/")
+
+
+OUTCOME = RunOutcome(EID, SID, RunResult(True, {"end": {}}, [], 2, 40), NOW, NOW)
+CALLS: list[tuple[str, Callable[[SupabaseStore], Awaitable[Any]], dict[str, Any]]] = [
+    (
+        "cascadian_claim_due_v1",
+        lambda s: s.claim_due(NOW, 25, 120.0),
+        {"p_now": NOW_ISO, "p_limit": 25, "p_lease_seconds": 120.0},
+    ),
+    (
+        "cascadian_finish_runs_v1",
+        lambda s: s.finish_runs([OUTCOME], 3),
+        {
+            "p_outcomes": [
+                {
+                    "execution_id": str(EID),
+                    "workflow_id": str(SID),
+                    "success": True,
+                    "finished_at": NOW_ISO,
+                    "duration_ms": 40,
+                    "nodes_executed": 2,
+                    "outputs": {"end": {}},
+                    "errors": [],
+                    "error_message": None,
+                    "next_execution_at": NOW_ISO,
+                    "logs": [],
+                }
+            ],
+            "p_pause_threshold": 3,
+        },
+    ),
+    (
+        "cascadian_release_runs_v1",
+        lambda s: s.release([EID]),
+        {"p_execution_ids": [str(EID)]},
+    ),
+    (
+        "cascadian_record_tick_v1",
+        lambda s: s.record_tick({"started_at": NOW_ISO, "finished_at": NOW_ISO, "success": True}),
+        {"p_tick": {"started_at": NOW_ISO, "finished_at": NOW_ISO, "success": True}},
+    ),
+    (
+        "cascadian_add_to_watchlist_v1",
+        lambda s: s.add_to_watchlist(SID, None, [WatchlistEntry("m1", "cheap", {"p": 0.3})]),
+        {
+            "p_workflow_id": str(SID),
+            "p_execution_id": None,
+            "p_entries": [{"market_id": "m1", "reason": "cheap", "metadata": {"p": 0.3}}],
+        },
+    ),
+    (
+        "cascadian_notify_v1",
+        lambda s: s.notify(Notification(USER, SID, "Alert", "m1 is cheap", link="/m/m1")),
+        {
+            "p": {
+                "user_id": str(USER),
+                "workflow_id": str(SID),
+                "title": "Alert",
+                "message": "m1 is cheap",
+                "type": "strategy_alert",
+                "priority": "normal",
+                "link": "/m/m1",
+                "metadata": {},
+            }
+        },
+    ),
+    (
+        "cascadian_claim_manual_v1",
+        lambda s: s.claim_manual(SID, NOW, 120.0),
+        {"p_id": str(SID), "p_now": NOW_ISO, "p_lease_seconds": 120.0},
+    ),
+    (
+        "cascadian_cancel_runs_v1",
+        lambda s: s.cancel_runs([EID], "worker stopped", NOW),
+        {"p_execution_ids": [str(EID)], "p_reason": "worker stopped", "p_now": NOW_ISO},
+    ),
+    (
+        "cascadian_start_v1",
+        lambda s: s.start(SID, Schedule(15, "*/15 * * * *", "Asia/Tokyo"), NOW, NOW),
+        {
+            "p_id": str(SID),
+            "p_now": NOW_ISO,
+            "p_interval": 15,
+            "p_cron": "*/15 * * * *",
+            "p_timezone": "Asia/Tokyo",
+            "p_next": NOW_ISO,
+        },
+    ),
+    (
+        "cascadian_halt_v1",
+        lambda s: s.pause(SID),
+        {"p_id": str(SID), "p_status": "paused"},
+    ),
+    (
+        "cascadian_halt_v1",
+        lambda s: s.stop(SID),
+        {"p_id": str(SID), "p_status": "stopped"},
+    ),
+    (
+        "cascadian_resume_v1",
+        lambda s: s.resume(SID, NOW, NOW),
+        {"p_id": str(SID), "p_now": NOW_ISO, "p_next": NOW_ISO},
+    ),
+    (
+        "cascadian_strategies_v1",
+        lambda s: s.strategy_status(SID, NOW),
+        {"p_now": NOW_ISO, "p_id": str(SID), "p_limit": 1, "p_offset": 0},
+    ),
+    (
+        "cascadian_strategies_v1",
+        lambda s: s.list_strategies(NOW, 50, 100),
+        {"p_now": NOW_ISO, "p_id": None, "p_limit": 50, "p_offset": 100},
+    ),
+    (
+        "cascadian_executions_v1",
+        lambda s: s.executions(SID, 20, 40),
+        {"p_workflow_id": str(SID), "p_limit": 20, "p_offset": 40},
+    ),
+    (
+        "cascadian_execution_v1",
+        lambda s: s.execution(EID),
+        {"p_id": str(EID)},
+    ),
+    (
+        "cascadian_ticks_v1",
+        lambda s: s.ticks(10),
+        {"p_limit": 10},
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("fn", "call", "body"), CALLS, ids=[f"{fn}-{i}" for i, (fn, _, _) in enumerate(CALLS)]
+)
+async def test_each_store_call_is_one_rpc_post_with_named_arguments(
+    wire: tuple[SupabaseStore, respx.MockRouter],
+    fn: str,
+    call: Callable[[SupabaseStore], Awaitable[Any]],
+    body: dict[str, Any],
+) -> None:
+    store, router = wire
+    await call(store)
+    request = the_request(router)
+    assert request.method == "POST"
+    assert request.url.path == f"/rest/v1/rpc/{fn}" and not request.url.query
+    assert_authenticated(request)
+    assert request.headers["content-type"] == "application/json"
+    assert request.headers["content-profile"] == "public"
+    assert "prefer" not in request.headers  # PostgREST's defaults: no count, full answer
+    assert json.loads(request.content) == body
+
+
+async def test_ping_is_one_small_read(wire: tuple[SupabaseStore, respx.MockRouter]) -> None:
+    store, router = wire
+    await store.ping()
+    request = the_request(router)
+    assert (request.method, request.url.path) == ("GET", "/rest/v1/workflow_sessions")
+    assert dict(request.url.params) == {"select": "id", "limit": "1"}
+    assert_authenticated(request)
+    assert request.headers["accept-profile"] == "public"
+
+
+async def test_a_claim_answer_is_read_from_postgrest_json(
+    wire: tuple[SupabaseStore, respx.MockRouter], db: Any
+) -> None:
+    # PostgREST answers timestamps as ISO strings and uuids as strings; the
+    # store turns them back into datetimes and UUIDs.
+    store, router = wire
+    db.execute("update workflow_sessions set next_execution_at = %s", (NOW,))
+    [claim] = await store.claim_due(NOW, 25, 60)
+    [row] = json.loads(router.calls.last.response.content)
+    assert row["workflow_id"] == str(SID) and row["scheduled_for"] == NOW_ISO
+    assert claim.workflow.id == SID and claim.scheduled_for == NOW
+    assert claim.execution_id == uuid.UUID(row["execution_id"])

@@ -1,0 +1,144 @@
+"""The tick ledger endpoint, the health check, and the OpenAPI description."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+
+from cascadian.config import Settings
+from cascadian.store.postgres import PostgresStore
+from cascadian.web.app import create_app
+from tests.api_client import KEY, bearer, client
+
+TICKS = "/api/cron/ticks"
+
+
+async def record_ticks(store: PostgresStore, *minutes_ago: float) -> None:
+    for m in minutes_ago:
+        at = (datetime.now(UTC) - timedelta(minutes=m)).isoformat()
+        await store.record_tick(
+            {"trigger": "cron", "started_at": at, "finished_at": at, "success": True}
+        )
+
+
+@pytest.fixture
+async def dead_store() -> AsyncIterator[PostgresStore]:
+    store = PostgresStore("postgresql://postgres:pw@127.0.0.1:9/secretdb", timeout=0.5)
+    await store.open()
+    yield store
+    await store.close()
+
+
+async def test_ticks_come_newest_first_with_the_gap_since_the_previous_one(
+    store: PostgresStore, db: Any
+) -> None:
+    await record_ticks(store, 10, 9, 4)
+    async with client(store) as c:
+        reply = await c.get(TICKS, params={"limit": 2})
+    assert reply.status_code == 200
+    data = reply.json()["data"]
+    assert [round(t["gap_seconds"]) for t in data] == [300, 60]
+    first = data[0]
+    assert first["trigger"] == "cron" and first["success"] is True
+    assert set(first) >= {"strategies_executed", "succeeded", "failed", "execution_time_ms"}
+
+
+async def test_the_oldest_tick_has_no_gap(store: PostgresStore, db: Any) -> None:
+    await record_ticks(store, 1)
+    async with client(store) as c:
+        [only] = (await c.get(TICKS)).json()["data"]
+    assert only["gap_seconds"] is None
+
+
+@pytest.mark.parametrize("token", [None, "wrong"])
+async def test_ticks_need_the_admin_key(dead_store: PostgresStore, token: str | None) -> None:
+    async with client(dead_store) as c:
+        headers = {"Authorization": ""} if token is None else bearer(token)
+        reply = await c.get(TICKS, headers=headers)
+    assert reply.status_code == 401
+
+
+@pytest.mark.parametrize("limit", ["0", "-1", "many", "100000"])
+async def test_a_bad_ticks_limit_is_422(dead_store: PostgresStore, limit: str) -> None:
+    async with client(dead_store) as c:
+        reply = await c.get(TICKS, params={"limit": limit})
+    assert reply.status_code == 422
+
+
+async def test_health_is_ok_after_a_recent_tick_and_needs_no_secret(
+    store: PostgresStore, db: Any
+) -> None:
+    await record_ticks(store, 0.5)
+    async with client(store, ENVIRONMENT="production") as c:
+        reply = await c.get("/api/health", headers={"Authorization": ""})
+    assert reply.status_code == 200
+    body = reply.json()
+    assert (body["status"], body["database"], body["ticks_overdue"]) == ("ok", "ok", False)
+    assert body["last_tick_at"] is not None
+
+
+@pytest.mark.parametrize("minutes_ago", [None, 10])
+async def test_health_is_degraded_when_ticks_are_overdue(
+    store: PostgresStore, db: Any, minutes_ago: float | None
+) -> None:
+    if minutes_ago is not None:
+        await record_ticks(store, minutes_ago)
+    async with client(store) as c:
+        reply = await c.get("/api/health")
+    assert reply.status_code == 200
+    body = reply.json()
+    assert (body["status"], body["database"], body["ticks_overdue"]) == ("degraded", "ok", True)
+
+
+async def test_health_is_503_when_the_database_is_unreachable_and_reveals_nothing(
+    dead_store: PostgresStore,
+) -> None:
+    async with client(dead_store) as c:
+        reply = await c.get("/api/health")
+    assert reply.status_code == 503
+    body = reply.json()
+    assert (body["status"], body["database"], body["ticks_overdue"]) == (
+        "degraded",
+        "unavailable",
+        None,
+    )
+    for secret in ("secretdb", "pw", "127.0.0.1", KEY, "Operational"):
+        assert secret not in reply.text
+
+
+async def test_openapi_describes_every_endpoint_with_its_models_and_errors(
+    dead_store: PostgresStore,
+) -> None:
+    app = create_app(Settings(ADMIN_API_KEY=KEY), store=dead_store)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
+        spec = (await c.get("/openapi.json")).json()
+        docs = await c.get("/docs")
+    assert docs.status_code == 200
+    paths = spec["paths"]
+    control = {
+        f"/api/strategies/{{strategy_id}}/{action}": "post"
+        for action in ("start", "pause", "stop", "resume", "execute-now")
+    }
+    reads = {
+        "/api/strategies/{strategy_id}/status": "get",
+        "/api/strategies/{strategy_id}/executions": "get",
+        "/api/executions/{execution_id}": "get",
+        "/api/cron/ticks": "get",
+    }
+    for path, method in (control | reads).items():
+        op = paths[path][method]
+        expected = {"200", "401", "422"} | ({"409"} if path in control else set())
+        expected |= {"404"} if "{" in path else set()
+        assert expected <= set(op["responses"]), path
+        assert "$ref" in str(op["responses"]["200"]["content"]), path
+        assert op["summary"], path
+    health = paths["/api/health"]["get"]
+    assert {"200", "503"} <= set(health["responses"])
+    assert "HealthResponse" in spec["components"]["schemas"]
+    start_body = paths["/api/strategies/{strategy_id}/start"]["post"]["requestBody"]
+    assert "StartRequest" in str(start_body)
