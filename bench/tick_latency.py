@@ -24,7 +24,7 @@ import httpx
 import psycopg
 from psycopg.rows import dict_row
 
-from cascadian.ports import Schedule, Workflow
+from cascadian.data import Schedule, Workflow
 from cascadian.schedule import next_slot
 from cascadian.store.postgres import PostgresStore
 from cascadian.tick import TickService

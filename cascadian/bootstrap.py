@@ -10,6 +10,7 @@ import httpx
 from psycopg.conninfo import conninfo_to_dict
 
 from cascadian.config import Settings
+from cascadian.errors import ConfigurationError
 from cascadian.ports import NodeStore, WorkflowExecutor
 from cascadian.store.postgres import PostgresStore
 
@@ -17,10 +18,6 @@ if TYPE_CHECKING:
     from cascadian.store.supabase import SupabaseStore
 
 log = logging.getLogger(__name__)
-
-
-class ConfigurationError(RuntimeError):
-    """The settings cannot work together; the message says what to set."""
 
 
 def database_url(settings: Settings) -> str:

@@ -13,17 +13,9 @@ from datetime import datetime, timedelta
 from uuid import UUID
 
 from cascadian.clock import Clock, SystemClock
-from cascadian.ports import (
-    ControlStore,
-    ExecutionDetail,
-    ExecutionPage,
-    NotFound,
-    Schedule,
-    StoreUnavailable,
-    StrategyStatus,
-    TickEntry,
-    raise_unless_ok,
-)
+from cascadian.data import ExecutionDetail, ExecutionPage, Schedule, StrategyStatus, TickEntry
+from cascadian.errors import NotFound, StoreUnavailable, raise_unless_ok
+from cascadian.ports import ControlStore
 from cascadian.schedule import first_slot, validate
 
 # The cron runs every minute: no tick for this long means ticks are being missed.

@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from cascadian.ports import NodeRun, RunOutcome
+from cascadian.data import NodeRun, RunOutcome
 
 # Per-node output summaries in strategy_execution_logs are capped at this many
 # characters of JSON; the execution row's outputs at OUTPUTS_CAP in total.

@@ -11,7 +11,9 @@ import asyncio
 import logging
 from dataclasses import replace
 
-from cascadian.ports import Recorded, RunOutcome, RunResult, Store, StoreRejected
+from cascadian.data import Recorded, RunOutcome, RunResult
+from cascadian.errors import StoreRejected
+from cascadian.ports import Store
 
 log = logging.getLogger(__name__)
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from cascadian.ports import RunResult
+from cascadian.data import RunResult
 
 
 @dataclass

@@ -15,11 +15,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from cronsim import CronSim, CronSimError
 
-from cascadian.ports import Schedule
-
-
-class ScheduleError(ValueError):
-    """A cron expression or time zone that cannot be used."""
+from cascadian.data import Schedule
+from cascadian.errors import ScheduleError
 
 
 def zone(name: str) -> ZoneInfo:

@@ -23,19 +23,12 @@ from uuid import UUID
 
 from cascadian.clock import Clock, SystemClock
 from cascadian.config import Settings
-from cascadian.ports import (
-    ClaimedRun,
-    RunOutcome,
-    RunResult,
-    Store,
-    StoreUnavailable,
-    Workflow,
-    WorkflowExecutor,
-    raise_unless_ok,
-)
+from cascadian.data import ClaimedRun, RunOutcome, RunResult, Workflow
+from cascadian.errors import ScheduleError, StoreUnavailable, raise_unless_ok
+from cascadian.ports import Store, WorkflowExecutor
 from cascadian.recorder import OutcomeRecorder
 from cascadian.reports import RunReport, TickReport, failed_result
-from cascadian.schedule import ScheduleError, next_slot, validate
+from cascadian.schedule import next_slot, validate
 
 log = logging.getLogger(__name__)
 

@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from cascadian.ports import RunResult, Workflow
+from cascadian.data import RunResult, Workflow
 
 Behaviour = Callable[[Workflow], Awaitable[RunResult]]
 

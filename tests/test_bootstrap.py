@@ -10,7 +10,7 @@ import respx
 
 from cascadian.bootstrap import build_executor
 from cascadian.config import Settings
-from cascadian.ports import Workflow
+from cascadian.data import Workflow
 from cascadian.workflow.executor import GraphExecutor
 from cascadian.workflow.http_executor import HttpExecutor
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from uuid import uuid4
 
+from cascadian.data import NodeRun, RunOutcome, RunResult
 from cascadian.outcome import LOG_OUTPUT_CAP, Counters, apply, rolling_average, to_record
-from cascadian.ports import NodeRun, RunOutcome, RunResult
 
 
 def test_rolling_average_is_the_mean_of_all_runs() -> None:

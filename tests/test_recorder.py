@@ -8,7 +8,8 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from cascadian.ports import RunOutcome, RunResult, StoreRejected, StoreUnavailable
+from cascadian.data import RunOutcome, RunResult
+from cascadian.errors import StoreRejected, StoreUnavailable
 from cascadian.recorder import OutcomeRecorder
 from cascadian.store.postgres import PostgresStore
 from tests.factories import add_strategy, rows, strategy

@@ -6,8 +6,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from cascadian.ports import Schedule
-from cascadian.schedule import ScheduleError, first_slot, missed_slots, next_slot, validate
+from cascadian.data import Schedule
+from cascadian.errors import ScheduleError
+from cascadian.schedule import first_slot, missed_slots, next_slot, validate
 
 T0 = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 EVERY_5 = Schedule(interval_minutes=5)

@@ -9,7 +9,7 @@ import pytest
 
 from cascadian.clock import FakeClock
 from cascadian.config import Settings
-from cascadian.ports import StoreRejected
+from cascadian.errors import StoreRejected
 from cascadian.store.postgres import PostgresStore
 from cascadian.tick import TickService
 from tests.executors import ScriptedExecutor, failed, hangs, raises, returns, then

@@ -11,7 +11,7 @@ import pytest
 
 from cascadian.clock import FakeClock
 from cascadian.config import Settings
-from cascadian.ports import Conflict, NotFound
+from cascadian.errors import Conflict, NotFound
 from cascadian.store.postgres import PostgresStore
 from cascadian.tick import CUT_SHORT, TickService
 from tests.executors import ScriptedExecutor, failed, hangs, returns, then

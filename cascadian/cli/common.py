@@ -7,8 +7,9 @@ import typer
 from pydantic import ValidationError
 from rich.console import Console
 
-from cascadian.bootstrap import ConfigurationError, database_url
+from cascadian.bootstrap import database_url
 from cascadian.config import Settings
+from cascadian.errors import ConfigurationError
 
 console = Console()
 

@@ -13,16 +13,13 @@ import typer
 from pydantic import SecretStr
 from rich.table import Table
 
-from cascadian.bootstrap import (
-    build_executor,
-    describe,
-    open_store,
-)
+from cascadian.bootstrap import build_executor, describe, open_store
 from cascadian.cli import strategies as cli_strategies
 from cascadian.cli.common import cli_database_url, console, load_settings
 from cascadian.config import Settings
+from cascadian.errors import MigrationError
 from cascadian.reports import TickReport, response_body
-from cascadian.store.migrate import MigrationError, migrate
+from cascadian.store.migrate import migrate
 from cascadian.tick import TickService
 from cascadian.worker import Worker
 

@@ -21,9 +21,9 @@ from rich.table import Table
 from cascadian.bootstrap import build_executor, open_store
 from cascadian.cli.common import console, load_settings
 from cascadian.control import ControlService
-from cascadian.ports import Conflict, NotFound, Schedule, StoreUnavailable, StrategyStatus
+from cascadian.data import Schedule, StrategyStatus
+from cascadian.errors import Conflict, NotFound, ScheduleError, StoreUnavailable
 from cascadian.reports import RunReport
-from cascadian.schedule import ScheduleError
 from cascadian.tick import TickService
 
 app = typer.Typer(help="List, inspect, start, pause, stop, resume or run strategies.")

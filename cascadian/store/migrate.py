@@ -8,6 +8,8 @@ from pathlib import Path
 
 import psycopg
 
+from cascadian.errors import MigrationError
+
 MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
 
 # Any fixed number: serialises concurrent `cascadian migrate` runs.
@@ -20,10 +22,6 @@ create table if not exists cascadian_migrations (
     applied_at timestamptz not null default now()
 )
 """
-
-
-class MigrationError(Exception):
-    pass
 
 
 @dataclass(frozen=True)

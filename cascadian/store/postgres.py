@@ -21,8 +21,7 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
-from cascadian.outcome import to_record
-from cascadian.ports import (
+from cascadian.data import (
     ClaimedRun,
     ControlResult,
     ExecutionDetail,
@@ -32,12 +31,12 @@ from cascadian.ports import (
     Recorded,
     RunOutcome,
     Schedule,
-    StoreRejected,
-    StoreUnavailable,
     StrategyStatus,
     TickEntry,
     WatchlistEntry,
 )
+from cascadian.errors import StoreRejected, StoreUnavailable
+from cascadian.outcome import to_record
 from cascadian.store.rows import (
     claimed_run,
     control_result,

@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any, cast, get_args
 from uuid import UUID
 
-from cascadian.ports import (
+from cascadian.data import (
     ClaimedRun,
     ControlResult,
     Execution,

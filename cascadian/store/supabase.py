@@ -27,24 +27,23 @@ import httpx
 from postgrest import APIError
 from supabase import AsyncClient, AsyncClientOptions, acreate_client
 
-from cascadian.outcome import to_record
-from cascadian.ports import (
+from cascadian.data import (
     ClaimedRun,
     ControlResult,
     ExecutionDetail,
     ExecutionPage,
-    FullStore,
     ManualClaim,
     Notification,
     Recorded,
     RunOutcome,
     Schedule,
-    StoreRejected,
-    StoreUnavailable,
     StrategyStatus,
     TickEntry,
     WatchlistEntry,
 )
+from cascadian.errors import StoreRejected, StoreUnavailable
+from cascadian.outcome import to_record
+from cascadian.ports import FullStore
 from cascadian.store.rows import (
     claimed_run,
     control_result,

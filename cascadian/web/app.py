@@ -16,8 +16,8 @@ from cascadian.bootstrap import build_executor, open_store
 from cascadian.clock import Clock
 from cascadian.config import Settings, get_settings
 from cascadian.control import ControlService
-from cascadian.ports import Conflict, FullStore, NotFound, StoreUnavailable, WorkflowExecutor
-from cascadian.schedule import ScheduleError
+from cascadian.errors import Conflict, NotFound, ScheduleError, StoreUnavailable
+from cascadian.ports import FullStore, WorkflowExecutor
 from cascadian.tick import TickService
 from cascadian.web import cron, ops, strategies
 from cascadian.web.cron import now_iso

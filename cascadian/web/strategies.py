@@ -19,7 +19,7 @@ from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from cascadian.control import ControlService
-from cascadian.ports import StoreUnavailable
+from cascadian.errors import StoreUnavailable
 from cascadian.tick import TickService
 from cascadian.web.deps import AdminKeyFirstRoute, get_control_service, get_tick_service
 

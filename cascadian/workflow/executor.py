@@ -12,7 +12,7 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from cascadian.ports import NodeRun, NodeStatus, RunResult, Workflow
+from cascadian.data import NodeRun, NodeStatus, RunResult, Workflow
 from cascadian.workflow.graph import (
     Edge,
     Error,

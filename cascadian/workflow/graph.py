@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from cascadian.ports import NodeRun, Workflow
+from cascadian.data import NodeRun, Workflow
 from cascadian.workflow.node_api import NodeError, NodeType
 from cascadian.workflow.registry import NodeRegistry
 from cascadian.workflow.templates import VARIABLES, has_template, references

@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
-from cascadian.ports import NodeRun, NodeStatus, RunResult, Workflow
+from cascadian.data import NodeRun, NodeStatus, RunResult, Workflow
 
 log = logging.getLogger(__name__)
 

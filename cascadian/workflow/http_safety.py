@@ -23,7 +23,7 @@ from typing import Any
 
 import httpx
 
-from cascadian.workflow.node_api import NodeError
+from cascadian.errors import NodeError
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network

@@ -15,17 +15,16 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from cascadian.ports import Workflow
+from cascadian.data import Workflow
+from cascadian.errors import NodeError
+
+__all__ = ["NodeConfig", "NodeContext", "NodeError", "NodeType", "RunFn"]
 
 
 class NodeConfig(BaseModel):
     """Base for node configs: unknown fields are an error, not silently ignored."""
 
     model_config = ConfigDict(extra="forbid")
-
-
-class NodeError(Exception):
-    """A node failed in a way its author anticipated; the message is shown to users."""
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ from pydantic import (
     model_validator,
 )
 
-from cascadian.workflow.node_api import NodeError
+from cascadian.errors import NodeError
 from cascadian.workflow.retry import DEADLINE_SLACK, RetryGaveUp, RetryPolicy, describe_status
 
 log = logging.getLogger(__name__)

@@ -19,7 +19,7 @@ from email.utils import parsedate_to_datetime
 
 import httpx
 
-from cascadian.workflow.node_api import NodeError
+from cascadian.errors import NodeError
 
 # The request never reached the server: always safe to send again.
 UNSENT_ERRORS = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)

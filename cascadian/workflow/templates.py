@@ -17,7 +17,7 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import Any, Final
 
-from cascadian.workflow.node_api import NodeError
+from cascadian.errors import NodeError
 
 VARIABLES: Final = "variables"
 

@@ -21,8 +21,8 @@ from hypothesis import strategies as st
 from psycopg.types.json import Jsonb
 
 from cascadian.config import Settings
+from cascadian.data import RunOutcome, RunResult, Workflow
 from cascadian.outcome import to_record
-from cascadian.ports import RunOutcome, RunResult, Workflow
 from cascadian.store.postgres import PostgresStore
 from cascadian.web.app import create_app
 from cascadian.workflow.executor import GraphExecutor

@@ -13,17 +13,17 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from cascadian.outcome import Counters, apply
-from cascadian.ports import (
+from cascadian.data import (
     ClaimedRun,
     NodeRun,
     Notification,
     RunOutcome,
     RunResult,
     Schedule,
-    Store,
     WatchlistEntry,
 )
+from cascadian.outcome import Counters, apply
+from cascadian.ports import Store
 from tests.factories import USER, add_strategy, rows, strategy
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)

@@ -10,7 +10,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from cascadian.ports import ClaimedRun, RunOutcome, RunResult, Schedule
+from cascadian.data import ClaimedRun, RunOutcome, RunResult, Schedule
 from cascadian.store.postgres import PostgresStore
 from tests.factories import add_strategy, rows, strategy
 

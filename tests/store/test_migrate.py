@@ -8,7 +8,8 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from cascadian.store.migrate import MIGRATIONS_DIR, MigrationError, migrate, pending
+from cascadian.errors import MigrationError
+from cascadian.store.migrate import MIGRATIONS_DIR, migrate, pending
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from cascadian.ports import RunOutcome, RunResult
+from cascadian.data import RunOutcome, RunResult
 from cascadian.store.postgres import PostgresStore
 from tests.factories import add_strategy
 

@@ -14,10 +14,11 @@ import httpx
 import pytest
 import respx
 
-from cascadian.bootstrap import ConfigurationError, database_url, open_store
+from cascadian.bootstrap import database_url, open_store
 from cascadian.clock import FakeClock
 from cascadian.config import Settings
-from cascadian.ports import NodeRun, RunOutcome, RunResult, StoreUnavailable
+from cascadian.data import NodeRun, RunOutcome, RunResult
+from cascadian.errors import ConfigurationError, StoreUnavailable
 from cascadian.store.postgres import PostgresStore
 from cascadian.store.supabase import SupabaseStore
 from cascadian.tick import TickService

@@ -16,7 +16,7 @@ import httpx
 import pytest
 import respx
 
-from cascadian.ports import Notification, RunOutcome, RunResult, Schedule, WatchlistEntry
+from cascadian.data import Notification, RunOutcome, RunResult, Schedule, WatchlistEntry
 from cascadian.store.supabase import SupabaseStore
 from tests.conftest import SUPABASE_KEY
 from tests.factories import USER, add_strategy

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from cascadian.ports import RunResult, Workflow
+from cascadian.data import RunResult, Workflow
 from cascadian.store.postgres import PostgresStore
 from tests.api_client import CRON, KEY, bearer, client
 from tests.executors import ScriptedExecutor, failed, ok, returns

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cascadian.ports import Workflow
+from cascadian.data import Workflow
 from cascadian.workflow.executor import GraphExecutor
 from cascadian.workflow.node_api import NodeConfig, NodeContext, NodeError, NodeType
 from cascadian.workflow.registry import NodeRegistry, default_registry

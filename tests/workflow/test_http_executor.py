@@ -11,7 +11,7 @@ import httpx
 import pytest
 import respx
 
-from cascadian.ports import NodeRun, RunResult, Workflow
+from cascadian.data import NodeRun, RunResult, Workflow
 from cascadian.workflow.http_executor import HttpExecutor
 
 URL = "https://runner.example/api/execute"

@@ -14,7 +14,7 @@ import respx
 from pydantic import ValidationError
 
 from cascadian.config import Settings
-from cascadian.ports import Workflow
+from cascadian.data import Workflow
 from cascadian.workflow.node_api import NodeContext, NodeError
 from cascadian.workflow.nodes.polymarket_markets import POLYMARKET_MARKETS, PolymarketMarketsConfig
 from cascadian.workflow.polymarket import Market, parse_markets

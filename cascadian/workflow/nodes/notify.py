@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from cascadian.ports import Notification
+from cascadian.data import Notification
 from cascadian.workflow.node_api import NodeConfig, NodeContext, NodeError, NodeType
 from cascadian.workflow.nodes.watchlist import node_store
 

@@ -12,7 +12,8 @@ from typing import Any
 
 from pydantic import Field
 
-from cascadian.ports import NodeStore, WatchlistEntry
+from cascadian.data import WatchlistEntry
+from cascadian.ports import NodeStore
 from cascadian.workflow.node_api import NodeConfig, NodeContext, NodeError, NodeType
 from cascadian.workflow.nodes.filter import collect_items
 from cascadian.workflow.templates import MISSING, get_path

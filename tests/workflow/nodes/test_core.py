@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from cascadian.ports import Workflow
+from cascadian.data import Workflow
 from cascadian.workflow.node_api import NodeConfig, NodeContext, NodeError, NodeType
 from cascadian.workflow.nodes.condition import CONDITION, compare
 from cascadian.workflow.nodes.delay import DELAY

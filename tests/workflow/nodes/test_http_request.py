@@ -13,7 +13,7 @@ import respx
 from pydantic import ValidationError
 
 from cascadian.config import Settings
-from cascadian.ports import Workflow
+from cascadian.data import Workflow
 from cascadian.workflow.http_safety import UnsafeURL
 from cascadian.workflow.node_api import NodeContext, NodeError
 from cascadian.workflow.nodes.http_request import HTTP_REQUEST, HttpRequestConfig

@@ -14,7 +14,7 @@ from cascadian.bootstrap import build_executor
 from cascadian.cli.demo import polymarket_watchlist_graph
 from cascadian.clock import FakeClock
 from cascadian.config import Settings
-from cascadian.ports import Workflow
+from cascadian.data import Workflow
 from cascadian.store.postgres import PostgresStore
 from cascadian.tick import TickService
 from cascadian.workflow.executor import GraphExecutor

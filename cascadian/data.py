@@ -1,0 +1,230 @@
+"""The data that crosses the ports: plain frozen dataclasses, and the result codes
+of the control functions.
+
+Ids stay UUIDs and times datetimes here; they become strings only where they are
+rendered (the store's wire format, the web layer's JSON).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+from uuid import UUID
+
+NodeStatus = Literal["success", "error", "skipped"]
+
+
+@dataclass(frozen=True)
+class Workflow:
+    """What an executor needs to run one strategy once."""
+
+    id: UUID
+    name: str
+    nodes: list[dict[str, Any]]
+    edges: list[dict[str, Any]]
+    variables: dict[str, Any] = field(default_factory=dict)
+    trigger: dict[str, Any] | None = None
+    user_id: UUID | None = None
+    # The workflow_executions row of this run; nodes that write rows reference it.
+    execution_id: UUID | None = None
+
+
+@dataclass(frozen=True)
+class NodeRun:
+    """One node's part in a run; becomes a strategy_execution_logs row."""
+
+    node_id: str
+    node_type: str
+    status: NodeStatus
+    started_at: datetime | None = None
+    completed_at: datetime | None = None
+    duration_ms: int = 0
+    error: str | None = None
+    output: Any = None
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """What a WorkflowExecutor returns for one run."""
+
+    success: bool
+    outputs: dict[str, Any]
+    errors: list[dict[str, Any]]  # [{"node_id", "node_type", "error"}]
+    nodes_executed: int
+    duration_ms: int
+    node_runs: list[NodeRun] = field(default_factory=list)
+
+    @property
+    def error_message(self) -> str | None:
+        if self.success:
+            return None
+        if not self.errors:
+            return "workflow failed"
+        first = self.errors[0]
+        node, text = first.get("node_id"), str(first.get("error"))
+        if node and not text.startswith(f"node {node!r}"):
+            return f"node {node!r}: {text}"
+        return text
+
+
+@dataclass(frozen=True)
+class Schedule:
+    interval_minutes: int
+    cron: str | None = None
+    timezone: str = "UTC"
+
+
+@dataclass(frozen=True)
+class ClaimedRun:
+    """A strategy claimed for one run, holding a lease fenced by `execution_id`."""
+
+    execution_id: UUID
+    workflow: Workflow
+    schedule: Schedule
+    # The slot a scheduled run is for; None for a manual run ("execute now").
+    scheduled_for: datetime | None
+    attempt: int
+    lease_expires_at: datetime
+    # A manual run leaves the schedule alone: this is the strategy's
+    # next_execution_at when it was claimed, recorded back unchanged.
+    next_execution_at: datetime | None = None
+    # Why the claimed strategy cannot run at all (e.g. its stored JSON cannot be
+    # read); the run is then recorded as failed with this message.
+    problem: str | None = None
+
+    @property
+    def manual(self) -> bool:
+        return self.scheduled_for is None
+
+
+# What a control change answers (the SQL functions' result codes, migrations/005).
+ControlResult = Literal[
+    "ok",
+    "not_found",
+    "already_running",
+    "already_paused",
+    "already_stopped",
+    "not_resumable",
+    "run_in_flight",
+]
+
+
+@dataclass(frozen=True)
+class ManualClaim:
+    """The answer to a manual claim: `run` is set when `result` is ok."""
+
+    result: ControlResult
+    run: ClaimedRun | None = None
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """What the tick hands the store to record for one finished run."""
+
+    execution_id: UUID
+    workflow_id: UUID
+    result: RunResult
+    # None only for a manual run of a strategy that had no next slot.
+    next_execution_at: datetime | None
+    finished_at: datetime
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """The store's answer for one outcome."""
+
+    execution_id: UUID
+    accepted: bool  # False: the lease was taken over; the outcome was discarded
+    auto_paused: bool = False
+
+
+@dataclass(frozen=True)
+class WatchlistEntry:
+    market_id: str
+    reason: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Notification:
+    user_id: UUID
+    workflow_id: UUID | None
+    title: str
+    message: str
+    type: str = "strategy_alert"
+    priority: Literal["low", "normal", "high", "urgent"] = "normal"
+    link: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class StrategyStatus:
+    """A strategy as operators see it."""
+
+    id: UUID
+    user_id: UUID
+    name: str
+    status: str
+    auto_run: bool
+    schedule: Schedule
+    next_execution_at: datetime | None
+    last_executed_at: datetime | None
+    execution_count: int
+    success_count: int
+    error_count: int  # consecutive
+    success_rate: float | None  # 0 to 1; None before the first run
+    average_execution_time_ms: int | None
+    last_error: str | None
+    run_in_flight: bool  # a run holds an unexpired lease
+    lease_expires_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Execution:
+    """One run (a workflow_executions row), without its outputs or logs."""
+
+    id: UUID
+    workflow_id: UUID
+    status: str  # running | completed | failed | cancelled
+    trigger_kind: str  # scheduled | manual
+    scheduled_for: datetime | None
+    attempt: int
+    execution_started_at: datetime
+    execution_completed_at: datetime | None
+    duration_ms: int | None
+    nodes_executed: int
+    error_message: str | None
+
+
+@dataclass(frozen=True)
+class ExecutionDetail(Execution):
+    outputs: Any = None
+    errors: Any = None
+    logs: list[NodeRun] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ExecutionPage:
+    executions: list[Execution]
+    total: int  # all of the strategy's runs
+
+
+@dataclass(frozen=True)
+class TickEntry:
+    """One row of the tick ledger, with the gap since the tick before it."""
+
+    id: UUID
+    trigger: str
+    started_at: datetime
+    finished_at: datetime
+    success: bool
+    strategies_checked: int
+    strategies_executed: int
+    succeeded: int
+    failed: int
+    released: int
+    execution_time_ms: int
+    error: str | None
+    summary: dict[str, Any]
+    gap_seconds: float | None  # None for the oldest tick in the ledger

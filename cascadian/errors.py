@@ -1,0 +1,62 @@
+"""Every error cascadian raises on purpose, under one root.
+
+Failures that are part of normal operation are values (a failed RunResult, a
+control result code); these are for the cases a caller must handle.
+"""
+
+from __future__ import annotations
+
+from cascadian.data import ControlResult
+
+
+class CascadianError(Exception):
+    """The root: anything cascadian raises on purpose."""
+
+
+class ConfigurationError(CascadianError, RuntimeError):
+    """The settings cannot work together; the message says what to set."""
+
+
+class StoreUnavailable(CascadianError):
+    """The database could not be reached or refused the call; nothing was written."""
+
+
+class StoreRejected(StoreUnavailable):
+    """The database refused this statement's data; sending it again would fail again."""
+
+
+class NotFound(CascadianError, LookupError):
+    """No strategy (or run) has this id."""
+
+
+class Conflict(CascadianError):
+    """The strategy is not in a state that allows the change; nothing was written."""
+
+
+class ScheduleError(CascadianError, ValueError):
+    """A cron expression, time zone or interval that cannot be used."""
+
+
+class NodeError(CascadianError):
+    """A node failed in a way its author anticipated; the message is shown to users."""
+
+
+class MigrationError(CascadianError):
+    """A migration cannot be applied (or was edited after it was applied)."""
+
+
+_CONFLICTS: dict[str, str] = {
+    "already_running": "the strategy is already running",
+    "already_paused": "the strategy is already paused",
+    "already_stopped": "the strategy is already stopped",
+    "not_resumable": "only a paused, stopped or errored strategy can be resumed; use start",
+    "run_in_flight": "a run of this strategy is in flight; try again when it has finished",
+}
+
+
+def raise_unless_ok(result: ControlResult) -> None:
+    """Raise NotFound or Conflict (with its reason) for a result other than ok."""
+    if result == "not_found":
+        raise NotFound("strategy not found")
+    if result != "ok":
+        raise Conflict(_CONFLICTS[result])
