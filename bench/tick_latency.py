@@ -42,7 +42,7 @@ async def our_tick(url: str, store: PostgresStore, http: httpx.AsyncClient, **en
     report = await service.tick(trigger="bench")
     elapsed = time.perf_counter() - t0
     ok = sum(1 for e in report.executions if e.status == "completed" and e.recorded)
-    assert ok == STRATEGIES, f"{ok} of {STRATEGIES} runs recorded: {report.data()}"
+    assert ok == STRATEGIES, f"{ok} of {STRATEGIES} runs recorded: {report.summary()}"
     return elapsed
 
 

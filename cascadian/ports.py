@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Protocol
 from uuid import UUID
 
 from cascadian.data import (
@@ -28,6 +28,7 @@ from cascadian.data import (
     WatchlistEntry,
     Workflow,
 )
+from cascadian.reports import TickReport
 
 
 class WorkflowExecutor(Protocol):
@@ -73,7 +74,7 @@ class Store(NodeStore, Protocol):
 
     async def release(self, execution_ids: Sequence[UUID]) -> int: ...
 
-    async def record_tick(self, summary: dict[str, Any]) -> None: ...
+    async def record_tick(self, report: TickReport) -> None: ...
 
     async def ping(self) -> None: ...
 

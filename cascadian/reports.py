@@ -1,32 +1,69 @@
-"""What a tick reports: per run, and for the whole tick (the endpoint's `data`)."""
+"""What a tick reports: one model per run and one for the whole tick, used as they are
+from the tick service to the endpoint's JSON, `cascadian tick --json` and the ledger.
+
+Field names are a dashboard contract. Ids stay UUIDs and times datetimes until
+pydantic renders them.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Literal
+from uuid import UUID
+
+from pydantic import BaseModel, Field
 
 from cascadian.data import RunResult
 
 
-@dataclass
-class RunReport:
-    workflow_id: str
+class RunReport(BaseModel):
+    """One run of a tick (or a run now)."""
+
+    workflow_id: UUID
     workflow_name: str
-    status: str  # completed | failed
+    status: Literal["completed", "failed"]
     duration_ms: int
     nodes_executed: int
     error: str | None
-    execution_id: str
+    execution_id: UUID
     attempt: int
-    recorded: bool  # False: not written (store down, or the lease was taken over)
+    recorded: bool = Field(
+        description="False: not written (the store was down, or the lease was taken over)"
+    )
     auto_paused: bool = False
     record_error: str | None = None
-    next_execution_at: str | None = None
+    next_execution_at: datetime | None = None
+
+
+class TickSummary(BaseModel):
+    """The `data` object of the cron endpoint's answer."""
+
+    strategies_checked: int
+    strategies_executed: int
+    executions: list[RunReport]
+    execution_time_ms: int
+    succeeded: int
+    failed: int
+    released: int
+    auto_paused: int
+
+
+class TickResponse(BaseModel):
+    """The cron endpoint's answer (and what `cascadian tick --json` prints)."""
+
+    success: bool
+    data: TickSummary | None = None
+    error: str | None = None
+    message: str | None = None
+    execution_time_ms: int | None = None
+    timestamp: datetime
 
 
 @dataclass
 class TickReport:
+    """A tick as the tick service fills it in."""
+
     trigger: str
     started_at: datetime
     finished_at: datetime | None = None
@@ -41,36 +78,27 @@ class TickReport:
     def success(self) -> bool:
         return self.error is None
 
-    def data(self) -> dict[str, Any]:
-        """The `data` object of the endpoint's response; field names are a dashboard contract."""
+    def summary(self) -> TickSummary:
         ok = sum(1 for e in self.executions if e.status == "completed")
-        return {
-            "strategies_checked": self.claimed,
-            "strategies_executed": len(self.executions),
-            "executions": [e.__dict__ for e in self.executions],
-            "execution_time_ms": self.execution_time_ms,
-            "succeeded": ok,
-            "failed": len(self.executions) - ok,
-            "released": self.released,
-            "auto_paused": sum(1 for e in self.executions if e.auto_paused),
-        }
+        return TickSummary(
+            strategies_checked=self.claimed,
+            strategies_executed=len(self.executions),
+            executions=self.executions,
+            execution_time_ms=self.execution_time_ms,
+            succeeded=ok,
+            failed=len(self.executions) - ok,
+            released=self.released,
+            auto_paused=sum(1 for e in self.executions if e.auto_paused),
+        )
 
-    def ledger_row(self) -> dict[str, Any]:
-        d = self.data()
-        return {
-            "trigger": self.trigger,
-            "started_at": self.started_at.isoformat(),
-            "finished_at": (self.finished_at or self.started_at).isoformat(),
-            "success": self.success,
-            "strategies_checked": d["strategies_checked"],
-            "strategies_executed": d["strategies_executed"],
-            "succeeded": d["succeeded"],
-            "failed": d["failed"],
-            "released": self.released,
-            "execution_time_ms": self.execution_time_ms,
-            "error": self.error,
-            "summary": {"auto_paused": d["auto_paused"], "cancelled": self.cancelled},
-        }
+    def response(self) -> TickResponse:
+        return TickResponse(
+            success=self.success,
+            data=self.summary(),
+            error=self.error,
+            execution_time_ms=None if self.success else self.execution_time_ms,
+            timestamp=datetime.now(UTC),
+        )
 
 
 def failed_result(message: str, duration_ms: int) -> RunResult:
@@ -81,15 +109,3 @@ def failed_result(message: str, duration_ms: int) -> RunResult:
         nodes_executed=0,
         duration_ms=duration_ms,
     )
-
-
-def response_body(report: TickReport) -> dict[str, Any]:
-    """What the cron endpoint answers for a tick (and `cascadian tick --json` prints)."""
-    body: dict[str, Any] = {
-        "success": report.success,
-        "data": report.data(),
-        "timestamp": datetime.now(UTC).isoformat(),
-    }
-    if not report.success:
-        body |= {"error": report.error, "execution_time_ms": report.execution_time_ms}
-    return body

@@ -111,13 +111,13 @@ class TickService:
         if report.error is None and unrecorded:
             report.error = f"{len(unrecorded)} outcome(s) not recorded: {unrecorded[0]}"
         await self._record_tick(report)
-        d = report.data()
+        d = report.summary()
         log.info(
             "tick (%s): %d claimed, %d ok, %d failed, %d released, %d ms%s",
             trigger,
             report.claimed,
-            d["succeeded"],
-            d["failed"],
+            d.succeeded,
+            d.failed,
             report.released,
             report.execution_time_ms,
             f"; error: {report.error}" if report.error else "",
@@ -236,16 +236,16 @@ class TickService:
         next_at = _next_run(claim, finished)
         outcome = RunOutcome(claim.execution_id, claim.workflow.id, result, next_at, finished)
         report = RunReport(
-            workflow_id=str(claim.workflow.id),
+            workflow_id=claim.workflow.id,
             workflow_name=claim.workflow.name,
             status="completed" if result.success else "failed",
             duration_ms=result.duration_ms,
             nodes_executed=result.nodes_executed,
             error=result.error_message,
-            execution_id=str(claim.execution_id),
+            execution_id=claim.execution_id,
             attempt=claim.attempt,
             recorded=False,
-            next_execution_at=next_at.isoformat() if next_at else None,
+            next_execution_at=next_at,
         )
         try:
             recorded = await self.recorder.record(outcome)
@@ -261,7 +261,7 @@ class TickService:
 
     async def _record_tick(self, report: TickReport) -> None:
         try:
-            await self.store.record_tick(report.ledger_row())
+            await self.store.record_tick(report)
         except StoreUnavailable as exc:
             log.warning("tick not written to the ledger: %s", exc)
 
@@ -292,13 +292,13 @@ def _report_of(task: asyncio.Task[RunReport], claim: ClaimedRun) -> RunReport:
     exc = task.exception()
     log.error("run %s crashed: %r", claim.execution_id, exc)
     return RunReport(
-        workflow_id=str(claim.workflow.id),
+        workflow_id=claim.workflow.id,
         workflow_name=claim.workflow.name,
         status="failed",
         duration_ms=0,
         nodes_executed=0,
         error=f"internal error: {type(exc).__name__}: {exc}",
-        execution_id=str(claim.execution_id),
+        execution_id=claim.execution_id,
         attempt=claim.attempt,
         recorded=False,
         record_error=f"internal error: {type(exc).__name__}",

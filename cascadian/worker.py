@@ -57,15 +57,15 @@ class Worker:
 
 
 def _log_tick(report: TickReport) -> None:
-    d = report.data()
+    d = report.summary()
     if report.error:
         log.error("tick failed: %s", report.error)
-    if d["strategies_executed"] or report.released or report.cancelled:
+    if d.strategies_executed or report.released or report.cancelled:
         log.info(
             "tick: %d run(s), %d ok, %d failed, %d released, %d cancelled, %d ms",
-            d["strategies_executed"],
-            d["succeeded"],
-            d["failed"],
+            d.strategies_executed,
+            d.succeeded,
+            d.failed,
             report.released,
             report.cancelled,
             report.execution_time_ms,

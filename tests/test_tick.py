@@ -46,7 +46,7 @@ async def test_due_strategies_run_and_not_due_ones_are_skipped(
     executor = ScriptedExecutor()
     report = await service(store, executor, clock).tick()
     assert executor.calls == ["due"]
-    assert report.data()["strategies_checked"] == 1 and report.data()["strategies_executed"] == 1
+    assert report.summary().strategies_checked == 1 and report.summary().strategies_executed == 1
     assert strategy(db, due)["execution_count"] == 1
     assert strategy(db, later)["execution_count"] == 0
 
@@ -144,7 +144,7 @@ async def test_claiming_stops_when_a_new_run_could_not_finish_in_the_budget(
         CASCADIAN_MAX_CONCURRENCY=1,
         CASCADIAN_TICK_BUDGET_SECONDS=10,
     ).tick()
-    assert executor.calls == ["slow"] and report.data()["strategies_checked"] == 1
+    assert executor.calls == ["slow"] and report.summary().strategies_checked == 1
     for sid in left:
         s = strategy(db, sid)
         assert s["execution_count"] == 0 and s["lease_token"] is None
@@ -173,7 +173,7 @@ async def test_claims_that_come_back_too_late_are_released_not_lost(
     executor = ScriptedExecutor()
     report = await TickService(SlowClaimStore(store, clock), executor, settings(), clock).tick()
     assert executor.calls == []
-    assert report.data()["released"] == 3 and report.data()["strategies_executed"] == 0
+    assert report.summary().released == 3 and report.summary().strategies_executed == 0
     assert all(strategy(db, s)["lease_token"] is None for s in sids)
     assert rows(db, "select count(*) as n from workflow_executions") == [{"n": 0}]
     assert len(await store.claim_due(NOW, 25, 60)) == 3

@@ -38,7 +38,7 @@ async def test_run_now_records_a_manual_run_without_moving_the_schedule(
     report = await service(store, executor).run_now(sid)
     assert executor.calls == ["now"]
     assert report.status == "completed" and report.recorded
-    assert report.next_execution_at == later.isoformat()
+    assert report.next_execution_at == later
     s = strategy(db, sid)
     assert (s["execution_count"], s["success_count"], s["next_execution_at"]) == (1, 1, later)
     assert s["last_executed_at"] == NOW and s["lease_token"] is None

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import secrets
-from typing import Annotated, Any
+from typing import Annotated
 
 import httpx
 import typer
@@ -18,7 +17,7 @@ from cascadian.cli import strategies as cli_strategies
 from cascadian.cli.common import cli_database_url, console, load_settings
 from cascadian.config import Settings
 from cascadian.errors import MigrationError
-from cascadian.reports import TickReport, response_body
+from cascadian.reports import TickReport, TickSummary
 from cascadian.store.migrate import migrate
 from cascadian.tick import TickService
 from cascadian.worker import Worker
@@ -60,25 +59,25 @@ def serve(
     uvicorn.run(create_app(), host=host, port=port)
 
 
-def tick_table(data: dict[str, Any], trigger: str) -> Table:
-    """A tick's `data` (as the endpoint returns it) as a table."""
+def tick_table(data: TickSummary, trigger: str) -> Table:
+    """A tick's summary (the endpoint's `data`) as a table."""
     title = (
-        f"tick ({trigger}): {data['strategies_executed']} run(s), "
-        f"{data['succeeded']} ok, {data['failed']} failed, {data['execution_time_ms']} ms"
+        f"tick ({trigger}): {data.strategies_executed} run(s), "
+        f"{data.succeeded} ok, {data.failed} failed, {data.execution_time_ms} ms"
     )
     table = Table(title=title)
     for col in ("strategy", "status", "ms", "nodes", "error"):
         table.add_column(col)
-    for e in data["executions"]:
-        style = "green" if e["status"] == "completed" else "red"
-        note = e["error"] or ""
-        if e.get("auto_paused"):
+    for e in data.executions:
+        style = "green" if e.status == "completed" else "red"
+        note = e.error or ""
+        if e.auto_paused:
             note = f"[bold]auto-paused[/bold] {note}"
         table.add_row(
-            e["workflow_name"],
-            f"[{style}]{e['status']}[/{style}]",
-            str(e["duration_ms"]),
-            str(e["nodes_executed"]),
+            e.workflow_name,
+            f"[{style}]{e.status}[/{style}]",
+            str(e.duration_ms),
+            str(e.nodes_executed),
             note,
         )
     return table
@@ -102,9 +101,9 @@ def tick(
     """Run one tick in this process and print its summary."""
     report = asyncio.run(_tick_once("cli"))
     if as_json:
-        print(json.dumps(response_body(report), indent=2, default=str))
+        print(report.response().model_dump_json(indent=2))
     else:
-        console.print(tick_table(report.data(), report.trigger))
+        console.print(tick_table(report.summary(), report.trigger))
         if report.error:
             console.print(f"[red]error:[/red] {report.error}")
     if not report.success:
@@ -195,11 +194,11 @@ async def _serve_and_tick(port: int, every: float) -> None:
                     break
                 reply = await client.post(url, headers=headers)
                 body = reply.json()
-                data = body.get("data")
-                if data and data["strategies_executed"]:
+                data = TickSummary.model_validate(body["data"]) if body.get("data") else None
+                if data and data.strategies_executed:
                     console.print(tick_table(data, "demo"))
                 elif data:
-                    console.print(f"tick (demo): nothing due, {data['execution_time_ms']} ms")
+                    console.print(f"tick (demo): nothing due, {data.execution_time_ms} ms")
                 if not body.get("success"):
                     console.print(f"[red]{reply.status_code}:[/red] {body.get('error')}")
     finally:

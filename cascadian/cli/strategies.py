@@ -136,7 +136,7 @@ def run_table(r: RunReport) -> Table:
     table.add_column("value")
     for field, value in (
         ("status", f"[{style}]{r.status}[/{style}]"),
-        ("execution id", r.execution_id),
+        ("execution id", str(r.execution_id)),
         ("duration", f"{r.duration_ms} ms"),
         ("nodes", str(r.nodes_executed)),
         ("error", r.error or "-"),

@@ -37,6 +37,7 @@ from cascadian.data import (
 )
 from cascadian.errors import StoreRejected, StoreUnavailable
 from cascadian.outcome import to_record
+from cascadian.reports import TickReport
 from cascadian.store.rows import (
     claimed_run,
     control_result,
@@ -46,6 +47,7 @@ from cascadian.store.rows import (
     notification_record,
     strategy_status,
     tick_entry,
+    tick_record,
 )
 
 log = logging.getLogger(__name__)
@@ -160,8 +162,8 @@ class PostgresStore:
         )
         return int(rows[0]["released"])
 
-    async def record_tick(self, summary: dict[str, Any]) -> None:
-        await self._rows("select cascadian_record_tick_v1(%s) as id", (Jsonb(summary),))
+    async def record_tick(self, report: TickReport) -> None:
+        await self._rows("select cascadian_record_tick_v1(%s) as id", (Jsonb(tick_record(report)),))
 
     async def add_to_watchlist(
         self, workflow_id: UUID, execution_id: UUID | None, entries: Sequence[WatchlistEntry]

@@ -27,6 +27,7 @@ from cascadian.data import (
     TickEntry,
     Workflow,
 )
+from cascadian.reports import TickReport
 
 _RESULTS = frozenset(get_args(ControlResult))
 
@@ -194,3 +195,22 @@ def _dt(value: Any) -> datetime:
 
 def dt_or_none(value: Any) -> datetime | None:
     return None if value is None else _dt(value)
+
+
+def tick_record(report: TickReport) -> dict[str, Any]:
+    """The JSON cascadian_record_tick_v1 takes: one row of the tick ledger."""
+    d = report.summary()
+    return {
+        "trigger": report.trigger,
+        "started_at": report.started_at.isoformat(),
+        "finished_at": (report.finished_at or report.started_at).isoformat(),
+        "success": report.success,
+        "strategies_checked": d.strategies_checked,
+        "strategies_executed": d.strategies_executed,
+        "succeeded": d.succeeded,
+        "failed": d.failed,
+        "released": report.released,
+        "execution_time_ms": report.execution_time_ms,
+        "error": report.error,
+        "summary": {"auto_paused": d.auto_paused, "cancelled": report.cancelled},
+    }

@@ -44,6 +44,7 @@ from cascadian.data import (
 from cascadian.errors import StoreRejected, StoreUnavailable
 from cascadian.outcome import to_record
 from cascadian.ports import FullStore
+from cascadian.reports import TickReport
 from cascadian.store.rows import (
     claimed_run,
     control_result,
@@ -53,6 +54,7 @@ from cascadian.store.rows import (
     notification_record,
     strategy_status,
     tick_entry,
+    tick_record,
 )
 
 # PostgREST's codes for "no such function/table in the schema cache" and
@@ -183,8 +185,8 @@ class SupabaseStore:
         )
         return int(released)
 
-    async def record_tick(self, summary: dict[str, Any]) -> None:
-        await self._rpc("cascadian_record_tick_v1", {"p_tick": summary})
+    async def record_tick(self, report: TickReport) -> None:
+        await self._rpc("cascadian_record_tick_v1", {"p_tick": tick_record(report)})
 
     async def add_to_watchlist(
         self, workflow_id: UUID, execution_id: UUID | None, entries: Sequence[WatchlistEntry]

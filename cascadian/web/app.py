@@ -1,29 +1,21 @@
-"""The FastAPI app: wiring, lifespan and error shapes. Routes live in api_*.py."""
+"""The FastAPI app: its lifespan (the services a process uses) and its routers."""
 
 from __future__ import annotations
 
-import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
 import httpx
-from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI
 
 from cascadian.bootstrap import build_executor, open_store
 from cascadian.clock import Clock
 from cascadian.config import Settings, get_settings
 from cascadian.control import ControlService
-from cascadian.errors import Conflict, NotFound, ScheduleError, StoreUnavailable
 from cascadian.ports import FullStore, WorkflowExecutor
 from cascadian.tick import TickService
 from cascadian.web import cron, ops, strategies
-from cascadian.web.cron import now_iso
-from cascadian.web.deps import Misconfigured, Unauthorized
-
-log = logging.getLogger(__name__)
+from cascadian.web.responses import install_error_handlers
 
 
 def create_app(
@@ -61,45 +53,5 @@ def create_app(
     app.include_router(cron.router)
     app.include_router(ops.router)
     app.include_router(strategies.router)
-    _install_error_handlers(app)
+    install_error_handlers(app)
     return app
-
-
-def _error(status: int, error: str, message: str | None = None, **extra: Any) -> JSONResponse:
-    body = {"success": False, "error": error, "message": message, "timestamp": now_iso(), **extra}
-    return JSONResponse(status_code=status, content=body)
-
-
-def _install_error_handlers(app: FastAPI) -> None:
-    @app.exception_handler(Unauthorized)
-    async def unauthorized(_: Request, exc: Unauthorized) -> JSONResponse:
-        return JSONResponse(
-            status_code=401,
-            content={"success": False, "error": "Unauthorized", "message": exc.message},
-        )
-
-    @app.exception_handler(Misconfigured)
-    async def misconfigured(_: Request, exc: Misconfigured) -> JSONResponse:
-        log.error("refused a request: %s", exc.message)
-        return _error(503, "Misconfigured", exc.message, execution_time_ms=0)
-
-    @app.exception_handler(StoreUnavailable)
-    async def unavailable(_: Request, exc: StoreUnavailable) -> JSONResponse:
-        return _error(503, "Service Unavailable", str(exc), execution_time_ms=0)
-
-    @app.exception_handler(NotFound)
-    async def not_found(_: Request, exc: NotFound) -> JSONResponse:
-        return _error(404, "Not Found", str(exc))
-
-    @app.exception_handler(Conflict)
-    async def conflict(_: Request, exc: Conflict) -> JSONResponse:
-        return _error(409, "Conflict", str(exc))
-
-    @app.exception_handler(ScheduleError)
-    async def invalid_schedule(_: Request, exc: ScheduleError) -> JSONResponse:
-        return _error(422, "Validation Error", str(exc))
-
-    @app.exception_handler(RequestValidationError)
-    async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
-        details = [{"loc": list(e.get("loc", ())), "msg": e.get("msg", "")} for e in exc.errors()]
-        return _error(422, "Validation Error", "the request is not valid", details=details)

@@ -1,13 +1,14 @@
-"""FastAPI dependencies: the bearer-secret check and the services on app.state."""
+"""FastAPI dependencies: the bearer-secret checks, and the services on app.state as
+typed aliases (`Control`, `Ticks`, `AppSettings`) for route signatures."""
 
 from __future__ import annotations
 
 import hmac
 import logging
 from collections.abc import Callable, Coroutine
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import Request
+from fastapi import Depends, Request
 from fastapi.routing import APIRoute
 from pydantic import SecretStr
 from starlette.responses import Response
@@ -15,18 +16,9 @@ from starlette.responses import Response
 from cascadian.config import Settings
 from cascadian.control import ControlService
 from cascadian.tick import TickService
+from cascadian.web.responses import Misconfigured, Unauthorized
 
 log = logging.getLogger(__name__)
-
-
-class Unauthorized(Exception):
-    def __init__(self, message: str) -> None:
-        self.message = message
-
-
-class Misconfigured(Exception):
-    def __init__(self, message: str) -> None:
-        self.message = message
 
 
 def bearer_matches(header: str | None, secret: SecretStr) -> bool:
@@ -78,6 +70,11 @@ def get_control_service(request: Request) -> ControlService:
 def get_tick_service(request: Request) -> TickService:
     service: TickService = request.app.state.tick_service
     return service
+
+
+AppSettings = Annotated[Settings, Depends(get_settings)]
+Control = Annotated[ControlService, Depends(get_control_service)]
+Ticks = Annotated[TickService, Depends(get_tick_service)]
 
 
 class AdminKeyFirstRoute(APIRoute):

@@ -14,14 +14,11 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from cascadian.control import TICKS_OVERDUE_AFTER, ControlService
-from cascadian.web.cron import now_iso
-from cascadian.web.deps import get_control_service, require_admin_key
-from cascadian.web.strategies import error_responses
+from cascadian.control import TICKS_OVERDUE_AFTER
+from cascadian.web.deps import Control, require_admin_key
+from cascadian.web.responses import error_responses, now_iso
 
 router = APIRouter(prefix="/api")
-
-Control = Annotated[ControlService, Depends(get_control_service)]
 
 
 class TickModel(BaseModel):

@@ -15,43 +15,17 @@ from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from cascadian.control import ControlService
 from cascadian.errors import StoreUnavailable
-from cascadian.tick import TickService
-from cascadian.web.deps import AdminKeyFirstRoute, get_control_service, get_tick_service
+from cascadian.web.deps import AdminKeyFirstRoute, Control, Ticks
+from cascadian.web.responses import error_responses
 
 router = APIRouter(prefix="/api", route_class=AdminKeyFirstRoute)
 
-Control = Annotated[ControlService, Depends(get_control_service)]
 MAX_INTERVAL_MINUTES = 366 * 24 * 60
 StrategyId = Annotated[UUID, Path(description="The strategy's id (a workflow_sessions id)")]
-
-
-class ErrorBody(BaseModel):
-    success: bool = False
-    error: str
-    message: str | None = None
-    timestamp: str | None = None
-    details: list[dict[str, Any]] | None = Field(
-        default=None, description="422 only: each invalid field's location and message"
-    )
-
-
-_ERRORS: dict[int, str] = {
-    401: "Missing or wrong bearer key",
-    404: "No strategy (or run) has this id",
-    409: "The strategy's state does not allow this; `message` says why",
-    422: "A malformed id, query or body, or an invalid cron expression or time zone",
-    503: "The database is unavailable",
-}
-
-
-def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI `responses` for these error codes, all with the ErrorBody shape."""
-    return {c: {"model": ErrorBody, "description": _ERRORS[c]} for c in codes}
 
 
 class ScheduleModel(BaseModel):
@@ -272,7 +246,7 @@ async def executions(
 async def execute_now(
     strategy_id: StrategyId,
     control: Control,
-    ticks: Annotated[TickService, Depends(get_tick_service)],
+    ticks: Ticks,
 ) -> ExecuteNowResponse:
     """Runs synchronously, within the strategy timeout. It does not move the schedule,
     and counts in the counters and towards the auto-pause like any run. 409 while a run
@@ -280,7 +254,7 @@ async def execute_now(
     report = await ticks.run_now(strategy_id)
     if report.record_error:
         raise StoreUnavailable(f"the run finished but was not recorded: {report.record_error}")
-    run = await control.execution(UUID(report.execution_id))
+    run = await control.execution(report.execution_id)
     return ExecuteNowResponse(
         data=ExecutionDetailModel.model_validate(run),
         recorded=report.recorded,

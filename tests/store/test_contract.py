@@ -24,6 +24,7 @@ from cascadian.data import (
 )
 from cascadian.outcome import Counters, apply
 from cascadian.ports import Store
+from cascadian.reports import TickReport
 from tests.factories import USER, add_strategy, rows, strategy
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
@@ -259,15 +260,7 @@ async def test_a_batch_of_outcomes_is_recorded_in_order(any_store: Store, db: An
 
 async def test_the_tick_ledger_keeps_one_row_per_tick(any_store: Store, db: Any) -> None:
     await any_store.record_tick(
-        {
-            "trigger": "cron",
-            "started_at": NOW.isoformat(),
-            "finished_at": NOW.isoformat(),
-            "success": True,
-            "strategies_checked": 2,
-            "execution_time_ms": 12,
-            "summary": {"auto_paused": 0},
-        }
+        TickReport("cron", NOW, finished_at=NOW, claimed=2, execution_time_ms=12)
     )
     [tick] = rows(
         db,
@@ -279,7 +272,7 @@ async def test_the_tick_ledger_keeps_one_row_per_tick(any_store: Store, db: Any)
         "started_at": NOW,
         "strategies_checked": 2,
         "execution_time_ms": 12,
-        "summary": {"auto_paused": 0},
+        "summary": {"auto_paused": 0, "cancelled": 0},
     }
 
 
@@ -466,14 +459,14 @@ async def test_ticks_come_newest_first_with_the_gap_since_the_one_before(
     any_store: Any, db: Any
 ) -> None:
     for minutes in (0, 1, 4):
-        at = (NOW + timedelta(minutes=minutes)).isoformat()
-        await any_store.record_tick({"started_at": at, "finished_at": at, "success": True})
+        at = NOW + timedelta(minutes=minutes)
+        await any_store.record_tick(TickReport("cron", at, finished_at=at))
     ticks = await any_store.ticks(2)
     assert [(t.started_at, t.gap_seconds) for t in ticks] == [
         (NOW + timedelta(minutes=4), 180.0),
         (NOW + timedelta(minutes=1), 60.0),
     ]
-    assert ticks[0].trigger == "cron" and ticks[0].summary == {}
+    assert ticks[0].trigger == "cron" and ticks[0].summary == {"auto_paused": 0, "cancelled": 0}
 
 
 async def test_a_deleted_history_row_does_not_block_the_next_attempt(

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from cascadian.data import RunOutcome, RunResult
+from cascadian.reports import TickReport
 from cascadian.store.postgres import PostgresStore
 from tests.factories import add_strategy
 
@@ -44,9 +45,7 @@ async def test_the_store_leaves_no_session_state_for_a_transaction_pooler(
             outcome = RunOutcome(claim.execution_id, sid, result, next_at, now)
             [recorded] = await store.finish_runs([outcome], 3)
             assert recorded.accepted
-            await store.record_tick(
-                {"started_at": now.isoformat(), "finished_at": now.isoformat(), "success": True}
-            )
+            await store.record_tick(TickReport("cron", now, finished_at=now))
             now = next_at
         [state] = await store._rows(
             """

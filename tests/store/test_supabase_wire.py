@@ -17,6 +17,7 @@ import pytest
 import respx
 
 from cascadian.data import Notification, RunOutcome, RunResult, Schedule, WatchlistEntry
+from cascadian.reports import TickReport
 from cascadian.store.supabase import SupabaseStore
 from tests.conftest import SUPABASE_KEY
 from tests.factories import USER, add_strategy
@@ -86,8 +87,23 @@ CALLS: list[tuple[str, Callable[[SupabaseStore], Awaitable[Any]], dict[str, Any]
     ),
     (
         "cascadian_record_tick_v1",
-        lambda s: s.record_tick({"started_at": NOW_ISO, "finished_at": NOW_ISO, "success": True}),
-        {"p_tick": {"started_at": NOW_ISO, "finished_at": NOW_ISO, "success": True}},
+        lambda s: s.record_tick(TickReport("cron", NOW, finished_at=NOW)),
+        {
+            "p_tick": {
+                "trigger": "cron",
+                "started_at": NOW_ISO,
+                "finished_at": NOW_ISO,
+                "success": True,
+                "strategies_checked": 0,
+                "strategies_executed": 0,
+                "succeeded": 0,
+                "failed": 0,
+                "released": 0,
+                "execution_time_ms": 0,
+                "error": None,
+                "summary": {"auto_paused": 0, "cancelled": 0},
+            }
+        },
     ),
     (
         "cascadian_add_to_watchlist_v1",

@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from cascadian.config import Settings
+from cascadian.reports import TickReport
 from cascadian.store.postgres import PostgresStore
 from cascadian.web.app import create_app
 from tests.api_client import KEY, bearer, client
@@ -19,10 +20,8 @@ TICKS = "/api/cron/ticks"
 
 async def record_ticks(store: PostgresStore, *minutes_ago: float) -> None:
     for m in minutes_ago:
-        at = (datetime.now(UTC) - timedelta(minutes=m)).isoformat()
-        await store.record_tick(
-            {"trigger": "cron", "started_at": at, "finished_at": at, "success": True}
-        )
+        at = datetime.now(UTC) - timedelta(minutes=m)
+        await store.record_tick(TickReport("cron", at, finished_at=at))
 
 
 @pytest.fixture

@@ -123,7 +123,7 @@ async def test_the_opening_paragraph_strategy_runs_end_to_end_in_a_tick(
     # 253591 (24h $128k, yes 0.355) qualifies; 517740 has the volume but yes is 0.71.
     [entry] = rows(db, "select market_id, added_by_execution_id from strategy_watchlists")
     assert entry["market_id"] == "253591"
-    assert str(entry["added_by_execution_id"]) == run.execution_id
+    assert entry["added_by_execution_id"] == run.execution_id
     [n] = rows(db, "select workflow_id, title, message from notifications")
     assert n["workflow_id"] == sid
     assert n["message"] == "Added 1 market(s) priced 0.2-0.4 (0 already watched)."

@@ -1,0 +1,108 @@
+"""The web layer's error shapes, in one place: the body every error answer has, its
+OpenAPI description, and the handlers that turn our errors into it.
+
+    {"success": false, "error": "Not Found", "message": "...", "timestamp": "..."}
+
+The 401 body is a fixed contract and has no timestamp; a 503 adds
+`execution_time_ms`, a 422 `details` (each invalid field and why).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
+from cascadian.errors import Conflict, NotFound, ScheduleError, StoreUnavailable
+
+log = logging.getLogger(__name__)
+
+
+class Unauthorized(Exception):
+    """A missing or wrong bearer secret."""
+
+    def __init__(self, message: str) -> None:
+        self.message = message
+
+
+class Misconfigured(Exception):
+    """The deployment cannot serve this request safely (e.g. production without a secret)."""
+
+    def __init__(self, message: str) -> None:
+        self.message = message
+
+
+class ErrorBody(BaseModel):
+    success: bool = False
+    error: str
+    message: str | None = None
+    timestamp: datetime | None = Field(
+        default=None, description="Absent from the 401 body, which is a fixed contract"
+    )
+    execution_time_ms: int | None = Field(default=None, description="503 only")
+    details: list[dict[str, Any]] | None = Field(
+        default=None, description="422 only: each invalid field's location and message"
+    )
+
+
+_ERRORS: dict[int, str] = {
+    401: "Missing or wrong bearer key",
+    404: "No strategy (or run) has this id",
+    409: "The strategy's state does not allow this; `message` says why",
+    422: "A malformed id, query or body, or an invalid cron expression or time zone",
+    503: "The database is unavailable, or the deployment is misconfigured",
+}
+
+
+def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` for these error codes, all with the ErrorBody shape."""
+    return {c: {"model": ErrorBody, "description": _ERRORS[c]} for c in codes}
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+def error(status: int, name: str, message: str | None = None, **extra: Any) -> JSONResponse:
+    body = {"success": False, "error": name, "message": message, "timestamp": now_iso(), **extra}
+    return JSONResponse(status_code=status, content=body)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(Unauthorized)
+    async def unauthorized(_: Request, exc: Unauthorized) -> JSONResponse:
+        return JSONResponse(
+            status_code=401,
+            content={"success": False, "error": "Unauthorized", "message": exc.message},
+        )
+
+    @app.exception_handler(Misconfigured)
+    async def misconfigured(_: Request, exc: Misconfigured) -> JSONResponse:
+        log.error("refused a request: %s", exc.message)
+        return error(503, "Misconfigured", exc.message, execution_time_ms=0)
+
+    @app.exception_handler(StoreUnavailable)
+    async def unavailable(_: Request, exc: StoreUnavailable) -> JSONResponse:
+        return error(503, "Service Unavailable", str(exc), execution_time_ms=0)
+
+    @app.exception_handler(NotFound)
+    async def not_found(_: Request, exc: NotFound) -> JSONResponse:
+        return error(404, "Not Found", str(exc))
+
+    @app.exception_handler(Conflict)
+    async def conflict(_: Request, exc: Conflict) -> JSONResponse:
+        return error(409, "Conflict", str(exc))
+
+    @app.exception_handler(ScheduleError)
+    async def invalid_schedule(_: Request, exc: ScheduleError) -> JSONResponse:
+        return error(422, "Validation Error", str(exc))
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        details = [{"loc": list(e.get("loc", ())), "msg": e.get("msg", "")} for e in exc.errors()]
+        return error(422, "Validation Error", "the request is not valid", details=details)
