@@ -30,6 +30,7 @@ import httpx
 from cascadian.store.postgres import PostgresStore
 from cascadian.tick import TickService
 from cascadian.workflow.executor import GraphExecutor
+from cascadian.workflow.node_api import NodeServices
 
 DB = "cascadian_bench_drain"
 
@@ -76,7 +77,7 @@ async def drain(url: str, env: dict[str, Any]) -> dict[str, Any]:
     runs = ticks = 0
     try:
         async with httpx.AsyncClient() as http:
-            executor = GraphExecutor(services={"http": http, "settings": settings, "store": store})
+            executor = GraphExecutor(services=NodeServices(settings, http=http, store=store))
             service = TickService(store, executor, settings)
             await inner.ping()
             start, cpu = time.time(), _cpu()

@@ -24,11 +24,13 @@ import httpx
 import psycopg
 from psycopg.rows import dict_row
 
+from cascadian.config import Settings
 from cascadian.data import Schedule, Workflow
 from cascadian.schedule import next_slot
 from cascadian.store.postgres import PostgresStore
 from cascadian.tick import TickService
 from cascadian.workflow.executor import GraphExecutor
+from cascadian.workflow.node_api import NodeServices
 
 STRATEGIES = 25
 DELAY = 0.2
@@ -36,7 +38,7 @@ DELAY = 0.2
 
 async def our_tick(url: str, store: PostgresStore, http: httpx.AsyncClient, **env: Any) -> float:
     settings = common.bench_settings(url, CASCADIAN_CLAIM_LIMIT=STRATEGIES, **env)
-    executor = GraphExecutor(services={"http": http, "settings": settings, "store": store})
+    executor = GraphExecutor(services=NodeServices(settings, http=http, store=store))
     service = TickService(store, executor, settings)
     t0 = time.perf_counter()
     report = await service.tick(trigger="bench")
@@ -48,7 +50,7 @@ async def our_tick(url: str, store: PostgresStore, http: httpx.AsyncClient, **en
 
 async def seed_style_tick(url: str, http: httpx.AsyncClient) -> float:
     """The seed's design: select due (limit 25), run sequentially, UPDATE each afterwards."""
-    executor = GraphExecutor(services={"http": http})
+    executor = GraphExecutor(services=NodeServices(Settings(), http=http))
     t0 = time.perf_counter()
     async with await psycopg.AsyncConnection.connect(
         url, autocommit=True, row_factory=dict_row

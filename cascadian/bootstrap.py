@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import httpx
@@ -97,6 +97,6 @@ def build_executor(
             timeout=settings.strategy_timeout_seconds,
         )
     from cascadian.workflow.executor import GraphExecutor
+    from cascadian.workflow.node_api import NodeServices
 
-    services: dict[str, Any] = {"http": http, "settings": settings, "store": store}
-    return GraphExecutor(services=services)
+    return GraphExecutor(services=NodeServices(settings, http=http, store=store))

@@ -42,7 +42,7 @@ class WorkflowExecutor(Protocol):
 
 
 class NodeStore(Protocol):
-    """What nodes may write while a strategy runs (services["store"])."""
+    """What nodes may write while a strategy runs (NodeServices.store)."""
 
     async def add_to_watchlist(
         self, workflow_id: UUID, execution_id: UUID | None, entries: Sequence[WatchlistEntry]

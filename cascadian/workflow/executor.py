@@ -12,6 +12,7 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
+from cascadian.config import Settings
 from cascadian.data import NodeRun, NodeStatus, RunResult, Workflow
 from cascadian.workflow.graph import (
     Edge,
@@ -24,7 +25,7 @@ from cascadian.workflow.graph import (
     unrun,
     validated_config,
 )
-from cascadian.workflow.node_api import NodeContext, NodeError, NodeType
+from cascadian.workflow.node_api import NodeContext, NodeError, NodeServices, NodeType
 from cascadian.workflow.registry import NodeRegistry, default_registry
 from cascadian.workflow.templates import resolve
 
@@ -45,7 +46,7 @@ class _Run:
         graph: Graph,
         types: dict[str, NodeType],
         workflow: Workflow,
-        services: dict[str, Any],
+        services: NodeServices,
         deadline: float | None,
     ) -> None:
         self.graph, self.types, self.workflow, self.services = graph, types, workflow, services
@@ -172,10 +173,11 @@ class GraphExecutor:
     """The WorkflowExecutor port, running ReactFlow-shaped workflow graphs."""
 
     def __init__(
-        self, registry: NodeRegistry | None = None, services: dict[str, Any] | None = None
+        self, registry: NodeRegistry | None = None, services: NodeServices | None = None
     ) -> None:
         self.registry = registry if registry is not None else default_registry()
-        self.services = services if services is not None else {}
+        # No services given (tests, tools): default settings, no store, no shared client.
+        self.services = services if services is not None else NodeServices(Settings())
 
     async def execute(self, workflow: Workflow, deadline: float | None = None) -> RunResult:
         start = time.perf_counter()

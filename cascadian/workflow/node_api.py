@@ -9,16 +9,22 @@ with the node and the field named.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+import httpx
 from pydantic import BaseModel, ConfigDict
 
+from cascadian.config import Settings
 from cascadian.data import Workflow
 from cascadian.errors import NodeError
+from cascadian.ports import NodeStore
+from cascadian.workflow.http_safety import Resolver
+from cascadian.workflow.retry import RetryPolicy
 
-__all__ = ["NodeConfig", "NodeContext", "NodeError", "NodeType", "RunFn"]
+__all__ = ["NodeConfig", "NodeContext", "NodeError", "NodeServices", "NodeType", "RunFn"]
 
 
 class NodeConfig(BaseModel):
@@ -28,14 +34,42 @@ class NodeConfig(BaseModel):
 
 
 @dataclass(frozen=True)
+class NodeServices:
+    """What nodes may use while a strategy runs, built once by the composition root
+    (bootstrap.build_executor): nothing is looked up, or read from the environment,
+    during a run."""
+
+    settings: Settings
+    # The shared client for outgoing calls; None: each call opens a short-lived one.
+    http: httpx.AsyncClient | None = None
+    # Where nodes that write (watchlist, notify) write; None: they fail, saying so.
+    store: NodeStore | None = None
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    # DNS for the SSRF guard; None: the system resolver.
+    resolver: Resolver | None = None
+
+    def node_store(self) -> NodeStore:
+        if self.store is None:
+            raise NodeError("no store is configured for nodes that write")
+        return self.store
+
+    @asynccontextmanager
+    async def http_client(self) -> AsyncIterator[httpx.AsyncClient]:
+        """The shared HTTP client, or a short-lived one when none is configured."""
+        if self.http is not None:
+            yield self.http
+            return
+        async with httpx.AsyncClient() as client:
+            yield client
+
+
+@dataclass(frozen=True)
 class NodeContext:
     workflow: Workflow
     node_id: str
     # Outputs of the upstream nodes that ran and whose edge is active, by node id.
     inputs: dict[str, Any]
-    # Adapters a node may need (HTTP client, watchlist/notification writers,
-    # settings). Filled by whoever builds the executor; nodes look up what they use.
-    services: dict[str, Any] = field(default_factory=dict)
+    services: NodeServices
     # When the run must be over, on the event loop's clock (loop.time()); None: no
     # limit. Retrying nodes use it to give up rather than sleep past the deadline.
     deadline: float | None = None

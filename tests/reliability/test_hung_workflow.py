@@ -19,7 +19,7 @@ from cascadian.config import Settings
 from cascadian.store.postgres import PostgresStore
 from cascadian.tick import TickService
 from cascadian.workflow.executor import GraphExecutor
-from cascadian.workflow.node_api import NodeConfig, NodeContext, NodeType
+from cascadian.workflow.node_api import NodeConfig, NodeContext, NodeServices, NodeType
 from cascadian.workflow.registry import default_registry
 from tests.factories import add_strategy, chain, node, rows
 
@@ -106,7 +106,7 @@ def arrange(db: psycopg.Connection[Any], hung_node: dict[str, Any]) -> None:
 async def run_tick(store: PostgresStore) -> tuple[float, dict[str, Any]]:
     settings = Settings(**SETTINGS)
     async with httpx.AsyncClient() as http:
-        services = {"http": http, "settings": settings, "store": store}
+        services = NodeServices(settings, http=http, store=store)
         service = TickService(store, GraphExecutor(registry(), services), settings)
         t0 = time.perf_counter()
         report = await service.tick()

@@ -26,6 +26,7 @@ from cascadian.outcome import to_record
 from cascadian.store.postgres import PostgresStore
 from cascadian.web.app import create_app
 from cascadian.workflow.executor import GraphExecutor
+from cascadian.workflow.node_api import NodeServices
 from tests.factories import TABLES, USER
 from tests.reliability.conftest import CRON_SECRET, TICK, bearer
 from tests.reliability.graphs import graphs
@@ -48,10 +49,10 @@ def _answer(request: httpx.Request) -> httpx.Response:
     return httpx.Response(200, json=[])
 
 
-def networkless(store: Any = None) -> dict[str, Any]:
+def networkless(store: Any = None) -> NodeServices:
     """Services for nodes that reach nothing outside this process."""
     http = httpx.AsyncClient(transport=httpx.MockTransport(_answer))
-    return {"http": http, "settings": SETTINGS, "store": store, "resolver": _public_address}
+    return NodeServices(SETTINGS, http=http, store=store, resolver=_public_address)
 
 
 def assert_a_success_or_a_clear_failure(result: RunResult) -> None:

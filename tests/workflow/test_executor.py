@@ -11,12 +11,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from cascadian.config import Settings
 from cascadian.data import Workflow
 from cascadian.workflow.executor import GraphExecutor
-from cascadian.workflow.node_api import NodeConfig, NodeContext, NodeError, NodeType
+from cascadian.workflow.node_api import NodeConfig, NodeContext, NodeError, NodeServices, NodeType
 from cascadian.workflow.registry import NodeRegistry, default_registry
 
-# Test-only node types. They coordinate through asyncio.Events in services["events"].
+# Test-only node types. They coordinate through asyncio.Events in a shared `state`.
 
 
 class ProbeConfig(NodeConfig):
@@ -25,34 +26,36 @@ class ProbeConfig(NodeConfig):
     value: Any = None
 
 
-async def _probe(config: ProbeConfig, ctx: NodeContext) -> Any:
-    events: dict[str, asyncio.Event] = ctx.services.setdefault("events", {})
-    ctx.services.setdefault("ran", []).append(ctx.node_id)
-    if config.signal:
-        events.setdefault(config.signal, asyncio.Event()).set()
-    try:
-        if config.wait_for:
-            await events.setdefault(config.wait_for, asyncio.Event()).wait()
-    except asyncio.CancelledError:
-        ctx.services.setdefault("cancelled", []).append(ctx.node_id)
-        raise
-    return {"node": ctx.node_id, "inputs": ctx.inputs, "value": config.value}
+def probe_types(state: dict[str, Any]) -> tuple[NodeType, ...]:
+    """probe, boom and increment, recording what they do in `state`."""
 
+    async def _probe(config: ProbeConfig, ctx: NodeContext) -> Any:
+        events: dict[str, asyncio.Event] = state.setdefault("events", {})
+        state.setdefault("ran", []).append(ctx.node_id)
+        if config.signal:
+            events.setdefault(config.signal, asyncio.Event()).set()
+        try:
+            if config.wait_for:
+                await events.setdefault(config.wait_for, asyncio.Event()).wait()
+        except asyncio.CancelledError:
+            state.setdefault("cancelled", []).append(ctx.node_id)
+            raise
+        return {"node": ctx.node_id, "inputs": ctx.inputs, "value": config.value}
 
-async def _boom(config: ProbeConfig, ctx: NodeContext) -> Any:
-    await _probe(config, ctx)
-    if config.value == "unexpected":
-        raise KeyError("price")
-    raise NodeError("the market is closed")
+    async def _boom(config: ProbeConfig, ctx: NodeContext) -> Any:
+        await _probe(config, ctx)
+        if config.value == "unexpected":
+            raise KeyError("price")
+        raise NodeError("the market is closed")
 
+    async def _increment(config: NodeConfig, ctx: NodeContext) -> int:
+        return int(ctx.input or 0) + 1
 
-async def _increment(config: NodeConfig, ctx: NodeContext) -> int:
-    return int(ctx.input or 0) + 1
-
-
-PROBE = NodeType("probe", ProbeConfig, _probe)
-BOOM = NodeType("boom", ProbeConfig, _boom)
-INCREMENT = NodeType("increment", NodeConfig, _increment)
+    return (
+        NodeType("probe", ProbeConfig, _probe),
+        NodeType("boom", ProbeConfig, _boom),
+        NodeType("increment", NodeConfig, _increment),
+    )
 
 
 def node(node_id: str, node_type: str = "probe", **config: Any) -> dict[str, Any]:
@@ -69,21 +72,21 @@ def workflow(nodes: Any, edges: Any = (), variables: dict[str, Any] | None = Non
 
 
 @pytest.fixture
-def registry() -> NodeRegistry:
+def state() -> dict[str, Any]:
+    return {}
+
+
+@pytest.fixture
+def registry(state: dict[str, Any]) -> NodeRegistry:
     registry = default_registry()
-    for node_type in (PROBE, BOOM, INCREMENT):
+    for node_type in probe_types(state):
         registry.register(node_type)
     return registry
 
 
 @pytest.fixture
-def services() -> dict[str, Any]:
-    return {}
-
-
-@pytest.fixture
-def executor(registry: NodeRegistry, services: dict[str, Any]) -> GraphExecutor:
-    return GraphExecutor(registry, services)
+def executor(registry: NodeRegistry) -> GraphExecutor:
+    return GraphExecutor(registry)
 
 
 def statuses(result: Any) -> dict[str, str]:
@@ -142,7 +145,7 @@ async def test_an_edge_to_a_missing_node_names_it(executor: GraphExecutor) -> No
 
 
 async def test_a_cycle_names_the_nodes_on_it_and_nothing_runs(
-    executor: GraphExecutor, services: dict[str, Any]
+    executor: GraphExecutor, state: dict[str, Any]
 ) -> None:
     nodes = [node("start"), node("a"), node("b"), node("c"), node("after")]
     edges = [edge("start", "a"), edge("a", "b"), edge("b", "c"), edge("c", "a"), edge("c", "after")]
@@ -154,7 +157,7 @@ async def test_a_cycle_names_the_nodes_on_it_and_nothing_runs(
             "error": "workflow has a cycle: 'a' -> 'b' -> 'c' -> 'a'",
         }
     ]
-    assert "ran" not in services
+    assert "ran" not in state
     # Nothing ran: the node the error names is logged as the error, the rest skipped.
     assert statuses(result) == {
         "start": "skipped",
@@ -175,7 +178,7 @@ async def test_an_unknown_node_type_names_the_node_type_and_known_types(
 
 
 async def test_a_bad_static_config_names_node_and_field_and_nothing_runs(
-    executor: GraphExecutor, services: dict[str, Any]
+    executor: GraphExecutor, state: dict[str, Any]
 ) -> None:
     bad = node("f1", "filter", conditions=[{"field": "p", "operator": "like", "value": 1}])
     result = await executor.execute(workflow([node("a"), bad], [edge("a", "f1")]))
@@ -183,7 +186,7 @@ async def test_a_bad_static_config_names_node_and_field_and_nothing_runs(
     assert result.errors[0]["error"].startswith(
         "node 'f1' (filter): config.conditions.0.operator: Input should be 'eq'"
     )
-    assert "ran" not in services
+    assert "ran" not in state
     assert result.node_runs[1].error == result.errors[0]["error"]
     assert result.error_message is not None and "f1" in result.error_message
 
@@ -266,12 +269,12 @@ def test_any_json_shape_gives_a_result_instead_of_raising(
 
 
 async def test_nodes_run_in_topological_order_and_receive_upstream_outputs(
-    executor: GraphExecutor, services: dict[str, Any]
+    executor: GraphExecutor, state: dict[str, Any]
 ) -> None:
     nodes = [node("c"), node("b", value=2), node("a", value=1)]
     result = await executor.execute(workflow(nodes, [edge("a", "b"), edge("b", "c")]))
     assert result.success
-    assert services["ran"] == ["a", "b", "c"]
+    assert state["ran"] == ["a", "b", "c"]
     assert [run.node_id for run in result.node_runs] == ["a", "b", "c"]
     assert result.outputs["b"]["inputs"] == {"a": result.outputs["a"]}
     assert result.outputs["c"]["inputs"] == {"b": result.outputs["b"]}
@@ -333,7 +336,7 @@ async def test_nodes_get_the_workflow_services_and_deadline(registry: NodeRegist
         seen.append(ctx)
 
     registry.register(NodeType("capture", NodeConfig, capture))
-    services = {"http": object()}
+    services = NodeServices(Settings())
     flow = workflow([node("n", "capture")])
     await GraphExecutor(registry, services).execute(flow, deadline=123.0)
     assert seen[0].services is services
@@ -367,7 +370,7 @@ async def test_a_5000_node_chain_runs_without_recursion_limits(registry: NodeReg
 
 
 async def test_the_first_failure_stops_the_run_and_the_rest_is_skipped(
-    executor: GraphExecutor, services: dict[str, Any]
+    executor: GraphExecutor, state: dict[str, Any]
 ) -> None:
     nodes = [
         node("root"),
@@ -389,7 +392,7 @@ async def test_the_first_failure_stops_the_run_and_the_rest_is_skipped(
         {"node_id": "bad", "node_type": "boom", "error": "the market is closed"}
     ]
     assert result.error_message == "node 'bad': the market is closed"
-    assert services["cancelled"] == ["slow"]
+    assert state["cancelled"] == ["slow"]
     assert statuses(result) == {
         "root": "success",
         "slow": "skipped",
@@ -420,16 +423,16 @@ async def test_a_missing_template_reference_fails_the_node_naming_it(
 
 
 async def test_cancelling_execute_cancels_running_nodes_and_propagates(
-    executor: GraphExecutor, services: dict[str, Any]
+    executor: GraphExecutor, state: dict[str, Any]
 ) -> None:
-    started = services.setdefault("events", {}).setdefault("started", asyncio.Event())
+    started = state.setdefault("events", {}).setdefault("started", asyncio.Event())
     flow = workflow([node("stuck", signal="started", wait_for="never")])
     run = asyncio.create_task(executor.execute(flow))
     await started.wait()
     run.cancel()
     with pytest.raises(asyncio.CancelledError):
         await run
-    assert services["cancelled"] == ["stuck"]
+    assert state["cancelled"] == ["stuck"]
 
 
 # routing

@@ -15,7 +15,7 @@ from pydantic import ValidationError
 
 from cascadian.config import Settings
 from cascadian.data import Workflow
-from cascadian.workflow.node_api import NodeContext, NodeError
+from cascadian.workflow.node_api import NodeContext, NodeError, NodeServices
 from cascadian.workflow.nodes.polymarket_markets import POLYMARKET_MARKETS, PolymarketMarketsConfig
 from cascadian.workflow.polymarket import Market, parse_markets
 from cascadian.workflow.retry import RetryPolicy
@@ -39,10 +39,10 @@ def context(waits: list[float] | None = None) -> NodeContext:
         workflow=Workflow(id=uuid4(), name="strategy", nodes=[], edges=[]),
         node_id="markets",
         inputs={},
-        services={
-            "settings": Settings(polymarket_base_url=GAMMA + "/"),
-            "retry": RetryPolicy(sleep=sleep, random=lambda: 1.0, clock=lambda: 0.0),
-        },
+        services=NodeServices(
+            Settings(polymarket_base_url=GAMMA + "/"),
+            retry=RetryPolicy(sleep=sleep, random=lambda: 1.0, clock=lambda: 0.0),
+        ),
     )
 
 

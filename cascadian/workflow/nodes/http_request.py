@@ -2,14 +2,12 @@
 
 Every hop (the URL and each redirect Location) passes `check_url` and is sent to
 the checked address. The body is streamed and cut off at the configured size.
-Services used: "http" (httpx.AsyncClient), "settings", "retry" (RetryPolicy) and
-"resolver" (see cascadian.workflow.http_safety), each optional.
+Services used: the HTTP client, settings, retry policy and resolver.
 """
 
 from __future__ import annotations
 
 import json
-from contextlib import AsyncExitStack
 from functools import partial
 from typing import Any, Literal
 
@@ -164,17 +162,14 @@ async def fetch(
 
 
 async def run(config: HttpRequestConfig, ctx: NodeContext) -> dict[str, Any]:
-    settings = ctx.services.get("settings") or Settings()
-    async with AsyncExitStack() as stack:
-        client: httpx.AsyncClient | None = ctx.services.get("http")
-        if client is None:
-            client = await stack.enter_async_context(httpx.AsyncClient())
+    services = ctx.services
+    async with services.http_client() as client:
         return await fetch(
             client,
             config,
-            settings,
-            policy=ctx.services.get("retry"),
-            resolver=ctx.services.get("resolver"),
+            services.settings,
+            policy=services.retry,
+            resolver=services.resolver,
             deadline=ctx.deadline,
         )
 

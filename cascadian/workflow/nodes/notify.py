@@ -1,7 +1,7 @@
 """notify: send the strategy's owner a notification.
 
 Title and message may use templates, e.g. "Added ${watch.added} markets".
-Output: {"notification_id": id}. Services used: "store" (a NodeStore).
+Output: {"notification_id": id}. Services used: the node store.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ from pydantic import Field
 
 from cascadian.data import Notification
 from cascadian.workflow.node_api import NodeConfig, NodeContext, NodeError, NodeType
-from cascadian.workflow.nodes.watchlist import node_store
 
 
 class NotifyConfig(NodeConfig):
@@ -36,7 +35,7 @@ async def run(config: NotifyConfig, ctx: NodeContext) -> dict[str, Any]:
         link=config.link if config.link is not None else f"/strategies/{ctx.workflow.id}",
         metadata={"execution_id": str(ctx.workflow.execution_id), "node_id": ctx.node_id},
     )
-    return {"notification_id": await node_store(ctx).notify(notification)}
+    return {"notification_id": await ctx.services.node_store().notify(notification)}
 
 
 NOTIFY = NodeType(

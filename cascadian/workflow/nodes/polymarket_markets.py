@@ -1,18 +1,14 @@
 """The polymarket-markets node: list markets from the Gamma API, normalised and filtered.
 
-Services used: "http" (httpx.AsyncClient), "settings" and "retry" (RetryPolicy),
-each optional.
+Services used: the HTTP client, settings and retry policy.
 """
 
 from __future__ import annotations
 
-from contextlib import AsyncExitStack
 from typing import Any
 
-import httpx
 from pydantic import Field
 
-from cascadian.config import Settings
 from cascadian.workflow.node_api import NodeConfig, NodeContext, NodeType
 from cascadian.workflow.polymarket import GammaClient, Market, ParamValue
 
@@ -48,12 +44,9 @@ class PolymarketMarketsConfig(NodeConfig):
 
 
 async def run(config: PolymarketMarketsConfig, ctx: NodeContext) -> dict[str, Any]:
-    settings = ctx.services.get("settings") or Settings()
-    async with AsyncExitStack() as stack:
-        client: httpx.AsyncClient | None = ctx.services.get("http")
-        if client is None:
-            client = await stack.enter_async_context(httpx.AsyncClient())
-        gamma = GammaClient(client, settings.polymarket_base_url, retry=ctx.services.get("retry"))
+    services = ctx.services
+    async with services.http_client() as client:
+        gamma = GammaClient(client, services.settings.polymarket_base_url, retry=services.retry)
         page = await gamma.list_markets(config.gamma_params(), deadline=ctx.deadline)
     items = [market.to_output() for market in page.markets if config.keeps(market)]
     return {"items": items, "count": len(items), "skipped": page.skipped}

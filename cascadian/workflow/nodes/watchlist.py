@@ -3,7 +3,7 @@
 Items come from config `items` or the input (see filter). Each item's market id
 is read at `market_id_field`. Markets already on the watchlist are counted as
 duplicates. Output: {"added": n, "duplicates": m, "count": n + m}.
-Services used: "store" (a NodeStore).
+Services used: the node store.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from typing import Any
 from pydantic import Field
 
 from cascadian.data import WatchlistEntry
-from cascadian.ports import NodeStore
 from cascadian.workflow.node_api import NodeConfig, NodeContext, NodeError, NodeType
 from cascadian.workflow.nodes.filter import collect_items
 from cascadian.workflow.templates import MISSING, get_path
@@ -27,13 +26,6 @@ class WatchlistConfig(NodeConfig):
     metadata_fields: list[str] = Field(default=["question", "yes_price"], max_length=20)
 
 
-def node_store(ctx: NodeContext) -> NodeStore:
-    store: NodeStore | None = ctx.services.get("store")
-    if store is None:
-        raise NodeError("no store is configured for nodes that write (services['store'])")
-    return store
-
-
 async def run(config: WatchlistConfig, ctx: NodeContext) -> dict[str, Any]:
     entries = []
     for index, item in enumerate(collect_items(config, ctx)):
@@ -44,7 +36,7 @@ async def run(config: WatchlistConfig, ctx: NodeContext) -> dict[str, Any]:
         entries.append(WatchlistEntry(str(market_id), config.reason, meta))
     if not entries:
         return {"added": 0, "duplicates": 0, "count": 0}
-    added, duplicates = await node_store(ctx).add_to_watchlist(
+    added, duplicates = await ctx.services.node_store().add_to_watchlist(
         ctx.workflow.id, ctx.workflow.execution_id, entries
     )
     return {"added": added, "duplicates": duplicates, "count": added + duplicates}

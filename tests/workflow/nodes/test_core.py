@@ -9,8 +9,9 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
+from cascadian.config import Settings
 from cascadian.data import Workflow
-from cascadian.workflow.node_api import NodeConfig, NodeContext, NodeError, NodeType
+from cascadian.workflow.node_api import NodeConfig, NodeContext, NodeError, NodeServices, NodeType
 from cascadian.workflow.nodes.condition import CONDITION, compare
 from cascadian.workflow.nodes.delay import DELAY
 from cascadian.workflow.nodes.filter import FILTER
@@ -31,7 +32,7 @@ def context(
     deadline: float | None = None,
 ) -> NodeContext:
     workflow = Workflow(uuid.uuid4(), "w", [], [], variables=variables or {})
-    return NodeContext(workflow, "n1", inputs or {}, deadline=deadline)
+    return NodeContext(workflow, "n1", inputs or {}, NodeServices(Settings()), deadline=deadline)
 
 
 async def run(node_type: NodeType, config: dict[str, Any], ctx: NodeContext | None = None) -> Any:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Sequence
+from dataclasses import replace
 from typing import Any
 from uuid import uuid4
 
@@ -15,7 +16,7 @@ from pydantic import ValidationError
 from cascadian.config import Settings
 from cascadian.data import Workflow
 from cascadian.workflow.http_safety import UnsafeURL
-from cascadian.workflow.node_api import NodeContext, NodeError
+from cascadian.workflow.node_api import NodeContext, NodeError, NodeServices
 from cascadian.workflow.nodes.http_request import HTTP_REQUEST, HttpRequestConfig
 from cascadian.workflow.retry import RetryPolicy
 
@@ -55,11 +56,7 @@ def context(clock: FakeClock, deadline: float | None = None, **settings: Any) ->
         workflow=Workflow(id=uuid4(), name="strategy", nodes=[], edges=[]),
         node_id="fetch",
         inputs={},
-        services={
-            "settings": Settings(**settings),
-            "retry": policy,
-            "resolver": fake_resolver,
-        },
+        services=NodeServices(Settings(**settings), retry=policy, resolver=fake_resolver),
         deadline=deadline,
     )
 
@@ -112,7 +109,7 @@ async def test_a_shared_clients_credentials_never_reach_the_user_url(clock: Fake
     async with httpx.AsyncClient(
         headers={"X-Internal": "1"}, auth=("svc", "pw"), follow_redirects=True
     ) as shared:
-        ctx.services["http"] = shared
+        ctx = replace(ctx, services=replace(ctx.services, http=shared))
         await run(ctx, url="https://api.example.com/x")
     sent = route.calls.last.request
     assert "authorization" not in sent.headers

@@ -18,6 +18,7 @@ from cascadian.data import Workflow
 from cascadian.store.postgres import PostgresStore
 from cascadian.tick import TickService
 from cascadian.workflow.executor import GraphExecutor
+from cascadian.workflow.node_api import NodeServices
 from cascadian.workflow.retry import RetryPolicy
 from tests.factories import USER, add_strategy, chain, node, rows
 
@@ -35,7 +36,11 @@ async def run_graph(store: PostgresStore, db: Any, graph: Any, **variables: Any)
     ).fetchall()
     nodes, edges = graph
     flow = Workflow(sid, "w", nodes, edges, variables, None, USER, eid)
-    return sid, eid, await GraphExecutor(services={"store": store}).execute(flow)
+    return (
+        sid,
+        eid,
+        await GraphExecutor(services=NodeServices(Settings(), store=store)).execute(flow),
+    )
 
 
 async def test_watchlist_adds_markets_once_and_counts_duplicates(
@@ -48,7 +53,7 @@ async def test_watchlist_adds_markets_once_and_counts_duplicates(
     assert first.outputs["watch"] == {"added": 2, "duplicates": 0, "count": 2}
     db.execute("update workflow_sessions set variables = %s", (json.dumps({"markets": MARKETS}),))
     nodes, edges = graph
-    again = await GraphExecutor(services={"store": store}).execute(
+    again = await GraphExecutor(services=NodeServices(Settings(), store=store)).execute(
         Workflow(sid, "w", nodes, edges, {"markets": MARKETS}, None, USER, eid)
     )
     assert again.outputs["watch"] == {"added": 0, "duplicates": 2, "count": 2}
@@ -145,7 +150,7 @@ async def test_an_unreachable_polymarket_api_is_a_plain_recorded_error(
 
     settings = Settings()
     async with httpx.AsyncClient() as http:
-        services = {"http": http, "store": store, "retry": RetryPolicy(sleep=no_wait)}
+        services = NodeServices(settings, http=http, store=store, retry=RetryPolicy(sleep=no_wait))
         executor = GraphExecutor(services=services)
         report = await TickService(store, executor, settings, FakeClock(NOW)).tick()
     assert len(waits) == 3  # 4 attempts, then it gave up
