@@ -2,7 +2,7 @@
 10k, 100k and 1M strategies (seeded with generate_series: 80% active and due
 within the next hour, 20% paused, and 25 due now).
 
-Each sample is one PostgresStore.claim_due call (cascadian_claim_due_v1, limit 25,
+Each sample is one SqlStore.claim_due call (cascadian_claim_due_v1, limit 25,
 one round trip), timed by the client; the 25 are then given back with
 cascadian_release_runs_v1 so every sample claims the same rows. The plan of the
 claim's due query is shown with EXPLAIN, as PostgreSQL runs it inside the
@@ -20,14 +20,14 @@ from datetime import UTC, datetime
 import common
 import psycopg
 
-from cascadian.store.postgres import PostgresStore
+from cascadian.store.sql_store import SqlStore
 
 DB = "cascadian_bench_claim"
 DUE = 25
 
 
 async def sample(url: str, samples: int) -> list[float]:
-    store = PostgresStore(url, pool_size=2)
+    store = SqlStore.postgres(url, pool_size=2)
     await store.open()
     try:
         await store.ping()
@@ -118,7 +118,7 @@ async def main() -> None:
     common.print_header(
         "claim at scale",
         url,
-        f"one claim of {DUE} due strategies (cascadian_claim_due_v1 via PostgresStore, one "
+        f"one claim of {DUE} due strategies (cascadian_claim_due_v1 via SqlStore, one "
         f"round trip); median and p95 of {samples} claims, each released again; "
         f"{args.history} past execution row(s) per strategy.",
     )

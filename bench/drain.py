@@ -2,7 +2,7 @@
 worker processes.
 
 Each process runs ticks back to back (TickService with the real GraphExecutor and
-PostgresStore) until a tick finds nothing due. Throughput is runs / (last process
+SqlStore) until a tick finds nothing due. Throughput is runs / (last process
 done - first process started). Round trips are counted two ways: the store calls
 each process makes (one statement each), and the transactions the database
 committed (pg_stat_database.xact_commit, read after every connection is closed).
@@ -27,7 +27,7 @@ from typing import Any
 import common
 import httpx
 
-from cascadian.store.postgres import PostgresStore
+from cascadian.store.sql_store import SqlStore
 from cascadian.tick import TickService
 from cascadian.workflow.executor import GraphExecutor
 from cascadian.workflow.node_api import NodeServices
@@ -47,7 +47,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
 class CountingStore:
     """The real store; counts each call (each is one statement, one round trip)."""
 
-    def __init__(self, inner: PostgresStore) -> None:
+    def __init__(self, inner: SqlStore) -> None:
         self.inner = inner
         self.calls: Counter[str] = Counter()
         self.seconds: dict[str, float] = {}
@@ -71,7 +71,7 @@ class CountingStore:
 async def drain(url: str, env: dict[str, Any]) -> dict[str, Any]:
     """Tick until nothing is due; return runs, ticks, start/end times, CPU, store calls."""
     settings = common.bench_settings(url, **env)
-    inner = PostgresStore(url, pool_size=settings.db_pool_size)
+    inner = SqlStore.postgres(url, pool_size=settings.db_pool_size)
     store = CountingStore(inner)
     await inner.open()
     runs = ticks = 0

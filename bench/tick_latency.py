@@ -27,7 +27,7 @@ from psycopg.rows import dict_row
 from cascadian.config import Settings
 from cascadian.data import Schedule, Workflow
 from cascadian.schedule import next_slot
-from cascadian.store.postgres import PostgresStore
+from cascadian.store.sql_store import SqlStore
 from cascadian.tick import TickService
 from cascadian.workflow.executor import GraphExecutor
 from cascadian.workflow.node_api import NodeServices
@@ -36,7 +36,7 @@ STRATEGIES = 25
 DELAY = 0.2
 
 
-async def our_tick(url: str, store: PostgresStore, http: httpx.AsyncClient, **env: Any) -> float:
+async def our_tick(url: str, store: SqlStore, http: httpx.AsyncClient, **env: Any) -> float:
     settings = common.bench_settings(url, CASCADIAN_CLAIM_LIMIT=STRATEGIES, **env)
     executor = GraphExecutor(services=NodeServices(settings, http=http, store=store))
     service = TickService(store, executor, settings)
@@ -115,7 +115,7 @@ async def main() -> None:
         "ours, default settings (max concurrency 25)": [],
         "seed-style baseline (sequential)": [],
     }
-    store = PostgresStore(url, pool_size=10)
+    store = SqlStore.postgres(url, pool_size=10)
     await store.open()
     try:
         async with httpx.AsyncClient() as http:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import httpx
@@ -12,10 +11,7 @@ from psycopg.conninfo import conninfo_to_dict
 from cascadian.config import Settings
 from cascadian.errors import ConfigurationError
 from cascadian.ports import NodeStore, WorkflowExecutor
-from cascadian.store.postgres import PostgresStore
-
-if TYPE_CHECKING:
-    from cascadian.store.supabase import SupabaseStore
+from cascadian.store.sql_store import SqlStore
 
 log = logging.getLogger(__name__)
 
@@ -57,13 +53,12 @@ def supabase_timeout(settings: Settings) -> httpx.Timeout:
     )
 
 
-async def open_store(settings: Settings) -> PostgresStore | SupabaseStore:
-    """Supabase settings: the Supabase store; else DATABASE_URL; else the embedded PostgreSQL."""
+async def open_store(settings: Settings) -> SqlStore:
+    """Supabase settings: the store over PostgREST; else over psycopg to DATABASE_URL,
+    else to the embedded PostgreSQL."""
     if settings.uses_supabase:
-        from cascadian.store.supabase import SupabaseStore
-
         assert settings.supabase_url and settings.supabase_service_role_key  # uses_supabase
-        supabase = await SupabaseStore.connect(
+        supabase = await SqlStore.supabase(
             settings.supabase_url,
             settings.supabase_service_role_key.get_secret_value(),
             request_timeout=supabase_timeout(settings),
@@ -75,7 +70,9 @@ async def open_store(settings: Settings) -> PostgresStore | SupabaseStore:
     if settings.supabase_service_role_key is not None:
         log.warning("SUPABASE_SERVICE_ROLE_KEY is set without SUPABASE_URL: not using Supabase")
     url = database_url(settings)
-    store = PostgresStore(url, pool_size=settings.db_pool_size, timeout=settings.db_timeout_seconds)
+    store = SqlStore.postgres(
+        url, pool_size=settings.db_pool_size, timeout=settings.db_timeout_seconds
+    )
     await store.open()
     where = "DATABASE_URL" if settings.database_url is not None else "embedded"
     log.info("store: %s (%s)", describe(url), where)

@@ -12,8 +12,7 @@ from psycopg import sql
 
 from cascadian.ports import Store
 from cascadian.store.migrate import migrate
-from cascadian.store.postgres import PostgresStore
-from cascadian.store.supabase import SupabaseStore
+from cascadian.store.sql_store import SqlStore
 from tests.factories import TABLES
 from tests.supabase_forwarder import PostgrestForwarder
 
@@ -59,17 +58,15 @@ def db(database_url: str) -> Iterator[psycopg.Connection[tuple[object, ...]]]:
 
 
 @pytest.fixture(scope="session")
-async def pg_store(database_url: str) -> AsyncIterator[PostgresStore]:
-    store = PostgresStore(database_url, pool_size=20)
+async def pg_store(database_url: str) -> AsyncIterator[SqlStore]:
+    store = SqlStore.postgres(database_url, pool_size=20)
     await store.open()
     yield store
     await store.close()
 
 
 @pytest.fixture
-async def store(
-    pg_store: PostgresStore, db: psycopg.Connection[tuple[object, ...]]
-) -> PostgresStore:
+async def store(pg_store: SqlStore, db: psycopg.Connection[tuple[object, ...]]) -> SqlStore:
     return pg_store
 
 
@@ -83,7 +80,7 @@ async def forwarder(database_url: str) -> AsyncIterator[PostgrestForwarder]:
 
 
 @pytest.fixture(scope="session")
-async def supabase_store(forwarder: PostgrestForwarder) -> AsyncIterator[SupabaseStore]:
+async def supabase_store(forwarder: PostgrestForwarder) -> AsyncIterator[SqlStore]:
     store = await forwarder.store()
     yield store
     await store.close()
@@ -92,8 +89,8 @@ async def supabase_store(forwarder: PostgrestForwarder) -> AsyncIterator[Supabas
 @pytest.fixture(params=["postgres", "supabase"])
 def any_store(
     request: pytest.FixtureRequest,
-    pg_store: PostgresStore,
-    supabase_store: SupabaseStore,
+    pg_store: SqlStore,
+    supabase_store: SqlStore,
     db: psycopg.Connection[tuple[object, ...]],
 ) -> Store:
     """Each store in turn, over the same real database, starting with empty tables."""

@@ -50,7 +50,7 @@ import respx
 from psycopg import sql
 from psycopg_pool import AsyncConnectionPool
 
-from cascadian.store.supabase import SupabaseStore
+from cascadian.store.sql_store import SqlStore
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -160,9 +160,9 @@ class PostgrestForwarder:
     def transport(router: respx.MockRouter) -> httpx.MockTransport:
         return httpx.MockTransport(router.async_handler)
 
-    async def store(self, router: respx.MockRouter | None = None, key: str = "") -> SupabaseStore:
-        """A SupabaseStore whose requests go to `router` (default: only the forwarder)."""
-        return await SupabaseStore.connect(
+    async def store(self, router: respx.MockRouter | None = None, key: str = "") -> SqlStore:
+        """A SqlStore whose requests go to `router` (default: only the forwarder)."""
+        return await SqlStore.supabase(
             self.url,
             key or self.key,
             request_timeout=5.0,

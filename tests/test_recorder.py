@@ -11,7 +11,7 @@ from typing import Any
 from cascadian.data import RunOutcome, RunResult
 from cascadian.errors import StoreRejected, StoreUnavailable
 from cascadian.recorder import OutcomeRecorder
-from cascadian.store.postgres import PostgresStore
+from cascadian.store.sql_store import SqlStore
 from tests.factories import add_strategy, rows, strategy
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
@@ -21,7 +21,7 @@ class CountingStore:
     """The real store, counting finish calls. `refuse(outcome)` returns the error the
     database would raise for an outcome, or None to write it."""
 
-    def __init__(self, inner: PostgresStore, refuse: Any = lambda o: None) -> None:
+    def __init__(self, inner: SqlStore, refuse: Any = lambda o: None) -> None:
         self.inner, self.refuse, self.calls = inner, refuse, []
 
     async def finish_runs(self, outcomes: Any, threshold: int) -> Any:
@@ -32,7 +32,7 @@ class CountingStore:
         return await self.inner.finish_runs(outcomes, threshold)
 
 
-async def outcomes(store: PostgresStore, db: Any, n: int) -> list[RunOutcome]:
+async def outcomes(store: SqlStore, db: Any, n: int) -> list[RunOutcome]:
     for _ in range(n):
         add_strategy(db, next_execution_at=NOW)
     claims = await store.claim_due(NOW, n, 60)
@@ -42,7 +42,7 @@ async def outcomes(store: PostgresStore, db: Any, n: int) -> list[RunOutcome]:
 
 
 async def test_outcomes_finishing_together_are_written_in_few_calls(
-    store: PostgresStore, db: Any
+    store: SqlStore, db: Any
 ) -> None:
     items = await outcomes(store, db, 50)
     counting = CountingStore(store)
@@ -55,7 +55,7 @@ async def test_outcomes_finishing_together_are_written_in_few_calls(
 
 
 async def test_a_refused_outcome_in_a_batch_does_not_sink_the_others(
-    store: PostgresStore, db: Any
+    store: SqlStore, db: Any
 ) -> None:
     items = await outcomes(store, db, 5)
     bad = items[2].workflow_id
@@ -71,7 +71,7 @@ async def test_a_refused_outcome_in_a_batch_does_not_sink_the_others(
 
 
 async def test_an_outcome_whose_outputs_are_refused_is_recorded_without_them(
-    store: PostgresStore, db: Any
+    store: SqlStore, db: Any
 ) -> None:
     [item] = await outcomes(store, db, 1)
     item = replace(item, result=RunResult(True, {"n": "unstorable"}, [], 1, 5))
@@ -89,7 +89,7 @@ async def test_an_outcome_whose_outputs_are_refused_is_recorded_without_them(
 
 
 async def test_an_unavailable_database_fails_the_batch_in_one_call(
-    store: PostgresStore, db: Any
+    store: SqlStore, db: Any
 ) -> None:
     items = await outcomes(store, db, 10)
     counting = CountingStore(store, lambda o: StoreUnavailable("database unavailable"))

@@ -10,7 +10,7 @@ import pytest
 from cascadian.clock import FakeClock
 from cascadian.config import Settings
 from cascadian.errors import StoreRejected
-from cascadian.store.postgres import PostgresStore
+from cascadian.store.sql_store import SqlStore
 from cascadian.tick import TickService
 from tests.executors import ScriptedExecutor, failed, hangs, raises, returns, then
 from tests.factories import add_strategy, rows, strategy
@@ -39,7 +39,7 @@ def service(
 
 
 async def test_due_strategies_run_and_not_due_ones_are_skipped(
-    store: PostgresStore, db: Any, clock: FakeClock
+    store: SqlStore, db: Any, clock: FakeClock
 ) -> None:
     due = add_strategy(db, next_execution_at=NOW - timedelta(seconds=30), name="due")
     later = add_strategy(db, next_execution_at=NOW + timedelta(minutes=1), name="later")
@@ -52,7 +52,7 @@ async def test_due_strategies_run_and_not_due_ones_are_skipped(
 
 
 async def test_a_run_updates_timestamps_counters_and_the_next_slot(
-    store: PostgresStore, db: Any, clock: FakeClock
+    store: SqlStore, db: Any, clock: FakeClock
 ) -> None:
     slot = NOW - timedelta(seconds=30)
     sid = add_strategy(db, next_execution_at=slot, interval=5)
@@ -65,7 +65,7 @@ async def test_a_run_updates_timestamps_counters_and_the_next_slot(
 
 
 async def test_missed_slots_are_coalesced_into_one_run(
-    store: PostgresStore, db: Any, clock: FakeClock
+    store: SqlStore, db: Any, clock: FakeClock
 ) -> None:
     slot = NOW - timedelta(minutes=17)  # the 5-minute slots at -12, -7 and -2 were missed
     sid = add_strategy(db, next_execution_at=slot, interval=5)
@@ -77,7 +77,7 @@ async def test_missed_slots_are_coalesced_into_one_run(
 
 
 async def test_one_failing_strategy_leaves_the_others_running(
-    store: PostgresStore, db: Any, clock: FakeClock
+    store: SqlStore, db: Any, clock: FakeClock
 ) -> None:
     for name in ("a", "bad", "crash", "b"):
         add_strategy(db, next_execution_at=NOW, name=name)
@@ -101,7 +101,7 @@ async def test_one_failing_strategy_leaves_the_others_running(
 
 
 async def test_a_hung_strategy_times_out_and_the_others_finish(
-    store: PostgresStore, db: Any, clock: FakeClock
+    store: SqlStore, db: Any, clock: FakeClock
 ) -> None:
     hung = add_strategy(db, next_execution_at=NOW, name="hung")
     fine = add_strategy(db, next_execution_at=NOW, name="fine")
@@ -115,7 +115,7 @@ async def test_a_hung_strategy_times_out_and_the_others_finish(
 
 
 async def test_concurrency_is_bounded_and_a_backlog_drains_in_one_tick(
-    store: PostgresStore, db: Any, clock: FakeClock
+    store: SqlStore, db: Any, clock: FakeClock
 ) -> None:
     for i in range(60):
         add_strategy(db, next_execution_at=NOW - timedelta(seconds=i))
@@ -131,7 +131,7 @@ async def test_concurrency_is_bounded_and_a_backlog_drains_in_one_tick(
 
 
 async def test_claiming_stops_when_a_new_run_could_not_finish_in_the_budget(
-    store: PostgresStore, db: Any, clock: FakeClock
+    store: SqlStore, db: Any, clock: FakeClock
 ) -> None:
     # Budget 10 s, timeout 5 s: nothing is claimed once 5 s have gone.
     add_strategy(db, next_execution_at=NOW - timedelta(seconds=3), name="slow")
@@ -154,7 +154,7 @@ async def test_claiming_stops_when_a_new_run_could_not_finish_in_the_budget(
 class SlowClaimStore:
     """The real store, but the clock passes the claim cutoff while a claim is in flight."""
 
-    def __init__(self, inner: PostgresStore, clock: FakeClock) -> None:
+    def __init__(self, inner: SqlStore, clock: FakeClock) -> None:
         self.inner, self.clock = inner, clock
 
     async def claim_due(self, *args: Any) -> Any:
@@ -167,7 +167,7 @@ class SlowClaimStore:
 
 
 async def test_claims_that_come_back_too_late_are_released_not_lost(
-    store: PostgresStore, db: Any, clock: FakeClock
+    store: SqlStore, db: Any, clock: FakeClock
 ) -> None:
     sids = [add_strategy(db, next_execution_at=NOW) for _ in range(3)]
     executor = ScriptedExecutor()
@@ -180,7 +180,7 @@ async def test_claims_that_come_back_too_late_are_released_not_lost(
 
 
 async def test_auto_pause_on_the_third_consecutive_error_over_three_ticks(
-    store: PostgresStore, db: Any, clock: FakeClock
+    store: SqlStore, db: Any, clock: FakeClock
 ) -> None:
     sid = add_strategy(db, next_execution_at=NOW, name="flaky", interval=1)
     executor = ScriptedExecutor(flaky=returns(failed("upstream 500")))
@@ -197,7 +197,7 @@ async def test_auto_pause_on_the_third_consecutive_error_over_three_ticks(
 
 
 async def test_an_invalid_cron_is_recorded_as_a_failure_and_falls_back_to_the_interval(
-    store: PostgresStore, db: Any, clock: FakeClock
+    store: SqlStore, db: Any, clock: FakeClock
 ) -> None:
     sid = add_strategy(db, next_execution_at=NOW, cron="every minute", interval=2)
     executor = ScriptedExecutor()
@@ -208,7 +208,7 @@ async def test_an_invalid_cron_is_recorded_as_a_failure_and_falls_back_to_the_in
 
 
 async def test_a_database_outage_fails_the_tick_without_running_anything(clock: FakeClock) -> None:
-    down = PostgresStore("postgresql://postgres@127.0.0.1:9/none", timeout=0.5)
+    down = SqlStore.postgres("postgresql://postgres@127.0.0.1:9/none", timeout=0.5)
     await down.open()
     executor = ScriptedExecutor()
     try:
@@ -220,7 +220,7 @@ async def test_a_database_outage_fails_the_tick_without_running_anything(clock: 
 
 
 async def test_every_tick_is_written_to_the_ledger(
-    store: PostgresStore, db: Any, clock: FakeClock
+    store: SqlStore, db: Any, clock: FakeClock
 ) -> None:
     add_strategy(db, next_execution_at=NOW)
     await service(store, ScriptedExecutor(), clock).tick(trigger="cli")
@@ -231,7 +231,7 @@ async def test_every_tick_is_written_to_the_ledger(
 class FailingFinishStore:
     """The real store, except that recording one named strategy's outcome fails."""
 
-    def __init__(self, inner: PostgresStore, poisoned: str) -> None:
+    def __init__(self, inner: SqlStore, poisoned: str) -> None:
         self.inner, self.poisoned = inner, poisoned
 
     async def finish_runs(self, outcomes: Any, threshold: int) -> Any:
@@ -244,7 +244,7 @@ class FailingFinishStore:
 
 
 async def test_an_outcome_that_cannot_be_recorded_does_not_stop_the_others(
-    store: PostgresStore, db: Any, clock: FakeClock
+    store: SqlStore, db: Any, clock: FakeClock
 ) -> None:
     poisoned = add_strategy(db, next_execution_at=NOW, name="poisoned")
     others = [add_strategy(db, next_execution_at=NOW) for _ in range(3)]
@@ -260,7 +260,7 @@ async def test_an_outcome_that_cannot_be_recorded_does_not_stop_the_others(
 
 
 async def test_a_cron_strategy_is_rearmed_at_its_next_wall_clock_slot_across_dst(
-    store: PostgresStore, db: Any
+    store: SqlStore, db: Any
 ) -> None:
     # 09:00 New York daily. The Saturday run is at 14:00 UTC (EST); Sunday the clocks
     # change, and the next run is 09:00 EDT = 13:00 UTC, not 14:00.
@@ -274,7 +274,7 @@ async def test_a_cron_strategy_is_rearmed_at_its_next_wall_clock_slot_across_dst
 
 
 async def test_an_unusable_time_zone_is_a_recorded_failure_not_a_crashed_tick(
-    store: PostgresStore, db: Any, clock: FakeClock
+    store: SqlStore, db: Any, clock: FakeClock
 ) -> None:
     bad = add_strategy(db, next_execution_at=NOW, cron="0 9 * * *", timezone="America", interval=3)
     fine = add_strategy(db, next_execution_at=NOW)
@@ -287,7 +287,7 @@ async def test_an_unusable_time_zone_is_a_recorded_failure_not_a_crashed_tick(
 
 
 async def test_an_executors_own_timeout_error_is_not_reported_as_our_timeout(
-    store: PostgresStore, db: Any, clock: FakeClock
+    store: SqlStore, db: Any, clock: FakeClock
 ) -> None:
     add_strategy(db, next_execution_at=NOW, name="upstream")
     executor = ScriptedExecutor(upstream=raises(TimeoutError("upstream read timed out")))

@@ -12,7 +12,7 @@ import pytest
 from cascadian.clock import FakeClock
 from cascadian.config import Settings
 from cascadian.errors import Conflict, NotFound
-from cascadian.store.postgres import PostgresStore
+from cascadian.store.sql_store import SqlStore
 from cascadian.tick import CUT_SHORT, TickService
 from tests.executors import ScriptedExecutor, failed, hangs, returns, then
 from tests.factories import add_strategy, rows, strategy
@@ -30,7 +30,7 @@ def service(store: Any, executor: ScriptedExecutor, **overrides: Any) -> TickSer
 
 
 async def test_run_now_records_a_manual_run_without_moving_the_schedule(
-    store: PostgresStore, db: Any
+    store: SqlStore, db: Any
 ) -> None:
     later = NOW + timedelta(hours=1)
     sid = add_strategy(db, next_execution_at=later, name="now")
@@ -46,7 +46,7 @@ async def test_run_now_records_a_manual_run_without_moving_the_schedule(
     assert e == {"trigger_kind": "manual", "scheduled_for": None, "status": "completed"}
 
 
-async def test_run_now_counts_towards_the_auto_pause(store: PostgresStore, db: Any) -> None:
+async def test_run_now_counts_towards_the_auto_pause(store: SqlStore, db: Any) -> None:
     sid = add_strategy(db, next_execution_at=NOW + timedelta(minutes=3), name="bad", error_count=2)
     report = await service(store, ScriptedExecutor(bad=returns(failed()))).run_now(sid)
     assert report.status == "failed" and report.auto_paused
@@ -56,7 +56,7 @@ async def test_run_now_counts_towards_the_auto_pause(store: PostgresStore, db: A
 
 
 async def test_a_successful_manual_run_leaves_an_auto_paused_strategy_paused(
-    store: PostgresStore, db: Any
+    store: SqlStore, db: Any
 ) -> None:
     sid = add_strategy(db, next_execution_at=NOW, name="p", status="error", auto_run=False)
     report = await service(store, ScriptedExecutor()).run_now(sid)
@@ -67,7 +67,7 @@ async def test_a_successful_manual_run_leaves_an_auto_paused_strategy_paused(
 
 
 async def test_run_now_while_a_scheduled_run_holds_the_lease_is_a_conflict(
-    store: PostgresStore, db: Any
+    store: SqlStore, db: Any
 ) -> None:
     sid = add_strategy(db, next_execution_at=NOW)
     await store.claim_due(NOW, 10, 60)
@@ -78,12 +78,12 @@ async def test_run_now_while_a_scheduled_run_holds_the_lease_is_a_conflict(
     assert rows(db, "select count(*) as n from workflow_executions") == [{"n": 1}]
 
 
-async def test_run_now_of_an_unknown_strategy_is_not_found(store: PostgresStore, db: Any) -> None:
+async def test_run_now_of_an_unknown_strategy_is_not_found(store: SqlStore, db: Any) -> None:
     with pytest.raises(NotFound):
         await service(store, ScriptedExecutor()).run_now(uuid.uuid4())
 
 
-async def test_a_stopped_tick_claims_nothing(store: PostgresStore, db: Any) -> None:
+async def test_a_stopped_tick_claims_nothing(store: SqlStore, db: Any) -> None:
     sid = add_strategy(db, next_execution_at=NOW)
     stop = asyncio.Event()
     stop.set()
@@ -94,7 +94,7 @@ async def test_a_stopped_tick_claims_nothing(store: PostgresStore, db: Any) -> N
 
 
 async def test_stopping_lets_the_run_in_flight_finish_and_claims_no_more(
-    store: PostgresStore, db: Any
+    store: SqlStore, db: Any
 ) -> None:
     stop = asyncio.Event()
     first = add_strategy(db, next_execution_at=NOW - timedelta(seconds=2), name="first")
@@ -111,7 +111,7 @@ async def test_stopping_lets_the_run_in_flight_finish_and_claims_no_more(
 
 
 async def test_runs_still_going_after_the_grace_period_are_cancelled_and_given_back(
-    store: PostgresStore, db: Any
+    store: SqlStore, db: Any
 ) -> None:
     stop = asyncio.Event()
     add_strategy(db, next_execution_at=NOW - timedelta(seconds=1), name="stopper")
@@ -135,7 +135,7 @@ async def test_runs_still_going_after_the_grace_period_are_cancelled_and_given_b
 class StopDuringClaim:
     """The real store, but the worker is told to stop while a claim is in flight."""
 
-    def __init__(self, inner: PostgresStore, stop: asyncio.Event) -> None:
+    def __init__(self, inner: SqlStore, stop: asyncio.Event) -> None:
         self.inner, self.stop = inner, stop
 
     async def claim_due(self, *args: Any) -> Any:
@@ -148,7 +148,7 @@ class StopDuringClaim:
 
 
 async def test_claims_that_come_back_as_the_worker_stops_are_released_unstarted(
-    store: PostgresStore, db: Any
+    store: SqlStore, db: Any
 ) -> None:
     sids = [add_strategy(db, next_execution_at=NOW) for _ in range(3)]
     stop = asyncio.Event()

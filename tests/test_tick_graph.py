@@ -8,7 +8,7 @@ from typing import Any
 
 from cascadian.clock import FakeClock
 from cascadian.config import Settings
-from cascadian.store.postgres import PostgresStore
+from cascadian.store.sql_store import SqlStore
 from cascadian.tick import TickService
 from cascadian.workflow.executor import GraphExecutor
 from cascadian.workflow.node_api import NodeConfig, NodeType
@@ -19,11 +19,11 @@ NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 MARKETS = [{"id": "a", "p": 0.3}, {"id": "b", "p": 0.9}, {"id": "c", "p": 0.25}]
 
 
-async def tick(store: PostgresStore) -> Any:
+async def tick(store: SqlStore) -> Any:
     return await TickService(store, GraphExecutor(), Settings(), FakeClock(NOW)).tick()
 
 
-async def test_a_graph_runs_with_data_flowing_between_nodes(store: PostgresStore, db: Any) -> None:
+async def test_a_graph_runs_with_data_flowing_between_nodes(store: SqlStore, db: Any) -> None:
     graph = chain(
         node("start", "start"),
         node(
@@ -48,7 +48,7 @@ async def test_a_graph_runs_with_data_flowing_between_nodes(store: PostgresStore
 
 
 async def test_a_failed_run_logs_the_failing_node_and_skips_the_rest(
-    store: PostgresStore, db: Any
+    store: SqlStore, db: Any
 ) -> None:
     graph = chain(
         node("start", "start"),
@@ -72,7 +72,7 @@ async def test_a_failed_run_logs_the_failing_node_and_skips_the_rest(
 
 
 async def test_a_malformed_graph_is_a_recorded_failure_naming_the_node(
-    store: PostgresStore, db: Any
+    store: SqlStore, db: Any
 ) -> None:
     graph = chain(node("start", "start"), node("mystery", "quantum-oracle"))
     add_strategy(db, next_execution_at=NOW, graph=graph)
@@ -82,7 +82,7 @@ async def test_a_malformed_graph_is_a_recorded_failure_naming_the_node(
     assert report.success
 
 
-async def test_a_timed_out_run_logs_how_far_it_got(store: PostgresStore, db: Any) -> None:
+async def test_a_timed_out_run_logs_how_far_it_got(store: SqlStore, db: Any) -> None:
     async def forever(config: Any, ctx: Any) -> None:
         await asyncio.Event().wait()
 
@@ -101,9 +101,7 @@ async def test_a_timed_out_run_logs_how_far_it_got(store: PostgresStore, db: Any
     ]
 
 
-async def test_a_graph_with_duplicate_ids_still_logs_its_nodes(
-    store: PostgresStore, db: Any
-) -> None:
+async def test_a_graph_with_duplicate_ids_still_logs_its_nodes(store: SqlStore, db: Any) -> None:
     graph = ([node("start", "start"), node("start", "end")], [])
     add_strategy(db, next_execution_at=NOW, graph=graph)
     report = await tick(store)

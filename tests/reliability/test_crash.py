@@ -12,7 +12,7 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from cascadian.config import Settings
-from cascadian.store.postgres import PostgresStore
+from cascadian.store.sql_store import SqlStore
 from cascadian.tick import TickService
 from cascadian.workflow.executor import GraphExecutor
 from tests.factories import USER, chain, node
@@ -59,7 +59,7 @@ def post_tick_in_background(server: Server) -> threading.Thread:
 async def test_a_tick_killed_mid_run_is_rerun_once_after_its_leases_expire(
     db: psycopg.Connection[Any],
     database_url: str,
-    store: PostgresStore,
+    store: SqlStore,
     serve: Callable[..., Server],
 ) -> None:
     seed_due(db, CLAIMED + WAITING)

@@ -16,7 +16,7 @@ import psycopg
 import pytest
 
 from cascadian.config import Settings
-from cascadian.store.postgres import PostgresStore
+from cascadian.store.sql_store import SqlStore
 from cascadian.tick import TickService
 from cascadian.workflow.executor import GraphExecutor
 from cascadian.workflow.node_api import NodeConfig, NodeContext, NodeServices, NodeType
@@ -103,7 +103,7 @@ def arrange(db: psycopg.Connection[Any], hung_node: dict[str, Any]) -> None:
         )
 
 
-async def run_tick(store: PostgresStore) -> tuple[float, dict[str, Any]]:
+async def run_tick(store: SqlStore) -> tuple[float, dict[str, Any]]:
     settings = Settings(**SETTINGS)
     async with httpx.AsyncClient() as http:
         services = NodeServices(settings, http=http, store=store)
@@ -131,7 +131,7 @@ def assert_the_quick_ones_finished_on_time(
 
 @pytest.mark.parametrize("hung", ["forever", "http"])
 async def test_a_node_that_never_returns_is_timed_out_and_the_others_finish_on_time(
-    store: PostgresStore, db: psycopg.Connection[Any], black_hole: str, hung: str
+    store: SqlStore, db: psycopg.Connection[Any], black_hole: str, hung: str
 ) -> None:
     hung_node = (
         node("h", "forever")
@@ -154,7 +154,7 @@ async def test_a_node_that_never_returns_is_timed_out_and_the_others_finish_on_t
 
 
 async def test_a_node_that_ignores_cancellation_still_cannot_hold_the_tick(
-    store: PostgresStore, db: psycopg.Connection[Any]
+    store: SqlStore, db: psycopg.Connection[Any]
 ) -> None:
     arrange(db, node("h", "stubborn"))
 

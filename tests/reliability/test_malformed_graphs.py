@@ -22,8 +22,8 @@ from psycopg.types.json import Jsonb
 
 from cascadian.config import Settings
 from cascadian.data import RunOutcome, RunResult, Workflow
-from cascadian.outcome import to_record
-from cascadian.store.postgres import PostgresStore
+from cascadian.store.arguments import outcome_record
+from cascadian.store.sql_store import SqlStore
 from cascadian.web.app import create_app
 from cascadian.workflow.executor import GraphExecutor
 from cascadian.workflow.node_api import NodeServices
@@ -75,7 +75,7 @@ async def test_any_graph_runs_to_a_success_or_a_failure_with_a_message(graph: An
     assert_a_success_or_a_clear_failure(result)
     # What the store would be sent is plain JSON that jsonb accepts.
     now = datetime.now(UTC)
-    record = to_record(RunOutcome(uuid4(), workflow.id, result, now, now))
+    record = outcome_record(RunOutcome(uuid4(), workflow.id, result, now, now))
     json.dumps(record, allow_nan=False)
 
 
@@ -102,7 +102,7 @@ def insert_due(conn: psycopg.Connection[Any], nodes: Any, edges: Any, variables:
 
 
 @asynccontextmanager
-async def endpoint(store: PostgresStore) -> AsyncIterator[httpx.AsyncClient]:
+async def endpoint(store: SqlStore) -> AsyncIterator[httpx.AsyncClient]:
     app = create_app(SETTINGS, store=store, executor=GraphExecutor(services=networkless(store)))
     async with app.router.lifespan_context(app):
         # raise_app_exceptions=False: an unhandled error is answered 500, as in production.
@@ -111,9 +111,7 @@ async def endpoint(store: PostgresStore) -> AsyncIterator[httpx.AsyncClient]:
             yield client
 
 
-async def tick_and_check(
-    store: PostgresStore, conn: psycopg.Connection[Any], strategies: int
-) -> None:
+async def tick_and_check(store: SqlStore, conn: psycopg.Connection[Any], strategies: int) -> None:
     async with endpoint(store) as client:
         reply = await client.post(TICK, headers=bearer())
     assert reply.status_code == 200, reply.text[:2000]
@@ -142,7 +140,7 @@ async def tick_and_check(
 )
 @given(batch=st.lists(graphs(max_nodes=6), min_size=1, max_size=4))
 async def test_any_graph_in_a_real_tick_is_recorded_and_the_endpoint_answers_200(
-    database_url: str, store: PostgresStore, batch: list[Any]
+    database_url: str, store: SqlStore, batch: list[Any]
 ) -> None:
     with psycopg.connect(database_url, autocommit=True) as conn:
         conn.execute(f"truncate {', '.join(TABLES)} restart identity cascade")
@@ -197,7 +195,7 @@ def nested(depth: int) -> Any:
     ],
 )
 async def test_huge_cyclic_and_deeply_nested_graphs_are_recorded(
-    store: PostgresStore, db: psycopg.Connection[Any], name: str
+    store: SqlStore, db: psycopg.Connection[Any], name: str
 ) -> None:
     variables: Any = {}
     if name.startswith("a chain"):
@@ -221,7 +219,7 @@ async def test_huge_cyclic_and_deeply_nested_graphs_are_recorded(
 
 @pytest.mark.parametrize("column", ["nodes", "variables"])
 async def test_json_nested_deeper_than_python_can_load_does_not_stop_the_scheduler(
-    store: PostgresStore, db: psycopg.Connection[Any], column: str
+    store: SqlStore, db: psycopg.Connection[Any], column: str
 ) -> None:
     # PostgreSQL accepts this nesting; Python's json module cannot load it back.
     deep = "(repeat('[', 3000) || '1' || repeat(']', 3000))::jsonb"

@@ -11,7 +11,7 @@ import psycopg
 import pytest
 
 from cascadian.data import ClaimedRun, RunOutcome, RunResult, Schedule
-from cascadian.store.postgres import PostgresStore
+from cascadian.store.sql_store import SqlStore
 from tests.factories import add_strategy, rows, strategy
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
@@ -31,7 +31,7 @@ def outcome(claim: ClaimedRun, res: RunResult, next_at: datetime | None = LATER)
 
 
 async def test_stop_during_a_run_records_the_outcome_but_does_not_rearm(
-    store: PostgresStore, db: Any
+    store: SqlStore, db: Any
 ) -> None:
     sid = add_strategy(db, next_execution_at=NOW)
     [claim] = await store.claim_due(NOW, 10, 60)
@@ -45,7 +45,7 @@ async def test_stop_during_a_run_records_the_outcome_but_does_not_rearm(
 
 
 async def test_pause_and_stop_notify_the_owner_with_normal_priority(
-    store: PostgresStore, db: Any
+    store: SqlStore, db: Any
 ) -> None:
     sid = add_strategy(db, next_execution_at=NOW, name="Arb")
     assert await store.pause(sid) == "ok"
@@ -61,17 +61,13 @@ async def test_pause_and_stop_notify_the_owner_with_normal_priority(
     assert notes[1]["metadata"] == {"previous_status": "paused"}
 
 
-async def test_halt_refuses_a_status_other_than_paused_or_stopped(
-    store: PostgresStore, db: Any
-) -> None:
+async def test_halt_refuses_a_status_other_than_paused_or_stopped(store: SqlStore, db: Any) -> None:
     sid = add_strategy(db, next_execution_at=NOW)
     with pytest.raises(psycopg.errors.RaiseException, match="must be paused or stopped"):
         db.execute("select cascadian_halt_v1(%s, 'archived')", (sid,))
 
 
-async def test_resume_after_an_auto_pause_clears_the_error_state(
-    store: PostgresStore, db: Any
-) -> None:
+async def test_resume_after_an_auto_pause_clears_the_error_state(store: SqlStore, db: Any) -> None:
     sid = add_strategy(db, next_execution_at=NOW, interval=1)
     for i in range(3):
         [claim] = await store.claim_due(NOW + timedelta(minutes=i), 10, 60)
@@ -91,7 +87,7 @@ async def test_resume_after_an_auto_pause_clears_the_error_state(
     assert [c.workflow.id for c in await store.claim_due(LATER, 10, 60)] == [sid]
 
 
-async def test_only_a_halted_or_errored_strategy_is_resumed(store: PostgresStore, db: Any) -> None:
+async def test_only_a_halted_or_errored_strategy_is_resumed(store: SqlStore, db: Any) -> None:
     draft = add_strategy(db, next_execution_at=None, status="draft", auto_run=False)
     assert await store.resume(draft, LATER, NOW) == "not_resumable"
     # A successful manual run of an auto-paused strategy leaves it running, unscheduled.
@@ -101,7 +97,7 @@ async def test_only_a_halted_or_errored_strategy_is_resumed(store: PostgresStore
 
 
 async def test_a_manual_run_holds_the_lease_against_scheduled_claims(
-    store: PostgresStore, db: Any
+    store: SqlStore, db: Any
 ) -> None:
     sid = add_strategy(db, next_execution_at=NOW)
     manual = await store.claim_manual(sid, NOW, 60)
@@ -114,9 +110,7 @@ async def test_a_manual_run_holds_the_lease_against_scheduled_claims(
     assert s["execution_count"] == 1 and s["next_execution_at"] == NOW
 
 
-async def test_a_manual_claim_cancels_the_row_of_an_abandoned_run(
-    store: PostgresStore, db: Any
-) -> None:
+async def test_a_manual_claim_cancels_the_row_of_an_abandoned_run(store: SqlStore, db: Any) -> None:
     sid = add_strategy(db, next_execution_at=LATER)
     dead = await store.claim_manual(sid, NOW, 60)
     again = await store.claim_manual(sid, NOW + timedelta(seconds=61), 60)
@@ -132,7 +126,7 @@ async def test_a_manual_claim_cancels_the_row_of_an_abandoned_run(
 
 
 async def test_a_manual_run_of_a_strategy_without_a_next_slot_keeps_it_without_one(
-    store: PostgresStore, db: Any
+    store: SqlStore, db: Any
 ) -> None:
     sid = add_strategy(db, next_execution_at=None, status="draft", auto_run=False)
     manual = await store.claim_manual(sid, NOW, 60)
@@ -144,7 +138,7 @@ async def test_a_manual_run_of_a_strategy_without_a_next_slot_keeps_it_without_o
 
 
 async def test_start_of_an_auto_paused_strategy_begins_a_fresh_error_streak(
-    store: PostgresStore, db: Any
+    store: SqlStore, db: Any
 ) -> None:
     sid = add_strategy(
         db, next_execution_at=NOW, status="error", auto_run=False, error_count=3, last_error="x"
@@ -159,7 +153,7 @@ async def test_start_of_an_auto_paused_strategy_begins_a_fresh_error_streak(
     )
 
 
-async def test_start_writes_the_schedule_it_is_given(store: PostgresStore, db: Any) -> None:
+async def test_start_writes_the_schedule_it_is_given(store: SqlStore, db: Any) -> None:
     sid = add_strategy(
         db, next_execution_at=None, status="stopped", auto_run=False, cron="* * * * *"
     )

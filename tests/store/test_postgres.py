@@ -11,13 +11,13 @@ from typing import Any
 
 from cascadian.data import RunOutcome, RunResult
 from cascadian.reports import TickReport
-from cascadian.store.postgres import PostgresStore
+from cascadian.store.sql_store import SqlStore
 from tests.factories import add_strategy
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 
 
-async def test_the_due_query_uses_the_partial_index(store: PostgresStore, db: Any) -> None:
+async def test_the_due_query_uses_the_partial_index(store: SqlStore, db: Any) -> None:
     db.execute("set enable_seqscan = off")
     plan = db.execute(
         "explain select id from workflow_sessions where auto_run and status in ('running','error') "
@@ -34,7 +34,7 @@ async def test_the_store_leaves_no_session_state_for_a_transaction_pooler(
     # on one would leak to, or be missing for, the next client. One connection,
     # used for many more calls than psycopg's prepare threshold (5), keeps none.
     sid = add_strategy(db, next_execution_at=NOW)
-    store = PostgresStore(database_url, pool_size=1)
+    store = SqlStore.postgres(database_url, pool_size=1)
     await store.open()
     try:
         now = NOW
@@ -47,7 +47,7 @@ async def test_the_store_leaves_no_session_state_for_a_transaction_pooler(
             assert recorded.accepted
             await store.record_tick(TickReport("cron", now, finished_at=now))
             now = next_at
-        [state] = await store._rows(
+        [state] = await store.transport.execute(
             """
             select
                 (select count(*) from pg_prepared_statements) as prepared,

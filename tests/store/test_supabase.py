@@ -19,8 +19,9 @@ from cascadian.clock import FakeClock
 from cascadian.config import Settings
 from cascadian.data import NodeRun, RunOutcome, RunResult
 from cascadian.errors import ConfigurationError, StoreUnavailable
-from cascadian.store.postgres import PostgresStore
-from cascadian.store.supabase import SupabaseStore
+from cascadian.store.postgrest_transport import PostgrestTransport
+from cascadian.store.psycopg_transport import PsycopgTransport
+from cascadian.store.sql_store import SqlStore
 from cascadian.tick import TickService
 from cascadian.web.app import create_app
 from tests.conftest import SUPABASE_KEY, SUPABASE_URL
@@ -68,7 +69,7 @@ async def test_supabase_settings_select_the_supabase_store_over_database_url(
         )
     )
     try:
-        assert isinstance(chosen, SupabaseStore)
+        assert isinstance(chosen.transport, PostgrestTransport)
     finally:
         await chosen.close()
     assert "store: supabase abcd.supabase.co" in caplog.text
@@ -83,7 +84,7 @@ async def test_without_supabase_settings_database_url_selects_the_postgres_store
     env = {"DATABASE_URL": database_url, "NEXT_PUBLIC_SUPABASE_URL": "https://abcd.supabase.co"}
     chosen = await open_store(settings(**env))
     try:
-        assert isinstance(chosen, PostgresStore)
+        assert isinstance(chosen.transport, PsycopgTransport)
     finally:
         await chosen.close()
     assert "(DATABASE_URL)" in caplog.text
@@ -117,15 +118,15 @@ async def test_the_client_uses_our_http_client_without_sessions_or_retries() -> 
     store = await open_store(
         settings(SUPABASE_URL="https://abcd.supabase.co", SUPABASE_SERVICE_ROLE_KEY="sb_secret_x")
     )
-    assert isinstance(store, SupabaseStore)
-    options = store._client.options
-    assert options.httpx_client is store._http
+    assert isinstance(store.transport, PostgrestTransport)
+    options = store.transport._client.options
+    assert options.httpx_client is store.transport._http
     assert not options.auto_refresh_token and not options.persist_session
     assert not options.postgrest_client_retry
     # Well under the 50 s tick budget: a fifth of it, at most 10 s.
-    assert store._http.timeout == httpx.Timeout(10.0, connect=5.0)
+    assert store.transport._http.timeout == httpx.Timeout(10.0, connect=5.0)
     await store.close()
-    assert store._http.is_closed
+    assert store.transport._http.is_closed
 
 
 async def test_the_app_lifespan_creates_the_client_once_and_closes_it() -> None:
@@ -134,8 +135,9 @@ async def test_the_app_lifespan_creates_the_client_once_and_closes_it() -> None:
     )
     async with app.router.lifespan_context(app):
         store = app.state.store
-        assert isinstance(store, SupabaseStore) and not store._http.is_closed
-    assert store._http.is_closed
+        assert isinstance(store.transport, PostgrestTransport)
+        assert not store.transport._http.is_closed
+    assert store.transport._http.is_closed
 
 
 # Errors
@@ -216,7 +218,7 @@ async def test_a_missing_function_says_to_migrate(forwarder: PostgrestForwarder,
 
 
 async def test_a_batch_that_fails_in_sql_writes_none_of_its_outcomes(
-    supabase_store: SupabaseStore, db: Any
+    supabase_store: SqlStore, db: Any
 ) -> None:
     for _ in range(2):
         add_strategy(db, next_execution_at=NOW)

@@ -18,7 +18,7 @@ import respx
 
 from cascadian.data import Notification, RunOutcome, RunResult, Schedule, WatchlistEntry
 from cascadian.reports import TickReport
-from cascadian.store.supabase import SupabaseStore
+from cascadian.store.sql_store import SqlStore
 from tests.conftest import SUPABASE_KEY
 from tests.factories import USER, add_strategy
 from tests.supabase_forwarder import PostgrestForwarder
@@ -32,7 +32,7 @@ EID = uuid.UUID("33333333-3333-4333-8333-333333333333")
 @pytest.fixture
 async def wire(
     forwarder: PostgrestForwarder, db: Any
-) -> AsyncIterator[tuple[SupabaseStore, respx.MockRouter]]:
+) -> AsyncIterator[tuple[SqlStore, respx.MockRouter]]:
     add_strategy(db, next_execution_at=None, id=SID)  # for the calls that reference it
     router = forwarder.router()
     store = await forwarder.store(router)
@@ -52,7 +52,7 @@ def assert_authenticated(request: httpx.Request) -> None:
 
 
 OUTCOME = RunOutcome(EID, SID, RunResult(True, {"end": {}}, [], 2, 40), NOW, NOW)
-CALLS: list[tuple[str, Callable[[SupabaseStore], Awaitable[Any]], dict[str, Any]]] = [
+CALLS: list[tuple[str, Callable[[SqlStore], Awaitable[Any]], dict[str, Any]]] = [
     (
         "cascadian_claim_due_v1",
         lambda s: s.claim_due(NOW, 25, 120.0),
@@ -199,9 +199,9 @@ CALLS: list[tuple[str, Callable[[SupabaseStore], Awaitable[Any]], dict[str, Any]
     ("fn", "call", "body"), CALLS, ids=[f"{fn}-{i}" for i, (fn, _, _) in enumerate(CALLS)]
 )
 async def test_each_store_call_is_one_rpc_post_with_named_arguments(
-    wire: tuple[SupabaseStore, respx.MockRouter],
+    wire: tuple[SqlStore, respx.MockRouter],
     fn: str,
-    call: Callable[[SupabaseStore], Awaitable[Any]],
+    call: Callable[[SqlStore], Awaitable[Any]],
     body: dict[str, Any],
 ) -> None:
     store, router = wire
@@ -216,7 +216,7 @@ async def test_each_store_call_is_one_rpc_post_with_named_arguments(
     assert json.loads(request.content) == body
 
 
-async def test_ping_is_one_small_read(wire: tuple[SupabaseStore, respx.MockRouter]) -> None:
+async def test_ping_is_one_small_read(wire: tuple[SqlStore, respx.MockRouter]) -> None:
     store, router = wire
     await store.ping()
     request = the_request(router)
@@ -227,7 +227,7 @@ async def test_ping_is_one_small_read(wire: tuple[SupabaseStore, respx.MockRoute
 
 
 async def test_a_claim_answer_is_read_from_postgrest_json(
-    wire: tuple[SupabaseStore, respx.MockRouter], db: Any
+    wire: tuple[SqlStore, respx.MockRouter], db: Any
 ) -> None:
     # PostgREST answers timestamps as ISO strings and uuids as strings; the
     # store turns them back into datetimes and UUIDs.

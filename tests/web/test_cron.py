@@ -14,7 +14,7 @@ import pytest
 
 from cascadian.config import Settings
 from cascadian.ports import Store
-from cascadian.store.postgres import PostgresStore
+from cascadian.store.sql_store import SqlStore
 from cascadian.web.app import create_app
 from tests.executors import ScriptedExecutor, failed, returns
 from tests.factories import add_strategy, rows
@@ -45,18 +45,16 @@ def bearer(token: str = SECRET) -> dict[str, str]:
 
 
 @pytest.fixture
-async def dead_store() -> AsyncIterator[PostgresStore]:
+async def dead_store() -> AsyncIterator[SqlStore]:
     """A store whose database is not there: any use of it shows up as a 503."""
-    store = PostgresStore("postgresql://postgres@127.0.0.1:9/none", timeout=0.5)
+    store = SqlStore.postgres("postgresql://postgres@127.0.0.1:9/none", timeout=0.5)
     await store.open()
     yield store
     await store.close()
 
 
 @pytest.mark.parametrize("method", ["GET", "POST"])
-async def test_a_tick_answers_the_dashboard_contract(
-    store: PostgresStore, db: Any, method: str
-) -> None:
+async def test_a_tick_answers_the_dashboard_contract(store: SqlStore, db: Any, method: str) -> None:
     now = datetime.now(UTC)
     sid = add_strategy(db, next_execution_at=now - timedelta(seconds=5), name="ok")
     add_strategy(db, next_execution_at=now - timedelta(seconds=5), name="bad")
@@ -91,7 +89,7 @@ async def test_a_tick_answers_the_dashboard_contract(
     ],
 )
 async def test_a_bad_or_missing_secret_gets_401_without_touching_the_database(
-    dead_store: PostgresStore, headers: dict[str, str]
+    dead_store: SqlStore, headers: dict[str, str]
 ) -> None:
     async with client(dead_store) as c:
         reply = await c.post(URL, headers=headers)
@@ -100,7 +98,7 @@ async def test_a_bad_or_missing_secret_gets_401_without_touching_the_database(
 
 
 async def test_admin_api_key_is_accepted_when_cron_secret_is_unset(
-    store: PostgresStore, db: Any
+    store: SqlStore, db: Any
 ) -> None:
     async with client(store, CRON_SECRET=None, ADMIN_API_KEY="admin-key-123") as c:
         assert (await c.post(URL, headers=bearer("admin-key-123"))).status_code == 200
@@ -108,7 +106,7 @@ async def test_admin_api_key_is_accepted_when_cron_secret_is_unset(
 
 
 async def test_development_without_any_secret_allows_the_tick_with_a_warning(
-    store: PostgresStore, db: Any, caplog: pytest.LogCaptureFixture
+    store: SqlStore, db: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
     with caplog.at_level(logging.WARNING):
         async with client(store, CRON_SECRET=None) as c:
@@ -119,7 +117,7 @@ async def test_development_without_any_secret_allows_the_tick_with_a_warning(
 
 @pytest.mark.parametrize("env", [{"ENVIRONMENT": "production"}, {"VERCEL_ENV": "production"}])
 async def test_production_refuses_to_run_without_a_secret(
-    dead_store: PostgresStore, env: dict[str, str]
+    dead_store: SqlStore, env: dict[str, str]
 ) -> None:
     async with client(dead_store, CRON_SECRET=None, **env) as c:
         reply = await c.post(URL)
@@ -134,7 +132,7 @@ def test_production_refuses_a_placeholder_secret() -> None:
         Settings(CRON_SECRET="changeme", ENVIRONMENT="production")
 
 
-async def test_a_database_outage_is_answered_with_503_json(dead_store: PostgresStore) -> None:
+async def test_a_database_outage_is_answered_with_503_json(dead_store: SqlStore) -> None:
     async with client(dead_store) as c:
         reply = await c.post(URL, headers=bearer())
     assert reply.status_code == 503
@@ -144,7 +142,7 @@ async def test_a_database_outage_is_answered_with_503_json(dead_store: PostgresS
 
 
 async def test_duplicate_concurrent_deliveries_never_run_a_strategy_twice(
-    store: PostgresStore, db: Any
+    store: SqlStore, db: Any
 ) -> None:
     now = datetime.now(UTC)
     for i in range(150):
@@ -162,7 +160,7 @@ async def test_duplicate_concurrent_deliveries_never_run_a_strategy_twice(
 
 
 async def test_secrets_never_appear_in_responses_or_logs(
-    store: PostgresStore, db: Any, caplog: pytest.LogCaptureFixture
+    store: SqlStore, db: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
     with caplog.at_level(logging.DEBUG):
         async with client(store) as c:

@@ -11,29 +11,29 @@ import pytest
 
 from cascadian.config import Settings
 from cascadian.reports import TickReport
-from cascadian.store.postgres import PostgresStore
+from cascadian.store.sql_store import SqlStore
 from cascadian.web.app import create_app
 from tests.api_client import KEY, bearer, client
 
 TICKS = "/api/cron/ticks"
 
 
-async def record_ticks(store: PostgresStore, *minutes_ago: float) -> None:
+async def record_ticks(store: SqlStore, *minutes_ago: float) -> None:
     for m in minutes_ago:
         at = datetime.now(UTC) - timedelta(minutes=m)
         await store.record_tick(TickReport("cron", at, finished_at=at))
 
 
 @pytest.fixture
-async def dead_store() -> AsyncIterator[PostgresStore]:
-    store = PostgresStore("postgresql://postgres:pw@127.0.0.1:9/secretdb", timeout=0.5)
+async def dead_store() -> AsyncIterator[SqlStore]:
+    store = SqlStore.postgres("postgresql://postgres:pw@127.0.0.1:9/secretdb", timeout=0.5)
     await store.open()
     yield store
     await store.close()
 
 
 async def test_ticks_come_newest_first_with_the_gap_since_the_previous_one(
-    store: PostgresStore, db: Any
+    store: SqlStore, db: Any
 ) -> None:
     await record_ticks(store, 10, 9, 4)
     async with client(store) as c:
@@ -46,7 +46,7 @@ async def test_ticks_come_newest_first_with_the_gap_since_the_previous_one(
     assert set(first) >= {"strategies_executed", "succeeded", "failed", "execution_time_ms"}
 
 
-async def test_the_oldest_tick_has_no_gap(store: PostgresStore, db: Any) -> None:
+async def test_the_oldest_tick_has_no_gap(store: SqlStore, db: Any) -> None:
     await record_ticks(store, 1)
     async with client(store) as c:
         [only] = (await c.get(TICKS)).json()["data"]
@@ -54,7 +54,7 @@ async def test_the_oldest_tick_has_no_gap(store: PostgresStore, db: Any) -> None
 
 
 @pytest.mark.parametrize("token", [None, "wrong"])
-async def test_ticks_need_the_admin_key(dead_store: PostgresStore, token: str | None) -> None:
+async def test_ticks_need_the_admin_key(dead_store: SqlStore, token: str | None) -> None:
     async with client(dead_store) as c:
         headers = {"Authorization": ""} if token is None else bearer(token)
         reply = await c.get(TICKS, headers=headers)
@@ -62,14 +62,14 @@ async def test_ticks_need_the_admin_key(dead_store: PostgresStore, token: str | 
 
 
 @pytest.mark.parametrize("limit", ["0", "-1", "many", "100000"])
-async def test_a_bad_ticks_limit_is_422(dead_store: PostgresStore, limit: str) -> None:
+async def test_a_bad_ticks_limit_is_422(dead_store: SqlStore, limit: str) -> None:
     async with client(dead_store) as c:
         reply = await c.get(TICKS, params={"limit": limit})
     assert reply.status_code == 422
 
 
 async def test_health_is_ok_after_a_recent_tick_and_needs_no_secret(
-    store: PostgresStore, db: Any
+    store: SqlStore, db: Any
 ) -> None:
     await record_ticks(store, 0.5)
     async with client(store, ENVIRONMENT="production") as c:
@@ -82,7 +82,7 @@ async def test_health_is_ok_after_a_recent_tick_and_needs_no_secret(
 
 @pytest.mark.parametrize("minutes_ago", [None, 10])
 async def test_health_is_degraded_when_ticks_are_overdue(
-    store: PostgresStore, db: Any, minutes_ago: float | None
+    store: SqlStore, db: Any, minutes_ago: float | None
 ) -> None:
     if minutes_ago is not None:
         await record_ticks(store, minutes_ago)
@@ -94,7 +94,7 @@ async def test_health_is_degraded_when_ticks_are_overdue(
 
 
 async def test_health_is_503_when_the_database_is_unreachable_and_reveals_nothing(
-    dead_store: PostgresStore,
+    dead_store: SqlStore,
 ) -> None:
     async with client(dead_store) as c:
         reply = await c.get("/api/health")
@@ -110,7 +110,7 @@ async def test_health_is_503_when_the_database_is_unreachable_and_reveals_nothin
 
 
 async def test_openapi_describes_every_endpoint_with_its_models_and_errors(
-    dead_store: PostgresStore,
+    dead_store: SqlStore,
 ) -> None:
     app = create_app(Settings(ADMIN_API_KEY=KEY), store=dead_store)
     transport = httpx.ASGITransport(app=app)

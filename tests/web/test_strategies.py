@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from cascadian.data import RunResult, Workflow
-from cascadian.store.postgres import PostgresStore
+from cascadian.store.sql_store import SqlStore
 from tests.api_client import CRON, KEY, bearer, client
 from tests.executors import ScriptedExecutor, failed, ok, returns
 from tests.factories import add_strategy, rows, strategy
@@ -56,8 +56,8 @@ class Gate:
 
 
 @pytest.fixture
-async def dead_store() -> AsyncIterator[PostgresStore]:
-    store = PostgresStore("postgresql://postgres@127.0.0.1:9/none", timeout=0.5)
+async def dead_store() -> AsyncIterator[SqlStore]:
+    store = SqlStore.postgres("postgresql://postgres@127.0.0.1:9/none", timeout=0.5)
     await store.open()
     yield store
     await store.close()
@@ -69,7 +69,7 @@ async def dead_store() -> AsyncIterator[PostgresStore]:
 @pytest.mark.parametrize(("method", "path"), ENDPOINTS)
 @pytest.mark.parametrize("token", [None, "wrong", CRON])
 async def test_a_missing_or_wrong_key_gets_401_without_touching_the_database(
-    dead_store: PostgresStore, method: str, path: str, token: str | None
+    dead_store: SqlStore, method: str, path: str, token: str | None
 ) -> None:
     headers = {"Authorization": ""} if token is None else bearer(token)
     async with client(dead_store) as c:
@@ -79,9 +79,7 @@ async def test_a_missing_or_wrong_key_gets_401_without_touching_the_database(
 
 
 @pytest.mark.parametrize(("method", "path"), ENDPOINTS)
-async def test_an_unknown_id_gets_404(
-    store: PostgresStore, db: Any, method: str, path: str
-) -> None:
+async def test_an_unknown_id_gets_404(store: SqlStore, db: Any, method: str, path: str) -> None:
     async with client(store) as c:
         reply = await c.request(method, path.format(uuid.uuid4()))
     assert reply.status_code == 404
@@ -93,7 +91,7 @@ async def test_an_unknown_id_gets_404(
 @pytest.mark.parametrize(("method", "path"), ENDPOINTS)
 @pytest.mark.parametrize("bad_id", ["not-a-uuid", "123", "' or 1=1 --"])
 async def test_a_malformed_id_gets_422_not_500(
-    dead_store: PostgresStore, method: str, path: str, bad_id: str
+    dead_store: SqlStore, method: str, path: str, bad_id: str
 ) -> None:
     async with client(dead_store) as c:
         reply = await c.request(method, path.format(bad_id))
@@ -103,7 +101,7 @@ async def test_a_malformed_id_gets_422_not_500(
 
 
 async def test_production_without_an_admin_key_refuses_every_request(
-    dead_store: PostgresStore,
+    dead_store: SqlStore,
 ) -> None:
     async with client(dead_store, ADMIN_API_KEY=None, ENVIRONMENT="production") as c:
         reply = await c.get(f"/api/strategies/{uuid.uuid4()}/status")
@@ -112,7 +110,7 @@ async def test_production_without_an_admin_key_refuses_every_request(
 
 
 async def test_the_key_never_appears_in_answers_or_logs(
-    store: PostgresStore, db: Any, caplog: pytest.LogCaptureFixture
+    store: SqlStore, db: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
     sid = add_strategy(db, next_execution_at=None, status="draft", auto_run=False)
     with caplog.at_level(logging.DEBUG):
@@ -127,9 +125,7 @@ async def test_the_key_never_appears_in_answers_or_logs(
 # start
 
 
-async def test_start_schedules_a_strategy_on_the_cron_it_is_given(
-    store: PostgresStore, db: Any
-) -> None:
+async def test_start_schedules_a_strategy_on_the_cron_it_is_given(store: SqlStore, db: Any) -> None:
     sid = add_strategy(db, next_execution_at=None, status="draft", auto_run=False)
     body = {"cron": "*/15 * * * *", "timezone": "Asia/Kolkata"}
     async with client(store) as c:
@@ -148,9 +144,7 @@ async def test_start_schedules_a_strategy_on_the_cron_it_is_given(
     assert strategy(db, sid)["next_execution_at"] == nxt
 
 
-async def test_start_without_a_body_keeps_the_strategys_interval(
-    store: PostgresStore, db: Any
-) -> None:
+async def test_start_without_a_body_keeps_the_strategys_interval(store: SqlStore, db: Any) -> None:
     sid = add_strategy(db, next_execution_at=None, status="stopped", auto_run=False, interval=10)
     before = now()
     async with client(store) as c:
@@ -162,9 +156,7 @@ async def test_start_without_a_body_keeps_the_strategys_interval(
     )
 
 
-async def test_start_with_an_interval_replaces_a_cron_schedule(
-    store: PostgresStore, db: Any
-) -> None:
+async def test_start_with_an_interval_replaces_a_cron_schedule(store: SqlStore, db: Any) -> None:
     sid = add_strategy(
         db, next_execution_at=None, status="paused", auto_run=False, cron="0 9 * * *"
     )
@@ -177,7 +169,7 @@ async def test_start_with_an_interval_replaces_a_cron_schedule(
     }
 
 
-async def test_start_of_a_running_strategy_is_409(store: PostgresStore, db: Any) -> None:
+async def test_start_of_a_running_strategy_is_409(store: SqlStore, db: Any) -> None:
     sid = add_strategy(db, next_execution_at=now() + timedelta(minutes=3))
     async with client(store) as c:
         reply = await c.post(f"/api/strategies/{sid}/start", json={"interval_minutes": 1})
@@ -200,7 +192,7 @@ async def test_start_of_a_running_strategy_is_409(store: PostgresStore, db: Any)
     ],
 )
 async def test_start_with_an_invalid_schedule_is_422_with_a_clear_message(
-    store: PostgresStore, db: Any, body: dict[str, Any], message: str
+    store: SqlStore, db: Any, body: dict[str, Any], message: str
 ) -> None:
     sid = add_strategy(db, next_execution_at=None, status="draft", auto_run=False)
     async with client(store) as c:
@@ -215,7 +207,7 @@ async def test_start_with_an_invalid_schedule_is_422_with_a_clear_message(
 
 @pytest.mark.parametrize("action", ["pause", "stop"])
 async def test_pause_and_stop_halt_the_strategy_and_notify_its_owner(
-    store: PostgresStore, db: Any, action: str
+    store: SqlStore, db: Any, action: str
 ) -> None:
     sid = add_strategy(db, next_execution_at=now() + timedelta(minutes=1), name="Halt me")
     async with client(store) as c:
@@ -232,7 +224,7 @@ async def test_pause_and_stop_halt_the_strategy_and_notify_its_owner(
 
 
 async def test_stop_during_a_scheduled_run_records_it_but_does_not_rearm(
-    store: PostgresStore, db: Any
+    store: SqlStore, db: Any
 ) -> None:
     slot = now() - timedelta(seconds=1)
     sid = add_strategy(db, next_execution_at=slot, name="slow")
@@ -255,9 +247,7 @@ async def test_stop_during_a_scheduled_run_records_it_but_does_not_rearm(
 # resume
 
 
-async def test_resume_after_an_auto_pause_clears_the_error_state(
-    store: PostgresStore, db: Any
-) -> None:
+async def test_resume_after_an_auto_pause_clears_the_error_state(store: SqlStore, db: Any) -> None:
     sid = add_strategy(db, next_execution_at=now(), name="flaky", interval=1, error_count=2)
     executor = ScriptedExecutor(flaky=returns(failed("upstream 500")))
     async with client(store, executor) as c:
@@ -280,7 +270,7 @@ async def test_resume_after_an_auto_pause_clears_the_error_state(
     assert again.status_code == 409
 
 
-async def test_resume_of_a_strategy_never_started_is_409(store: PostgresStore, db: Any) -> None:
+async def test_resume_of_a_strategy_never_started_is_409(store: SqlStore, db: Any) -> None:
     sid = add_strategy(db, next_execution_at=None, status="draft", auto_run=False)
     async with client(store) as c:
         reply = await c.post(f"/api/strategies/{sid}/resume")
@@ -291,7 +281,7 @@ async def test_resume_of_a_strategy_never_started_is_409(store: PostgresStore, d
 
 
 async def test_status_reports_schedule_counters_and_the_run_in_flight(
-    store: PostgresStore, db: Any
+    store: SqlStore, db: Any
 ) -> None:
     sid = add_strategy(
         db,
@@ -314,9 +304,7 @@ async def test_status_reports_schedule_counters_and_the_run_in_flight(
     assert set(data) >= {"status", "auto_run", "next_execution_at", "last_executed_at"}
 
 
-async def test_executions_come_newest_first_with_paging_metadata(
-    store: PostgresStore, db: Any
-) -> None:
+async def test_executions_come_newest_first_with_paging_metadata(store: SqlStore, db: Any) -> None:
     sid = add_strategy(db, next_execution_at=now() + timedelta(hours=1))
     async with client(store) as c:
         made = [(await c.post(f"/api/strategies/{sid}/execute-now")).json() for _ in range(3)]
@@ -334,7 +322,7 @@ async def test_executions_come_newest_first_with_paging_metadata(
     assert [r.status_code for r in bad] == [422] * 4
 
 
-async def test_an_execution_comes_with_its_node_logs(store: PostgresStore, db: Any) -> None:
+async def test_an_execution_comes_with_its_node_logs(store: SqlStore, db: Any) -> None:
     sid = add_strategy(db, next_execution_at=now() + timedelta(hours=1), variables={"x": 1})
     async with client(store) as c:
         run = (await c.post(f"/api/strategies/{sid}/execute-now")).json()["data"]
@@ -353,7 +341,7 @@ async def test_an_execution_comes_with_its_node_logs(store: PostgresStore, db: A
 
 
 async def test_execute_now_runs_synchronously_without_moving_the_schedule(
-    store: PostgresStore, db: Any
+    store: SqlStore, db: Any
 ) -> None:
     slot = (now() + timedelta(hours=1)).replace(microsecond=0)
     sid = add_strategy(db, next_execution_at=slot)
@@ -375,7 +363,7 @@ async def test_execute_now_runs_synchronously_without_moving_the_schedule(
     assert (s["execution_count"], s["success_count"], s["lease_token"]) == (1, 1, None)
 
 
-async def test_execute_now_counts_towards_the_auto_pause(store: PostgresStore, db: Any) -> None:
+async def test_execute_now_counts_towards_the_auto_pause(store: SqlStore, db: Any) -> None:
     sid = add_strategy(db, next_execution_at=now() + timedelta(hours=1), name="bad", error_count=2)
     async with client(store, ScriptedExecutor(bad=returns(failed("no markets")))) as c:
         reply = await c.post(f"/api/strategies/{sid}/execute-now")
@@ -388,7 +376,7 @@ async def test_execute_now_counts_towards_the_auto_pause(store: PostgresStore, d
 
 
 async def test_execute_now_against_a_held_lease_is_409_and_runs_nothing(
-    store: PostgresStore, db: Any
+    store: SqlStore, db: Any
 ) -> None:
     sid = add_strategy(db, next_execution_at=now() - timedelta(seconds=1))
     await store.claim_due(now(), 10, 60)
@@ -401,9 +389,7 @@ async def test_execute_now_against_a_held_lease_is_409_and_runs_nothing(
     assert rows(db, "select count(*) as n from workflow_executions") == [{"n": 1}]
 
 
-async def test_two_execute_nows_at_once_run_the_strategy_once(
-    store: PostgresStore, db: Any
-) -> None:
+async def test_two_execute_nows_at_once_run_the_strategy_once(store: SqlStore, db: Any) -> None:
     sid = add_strategy(db, next_execution_at=None, status="draft", auto_run=False, name="once")
     gate = Gate()
     executor = ScriptedExecutor(once=gate)

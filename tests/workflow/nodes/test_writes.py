@@ -15,7 +15,7 @@ from cascadian.cli.demo import polymarket_watchlist_graph
 from cascadian.clock import FakeClock
 from cascadian.config import Settings
 from cascadian.data import Workflow
-from cascadian.store.postgres import PostgresStore
+from cascadian.store.sql_store import SqlStore
 from cascadian.tick import TickService
 from cascadian.workflow.executor import GraphExecutor
 from cascadian.workflow.node_api import NodeServices
@@ -28,7 +28,7 @@ FIXTURE = json.loads((Path(__file__).parents[2] / "fixtures" / "gamma_markets.js
 MARKETS = [{"id": "m1", "question": "Q1", "yes_price": 0.3}, {"id": "m2", "question": "Q2"}]
 
 
-async def run_graph(store: PostgresStore, db: Any, graph: Any, **variables: Any) -> Any:
+async def run_graph(store: SqlStore, db: Any, graph: Any, **variables: Any) -> Any:
     sid = add_strategy(db, next_execution_at=None, graph=graph, variables=variables)
     [[eid]] = db.execute(
         "insert into workflow_executions (workflow_id, user_id) values (%s, %s) returning id",
@@ -43,9 +43,7 @@ async def run_graph(store: PostgresStore, db: Any, graph: Any, **variables: Any)
     )
 
 
-async def test_watchlist_adds_markets_once_and_counts_duplicates(
-    store: PostgresStore, db: Any
-) -> None:
+async def test_watchlist_adds_markets_once_and_counts_duplicates(store: SqlStore, db: Any) -> None:
     graph = chain(
         node("start", "start"), node("watch", "add-to-watchlist", items="${start.markets}")
     )
@@ -67,9 +65,7 @@ async def test_watchlist_adds_markets_once_and_counts_duplicates(
     assert entries[0]["metadata"] == {"question": "Q1", "yes_price": 0.3}
 
 
-async def test_watchlist_item_without_a_market_id_fails_the_node(
-    store: PostgresStore, db: Any
-) -> None:
+async def test_watchlist_item_without_a_market_id_fails_the_node(store: SqlStore, db: Any) -> None:
     graph = chain(
         node("start", "start"), node("watch", "add-to-watchlist", items="${start.markets}")
     )
@@ -79,9 +75,7 @@ async def test_watchlist_item_without_a_market_id_fails_the_node(
     assert rows(db, "select * from strategy_watchlists") == []
 
 
-async def test_notify_templates_upstream_outputs_into_the_message(
-    store: PostgresStore, db: Any
-) -> None:
+async def test_notify_templates_upstream_outputs_into_the_message(store: SqlStore, db: Any) -> None:
     graph = chain(
         node("start", "start"),
         node("watch", "add-to-watchlist", items="${start.markets}"),
@@ -109,7 +103,7 @@ async def test_notify_templates_upstream_outputs_into_the_message(
 
 @respx.mock
 async def test_the_opening_paragraph_strategy_runs_end_to_end_in_a_tick(
-    store: PostgresStore, db: Any
+    store: SqlStore, db: Any
 ) -> None:
     gamma = respx.get(f"{GAMMA}/markets").respond(200, json=FIXTURE)
     g = polymarket_watchlist_graph()
@@ -138,7 +132,7 @@ async def test_the_opening_paragraph_strategy_runs_end_to_end_in_a_tick(
 
 @respx.mock
 async def test_an_unreachable_polymarket_api_is_a_plain_recorded_error(
-    store: PostgresStore, db: Any
+    store: SqlStore, db: Any
 ) -> None:
     respx.get(f"{GAMMA}/markets").mock(side_effect=httpx.ConnectError("Name or service not known"))
     g = polymarket_watchlist_graph()

@@ -1,14 +1,12 @@
-"""Rows of the SQL functions (claims, control and reads) as port dataclasses, and the
-JSON the state-changing functions take.
+"""The SQL functions' answers as our data.
 
-Shared by the Postgres and Supabase stores: values may arrive as Python objects
-(psycopg) or as JSON strings (PostgREST, and jsonb results in both).
+Values may arrive as Python objects (psycopg) or as JSON strings (PostgREST, and
+jsonb results in both); every mapping here accepts both.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
 from datetime import datetime
 from typing import Any, cast, get_args
 from uuid import UUID
@@ -21,13 +19,18 @@ from cascadian.data import (
     ExecutionPage,
     ManualClaim,
     NodeRun,
-    Notification,
+    Recorded,
     Schedule,
     StrategyStatus,
     TickEntry,
     Workflow,
 )
-from cascadian.reports import TickReport
+
+
+def recorded(row: dict[str, Any]) -> Recorded:
+    """A row of cascadian_finish_runs_v1."""
+    return Recorded(_uuid(row["execution_id"]), bool(row["accepted"]), bool(row["auto_paused"]))
+
 
 _RESULTS = frozenset(get_args(ControlResult))
 
@@ -161,14 +164,6 @@ def manual_claim(row: dict[str, Any]) -> ManualClaim:
     return ManualClaim(result, claimed_run(row) if result == "ok" else None)
 
 
-def notification_record(n: Notification) -> dict[str, Any]:
-    """The JSON cascadian_notify_v1 takes."""
-    record = asdict(n)
-    record["user_id"] = str(n.user_id)
-    record["workflow_id"] = str(n.workflow_id) if n.workflow_id else None
-    return record
-
-
 def _execution_fields(d: dict[str, Any]) -> dict[str, Any]:
     return {
         "id": _uuid(d["id"]),
@@ -195,22 +190,3 @@ def _dt(value: Any) -> datetime:
 
 def dt_or_none(value: Any) -> datetime | None:
     return None if value is None else _dt(value)
-
-
-def tick_record(report: TickReport) -> dict[str, Any]:
-    """The JSON cascadian_record_tick_v1 takes: one row of the tick ledger."""
-    d = report.summary()
-    return {
-        "trigger": report.trigger,
-        "started_at": report.started_at.isoformat(),
-        "finished_at": (report.finished_at or report.started_at).isoformat(),
-        "success": report.success,
-        "strategies_checked": d.strategies_checked,
-        "strategies_executed": d.strategies_executed,
-        "succeeded": d.succeeded,
-        "failed": d.failed,
-        "released": report.released,
-        "execution_time_ms": report.execution_time_ms,
-        "error": report.error,
-        "summary": {"auto_paused": d.auto_paused, "cancelled": report.cancelled},
-    }

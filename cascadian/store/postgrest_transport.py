@@ -1,0 +1,139 @@
+"""The store's transport on Supabase: PostgREST's `.rpc()` through supabase-py's
+async client.
+
+Every call is one POST /rest/v1/rpc/<function> with the arguments by name, so
+each is one transaction in the database and atomicity lives in the SQL.
+
+The client uses the service-role key (or an `sb_secret_…` key): it bypasses
+row-level security, and only it may execute the state-changing functions
+(migrations/006). It is created once, with our own httpx client, whose timeout
+keeps every call well inside the tick budget.
+
+Errors: a PostgREST error (`postgrest.APIError`) or a transport error (connect,
+read, timeout) becomes StoreUnavailable (StoreRejected for a data error that
+would fail again). Messages never carry the key.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+import httpx
+from postgrest import APIError
+from supabase import AsyncClient, AsyncClientOptions, acreate_client
+
+from cascadian.errors import StoreRejected, StoreUnavailable
+from cascadian.store.transport import Args, Json
+
+# PostgREST's codes for "no such function/table in the schema cache" and
+# PostgreSQL's for an undefined function/table: the migrations are not applied.
+_SCHEMA_CODES = {"PGRST202", "PGRST205", "42883", "42P01"}
+# SQLSTATE classes that say the database itself is unwell (08 connection, 53
+# resources, 57 operator intervention or timeout, 58 system). Any other SQLSTATE
+# means this statement failed on its data and would fail again as it is.
+_UNAVAILABLE_CLASSES = {"08", "53", "57", "58"}
+
+
+class PostgrestTransport:
+    def __init__(self, client: AsyncClient, http: httpx.AsyncClient, key: str) -> None:
+        self._client = client
+        self._http = http
+        self._key = key
+
+    @classmethod
+    async def connect(
+        cls,
+        url: str,
+        key: str,
+        *,
+        request_timeout: httpx.Timeout | float,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> PostgrestTransport:
+        """Create the client once: our httpx client, no session, no token refresh, no retries.
+
+        `transport` replaces the network (tests route PostgREST calls to a real database).
+        """
+        http = httpx.AsyncClient(timeout=request_timeout, transport=transport)
+        options = AsyncClientOptions(
+            httpx_client=http,
+            auto_refresh_token=False,
+            persist_session=False,
+            # A retried read sleeps 1, 2, 4 s: the tick budget is better spent
+            # answering 503 and letting the next tick try again.
+            postgrest_client_retry=False,
+        )
+        try:
+            client = await acreate_client(url, key, options=options)
+        except Exception:
+            await http.aclose()
+            raise
+        return cls(client, http, key)
+
+    async def open(self) -> None:
+        """Nothing to do: `connect` made the client, and calls connect on demand."""
+
+    async def close(self) -> None:
+        await self._http.aclose()
+
+    def _unavailable(self, what: str, exc: Exception) -> StoreUnavailable:
+        if isinstance(exc, APIError):
+            code, message = exc.code or "", exc.message or ""
+            if code in _SCHEMA_CODES:
+                text = (
+                    f"the database schema is out of date ({message}): "
+                    "run `cascadian migrate` (PostgREST reloads its schema cache after DDL)"
+                )
+            elif code in {"401", "403", "42501"} or "api key" in message.lower():
+                text = (
+                    f"supabase refused {what} ({code}: {message}): check SUPABASE_SERVICE_ROLE_KEY"
+                )
+            else:
+                text = f"database error in {what}: {code}: {message}"
+                is_sqlstate = len(code) == 5 and not code.startswith("PGRST")
+                if is_sqlstate and code[:2] not in _UNAVAILABLE_CLASSES:
+                    return StoreRejected(self._redact(text))
+        else:
+            text = f"database unavailable: supabase {type(exc).__name__}"
+        return StoreUnavailable(self._redact(text))
+
+    def _redact(self, text: str) -> str:
+        return text.replace(self._key, "[redacted]") if self._key else text
+
+    async def value(self, function: str, args: Args) -> Any:
+        """POST /rest/v1/rpc/<function> with the arguments by name; its JSON answer."""
+        try:
+            response = await self._client.rpc(function, _json_args(args)).execute()
+        except (APIError, httpx.TransportError) as exc:
+            raise self._unavailable(function, exc) from exc
+        return response.data
+
+    async def rows(self, function: str, args: Args) -> list[dict[str, Any]]:
+        data = await self.value(function, args)
+        if not isinstance(data, list):
+            raise StoreUnavailable(f"database error in {function}: expected rows, got {type(data)}")
+        return data
+
+    async def ping(self) -> None:
+        try:
+            await self._client.table("workflow_sessions").select("id").limit(1).execute()
+        except (APIError, httpx.TransportError) as exc:
+            raise self._unavailable("ping", exc) from exc
+
+
+def _json_args(args: Args) -> dict[str, Any]:
+    return {k: _wire(v) for k, v in args.items()}
+
+
+def _wire(value: Any) -> Any:
+    """A Python argument as the JSON PostgREST casts to the parameter's type."""
+    if isinstance(value, Json):
+        return value.value
+    if isinstance(value, UUID):
+        return str(value)
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, list):
+        return [_wire(v) for v in value]
+    return value

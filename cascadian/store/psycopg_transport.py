@@ -1,0 +1,133 @@
+"""The store's transport on PostgreSQL, through psycopg 3 and a connection pool.
+
+Each call is one statement calling one SQL function, with named arguments, on
+an autocommit connection: one transaction per state change, and no session
+state or server-side prepared statements, so Supabase's transaction pooler works.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from functools import cache
+from typing import Any
+
+import psycopg
+from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
+
+from cascadian.errors import StoreRejected, StoreUnavailable
+from cascadian.store.transport import Args, Json
+
+log = logging.getLogger(__name__)
+
+_SCHEMA_ERRORS = (
+    psycopg.errors.UndefinedFunction,
+    psycopg.errors.UndefinedTable,
+    psycopg.errors.UndefinedColumn,
+)
+
+
+class PsycopgTransport:
+    def __init__(self, conninfo: str, *, pool_size: int = 10, timeout: float = 5.0) -> None:
+        self._timeout = timeout
+        self._conninfo = conninfo
+        self._refills: set[asyncio.Task[None]] = set()
+        self._kwargs: dict[str, Any] = {
+            "autocommit": True,
+            "prepare_threshold": None,
+            "row_factory": dict_row,
+            "connect_timeout": max(1, int(timeout)),
+        }
+        self._pool = AsyncConnectionPool(
+            conninfo,
+            min_size=1,
+            max_size=pool_size,
+            timeout=timeout,
+            open=False,
+            kwargs=self._kwargs,
+        )
+
+    async def open(self) -> None:
+        # wait=False: a database that is down at start-up makes ticks answer
+        # 503 until it is back, instead of the app failing to boot.
+        await self._pool.open(wait=False)
+
+    async def close(self) -> None:
+        await self._pool.close()
+
+    @asynccontextmanager
+    async def _conn(self) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
+        try:
+            async with self._connection() as conn:
+                yield conn
+        except _SCHEMA_ERRORS as exc:
+            raise StoreUnavailable(
+                f"the database schema is out of date ({exc.diag.message_primary}): "
+                "run `cascadian migrate`"
+            ) from exc
+        except (psycopg.OperationalError, psycopg.InterfaceError, PoolTimeout) as exc:
+            raise StoreUnavailable(f"database unavailable: {type(exc).__name__}") from exc
+        except psycopg.Error as exc:  # the statement failed; its transaction rolled back
+            detail = exc.diag.message_primary or type(exc).__name__
+            raise StoreRejected(f"database error: {detail}") from exc
+
+    @asynccontextmanager
+    async def _connection(self) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
+        """A pooled connection; if the pool has none to give in time (after an outage
+        it backs off between reconnection attempts for seconds), one direct
+        connection, so the first tick after the database is back succeeds."""
+        try:
+            async with self._pool.connection() as conn:
+                yield conn
+            return
+        except PoolTimeout:
+            pass
+        conn = await psycopg.AsyncConnection.connect(self._conninfo, **self._kwargs)
+        # The database answers again: let the pool refill now rather than after
+        # its back-off (a no-op when it is merely busy).
+        task = asyncio.get_running_loop().create_task(self._pool.check())
+        self._refills.add(task)
+        task.add_done_callback(self._refills.discard)
+        async with conn:
+            yield conn
+
+    async def ping(self) -> None:
+        await self.execute("select 1 as ok", ())
+
+    async def rows(self, function: str, args: Args) -> list[dict[str, Any]]:
+        return await self.execute(_call(function, tuple(args), "rows"), _params(args))
+
+    async def value(self, function: str, args: Args) -> Any:
+        [row] = await self.execute(_call(function, tuple(args), "value"), _params(args))
+        return row["value"]
+
+    async def execute(
+        self, query: str, params: Sequence[Any] | dict[str, Any]
+    ) -> list[dict[str, Any]]:
+        """One statement's rows; StoreUnavailable / StoreRejected when it fails."""
+        async with self._conn() as conn:
+            try:
+                # A statement that hangs (a lock, a stalled network) must not hold
+                # the tick past its budget; cancelling it rolls it back.
+                async with asyncio.timeout(self._timeout):
+                    cur = await conn.execute(query, params)
+                    return await cur.fetchall()
+            except TimeoutError as exc:
+                raise StoreUnavailable(
+                    f"database did not answer within {self._timeout:g}s"
+                ) from exc
+
+
+@cache
+def _call(function: str, names: tuple[str, ...], kind: str) -> str:
+    """`select * from f(a => %(a)s, ...)` for rows, `select f(...) as value` for a value."""
+    call = f"{function}({', '.join(f'{n} => %({n})s' for n in names)})"
+    return f"select * from {call}" if kind == "rows" else f"select {call} as value"
+
+
+def _params(args: Args) -> dict[str, Any]:
+    return {k: Jsonb(v.value) if isinstance(v, Json) else v for k, v in args.items()}

@@ -1,0 +1,240 @@
+"""The store: every port method is one call of one SQL function, named here once with
+its named arguments and the mapping of its answer to our data.
+
+One class serves both back ends. The transport under it (psycopg, or PostgREST's
+`.rpc()` for Supabase) only moves the call, so the two cannot drift apart. Each
+function is one transaction in the database; nothing here reads a row and
+writes it back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+from uuid import UUID
+
+import httpx
+
+from cascadian.data import (
+    ClaimedRun,
+    ControlResult,
+    ExecutionDetail,
+    ExecutionPage,
+    ManualClaim,
+    Notification,
+    Recorded,
+    RunOutcome,
+    Schedule,
+    StrategyStatus,
+    TickEntry,
+    WatchlistEntry,
+)
+from cascadian.reports import TickReport
+from cascadian.store import answers
+from cascadian.store.arguments import (
+    notification_record,
+    outcome_record,
+    tick_record,
+    watchlist_records,
+)
+from cascadian.store.transport import Json, Transport
+
+if TYPE_CHECKING:
+    from cascadian.ports import FullStore
+
+
+class SqlStore:
+    def __init__(self, transport: Transport) -> None:
+        self.transport = transport
+
+    @classmethod
+    def postgres(cls, conninfo: str, *, pool_size: int = 10, timeout: float = 5.0) -> SqlStore:
+        """The store on PostgreSQL through psycopg; `open()` it before use."""
+        from cascadian.store.psycopg_transport import PsycopgTransport
+
+        return cls(PsycopgTransport(conninfo, pool_size=pool_size, timeout=timeout))
+
+    @classmethod
+    async def supabase(
+        cls,
+        url: str,
+        key: str,
+        *,
+        request_timeout: httpx.Timeout | float,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> SqlStore:
+        """The store on Supabase through PostgREST (`transport` replaces the network)."""
+        from cascadian.store.postgrest_transport import PostgrestTransport
+
+        return cls(
+            await PostgrestTransport.connect(
+                url, key, request_timeout=request_timeout, transport=transport
+            )
+        )
+
+    async def open(self) -> None:
+        await self.transport.open()
+
+    async def ping(self) -> None:
+        await self.transport.ping()
+
+    async def close(self) -> None:
+        await self.transport.close()
+
+    # The tick (migrations/003): claim, record, release, the ledger.
+
+    async def claim_due(self, now: datetime, limit: int, lease_seconds: float) -> list[ClaimedRun]:
+        rows = await self.transport.rows(
+            "cascadian_claim_due_v1",
+            {"p_now": now, "p_limit": limit, "p_lease_seconds": lease_seconds},
+        )
+        return [answers.claimed_run(r) for r in rows]
+
+    async def finish_runs(
+        self, outcomes: Sequence[RunOutcome], pause_threshold: int
+    ) -> list[Recorded]:
+        """Record a batch in one call, so in one transaction: all of it, or none
+        (the recorder isolates a refused outcome by writing singly)."""
+        if not outcomes:
+            return []
+        rows = await self.transport.rows(
+            "cascadian_finish_runs_v1",
+            {
+                "p_outcomes": Json([outcome_record(o) for o in outcomes]),
+                "p_pause_threshold": pause_threshold,
+            },
+        )
+        return [answers.recorded(r) for r in rows]
+
+    async def release(self, execution_ids: Sequence[UUID]) -> int:
+        if not execution_ids:
+            return 0
+        return int(
+            await self.transport.value(
+                "cascadian_release_runs_v1", {"p_execution_ids": list(execution_ids)}
+            )
+        )
+
+    async def record_tick(self, report: TickReport) -> None:
+        await self.transport.value(
+            "cascadian_record_tick_v1", {"p_tick": Json(tick_record(report))}
+        )
+
+    # What nodes write (migrations/004).
+
+    async def add_to_watchlist(
+        self, workflow_id: UUID, execution_id: UUID | None, entries: Sequence[WatchlistEntry]
+    ) -> tuple[int, int]:
+        [row] = await self.transport.rows(
+            "cascadian_add_to_watchlist_v1",
+            {
+                "p_workflow_id": workflow_id,
+                "p_execution_id": execution_id,
+                "p_entries": Json(watchlist_records(list(entries))),
+            },
+        )
+        return int(row["added"]), int(row["duplicates"])
+
+    async def notify(self, notification: Notification) -> int:
+        return int(
+            await self.transport.value(
+                "cascadian_notify_v1", {"p": Json(notification_record(notification))}
+            )
+        )
+
+    # The tick's manual claim and shutdown (migrations/005).
+
+    async def claim_manual(
+        self, strategy_id: UUID, now: datetime, lease_seconds: float
+    ) -> ManualClaim:
+        [row] = await self.transport.rows(
+            "cascadian_claim_manual_v1",
+            {"p_id": strategy_id, "p_now": now, "p_lease_seconds": lease_seconds},
+        )
+        return answers.manual_claim(row)
+
+    async def cancel_runs(self, execution_ids: Sequence[UUID], reason: str, now: datetime) -> int:
+        if not execution_ids:
+            return 0
+        return int(
+            await self.transport.value(
+                "cascadian_cancel_runs_v1",
+                {"p_execution_ids": list(execution_ids), "p_reason": reason, "p_now": now},
+            )
+        )
+
+    # The control store (migrations/005): one function call per change, and reads.
+
+    async def _control(self, function: str, args: dict[str, Any]) -> ControlResult:
+        return answers.control_result(await self.transport.value(function, args))
+
+    async def start(
+        self, strategy_id: UUID, schedule: Schedule, next_execution_at: datetime, now: datetime
+    ) -> ControlResult:
+        return await self._control(
+            "cascadian_start_v1",
+            {
+                "p_id": strategy_id,
+                "p_now": now,
+                "p_interval": schedule.interval_minutes,
+                "p_cron": schedule.cron,
+                "p_timezone": schedule.timezone,
+                "p_next": next_execution_at,
+            },
+        )
+
+    async def pause(self, strategy_id: UUID) -> ControlResult:
+        return await self._control("cascadian_halt_v1", {"p_id": strategy_id, "p_status": "paused"})
+
+    async def stop(self, strategy_id: UUID) -> ControlResult:
+        return await self._control(
+            "cascadian_halt_v1", {"p_id": strategy_id, "p_status": "stopped"}
+        )
+
+    async def resume(
+        self, strategy_id: UUID, next_execution_at: datetime, now: datetime
+    ) -> ControlResult:
+        return await self._control(
+            "cascadian_resume_v1", {"p_id": strategy_id, "p_now": now, "p_next": next_execution_at}
+        )
+
+    async def _strategies(
+        self, now: datetime, strategy_id: UUID | None, limit: int, offset: int
+    ) -> list[StrategyStatus]:
+        rows = await self.transport.rows(
+            "cascadian_strategies_v1",
+            {"p_now": now, "p_id": strategy_id, "p_limit": limit, "p_offset": offset},
+        )
+        return [answers.strategy_status(r) for r in rows]
+
+    async def strategy_status(self, strategy_id: UUID, now: datetime) -> StrategyStatus | None:
+        found = await self._strategies(now, strategy_id, 1, 0)
+        return found[0] if found else None
+
+    async def list_strategies(
+        self, now: datetime, limit: int, offset: int = 0
+    ) -> list[StrategyStatus]:
+        return await self._strategies(now, None, limit, offset)
+
+    async def executions(self, strategy_id: UUID, limit: int, offset: int) -> ExecutionPage | None:
+        page = await self.transport.value(
+            "cascadian_executions_v1",
+            {"p_workflow_id": strategy_id, "p_limit": limit, "p_offset": offset},
+        )
+        return None if page is None else answers.execution_page(page)
+
+    async def execution(self, execution_id: UUID) -> ExecutionDetail | None:
+        run = await self.transport.value("cascadian_execution_v1", {"p_id": execution_id})
+        return None if run is None else answers.execution_detail(run)
+
+    async def ticks(self, limit: int) -> list[TickEntry]:
+        rows = await self.transport.rows("cascadian_ticks_v1", {"p_limit": limit})
+        return [answers.tick_entry(r) for r in rows]
+
+
+if TYPE_CHECKING:
+
+    def _implements(store: SqlStore) -> FullStore:
+        """The ports this store implements (Store and ControlStore), checked by mypy."""
+        return store
