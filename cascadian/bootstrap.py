@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import httpx
 from psycopg.conninfo import conninfo_to_dict
 
+from cascadian.clock import Clock
 from cascadian.config import Settings
+from cascadian.control import ControlService
 from cascadian.errors import ConfigurationError
-from cascadian.ports import NodeStore, WorkflowExecutor
+from cascadian.ports import FullStore, NodeStore, WorkflowExecutor
 from cascadian.store.sql_store import SqlStore
+from cascadian.tick import TickService
 
 log = logging.getLogger(__name__)
 
@@ -97,3 +103,37 @@ def build_executor(
     from cascadian.workflow.node_api import NodeServices
 
     return GraphExecutor(services=NodeServices(settings, http=http, store=store))
+
+
+@dataclass(frozen=True)
+class Services:
+    """What a process runs on: the store, and the tick and control services over it."""
+
+    store: FullStore
+    ticks: TickService
+    control: ControlService
+
+
+@asynccontextmanager
+async def services(
+    settings: Settings,
+    *,
+    store: FullStore | None = None,
+    executor: WorkflowExecutor | None = None,
+    clock: Clock | None = None,
+) -> AsyncIterator[Services]:
+    """Open the configured store (unless one is given) and the HTTP client nodes use,
+    build the services, and close what was opened on the way out."""
+    # The client's timeout stays well under the tick budget.
+    async with httpx.AsyncClient(timeout=settings.node_http_timeout_seconds) as http:
+        active = store if store is not None else await open_store(settings)
+        try:
+            runner = executor or build_executor(settings, http, active)
+            yield Services(
+                active,
+                TickService(active, runner, settings, clock),
+                ControlService(active, clock),
+            )
+        finally:
+            if store is None:
+                await active.close()

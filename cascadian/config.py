@@ -10,6 +10,10 @@ from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PLACEHOLDER_SECRETS = {"changeme", "changethis", "secret", "password", "test"}
+# The most strategies one claim (and one tick's concurrency) may cover.
+MAX_CLAIM = 1000
+# A node's outgoing HTTP call never waits longer than this.
+MAX_NODE_HTTP_TIMEOUT_SECONDS = 10.0
 
 
 class Settings(BaseSettings):
@@ -34,10 +38,12 @@ class Settings(BaseSettings):
     vercel_env: str | None = Field(default=None, validation_alias="VERCEL_ENV")
 
     # The tick
-    claim_limit: int = Field(default=25, ge=1, le=1000, validation_alias="CASCADIAN_CLAIM_LIMIT")
+    claim_limit: int = Field(
+        default=25, ge=1, le=MAX_CLAIM, validation_alias="CASCADIAN_CLAIM_LIMIT"
+    )
     # As wide as a claim, so one claim's strategies all run at once.
     max_concurrency: int = Field(
-        default=25, ge=1, le=1000, validation_alias="CASCADIAN_MAX_CONCURRENCY"
+        default=25, ge=1, le=MAX_CLAIM, validation_alias="CASCADIAN_MAX_CONCURRENCY"
     )
     tick_budget_seconds: float = Field(
         default=50.0, gt=0, validation_alias="CASCADIAN_TICK_BUDGET_SECONDS"
@@ -81,6 +87,11 @@ class Settings(BaseSettings):
     @property
     def uses_supabase(self) -> bool:
         return bool(self.supabase_url and self.supabase_service_role_key)
+
+    @property
+    def node_http_timeout_seconds(self) -> float:
+        """The shared HTTP client's timeout: well under the tick budget."""
+        return min(MAX_NODE_HTTP_TIMEOUT_SECONDS, self.tick_budget_seconds / 3)
 
     @property
     def tick_secret(self) -> SecretStr | None:

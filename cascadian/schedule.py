@@ -18,6 +18,9 @@ from cronsim import CronSim, CronSimError
 from cascadian.data import Schedule
 from cascadian.errors import ScheduleError
 
+# The longest interval a schedule may have: a year, leap or not.
+MAX_INTERVAL_MINUTES = 366 * 24 * 60
+
 
 def zone(name: str) -> ZoneInfo:
     try:
@@ -31,8 +34,11 @@ def zone(name: str) -> ZoneInfo:
 
 def validate(schedule: Schedule) -> None:
     """Raise ScheduleError with a clear message if the schedule cannot be used."""
-    if not isinstance(schedule.interval_minutes, int) or schedule.interval_minutes < 1:
+    minutes = schedule.interval_minutes
+    if not isinstance(minutes, int) or minutes < 1:
         raise ScheduleError("interval_minutes must be at least 1")
+    if minutes > MAX_INTERVAL_MINUTES:
+        raise ScheduleError(f"interval_minutes must be at most {MAX_INTERVAL_MINUTES} (a year)")
     tz = zone(schedule.timezone)
     if schedule.cron is not None:
         _cron_after(schedule.cron, datetime(2000, 1, 1, tzinfo=tz))

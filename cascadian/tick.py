@@ -28,7 +28,7 @@ from cascadian.errors import ScheduleError, StoreUnavailable, raise_unless_ok
 from cascadian.ports import Store, WorkflowExecutor
 from cascadian.recorder import OutcomeRecorder
 from cascadian.reports import RunReport, TickReport, failed_result
-from cascadian.schedule import next_slot, validate
+from cascadian.schedule import MAX_INTERVAL_MINUTES, next_slot, validate
 
 log = logging.getLogger(__name__)
 
@@ -280,7 +280,7 @@ def _next_run(claim: ClaimedRun, finished: datetime) -> datetime | None:
         # A bad cron, time zone or interval must not wedge the strategy: fall
         # back to its interval (or 5 minutes); the run is recorded as failed.
         minutes = claim.schedule.interval_minutes
-        ok = isinstance(minutes, int) and 1 <= minutes <= 525_600
+        ok = isinstance(minutes, int) and 1 <= minutes <= MAX_INTERVAL_MINUTES
         return finished + timedelta(minutes=minutes if ok else 5)
 
 

@@ -84,6 +84,7 @@ def test_missed_cron_slots_are_coalesced() -> None:
         (Schedule(5, timezone="Mars/Olympus"), "unknown time zone 'Mars/Olympus'"),
         (Schedule(5, cron="0 9 * * *", timezone="America"), "unknown time zone 'America'"),
         (Schedule(0), "interval_minutes must be at least 1"),
+        (Schedule(366 * 24 * 60 + 1), "interval_minutes must be at most 527040 \\(a year\\)"),
     ],
 )
 def test_unusable_schedules_are_refused_with_a_clear_message(

@@ -12,14 +12,13 @@ import typer
 from pydantic import SecretStr
 from rich.table import Table
 
-from cascadian.bootstrap import build_executor, describe, open_store
+from cascadian.bootstrap import describe, services
 from cascadian.cli import strategies as cli_strategies
 from cascadian.cli.common import cli_database_url, console, load_settings
-from cascadian.config import Settings
+from cascadian.config import MAX_CLAIM, Settings
 from cascadian.errors import MigrationError
 from cascadian.reports import TickReport, TickSummary
 from cascadian.store.migrate import migrate
-from cascadian.tick import TickService
 from cascadian.worker import Worker
 
 app = typer.Typer(help="Runs users' trading strategies on their schedules.", no_args_is_help=True)
@@ -84,14 +83,8 @@ def tick_table(data: TickSummary, trigger: str) -> Table:
 
 
 async def _tick_once(trigger: str) -> TickReport:
-    settings = load_settings()
-    store = await open_store(settings)
-    try:
-        async with httpx.AsyncClient(timeout=10.0) as http:
-            service = TickService(store, build_executor(settings, http, store), settings)
-            return await service.tick(trigger=trigger)
-    finally:
-        await store.close()
+    async with services(load_settings()) as s:
+        return await s.ticks.tick(trigger=trigger)
 
 
 @app.command()
@@ -132,24 +125,19 @@ def worker(
     logging.getLogger("httpx").setLevel(logging.WARNING)
     settings = load_settings()
     if concurrency is not None:  # claims as wide as the runs it may start at once
-        wide = {"max_concurrency": concurrency, "claim_limit": min(concurrency, 1000)}
+        wide = {"max_concurrency": concurrency, "claim_limit": min(concurrency, MAX_CLAIM)}
         settings = settings.model_copy(update=wide)
     asyncio.run(_work(settings, interval, grace))
 
 
 async def _work(settings: Settings, interval: float, grace: float) -> None:
-    store = await open_store(settings)
-    try:
-        async with httpx.AsyncClient(timeout=10.0) as http:
-            service = TickService(store, build_executor(settings, http, store), settings)
-            logging.getLogger(__name__).info(
-                "worker: ticking every %gs when idle, %d run(s) at once",
-                interval,
-                settings.max_concurrency,
-            )
-            await Worker(service, interval, grace).run_until_signalled()
-    finally:
-        await store.close()
+    async with services(settings) as s:
+        logging.getLogger(__name__).info(
+            "worker: ticking every %gs when idle, %d run(s) at once",
+            interval,
+            settings.max_concurrency,
+        )
+        await Worker(s.ticks, interval, grace).run_until_signalled()
 
 
 @app.command()

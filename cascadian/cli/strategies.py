@@ -13,17 +13,17 @@ from datetime import UTC, datetime
 from typing import Annotated, TypeVar
 from uuid import UUID
 
-import httpx
 import typer
 from rich import box
 from rich.table import Table
 
-from cascadian.bootstrap import build_executor, open_store
+from cascadian.bootstrap import services
 from cascadian.cli.common import console, load_settings
 from cascadian.control import ControlService
 from cascadian.data import Schedule, StrategyStatus
 from cascadian.errors import Conflict, NotFound, ScheduleError, StoreUnavailable
 from cascadian.reports import RunReport
+from cascadian.schedule import MAX_INTERVAL_MINUTES
 from cascadian.tick import TickService
 
 app = typer.Typer(help="List, inspect, start, pause, stop, resume or run strategies.")
@@ -34,14 +34,8 @@ Id = Annotated[UUID, typer.Argument(help="The strategy's id")]
 
 @asynccontextmanager
 async def _services() -> AsyncIterator[tuple[ControlService, TickService]]:
-    settings = load_settings()
-    store = await open_store(settings)
-    try:
-        async with httpx.AsyncClient(timeout=10.0) as http:
-            executor = build_executor(settings, http, store)
-            yield ControlService(store), TickService(store, executor, settings)
-    finally:
-        await store.close()
+    async with services(load_settings()) as s:
+        yield s.control, s.ticks
 
 
 def _call(action: Callable[[ControlService, TickService], Awaitable[T]]) -> T:
@@ -165,7 +159,9 @@ def start(
     strategy_id: Id,
     interval: Annotated[
         int | None,
-        typer.Option(help="Run every N minutes (an interval schedule)", min=1, max=366 * 24 * 60),
+        typer.Option(
+            help="Run every N minutes (an interval schedule)", min=1, max=MAX_INTERVAL_MINUTES
+        ),
     ] = None,
     cron: Annotated[str | None, typer.Option(help="Run on a 5-field cron expression")] = None,
     timezone: Annotated[str | None, typer.Option(help="IANA time zone for --cron")] = None,

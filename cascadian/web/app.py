@@ -5,15 +5,12 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-import httpx
 from fastapi import FastAPI
 
-from cascadian.bootstrap import build_executor, open_store
+from cascadian.bootstrap import services
 from cascadian.clock import Clock
 from cascadian.config import Settings, get_settings
-from cascadian.control import ControlService
 from cascadian.ports import FullStore, WorkflowExecutor
-from cascadian.tick import TickService
 from cascadian.web import cron, ops, strategies
 from cascadian.web.responses import install_error_handlers
 
@@ -30,19 +27,11 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        # The HTTP client nodes use; its timeout stays well under the tick budget.
-        async with httpx.AsyncClient(timeout=min(10.0, settings.tick_budget_seconds / 3)) as http:
-            own_store = store is None
-            active_store = store if store is not None else await open_store(settings)
-            active_executor = executor or build_executor(settings, http, active_store)
-            app.state.store = active_store
-            app.state.tick_service = TickService(active_store, active_executor, settings, clock)
-            app.state.control_service = ControlService(active_store, clock)
-            try:
-                yield
-            finally:
-                if own_store:
-                    await active_store.close()
+        async with services(settings, store=store, executor=executor, clock=clock) as s:
+            app.state.store = s.store
+            app.state.tick_service = s.ticks
+            app.state.control_service = s.control
+            yield
 
     app = FastAPI(
         title="cascadian",

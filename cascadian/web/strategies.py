@@ -19,12 +19,12 @@ from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from cascadian.errors import StoreUnavailable
+from cascadian.schedule import MAX_INTERVAL_MINUTES
 from cascadian.web.deps import AdminKeyFirstRoute, Control, Ticks
 from cascadian.web.responses import error_responses
 
 router = APIRouter(prefix="/api", route_class=AdminKeyFirstRoute)
 
-MAX_INTERVAL_MINUTES = 366 * 24 * 60
 StrategyId = Annotated[UUID, Path(description="The strategy's id (a workflow_sessions id)")]
 
 
