@@ -1,0 +1,1 @@
+"""The `cascadian` command (typer + rich): migrate, serve, tick, worker, strategies, demo."""

@@ -1,0 +1,1 @@
+"""The store: one SqlStore over two transports (psycopg; PostgREST), and the database."""

@@ -1,0 +1,1 @@
+"""The HTTP layer (FastAPI): routes translate HTTP to the tick and control services."""

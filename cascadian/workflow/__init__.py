@@ -1,0 +1,1 @@
+"""The workflow engine: graphs, the executor, node types and their HTTP helpers."""
