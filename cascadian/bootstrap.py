@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 import httpx
 from psycopg.conninfo import conninfo_to_dict
 
-from cascadian.clock import Clock
+from cascadian.clock import Clock, SystemClock
 from cascadian.config import Settings
 from cascadian.control import ControlService
 from cascadian.errors import ConfigurationError
@@ -86,9 +86,13 @@ async def open_store(settings: Settings) -> SqlStore:
 
 
 def build_executor(
-    settings: Settings, http: httpx.AsyncClient, store: NodeStore | None = None
+    settings: Settings,
+    http: httpx.AsyncClient,
+    store: NodeStore | None = None,
+    clock: Clock | None = None,
 ) -> WorkflowExecutor:
-    """The executor CASCADIAN_EXECUTOR names; graph nodes get the HTTP client and store."""
+    """The executor CASCADIAN_EXECUTOR names; graph nodes get the HTTP client, the
+    store and the clock."""
     if settings.executor == "http":
         from cascadian.workflow.http_executor import HttpExecutor
 
@@ -102,7 +106,8 @@ def build_executor(
     from cascadian.workflow.executor import GraphExecutor
     from cascadian.workflow.node_api import NodeServices
 
-    return GraphExecutor(services=NodeServices(settings, http=http, store=store))
+    services = NodeServices(settings, http=http, store=store, clock=clock or SystemClock())
+    return GraphExecutor(services=services)
 
 
 @dataclass(frozen=True)
@@ -128,7 +133,7 @@ async def services(
     async with httpx.AsyncClient(timeout=settings.node_http_timeout_seconds) as http:
         active = store if store is not None else await open_store(settings)
         try:
-            runner = executor or build_executor(settings, http, active)
+            runner = executor or build_executor(settings, http, active, clock)
             yield Services(
                 active,
                 TickService(active, runner, settings, clock),

@@ -76,6 +76,13 @@ class Settings(BaseSettings):
     )
     # Hosts or CIDRs the http-request node may reach although they are private.
     http_allowlist: list[str] = Field(default=[], validation_alias="CASCADIAN_HTTP_ALLOWLIST")
+    # The notify node's type when its config names none.
+    notify_type: str = Field(
+        default="strategy_update",
+        min_length=1,
+        max_length=64,
+        validation_alias="CASCADIAN_NOTIFY_TYPE",
+    )
     http_max_response_bytes: int = Field(
         default=1_000_000, ge=1, validation_alias="CASCADIAN_HTTP_MAX_RESPONSE_BYTES"
     )

@@ -76,11 +76,11 @@ class ControlService:
         return await self.status(strategy_id)
 
     async def pause(self, strategy_id: UUID) -> StrategyStatus:
-        raise_unless_ok(await self.store.pause(strategy_id))
+        raise_unless_ok(await self.store.pause(strategy_id, self.clock.now()))
         return await self.status(strategy_id)
 
     async def stop(self, strategy_id: UUID) -> StrategyStatus:
-        raise_unless_ok(await self.store.stop(strategy_id))
+        raise_unless_ok(await self.store.stop(strategy_id, self.clock.now()))
         return await self.status(strategy_id)
 
     async def resume(self, strategy_id: UUID) -> StrategyStatus:

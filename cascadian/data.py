@@ -107,6 +107,7 @@ ControlResult = Literal[
     "already_stopped",
     "not_resumable",
     "run_in_flight",
+    "superseded",
 ]
 
 
@@ -137,6 +138,9 @@ class Recorded:
     execution_id: UUID
     accepted: bool  # False: the lease was taken over; the outcome was discarded
     auto_paused: bool = False
+    # Side writes the database refused (node logs, the auto-pause notification);
+    # the outcome itself was recorded.
+    side_errors: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -146,13 +150,32 @@ class WatchlistEntry:
     metadata: dict[str, Any] = field(default_factory=dict)
 
 
+# The types an existing Cascadian deployment's notifications CHECK accepts.
+ORIGINAL_NOTIFICATION_TYPES = (
+    "whale_activity",
+    "market_alert",
+    "insider_alert",
+    "strategy_update",
+    "system",
+    "security",
+    "account",
+    "strategy_started",
+    "strategy_paused",
+    "strategy_stopped",
+    "strategy_error",
+    "watchlist_updated",
+    "execution_completed",
+    "execution_failed",
+)
+
+
 @dataclass(frozen=True)
 class Notification:
     user_id: UUID
     workflow_id: UUID | None
     title: str
     message: str
-    type: str = "strategy_alert"
+    type: str = "strategy_update"
     priority: Literal["low", "normal", "high", "urgent"] = "normal"
     link: str | None = None
     metadata: dict[str, Any] = field(default_factory=dict)

@@ -51,6 +51,7 @@ _CONFLICTS: dict[str, str] = {
     "already_stopped": "the strategy is already stopped",
     "not_resumable": "only a paused, stopped or errored strategy can be resumed; use start",
     "run_in_flight": "a run of this strategy is in flight; try again when it has finished",
+    "superseded": "this is an old version of the strategy; a newer version is the one that runs",
 }
 
 

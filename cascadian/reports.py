@@ -33,6 +33,11 @@ class RunReport(BaseModel):
     )
     auto_paused: bool = False
     record_error: str | None = None
+    side_errors: list[str] = Field(
+        default_factory=list,
+        description="Side writes the database refused (node logs, a notification); "
+        "the run itself was recorded",
+    )
     next_execution_at: datetime | None = None
 
 

@@ -257,6 +257,9 @@ class TickService:
             log.warning("outcome of run %s rejected: its lease was taken over", claim.execution_id)
         report.recorded = recorded.accepted
         report.auto_paused = recorded.auto_paused
+        report.side_errors = list(recorded.side_errors)
+        for problem in recorded.side_errors:
+            log.warning("run %s recorded, but: %s", claim.execution_id, problem)
         return report
 
     async def _record_tick(self, report: TickReport) -> None:

@@ -28,8 +28,14 @@ from cascadian.data import (
 
 
 def recorded(row: dict[str, Any]) -> Recorded:
-    """A row of cascadian_finish_runs_v1."""
-    return Recorded(_uuid(row["execution_id"]), bool(row["accepted"]), bool(row["auto_paused"]))
+    """A row of cascadian_finish_runs_v2."""
+    side = _json(row.get("side_errors")) or []
+    return Recorded(
+        _uuid(row["execution_id"]),
+        bool(row["accepted"]),
+        bool(row["auto_paused"]),
+        tuple(str(e.get("error")) for e in side),
+    )
 
 
 _RESULTS = frozenset(get_args(ControlResult))

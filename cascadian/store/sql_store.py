@@ -86,7 +86,7 @@ class SqlStore:
 
     async def claim_due(self, now: datetime, limit: int, lease_seconds: float) -> list[ClaimedRun]:
         rows = await self.transport.rows(
-            "cascadian_claim_due_v1",
+            "cascadian_claim_due_v2",
             {"p_now": now, "p_limit": limit, "p_lease_seconds": lease_seconds},
         )
         return [answers.claimed_run(r) for r in rows]
@@ -99,7 +99,7 @@ class SqlStore:
         if not outcomes:
             return []
         rows = await self.transport.rows(
-            "cascadian_finish_runs_v1",
+            "cascadian_finish_runs_v2",
             {
                 "p_outcomes": Json([outcome_record(o) for o in outcomes]),
                 "p_pause_threshold": pause_threshold,
@@ -136,12 +136,12 @@ class SqlStore:
         )
         return int(row["added"]), int(row["duplicates"])
 
-    async def notify(self, notification: Notification) -> int:
-        return int(
-            await self.transport.value(
-                "cascadian_notify_v1", {"p": Json(notification_record(notification))}
-            )
+    async def notify(self, notification: Notification, now: datetime) -> int | None:
+        """The new notification's id; None when the owner's settings suppress it."""
+        sent = await self.transport.value(
+            "cascadian_notify_v2", {"p": Json(notification_record(notification)), "p_now": now}
         )
+        return None if sent is None else int(sent)
 
     # The tick's manual claim and shutdown (migrations/005).
 
@@ -149,7 +149,7 @@ class SqlStore:
         self, strategy_id: UUID, now: datetime, lease_seconds: float
     ) -> ManualClaim:
         [row] = await self.transport.rows(
-            "cascadian_claim_manual_v1",
+            "cascadian_claim_manual_v2",
             {"p_id": strategy_id, "p_now": now, "p_lease_seconds": lease_seconds},
         )
         return answers.manual_claim(row)
@@ -173,7 +173,7 @@ class SqlStore:
         self, strategy_id: UUID, schedule: Schedule, next_execution_at: datetime, now: datetime
     ) -> ControlResult:
         return await self._control(
-            "cascadian_start_v1",
+            "cascadian_start_v2",
             {
                 "p_id": strategy_id,
                 "p_now": now,
@@ -184,19 +184,21 @@ class SqlStore:
             },
         )
 
-    async def pause(self, strategy_id: UUID) -> ControlResult:
-        return await self._control("cascadian_halt_v1", {"p_id": strategy_id, "p_status": "paused"})
-
-    async def stop(self, strategy_id: UUID) -> ControlResult:
+    async def pause(self, strategy_id: UUID, now: datetime) -> ControlResult:
         return await self._control(
-            "cascadian_halt_v1", {"p_id": strategy_id, "p_status": "stopped"}
+            "cascadian_halt_v2", {"p_id": strategy_id, "p_status": "paused", "p_now": now}
+        )
+
+    async def stop(self, strategy_id: UUID, now: datetime) -> ControlResult:
+        return await self._control(
+            "cascadian_halt_v2", {"p_id": strategy_id, "p_status": "stopped", "p_now": now}
         )
 
     async def resume(
         self, strategy_id: UUID, next_execution_at: datetime, now: datetime
     ) -> ControlResult:
         return await self._control(
-            "cascadian_resume_v1", {"p_id": strategy_id, "p_now": now, "p_next": next_execution_at}
+            "cascadian_resume_v2", {"p_id": strategy_id, "p_now": now, "p_next": next_execution_at}
         )
 
     async def _strategies(
@@ -225,7 +227,7 @@ class SqlStore:
         return None if page is None else answers.execution_page(page)
 
     async def execution(self, execution_id: UUID) -> ExecutionDetail | None:
-        run = await self.transport.value("cascadian_execution_v1", {"p_id": execution_id})
+        run = await self.transport.value("cascadian_execution_v2", {"p_id": execution_id})
         return None if run is None else answers.execution_detail(run)
 
     async def ticks(self, limit: int) -> list[TickEntry]:

@@ -197,7 +197,8 @@ class GraphExecutor:
                 await run.run()
         except TimeoutError:
             assert deadline is not None  # only a deadline times out
-            run.timed_out(f"timed out after {deadline - begun:.3g}s")
+            # Tenths: setting up the run takes a little of the budget it was given.
+            run.timed_out(f"timed out after {round(deadline - begun, 1):g}s")
         outputs = {n: run.outputs[n] for n in graph.order if n in run.outputs}
         return RunResult(
             success=not run.errors,

@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 from pydantic import BaseModel, ConfigDict
 
+from cascadian.clock import Clock, SystemClock
 from cascadian.config import Settings
 from cascadian.data import Workflow
 from cascadian.errors import NodeError
@@ -47,6 +48,7 @@ class NodeServices:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     # DNS for the SSRF guard; None: the system resolver.
     resolver: Resolver | None = None
+    clock: Clock = field(default_factory=SystemClock)
 
     def node_store(self) -> NodeStore:
         if self.store is None:

@@ -309,11 +309,12 @@ async def test_watchlist_entries_are_added_once_and_duplicates_counted(
 
 async def test_a_notification_reaches_the_owner(any_store: Store, db: Any) -> None:
     sid = add_strategy(db, next_execution_at=None)
-    owner = uuid.uuid4()
+    owner = USER
     nid = await any_store.notify(
         Notification(
             owner, sid, "Price alert", "m1 under 0.3", priority="urgent", metadata={"m": "m1"}
-        )
+        ),
+        NOW,
     )
     [n] = rows(db, "select * from notifications")
     assert n["id"] == nid
@@ -324,7 +325,7 @@ async def test_a_notification_reaches_the_owner(any_store: Store, db: Any) -> No
         "m1 under 0.3",
     )
     assert (n["type"], n["priority"], n["metadata"], n["is_read"]) == (
-        "strategy_alert",
+        "strategy_update",
         "urgent",
         {"m": "m1"},
         False,
@@ -389,23 +390,23 @@ async def test_start_pause_stop_and_resume_answer_result_codes(any_store: Any, d
         "Europe/Paris",
     )
     assert await any_store.start(sid, hourly, LATER, NOW) == "already_running"
-    assert await any_store.pause(sid) == "ok"
-    assert await any_store.pause(sid) == "already_paused"
-    assert await any_store.stop(sid) == "ok"
-    assert await any_store.stop(sid) == "already_stopped"
+    assert await any_store.pause(sid, NOW) == "ok"
+    assert await any_store.pause(sid, NOW) == "already_paused"
+    assert await any_store.stop(sid, NOW) == "ok"
+    assert await any_store.stop(sid, NOW) == "already_stopped"
     assert [n["title"] for n in rows(db, "select title from notifications order by id")] == [
         "Strategy paused: Mo",
         "Strategy stopped: Mo",
     ]
     assert await any_store.resume(sid, LATER, NOW) == "ok"
     assert await any_store.resume(sid, LATER, NOW) == "already_running"
-    assert await any_store.pause(uuid.uuid4()) == "not_found"
+    assert await any_store.pause(uuid.uuid4(), NOW) == "not_found"
 
 
 async def test_a_strategy_with_a_run_in_flight_cannot_be_restarted(any_store: Any, db: Any) -> None:
     sid = add_strategy(db, next_execution_at=NOW)
     await claim_one(any_store)
-    assert await any_store.stop(sid) == "ok"  # the run finishes; it is not re-armed
+    assert await any_store.stop(sid, NOW) == "ok"  # the run finishes; it is not re-armed
     assert await any_store.resume(sid, LATER, NOW) == "run_in_flight"
     assert await any_store.start(sid, Schedule(5), LATER, NOW) == "run_in_flight"
 

@@ -35,7 +35,7 @@ async def test_stop_during_a_run_records_the_outcome_but_does_not_rearm(
 ) -> None:
     sid = add_strategy(db, next_execution_at=NOW)
     [claim] = await store.claim_due(NOW, 10, 60)
-    assert await store.stop(sid) == "ok"
+    assert await store.stop(sid, NOW) == "ok"
     [rec] = await store.finish_runs([outcome(claim, ok())], 3)
     assert rec.accepted
     s = strategy(db, sid)
@@ -48,8 +48,8 @@ async def test_pause_and_stop_notify_the_owner_with_normal_priority(
     store: SqlStore, db: Any
 ) -> None:
     sid = add_strategy(db, next_execution_at=NOW, name="Arb")
-    assert await store.pause(sid) == "ok"
-    assert await store.stop(sid) == "ok"
+    assert await store.pause(sid, NOW) == "ok"
+    assert await store.stop(sid, NOW) == "ok"
     notes = rows(
         db, "select type, priority, link, message, metadata from notifications order by id"
     )
@@ -64,7 +64,7 @@ async def test_pause_and_stop_notify_the_owner_with_normal_priority(
 async def test_halt_refuses_a_status_other_than_paused_or_stopped(store: SqlStore, db: Any) -> None:
     sid = add_strategy(db, next_execution_at=NOW)
     with pytest.raises(psycopg.errors.RaiseException, match="must be paused or stopped"):
-        db.execute("select cascadian_halt_v1(%s, 'archived')", (sid,))
+        db.execute("select cascadian_halt_v2(%s, 'archived', now())", (sid,))
 
 
 async def test_resume_after_an_auto_pause_clears_the_error_state(store: SqlStore, db: Any) -> None:

@@ -21,9 +21,9 @@ async def test_the_due_query_uses_the_partial_index(store: SqlStore, db: Any) ->
     db.execute("set enable_seqscan = off")
     plan = db.execute(
         "explain select id from workflow_sessions where auto_run and status in ('running','error') "
-        "and next_execution_at <= now() order by next_execution_at limit 25"
+        "and is_current_version and next_execution_at <= now() order by next_execution_at limit 25"
     ).fetchall()
-    assert "workflow_sessions_due_idx" in "\n".join(r[0] for r in plan)
+    assert "workflow_sessions_due_current_idx" in "\n".join(r[0] for r in plan)
 
 
 async def test_the_store_leaves_no_session_state_for_a_transaction_pooler(

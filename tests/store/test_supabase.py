@@ -30,8 +30,8 @@ from tests.factories import add_strategy, rows, strategy
 from tests.supabase_forwarder import PostgrestForwarder, error
 
 NOW = datetime(2026, 6, 1, 12, 0, 30, tzinfo=UTC)
-FINISH = "/rest/v1/rpc/cascadian_finish_runs_v1"
-CLAIM = "/rest/v1/rpc/cascadian_claim_due_v1"
+FINISH = "/rest/v1/rpc/cascadian_finish_runs_v2"
+CLAIM = "/rest/v1/rpc/cascadian_claim_due_v2"
 
 
 def settings(**env: Any) -> Settings:
@@ -156,7 +156,7 @@ async def test_a_postgrest_error_is_store_unavailable_without_the_key(
     finally:
         await store.close()
     message = str(caught.value)
-    assert "cascadian_claim_due_v1" in message and "XX000" in message
+    assert "cascadian_claim_due_v2" in message and "XX000" in message
     assert SUPABASE_KEY not in message
 
 
@@ -206,7 +206,7 @@ async def test_a_wrong_key_says_which_setting_to_check_without_echoing_it(
 
 async def test_a_missing_function_says_to_migrate(forwarder: PostgrestForwarder, db: Any) -> None:
     def not_in_cache(request: httpx.Request) -> httpx.Response:
-        message = "Could not find the function public.cascadian_claim_due_v1 in the schema cache"
+        message = "Could not find the function public.cascadian_claim_due_v2 in the schema cache"
         return error(404, "PGRST202", message)
 
     store = await forwarder.store(router_with(forwarder, **{CLAIM: not_in_cache}))
@@ -223,20 +223,38 @@ async def test_a_batch_that_fails_in_sql_writes_none_of_its_outcomes(
     for _ in range(2):
         add_strategy(db, next_execution_at=NOW)
     good, bad = await supabase_store.claim_due(NOW, 25, 60)
-    broken_log = NodeRun("n1", "filter", "exploded")  # type: ignore[arg-type]
     outcomes = [
         RunOutcome(good.execution_id, good.workflow.id, RunResult(True, {}, [], 1, 5), NOW, NOW),
-        RunOutcome(
-            bad.execution_id, bad.workflow.id, RunResult(True, {}, [], 1, 5, [broken_log]), NOW, NOW
-        ),
+        # A duration no integer column holds: the outcome itself cannot be written.
+        RunOutcome(bad.execution_id, bad.workflow.id, RunResult(True, {}, [], 1, 2**40), NOW, NOW),
     ]
-    with pytest.raises(StoreUnavailable, match="23514"):  # the logs' status check
+    with pytest.raises(StoreUnavailable, match="22003"):  # numeric value out of range
         await supabase_store.finish_runs(outcomes, 3)
     assert rows(db, "select status from workflow_executions") == [
         {"status": "running"},
         {"status": "running"},
     ]
     assert all(strategy(db, c.workflow.id)["execution_count"] == 0 for c in (good, bad))
+
+
+async def test_node_logs_the_database_refuses_leave_the_run_recorded(
+    supabase_store: SqlStore, db: Any
+) -> None:
+    add_strategy(db, next_execution_at=NOW)
+    [claim] = await supabase_store.claim_due(NOW, 25, 60)
+    broken_log = NodeRun("n1", "filter", "exploded")  # type: ignore[arg-type]
+    result = RunResult(True, {}, [], 1, 5, [broken_log])
+    [recorded] = await supabase_store.finish_runs(
+        [RunOutcome(claim.execution_id, claim.workflow.id, result, NOW, NOW)], 3
+    )
+    assert recorded.accepted
+    assert recorded.side_errors[0].startswith("node logs not stored:")
+    assert "strategy_execution_logs_status_check" in recorded.side_errors[0]
+    [run] = rows(db, "select status, errors from workflow_executions")
+    assert run["status"] == "completed"
+    assert run["errors"][-1]["error"] == recorded.side_errors[0]
+    assert strategy(db, claim.workflow.id)["execution_count"] == 1
+    assert rows(db, "select * from strategy_execution_logs") == []
 
 
 async def test_a_tick_records_the_others_when_one_outcome_gets_a_500(

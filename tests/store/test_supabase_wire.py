@@ -54,12 +54,12 @@ def assert_authenticated(request: httpx.Request) -> None:
 OUTCOME = RunOutcome(EID, SID, RunResult(True, {"end": {}}, [], 2, 40), NOW, NOW)
 CALLS: list[tuple[str, Callable[[SqlStore], Awaitable[Any]], dict[str, Any]]] = [
     (
-        "cascadian_claim_due_v1",
+        "cascadian_claim_due_v2",
         lambda s: s.claim_due(NOW, 25, 120.0),
         {"p_now": NOW_ISO, "p_limit": 25, "p_lease_seconds": 120.0},
     ),
     (
-        "cascadian_finish_runs_v1",
+        "cascadian_finish_runs_v2",
         lambda s: s.finish_runs([OUTCOME], 3),
         {
             "p_outcomes": [
@@ -115,23 +115,24 @@ CALLS: list[tuple[str, Callable[[SqlStore], Awaitable[Any]], dict[str, Any]]] = 
         },
     ),
     (
-        "cascadian_notify_v1",
-        lambda s: s.notify(Notification(USER, SID, "Alert", "m1 is cheap", link="/m/m1")),
+        "cascadian_notify_v2",
+        lambda s: s.notify(Notification(USER, SID, "Alert", "m1 is cheap", link="/m/m1"), NOW),
         {
+            "p_now": NOW_ISO,
             "p": {
                 "user_id": str(USER),
                 "workflow_id": str(SID),
                 "title": "Alert",
                 "message": "m1 is cheap",
-                "type": "strategy_alert",
+                "type": "strategy_update",
                 "priority": "normal",
                 "link": "/m/m1",
                 "metadata": {},
-            }
+            },
         },
     ),
     (
-        "cascadian_claim_manual_v1",
+        "cascadian_claim_manual_v2",
         lambda s: s.claim_manual(SID, NOW, 120.0),
         {"p_id": str(SID), "p_now": NOW_ISO, "p_lease_seconds": 120.0},
     ),
@@ -141,7 +142,7 @@ CALLS: list[tuple[str, Callable[[SqlStore], Awaitable[Any]], dict[str, Any]]] = 
         {"p_execution_ids": [str(EID)], "p_reason": "worker stopped", "p_now": NOW_ISO},
     ),
     (
-        "cascadian_start_v1",
+        "cascadian_start_v2",
         lambda s: s.start(SID, Schedule(15, "*/15 * * * *", "Asia/Tokyo"), NOW, NOW),
         {
             "p_id": str(SID),
@@ -153,17 +154,17 @@ CALLS: list[tuple[str, Callable[[SqlStore], Awaitable[Any]], dict[str, Any]]] = 
         },
     ),
     (
-        "cascadian_halt_v1",
-        lambda s: s.pause(SID),
-        {"p_id": str(SID), "p_status": "paused"},
+        "cascadian_halt_v2",
+        lambda s: s.pause(SID, NOW),
+        {"p_id": str(SID), "p_status": "paused", "p_now": NOW_ISO},
     ),
     (
-        "cascadian_halt_v1",
-        lambda s: s.stop(SID),
-        {"p_id": str(SID), "p_status": "stopped"},
+        "cascadian_halt_v2",
+        lambda s: s.stop(SID, NOW),
+        {"p_id": str(SID), "p_status": "stopped", "p_now": NOW_ISO},
     ),
     (
-        "cascadian_resume_v1",
+        "cascadian_resume_v2",
         lambda s: s.resume(SID, NOW, NOW),
         {"p_id": str(SID), "p_now": NOW_ISO, "p_next": NOW_ISO},
     ),
@@ -183,7 +184,7 @@ CALLS: list[tuple[str, Callable[[SqlStore], Awaitable[Any]], dict[str, Any]]] = 
         {"p_workflow_id": str(SID), "p_limit": 20, "p_offset": 40},
     ),
     (
-        "cascadian_execution_v1",
+        "cascadian_execution_v2",
         lambda s: s.execution(EID),
         {"p_id": str(EID)},
     ),

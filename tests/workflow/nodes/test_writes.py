@@ -95,10 +95,10 @@ async def test_notify_templates_upstream_outputs_into_the_message(store: SqlStor
         sid,
         "Added 2 markets",
         "high",
-        "strategy_alert",
+        "strategy_update",
     )
     assert n["link"] == f"/strategies/{sid}" and n["metadata"]["execution_id"] == str(eid)
-    assert result.outputs["tell"] == {"notification_id": n["id"]}
+    assert result.outputs["tell"] == {"notification_id": n["id"], "suppressed": False}
 
 
 @respx.mock
