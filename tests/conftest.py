@@ -1,10 +1,18 @@
-"""Fixtures: a real PostgreSQL (embedded, or DATABASE_URL's server) with a fresh test database."""
+"""Fixtures: a real PostgreSQL (embedded, or DATABASE_URL's server) with a test database.
+
+Two schemas: `fresh` (our migrations on an empty database) for every test, and
+`existing` (tests/fixtures/existing_deployment.sql, a database shaped like an
+existing Cascadian deployment, then our migrations) as well for the tests
+marked `both_schemas`: the key scenarios run against both.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -13,10 +21,13 @@ from psycopg import sql
 from cascadian.ports import Store
 from cascadian.store.migrate import migrate
 from cascadian.store.sql_store import SqlStore
-from tests.factories import TABLES
+from tests.factories import OTHER_USER, TABLES, USER
 from tests.supabase_forwarder import PostgrestForwarder
 
 TEST_DB = f"cascadian_test_{os.getpid()}"
+EXISTING_DEPLOYMENT = Path(__file__).parent / "fixtures" / "existing_deployment.sql"
+# Users an existing deployment knows (its notifications reference auth.users).
+KNOWN_USERS = (USER, OTHER_USER)
 SUPABASE_URL = "https://cascadian-test.supabase.co"
 SUPABASE_KEY = "sb_secret_cascadian-test-key"
 
@@ -35,18 +46,50 @@ def admin_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     return _admin_url(tmp_path_factory)
 
 
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if metafunc.definition.get_closest_marker("both_schemas") and "schema" in metafunc.fixturenames:
+        metafunc.parametrize("schema", ["fresh", "existing"], indirect=True, scope="session")
+
+
 @pytest.fixture(scope="session")
-def database_url(admin_url: str) -> Iterator[str]:
+def schema(request: pytest.FixtureRequest) -> str:
+    """Which database the test runs on: fresh, or shaped like an existing deployment."""
+    return str(getattr(request, "param", "fresh"))
+
+
+@pytest.fixture(scope="session")
+def database_url(admin_url: str, schema: str) -> Iterator[str]:
     """A database of its own for this test run, migrated; dropped afterwards."""
-    name = sql.Identifier(TEST_DB)
+    dbname = TEST_DB if schema == "fresh" else f"{TEST_DB}_{schema}"
+    name = sql.Identifier(dbname)
     with psycopg.connect(admin_url, autocommit=True) as conn:
         conn.execute(sql.SQL("drop database if exists {} with (force)").format(name))
         conn.execute(sql.SQL("create database {}").format(name))
-    url = psycopg.conninfo.make_conninfo(admin_url, dbname=TEST_DB)
+        if schema == "existing":
+            create_supabase_roles(conn)
+    url = psycopg.conninfo.make_conninfo(admin_url, dbname=dbname)
+    if schema == "existing":
+        with psycopg.connect(url, autocommit=True) as conn:
+            # Supabase's databases run in UTC; quiet hours are read in it.
+            conn.execute(sql.SQL("alter database {} set timezone = 'UTC'").format(name))
+            conn.execute(EXISTING_DEPLOYMENT.read_text())
+            for user in KNOWN_USERS:
+                conn.execute("insert into auth.users (id) values (%s)", (user,))
     migrate(url)
     yield url
     with psycopg.connect(admin_url, autocommit=True) as conn:
         conn.execute(sql.SQL("drop database if exists {} with (force)").format(name))
+
+
+def create_supabase_roles(conn: psycopg.Connection[Any]) -> None:
+    """anon, authenticated and service_role (cluster-wide, so kept for later runs)."""
+    superuser = conn.execute("select rolsuper from pg_roles where rolname = current_user")
+    if superuser.fetchone() != (True,):
+        pytest.skip("a database shaped like Supabase needs a superuser to create its roles")
+    for role in ("anon", "authenticated", "service_role"):
+        attributes = "nologin bypassrls" if role == "service_role" else "nologin"
+        with contextlib.suppress(psycopg.errors.DuplicateObject):
+            conn.execute(sql.SQL("create role {} " + attributes).format(sql.Identifier(role)))
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 TABLES = [
+    "notification_settings",
     "strategy_watchlists",
     "strategy_execution_logs",
     "notifications",
@@ -21,6 +22,7 @@ TABLES = [
 ]
 
 USER = uuid.UUID("11111111-1111-4111-8111-111111111111")
+OTHER_USER = uuid.UUID("22222222-2222-4222-8222-222222222222")
 _names = itertools.count(1)
 
 

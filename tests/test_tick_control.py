@@ -17,6 +17,9 @@ from cascadian.tick import CUT_SHORT, TickService
 from tests.executors import ScriptedExecutor, failed, hangs, returns, then
 from tests.factories import add_strategy, rows, strategy
 
+# The key scenarios: on a fresh database and on one shaped like an existing deployment.
+pytestmark = pytest.mark.both_schemas
+
 NOW = datetime(2026, 6, 1, 12, 0, 30, tzinfo=UTC)
 
 

@@ -14,6 +14,9 @@ from cascadian.data import ClaimedRun, RunOutcome, RunResult, Schedule
 from cascadian.store.sql_store import SqlStore
 from tests.factories import add_strategy, rows, strategy
 
+# The key scenarios: on a fresh database and on one shaped like an existing deployment.
+pytestmark = pytest.mark.both_schemas
+
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 LATER = NOW + timedelta(minutes=5)
 

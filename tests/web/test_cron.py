@@ -19,6 +19,9 @@ from cascadian.web.app import create_app
 from tests.executors import ScriptedExecutor, failed, returns
 from tests.factories import add_strategy, rows
 
+# The key scenarios: on a fresh database and on one shaped like an existing deployment.
+pytestmark = pytest.mark.both_schemas
+
 URL = "/api/cron/strategy-executor"
 SECRET = "s3cr3t-cron-token-for-tests"
 UNAUTHORIZED = {

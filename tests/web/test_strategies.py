@@ -17,6 +17,9 @@ from tests.api_client import CRON, KEY, bearer, client
 from tests.executors import ScriptedExecutor, failed, ok, returns
 from tests.factories import add_strategy, rows, strategy
 
+# The key scenarios: on a fresh database and on one shaped like an existing deployment.
+pytestmark = pytest.mark.both_schemas
+
 UNAUTHORIZED = {
     "success": False,
     "error": "Unauthorized",

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 import respx
 
 from cascadian.bootstrap import build_executor
@@ -22,6 +23,9 @@ from cascadian.workflow.node_api import NodeServices
 from cascadian.workflow.retry import RetryPolicy
 from tests.factories import USER, add_strategy, chain, node, rows
 
+# The key scenarios: on a fresh database and on one shaped like an existing deployment.
+pytestmark = pytest.mark.both_schemas
+
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 GAMMA = "https://gamma-api.polymarket.com"
 FIXTURE = json.loads((Path(__file__).parents[2] / "fixtures" / "gamma_markets.json").read_text())
@@ -31,7 +35,8 @@ MARKETS = [{"id": "m1", "question": "Q1", "yes_price": 0.3}, {"id": "m2", "quest
 async def run_graph(store: SqlStore, db: Any, graph: Any, **variables: Any) -> Any:
     sid = add_strategy(db, next_execution_at=None, graph=graph, variables=variables)
     [[eid]] = db.execute(
-        "insert into workflow_executions (workflow_id, user_id) values (%s, %s) returning id",
+        "insert into workflow_executions (workflow_id, user_id, status) "
+        "values (%s, %s, 'running') returning id",
         (sid, USER),
     ).fetchall()
     nodes, edges = graph
@@ -126,7 +131,7 @@ async def test_the_opening_paragraph_strategy_runs_end_to_end_in_a_tick(
     [n] = rows(db, "select workflow_id, title, message from notifications")
     assert n["workflow_id"] == sid
     assert n["message"] == "Added 1 market(s) priced 0.2-0.4 (0 already watched)."
-    logs = rows(db, "select node_id, status from strategy_execution_logs order by id")
+    logs = rows(db, "select node_id, status from strategy_execution_logs order by node_index")
     assert [r["status"] for r in logs] == ["success"] * 6
 
 
