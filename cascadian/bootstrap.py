@@ -88,7 +88,8 @@ async def open_store(settings: Settings) -> SqlStore:
 def build_executor(
     settings: Settings, http: httpx.AsyncClient, store: NodeStore | None = None
 ) -> WorkflowExecutor:
-    """The executor CASCADIAN_EXECUTOR names; graph nodes get the HTTP client and store."""
+    """The executor CASCADIAN_EXECUTOR names; graph nodes get the HTTP client, the store
+    and the process's market data (its rate limits and shared requests)."""
     if settings.executor == "http":
         from cascadian.workflow.http_executor import HttpExecutor
 
@@ -100,9 +101,11 @@ def build_executor(
             timeout=settings.strategy_timeout_seconds,
         )
     from cascadian.workflow.executor import GraphExecutor
+    from cascadian.workflow.market import MarketData
     from cascadian.workflow.node_api import NodeServices
 
-    return GraphExecutor(services=NodeServices(settings, http=http, store=store))
+    markets = MarketData.create(settings, http)
+    return GraphExecutor(services=NodeServices(settings, http=http, store=store, markets=markets))
 
 
 @dataclass(frozen=True)
