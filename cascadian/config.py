@@ -82,7 +82,7 @@ class Settings(BaseSettings):
     # Identical public market requests within this long are made once (Gamma's own
     # edge cache already keeps answers for up to 5 minutes); 0: only concurrent ones.
     market_cache_seconds: float = Field(
-        default=15.0,
+        default=30.0,
         ge=0,
         le=MAX_MARKET_CACHE_SECONDS,
         validation_alias="CASCADIAN_MARKET_CACHE_SECONDS",
