@@ -91,8 +91,8 @@ def build_executor(
     store: NodeStore | None = None,
     clock: Clock | None = None,
 ) -> WorkflowExecutor:
-    """The executor CASCADIAN_EXECUTOR names; graph nodes get the HTTP client, the
-    store and the clock."""
+    """The executor CASCADIAN_EXECUTOR names; graph nodes get the HTTP client, the store,
+    the clock and the process's market data (its rate limits and shared requests)."""
     if settings.executor == "http":
         from cascadian.workflow.http_executor import HttpExecutor
 
@@ -104,9 +104,13 @@ def build_executor(
             timeout=settings.strategy_timeout_seconds,
         )
     from cascadian.workflow.executor import GraphExecutor
+    from cascadian.workflow.market import MarketData
     from cascadian.workflow.node_api import NodeServices
 
-    services = NodeServices(settings, http=http, store=store, clock=clock or SystemClock())
+    markets = MarketData.create(settings, http)
+    services = NodeServices(
+        settings, http=http, store=store, clock=clock or SystemClock(), markets=markets
+    )
     return GraphExecutor(services=services)
 
 

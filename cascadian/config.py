@@ -14,6 +14,8 @@ PLACEHOLDER_SECRETS = {"changeme", "changethis", "secret", "password", "test"}
 MAX_CLAIM = 1000
 # A node's outgoing HTTP call never waits longer than this.
 MAX_NODE_HTTP_TIMEOUT_SECONDS = 10.0
+# Shared market answers are never kept longer than this.
+MAX_MARKET_CACHE_SECONDS = 30.0
 
 
 class Settings(BaseSettings):
@@ -73,6 +75,33 @@ class Settings(BaseSettings):
     # Nodes
     polymarket_base_url: str = Field(
         default="https://gamma-api.polymarket.com", validation_alias="CASCADIAN_POLYMARKET_URL"
+    )
+    clob_url: str = Field(
+        default="https://clob.polymarket.com", validation_alias="CASCADIAN_CLOB_URL"
+    )
+    # Identical public market requests within this long are made once (Gamma's own
+    # edge cache already keeps answers for up to 5 minutes); 0: only concurrent ones.
+    market_cache_seconds: float = Field(
+        default=30.0,
+        ge=0,
+        le=MAX_MARKET_CACHE_SECONDS,
+        validation_alias="CASCADIAN_MARKET_CACHE_SECONDS",
+    )
+    # The same for live CLOB prices, which are worth reading fresh.
+    price_cache_seconds: float = Field(
+        default=2.0,
+        ge=0,
+        le=MAX_MARKET_CACHE_SECONDS,
+        validation_alias="CASCADIAN_PRICE_CACHE_SECONDS",
+    )
+    # Requests per 10 s this process sends; half of Polymarket's published limits
+    # (Gamma /markets 300, CLOB /midpoints and /prices 500 each), so that two
+    # processes behind one address stay within them.
+    gamma_rate_limit: int = Field(default=150, ge=1, validation_alias="CASCADIAN_GAMMA_RATE_LIMIT")
+    clob_rate_limit: int = Field(default=250, ge=1, validation_alias="CASCADIAN_CLOB_RATE_LIMIT")
+    # Markets per Gamma keyset page; public clients report caps of 100 and 1,000.
+    gamma_page_size: int = Field(
+        default=100, ge=1, le=1000, validation_alias="CASCADIAN_GAMMA_PAGE_SIZE"
     )
     # Hosts or CIDRs the http-request node may reach although they are private.
     http_allowlist: list[str] = Field(default=[], validation_alias="CASCADIAN_HTTP_ALLOWLIST")

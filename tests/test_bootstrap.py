@@ -13,6 +13,7 @@ from cascadian.config import Settings
 from cascadian.data import Workflow
 from cascadian.workflow.executor import GraphExecutor
 from cascadian.workflow.http_executor import HttpExecutor
+from cascadian.workflow.market import MarketData
 
 FLOW = Workflow(id=uuid4(), name="w", nodes=[], edges=[])
 
@@ -20,6 +21,13 @@ FLOW = Workflow(id=uuid4(), name="w", nodes=[], edges=[])
 async def test_the_graph_executor_is_the_default() -> None:
     async with httpx.AsyncClient() as http:
         assert isinstance(build_executor(Settings(), http), GraphExecutor)
+
+
+async def test_graph_nodes_share_the_market_data_the_process_builds_once() -> None:
+    async with httpx.AsyncClient() as http:
+        executor = build_executor(Settings(), http)
+    assert isinstance(executor, GraphExecutor)
+    assert isinstance(executor.services.markets, MarketData)
 
 
 @respx.mock

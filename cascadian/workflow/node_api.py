@@ -23,6 +23,7 @@ from cascadian.data import Workflow
 from cascadian.errors import NodeError
 from cascadian.ports import NodeStore
 from cascadian.workflow.http_safety import Resolver
+from cascadian.workflow.market import MarketData
 from cascadian.workflow.retry import RetryPolicy
 
 __all__ = ["NodeConfig", "NodeContext", "NodeError", "NodeServices", "NodeType", "RunFn"]
@@ -49,6 +50,9 @@ class NodeServices:
     # DNS for the SSRF guard; None: the system resolver.
     resolver: Resolver | None = None
     clock: Clock = field(default_factory=SystemClock)
+    # Polymarket data, one per process (its rate limits and shared requests);
+    # None: each node call gets its own, sharing nothing with other runs.
+    markets: MarketData | None = None
 
     def node_store(self) -> NodeStore:
         if self.store is None:
@@ -63,6 +67,15 @@ class NodeServices:
             return
         async with httpx.AsyncClient() as client:
             yield client
+
+    @asynccontextmanager
+    async def market_data(self) -> AsyncIterator[MarketData]:
+        """The process's market data, or one for this call when none is configured."""
+        if self.markets is not None:
+            yield self.markets
+            return
+        async with self.http_client() as client:
+            yield MarketData.create(self.settings, client, retry=self.retry)
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -22,13 +21,13 @@ from cascadian.workflow.executor import GraphExecutor
 from cascadian.workflow.node_api import NodeServices
 from cascadian.workflow.retry import RetryPolicy
 from tests.factories import USER, add_strategy, chain, node, rows
+from tests.polymarket_fixtures import ONE_PAGE
 
 # The key scenarios: on a fresh database and on one shaped like an existing deployment.
 pytestmark = pytest.mark.both_schemas
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
-GAMMA = "https://gamma-api.polymarket.com"
-FIXTURE = json.loads((Path(__file__).parents[2] / "fixtures" / "gamma_markets.json").read_text())
+KEYSET = "https://gamma-api.polymarket.com/markets/keyset"
 MARKETS = [{"id": "m1", "question": "Q1", "yes_price": 0.3}, {"id": "m2", "question": "Q2"}]
 
 
@@ -110,7 +109,7 @@ async def test_notify_templates_upstream_outputs_into_the_message(store: SqlStor
 async def test_the_opening_paragraph_strategy_runs_end_to_end_in_a_tick(
     store: SqlStore, db: Any
 ) -> None:
-    gamma = respx.get(f"{GAMMA}/markets").respond(200, json=FIXTURE)
+    gamma = respx.get(KEYSET).respond(200, json=ONE_PAGE)
     g = polymarket_watchlist_graph()
     sid = add_strategy(
         db, next_execution_at=NOW, graph=(g["nodes"], g["edges"]), name="cheap liquid"
@@ -139,7 +138,7 @@ async def test_the_opening_paragraph_strategy_runs_end_to_end_in_a_tick(
 async def test_an_unreachable_polymarket_api_is_a_plain_recorded_error(
     store: SqlStore, db: Any
 ) -> None:
-    respx.get(f"{GAMMA}/markets").mock(side_effect=httpx.ConnectError("Name or service not known"))
+    respx.get(KEYSET).mock(side_effect=httpx.ConnectError("Name or service not known"))
     g = polymarket_watchlist_graph()
     add_strategy(db, next_execution_at=NOW, graph=(g["nodes"], g["edges"]))
     waits: list[float] = []
