@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import AliasChoices, Field, SecretStr, model_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PLACEHOLDER_SECRETS = {"changeme", "changethis", "secret", "password", "test"}
+# Vercel recommends at least 16 random characters for CRON_SECRET; so do we, for
+# every bearer secret, in production.
+MIN_SECRET_LENGTH = 16
+_SECRETS = ("cron_secret", "admin_api_key", "supabase_service_role_key", "executor_token")
 # The most strategies one claim (and one tick's concurrency) may cover.
 MAX_CLAIM = 1000
 # A node's outgoing HTTP call never waits longer than this.
@@ -134,6 +138,18 @@ class Settings(BaseSettings):
         """The bearer token the cron endpoint accepts: CRON_SECRET, else ADMIN_API_KEY."""
         return self.cron_secret or self.admin_api_key
 
+    @field_validator(*_SECRETS, "database_url", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: Any) -> Any:
+        """A variable defined but left blank (easy to do in Vercel) is unset, never a
+        secret that an empty bearer token would match."""
+        text = value.get_secret_value() if isinstance(value, SecretStr) else value
+        if not isinstance(text, str):
+            return value
+        # Surrounding whitespace (a pasted newline) is not part of a bearer token,
+        # which is compared stripped.
+        return text.strip() or None
+
     @model_validator(mode="after")
     def _check(self) -> Settings:
         if self.strategy_timeout_seconds >= self.tick_budget_seconds:
@@ -151,14 +167,26 @@ class Settings(BaseSettings):
         if self.uses_supabase and not str(self.supabase_url).startswith(("https://", "http://")):
             raise ValueError("SUPABASE_URL must be the project's https:// URL")
         if self.is_production:
-            for name, value in (
-                ("CRON_SECRET", self.cron_secret),
-                ("ADMIN_API_KEY", self.admin_api_key),
-                ("SUPABASE_SERVICE_ROLE_KEY", self.supabase_service_role_key),
-            ):
-                if value is not None and value.get_secret_value().lower() in PLACEHOLDER_SECRETS:
-                    raise ValueError(f"{name} is a placeholder; set a real secret in production")
+            self._check_production_secrets()
         return self
+
+    def _check_production_secrets(self) -> None:
+        for name, value in (
+            ("CRON_SECRET", self.cron_secret),
+            ("ADMIN_API_KEY", self.admin_api_key),
+            ("SUPABASE_SERVICE_ROLE_KEY", self.supabase_service_role_key),
+            ("CASCADIAN_EXECUTOR_TOKEN", self.executor_token),
+        ):
+            if value is None:
+                continue
+            secret = value.get_secret_value()
+            if secret.lower() in PLACEHOLDER_SECRETS:
+                raise ValueError(f"{name} is a placeholder; set a real secret in production")
+            if len(secret.strip()) < MIN_SECRET_LENGTH:
+                raise ValueError(
+                    f"{name} is {len(secret.strip())} characters; production needs at least "
+                    f"{MIN_SECRET_LENGTH} random ones: set it to e.g. `openssl rand -hex 32`"
+                )
 
 
 @lru_cache
