@@ -58,6 +58,8 @@ class Settings(BaseSettings):
         default=30.0, gt=0, validation_alias="CASCADIAN_STRATEGY_TIMEOUT_SECONDS"
     )
     lease_seconds: float = Field(default=120.0, gt=0, validation_alias="CASCADIAN_LEASE_SECONDS")
+    # Attempts at one slot whose outcomes were never recorded before it is given up.
+    max_attempts: int = Field(default=3, ge=1, validation_alias="CASCADIAN_MAX_ATTEMPTS")
     auto_pause_threshold: int = Field(
         default=3, ge=1, validation_alias="CASCADIAN_AUTO_PAUSE_THRESHOLD"
     )

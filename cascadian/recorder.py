@@ -12,7 +12,7 @@ import logging
 from dataclasses import replace
 
 from cascadian.data import Recorded, RunOutcome, RunResult
-from cascadian.errors import StoreRejected
+from cascadian.errors import StoreRejected, StoreUnavailable
 from cascadian.ports import Store
 
 log = logging.getLogger(__name__)
@@ -57,22 +57,28 @@ class OutcomeRecorder:
             recorded = await self.store.finish_runs([o for o, _ in batch], self.pause_threshold)
             if len(recorded) != len(batch):
                 raise RuntimeError(f"{len(batch)} outcomes sent, {len(recorded)} answers")
-        except StoreRejected as exc:
-            # The database refused some outcome's data: find it by writing singly.
-            if len(batch) > 1:
-                for item in batch:
-                    await self._write([item])
-            else:
-                await self._write_stripped(batch[0], exc)
+        except StoreUnavailable as exc:
+            if not isinstance(exc, StoreRejected):  # the whole batch waits for its leases
+                for _, future in batch:
+                    _settle(future, exc)
+                return
+            refused: Exception = exc
+        except Exception as exc:  # e.g. a bug building one outcome's record
+            log.exception("writing %d outcome(s) failed", len(batch))
+            refused = exc
+        else:
+            for (_, future), result in zip(batch, recorded, strict=True):
+                _settle(future, result)
             return
-        except Exception as exc:  # unavailable: the whole batch waits for its leases
-            for _, future in batch:
-                _settle(future, exc)
-            return
-        for (_, future), result in zip(batch, recorded, strict=True):
-            _settle(future, result)
+        # Some outcome could not be written: find it by writing singly, so one
+        # outcome never keeps the others of its batch from being recorded.
+        if len(batch) > 1:
+            for item in batch:
+                await self._write([item])
+        else:
+            await self._write_stripped(batch[0], refused)
 
-    async def _write_stripped(self, item: Pending, exc: StoreRejected) -> None:
+    async def _write_stripped(self, item: Pending, exc: Exception) -> None:
         """Record a refused outcome without its outputs and node logs, so its
         counters and lease still move on instead of it re-running forever."""
         outcome, future = item

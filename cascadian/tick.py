@@ -163,6 +163,17 @@ class TickService:
     async def _run(self, claim: ClaimedRun) -> RunReport:
         if claim.problem is not None:
             result = failed_result(claim.problem, 0)
+        elif claim.attempt > self.settings.max_attempts:
+            # Earlier attempts at this slot ran but were never recorded (their
+            # process died, or their outcome could not be written): give the slot
+            # up, recorded as failed, rather than re-running it (and its side
+            # effects) at every lease expiry.
+            result = failed_result(
+                f"gave up on the slot {claim.scheduled_for:%Y-%m-%d %H:%M:%S} UTC: "
+                f"{claim.attempt - 1} attempts at it were never recorded "
+                "(CASCADIAN_MAX_ATTEMPTS)",
+                0,
+            )
         else:
             try:
                 validate(claim.schedule)

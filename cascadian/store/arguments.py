@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 from dataclasses import asdict
 from datetime import datetime
 from typing import Any
@@ -26,16 +27,69 @@ LOG_OUTPUT_CAP = 4_000
 OUTPUTS_CAP = 200_000
 
 
-def to_json(value: Any) -> Any:
-    """A copy of a node output that jsonb accepts: other objects become strings; NUL
-    characters and unpaired surrogates become U+FFFD, NaN and Infinity null (jsonb
-    refuses them, which would fail the whole outcome)."""
-    if value is None or isinstance(value, bool | int | str | float) or value in ({}, []):
+def to_json(value: Any, notes: list[str] | None = None) -> Any:
+    """A copy of a node output that jsonb accepts, whatever it holds. Other objects
+    become strings; NUL characters and unpaired surrogates become U+FFFD, NaN and
+    Infinity null (jsonb refuses them); what JSON cannot hold at all (an integer
+    longer than Python will print, a circular reference, nesting too deep) becomes a
+    placeholder saying so, noted in `notes`. Never raises."""
+    if value is None or isinstance(value, bool | str | float) or value in ({}, []):
         return _without_nul(value)  # the common cases, without a JSON round trip
+    if isinstance(value, int) and not _too_long(value):
+        return value
     try:
-        return _without_nul(json.loads(json.dumps(value, default=str)))
+        text = json.dumps(value, default=str)
     except RecursionError:
-        return "(not stored: nested too deeply)"
+        return _placeholder("nested too deeply", notes)
+    except (ValueError, TypeError, OverflowError):
+        value = _storable(value, notes, set())
+        try:
+            text = json.dumps(value, default=str)
+        except RecursionError:
+            return _placeholder("nested too deeply", notes)
+    return _without_nul(json.loads(text))
+
+
+def _placeholder(why: str, notes: list[str] | None) -> str:
+    if notes is not None:
+        notes.append(why)
+    return f"(not stored: {why})"
+
+
+# log2(10): digits to bits.
+_BITS_PER_DIGIT = 3.3219
+
+
+def _too_long(number: int) -> bool:
+    limit = sys.get_int_max_str_digits()
+    # bit_length is cheap; str() of such a number is what raises.
+    return limit > 0 and number.bit_length() > limit * _BITS_PER_DIGIT
+
+
+def _storable(value: Any, notes: list[str] | None, path: set[int]) -> Any:
+    """`value` with every part json.dumps refuses replaced (the slow path)."""
+    if isinstance(value, bool) or value is None or isinstance(value, str | float):
+        return value
+    if isinstance(value, int):
+        if _too_long(value):
+            limit = sys.get_int_max_str_digits()
+            return _placeholder(f"an integer of more than {limit} digits", notes)
+        return value
+    if not isinstance(value, dict | list | tuple | set | frozenset):
+        return str(value)
+    if id(value) in path:
+        return _placeholder("a circular reference", notes)
+    path.add(id(value))
+    try:
+        if isinstance(value, dict):
+            return {_key(k, notes, path): _storable(v, notes, path) for k, v in value.items()}
+        return [_storable(v, notes, path) for v in value]
+    finally:
+        path.discard(id(value))
+
+
+def _key(key: Any, notes: list[str] | None, path: set[int]) -> str:
+    return key if isinstance(key, str) else str(_storable(key, notes, path))
 
 
 def _without_nul(value: Any) -> Any:
@@ -54,12 +108,9 @@ def _without_nul(value: Any) -> Any:
     return value
 
 
-def capped(value: Any, cap: int) -> Any:
-    safe = to_json(value)
-    try:
-        text = json.dumps(safe)
-    except RecursionError:
-        return "(not stored: nested too deeply)"
+def capped(value: Any, cap: int, notes: list[str] | None = None) -> Any:
+    safe = to_json(value, notes)
+    text = json.dumps(safe)
     if len(text) <= cap:
         return safe
     return {"truncated": True, "size": len(text), "preview": text[:cap]}
@@ -69,7 +120,7 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
-def _log_row(run: NodeRun) -> dict[str, Any]:
+def _log_row(run: NodeRun, notes: list[str]) -> dict[str, Any]:
     return {
         "node_id": run.node_id,
         "node_type": run.node_type,
@@ -77,14 +128,32 @@ def _log_row(run: NodeRun) -> dict[str, Any]:
         "started_at": _iso(run.started_at),
         "completed_at": _iso(run.completed_at),
         "duration_ms": run.duration_ms,
-        "error_message": to_json(run.error),
-        "output": None if run.output is None else capped(run.output, LOG_OUTPUT_CAP),
+        "error_message": to_json(run.error, notes),
+        "output": None if run.output is None else capped(run.output, LOG_OUTPUT_CAP, notes),
     }
 
 
 def outcome_record(outcome: RunOutcome) -> dict[str, Any]:
-    """The JSON element cascadian_finish_runs_v1 takes for one outcome."""
+    """The JSON element cascadian_finish_runs_v2 takes for one outcome. Never raises:
+    whatever a run produced, its outcome can be written. Values that cannot be
+    stored are replaced and the run's errors say so; if the record cannot be built
+    at all, it is written without outputs and logs."""
     r = outcome.result
+    notes: list[str] = []
+    try:
+        outputs = capped(r.outputs, OUTPUTS_CAP, notes)
+        logs = [_log_row(n, notes) for n in r.node_runs]
+        errors = to_json(r.errors, notes)
+        error_message = to_json(r.error_message, notes)
+    except Exception as exc:  # a bug here must not leave the run unrecorded
+        why = f"outputs not stored: {type(exc).__name__}: {str(exc)[:200]}"
+        outputs, logs = {"note": why}, []
+        errors = [_error(why)]
+        error_message = None if r.success else why
+    if notes:
+        replaced = "; ".join(list(dict.fromkeys(notes))[:5])
+        listed = errors if isinstance(errors, list) else []
+        errors = [*listed, _error(f"some values could not be stored and were replaced: {replaced}")]
     return {
         "execution_id": str(outcome.execution_id),
         "workflow_id": str(outcome.workflow_id),
@@ -92,12 +161,16 @@ def outcome_record(outcome: RunOutcome) -> dict[str, Any]:
         "finished_at": outcome.finished_at.isoformat(),
         "duration_ms": r.duration_ms,
         "nodes_executed": r.nodes_executed,
-        "outputs": capped(r.outputs, OUTPUTS_CAP),
-        "errors": to_json(r.errors),
-        "error_message": to_json(r.error_message),
+        "outputs": outputs,
+        "errors": errors,
+        "error_message": error_message,
         "next_execution_at": _iso(outcome.next_execution_at),
-        "logs": [_log_row(n) for n in r.node_runs],
+        "logs": logs,
     }
+
+
+def _error(message: str) -> dict[str, Any]:
+    return {"node_id": None, "node_type": None, "error": message}
 
 
 def tick_record(report: TickReport) -> dict[str, Any]:
