@@ -111,6 +111,8 @@ class Settings(BaseSettings):
     )
     # Hosts or CIDRs the http-request node may reach although they are private.
     http_allowlist: list[str] = Field(default=[], validation_alias="CASCADIAN_HTTP_ALLOWLIST")
+    # The most items a collection node (filter, transform, watchlist) handles.
+    node_max_items: int = Field(default=100_000, ge=1, validation_alias="CASCADIAN_NODE_MAX_ITEMS")
     # The notify node's type when its config names none.
     notify_type: str = Field(
         default="strategy_update",

@@ -9,6 +9,7 @@ writes it back.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -42,6 +43,16 @@ from cascadian.store.transport import Json, Transport
 
 if TYPE_CHECKING:
     from cascadian.ports import FullStore
+
+
+# Claimed graphs longer than this (in JSON characters, all rows together) are
+# decoded off the event loop.
+OFF_LOOP_JSON_CHARS = 1_000_000
+
+
+def _graph_text(rows: list[dict[str, Any]]) -> int:
+    fields = ("nodes", "edges", "variables")
+    return sum(len(r[f]) for r in rows for f in fields if isinstance(r.get(f), str))
 
 
 class SqlStore:
@@ -89,6 +100,8 @@ class SqlStore:
             "cascadian_claim_due_v2",
             {"p_now": now, "p_limit": limit, "p_lease_seconds": lease_seconds},
         )
+        if _graph_text(rows) > OFF_LOOP_JSON_CHARS:  # decoding would hold up other runs
+            return await asyncio.to_thread(lambda: [answers.claimed_run(r) for r in rows])
         return [answers.claimed_run(r) for r in rows]
 
     async def finish_runs(
@@ -98,12 +111,12 @@ class SqlStore:
         (the recorder isolates a refused outcome by writing singly)."""
         if not outcomes:
             return []
+        # Making outputs storable walks all of them: off the event loop, so a run
+        # with large outputs never holds up the others.
+        records = await asyncio.to_thread(lambda: [outcome_record(o) for o in outcomes])
         rows = await self.transport.rows(
             "cascadian_finish_runs_v2",
-            {
-                "p_outcomes": Json([outcome_record(o) for o in outcomes]),
-                "p_pause_threshold": pause_threshold,
-            },
+            {"p_outcomes": Json(records), "p_pause_threshold": pause_threshold},
         )
         return [answers.recorded(r) for r in rows]
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 from pydantic import BaseModel, ConfigDict
@@ -24,9 +24,20 @@ from cascadian.errors import NodeError
 from cascadian.ports import NodeStore
 from cascadian.workflow.http_safety import Resolver
 from cascadian.workflow.market import MarketData
+from cascadian.workflow.offload import Checkpoint, offload
 from cascadian.workflow.retry import RetryPolicy
 
-__all__ = ["NodeConfig", "NodeContext", "NodeError", "NodeServices", "NodeType", "RunFn"]
+T = TypeVar("T")
+
+__all__ = [
+    "Checkpoint",
+    "NodeConfig",
+    "NodeContext",
+    "NodeError",
+    "NodeServices",
+    "NodeType",
+    "RunFn",
+]
 
 
 class NodeConfig(BaseModel):
@@ -95,6 +106,22 @@ class NodeContext:
         if len(self.inputs) == 1:
             return next(iter(self.inputs.values()))
         return self.inputs or None
+
+    async def offload(self, work: Callable[[Checkpoint], T]) -> T:
+        """Run CPU-heavy `work(checkpoint)` off the event loop, so other strategies
+        keep running; `work` calls `checkpoint()` in its loops, which stops it once
+        this run's deadline has passed (see offload.py)."""
+        return await offload(work, self.deadline)
+
+    def check_size(self, items: list[Any]) -> list[Any]:
+        """`items`, unless there are more than a node may handle (CASCADIAN_NODE_MAX_ITEMS)."""
+        cap = self.services.settings.node_max_items
+        if len(items) > cap:
+            raise NodeError(
+                f"{len(items)} items is more than a node handles ({cap}, "
+                "CASCADIAN_NODE_MAX_ITEMS): narrow the data upstream, e.g. with a limit"
+            )
+        return items
 
 
 RunFn = Callable[[Any, NodeContext], Awaitable[Any]]

@@ -11,7 +11,7 @@ from typing import Any, Literal, Self
 
 from pydantic import Field, model_validator
 
-from cascadian.workflow.node_api import NodeConfig, NodeContext, NodeError, NodeType
+from cascadian.workflow.node_api import Checkpoint, NodeConfig, NodeContext, NodeError, NodeType
 from cascadian.workflow.nodes.condition import compare
 from cascadian.workflow.templates import MISSING, get_path
 
@@ -50,10 +50,10 @@ def collect_items(config: NodeConfig, ctx: NodeContext) -> list[Any]:
     else:
         source, where = ctx.input, "the input"
     if isinstance(source, list):
-        return source
+        return ctx.check_size(source)
     if isinstance(source, dict) and isinstance(source.get("items"), list):
         items: list[Any] = source["items"]
-        return items
+        return ctx.check_size(items)
     raise NodeError(
         f"expected a list, or an object with an 'items' list, in {where}; got {_kind(source)}"
     )
@@ -73,7 +73,16 @@ def _matches(item: Any, condition: FilterCondition) -> bool:
 async def _filter(config: FilterConfig, ctx: NodeContext) -> dict[str, Any]:
     items = collect_items(config, ctx)
     combine = all if config.combine == "and" else any
-    kept = [item for item in items if combine(_matches(item, c) for c in config.conditions)]
+
+    def keep(checkpoint: Checkpoint) -> list[Any]:
+        kept = []
+        for item in items:
+            checkpoint()
+            if combine(_matches(item, c) for c in config.conditions):
+                kept.append(item)
+        return kept
+
+    kept = await ctx.offload(keep)
     return {"items": kept, "count": len(kept), "removed": len(items) - len(kept)}
 
 

@@ -17,7 +17,7 @@ from typing import Annotated, Any, Literal, Self
 
 from pydantic import Field, model_validator
 
-from cascadian.workflow.node_api import NodeConfig, NodeContext, NodeType
+from cascadian.workflow.node_api import Checkpoint, NodeConfig, NodeContext, NodeType
 from cascadian.workflow.nodes.filter import collect_items
 from cascadian.workflow.templates import MISSING, get_path
 
@@ -59,10 +59,11 @@ class TransformConfig(NodeConfig):
     operations: list[Operation] = Field(min_length=1)
 
 
-def _sort(items: list[Any], op: Sort) -> list[Any]:
+def _sort(items: list[Any], op: Sort, checkpoint: Checkpoint) -> list[Any]:
     present: list[tuple[tuple[int, Any], Any]] = []
     missing: list[Any] = []
     for item in items:
+        checkpoint()
         value = get_path(item, op.field)
         if value is MISSING or value is None:
             missing.append(item)
@@ -81,9 +82,10 @@ def _sort_key(value: Any) -> tuple[int, Any]:
     return (2, json.dumps(value, sort_keys=True, default=str))
 
 
-def _pick(items: list[Any], op: Pick) -> list[Any]:
+def _pick(items: list[Any], op: Pick, checkpoint: Checkpoint) -> list[Any]:
     picked = []
     for item in items:
+        checkpoint()
         row = {}
         for path in op.fields:
             value = get_path(item, path)
@@ -92,10 +94,13 @@ def _pick(items: list[Any], op: Pick) -> list[Any]:
     return picked
 
 
-def _aggregate_value(items: list[Any], op: Aggregate) -> Any:
+def _aggregate_value(items: list[Any], op: Aggregate, checkpoint: Checkpoint) -> Any:
     if op.field is None:
         return len(items)
-    values = [get_path(item, op.field) for item in items]
+    values = []
+    for item in items:
+        checkpoint()
+        values.append(get_path(item, op.field))
     if op.function == "count":
         return sum(1 for v in values if v is not MISSING and v is not None)
     numbers = [v for v in values if isinstance(v, int | float) and not isinstance(v, bool)]
@@ -108,9 +113,10 @@ def _aggregate_value(items: list[Any], op: Aggregate) -> Any:
     return min(numbers) if op.function == "min" else max(numbers)
 
 
-def _groups(items: list[Any], group_by: str) -> list[tuple[Any, list[Any]]]:
+def _groups(items: list[Any], group_by: str, checkpoint: Checkpoint) -> list[tuple[Any, list[Any]]]:
     groups: dict[str, tuple[Any, list[Any]]] = {}
     for item in items:
+        checkpoint()
         group = get_path(item, group_by)
         group = None if group is MISSING else group
         key = json.dumps(group, sort_keys=True, default=str)
@@ -120,20 +126,24 @@ def _groups(items: list[Any], group_by: str) -> list[tuple[Any, list[Any]]]:
 
 async def _transform(config: TransformConfig, ctx: NodeContext) -> dict[str, Any]:
     items = list(collect_items(config, ctx))
+    return await ctx.offload(lambda checkpoint: _apply(config, items, checkpoint))
+
+
+def _apply(config: TransformConfig, items: list[Any], checkpoint: Checkpoint) -> dict[str, Any]:
     output: dict[str, Any] = {}
     for op in config.operations:
         if isinstance(op, Sort):
-            items = _sort(items, op)
+            items = _sort(items, op, checkpoint)
         elif isinstance(op, Limit):
             items = items[: op.count]
         elif isinstance(op, Pick):
-            items = _pick(items, op)
+            items = _pick(items, op, checkpoint)
         else:
-            output["value"] = _aggregate_value(items, op)
+            output["value"] = _aggregate_value(items, op, checkpoint)
             if op.group_by is not None:
                 items = [
-                    {"group": group, "value": _aggregate_value(members, op)}
-                    for group, members in _groups(items, op.group_by)
+                    {"group": group, "value": _aggregate_value(members, op, checkpoint)}
+                    for group, members in _groups(items, op.group_by, checkpoint)
                 ]
     return {"items": items, "count": len(items), **output}
 
