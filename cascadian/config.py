@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AliasChoices, Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PLACEHOLDER_SECRETS = {"changeme", "changethis", "secret", "password", "test"}
 # The most strategies one claim (and one tick's concurrency) may cover.
@@ -74,8 +75,11 @@ class Settings(BaseSettings):
     polymarket_base_url: str = Field(
         default="https://gamma-api.polymarket.com", validation_alias="CASCADIAN_POLYMARKET_URL"
     )
-    # Hosts or CIDRs the http-request node may reach although they are private.
-    http_allowlist: list[str] = Field(default=[], validation_alias="CASCADIAN_HTTP_ALLOWLIST")
+    # Hosts or CIDRs the http-request node may reach although they are private:
+    # a JSON list, or comma-separated (NoDecode: parsed by _host_list, not as JSON).
+    http_allowlist: Annotated[list[str], NoDecode] = Field(
+        default=[], validation_alias="CASCADIAN_HTTP_ALLOWLIST"
+    )
     http_max_response_bytes: int = Field(
         default=1_000_000, ge=1, validation_alias="CASCADIAN_HTTP_MAX_RESPONSE_BYTES"
     )
@@ -97,6 +101,11 @@ class Settings(BaseSettings):
     def tick_secret(self) -> SecretStr | None:
         """The bearer token the cron endpoint accepts: CRON_SECRET, else ADMIN_API_KEY."""
         return self.cron_secret or self.admin_api_key
+
+    @field_validator("http_allowlist", mode="before")
+    @classmethod
+    def _host_list(cls, value: Any) -> Any:
+        return parse_host_list(value) if isinstance(value, str) else value
 
     @model_validator(mode="after")
     def _check(self) -> Settings:
@@ -123,6 +132,23 @@ class Settings(BaseSettings):
                 if value is not None and value.get_secret_value().lower() in PLACEHOLDER_SECRETS:
                     raise ValueError(f"{name} is a placeholder; set a real secret in production")
         return self
+
+
+def parse_host_list(text: str) -> list[str]:
+    """`["a.internal", "10.0.0.0/8"]` or `a.internal, 10.0.0.0/8`: the same list."""
+    text = text.strip()
+    if not text.startswith(("[", "{", '"')):
+        return [host.strip() for host in text.split(",") if host.strip()]
+    try:
+        hosts = json.loads(text)
+    except json.JSONDecodeError:
+        hosts = None
+    if not isinstance(hosts, list) or not all(isinstance(h, str) for h in hosts):
+        raise ValueError(
+            "must be a JSON list of strings, or hosts separated by commas "
+            '(e.g. ["a.internal", "10.0.0.0/8"] or a.internal,10.0.0.0/8)'
+        )
+    return hosts
 
 
 @lru_cache
