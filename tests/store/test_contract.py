@@ -469,6 +469,16 @@ async def test_ticks_come_newest_first_with_the_gap_since_the_one_before(
     assert ticks[0].trigger == "cron" and ticks[0].summary == {"auto_paused": 0, "cancelled": 0}
 
 
+async def test_a_ticks_delivery_id_is_kept_and_read_back(any_store: Any, db: Any) -> None:
+    await any_store.record_tick(TickReport("cron", NOW, finished_at=NOW, delivery_id="exec_01"))
+    later = NOW + timedelta(minutes=1)
+    await any_store.record_tick(TickReport("worker", later, finished_at=later))
+    assert [(t.trigger, t.delivery_id) for t in await any_store.ticks(5)] == [
+        ("worker", None),
+        ("cron", "exec_01"),
+    ]
+
+
 async def test_a_deleted_history_row_does_not_block_the_next_attempt(
     any_store: Store, db: Any
 ) -> None:
