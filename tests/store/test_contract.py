@@ -1,7 +1,7 @@
 """The store contract, run against both stores over the same real database.
 
 `any_store` is the Postgres store (psycopg, straight to the database) and then
-the Supabase store (supabase-py → PostgREST, forwarded by respx to the same SQL
+the Supabase store (postgrest-py → PostgREST, forwarded by respx to the same SQL
 functions: tests/supabase_forwarder.py). Each behaviour must hold for both.
 """
 

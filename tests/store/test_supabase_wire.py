@@ -1,4 +1,4 @@
-"""Exactly what supabase-py sends for each store call: path, method, headers, body.
+"""Exactly what the store sends to PostgREST for each store call: path, method, headers, body.
 
 Each call goes through respx to the real database (tests/supabase_forwarder.py),
 so the request is also proven to be one PostgREST answers.
