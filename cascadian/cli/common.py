@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, NoReturn
 
 import typer
@@ -57,14 +59,43 @@ class OneLineFormatter(logging.Formatter):
         return one_line(super().format(record))
 
 
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever sys.stderr is when a record comes (a test runner swaps it)."""
+
+    @property
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _: Any) -> None:
+        pass
+
+
 def configure_logging(level: int = logging.WARNING, *, with_time: bool = False) -> None:
     """One stderr handler for every logger, one line per record; httpx's line per
     request is kept out below WARNING."""
-    handler = logging.StreamHandler(sys.stderr)
+    handler = _StderrHandler()
     when = "%(asctime)s " if with_time else ""
     handler.setFormatter(OneLineFormatter(f"{when}%(levelname)s %(name)s: %(message)s"))
-    logging.basicConfig(level=level, handlers=[handler], force=True)
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
     logging.getLogger("httpx").setLevel(max(level, logging.WARNING))
+
+
+@contextmanager
+def cli_logging() -> Iterator[None]:
+    """configure_logging for one command, and the logging as it was afterwards (the
+    process usually exits then; a test's does not)."""
+    root, httpx_log = logging.getLogger(), logging.getLogger("httpx")
+    handlers, level, httpx_level = root.handlers[:], root.level, httpx_log.level
+    configure_logging()
+    try:
+        yield
+    finally:
+        root.handlers[:] = handlers
+        root.setLevel(level)
+        httpx_log.setLevel(httpx_level)
 
 
 def fail(message: str, fix: str | None = None, code: int = 1) -> NoReturn:
@@ -137,9 +168,9 @@ class OneLineErrors(TyperGroup):
         **extra: Any,
     ) -> Any:
         code = 0
-        configure_logging()
         try:
-            result = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+            with cli_logging():
+                result = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
             code = result if isinstance(result, int) else 0
         except NoArgsIsHelpError as exc:  # `cascadian` alone: the help, not an error
             exc.show()
