@@ -28,7 +28,7 @@ from cascadian.config import Settings
 from cascadian.errors import CascadianError, ConfigurationError
 from cascadian.store import embedded
 
-console = Console()
+console = Console(soft_wrap=True)  # a result line stays one line; tables still fit
 # soft_wrap: an error stays one line however narrow the terminal.
 err = Console(stderr=True, soft_wrap=True)
 
