@@ -1,4 +1,9 @@
-"""Vercel's entry point: the FastAPI app, configured from the environment."""
+"""Vercel's entry point: the FastAPI app, configured from the environment.
+
+pyproject.toml names it (`[tool.vercel] entrypoint = "api.index:app"`), so
+Vercel's FastAPI preset serves every path through it, /docs and /openapi.json
+included, with no rewrites. tests/test_vercel.py imports it the way Vercel does.
+"""
 
 import logging
 

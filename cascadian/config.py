@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PLACEHOLDER_SECRETS = {"changeme", "changethis", "secret", "password", "test"}
 # Vercel recommends at least 16 random characters for CRON_SECRET; so do we, for
@@ -109,8 +110,11 @@ class Settings(BaseSettings):
     gamma_page_size: int = Field(
         default=100, ge=1, le=1000, validation_alias="CASCADIAN_GAMMA_PAGE_SIZE"
     )
-    # Hosts or CIDRs the http-request node may reach although they are private.
-    http_allowlist: list[str] = Field(default=[], validation_alias="CASCADIAN_HTTP_ALLOWLIST")
+    # Hosts or CIDRs the http-request node may reach although they are private:
+    # a JSON list, or comma-separated (NoDecode: parsed by _host_list, not as JSON).
+    http_allowlist: Annotated[list[str], NoDecode] = Field(
+        default=[], validation_alias="CASCADIAN_HTTP_ALLOWLIST"
+    )
     # The most items a collection node (filter, transform, watchlist) handles.
     node_max_items: int = Field(default=100_000, ge=1, validation_alias="CASCADIAN_NODE_MAX_ITEMS")
     # The notify node's type when its config names none.
@@ -154,6 +158,11 @@ class Settings(BaseSettings):
         # which is compared stripped.
         return text.strip() or None
 
+    @field_validator("http_allowlist", mode="before")
+    @classmethod
+    def _host_list(cls, value: Any) -> Any:
+        return parse_host_list(value) if isinstance(value, str) else value
+
     @model_validator(mode="after")
     def _check(self) -> Settings:
         if self.strategy_timeout_seconds >= self.tick_budget_seconds:
@@ -191,6 +200,23 @@ class Settings(BaseSettings):
                     f"{name} is {len(secret.strip())} characters; production needs at least "
                     f"{MIN_SECRET_LENGTH} random ones: set it to e.g. `openssl rand -hex 32`"
                 )
+
+
+def parse_host_list(text: str) -> list[str]:
+    """`["a.internal", "10.0.0.0/8"]` or `a.internal, 10.0.0.0/8`: the same list."""
+    text = text.strip()
+    if not text.startswith(("[", "{", '"')):
+        return [host.strip() for host in text.split(",") if host.strip()]
+    try:
+        hosts = json.loads(text)
+    except json.JSONDecodeError:
+        hosts = None
+    if not isinstance(hosts, list) or not all(isinstance(h, str) for h in hosts):
+        raise ValueError(
+            "must be a JSON list of strings, or hosts separated by commas "
+            '(e.g. ["a.internal", "10.0.0.0/8"] or a.internal,10.0.0.0/8)'
+        )
+    return hosts
 
 
 @lru_cache

@@ -251,3 +251,5 @@ class TickEntry:
     error: str | None
     summary: dict[str, Any]
     gap_seconds: float | None  # None for the oldest tick in the ledger
+    # The scheduler's id for the delivery (Vercel Schedules: the run's execution id).
+    delivery_id: str | None = None

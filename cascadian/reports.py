@@ -76,6 +76,7 @@ class TickReport:
     claimed: int = 0
     released: int = 0
     cancelled: int = 0  # runs cut short by a stopping worker and given back
+    delivery_id: str | None = None  # the scheduler's id for this delivery, if it sent one
     executions: list[RunReport] = field(default_factory=list)
     error: str | None = None
 

@@ -58,16 +58,21 @@ class TickService:
         self._abandoned: set[asyncio.Task[RunResult]] = set()  # runs whose outcome is being written
 
     async def tick(
-        self, trigger: str = "cron", stop: asyncio.Event | None = None, grace_seconds: float = 0.0
+        self,
+        trigger: str = "cron",
+        stop: asyncio.Event | None = None,
+        grace_seconds: float = 0.0,
+        delivery_id: str | None = None,
     ) -> TickReport:
         """Claim, run and record until nothing is due or the budget is spent.
 
         `stop` is how a worker shuts down: once it is set nothing more is claimed,
         runs in flight get `grace_seconds` to finish, and those still going then
         are cancelled and their claims given back (SQL: cascadian_cancel_runs_v1).
+        `delivery_id` is the scheduler's id for this delivery, kept in the ledger.
         """
         s = self.settings
-        report = TickReport(trigger=trigger, started_at=self.clock.now())
+        report = TickReport(trigger=trigger, started_at=self.clock.now(), delivery_id=delivery_id)
         t0 = time.perf_counter()
         claim_cutoff = self.clock.monotonic() + s.tick_budget_seconds - s.strategy_timeout_seconds
         loop = asyncio.get_running_loop()

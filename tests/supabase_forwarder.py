@@ -1,6 +1,6 @@
 """A stand-in for Supabase's Data API (PostgREST) that runs the real SQL.
 
-respx routes catch what supabase-py sends and answer it from the real test
+respx routes catch what the store sends PostgREST and answer it from the real test
 database, the way PostgREST would:
 
 - `POST {url}/rest/v1/rpc/<fn>`: calls `public.<fn>` with the JSON body's keys as
@@ -128,7 +128,7 @@ group by p.oid
 
 
 class PostgrestForwarder:
-    """respx side effects answering supabase-py's requests from a real PostgreSQL."""
+    """respx side effects answering the PostgREST client's requests from a real PostgreSQL."""
 
     def __init__(self, conninfo: str, *, url: str, key: str, schema: str = "public") -> None:
         self.url, self.key, self.schema = url, key, schema

@@ -1,33 +1,199 @@
-"""What the `cascadian` commands share: the console, and settings errors shown
-as a line to fix instead of a traceback."""
+"""What the `cascadian` commands share: where they print, and how they fail.
+
+Results go to stdout (`console`), notices and errors to stderr (`err`), so
+`cascadian tick --json | jq` only ever sees JSON. Every error is one line that
+says what went wrong and what to do, and exits non-zero: settings errors exit 2,
+everything else 1. No traceback reaches an operator: `OneLineErrors` turns any
+exception a command lets escape into that line too.
+"""
 
 from __future__ import annotations
 
+import logging
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, NoReturn
+
 import typer
 from pydantic import ValidationError
+from pydantic_settings import SettingsError
 from rich.console import Console
+from rich.text import Text
+from typer._click.exceptions import NoArgsIsHelpError, UsageError
+from typer.core import TyperGroup
 
 from cascadian.bootstrap import database_url
 from cascadian.config import Settings
-from cascadian.errors import ConfigurationError
+from cascadian.errors import CascadianError, ConfigurationError
+from cascadian.store import embedded
 
-console = Console()
+console = Console(soft_wrap=True)  # a result line stays one line; tables still fit
+# soft_wrap: an error stays one line however narrow the terminal.
+err = Console(stderr=True, soft_wrap=True)
+
+CONFIG_EXIT = 2
 
 
-def load_settings() -> Settings:
-    """The settings, or a readable error and exit 2 instead of a traceback."""
+def one_line(message: str) -> str:
+    """A driver's multi-line message as one line."""
+    return " ".join(message.split())
+
+
+def note(message: str) -> None:
+    """A notice on stderr (not a result, not an error)."""
+    err.print(Text(one_line(message)))
+
+
+def error_line(message: str, fix: str | None = None) -> None:
+    text = Text.assemble(("error: ", "bold red"), one_line(message))
+    if fix:
+        text.append(f"; {fix}")
+    err.print(text)
+
+
+class OneLineFormatter(logging.Formatter):
+    """Log records (ours and libraries') as one line each on stderr."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return one_line(super().format(record))
+
+
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever sys.stderr is when a record comes (a test runner swaps it)."""
+
+    @property
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _: Any) -> None:
+        pass
+
+
+def configure_logging(level: int = logging.WARNING, *, with_time: bool = False) -> None:
+    """One stderr handler for every logger, one line per record; httpx's line per
+    request is kept out below WARNING."""
+    handler = _StderrHandler()
+    when = "%(asctime)s " if with_time else ""
+    handler.setFormatter(OneLineFormatter(f"{when}%(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    logging.getLogger("httpx").setLevel(max(level, logging.WARNING))
+
+
+@contextmanager
+def cli_logging() -> Iterator[None]:
+    """configure_logging for one command, and the logging as it was afterwards (the
+    process usually exits then; a test's does not)."""
+    root, httpx_log = logging.getLogger(), logging.getLogger("httpx")
+    handlers, level, httpx_level = root.handlers[:], root.level, httpx_log.level
+    configure_logging()
     try:
-        return Settings()
+        yield
+    finally:
+        root.handlers[:] = handlers
+        root.setLevel(level)
+        httpx_log.setLevel(httpx_level)
+
+
+def fail(message: str, fix: str | None = None, code: int = 1) -> NoReturn:
+    """Print the one-line error and exit with `code`."""
+    error_line(message, fix)
+    raise typer.Exit(code)
+
+
+def _setting_problem(error: Any) -> str:
+    where = ".".join(str(p) for p in error["loc"])
+    message = str(error["msg"]).removeprefix("Value error, ")
+    return f"{where}: {message}" if where else message
+
+
+def load_settings(*, opens_database: bool = True) -> Settings:
+    """The settings, or one line saying which variable to fix and exit 2.
+
+    A command that will open the embedded PostgreSQL, and would create it, says
+    where first (it lives under the directory the command runs in by default).
+    """
+    try:
+        settings = Settings()
     except ValidationError as exc:
-        for error in exc.errors():
-            where = ".".join(str(p) for p in error["loc"]) or "settings"
-            console.print(f"[red]configuration error[/red] ({where}): {error['msg']}")
-        raise typer.Exit(2) from None
+        problems = "; ".join(_setting_problem(e) for e in exc.errors())
+        fail(
+            f"configuration error: {problems}",
+            "fix it in the environment or .env",
+            CONFIG_EXIT,
+        )
+    except SettingsError as exc:
+        fail(f"configuration error: {exc}", "fix it in the environment or .env", CONFIG_EXIT)
+    if opens_database:
+        announce_new_embedded(settings)
+    return settings
+
+
+def uses_embedded(settings: Settings) -> bool:
+    return settings.database_url is None and not settings.uses_supabase
+
+
+def announce_new_embedded(settings: Settings) -> None:
+    if uses_embedded(settings) and not embedded.exists(settings.data_dir):
+        note(
+            f"creating a new embedded PostgreSQL in {embedded.data_path(settings.data_dir)} "
+            "(set DATABASE_URL, or CASCADIAN_DATA_DIR, to use another database)"
+        )
 
 
 def cli_database_url(settings: Settings) -> str:
     try:
         return database_url(settings)
     except ConfigurationError as exc:
-        console.print(f"[red]configuration error:[/red] {exc}")
-        raise typer.Exit(2) from None
+        fail(f"configuration error: {exc}", code=CONFIG_EXIT)
+
+
+class OneLineErrors(TyperGroup):
+    """The command group that reports every failure as one line on stderr.
+
+    Usage errors (a wrong option) exit 2 as click's do; our own errors print
+    their message; an unexpected exception prints its type and message, and
+    asks for a report, instead of a traceback.
+    """
+
+    def main(  # type: ignore[override]
+        self,
+        args: Any = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> Any:
+        code = 0
+        try:
+            with cli_logging():
+                result = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+            code = result if isinstance(result, int) else 0
+        except NoArgsIsHelpError as exc:  # `cascadian` alone: the help, not an error
+            exc.show()
+            code = exc.exit_code
+        except UsageError as exc:
+            command = exc.ctx.command_path if exc.ctx else "cascadian"
+            error_line(exc.format_message(), f"see `{command} --help`")
+            code = exc.exit_code
+        except typer.TyperException as exc:
+            error_line(exc.format_message())
+            code = exc.exit_code
+        except (typer.Abort, KeyboardInterrupt):
+            error_line("interrupted")
+            code = 130
+        except CascadianError as exc:
+            error_line(str(exc))
+            code = 1
+        except Exception as exc:
+            error_line(
+                f"unexpected {type(exc).__name__}: {exc}",
+                "this is a bug in cascadian: please report it with the command you ran",
+            )
+            code = 1
+        if standalone_mode:
+            sys.exit(code)
+        return code

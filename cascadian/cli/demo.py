@@ -80,6 +80,7 @@ def polymarket_watchlist_graph() -> dict[str, Any]:
 
 
 def demo_strategies() -> list[dict[str, Any]]:
+    """The demo's strategies; `expect` says what each is there to show."""
     cheap = {"field": "yes_price", "operator": "between", "value": [0.2, 0.4]}
     return [
         {
@@ -92,6 +93,7 @@ def demo_strategies() -> list[dict[str, Any]]:
             ],
             "edges": _chain("start", "wait", "end"),
             "variables": {},
+            "expect": "succeeds",
         },
         {
             "id": UUID("00000000-0000-4000-8000-000000000002"),
@@ -114,12 +116,15 @@ def demo_strategies() -> list[dict[str, Any]]:
                 {"id": "any-none", "source": "any", "target": "none", "sourceHandle": "false"},
             ],
             "variables": {"markets": _MARKETS},
+            "expect": "succeeds, on the sample markets it carries (no internet needed)",
         },
         {
             "id": UUID("00000000-0000-4000-8000-000000000004"),
             "name": "Polymarket: cheap, liquid markets to my watchlist",
             **polymarket_watchlist_graph(),
             "variables": {},
+            "expect": "needs the internet (Polymarket's Gamma API); offline it fails, "
+            "and is auto-paused on its third run",
         },
         {
             "id": UUID("00000000-0000-4000-8000-000000000003"),
@@ -127,6 +132,7 @@ def demo_strategies() -> list[dict[str, Any]]:
             "nodes": [_node("start", "start"), _node("oops", "no-such-node")],
             "edges": _chain("start", "oops"),
             "variables": {},
+            "expect": "fails on purpose (an unknown node type); auto-paused on its third run",
         },
     ]
 

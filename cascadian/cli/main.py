@@ -1,10 +1,16 @@
-"""The `cascadian` command: migrate, serve, tick, worker, strategies, demo."""
+"""The `cascadian` command: migrate, serve, tick, worker, strategies, config, demo.
+
+Results go to stdout; notices and every error (one line each) to stderr, through
+cli/common.py.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import secrets
+from datetime import datetime
+from importlib.metadata import PackageNotFoundError, version
 from typing import Annotated
 
 import httpx
@@ -14,23 +20,68 @@ from rich.table import Table
 
 from cascadian.bootstrap import describe, services
 from cascadian.cli import strategies as cli_strategies
-from cascadian.cli.common import cli_database_url, console, load_settings
+from cascadian.cli.common import (
+    OneLineErrors,
+    cli_database_url,
+    configure_logging,
+    console,
+    error_line,
+    fail,
+    load_settings,
+    note,
+)
 from cascadian.config import MAX_CLAIM, Settings
 from cascadian.errors import MigrationError
 from cascadian.reports import TickReport, TickSummary
-from cascadian.store.migrate import migrate
+from cascadian.store.migrate import migrate, migrations_dir
 from cascadian.worker import Worker
 
-app = typer.Typer(help="Runs users' trading strategies on their schedules.", no_args_is_help=True)
+app = typer.Typer(
+    cls=OneLineErrors,
+    help="Runs users' trading strategies on their schedules.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
 app.add_typer(cli_strategies.app, name="strategies")
+
+
+def package_version() -> str:
+    try:
+        return version("cascadian")
+    except PackageNotFoundError:  # a checkout that was never installed
+        return "unknown (not installed)"
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        console.print(f"cascadian {package_version()}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(
+    _version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_show_version, is_eager=True, help="Print the version and exit"
+        ),
+    ] = False,
+) -> None:
+    """Runs users' trading strategies on their schedules."""
+
+
+def main() -> None:
+    """The console script (also `python -m cascadian`)."""
+    app()
 
 
 def _migrate_or_exit(url: str) -> None:
     try:
         applied = migrate(url)
     except MigrationError as exc:
-        console.print(f"[red]migration refused:[/red] {exc}")
-        raise typer.Exit(1) from exc
+        if str(exc).startswith("cannot connect"):
+            fail(str(exc), "check DATABASE_URL, and that the database server is running")
+        fail(f"migration refused: {exc}")
     if applied:
         console.print(f"applied {len(applied)} migration(s): {', '.join(applied)}")
     else:
@@ -39,10 +90,20 @@ def _migrate_or_exit(url: str) -> None:
 
 @app.command("migrate")
 def migrate_cmd() -> None:
-    """Apply migrations/*.sql in order; re-running is a no-op."""
+    """Apply the migrations in order; re-running is a no-op."""
     url = cli_database_url(load_settings())
-    console.print(f"migrating {describe(url)}")
+    note(f"migrating {describe(url)} with the migrations in {migrations_dir()}")
     _migrate_or_exit(url)
+
+
+@app.command("config")
+def config_cmd() -> None:
+    """Print the effective settings and where each came from; secrets are hidden."""
+    from cascadian.cli.config_view import config_table, summary_line
+
+    settings = load_settings(opens_database=False)
+    console.print(summary_line(settings), markup=False, soft_wrap=True)
+    console.print(config_table(settings))
 
 
 @app.command()
@@ -55,7 +116,7 @@ def serve(
 
     from cascadian.web.app import create_app
 
-    uvicorn.run(create_app(), host=host, port=port)
+    uvicorn.run(create_app(load_settings()), host=host, port=port)
 
 
 def tick_table(data: TickSummary, trigger: str) -> Table:
@@ -69,21 +130,21 @@ def tick_table(data: TickSummary, trigger: str) -> Table:
         table.add_column(col)
     for e in data.executions:
         style = "green" if e.status == "completed" else "red"
-        note = e.error or ""
+        note_text = e.error or ""
         if e.auto_paused:
-            note = f"[bold]auto-paused[/bold] {note}"
+            note_text = f"[bold]auto-paused[/bold] {note_text}"
         table.add_row(
             e.workflow_name,
             f"[{style}]{e.status}[/{style}]",
             str(e.duration_ms),
             str(e.nodes_executed),
-            note,
+            note_text,
         )
     return table
 
 
-async def _tick_once(trigger: str) -> TickReport:
-    async with services(load_settings()) as s:
+async def _tick_once(settings: Settings, trigger: str) -> TickReport:
+    async with services(settings) as s:
         return await s.ticks.tick(trigger=trigger)
 
 
@@ -91,14 +152,14 @@ async def _tick_once(trigger: str) -> TickReport:
 def tick(
     as_json: Annotated[bool, typer.Option("--json", help="Print the endpoint's JSON")] = False,
 ) -> None:
-    """Run one tick in this process and print its summary."""
-    report = asyncio.run(_tick_once("cli"))
+    """Run one tick in this process and print its summary; exits 1 if the tick failed."""
+    report = asyncio.run(_tick_once(load_settings(), "cli"))
     if as_json:
         print(report.response().model_dump_json(indent=2))
     else:
         console.print(tick_table(report.summary(), report.trigger))
-        if report.error:
-            console.print(f"[red]error:[/red] {report.error}")
+    if report.error:
+        error_line(f"the tick failed: {report.error}")
     if not report.success:
         raise typer.Exit(1)
 
@@ -121,8 +182,7 @@ def worker(
     ] = 25.0,
 ) -> None:
     """Tick continuously until SIGTERM or SIGINT; run as many workers as you like."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    configure_logging(logging.INFO, with_time=True)
     settings = load_settings()
     if concurrency is not None:  # claims as wide as the runs it may start at once
         wide = {"max_concurrency": concurrency, "claim_limit": min(concurrency, MAX_CLAIM)}
@@ -143,52 +203,70 @@ async def _work(settings: Settings, interval: float, grace: float) -> None:
 @app.command()
 def demo(
     port: Annotated[int, typer.Option(help="Port for the API")] = 8000,
-    every: Annotated[float, typer.Option(help="Seconds between ticks")] = 15.0,
+    every: Annotated[float, typer.Option(help="Seconds between ticks", min=1)] = 15.0,
 ) -> None:
     """Migrate, seed demo strategies, serve the API, and tick every few seconds."""
-    from cascadian.cli.demo import seed
+    from cascadian.cli.demo import demo_strategies, seed
+    from cascadian.cli.demo_screen import strategy_lines
 
-    logging.basicConfig(level=logging.WARNING)
     settings = load_settings()
     url = cli_database_url(settings)
-    console.print(f"database: {describe(url)}")
+    note(f"database: {describe(url)}")
     _migrate_or_exit(url)
-    console.print(f"seeded {seed(url)} demo strategies (due now, every minute)")
-    asyncio.run(_serve_and_tick(port, every))
+    strategies = demo_strategies()
+    console.print(f"seeded {seed(url, strategies)} demo strategies, due now and every minute:")
+    for line in strategy_lines(strategies):
+        console.print(line, markup=False)
+    asyncio.run(_serve_and_tick(settings, port, every, str(strategies[0]["id"])))
 
 
-async def _serve_and_tick(port: int, every: float) -> None:
+def _demo_secrets(settings: Settings) -> tuple[Settings, dict[str, str]]:
+    """Make the secrets the environment does not set, so the demo's API is never open."""
+    made: dict[str, str] = {}
+    if settings.tick_secret is None:
+        made["CRON_SECRET"] = secrets.token_urlsafe(24)
+    if settings.admin_api_key is None:
+        made["ADMIN_API_KEY"] = secrets.token_urlsafe(24)
+    update = {name.lower(): SecretStr(value) for name, value in made.items()}
+    return settings.model_copy(update=update), made
+
+
+async def _serve_and_tick(settings: Settings, port: int, every: float, example_id: str) -> None:
     import uvicorn
 
+    from cascadian.cli.demo_screen import curl_lines, secret_lines, tick_line
     from cascadian.web.app import create_app
 
-    settings = load_settings()
-    if settings.tick_secret is None:
-        # The demo authenticates its own ticks rather than running the API open.
-        settings = settings.model_copy(update={"cron_secret": SecretStr(secrets.token_urlsafe(24))})
+    settings, made = _demo_secrets(settings)
     config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
     server = uvicorn.Server(config)
     serving = asyncio.create_task(server.serve())
-    url = f"http://127.0.0.1:{port}/api/cron/strategy-executor"
+    base = f"http://127.0.0.1:{port}"
     secret = settings.tick_secret
-    headers = {"Authorization": f"Bearer {secret.get_secret_value()}"} if secret else {}
-    console.print(f"API docs on http://127.0.0.1:{port}/docs")
-    console.print(f"POSTing {url} every {every:g}s, as Vercel Cron would; Ctrl-C to stop")
+    assert secret is not None  # _demo_secrets made one
+    cron_var = "CRON_SECRET" if settings.cron_secret is not None else "ADMIN_API_KEY"
+    console.print(f"API on {base} (docs: {base}/docs)")
+    for line in [*secret_lines(made), "try:", *curl_lines(base, made, cron_var, example_id)]:
+        console.print(line, markup=False, soft_wrap=True)
+    console.print(f"GET {base}/api/cron/strategy-executor every {every:g}s; Ctrl-C to stop")
+    headers = {"Authorization": f"Bearer {secret.get_secret_value()}"}
     try:
         async with httpx.AsyncClient(timeout=settings.tick_budget_seconds + 10) as client:
             while not serving.done():
                 await asyncio.sleep(every)
                 if serving.done():
                     break
-                reply = await client.post(url, headers=headers)
+                try:
+                    reply = await client.get(f"{base}/api/cron/strategy-executor", headers=headers)
+                except httpx.HTTPError as exc:
+                    error_line(f"the tick request failed: {type(exc).__name__}: {exc}")
+                    continue
                 body = reply.json()
-                data = TickSummary.model_validate(body["data"]) if body.get("data") else None
-                if data and data.strategies_executed:
-                    console.print(tick_table(data, "demo"))
-                elif data:
-                    console.print(f"tick (demo): nothing due, {data.execution_time_ms} ms")
+                if body.get("data"):
+                    data = TickSummary.model_validate(body["data"])
+                    console.print(tick_line(datetime.now(), data), markup=False)
                 if not body.get("success"):
-                    console.print(f"[red]{reply.status_code}:[/red] {body.get('error')}")
+                    error_line(f"tick answered {reply.status_code}: {body.get('error')}")
     finally:
         server.should_exit = True
         await serving

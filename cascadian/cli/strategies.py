@@ -18,7 +18,7 @@ from rich import box
 from rich.table import Table
 
 from cascadian.bootstrap import services
-from cascadian.cli.common import console, load_settings
+from cascadian.cli.common import console, error_line, fail, load_settings
 from cascadian.control import ControlService
 from cascadian.data import Schedule, StrategyStatus
 from cascadian.errors import Conflict, NotFound, ScheduleError, StoreUnavailable
@@ -39,7 +39,7 @@ async def _services() -> AsyncIterator[tuple[ControlService, TickService]]:
 
 
 def _call(action: Callable[[ControlService, TickService], Awaitable[T]]) -> T:
-    """Run one action against the database; a refusal is printed and exits 1."""
+    """Run one action against the database; a refusal is one line on stderr, exit 1."""
 
     async def go() -> T:
         async with _services() as (control, ticks):
@@ -48,14 +48,13 @@ def _call(action: Callable[[ControlService, TickService], Awaitable[T]]) -> T:
     try:
         return asyncio.run(go())
     except NotFound as exc:
-        console.print(f"[red]not found:[/red] {exc}")
+        fail(f"not found: {exc}", "`cascadian strategies list` shows the ids")
     except Conflict as exc:
-        console.print(f"[red]refused:[/red] {exc}")
+        fail(f"refused: {exc}")
     except ScheduleError as exc:
-        console.print(f"[red]invalid schedule:[/red] {exc}")
+        fail(f"invalid schedule: {exc}")
     except StoreUnavailable as exc:
-        console.print(f"[red]error:[/red] {exc}")
-    raise typer.Exit(1)
+        fail(str(exc))
 
 
 def _when(value: datetime | None) -> str:
@@ -198,6 +197,6 @@ def run(strategy_id: Id) -> None:
     report = _call(lambda _, t: t.run_now(strategy_id))
     console.print(run_table(report))
     if report.record_error:
-        console.print(f"[red]not recorded:[/red] {report.record_error}")
+        error_line(f"the run was not recorded: {report.record_error}")
     if report.status != "completed" or report.record_error:
         raise typer.Exit(1)

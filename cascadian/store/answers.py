@@ -105,7 +105,7 @@ def execution_detail(d: dict[str, Any]) -> ExecutionDetail:
 
 
 def tick_entry(row: dict[str, Any]) -> TickEntry:
-    """A row of cascadian_ticks_v1."""
+    """A row of cascadian_ticks_v2."""
     return TickEntry(
         id=_uuid(row["id"]),
         trigger=row["trigger"],
@@ -121,6 +121,7 @@ def tick_entry(row: dict[str, Any]) -> TickEntry:
         error=row["error"],
         summary=row["summary"] or {},
         gap_seconds=row["gap_seconds"],
+        delivery_id=row["delivery_id"],
     )
 
 

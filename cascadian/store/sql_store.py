@@ -93,7 +93,7 @@ class SqlStore:
     async def close(self) -> None:
         await self.transport.close()
 
-    # The tick (migrations/003): claim, record, release, the ledger.
+    # The tick (migrations/003, the ledger 012): claim, record, release, the ledger.
 
     async def claim_due(self, now: datetime, limit: int, lease_seconds: float) -> list[ClaimedRun]:
         rows = await self.transport.rows(
@@ -131,7 +131,7 @@ class SqlStore:
 
     async def record_tick(self, report: TickReport) -> None:
         await self.transport.value(
-            "cascadian_record_tick_v1", {"p_tick": Json(tick_record(report))}
+            "cascadian_record_tick_v2", {"p_tick": Json(tick_record(report))}
         )
 
     # What nodes write (migrations/004).
@@ -244,7 +244,8 @@ class SqlStore:
         return None if run is None else answers.execution_detail(run)
 
     async def ticks(self, limit: int) -> list[TickEntry]:
-        rows = await self.transport.rows("cascadian_ticks_v1", {"p_limit": limit})
+        # migrations/012
+        rows = await self.transport.rows("cascadian_ticks_v2", {"p_limit": limit})
         return [answers.tick_entry(r) for r in rows]
 
 

@@ -1,5 +1,11 @@
 """FastAPI dependencies: the bearer-secret checks, and the services on app.state as
-typed aliases (`Control`, `Ticks`, `AppSettings`) for route signatures."""
+typed aliases (`Control`, `Ticks`, `AppSettings`) for route signatures.
+
+The secrets are declared to OpenAPI as HTTP bearer schemes (`CronSecret`,
+`AdminApiKey`), so /docs has an Authorize button and "Try it out" sends the key.
+The schemes only declare: `auto_error=False` never answers for us, and the check
+stays ours (constant time, the fixed 401 body, before the body is read).
+"""
 
 from __future__ import annotations
 
@@ -8,8 +14,9 @@ import logging
 from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Security
 from fastapi.routing import APIRoute
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import SecretStr
 from starlette.responses import Response
 
@@ -42,19 +49,30 @@ def check_secret(
         raise Unauthorized(f"Invalid or missing {name}")
 
 
+cron_bearer = HTTPBearer(
+    auto_error=False,
+    scheme_name="CronSecret",
+    description="CRON_SECRET (ADMIN_API_KEY when CRON_SECRET is unset)",
+)
+admin_bearer = HTTPBearer(auto_error=False, scheme_name="AdminApiKey", description="ADMIN_API_KEY")
+# What the schemes parse is unused: the checks below read the raw header.
+Declared = Annotated[HTTPAuthorizationCredentials | None, Security(cron_bearer)]
+AdminDeclared = Annotated[HTTPAuthorizationCredentials | None, Security(admin_bearer)]
+
+
 def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-def require_cron_secret(request: Request) -> None:
+def require_cron_secret(request: Request, _: Declared = None) -> None:
     settings = get_settings(request)
     check_secret(
         settings, request.headers.get("authorization"), settings.tick_secret, "CRON_SECRET"
     )
 
 
-def require_admin_key(request: Request) -> None:
+def require_admin_key(request: Request, _: AdminDeclared = None) -> None:
     """The operators' endpoints: ADMIN_API_KEY, with the cron endpoint's rules."""
     settings = get_settings(request)
     check_secret(
@@ -77,10 +95,15 @@ Control = Annotated[ControlService, Depends(get_control_service)]
 Ticks = Annotated[TickService, Depends(get_tick_service)]
 
 
+def declare_admin_key(_: AdminDeclared = None) -> None:
+    """Declares ADMIN_API_KEY on a route whose check AdminKeyFirstRoute already made."""
+
+
 class AdminKeyFirstRoute(APIRoute):
     """A route that checks ADMIN_API_KEY before FastAPI reads the request body, so an
     unauthenticated caller gets 401 even for a malformed body, never a 422 that
-    would tell it something about the endpoint."""
+    would tell it something about the endpoint. Routers using it add
+    `Depends(declare_admin_key)` so OpenAPI shows the scheme."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()

@@ -40,6 +40,13 @@ class TickModel(BaseModel):
     gap_seconds: float | None = Field(
         description="Seconds since the tick before this one; null for the oldest tick"
     )
+    delivery_id: str | None = Field(
+        default=None,
+        description="The scheduler's id for the request that ran this tick (the CloudEvents "
+        "`ce-id` header, which Vercel Schedules set to the run's execution id, the same for "
+        "every delivery of one run): two ticks with one id are a duplicate delivery. Null "
+        "when the request carried none",
+    )
 
 
 class TicksResponse(BaseModel):

@@ -4,6 +4,12 @@ Connection errors, timeouts, 429 and 5xx are retried with exponential backoff an
 full jitter (a 429/503 Retry-After is honoured instead); any other response is
 returned to the caller at once. Non-idempotent requests (`idempotent=False`) are
 only retried when the server surely did not act on them: connection failures and 429.
+
+tenacity runs the attempts; this module says which failures are retried, how
+long to wait (its own jitter, clock and sleep, so tests inject them), and why it
+gives up: out of attempts, a Retry-After over the limit, or a wait that would
+pass the deadline (checked against the next wait, like tenacity's
+stop_before_delay, but on the run's own clock).
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from datetime import UTC
 from email.utils import parsedate_to_datetime
 
 import httpx
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type
 
 from cascadian.errors import NodeError
 
@@ -82,6 +89,24 @@ def describe_status(response: httpx.Response) -> str:
     return f"HTTP {response.status_code} {response.reason_phrase}".rstrip()
 
 
+class _Retryable(Exception):
+    """One failed attempt that may be retried: what failed, and any Retry-After."""
+
+    def __init__(
+        self,
+        last: str,
+        *,
+        error: Exception | None = None,
+        status: int | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(last)
+        self.last = last
+        self.error = error
+        self.status = status
+        self.retry_after = retry_after
+
+
 @dataclass(frozen=True)
 class RetryPolicy:
     """How to retry; `sleep`, `random`, `clock` and `wall_clock` are injectable for tests."""
@@ -118,12 +143,8 @@ class RetryPolicy:
 
         A discarded response is closed, so `send` may return streaming responses.
         """
-        attempt = 0
-        while True:
-            attempt += 1
-            error: Exception | None = None
-            status: int | None = None
-            retry_after: float | None = None
+
+        async def attempt() -> httpx.Response:
             try:
                 response = await send()
             except httpx.TransportError as exc:
@@ -133,34 +154,61 @@ class RetryPolicy:
                 ) and not _is_certificate_error(exc)
                 if not retryable:
                     raise RetryGaveUp(
-                        f"{what} failed: {describe_error(exc)}", attempts=attempt, last_error=exc
+                        f"{what} failed: {describe_error(exc)}", attempts=number, last_error=exc
                     ) from exc
-                error, last = exc, describe_error(exc)
-            else:
-                status = response.status_code
-                if not (status == 429 or (idempotent and status >= 500)):
-                    return response
-                if status in (429, 503):
-                    header = response.headers.get("retry-after")
-                    retry_after = retry_after_seconds(header, self.wall_clock())
-                last = describe_status(response)
-                await response.aclose()
+                raise _Retryable(describe_error(exc), error=exc) from exc
+            status = response.status_code
+            if not (status == 429 or (idempotent and status >= 500)):
+                return response
+            retry_after = None
+            if status in (429, 503):
+                header = response.headers.get("retry-after")
+                retry_after = retry_after_seconds(header, self.wall_clock())
+            await response.aclose()
+            raise _Retryable(describe_status(response), status=status, retry_after=retry_after)
 
-            wait = self.backoff(attempt) if retry_after is None else retry_after
-            why: str | None = None
-            if attempt >= self.max_attempts:
-                why = "no attempts left"
-            elif retry_after is not None and retry_after > self.max_retry_after:
+        def failure(state: RetryCallState) -> _Retryable:
+            assert state.outcome is not None  # only asked after an attempt
+            exc = state.outcome.exception()
+            assert isinstance(exc, _Retryable)  # only these are retried
+            return exc
+
+        def wait(state: RetryCallState) -> float:
+            retry_after = failure(state).retry_after
+            return self.backoff(state.attempt_number) if retry_after is None else retry_after
+
+        def why_stop(state: RetryCallState) -> str | None:
+            retry_after = failure(state).retry_after
+            if state.attempt_number >= self.max_attempts:
+                return "no attempts left"
+            if retry_after is not None and retry_after > self.max_retry_after:
                 limit = self.max_retry_after
-                why = f"the server asked to wait {retry_after:g}s, over the {limit:g}s limit"
-            elif deadline is not None and self.now() + wait > deadline:
-                why = "the next retry would pass the run's deadline"
-            if why:
-                raise RetryGaveUp(
-                    f"{what} failed after {attempt} attempt(s), retried {attempt - 1} times "
-                    f"({why}); last error: {last}",
-                    attempts=attempt,
-                    last_error=error,
-                    last_status=status,
-                ) from error
-            await self.sleep(wait)
+                return f"the server asked to wait {retry_after:g}s, over the {limit:g}s limit"
+            if deadline is not None and self.now() + (state.upcoming_sleep or 0.0) > deadline:
+                return "the next retry would pass the run's deadline"
+            return None
+
+        def give_up(state: RetryCallState) -> httpx.Response:
+            last = failure(state)
+            attempts = state.attempt_number
+            raise RetryGaveUp(
+                f"{what} failed after {attempts} attempt(s), retried {attempts - 1} times "
+                f"({why_stop(state)}); last error: {last.last}",
+                attempts=attempts,
+                last_error=last.error,
+                last_status=last.status,
+            ) from last.error
+
+        retrying = AsyncRetrying(
+            sleep=self.sleep,
+            retry=retry_if_exception_type(_Retryable),
+            wait=wait,
+            stop=lambda state: why_stop(state) is not None,
+            retry_error_callback=give_up,
+        )
+        number = 0
+        async for trial in retrying:
+            number = trial.retry_state.attempt_number
+            with trial:
+                return await attempt()
+        raise AssertionError("unreachable: tenacity returns, or give_up raises")  # pragma: no cover

@@ -23,14 +23,14 @@ def env(database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
 def test_migrate_on_an_up_to_date_database_is_a_no_op(env: None, db: Any) -> None:
     result = runner.invoke(app, ["migrate"])
     assert result.exit_code == 0, result.output
-    assert "database is up to date" in result.output
+    assert result.stdout == "database is up to date\n"
 
 
 def test_tick_json_prints_the_endpoint_payload_and_records_the_run(env: None, db: Any) -> None:
     sid = add_strategy(db, next_execution_at=datetime.now(UTC) - timedelta(seconds=1), name="cli")
     result = runner.invoke(app, ["tick", "--json"])
     assert result.exit_code == 0, result.output
-    body = json.loads(result.output)
+    body = json.loads(result.stdout)
     assert body["success"] is True and datetime.fromisoformat(body["timestamp"])
     assert [e["workflow_name"] for e in body["data"]["executions"]] == ["cli"]
     assert strategy(db, sid)["execution_count"] == 1
@@ -50,15 +50,16 @@ def test_tick_exits_non_zero_when_the_database_is_down(monkeypatch: pytest.Monke
     monkeypatch.setenv("CASCADIAN_DB_TIMEOUT_SECONDS", "0.5")
     result = runner.invoke(app, ["tick"])
     assert result.exit_code == 1
-    assert "database unavailable" in result.output
+    assert "error: the tick failed: database unavailable" in result.stderr
 
 
 def test_a_bad_setting_is_reported_as_a_line_to_fix(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CASCADIAN_TICK_BUDGET_SECONDS", "5")
     result = runner.invoke(app, ["tick"])
     assert result.exit_code == 2
-    assert "configuration error" in result.output
-    assert "must be below CASCADIAN_TICK_BUDGET_SECONDS" in result.output
+    [line] = result.stderr.splitlines()
+    assert line.startswith("error: configuration error: ")
+    assert "must be below CASCADIAN_TICK_BUDGET_SECONDS" in line
 
 
 def test_tick_json_on_failure_has_the_endpoints_error_fields(
@@ -68,6 +69,6 @@ def test_tick_json_on_failure_has_the_endpoints_error_fields(
     monkeypatch.setenv("CASCADIAN_DB_TIMEOUT_SECONDS", "0.5")
     result = runner.invoke(app, ["tick", "--json"])
     assert result.exit_code == 1
-    body = json.loads(result.output)
+    body = json.loads(result.stdout)  # the error line is on stderr, not mixed in
     assert body["success"] is False and "database unavailable" in body["error"]
     assert isinstance(body["execution_time_ms"], int) and body["timestamp"]

@@ -1,7 +1,7 @@
 """The store contract, run against both stores over the same real database.
 
 `any_store` is the Postgres store (psycopg, straight to the database) and then
-the Supabase store (supabase-py → PostgREST, forwarded by respx to the same SQL
+the Supabase store (postgrest-py → PostgREST, forwarded by respx to the same SQL
 functions: tests/supabase_forwarder.py). Each behaviour must hold for both.
 """
 
@@ -481,6 +481,16 @@ async def test_ticks_come_newest_first_with_the_gap_since_the_one_before(
         (NOW + timedelta(minutes=1), 60.0),
     ]
     assert ticks[0].trigger == "cron" and ticks[0].summary == {"auto_paused": 0, "cancelled": 0}
+
+
+async def test_a_ticks_delivery_id_is_kept_and_read_back(any_store: Any, db: Any) -> None:
+    await any_store.record_tick(TickReport("cron", NOW, finished_at=NOW, delivery_id="exec_01"))
+    later = NOW + timedelta(minutes=1)
+    await any_store.record_tick(TickReport("worker", later, finished_at=later))
+    assert [(t.trigger, t.delivery_id) for t in await any_store.ticks(5)] == [
+        ("worker", None),
+        ("cron", "exec_01"),
+    ]
 
 
 async def test_a_deleted_history_row_does_not_block_the_next_attempt(

@@ -114,17 +114,21 @@ def test_a_placeholder_service_key_is_refused_in_production() -> None:
 # The client
 
 
-async def test_the_client_uses_our_http_client_without_sessions_or_retries() -> None:
+async def test_the_client_uses_our_http_client_and_never_retries() -> None:
     store = await open_store(
-        settings(SUPABASE_URL="https://abcd.supabase.co", SUPABASE_SERVICE_ROLE_KEY="sb_secret_x")
+        settings(SUPABASE_URL="https://abcd.supabase.co/", SUPABASE_SERVICE_ROLE_KEY="sb_secret_x")
     )
     assert isinstance(store.transport, PostgrestTransport)
-    options = store.transport._client.options
-    assert options.httpx_client is store.transport._http
-    assert not options.auto_refresh_token and not options.persist_session
-    assert not options.postgrest_client_retry
     # Well under the 50 s tick budget: a fifth of it, at most 10 s.
     assert store.transport._http.timeout == httpx.Timeout(10.0, connect=5.0)
+    with respx.mock(assert_all_called=True) as router:
+        busy = router.get("https://abcd.supabase.co/rest/v1/workflow_sessions").respond(
+            503, json={"message": "busy"}
+        )
+        with pytest.raises(StoreUnavailable):
+            await store.ping()
+    # A retried read would have slept 1, 2, 4 s of the tick budget.
+    assert busy.call_count == 1
     await store.close()
     assert store.transport._http.is_closed
 
@@ -288,7 +292,7 @@ async def test_the_cron_endpoint_answers_503_when_supabase_is_unreachable(
     add_strategy(db, next_execution_at=NOW - timedelta(minutes=1))
     down = httpx.ConnectError("connection refused")
     store = await forwarder.store(
-        router_with(forwarder, **{CLAIM: down, "/rest/v1/rpc/cascadian_record_tick_v1": down})
+        router_with(forwarder, **{CLAIM: down, "/rest/v1/rpc/cascadian_record_tick_v2": down})
     )
     executor = ScriptedExecutor()
     app = create_app(settings(CRON_SECRET="s3cr3t-cron"), store=store, executor=executor)

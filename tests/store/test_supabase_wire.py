@@ -1,4 +1,4 @@
-"""Exactly what supabase-py sends for each store call: path, method, headers, body.
+"""Exactly what the store sends to PostgREST for each store call: path, method, headers, body.
 
 Each call goes through respx to the real database (tests/supabase_forwarder.py),
 so the request is also proven to be one PostgREST answers.
@@ -86,7 +86,7 @@ CALLS: list[tuple[str, Callable[[SqlStore], Awaitable[Any]], dict[str, Any]]] = 
         {"p_execution_ids": [str(EID)]},
     ),
     (
-        "cascadian_record_tick_v1",
+        "cascadian_record_tick_v2",
         lambda s: s.record_tick(TickReport("cron", NOW, finished_at=NOW)),
         {
             "p_tick": {
@@ -102,6 +102,7 @@ CALLS: list[tuple[str, Callable[[SqlStore], Awaitable[Any]], dict[str, Any]]] = 
                 "execution_time_ms": 0,
                 "error": None,
                 "summary": {"auto_paused": 0, "cancelled": 0},
+                "delivery_id": None,
             }
         },
     ),
@@ -189,7 +190,7 @@ CALLS: list[tuple[str, Callable[[SqlStore], Awaitable[Any]], dict[str, Any]]] = 
         {"p_id": str(EID)},
     ),
     (
-        "cascadian_ticks_v1",
+        "cascadian_ticks_v2",
         lambda s: s.ticks(10),
         {"p_limit": 10},
     ),

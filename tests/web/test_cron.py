@@ -162,6 +162,36 @@ async def test_duplicate_concurrent_deliveries_never_run_a_strategy_twice(
     assert rows(db, "select count(*) as n from workflow_executions") == [{"n": 150}]
 
 
+async def test_a_repeated_delivery_id_is_recorded_on_each_tick_and_runs_nothing_twice(
+    store: SqlStore, db: Any
+) -> None:
+    add_strategy(db, next_execution_at=datetime.now(UTC) - timedelta(seconds=1), name="once")
+    executor = ScriptedExecutor()
+    delivery = {"ce-id": "exec_2026-12-02T12:00Z_strategy-executor"}
+    async with client(store, executor, ADMIN_API_KEY=SECRET) as c:
+        first = await c.get(URL, headers=bearer() | delivery)
+        again = await c.get(URL, headers=bearer() | delivery)  # a duplicate delivery
+        plain = await c.get(URL, headers=bearer())
+        ledger = await c.get("/api/cron/ticks", headers=bearer())
+    assert [r.json()["data"]["strategies_executed"] for r in (first, again, plain)] == [1, 0, 0]
+    assert executor.calls == ["once"]
+    assert [t["delivery_id"] for t in ledger.json()["data"]] == [
+        None,
+        delivery["ce-id"],
+        delivery["ce-id"],
+    ]
+
+
+@pytest.mark.parametrize("value", ["x" * 201, "bad\x7fid", "caf\xe9".encode("latin-1")])
+async def test_an_implausible_delivery_id_is_ignored_and_the_tick_still_runs(
+    store: SqlStore, db: Any, value: str | bytes
+) -> None:
+    async with client(store) as c:
+        reply = await c.get(URL, headers=bearer() | {"ce-id": value})
+    assert reply.status_code == 200
+    assert rows(db, "select delivery_id from cron_ticks") == [{"delivery_id": None}]
+
+
 async def test_secrets_never_appear_in_responses_or_logs(
     store: SqlStore, db: Any, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -141,3 +141,25 @@ async def test_openapi_describes_every_endpoint_with_its_models_and_errors(
     assert "HealthResponse" in spec["components"]["schemas"]
     start_body = paths["/api/strategies/{strategy_id}/start"]["post"]["requestBody"]
     assert "StartRequest" in str(start_body)
+
+
+async def test_openapi_declares_the_bearer_secrets_so_docs_can_send_them(
+    dead_store: SqlStore,
+) -> None:
+    app = create_app(Settings(ADMIN_API_KEY=KEY), store=dead_store)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
+        spec = (await c.get("/openapi.json")).json()
+    schemes = spec["components"]["securitySchemes"]
+    assert {k: (v["type"], v["scheme"]) for k, v in schemes.items()} == {
+        "CronSecret": ("http", "bearer"),
+        "AdminApiKey": ("http", "bearer"),
+    }
+    for path, operations in spec["paths"].items():
+        for method, op in operations.items():
+            if path == "/api/health":
+                assert "security" not in op
+            elif path == "/api/cron/strategy-executor":
+                assert op["security"] == [{"CronSecret": []}], (method, path)
+            else:
+                assert op["security"] == [{"AdminApiKey": []}], (method, path)
