@@ -15,9 +15,12 @@ from cascadian.clock import Clock, SystemClock
 from cascadian.config import Settings
 from cascadian.control import ControlService
 from cascadian.errors import ConfigurationError
+from cascadian.paper import PaperService
 from cascadian.ports import FullStore, NodeStore, WorkflowExecutor
 from cascadian.store.sql_store import SqlStore
 from cascadian.tick import TickService
+from cascadian.workflow.market import MarketData
+from cascadian.workflow.original.markets import LiveMarks
 
 log = logging.getLogger(__name__)
 
@@ -90,9 +93,11 @@ def build_executor(
     http: httpx.AsyncClient,
     store: NodeStore | None = None,
     clock: Clock | None = None,
+    markets: MarketData | None = None,
 ) -> WorkflowExecutor:
-    """The executor CASCADIAN_EXECUTOR names; graph nodes get the HTTP client, the store,
-    the clock and the process's market data (its rate limits and shared requests)."""
+    """The executor CASCADIAN_EXECUTOR names; graph nodes get the HTTP client, the
+    store, the clock and the process's market data (its rate limits and shared
+    requests; built here unless given)."""
     if settings.executor == "http":
         from cascadian.workflow.http_executor import HttpExecutor
 
@@ -104,10 +109,9 @@ def build_executor(
             timeout=settings.strategy_timeout_seconds,
         )
     from cascadian.workflow.executor import GraphExecutor
-    from cascadian.workflow.market import MarketData
     from cascadian.workflow.node_api import NodeServices
 
-    markets = MarketData.create(settings, http)
+    markets = markets or MarketData.create(settings, http)
     services = NodeServices(
         settings, http=http, store=store, clock=clock or SystemClock(), markets=markets
     )
@@ -116,11 +120,13 @@ def build_executor(
 
 @dataclass(frozen=True)
 class Services:
-    """What a process runs on: the store, and the tick and control services over it."""
+    """What a process runs on: the store, and the tick, control and paper-trading
+    services over it."""
 
     store: FullStore
     ticks: TickService
     control: ControlService
+    paper: PaperService
 
 
 @asynccontextmanager
@@ -137,11 +143,14 @@ async def services(
     async with httpx.AsyncClient(timeout=settings.node_http_timeout_seconds) as http:
         active = store if store is not None else await open_store(settings)
         try:
-            runner = executor or build_executor(settings, http, active, clock)
+            # One per process: its rate limits and shared requests cover every use.
+            markets = MarketData.create(settings, http)
+            runner = executor or build_executor(settings, http, active, clock, markets)
             yield Services(
                 active,
                 TickService(active, runner, settings, clock),
                 ControlService(active, clock),
+                PaperService(active, LiveMarks(markets)),
             )
         finally:
             if store is None:

@@ -14,7 +14,13 @@ PLACEHOLDER_SECRETS = {"changeme", "changethis", "secret", "password", "test"}
 # Vercel recommends at least 16 random characters for CRON_SECRET; so do we, for
 # every bearer secret, in production.
 MIN_SECRET_LENGTH = 16
-_SECRETS = ("cron_secret", "admin_api_key", "supabase_service_role_key", "executor_token")
+_SECRETS = (
+    "cron_secret",
+    "admin_api_key",
+    "supabase_service_role_key",
+    "executor_token",
+    "llm_api_key",
+)
 # The most strategies one claim (and one tick's concurrency) may cover.
 MAX_CLAIM = 1000
 # A node's outgoing HTTP call never waits longer than this.
@@ -128,6 +134,27 @@ class Settings(BaseSettings):
         default=1_000_000, ge=1, validation_alias="CASCADIAN_HTTP_MAX_RESPONSE_BYTES"
     )
 
+    # The original builder's javascript and conditional nodes (workflow/javascript.py).
+    js_cpu_seconds: float = Field(
+        default=1.0, gt=0, le=30, validation_alias="CASCADIAN_JS_CPU_SECONDS"
+    )
+    js_memory_mb: int = Field(default=32, ge=1, le=1024, validation_alias="CASCADIAN_JS_MEMORY_MB")
+
+    # The original builder's llm-analysis node: an OpenAI-compatible chat-completions
+    # endpoint (workflow/llm.py). Unset: strategies with that node are refused.
+    llm_base_url: str | None = Field(default=None, validation_alias="CASCADIAN_LLM_BASE_URL")
+    llm_api_key: SecretStr | None = Field(default=None, validation_alias="CASCADIAN_LLM_API_KEY")
+    # The model names strategies saved (e.g. "gemini-1.5-flash") -> the provider's;
+    # "*" is the model for any other name. Names not mapped are sent as they are.
+    llm_models: dict[str, str] = Field(default={}, validation_alias="CASCADIAN_LLM_MODELS")
+    llm_timeout_seconds: float = Field(
+        default=20.0, gt=0, le=120, validation_alias="CASCADIAN_LLM_TIMEOUT_SECONDS"
+    )
+    # The most tokens one reply may have, whatever a node's maxTokens says.
+    llm_max_tokens: int = Field(
+        default=1000, ge=1, le=100_000, validation_alias="CASCADIAN_LLM_MAX_TOKENS"
+    )
+
     @property
     def is_production(self) -> bool:
         return self.environment == "production" or self.vercel_env == "production"
@@ -177,6 +204,10 @@ class Settings(BaseSettings):
             )
         if self.executor == "http" and not self.executor_url:
             raise ValueError("CASCADIAN_EXECUTOR=http needs CASCADIAN_EXECUTOR_URL")
+        if self.llm_base_url is not None and not self.llm_base_url.startswith(
+            ("https://", "http://")
+        ):
+            raise ValueError("CASCADIAN_LLM_BASE_URL must be an http(s):// URL")
         if self.uses_supabase and not str(self.supabase_url).startswith(("https://", "http://")):
             raise ValueError("SUPABASE_URL must be the project's https:// URL")
         if self.is_production:
@@ -189,6 +220,7 @@ class Settings(BaseSettings):
             ("ADMIN_API_KEY", self.admin_api_key),
             ("SUPABASE_SERVICE_ROLE_KEY", self.supabase_service_role_key),
             ("CASCADIAN_EXECUTOR_TOKEN", self.executor_token),
+            ("CASCADIAN_LLM_API_KEY", self.llm_api_key),
         ):
             if value is None:
                 continue

@@ -253,3 +253,114 @@ class TickEntry:
     gap_seconds: float | None  # None for the oldest tick in the ledger
     # The scheduler's id for the delivery (Vercel Schedules: the run's execution id).
     delivery_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Watched:
+    """Which markets a watchlist write added, and which were on it already."""
+
+    added: list[str]
+    duplicates: list[str]
+
+
+PaperSide = Literal["buy", "sell"]
+
+
+@dataclass(frozen=True)
+class PaperOrder:
+    """A simulated order a buy or sell node asks to record; never sent anywhere."""
+
+    workflow_id: UUID
+    execution_id: UUID | None
+    node_id: str
+    market_id: str
+    market_question: str | None
+    outcome: str
+    side: PaperSide
+    order_type: Literal["market", "limit"]
+    amount_usd: float
+    price: float
+    # clob (the live order book), gamma (Polymarket's listing) or input (the record
+    # the node was given).
+    price_source: str
+    limit_price: float | None = None
+
+
+@dataclass(frozen=True)
+class PaperFill:
+    """The store's answer to a paper order: filled, or refused for want of shares."""
+
+    result: Literal["filled", "insufficient_shares"]
+    shares: float
+    held_shares: float  # after the order; what is held when refused
+    order_id: UUID | None = None
+    realized_pnl: float = 0.0
+    created_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class PaperMark:
+    """A price to value an open paper position at."""
+
+    market_id: str
+    outcome: str
+    price: float
+    source: str
+
+
+@dataclass(frozen=True)
+class PaperPosition:
+    market_id: str
+    market_question: str | None
+    outcome: str
+    shares: float
+    cost_basis: float
+    average_price: float | None
+    realized_pnl: float
+    mark_price: float
+    mark_source: str  # clob, gamma, or last_order
+    market_value: float
+    unrealized_pnl: float
+    last_order_at: datetime
+
+
+@dataclass(frozen=True)
+class PaperOrderRecord:
+    """A recorded paper order, with the position it left."""
+
+    order_id: UUID
+    execution_id: UUID | None
+    node_id: str
+    market_id: str
+    market_question: str | None
+    outcome: str
+    side: PaperSide
+    order_type: str
+    amount_usd: float
+    price: float
+    shares: float
+    price_source: str
+    limit_price: float | None
+    position_shares: float
+    realized_pnl: float
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class PaperBook:
+    """A strategy's paper trading: positions, P&L and its newest orders."""
+
+    positions: list[PaperPosition]
+    orders: list[PaperOrderRecord]
+    total_orders: int
+    cost_basis: float
+    market_value: float
+    unrealized_pnl: float
+    realized_pnl: float
+
+    @property
+    def total_pnl(self) -> float:
+        return self.realized_pnl + self.unrealized_pnl
+
+    def open_positions(self) -> list[PaperPosition]:
+        return [p for p in self.positions if p.shares > 0]

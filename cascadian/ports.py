@@ -19,12 +19,17 @@ from cascadian.data import (
     ExecutionPage,
     ManualClaim,
     Notification,
+    PaperBook,
+    PaperFill,
+    PaperMark,
+    PaperOrder,
     Recorded,
     RunOutcome,
     RunResult,
     Schedule,
     StrategyStatus,
     TickEntry,
+    Watched,
     WatchlistEntry,
     Workflow,
 )
@@ -50,8 +55,18 @@ class NodeStore(Protocol):
         """Add entries; return (added, duplicates)."""
         ...
 
+    async def watch_markets(
+        self, workflow_id: UUID, execution_id: UUID | None, entries: Sequence[WatchlistEntry]
+    ) -> Watched:
+        """Add entries; say which were added and which were there already."""
+        ...
+
     async def notify(self, notification: Notification, now: datetime) -> int | None:
         """The new notification's id; None when the owner's settings suppress it."""
+        ...
+
+    async def record_paper_order(self, order: PaperOrder, now: datetime) -> PaperFill:
+        """Record a simulated order (never a real one) and the position it leaves."""
         ...
 
 
@@ -112,6 +127,13 @@ class ControlStore(Protocol):
 
     async def ticks(self, limit: int) -> list[TickEntry]:
         """The newest ticks of the ledger, newest first."""
+        ...
+
+    async def paper_book(
+        self, strategy_id: UUID, marks: Sequence[PaperMark], order_limit: int
+    ) -> PaperBook | None:
+        """The strategy's paper positions valued at `marks`, its P&L and newest
+        orders; None if there is no such strategy."""
         ...
 
 

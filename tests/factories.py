@@ -13,6 +13,7 @@ from psycopg.types.json import Jsonb
 
 TABLES = [
     "notification_settings",
+    "cascadian_paper_orders",
     "strategy_watchlists",
     "strategy_execution_logs",
     "notifications",

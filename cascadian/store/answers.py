@@ -19,10 +19,15 @@ from cascadian.data import (
     ExecutionPage,
     ManualClaim,
     NodeRun,
+    PaperBook,
+    PaperFill,
+    PaperOrderRecord,
+    PaperPosition,
     Recorded,
     Schedule,
     StrategyStatus,
     TickEntry,
+    Watched,
     Workflow,
 )
 
@@ -197,3 +202,80 @@ def _dt(value: Any) -> datetime:
 
 def dt_or_none(value: Any) -> datetime | None:
     return None if value is None else _dt(value)
+
+
+def watched(rows: list[dict[str, Any]]) -> Watched:
+    """The rows of cascadian_watch_markets_v1."""
+    return Watched(
+        added=[str(r["market_id"]) for r in rows if r["added"]],
+        duplicates=[str(r["market_id"]) for r in rows if not r["added"]],
+    )
+
+
+def paper_fill(value: Any) -> PaperFill:
+    """cascadian_record_paper_order_v1's answer."""
+    d = _json(value)
+    return PaperFill(
+        result=d["result"],
+        shares=float(d["shares"]),
+        held_shares=float(d["held_shares"]),
+        order_id=_uuid(d["order_id"]) if d.get("order_id") else None,
+        realized_pnl=float(d.get("realized_pnl") or 0),
+        created_at=dt_or_none(d.get("created_at")),
+    )
+
+
+def _float_or_none(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+def paper_book(value: Any) -> PaperBook:
+    """cascadian_paper_book_v1's answer."""
+    d = _json(value)
+    positions = [
+        PaperPosition(
+            market_id=p["market_id"],
+            market_question=p["market_question"],
+            outcome=p["outcome"],
+            shares=float(p["shares"]),
+            cost_basis=float(p["cost_basis"]),
+            average_price=_float_or_none(p["average_price"]),
+            realized_pnl=float(p["realized_pnl"]),
+            mark_price=float(p["mark_price"]),
+            mark_source=p["mark_source"],
+            market_value=float(p["market_value"]),
+            unrealized_pnl=float(p["unrealized_pnl"]),
+            last_order_at=_dt(p["last_order_at"]),
+        )
+        for p in d["positions"]
+    ]
+    orders = [
+        PaperOrderRecord(
+            order_id=_uuid(o["order_id"]),
+            execution_id=_uuid(o["execution_id"]) if o.get("execution_id") else None,
+            node_id=o["node_id"],
+            market_id=o["market_id"],
+            market_question=o["market_question"],
+            outcome=o["outcome"],
+            side=o["side"],
+            order_type=o["order_type"],
+            amount_usd=float(o["amount_usd"]),
+            price=float(o["price"]),
+            shares=float(o["shares"]),
+            price_source=o["price_source"],
+            limit_price=_float_or_none(o["limit_price"]),
+            position_shares=float(o["position_shares"]),
+            realized_pnl=float(o["realized_pnl"]),
+            created_at=_dt(o["created_at"]),
+        )
+        for o in d["orders"]
+    ]
+    return PaperBook(
+        positions=positions,
+        orders=orders,
+        total_orders=int(d["total_orders"]),
+        cost_basis=float(d["cost_basis"]),
+        market_value=float(d["market_value"]),
+        unrealized_pnl=float(d["unrealized_pnl"]),
+        realized_pnl=float(d["realized_pnl"]),
+    )

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import math
 import sys
+from collections.abc import Sequence
 from dataclasses import asdict
 from datetime import datetime
 from typing import Any
@@ -16,6 +17,8 @@ from typing import Any
 from cascadian.data import (
     NodeRun,
     Notification,
+    PaperMark,
+    PaperOrder,
     RunOutcome,
     WatchlistEntry,
 )
@@ -204,3 +207,16 @@ def notification_record(n: Notification) -> dict[str, Any]:
 def watchlist_records(entries: list[WatchlistEntry]) -> list[dict[str, Any]]:
     """The JSON cascadian_add_to_watchlist_v1 takes."""
     return [asdict(e) for e in entries]
+
+
+def paper_order_record(order: PaperOrder) -> dict[str, Any]:
+    """The JSON cascadian_record_paper_order_v1 takes."""
+    record = to_json(asdict(order))
+    record["workflow_id"] = str(order.workflow_id)
+    record["execution_id"] = str(order.execution_id) if order.execution_id else None
+    return dict(record)
+
+
+def paper_marks(marks: Sequence[PaperMark]) -> list[dict[str, Any]]:
+    """The JSON cascadian_paper_book_v1 takes for the marks."""
+    return [asdict(m) for m in marks]

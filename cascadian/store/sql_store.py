@@ -24,11 +24,16 @@ from cascadian.data import (
     ExecutionPage,
     ManualClaim,
     Notification,
+    PaperBook,
+    PaperFill,
+    PaperMark,
+    PaperOrder,
     Recorded,
     RunOutcome,
     Schedule,
     StrategyStatus,
     TickEntry,
+    Watched,
     WatchlistEntry,
 )
 from cascadian.reports import TickReport
@@ -36,6 +41,8 @@ from cascadian.store import answers
 from cascadian.store.arguments import (
     notification_record,
     outcome_record,
+    paper_marks,
+    paper_order_record,
     tick_record,
     watchlist_records,
 )
@@ -155,6 +162,40 @@ class SqlStore:
             "cascadian_notify_v2", {"p": Json(notification_record(notification)), "p_now": now}
         )
         return None if sent is None else int(sent)
+
+    # What the original builder's nodes write (migrations/011).
+
+    async def watch_markets(
+        self, workflow_id: UUID, execution_id: UUID | None, entries: Sequence[WatchlistEntry]
+    ) -> Watched:
+        rows = await self.transport.rows(
+            "cascadian_watch_markets_v1",
+            {
+                "p_workflow_id": workflow_id,
+                "p_execution_id": execution_id,
+                "p_entries": Json(watchlist_records(list(entries))),
+            },
+        )
+        return answers.watched(rows)
+
+    async def record_paper_order(self, order: PaperOrder, now: datetime) -> PaperFill:
+        fill = await self.transport.value(
+            "cascadian_record_paper_order_v1", {"p": Json(paper_order_record(order)), "p_now": now}
+        )
+        return answers.paper_fill(fill)
+
+    async def paper_book(
+        self, strategy_id: UUID, marks: Sequence[PaperMark], order_limit: int
+    ) -> PaperBook | None:
+        book = await self.transport.value(
+            "cascadian_paper_book_v1",
+            {
+                "p_workflow_id": strategy_id,
+                "p_marks": Json(paper_marks(marks)),
+                "p_order_limit": order_limit,
+            },
+        )
+        return None if book is None else answers.paper_book(book)
 
     # The tick's manual claim and shutdown (migrations/005).
 

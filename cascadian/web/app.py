@@ -11,7 +11,7 @@ from cascadian.bootstrap import services
 from cascadian.clock import Clock
 from cascadian.config import Settings, get_settings
 from cascadian.ports import FullStore, WorkflowExecutor
-from cascadian.web import cron, ops, strategies
+from cascadian.web import cron, ops, paper, strategies
 from cascadian.web.responses import install_error_handlers
 
 
@@ -31,6 +31,7 @@ def create_app(
             app.state.store = s.store
             app.state.tick_service = s.ticks
             app.state.control_service = s.control
+            app.state.paper_service = s.paper
             yield
 
     app = FastAPI(
@@ -42,5 +43,6 @@ def create_app(
     app.include_router(cron.router)
     app.include_router(ops.router)
     app.include_router(strategies.router)
+    app.include_router(paper.router)
     install_error_handlers(app)
     return app

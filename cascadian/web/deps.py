@@ -1,5 +1,5 @@
 """FastAPI dependencies: the bearer-secret checks, and the services on app.state as
-typed aliases (`Control`, `Ticks`, `AppSettings`) for route signatures.
+typed aliases (`Control`, `Ticks`, `Paper`, `AppSettings`) for route signatures.
 
 The secrets are declared to OpenAPI as HTTP bearer schemes (`CronSecret`,
 `AdminApiKey`), so /docs has an Authorize button and "Try it out" sends the key.
@@ -14,7 +14,7 @@ import logging
 from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
 
-from fastapi import Depends, Request, Security
+from fastapi import APIRouter, Depends, Request, Security
 from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import SecretStr
@@ -22,6 +22,7 @@ from starlette.responses import Response
 
 from cascadian.config import Settings
 from cascadian.control import ControlService
+from cascadian.paper import PaperService
 from cascadian.tick import TickService
 from cascadian.web.responses import Misconfigured, Unauthorized
 
@@ -90,9 +91,15 @@ def get_tick_service(request: Request) -> TickService:
     return service
 
 
+def get_paper_service(request: Request) -> PaperService:
+    service: PaperService = request.app.state.paper_service
+    return service
+
+
 AppSettings = Annotated[Settings, Depends(get_settings)]
 Control = Annotated[ControlService, Depends(get_control_service)]
 Ticks = Annotated[TickService, Depends(get_tick_service)]
+Paper = Annotated[PaperService, Depends(get_paper_service)]
 
 
 def declare_admin_key(_: AdminDeclared = None) -> None:
@@ -113,3 +120,11 @@ class AdminKeyFirstRoute(APIRoute):
             return await handler(request)
 
         return checked
+
+
+def admin_router() -> APIRouter:
+    """A router for operators' routes: ADMIN_API_KEY checked before the body is read,
+    and declared to OpenAPI."""
+    return APIRouter(
+        prefix="/api", route_class=AdminKeyFirstRoute, dependencies=[Depends(declare_admin_key)]
+    )

@@ -15,17 +15,15 @@ from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from cascadian.errors import StoreUnavailable
 from cascadian.schedule import MAX_INTERVAL_MINUTES
-from cascadian.web.deps import AdminKeyFirstRoute, Control, Ticks, declare_admin_key
+from cascadian.web.deps import Control, Ticks, admin_router
 from cascadian.web.responses import error_responses
 
-router = APIRouter(
-    prefix="/api", route_class=AdminKeyFirstRoute, dependencies=[Depends(declare_admin_key)]
-)
+router = admin_router()
 
 StrategyId = Annotated[UUID, Path(description="The strategy's id (a workflow_sessions id)")]
 

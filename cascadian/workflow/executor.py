@@ -14,20 +14,11 @@ from typing import Any
 
 from cascadian.config import Settings
 from cascadian.data import NodeRun, NodeStatus, RunResult, Workflow
-from cascadian.workflow.graph import (
-    Edge,
-    Error,
-    Graph,
-    check,
-    error,
-    parse,
-    unparsed,
-    unrun,
-    validated_config,
-)
-from cascadian.workflow.node_api import NodeContext, NodeError, NodeServices, NodeType
+from cascadian.workflow.graph import Edge, Error, Graph, error, validated_config
+from cascadian.workflow.node_api import NodeContext, NodeError, NodeServices, NodeType, Routed
 from cascadian.workflow.registry import NodeRegistry, default_registry
 from cascadian.workflow.templates import resolve
+from cascadian.workflow.validation import validate
 
 
 def _utcnow() -> datetime:
@@ -108,7 +99,9 @@ class _Run:
         if edge.source not in self.outputs:
             return False
         handle = self.handles[edge.source]
-        return handle is None or edge.handle == handle
+        if handle is None or edge.handle == handle:
+            return True
+        return edge.handle is None and self.types[edge.source].handleless_edges_run
 
     async def _run_node(self, node_id: str, inputs: dict[str, Any]) -> None:
         node, node_type = self.graph.nodes[node_id], self.types[node_id]
@@ -123,6 +116,8 @@ class _Run:
             handle = node_type.branch(output) if node_type.branch else None
             if node_type.branch and not isinstance(handle, str):
                 raise NodeError(f"branch chose {handle!r}, not a handle name")
+            if isinstance(output, Routed):
+                output = output.output
         except NodeError as exc:
             self._record_error(node_id, str(exc) or type(exc).__name__)
         except Exception as exc:
@@ -181,14 +176,12 @@ class GraphExecutor:
 
     async def execute(self, workflow: Workflow, deadline: float | None = None) -> RunResult:
         start = time.perf_counter()
-        graph = parse(workflow)
-        if not isinstance(graph, Graph):
-            return RunResult(False, {}, graph, 0, _ms_since(start), unparsed(workflow, graph))
-        errors = check(graph, self.registry)
-        if errors:
-            return RunResult(False, {}, errors, 0, _ms_since(start), unrun(graph, errors))
+        checked = validate(workflow, self.registry, self.services)
+        graph = checked.graph
+        if graph is None or checked.errors:
+            return RunResult(False, {}, checked.errors, 0, _ms_since(start), checked.node_runs)
         types = {n.id: self.registry[n.type_name] for n in graph.nodes.values()}
-        run = _Run(graph, types, workflow, self.services, deadline)
+        run = _Run(graph, types, checked.workflow, self.services, deadline)
         begun = asyncio.get_running_loop().time()
         try:
             # Enforced here too, not only by the caller's cancellation, so a run

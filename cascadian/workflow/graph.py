@@ -13,9 +13,9 @@ from typing import Any
 from pydantic import ValidationError
 
 from cascadian.data import NodeRun, Workflow
-from cascadian.workflow.node_api import NodeError, NodeType
+from cascadian.workflow.node_api import NodeError, NodeServices, NodeType
 from cascadian.workflow.registry import NodeRegistry
-from cascadian.workflow.templates import VARIABLES, has_template, references
+from cascadian.workflow.templates import VARIABLES, has_template, references, resolve
 
 Error = dict[str, Any]
 
@@ -180,8 +180,11 @@ def validated_config(node_type: NodeType, node: Node, raw: Any) -> Any:
         raise NodeError(_configerror(node, exc)) from None
 
 
-def check(graph: Graph, registry: NodeRegistry) -> list[Error]:
-    """Checks that need the whole graph or the node types: cycles, types, configs."""
+def check(
+    graph: Graph, registry: NodeRegistry, services: NodeServices | None = None
+) -> list[Error]:
+    """Checks that need the whole graph or the node types: cycles, types, configs, and
+    (given the services) what each node type needs from the process."""
     errors: list[Error] = []
     graph.order = _topological_order(graph)
     if len(graph.order) < len(graph.nodes):
@@ -192,15 +195,22 @@ def check(graph: Graph, registry: NodeRegistry) -> list[Error]:
     for edge in graph.edges:
         source = graph.nodes[edge.source]
         node_type = registry.get(source.type_name)
-        if node_type is not None and node_type.branch is not None and edge.handle is None:
+        if node_type is None or (edge.handle is None and node_type.handleless_edges_run):
+            continue
+        if node_type.branch is not None and edge.handle is None:
             message = f"edge {edge.label!r} needs a sourceHandle (the branch it follows)"
             errors.append(error(source.id, source.type_name, f"{node_name(source)}: {message}"))
-        elif node_type is not None and node_type.handles and edge.handle not in node_type.handles:
+        elif node_type.handles and edge.handle not in node_type.handles:
             known = " or ".join(repr(h) for h in node_type.handles)
             message = f"edge {edge.label!r} has sourceHandle {edge.handle!r}; expected {known}"
             errors.append(error(source.id, source.type_name, f"{node_name(source)}: {message}"))
     for node in graph.nodes.values():
         problems = _node_problems(graph, registry, node)
+        node_type = registry.get(node.type_name)
+        if services is not None and node_type is not None and node_type.preflight is not None:
+            needed = node_type.preflight(services)
+            if needed:
+                problems.append(f"{node_name(node)}: {needed}")
         errors.extend(error(node.id, node.type_name, problem) for problem in problems)
     return errors
 
@@ -228,7 +238,8 @@ def _node_problems(graph: Graph, registry: NodeRegistry, node: Node) -> list[str
                 )
         return problems
     try:
-        validated_config(node_type, node, node.config)
+        # Without templates, resolving only turns escapes (`$${`) into text.
+        validated_config(node_type, node, resolve(node.config, {}))
     except NodeError as exc:
         return [str(exc)]
     except Exception as exc:

@@ -186,6 +186,7 @@ def pinned_request(
     *,
     headers: dict[str, str] | None = None,
     json: Any = None,
+    content: bytes | None = None,
     timeout: float | None = None,
 ) -> httpx.Request:
     """Build a request that connects to the checked address, not a fresh DNS answer.
@@ -205,4 +206,6 @@ def pinned_request(
         all_headers["Connection"] = "close"
         if target.url.scheme == "https":
             extensions["sni_hostname"] = target.host
-    return httpx.Request(method, url, headers=all_headers, json=json, extensions=extensions)
+    return httpx.Request(
+        method, url, headers=all_headers, json=json, content=content, extensions=extensions
+    )

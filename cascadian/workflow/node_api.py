@@ -23,6 +23,8 @@ from cascadian.data import Workflow
 from cascadian.errors import NodeError
 from cascadian.ports import NodeStore
 from cascadian.workflow.http_safety import Resolver
+from cascadian.workflow.javascript import JsLimits
+from cascadian.workflow.llm import LlmProvider
 from cascadian.workflow.market import MarketData
 from cascadian.workflow.offload import Checkpoint, offload
 from cascadian.workflow.retry import RetryPolicy
@@ -36,6 +38,7 @@ __all__ = [
     "NodeError",
     "NodeServices",
     "NodeType",
+    "Routed",
     "RunFn",
 ]
 
@@ -64,6 +67,20 @@ class NodeServices:
     # Polymarket data, one per process (its rate limits and shared requests);
     # None: each node call gets its own, sharing nothing with other runs.
     markets: MarketData | None = None
+
+    @property
+    def js_limits(self) -> JsLimits:
+        """Each JavaScript evaluation's limits (javascript and conditional nodes)."""
+        return JsLimits(
+            cpu_seconds=self.settings.js_cpu_seconds,
+            memory_bytes=self.settings.js_memory_mb * 1024 * 1024,
+            output_bytes=self.settings.http_max_response_bytes,
+        )
+
+    @property
+    def llm(self) -> LlmProvider | None:
+        """The configured chat-completions provider; None when there is none."""
+        return LlmProvider.from_settings(self.settings)
 
     def node_store(self) -> NodeStore:
         if self.store is None:
@@ -128,6 +145,21 @@ RunFn = Callable[[Any, NodeContext], Awaitable[Any]]
 
 
 @dataclass(frozen=True)
+class Routed:
+    """What a routing node may return when the handle it chose is not a function of
+    what it passes on: `output` goes downstream (and into templates and logs),
+    `handle` picks the edges that stay active. Its `branch` is then `routed_handle`."""
+
+    output: Any
+    handle: str
+
+
+def routed_handle(result: Any) -> str:
+    """The `branch` of a node type whose run returns Routed."""
+    return str(result.handle) if isinstance(result, Routed) else ""
+
+
+@dataclass(frozen=True)
 class NodeType:
     name: str
     config_model: type[NodeConfig]
@@ -135,6 +167,13 @@ class NodeType:
     # For routing nodes (condition): maps the node's output to the source handle
     # whose edges stay active. Edges from other handles are skipped.
     branch: Callable[[Any], str] | None = None
-    # The handles a routing node's edges may name (e.g. "true", "false").
+    # The handles a routing node's edges may name (e.g. "true", "false"); empty:
+    # any name (the node's config says which).
     handles: tuple[str, ...] = ()
+    # A routing node's edges without a sourceHandle run whichever handle it
+    # chose; otherwise such an edge is refused before the run.
+    handleless_edges_run: bool = False
+    # What the node needs from the process before any node of the graph runs
+    # (a provider configured, say): a message naming the setting, or None.
+    preflight: Callable[[NodeServices], str | None] | None = None
     description: str = ""

@@ -56,8 +56,9 @@ def _step(value: Any, segment: str) -> Any:
 
 
 def has_template(value: Any) -> bool:
-    """Whether any string in a nested config contains `${`."""
-    return any("${" in text for text in _strings(value))
+    """Whether any string in a nested config holds a template (an escaped `$${` is
+    not one)."""
+    return any(True for _ in references(value))
 
 
 def references(value: Any) -> Iterator[tuple[str, str]]:

@@ -127,8 +127,10 @@ async def fetch(
     policy: RetryPolicy | None = None,
     resolver: Resolver | None = None,
     deadline: float | None = None,
+    raw_body: bytes | None = None,
 ) -> dict[str, Any]:
-    """Perform the request `config` describes; the node's output or a NodeError."""
+    """Perform the request `config` describes (`raw_body`: sent instead of its
+    JSON one); the node's output or a NodeError."""
     policy = policy or RetryPolicy()
     url: str | httpx.URL = config.url
     method: str = config.method
@@ -143,7 +145,9 @@ async def fetch(
             if left <= 0:
                 raise NodeError(f"No time left before the run's deadline to call {target.label}.")
             timeout = min(timeout, left + DEADLINE_SLACK)
-        request = pinned_request(target, method, headers=headers, json=body, timeout=timeout)
+        request = pinned_request(
+            target, method, headers=headers, json=body, content=raw_body, timeout=timeout
+        )
         response = await policy.send(
             partial(_send_once, client, request),
             deadline=deadline,
@@ -153,6 +157,7 @@ async def fetch(
         try:
             if response.status_code in REDIRECT_STATUSES and "location" in response.headers:
                 url, method, headers, body = _follow(target, response, method, headers, body)
+                raw_body = raw_body if method not in ("GET", "HEAD") else None
                 continue
             content = await _read_capped(response, settings.http_max_response_bytes, target.label)
         finally:

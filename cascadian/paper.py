@@ -1,0 +1,51 @@
+"""A strategy's paper trading, as operators and dashboards read it.
+
+The original builder's buy and sell nodes record simulated orders (never real ones;
+migrations/011). Reading a strategy's book values its open positions at live prices
+when a mark source can give them, else at each position's last order price, and the
+SQL function does the arithmetic: positions, cost, market value, realised and
+unrealised P&L.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Protocol
+from uuid import UUID
+
+from cascadian.data import PaperBook, PaperMark, PaperPosition
+from cascadian.errors import NodeError, NotFound
+from cascadian.ports import ControlStore
+
+log = logging.getLogger(__name__)
+
+NOTE = "Paper trading: every order here is simulated; cascadian never places a real order."
+
+
+class MarkSource(Protocol):
+    async def marks(self, positions: Sequence[PaperPosition]) -> list[PaperMark]:
+        """Current prices for these positions; those it cannot price are left out."""
+        ...
+
+
+class PaperService:
+    def __init__(self, store: ControlStore, marks: MarkSource | None = None) -> None:
+        self.store, self.mark_source = store, marks
+
+    async def book(self, strategy_id: UUID, order_limit: int = 50) -> PaperBook:
+        """NotFound for an unknown strategy."""
+        unpriced = await self.store.paper_book(strategy_id, [], 0)
+        if unpriced is None:
+            raise NotFound("strategy not found")
+        marks: list[PaperMark] = []
+        open_positions = unpriced.open_positions()
+        if open_positions and self.mark_source is not None:
+            try:
+                marks = await self.mark_source.marks(open_positions)
+            except NodeError as exc:  # the market data's errors say what failed
+                log.warning("paper book of %s valued at last order prices: %s", strategy_id, exc)
+        book = await self.store.paper_book(strategy_id, marks, order_limit)
+        if book is None:
+            raise NotFound("strategy not found")
+        return book

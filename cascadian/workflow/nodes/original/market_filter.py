@@ -1,0 +1,103 @@
+"""original-market-filter: the original's MARKET_FILTER, on market data.
+
+Each step applies only when set, in this order: `min_liquidity_usd` (liquidity_usd or
+liquidity at least this), `min_days_to_close` / `max_days_to_close` (whole days left,
+rounded up, from closes_at, end_date, endDate or endsAt; a market without a readable
+close date is kept), `categories` (exact), `exclude_keywords` and `include_keywords`
+(case-insensitive, in the title or question and the description). The other fields
+its panel saved (limit, sorting, status, ...) only fed the original's browser preview;
+its server ignored them, and so does this node. Rows come from the input's `markets`
+or `data` (or a filter's or transform's list). Output: `{markets, count,
+original_count, filter_applied: true, timestamp}`.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime
+from typing import Any
+
+from pydantic import Field
+
+from cascadian.workflow.node_api import NodeContext, NodeType
+from cascadian.workflow.nodes.original.common import OriginalConfig, epoch_ms, items
+from cascadian.workflow.original.jsvalues import to_number, to_string, truthy
+
+KEYS = ("markets", "data", "filtered", "transformed")
+DAY_MS = 86_400_000
+
+
+class MarketFilterConfig(OriginalConfig):
+    min_liquidity_usd: float | None = None
+    min_days_to_close: float | None = None
+    max_days_to_close: float | None = None
+    categories: list[str] = Field(default_factory=list)
+    include_keywords: list[str] = Field(default_factory=list)
+    exclude_keywords: list[str] = Field(default_factory=list)
+
+
+def _get(market: Any, *keys: str) -> Any:
+    if not isinstance(market, dict):
+        return None
+    return next((market[k] for k in keys if truthy(market.get(k))), None)
+
+
+def _days_left(market: Any, now_ms: int) -> float:
+    when = _get(market, "closes_at", "end_date", "endDate", "endsAt")
+    if not isinstance(when, str):
+        return math.nan
+    try:
+        closes = datetime.fromisoformat(when.replace("Z", "+00:00")).timestamp() * 1000
+    except ValueError:
+        return math.nan
+    return float(math.ceil((closes - now_ms) / DAY_MS))
+
+
+def _text(market: Any) -> str:
+    title = _get(market, "title", "question") or ""
+    description = _get(market, "description") or ""
+    return f"{to_string(title)} {to_string(description)}".lower()
+
+
+async def run(config: MarketFilterConfig, ctx: NodeContext) -> dict[str, Any]:
+    markets = items(ctx, KEYS)
+    original = len(markets)
+    if config.min_liquidity_usd:
+        floor = config.min_liquidity_usd
+        markets = [m for m in markets if to_number(_get(m, "liquidity_usd", "liquidity")) >= floor]
+    if config.min_days_to_close is not None or config.max_days_to_close is not None:
+        now = epoch_ms(ctx)
+
+        def in_window(market: Any) -> bool:
+            days = _days_left(market, now)
+            if math.isnan(days):
+                return True
+            low, high = config.min_days_to_close, config.max_days_to_close
+            return (high is None or days <= high) and (low is None or days >= low)
+
+        markets = [m for m in markets if in_window(m)]
+    if config.categories:
+        markets = [
+            m for m in markets if isinstance(m, dict) and m.get("category") in config.categories
+        ]
+    if config.exclude_keywords:
+        drop = [k.lower() for k in config.exclude_keywords]
+        markets = [m for m in markets if not any(k in _text(m) for k in drop)]
+    if config.include_keywords:
+        keep = [k.lower() for k in config.include_keywords]
+        markets = [m for m in markets if any(k in _text(m) for k in keep)]
+    return {
+        "markets": markets,
+        "count": len(markets),
+        "original_count": original,
+        "filter_applied": True,
+        "timestamp": epoch_ms(ctx),
+    }
+
+
+MARKET_FILTER = NodeType(
+    name="original-market-filter",
+    config_model=MarketFilterConfig,
+    run=run,
+    description="The original's MARKET_FILTER: liquidity, days to close, categories, keywords.",
+)

@@ -1,0 +1,92 @@
+"""Running the original builder's saved graphs (tests/fixtures/original/) against
+Polymarket answered by respx and, where nodes write, the real database."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import respx
+
+from cascadian.clock import FakeClock
+from cascadian.data import RunResult, Workflow
+from cascadian.store.sql_store import SqlStore
+from cascadian.workflow.executor import GraphExecutor
+from cascadian.workflow.http_safety import Resolver
+from cascadian.workflow.node_api import NodeServices
+from tests.factories import USER, add_strategy
+from tests.polymarket_fixtures import (
+    CLOB,
+    GAMMA,
+    MIDPOINTS,
+    ONE_PAGE,
+    PRICES,
+    RECORDS,
+    market_data,
+    no_wait_retry,
+    settings,
+)
+
+FIXTURES = Path(__file__).parents[2] / "fixtures" / "original"
+# Before the fixtures' markets close (the first, 2025-12-10).
+NOW = datetime(2025, 11, 1, 12, 0, tzinfo=UTC)
+NOW_MS = int(NOW.timestamp() * 1000)
+
+
+def saved(name: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    graph = json.loads((FIXTURES / name).read_text())
+    return graph["nodes"], graph["edges"]
+
+
+def polymarket(router: respx.Router) -> None:
+    """Gamma's listing, each market by id, and the CLOB's live prices."""
+    router.get(f"{GAMMA}/markets/keyset").respond(200, json=ONE_PAGE)
+    for record in RECORDS:
+        if isinstance(record, dict) and isinstance(record.get("id"), str):
+            router.get(f"{GAMMA}/markets/{record['id']}").respond(200, json=record)
+    router.get(url__regex=rf"{GAMMA}/markets/\w+$").respond(404, json={"error": "not found"})
+    router.post(f"{CLOB}/midpoints").respond(200, json=MIDPOINTS)
+    router.post(f"{CLOB}/prices").respond(200, json=PRICES)
+
+
+async def run_saved(
+    graph: tuple[list[dict[str, Any]], list[dict[str, Any]]],
+    *,
+    store: SqlStore | None = None,
+    db: Any = None,
+    http: httpx.AsyncClient | None = None,
+    name: str = "Saved strategy",
+    resolver: Resolver | None = None,
+    again: uuid.UUID | None = None,
+    **env: Any,
+) -> tuple[RunResult, uuid.UUID]:
+    """Run the graph once as a strategy (a real row when a database is given), or
+    once more as the strategy `again`."""
+    nodes, edges = graph
+    workflow_id, execution_id = again or uuid.uuid4(), None
+    if db is not None and again is None:
+        workflow_id = add_strategy(db, next_execution_at=None, graph=graph, name=name)
+        [[execution_id]] = db.execute(
+            "insert into workflow_executions (workflow_id, user_id) values (%s, %s) returning id",
+            (workflow_id, USER),
+        ).fetchall()
+    client = http or httpx.AsyncClient()
+    services = NodeServices(
+        settings(**env),
+        http=client,
+        store=store,
+        retry=no_wait_retry(),
+        clock=FakeClock(NOW),
+        markets=market_data(client, **env),
+        resolver=resolver,
+    )
+    workflow = Workflow(workflow_id, name, nodes, edges, {}, None, USER, execution_id)
+    try:
+        return await GraphExecutor(services=services).execute(workflow), workflow_id
+    finally:
+        if http is None:
+            await client.aclose()
