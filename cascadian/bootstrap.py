@@ -13,6 +13,7 @@ from psycopg.conninfo import conninfo_to_dict
 
 from cascadian.clock import Clock, SystemClock
 from cascadian.config import Settings
+from cascadian.console import ConsoleService
 from cascadian.control import ControlService
 from cascadian.errors import ConfigurationError
 from cascadian.paper import PaperService
@@ -127,6 +128,7 @@ class Services:
     ticks: TickService
     control: ControlService
     paper: PaperService
+    console: ConsoleService
 
 
 @asynccontextmanager
@@ -151,6 +153,7 @@ async def services(
                 TickService(active, runner, settings, clock),
                 ControlService(active, clock),
                 PaperService(active, LiveMarks(markets)),
+                ConsoleService(active, active, clock),
             )
         finally:
             if store is None:

@@ -364,3 +364,71 @@ class PaperBook:
 
     def open_positions(self) -> list[PaperPosition]:
         return [p for p in self.positions if p.shares > 0]
+
+
+# What the operators' console reads (migrations/016).
+
+
+@dataclass(frozen=True)
+class ConsoleOverview:
+    """The scheduler at a glance: strategies by status, the due backlog, runs in flight."""
+
+    by_status: dict[str, int]
+    due: int  # strategies whose slot has come
+    oldest_due_at: datetime | None  # the oldest of those slots
+    in_flight: int  # strategies a run holds the lease of
+
+
+@dataclass(frozen=True)
+class StrategyPage:
+    strategies: list[StrategyStatus]
+    total: int  # all that match the filter
+
+
+@dataclass(frozen=True)
+class StrategyGraph:
+    """A strategy's graph as saved."""
+
+    id: UUID
+    name: str
+    description: str | None
+    version: int
+    is_current_version: bool
+    nodes: list[dict[str, Any]]
+    edges: list[dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class NotificationEntry:
+    id: str  # bigserial here, uuid on some existing deployments
+    user_id: UUID | None
+    workflow_id: UUID | None
+    workflow_name: str | None
+    type: str
+    title: str
+    message: str
+    link: str | None
+    priority: str
+    is_read: bool
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class NotificationPage:
+    notifications: list[NotificationEntry]
+    total: int
+
+
+@dataclass(frozen=True)
+class PaperOrderEntry:
+    """A paper order with the strategy that placed it."""
+
+    workflow_id: UUID
+    workflow_name: str
+    order: PaperOrderRecord
+
+
+@dataclass(frozen=True)
+class PaperOrderPage:
+    orders: list[PaperOrderEntry]
+    total: int

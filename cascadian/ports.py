@@ -14,19 +14,24 @@ from uuid import UUID
 
 from cascadian.data import (
     ClaimedRun,
+    ConsoleOverview,
     ControlResult,
     ExecutionDetail,
     ExecutionPage,
     ManualClaim,
     Notification,
+    NotificationPage,
     PaperBook,
     PaperFill,
     PaperMark,
     PaperOrder,
+    PaperOrderPage,
     Recorded,
     RunOutcome,
     RunResult,
     Schedule,
+    StrategyGraph,
+    StrategyPage,
     StrategyStatus,
     TickEntry,
     Watched,
@@ -137,5 +142,29 @@ class ControlStore(Protocol):
         ...
 
 
-class FullStore(Store, ControlStore, Protocol):
+class ConsoleStore(Protocol):
+    """What the operators' console reads besides the control store (read-only)."""
+
+    async def console_overview(self, now: datetime) -> ConsoleOverview: ...
+
+    async def console_strategies(
+        self, now: datetime, filter: str, search: str | None, sort: str, limit: int, offset: int
+    ) -> StrategyPage:
+        """A page of current strategies matching `filter` and `search`, sorted by `sort`."""
+        ...
+
+    async def strategy_graph(self, strategy_id: UUID) -> StrategyGraph | None: ...
+
+    async def notifications(
+        self, strategy_id: UUID | None, limit: int, offset: int
+    ) -> NotificationPage:
+        """The newest notifications (of one strategy, or of all when None)."""
+        ...
+
+    async def paper_orders(self, limit: int, offset: int) -> PaperOrderPage:
+        """The newest paper orders of every strategy."""
+        ...
+
+
+class FullStore(Store, ControlStore, ConsoleStore, Protocol):
     """A process's store: the tick's side and the operators' side (both adapters)."""

@@ -1,0 +1,15 @@
+// The console's only script: ask before a form with data-confirm changes a
+// strategy. Without JavaScript the forms still work, without the question.
+document.addEventListener("submit", function (event) {
+  var form = event.target;
+  var question = form.getAttribute && form.getAttribute("data-confirm");
+  if (question && !window.confirm(question)) {
+    event.preventDefault();
+    return;
+  }
+  var button = form.querySelector && form.querySelector("button[type=submit]");
+  if (button) {
+    // One click, one change: a second click while the first is on its way does nothing.
+    window.setTimeout(function () { button.disabled = true; }, 0);
+  }
+});
