@@ -1,10 +1,11 @@
 """The overview's tick chart, drawn on the server as SVG (no script, no CDN).
 
 Bars are the runs each time bucket's ticks executed (succeeded, with failed
-stacked on top); the line is the slowest tick's duration in the bucket, on the
-right-hand scale; shaded spans are gaps where the scheduler missed ticks (more
-than GAP_SECONDS between two ticks, or since the last one). Colours come from
-classes in console.css, so the page's CSP needs no inline styles.
+stacked on top); below them, the slowest tick's duration in each bucket. Shaded
+spans are gaps where the scheduler missed ticks (more than GAP_SECONDS between
+two ticks, or since the last one). The drawings stretch to the page's width, so
+their scales and times are HTML around them; colours come from classes in
+console.css, so the page's CSP needs no inline styles.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from cascadian.data import TickEntry
 # (not a late one: schedulers start a minute's tick anywhere within it).
 GAP_SECONDS = 90.0
 MAX_BARS = 240
+# The drawings' own units; they stretch to the page's width.
+WIDTH, RUNS_HEIGHT, DURATION_HEIGHT = 960, 140, 60
 
 
 @dataclass(frozen=True)
@@ -118,100 +121,102 @@ def _nice(top: float) -> float:
     return 10.0 * step
 
 
+@dataclass(frozen=True)
+class Axes:
+    """The chart's scales and time labels, drawn as HTML around the SVG so that
+    text stays readable however far the drawing is stretched."""
+
+    runs_max: float
+    ms_max: float
+    times: list[str]
+
+
+def axes(window: TickWindow, data: ChartData) -> Axes:
+    span = window.until - window.since
+    return Axes(
+        runs_max=_nice(max((b.succeeded + b.failed for b in data.buckets), default=0)),
+        ms_max=_nice(max((b.slowest_ms or 0 for b in data.buckets), default=0)),
+        times=[_hhmm(window.since + span * i / 6) for i in range(7)],
+    )
+
+
 def _hhmm(t: datetime) -> str:
     return t.strftime("%H:%M")
 
 
-def tick_chart(window: TickWindow, data: ChartData, width: int = 960, height: int = 240) -> Markup:
-    left, right, top, bottom = 40, 56, 12, 26
-    plot_w, plot_h = width - left - right, height - top - bottom
+def _svg(window: TickWindow, data: ChartData, height: int, label: str, body: list[str]) -> Markup:
     span = (window.until - window.since).total_seconds()
-
-    def x(t: datetime) -> float:
-        return left + plot_w * (t - window.since).total_seconds() / span
-
-    runs_max = _nice(max((b.succeeded + b.failed for b in data.buckets), default=0))
-    ms_max = _nice(max((b.slowest_ms or 0 for b in data.buckets), default=0))
-    parts: list[str] = [
-        f'<svg class="chart" viewBox="0 0 {width} {height}" role="img" '
-        f'aria-labelledby="chart-title" xmlns="http://www.w3.org/2000/svg">',
-        f'<title id="chart-title">Ticks from {_hhmm(window.since)} to {_hhmm(window.until)} '
-        f"UTC: {data.ticks} ticks, {data.succeeded + data.failed} runs, {data.failed} failed, "
-        f"{data.missed_minutes} missed minutes</title>",
+    parts = [
+        f'<svg class="chart" viewBox="0 0 {WIDTH} {height}" preserveAspectRatio="none" '
+        f'role="img" xmlns="http://www.w3.org/2000/svg"><title>{label}</title>'
     ]
     for g in data.gaps:
-        x0, x1 = x(g.start), x(g.end)
+        x0 = WIDTH * (g.start - window.since).total_seconds() / span
+        x1 = WIDTH * (g.end - window.since).total_seconds() / span
+        minutes = g.missed_minutes
         parts.append(
-            f'<rect class="gap" x="{x0:.1f}" y="{top}" width="{max(x1 - x0, 1.5):.1f}" '
-            f'height="{plot_h}"><title>no tick {_hhmm(g.start)} to {_hhmm(g.end)} UTC '
-            f"(about {g.missed_minutes} missed minute{'s' if g.missed_minutes != 1 else ''})"
-            "</title></rect>"
+            f'<rect class="gap" x="{x0:.1f}" y="0" width="{max(x1 - x0, 1.5):.1f}" '
+            f'height="{height}"><title>no tick {_hhmm(g.start)} to {_hhmm(g.end)} UTC '
+            f"(about {minutes} missed minute{'s' if minutes != 1 else ''})</title></rect>"
         )
-    for frac in (0, 0.5, 1):
-        y = top + plot_h * (1 - frac)
-        parts.append(
-            f'<line class="grid" x1="{left}" x2="{left + plot_w}" y1="{y:.1f}" y2="{y:.1f}"/>'
-        )
-        parts.append(
-            f'<text class="axis runs" x="{left - 6}" y="{y + 4:.1f}" text-anchor="end">'
-            f"{runs_max * frac:g}</text>"
-        )
-        parts.append(
-            f'<text class="axis ms" x="{left + plot_w + 6}" y="{y + 4:.1f}">'
-            f"{_ms_label(ms_max * frac)}</text>"
-        )
-    bar_w = plot_w / len(data.buckets)
-    line: list[str] = []
-    segments: list[list[str]] = []
-    for b in data.buckets:
-        bx = x(b.start)
-        total = b.succeeded + b.failed
-        if total:
-            ok_h = plot_h * b.succeeded / runs_max
-            fail_h = plot_h * b.failed / runs_max
-            tip = f"{_hhmm(b.start)} UTC: {b.succeeded} succeeded, {b.failed} failed"
-            if b.succeeded:
-                parts.append(
-                    f'<rect class="bar-ok" x="{bx + 0.5:.1f}" y="{top + plot_h - ok_h:.1f}" '
-                    f'width="{max(bar_w - 1, 0.8):.1f}" height="{ok_h:.1f}"><title>{tip}</title>'
-                    "</rect>"
-                )
-            if b.failed:
-                parts.append(
-                    f'<rect class="bar-fail" x="{bx + 0.5:.1f}" '
-                    f'y="{top + plot_h - ok_h - fail_h:.1f}" width="{max(bar_w - 1, 0.8):.1f}" '
-                    f'height="{fail_h:.1f}"><title>{tip}</title></rect>'
-                )
-        if b.slowest_ms is None:
-            if line:
-                segments.append(line)
-            line = []
-        else:
-            y = top + plot_h * (1 - b.slowest_ms / ms_max)
-            line.append(f"{bx + bar_w / 2:.1f},{y:.1f}")
-    if line:
-        segments.append(line)
-    for seg in segments:
-        if len(seg) == 1:
-            cx, cy = seg[0].split(",")
-            parts.append(f'<circle class="dur-dot" cx="{cx}" cy="{cy}" r="2"/>')
-        else:
-            parts.append(f'<polyline class="dur-line" points="{" ".join(seg)}"/>')
-    for i in range(7):
-        t = window.since + (window.until - window.since) * i / 6
-        anchor = "start" if i == 0 else "end" if i == 6 else "middle"
-        parts.append(
-            f'<text class="axis" x="{x(t):.1f}" y="{height - 8}" text-anchor="{anchor}">'
-            f"{_hhmm(t)}</text>"
-        )
-    if not window.ticks:
-        parts.append(
-            f'<text class="empty" x="{left + plot_w / 2}" y="{top + plot_h / 2}" '
-            f'text-anchor="middle">no ticks in this window</text>'
-        )
+    parts.append(
+        f'<line class="grid" x1="0" x2="{WIDTH}" y1="{height / 2}" y2="{height / 2}" '
+        'vector-effect="non-scaling-stroke"/>'
+    )
+    parts += body
     parts.append("</svg>")
     return Markup("".join(parts))  # noqa: S704 - numbers and fixed words only
 
 
-def _ms_label(ms: float) -> str:
-    return f"{ms / 1000:g} s" if ms >= 1000 else f"{ms:g} ms"
+def runs_chart(window: TickWindow, data: ChartData) -> Markup:
+    """Bars of runs per bucket, succeeded with failed stacked on top. It stretches to
+    its box (preserveAspectRatio none), so the labels are HTML around it."""
+    top = axes(window, data).runs_max
+    bar_w = WIDTH / len(data.buckets)
+    h = RUNS_HEIGHT
+    body: list[str] = []
+    for i, b in enumerate(data.buckets):
+        if not (b.succeeded or b.failed):
+            continue
+        ok, fail = h * b.succeeded / top, h * b.failed / top
+        tip = f"{_hhmm(b.start)} UTC: {b.succeeded} succeeded, {b.failed} failed"
+        bar = f'x="{i * bar_w + 0.15 * bar_w:.1f}" width="{0.7 * bar_w:.2f}"'
+        if b.succeeded:
+            body.append(
+                f'<rect class="bar-ok" {bar} y="{h - ok:.1f}" height="{ok:.1f}">'
+                f"<title>{tip}</title></rect>"
+            )
+        if b.failed:
+            body.append(
+                f'<rect class="bar-fail" {bar} y="{h - ok - fail:.1f}" height="{fail:.1f}">'
+                f"<title>{tip}</title></rect>"
+            )
+    label = (
+        f"Runs from {_hhmm(window.since)} to {_hhmm(window.until)} UTC: "
+        f"{data.succeeded} succeeded, {data.failed} failed, {data.missed_minutes} missed minutes"
+    )
+    return _svg(window, data, h, label, body)
+
+
+def duration_chart(window: TickWindow, data: ChartData) -> Markup:
+    """The slowest tick of each bucket, as a filled step line; broken where no tick."""
+    top = axes(window, data).ms_max
+    bar_w = WIDTH / len(data.buckets)
+    h = DURATION_HEIGHT
+    runs: list[list[tuple[float, float]]] = [[]]
+    for i, b in enumerate(data.buckets):
+        if b.slowest_ms is None:
+            runs.append([])
+            continue
+        level = h - h * b.slowest_ms / top
+        runs[-1] += [(i * bar_w, level), ((i + 1) * bar_w, level)]
+    body: list[str] = []
+    for pts in (r for r in runs if r):
+        line = " ".join(f"{x:.1f},{y:.1f}" for x, y in pts)
+        area = f"{pts[0][0]:.1f},{h} {line} {pts[-1][0]:.1f},{h}"
+        body.append(f'<polygon class="dur-area" points="{area}"/>')
+        body.append(
+            f'<polyline class="dur-line" points="{line}" vector-effect="non-scaling-stroke"/>'
+        )
+    label = f"Slowest tick per bucket; the slowest of all took {data.slowest_ms} ms"
+    return _svg(window, data, h, label, body)

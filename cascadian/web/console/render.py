@@ -42,6 +42,11 @@ def when(value: datetime | None) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
+def short(value: datetime | None) -> str:
+    """A time in a table cell: month-day and time of day, UTC."""
+    return "—" if value is None else value.astimezone(UTC).strftime("%m-%d %H:%M:%S")
+
+
 def ago(value: datetime | None, now: datetime | None = None) -> str:
     if value is None:
         return "never"
@@ -89,6 +94,7 @@ def templates() -> Jinja2Templates:
     t.env.filters.update(
         span=span,
         when=when,
+        short=short,
         ago=ago,
         ms=duration_ms,
         lag=lag_text,

@@ -31,7 +31,7 @@ from cascadian.console import FILTERS, SORTS, ConsoleService, lag
 from cascadian.control import ControlService
 from cascadian.errors import Conflict, NotFound, ScheduleError, StoreUnavailable
 from cascadian.tick import TickService
-from cascadian.web.console.charts import chart_data, tick_chart
+from cascadian.web.console.charts import axes, chart_data, duration_chart, runs_chart
 from cascadian.web.console.diagram import NodeMark, graph_diagram
 from cascadian.web.console.render import templates
 from cascadian.web.console.session import (
@@ -239,7 +239,9 @@ async def overview(request: Request) -> Response:
         window=window,
         windows=WINDOWS,
         hours=hours,
-        chart=tick_chart(window, data),
+        runs_chart=runs_chart(window, data),
+        duration_chart=duration_chart(window, data),
+        axes=axes(window, data),
         data=data,
         failing=failing,
         lag=lambda s: lag(s, now),
