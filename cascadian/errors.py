@@ -25,6 +25,11 @@ class StoreRejected(StoreUnavailable):
     """The database refused this statement's data; sending it again would fail again."""
 
 
+class StoreReplyMalformed(StoreUnavailable):
+    """The database (or Supabase in front of it) answered in a shape we cannot read:
+    the call may have been carried out; its answer is lost."""
+
+
 class NotFound(CascadianError, LookupError):
     """No strategy (or run) has this id."""
 
