@@ -123,6 +123,10 @@ class Settings(BaseSettings):
     http_allowlist: Annotated[list[str], NoDecode] = Field(
         default=[], validation_alias="CASCADIAN_HTTP_ALLOWLIST"
     )
+    # The largest request body the API reads; larger ones get 413 unread.
+    max_request_bytes: int = Field(
+        default=1_048_576, ge=1024, validation_alias="CASCADIAN_MAX_REQUEST_BYTES"
+    )
     # The most items a collection node (filter, transform, watchlist) handles.
     node_max_items: int = Field(default=100_000, ge=1, validation_alias="CASCADIAN_NODE_MAX_ITEMS")
     # The notify node's type when its config names none.

@@ -50,6 +50,14 @@ class MigrationError(CascadianError):
     """A migration cannot be applied (or was edited after it was applied)."""
 
 
+def excerpt(value: str, limit: int = 60) -> str:
+    """`value` quoted for a message, cut to `limit` characters: an error never echoes
+    a whole hostile input back (a 5 MB cron expression, say)."""
+    if len(value) <= limit:
+        return repr(value)
+    return f"{value[:limit]!r}… ({len(value)} characters)"
+
+
 _CONFLICTS: dict[str, str] = {
     "already_running": "the strategy is already running",
     "already_paused": "the strategy is already paused",
