@@ -20,6 +20,8 @@ from cascadian.schedule import first_slot, validate
 
 # The cron runs every minute: no tick for this long means ticks are being missed.
 TICKS_OVERDUE_AFTER = timedelta(minutes=3)
+# How many of the newest ticks health looks at for a failing streak.
+RECENT_TICKS = 5
 
 
 @dataclass(frozen=True)
@@ -27,10 +29,12 @@ class Health:
     database: bool  # reachable
     last_tick_at: datetime | None
     ticks_overdue: bool | None  # None: unknown, the database is unreachable
+    # The newest ticks that failed in a row (up to RECENT_TICKS); None: unknown.
+    failing_ticks: int | None = None
 
     @property
     def ok(self) -> bool:
-        return self.database and not self.ticks_overdue
+        return self.database and not self.ticks_overdue and not self.failing_ticks
 
 
 class ControlService:
@@ -109,11 +113,14 @@ class ControlService:
 
     async def health(self) -> Health:
         try:
-            ticks = await self.store.ticks(1)
+            ticks = await self.store.ticks(RECENT_TICKS)
         except StoreUnavailable:
             return Health(database=False, last_tick_at=None, ticks_overdue=None)
         if not ticks:
-            return Health(database=True, last_tick_at=None, ticks_overdue=True)
+            return Health(database=True, last_tick_at=None, ticks_overdue=True, failing_ticks=0)
         last = ticks[0].started_at
         overdue = self.clock.now() - last > TICKS_OVERDUE_AFTER
-        return Health(database=True, last_tick_at=last, ticks_overdue=overdue)
+        failing = next((i for i, t in enumerate(ticks) if t.success), len(ticks))
+        return Health(
+            database=True, last_tick_at=last, ticks_overdue=overdue, failing_ticks=failing
+        )

@@ -79,6 +79,7 @@ class TickReport:
     delivery_id: str | None = None  # the scheduler's id for this delivery, if it sent one
     executions: list[RunReport] = field(default_factory=list)
     error: str | None = None
+    store_down: bool = False  # the claim found the database unreachable: skip the ledger
 
     @property
     def success(self) -> bool:

@@ -115,7 +115,8 @@ class TickService:
         unrecorded = [e.record_error for e in report.executions if e.record_error]
         if report.error is None and unrecorded:
             report.error = f"{len(unrecorded)} outcome(s) not recorded: {unrecorded[0]}"
-        await self._record_tick(report)
+        if not report.store_down:
+            await self._record_tick(report)
         d = report.summary()
         log.info(
             "tick (%s): %d claimed, %d ok, %d failed, %d released, %d ms%s",
@@ -152,6 +153,9 @@ class TickService:
             )
         except StoreUnavailable as exc:
             report.error = str(exc)
+            # Unreachable (not a refusal or a bad answer): the ledger write would only
+            # wait out the same timeout again, doubling the time to the 503.
+            report.store_down = type(exc) is StoreUnavailable
             return []
         report.claimed += len(claims)
         stopping = stop is not None and stop.is_set()

@@ -6,9 +6,11 @@ jsonb results in both); every mapping here accepts both.
 
 from __future__ import annotations
 
+import functools
 import json
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any, cast, get_args
+from typing import Any, ParamSpec, TypeVar, cast, get_args
 from uuid import UUID
 
 from cascadian.data import (
@@ -37,8 +39,36 @@ from cascadian.data import (
     Watched,
     Workflow,
 )
+from cascadian.errors import StoreReplyMalformed
+
+P = ParamSpec("P")
+R = TypeVar("R")
+_SHAPE_ERRORS = (KeyError, IndexError, TypeError, ValueError, AttributeError)
 
 
+def answer_of(what: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
+    """Mark a mapping as reading `what`: an answer missing a key, or with a value of
+    the wrong type, is a StoreReplyMalformed saying so, never a KeyError in a tick."""
+
+    def wrap(mapping: Callable[P, R]) -> Callable[P, R]:
+        @functools.wraps(mapping)
+        def read(*args: P.args, **kwargs: P.kwargs) -> R:
+            try:
+                return mapping(*args, **kwargs)
+            except _SHAPE_ERRORS as exc:
+                detail = f"{type(exc).__name__}: {str(exc)[:120]}"
+                raise StoreReplyMalformed(
+                    f"the database's answer to {what} is malformed ({detail}); "
+                    "is the schema current (`cascadian migrate`), and is anything between "
+                    "us and the database rewriting replies?"
+                ) from exc
+
+        return read
+
+    return wrap
+
+
+@answer_of("cascadian_finish_runs_v2")
 def recorded(row: dict[str, Any]) -> Recorded:
     """A row of cascadian_finish_runs_v2."""
     side = _json(row.get("side_errors")) or []
@@ -53,6 +83,7 @@ def recorded(row: dict[str, Any]) -> Recorded:
 _RESULTS = frozenset(get_args(ControlResult))
 
 
+@answer_of("a control call")
 def control_result(value: Any) -> ControlResult:
     """A control function's result code, checked."""
     if value not in _RESULTS:
@@ -60,6 +91,7 @@ def control_result(value: Any) -> ControlResult:
     return cast(ControlResult, value)
 
 
+@answer_of("cascadian_strategies_v1")
 def strategy_status(row: dict[str, Any]) -> StrategyStatus:
     """A row of cascadian_strategies_v1."""
     return StrategyStatus(
@@ -91,11 +123,13 @@ def execution(d: dict[str, Any]) -> Execution:
     return Execution(**_execution_fields(d))
 
 
+@answer_of("cascadian_executions_v1")
 def execution_page(d: dict[str, Any]) -> ExecutionPage:
     """The JSON of cascadian_executions_v1."""
     return ExecutionPage([execution(e) for e in d["data"]], int(d["total"]))
 
 
+@answer_of("cascadian_execution_v2")
 def execution_detail(d: dict[str, Any]) -> ExecutionDetail:
     """The JSON of cascadian_execution_v1."""
     logs = [
@@ -116,6 +150,7 @@ def execution_detail(d: dict[str, Any]) -> ExecutionDetail:
     )
 
 
+@answer_of("cascadian_ticks_v2")
 def tick_entry(row: dict[str, Any]) -> TickEntry:
     """A row of cascadian_ticks_v2."""
     return TickEntry(
@@ -137,6 +172,7 @@ def tick_entry(row: dict[str, Any]) -> TickEntry:
     )
 
 
+@answer_of("a claim")
 def claimed_run(row: dict[str, Any]) -> ClaimedRun:
     """A row of cascadian_claim_due_v1 (or an ok row of cascadian_claim_manual_v1)
     as a ClaimedRun."""
@@ -177,6 +213,7 @@ def _json(value: Any) -> Any:
     return json.loads(value) if isinstance(value, str) else value
 
 
+@answer_of("cascadian_claim_manual_v2")
 def manual_claim(row: dict[str, Any]) -> ManualClaim:
     """The row of cascadian_claim_manual_v1."""
     result = control_result(row["result"])
@@ -211,6 +248,7 @@ def dt_or_none(value: Any) -> datetime | None:
     return None if value is None else _dt(value)
 
 
+@answer_of("cascadian_watch_markets_v1")
 def watched(rows: list[dict[str, Any]]) -> Watched:
     """The rows of cascadian_watch_markets_v1."""
     return Watched(
@@ -219,6 +257,7 @@ def watched(rows: list[dict[str, Any]]) -> Watched:
     )
 
 
+@answer_of("cascadian_record_paper_order_v1")
 def paper_fill(value: Any) -> PaperFill:
     """cascadian_record_paper_order_v1's answer."""
     d = _json(value)
@@ -258,6 +297,7 @@ def paper_order(o: dict[str, Any]) -> PaperOrderRecord:
     )
 
 
+@answer_of("cascadian_paper_book_v1")
 def paper_book(value: Any) -> PaperBook:
     """cascadian_paper_book_v1's answer."""
     d = _json(value)
@@ -293,6 +333,7 @@ def paper_book(value: Any) -> PaperBook:
 # The console's reads (migrations/016).
 
 
+@answer_of("cascadian_console_overview_v1")
 def console_overview(value: Any) -> ConsoleOverview:
     """cascadian_console_overview_v1's answer."""
     d = _json(value)
@@ -304,12 +345,14 @@ def console_overview(value: Any) -> ConsoleOverview:
     )
 
 
+@answer_of("cascadian_console_strategies_v1")
 def strategy_page(rows: list[dict[str, Any]]) -> StrategyPage:
     """The rows of cascadian_console_strategies_v1 (each carries the total)."""
     total = int(rows[0]["total"]) if rows else 0
     return StrategyPage([strategy_status(r) for r in rows], total)
 
 
+@answer_of("cascadian_console_graph_v1")
 def strategy_graph(value: Any) -> StrategyGraph:
     """cascadian_console_graph_v1's answer."""
     d = _json(value)
@@ -325,6 +368,7 @@ def strategy_graph(value: Any) -> StrategyGraph:
     )
 
 
+@answer_of("cascadian_console_notifications_v1")
 def notification_page(value: Any) -> NotificationPage:
     """cascadian_console_notifications_v1's answer."""
     d = _json(value)
@@ -347,6 +391,7 @@ def notification_page(value: Any) -> NotificationPage:
     return NotificationPage(entries, int(d["total"]))
 
 
+@answer_of("cascadian_console_paper_orders_v1")
 def paper_order_page(value: Any) -> PaperOrderPage:
     """cascadian_console_paper_orders_v1's answer."""
     d = _json(value)

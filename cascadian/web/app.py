@@ -12,6 +12,7 @@ from cascadian.clock import Clock
 from cascadian.config import Settings, get_settings
 from cascadian.ports import FullStore, WorkflowExecutor
 from cascadian.web import console, cron, ops, paper, strategies
+from cascadian.web.body_limit import BodyLimit
 from cascadian.web.responses import install_error_handlers
 
 
@@ -47,4 +48,5 @@ def create_app(
     app.include_router(paper.router)
     console.install(app, settings)
     install_error_handlers(app)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_request_bytes)
     return app
