@@ -185,8 +185,8 @@ def test_an_operator_finds_the_failing_strategy_reads_its_error_and_pauses_it(
     assert page.locator(".chart-box.runs rect.gap").count() == 1
 
     page.click("header nav >> text=Strategies")
-    page.select_option("select[name=filter]", "failing")
-    page.click("text=Apply")
+    page.select_option("select[name=filter]", "failing")  # applies at once
+    page.wait_for_url("**/console/strategies?filter=failing**")
     rows = page.locator("table.strategies tbody tr")
     assert rows.count() == 1
     assert "node 'cheap'" in rows.first.inner_text()

@@ -13,3 +13,11 @@ document.addEventListener("submit", function (event) {
     window.setTimeout(function () { button.disabled = true; }, 0);
   }
 });
+
+// The strategies list's filter and sort apply as soon as they are chosen.
+document.addEventListener("change", function (event) {
+  var field = event.target;
+  if (field.tagName === "SELECT" && field.form && field.form.classList.contains("filters")) {
+    field.form.submit();
+  }
+});
