@@ -19,8 +19,8 @@ from cascadian.data import (
     ConsoleOverview,
     NotificationPage,
     PaperOrderPage,
-    StrategyGraph,
-    StrategyPage,
+    SavedGraph,
+    StrategyList,
     StrategyStatus,
     TickEntry,
 )
@@ -82,7 +82,7 @@ class ConsoleService:
 
     async def strategies(
         self, filter: str, search: str | None, sort: str, limit: int, offset: int
-    ) -> StrategyPage:
+    ) -> StrategyList:
         """ValueError for a filter or sort the console does not offer."""
         if filter not in FILTERS:
             raise ValueError(f"unknown filter {filter!r}; one of {', '.join(FILTERS)}")
@@ -93,8 +93,8 @@ class ConsoleService:
             self.clock.now(), filter, search, sort, limit, offset
         )
 
-    async def graph(self, strategy_id: UUID) -> StrategyGraph:
-        graph = await self.store.strategy_graph(strategy_id)
+    async def graph(self, strategy_id: UUID) -> SavedGraph:
+        graph = await self.store.saved_graph(strategy_id)
         if graph is None:
             raise NotFound("strategy not found")
         return graph

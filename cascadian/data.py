@@ -380,13 +380,13 @@ class ConsoleOverview:
 
 
 @dataclass(frozen=True)
-class StrategyPage:
+class StrategyList:
     strategies: list[StrategyStatus]
     total: int  # all that match the filter
 
 
 @dataclass(frozen=True)
-class StrategyGraph:
+class SavedGraph:
     """A strategy's graph as saved."""
 
     id: UUID

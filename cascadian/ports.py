@@ -29,9 +29,9 @@ from cascadian.data import (
     Recorded,
     RunOutcome,
     RunResult,
+    SavedGraph,
     Schedule,
-    StrategyGraph,
-    StrategyPage,
+    StrategyList,
     StrategyStatus,
     TickEntry,
     Watched,
@@ -149,11 +149,11 @@ class ConsoleStore(Protocol):
 
     async def console_strategies(
         self, now: datetime, filter: str, search: str | None, sort: str, limit: int, offset: int
-    ) -> StrategyPage:
+    ) -> StrategyList:
         """A page of current strategies matching `filter` and `search`, sorted by `sort`."""
         ...
 
-    async def strategy_graph(self, strategy_id: UUID) -> StrategyGraph | None: ...
+    async def saved_graph(self, strategy_id: UUID) -> SavedGraph | None: ...
 
     async def notifications(
         self, strategy_id: UUID | None, limit: int, offset: int

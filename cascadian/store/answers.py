@@ -31,9 +31,9 @@ from cascadian.data import (
     PaperOrderRecord,
     PaperPosition,
     Recorded,
+    SavedGraph,
     Schedule,
-    StrategyGraph,
-    StrategyPage,
+    StrategyList,
     StrategyStatus,
     TickEntry,
     Watched,
@@ -346,18 +346,18 @@ def console_overview(value: Any) -> ConsoleOverview:
 
 
 @answer_of("cascadian_console_strategies_v1")
-def strategy_page(rows: list[dict[str, Any]]) -> StrategyPage:
+def strategy_list(rows: list[dict[str, Any]]) -> StrategyList:
     """The rows of cascadian_console_strategies_v1 (each carries the total)."""
     total = int(rows[0]["total"]) if rows else 0
-    return StrategyPage([strategy_status(r) for r in rows], total)
+    return StrategyList([strategy_status(r) for r in rows], total)
 
 
 @answer_of("cascadian_console_graph_v1")
-def strategy_graph(value: Any) -> StrategyGraph:
+def saved_graph(value: Any) -> SavedGraph:
     """cascadian_console_graph_v1's answer."""
     d = _json(value)
     nodes, edges = _json(d["nodes"]), _json(d["edges"])
-    return StrategyGraph(
+    return SavedGraph(
         id=_uuid(d["id"]),
         name=d["name"],
         description=d["description"],

@@ -33,9 +33,9 @@ from cascadian.data import (
     PaperOrderPage,
     Recorded,
     RunOutcome,
+    SavedGraph,
     Schedule,
-    StrategyGraph,
-    StrategyPage,
+    StrategyList,
     StrategyStatus,
     TickEntry,
     Watched,
@@ -337,7 +337,7 @@ class SqlStore:
 
     async def console_strategies(
         self, now: datetime, filter: str, search: str | None, sort: str, limit: int, offset: int
-    ) -> StrategyPage:
+    ) -> StrategyList:
         rows = await self.transport.rows(
             "cascadian_console_strategies_v1",
             {
@@ -349,11 +349,11 @@ class SqlStore:
                 "p_offset": offset,
             },
         )
-        return answers.strategy_page(rows)
+        return answers.strategy_list(rows)
 
-    async def strategy_graph(self, strategy_id: UUID) -> StrategyGraph | None:
+    async def saved_graph(self, strategy_id: UUID) -> SavedGraph | None:
         graph = await self.transport.value("cascadian_console_graph_v1", {"p_id": strategy_id})
-        return None if graph is None else answers.strategy_graph(graph)
+        return None if graph is None else answers.saved_graph(graph)
 
     async def notifications(
         self, strategy_id: UUID | None, limit: int, offset: int

@@ -100,7 +100,7 @@ class ConsoleRoute(APIRoute):
             except NotFound as exc:
                 response = _refusal(request, 404, f"Not found: {exc}.")
             except StoreUnavailable as exc:
-                response = _refusal(request, 503, f"The database is unavailable: {exc}")
+                response = _refusal(request, 503, str(exc))
             response.headers.update(SECURITY_HEADERS)
             return response
 
@@ -221,6 +221,8 @@ async def overview(request: Request) -> Response:
     hours = _int(request.query_params.get("hours"), 3, 1, 24)
     hours = hours if hours in WINDOWS else 3
     health = await control.health()
+    if not health.database:  # what can be said without it, rather than a bare error
+        return _page(request, "down.html", 503, session=session, nav="overview", now=console.now())
     summary = await console.overview()
     window = await console.tick_window(hours)
     data = chart_data(window)

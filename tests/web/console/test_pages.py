@@ -8,7 +8,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from cascadian.data import PaperOrder
+from cascadian.reports import TickReport
 from cascadian.store.sql_store import SqlStore
+from tests.api_client import KEY
 from tests.factories import add_strategy, rows, strategy
 from tests.web.console.helpers import (
     console_client,
@@ -138,3 +140,30 @@ async def test_what_users_named_is_escaped(store: SqlStore, db: Any) -> None:
         page = (await c.get("/console/strategies")).text
     assert "<script>alert(1)</script>" not in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+
+
+async def test_with_the_database_down_the_overview_says_so_and_pages_answer_503() -> None:
+    dead = SqlStore.postgres("postgresql://postgres:pw@127.0.0.1:9/secretdb", timeout=0.5)
+    await dead.open()
+    try:
+        async with console_client(dead) as c:
+            await c.post("/console/sign-in", data={"key": KEY})
+            overview = await c.get("/console")
+            strategies = await c.get("/console/strategies")
+    finally:
+        await dead.close()
+    assert overview.status_code == 503 and "database unavailable" in overview.text
+    assert strategies.status_code == 503 and "database unavailable" in strategies.text
+    assert "secretdb" not in overview.text
+
+
+async def test_failing_ticks_make_the_overview_degraded(store: SqlStore, db: Any) -> None:
+    now = datetime.now(UTC)
+    for seconds in (90, 30):
+        at = now - timedelta(seconds=seconds)
+        await store.record_tick(TickReport("cron", at, finished_at=at, error="database down"))
+    async with console_client(store) as c:
+        await sign_in(c)
+        page = (await c.get("/console")).text
+    health = re.search(r'id="health">(.*?)</div>', page, re.S)
+    assert health and "degraded" in health.group(1) and "the last 2 ticks failed" in health.group(1)
