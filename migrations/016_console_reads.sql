@@ -134,8 +134,9 @@ returns jsonb
 language sql
 stable
 as $$
+    -- description through to_jsonb: a seed schema may have no such column.
     select jsonb_build_object(
-        'id', s.id, 'name', s.name, 'description', s.description,
+        'id', s.id, 'name', s.name, 'description', to_jsonb(s) ->> 'description',
         'version', s.version, 'is_current_version', s.is_current_version,
         'nodes', coalesce(s.nodes, '[]'::jsonb), 'edges', coalesce(s.edges, '[]'::jsonb)
     )
