@@ -49,6 +49,7 @@ from cascadian.web.console.session import (
 log = logging.getLogger(__name__)
 TEMPLATES = templates()
 PAGE_SIZE = 50
+RUNS_PAGE = 20
 MAX_FORM_BYTES = 4096
 WINDOWS = (1, 3, 6, 24)
 ACTIONS = ("start", "pause", "stop", "resume", "run-now")
@@ -299,8 +300,10 @@ async def _strategy_page(
     console, control = _console(request), _control(request)
     status = await control.status(strategy_id)
     graph = await console.graph(strategy_id)
-    runs = await control.executions(strategy_id, 20, 0)
-    latest = await control.execution(runs.executions[0].id) if runs.executions else None
+    runs_page = _int(request.query_params.get("runs"), 1, 1, 100_000)
+    runs = await control.executions(strategy_id, RUNS_PAGE, (runs_page - 1) * RUNS_PAGE)
+    newest = runs if runs_page == 1 else await control.executions(strategy_id, 1, 0)
+    latest = await control.execution(newest.executions[0].id) if newest.executions else None
     marks = _marks(latest.logs) if latest else {}
     notes = await console.notifications(strategy_id, 5, 0)
     now = console.now()
@@ -315,6 +318,9 @@ async def _strategy_page(
         graph=graph,
         diagram=graph_diagram(graph.nodes, graph.edges, marks),
         runs=runs,
+        runs_page=runs_page,
+        runs_pages=max(1, -(-runs.total // RUNS_PAGE)),
+        runs_link=lambda page: f"?runs={page}",
         latest=latest,
         notes=notes,
         lag=lag(status, now),
@@ -412,17 +418,26 @@ async def notifications(request: Request) -> Response:
     session = _sessions(request).session(request)
     console = _console(request)
     page_no = _int(request.query_params.get("page"), 1, 1, 100_000)
-    found = await console.notifications(None, PAGE_SIZE, (page_no - 1) * PAGE_SIZE)
+    raw = request.query_params.get("strategy")
+    sid = _id(raw, "strategy") if raw else None
+    found = await console.notifications(sid, PAGE_SIZE, (page_no - 1) * PAGE_SIZE)
+    strategy_name = (await console.graph(sid)).name if sid else None
+
+    def link(page: int) -> str:
+        return f"?strategy={sid}&page={page}" if sid else f"?page={page}"
+
     return _page(
         request,
         "notifications.html",
+        strategy_id=sid,
+        strategy_name=strategy_name,
         session=session,
         nav="notifications",
         now=console.now(),
         page=found,
         page_no=page_no,
         pages=max(1, -(-found.total // PAGE_SIZE)),
-        link=_page_link,
+        link=link,
     )
 
 

@@ -11,7 +11,7 @@ from cascadian.data import PaperOrder
 from cascadian.reports import TickReport
 from cascadian.store.sql_store import SqlStore
 from tests.api_client import KEY
-from tests.factories import add_strategy, rows, strategy
+from tests.factories import USER, add_strategy, rows, strategy
 from tests.web.console.helpers import (
     console_client,
     failing_strategy,
@@ -167,3 +167,32 @@ async def test_failing_ticks_make_the_overview_degraded(store: SqlStore, db: Any
         page = (await c.get("/console")).text
     health = re.search(r'id="health">(.*?)</div>', page, re.S)
     assert health and "degraded" in health.group(1) and "the last 2 ticks failed" in health.group(1)
+    failed = re.search(r'id="failed-ticks">(.*?)</section>', page, re.S)
+    assert failed and failed.group(1).count("database down") == 2
+
+
+async def test_a_strategys_notifications_have_a_page_of_their_own(store: SqlStore, db: Any) -> None:
+    mine = add_strategy(db, next_execution_at=None, name="Mine")
+    other = add_strategy(db, next_execution_at=None, name="Other")
+    await notify(store, mine, "Mine spoke")
+    await notify(store, other, "Other spoke")
+    async with console_client(store) as c:
+        await sign_in(c)
+        page = (await c.get("/console/notifications", params={"strategy": str(mine)})).text
+    assert "Mine spoke" in page and "Other spoke" not in page and "Notifications of" in page
+
+
+async def test_older_runs_are_a_page_away(store: SqlStore, db: Any) -> None:
+    sid = add_strategy(db, next_execution_at=None, name="Busy")
+    db.execute(
+        "insert into workflow_executions (workflow_id, user_id, status, execution_started_at, "
+        "error_message) select %s, %s, 'failed', now() - make_interval(mins => i), 'run ' || i "
+        "from generate_series(1, 22) as i",
+        (sid, USER),
+    )
+    async with console_client(store) as c:
+        await sign_in(c)
+        first = (await c.get(f"/console/strategies/{sid}")).text
+        second = (await c.get(f"/console/strategies/{sid}", params={"runs": 2})).text
+    assert "page 1 of 2" in first and ">run 1<" in first and ">run 21<" not in first
+    assert ">run 21<" in second and ">run 22<" in second and ">run 1<" not in second
