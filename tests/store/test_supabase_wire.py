@@ -218,14 +218,17 @@ async def test_each_store_call_is_one_rpc_post_with_named_arguments(
     assert json.loads(request.content) == body
 
 
-async def test_ping_is_one_small_read(wire: tuple[SqlStore, respx.MockRouter]) -> None:
+async def test_ping_is_one_function_call_not_a_table_read(
+    wire: tuple[SqlStore, respx.MockRouter],
+) -> None:
+    # Tables created after Supabase's 2026 change have no Data API grants; our
+    # functions always do (migrations/019).
     store, router = wire
     await store.ping()
     request = the_request(router)
-    assert (request.method, request.url.path) == ("GET", "/rest/v1/workflow_sessions")
-    assert dict(request.url.params) == {"select": "id", "limit": "1"}
+    assert (request.method, request.url.path) == ("POST", "/rest/v1/rpc/cascadian_ping_v1")
     assert_authenticated(request)
-    assert request.headers["accept-profile"] == "public"
+    assert json.loads(request.content) == {}
 
 
 async def test_a_claim_answer_is_read_from_postgrest_json(
