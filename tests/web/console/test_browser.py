@@ -263,11 +263,18 @@ def test_the_pages_fit_a_phone(browser: Any, server: str, db: Any) -> None:
             ("phone-overview", "/console"),
             ("phone-strategies", "/console/strategies"),
             ("phone-strategy", f"/console/strategies/{failing}"),
+            ("phone-notifications", "/console/notifications"),
+            ("phone-paper", "/console/paper"),
         ):
             phone.goto(path)
             # Nothing wider than the screen but what scrolls inside its own box.
             width = phone.evaluate("document.documentElement.scrollWidth")
             assert width <= PHONE["width"], f"{path} is {width}px wide"
             shot(phone, name)
+        phone.goto(f"/console/strategies/{failing}")
+        phone.locator("table.runs a").first.click()
+        phone.wait_for_url("**/console/runs/**")
+        assert phone.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+        shot(phone, "phone-run")
     finally:
         context.close()
