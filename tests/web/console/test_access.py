@@ -208,3 +208,13 @@ async def test_the_consoles_css_and_script_are_served_by_the_app(store: SqlStore
     # Relative, so a proxy's scheme (https in front, http behind) cannot break them.
     assert 'href="/console/static/console.css"' in form.text
     assert "http://" not in form.text and "https://" not in form.text
+
+
+async def test_a_sign_in_posted_from_another_site_is_refused(store: SqlStore, db: Any) -> None:
+    async with console_client(store) as c:
+        reply = await c.post(
+            "/console/sign-in", data={"key": KEY}, headers={"Origin": "https://evil.example"}
+        )
+        form = await c.get("/console/sign-in")
+    assert reply.status_code == 403 and COOKIE not in reply.headers.get("set-cookie", "")
+    assert 'method="post" action="/console/sign-in"' in form.text  # never the key in a URL
