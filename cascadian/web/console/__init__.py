@@ -8,8 +8,11 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from cascadian.config import Settings
+
+# The routes register on base.router as their modules are imported.
+from cascadian.web.console import access, actions, pages  # noqa: F401
+from cascadian.web.console.base import router
 from cascadian.web.console.render import STATIC
-from cascadian.web.console.routes import router
 from cascadian.web.console.session import Sessions
 
 
