@@ -14,6 +14,7 @@ console).
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 from urllib.parse import urlencode
 from uuid import UUID
@@ -50,10 +51,13 @@ async def overview(request: Request) -> Response:
     health = await control.health()
     if not health.database:  # what can be said without it, rather than a bare error
         return page(request, "down.html", 503, session=session, nav="overview", now=console.now())
-    summary = await console.overview()
-    window = await console.tick_window(hours)
+    # Independent reads, at once: a serverless page waits for the slowest, not the sum.
+    summary, window, failing = await asyncio.gather(
+        console.overview(),
+        console.tick_window(hours),
+        console.strategies("failing", None, "attention", 8, 0),
+    )
     data = chart_data(window)
-    failing = await console.strategies("failing", None, "attention", 8, 0)
     now = console.now()
     oldest_lag = (now - summary.oldest_due_at) if summary.oldest_due_at else None
     return page(
@@ -124,14 +128,16 @@ async def strategy_page(
     status_code: int = 200,
 ) -> Response:
     console, control = console_of(request), control_of(request)
-    status = await control.status(strategy_id)
-    graph = await console.graph(strategy_id)
     runs_page = clamp(request.query_params.get("runs"), 1, 1, 100_000)
-    runs = await control.executions(strategy_id, RUNS_PAGE, (runs_page - 1) * RUNS_PAGE)
+    status, graph, runs, notes = await asyncio.gather(
+        control.status(strategy_id),
+        console.graph(strategy_id),
+        control.executions(strategy_id, RUNS_PAGE, (runs_page - 1) * RUNS_PAGE),
+        console.notifications(strategy_id, 5, 0),
+    )
     newest = runs if runs_page == 1 else await control.executions(strategy_id, 1, 0)
     latest = await control.execution(newest.executions[0].id) if newest.executions else None
     marks = _marks(latest.logs) if latest else {}
-    notes = await console.notifications(strategy_id, 5, 0)
     now = console.now()
     return page(
         request,
