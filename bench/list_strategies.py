@@ -4,8 +4,8 @@ holds 100k strategies (seeded with generate_series: 1,000 owners, 70% running, 2
 paused, 10% drafts; one row in ten an old version; names of two words).
 
 Each row of the table is one query shape: a filter, a sort, a page. Each sample is
-one call timed by the client. A last set of rows repeats the default page, a search
-and a sort with the list indexes of migration 010 dropped.
+one call timed by the client. The last rows repeat the default page and one owner's page
+with the two list indexes of migration 010 dropped.
 
     .venv/bin/python bench/list_strategies.py [--quick] [--samples N] [--size N]
 """

@@ -471,6 +471,15 @@ class GraphProblem:
 
 
 @dataclass(frozen=True)
+class NodeTypeInfo:
+    """A node type a graph may use, with its config's JSON Schema."""
+
+    name: str
+    description: str
+    config_schema: dict[str, Any]
+
+
+@dataclass(frozen=True)
 class Intent:
     """A write a dry run did not make: what it would have done, and which node asked."""
 

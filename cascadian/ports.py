@@ -20,6 +20,7 @@ from cascadian.data import (
     ExecutionPage,
     GraphProblem,
     ManualClaim,
+    NodeTypeInfo,
     Notification,
     PaperBook,
     PaperFill,
@@ -63,6 +64,10 @@ class GraphRunner(Protocol):
 
     async def dry_run(self, workflow: Workflow) -> DryRun:
         """Run it now, every write switched to a report of what it would have done."""
+        ...
+
+    def node_types(self) -> list[NodeTypeInfo]:
+        """The node types a graph may use, by name."""
         ...
 
 

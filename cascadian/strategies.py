@@ -17,6 +17,7 @@ from cascadian.clock import Clock, SystemClock
 from cascadian.data import (
     DryRun,
     GraphProblem,
+    NodeTypeInfo,
     Schedule,
     StrategyChanges,
     StrategyDetail,
@@ -81,6 +82,10 @@ class StrategyService:
     def problems(self, graph: StrategyGraph) -> list[GraphProblem]:
         """Every reason the graph cannot run, one per field; empty when it can."""
         return self.runner.problems(workflow_of(graph))
+
+    def node_types(self) -> list[NodeTypeInfo]:
+        """What a graph's nodes may be, each with its config's JSON Schema."""
+        return self.runner.node_types()
 
     def _check(self, graph: StrategyGraph) -> None:
         found = self.problems(graph)

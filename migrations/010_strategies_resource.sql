@@ -11,12 +11,12 @@
 -- builder leaves it) auto_run, and is never claimed again. Runs point at the
 -- row, so at the version, they ran.
 
--- Listing: the first page by name (the default order) and one owner's strategies
--- are index walks that stop at the page. The other orders and a name search sort or
--- filter the matching rows (a top-N sort), in the same scan the page's total needs
--- anyway. Every recorded run updates its strategy's row, and such an update adds
--- an entry to every index on the table, so there are no more list indexes than
--- these two (measured in docs/performance.md, bench/list_strategies.py).
+-- Listing: the default order (by name) walks the first index and stops at its
+-- page; one owner's strategies come from the second. Every other list reads the
+-- matching rows once, for its page and its total together. Every recorded run
+-- updates its strategy's row, and such an update adds an entry to every index on
+-- the table, so there are no more list indexes than these two (measured in
+-- docs/performance.md, bench/list_strategies.py).
 create index if not exists workflow_sessions_list_name_idx
     on workflow_sessions (name, id) where is_current_version;
 create index if not exists workflow_sessions_list_owner_idx
@@ -65,8 +65,14 @@ $$;
 -- p: {status?, user_id?, auto_run?, q? (a substring of the name, any case),
 -- sort: name | next_run | last_run | error_streak, descending: bool, limit,
 -- offset}. Archived strategies are listed only when p.status asks for them.
--- Dynamic SQL so each sort walks its own index; only whitelisted column names
--- reach the statement, every value is a parameter.
+-- By name (the default) without a search, the page walks
+-- workflow_sessions_list_name_idx and stops, and the total is counted apart. In
+-- any other order, or with a search (which a walk would test against every name a
+-- second time when few match), the matching rows are read once: their ids and sort keys are kept, counted for the total, and the page is
+-- picked from them (a top-N sort); then the page's rows are read by id. Dynamic
+-- SQL so each shape gets its own plan (one owner's rows come from
+-- workflow_sessions_list_owner_idx); only whitelisted column names reach the
+-- statement, every value is a parameter.
 create or replace function cascadian_list_strategies_v1(p jsonb, p_now timestamptz)
 returns jsonb
 language plpgsql
@@ -78,6 +84,9 @@ declare
     v_dir text := case when coalesce((p ->> 'descending')::boolean, false)
         then 'desc' else 'asc' end;
     v_total bigint;
+    v_count bigint;
+    v_pick text;
+    v_walk boolean;
     v_data jsonb;
 begin
     if p ? 'status' and p ->> 'status' is not null then
@@ -106,18 +115,36 @@ begin
         raise exception 'cascadian_list_strategies_v1: unknown sort %', p ->> 'sort';
     end if;
 
-    execute format('select count(*) from workflow_sessions s where %s', v_where)
-        into v_total using p;
-    -- The page is sorted and cut inside (so by an index, or a top-N sort), then
-    -- aggregated in the same order. Strategies that never ran, or are not
-    -- scheduled, sort last either way.
+    v_walk := v_order = 'name' and p ->> 'q' is null;
+    if v_walk then
+        execute format('select count(*) from workflow_sessions s where %s', v_where)
+            into v_total using p;
+        v_pick := format(
+            'select s.id, s.name as k from workflow_sessions s where %s '
+            'order by s.name %s nulls last, s.id %2$s limit $3 offset $4',
+            v_where, v_dir
+        );
+    else
+        v_pick := format(
+            'select id, k from matching order by k %s nulls last, id %1$s limit $3 offset $4',
+            v_dir
+        );
+    end if;
+    -- Strategies that never ran, or are not scheduled, sort last either way.
     execute format(
         $q$
-        select coalesce(
-            jsonb_agg(to_jsonb(page) order by page.%1$I %2$s nulls last, page.id %2$s),
-            '[]'::jsonb
-        )
-        from (
+        with matching as materialized (
+            select s.id, %1$s as k from workflow_sessions s where %2$s
+        ),
+        picked as (%4$s)
+        select
+            case when %5$L then null else (select count(*) from matching) end,
+            coalesce(
+                jsonb_agg(to_jsonb(r) order by picked.k %3$s nulls last, picked.id %3$s),
+                '[]'::jsonb
+            )
+        from picked
+        cross join lateral (
             select
                 s.id, s.user_id, s.name, s.description, coalesce(s.status, 'draft') as status,
                 coalesce(s.auto_run, false) as auto_run,
@@ -134,17 +161,16 @@ begin
                 s.lease_expires_at, s.version, s.is_current_version, s.parent_workflow_id,
                 s.created_at, s.updated_at
             from workflow_sessions s
-            where %3$s
-            order by %4$s %2$s nulls last, s.id %2$s
-            limit $3 offset $4
-        ) page
+            where s.id = picked.id
+        ) r
         $q$,
-        v_order, v_dir, v_where,
         case when v_order = 'error_count' then 'coalesce(s.error_count, 0)'
-            else 's.' || v_order end
+            else 's.' || v_order end,
+        v_where, v_dir, v_pick, v_walk
     )
-    into v_data
+    into v_count, v_data
     using p, p_now, coalesce((p ->> 'limit')::integer, 50), coalesce((p ->> 'offset')::integer, 0);
+    v_total := coalesce(v_total, v_count);
     return jsonb_build_object('total', v_total, 'data', v_data);
 end;
 $$;

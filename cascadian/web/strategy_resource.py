@@ -9,6 +9,7 @@
     DELETE /api/strategies/{id}            archive: never runs again, history kept
     POST   /api/strategies/{id}/dry-run    run it now, writing nothing
     GET    /api/strategies/{id}/export     the document `import` (a create) takes
+    GET    /api/node-types                 each node type's config as JSON Schema
 
 Routes only translate HTTP: the strategy service (cascadian/strategies.py) does
 the work; responses.py maps GraphInvalid to 422 with every problem, NotFound to
@@ -168,6 +169,19 @@ class DryRunRequest(Graph):
     user_id: UUID | None = Field(default=None, description="The owner notify nodes would tell")
 
 
+class NodeTypeModel(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    name: str = Field(description="The `type` a node of this kind has")
+    description: str
+    config_schema: dict[str, Any] = Field(description="JSON Schema of its `data.config`")
+
+
+class NodeTypesResponse(BaseModel):
+    success: bool = True
+    data: list[NodeTypeModel]
+
+
 class ExportResponse(BaseModel):
     success: bool = True
     data: StrategyDocument
@@ -295,6 +309,21 @@ async def validate(body: Graph, strategies: Strategies) -> ValidationResponse:
 async def dry_run_graph(body: DryRunRequest, strategies: Strategies) -> DryRunResponse:
     """As `POST /api/strategies/{id}/dry-run`, for a graph that is not saved."""
     return _dry_run(await strategies.dry_run_graph(body.to_graph(), body.user_id))
+
+
+@router.get(
+    "/node-types",
+    response_model=NodeTypesResponse,
+    responses=error_responses(401),
+    tags=TAGS,
+    summary="The node types a graph may use, each with its config's JSON Schema",
+)
+async def node_types(strategies: Strategies) -> NodeTypesResponse:
+    """cascadian's vocabulary and the original builder's (`original-*`, which a saved
+    graph names by the builder's own type names). A config without templates is
+    checked against its schema; one with `${...}` templates once they are resolved."""
+    found = strategies.node_types()
+    return NodeTypesResponse(data=[NodeTypeModel.model_validate(t) for t in found])
 
 
 @router.get(

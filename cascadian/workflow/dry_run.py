@@ -32,6 +32,7 @@ from cascadian.data import (
     DryRun,
     GraphProblem,
     Intent,
+    NodeTypeInfo,
     Notification,
     PaperFill,
     PaperOrder,
@@ -176,6 +177,13 @@ class DryRunner:
 
     def problems(self, workflow: Workflow) -> list[GraphProblem]:
         return problems(workflow, self.executor.registry, self.executor.services)
+
+    def node_types(self) -> list[NodeTypeInfo]:
+        registry = self.executor.registry
+        return [
+            NodeTypeInfo(t.name, t.description, t.config_model.model_json_schema())
+            for t in (registry[name] for name in registry.names())
+        ]
 
     async def dry_run(self, workflow: Workflow) -> DryRun:
         intents: list[Intent] = []

@@ -79,6 +79,7 @@ ROUTES = [
     ("DELETE", "/api/strategies/{}"),
     ("POST", "/api/strategies/{}/dry-run"),
     ("GET", "/api/strategies/{}/export"),
+    ("GET", "/api/node-types"),
 ]
 BY_ID = [r for r in ROUTES if "{}" in r[1]]
 
@@ -583,3 +584,14 @@ async def test_the_graph_format_is_published_as_json_schema(dead_store: SqlStore
     assert {"Graph", "GraphNode", "GraphEdge", "StrategyDocument"} <= components.keys()
     validate_body = schema["paths"]["/api/strategies/validate"]["post"]["requestBody"]
     assert validate_body["content"]["application/json"]["schema"]["$ref"].endswith("/Graph")
+
+
+async def test_each_node_types_config_is_published_as_json_schema(dead_store: SqlStore) -> None:
+    async with client(dead_store) as c:
+        reply = await c.get("/api/node-types")
+    assert reply.status_code == 200
+    types = {t["name"]: t for t in reply.json()["data"]}
+    assert {"filter", "notify", "http-request", "original-polymarket-buy"} <= types.keys()
+    notify = types["notify"]["config_schema"]
+    assert set(notify["required"]) == {"title", "message"}
+    assert notify["additionalProperties"] is False
