@@ -19,12 +19,10 @@ from cascadian.data import (
     ConsoleOverview,
     NotificationPage,
     PaperOrderPage,
-    SavedGraph,
     StrategyList,
     StrategyStatus,
     TickEntry,
 )
-from cascadian.errors import NotFound
 from cascadian.ports import ConsoleStore, ControlStore
 
 Filter = Literal[
@@ -92,12 +90,6 @@ class ConsoleService:
         return await self.store.console_strategies(
             self.clock.now(), filter, search, sort, limit, offset
         )
-
-    async def graph(self, strategy_id: UUID) -> SavedGraph:
-        graph = await self.store.saved_graph(strategy_id)
-        if graph is None:
-            raise NotFound("strategy not found")
-        return graph
 
     async def notifications(
         self, strategy_id: UUID | None, limit: int, offset: int

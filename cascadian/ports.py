@@ -16,9 +16,12 @@ from cascadian.data import (
     ClaimedRun,
     ConsoleOverview,
     ControlResult,
+    DryRun,
     ExecutionDetail,
     ExecutionPage,
+    GraphProblem,
     ManualClaim,
+    NodeTypeInfo,
     Notification,
     NotificationPage,
     PaperBook,
@@ -29,9 +32,13 @@ from cascadian.data import (
     Recorded,
     RunOutcome,
     RunResult,
-    SavedGraph,
     Schedule,
+    StrategyChanges,
+    StrategyDetail,
+    StrategyDraft,
     StrategyList,
+    StrategyPage,
+    StrategyQuery,
     StrategyStatus,
     TickEntry,
     Watched,
@@ -48,6 +55,23 @@ class WorkflowExecutor(Protocol):
         `deadline` is when the run must be over, on the event loop's clock
         (loop.time()); the caller also cancels the run then.
         """
+        ...
+
+
+class GraphRunner(Protocol):
+    """Checks graphs and dry-runs them (workflow/dry_run.py): nothing it runs is
+    recorded or written."""
+
+    def problems(self, workflow: Workflow) -> list[GraphProblem]:
+        """Every reason the graph cannot run, one per field; empty when it can."""
+        ...
+
+    async def dry_run(self, workflow: Workflow) -> DryRun:
+        """Run it now, every write switched to a report of what it would have done."""
+        ...
+
+    def node_types(self) -> list[NodeTypeInfo]:
+        """The node types a graph may use, by name."""
         ...
 
 
@@ -153,8 +177,6 @@ class ConsoleStore(Protocol):
         """A page of current strategies matching `filter` and `search`, sorted by `sort`."""
         ...
 
-    async def saved_graph(self, strategy_id: UUID) -> SavedGraph | None: ...
-
     async def notifications(
         self, strategy_id: UUID | None, limit: int, offset: int
     ) -> NotificationPage:
@@ -166,5 +188,47 @@ class ConsoleStore(Protocol):
         ...
 
 
-class FullStore(Store, ControlStore, ConsoleStore, Protocol):
-    """A process's store: the tick's side and the operators' side (both adapters)."""
+class StrategyStore(Protocol):
+    """Strategies as a resource (strategies.py): each change one SQL function call."""
+
+    async def create_strategy(
+        self, draft: StrategyDraft, start: bool, next_execution_at: datetime | None, now: datetime
+    ) -> UUID:
+        """Save a new strategy (a draft unless `start`); its id."""
+        ...
+
+    async def strategy(self, strategy_id: UUID, now: datetime) -> StrategyDetail | None: ...
+
+    async def strategies(self, query: StrategyQuery, now: datetime) -> StrategyPage:
+        """A page of current versions matching the query, and how many match."""
+        ...
+
+    async def new_version(
+        self,
+        strategy_id: UUID,
+        changes: StrategyChanges,
+        schedule: Schedule | None,
+        next_execution_at: datetime | None,
+        now: datetime,
+    ) -> tuple[ControlResult, UUID | None]:
+        """A new version with the changed graph (and schedule, unless None); the
+        result and, when ok, the new version's id."""
+        ...
+
+    async def update_strategy(
+        self,
+        strategy_id: UUID,
+        changes: StrategyChanges,
+        schedule: Schedule | None,
+        next_execution_at: datetime | None,
+        now: datetime,
+    ) -> ControlResult:
+        """Rename or reschedule in place (`schedule` None: leave it)."""
+        ...
+
+    async def archive_strategy(self, strategy_id: UUID, now: datetime) -> ControlResult: ...
+
+
+class FullStore(Store, ControlStore, StrategyStore, ConsoleStore, Protocol):
+    """A process's store: the tick's side, the operators' side, strategies and the
+    console's reads (both adapters)."""

@@ -127,23 +127,6 @@ as $$
     offset p_offset;
 $$;
 
--- A strategy's graph as saved (nodes, edges), with its name, description and
--- version; null when there is no such strategy.
-create or replace function cascadian_console_graph_v1(p_id uuid)
-returns jsonb
-language sql
-stable
-as $$
-    -- description through to_jsonb: a seed schema may have no such column.
-    select jsonb_build_object(
-        'id', s.id, 'name', s.name, 'description', to_jsonb(s) ->> 'description',
-        'version', s.version, 'is_current_version', s.is_current_version,
-        'nodes', coalesce(s.nodes, '[]'::jsonb), 'edges', coalesce(s.edges, '[]'::jsonb)
-    )
-    from workflow_sessions s
-    where s.id = p_id;
-$$;
-
 -- The newest notifications, of every owner, with the name of the strategy that
 -- sent each (null: not sent by a strategy, or the strategy is gone), as
 -- {"total": <all of them>, "data": [...]}. p_workflow_id null: all strategies.

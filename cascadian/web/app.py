@@ -11,7 +11,7 @@ from cascadian.bootstrap import services
 from cascadian.clock import Clock
 from cascadian.config import Settings, get_settings
 from cascadian.ports import FullStore, WorkflowExecutor
-from cascadian.web import console, cron, ops, paper, strategies
+from cascadian.web import console, cron, ops, paper, strategies, strategy_resource
 from cascadian.web.body_limit import BodyLimit
 from cascadian.web.responses import install_error_handlers
 
@@ -34,6 +34,7 @@ def create_app(
             app.state.control_service = s.control
             app.state.paper_service = s.paper
             app.state.console_service = s.console
+            app.state.strategy_service = s.strategies
             yield
 
     app = FastAPI(
@@ -45,6 +46,7 @@ def create_app(
     app.include_router(cron.router)
     app.include_router(ops.router)
     app.include_router(strategies.router)
+    app.include_router(strategy_resource.router)
     app.include_router(paper.router)
     console.install(app, settings)
     install_error_handlers(app)

@@ -10,7 +10,7 @@ import pytest
 
 from cascadian.data import Notification, PaperOrder
 from cascadian.ports import FullStore
-from tests.factories import USER, add_strategy, chain, node
+from tests.factories import USER, add_strategy
 
 pytestmark = pytest.mark.both_schemas
 
@@ -88,17 +88,6 @@ async def test_the_list_filters_by_due_and_status_searches_and_pages_with_a_tota
     assert [s.name for s in second.strategies] == ["Held", "Late"] and second.total == 6
     empty = await any_store.console_strategies(NOW, "all", "nothing like it", "name", 10, 0)
     assert (empty.strategies, empty.total) == ([], 0)
-
-
-async def test_the_graph_is_the_saved_nodes_and_edges(any_store: FullStore, db: Any) -> None:
-    graph = chain(node("start", "start"), node("end", "end"))
-    sid = add_strategy(db, next_execution_at=None, name="G", graph=graph, description="d")
-    found = await any_store.saved_graph(sid)
-    assert found is not None
-    assert (found.name, found.description, found.is_current_version) == ("G", "d", True)
-    assert [n["id"] for n in found.nodes] == ["start", "end"]
-    assert found.edges[0]["source"] == "start"
-    assert await any_store.saved_graph(USER) is None
 
 
 async def test_notifications_come_newest_first_with_their_strategys_name(

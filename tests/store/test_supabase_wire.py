@@ -16,7 +16,17 @@ import httpx
 import pytest
 import respx
 
-from cascadian.data import Notification, RunOutcome, RunResult, Schedule, WatchlistEntry
+from cascadian.data import (
+    Notification,
+    RunOutcome,
+    RunResult,
+    Schedule,
+    StrategyChanges,
+    StrategyDraft,
+    StrategyGraph,
+    StrategyQuery,
+    WatchlistEntry,
+)
 from cascadian.reports import TickReport
 from cascadian.store.sql_store import SqlStore
 from tests.conftest import SUPABASE_KEY
@@ -51,6 +61,8 @@ def assert_authenticated(request: httpx.Request) -> None:
     assert request.headers["x-client-info"].startswith("supabase-py/")
 
 
+GRAPH = StrategyGraph([{"id": "start", "type": "start"}], [], {"v": 1})
+GRAPH_JSON = {"nodes": [{"id": "start", "type": "start"}], "edges": [], "variables": {"v": 1}}
 OUTCOME = RunOutcome(EID, SID, RunResult(True, {"end": {}}, [], 2, 40), NOW, NOW)
 CALLS: list[tuple[str, Callable[[SqlStore], Awaitable[Any]], dict[str, Any]]] = [
     (
@@ -133,7 +145,7 @@ CALLS: list[tuple[str, Callable[[SqlStore], Awaitable[Any]], dict[str, Any]]] = 
         },
     ),
     (
-        "cascadian_claim_manual_v2",
+        "cascadian_claim_manual_v3",
         lambda s: s.claim_manual(SID, NOW, 120.0),
         {"p_id": str(SID), "p_now": NOW_ISO, "p_lease_seconds": 120.0},
     ),
@@ -143,7 +155,7 @@ CALLS: list[tuple[str, Callable[[SqlStore], Awaitable[Any]], dict[str, Any]]] = 
         {"p_execution_ids": [str(EID)], "p_reason": "worker stopped", "p_now": NOW_ISO},
     ),
     (
-        "cascadian_start_v2",
+        "cascadian_start_v3",
         lambda s: s.start(SID, Schedule(15, "*/15 * * * *", "Asia/Tokyo"), NOW, NOW),
         {
             "p_id": str(SID),
@@ -155,17 +167,17 @@ CALLS: list[tuple[str, Callable[[SqlStore], Awaitable[Any]], dict[str, Any]]] = 
         },
     ),
     (
-        "cascadian_halt_v2",
+        "cascadian_halt_v3",
         lambda s: s.pause(SID, NOW),
         {"p_id": str(SID), "p_status": "paused", "p_now": NOW_ISO},
     ),
     (
-        "cascadian_halt_v2",
+        "cascadian_halt_v3",
         lambda s: s.stop(SID, NOW),
         {"p_id": str(SID), "p_status": "stopped", "p_now": NOW_ISO},
     ),
     (
-        "cascadian_resume_v2",
+        "cascadian_resume_v3",
         lambda s: s.resume(SID, NOW, NOW),
         {"p_id": str(SID), "p_now": NOW_ISO, "p_next": NOW_ISO},
     ),
@@ -193,6 +205,76 @@ CALLS: list[tuple[str, Callable[[SqlStore], Awaitable[Any]], dict[str, Any]]] = 
         "cascadian_ticks_v2",
         lambda s: s.ticks(10),
         {"p_limit": 10},
+    ),
+    (
+        "cascadian_create_strategy_v1",
+        lambda s: s.create_strategy(
+            StrategyDraft(USER, "new", GRAPH, Schedule(5, None, "UTC")), True, NOW, NOW
+        ),
+        {
+            "p_now": NOW_ISO,
+            "p": {
+                "user_id": str(USER),
+                "name": "new",
+                "description": None,
+                **GRAPH_JSON,
+                "trigger": None,
+                "interval_minutes": 5,
+                "cron": None,
+                "timezone": "UTC",
+                "start": True,
+                "next_execution_at": NOW_ISO,
+            },
+        },
+    ),
+    (
+        "cascadian_strategy_v1",
+        lambda s: s.strategy(SID, NOW),
+        {"p_id": str(SID), "p_now": NOW_ISO},
+    ),
+    (
+        "cascadian_list_strategies_v1",
+        lambda s: s.strategies(StrategyQuery(q="a", sort="last_run", limit=10), NOW),
+        {
+            "p_now": NOW_ISO,
+            "p": {
+                "status": None,
+                "user_id": None,
+                "auto_run": None,
+                "q": "a",
+                "sort": "last_run",
+                "descending": False,
+                "limit": 10,
+                "offset": 0,
+            },
+        },
+    ),
+    (
+        "cascadian_new_version_v1",
+        lambda s: s.new_version(SID, StrategyChanges(name="v2", graph=GRAPH), None, None, NOW),
+        {"p_id": str(SID), "p_now": NOW_ISO, "p": {**GRAPH_JSON, "trigger": None, "name": "v2"}},
+    ),
+    (
+        "cascadian_update_strategy_v1",
+        lambda s: s.update_strategy(
+            SID, StrategyChanges(interval_minutes=7), Schedule(7), NOW, NOW
+        ),
+        {
+            "p_id": str(SID),
+            "p_now": NOW_ISO,
+            "p": {
+                "schedule": True,
+                "interval_minutes": 7,
+                "cron": None,
+                "timezone": "UTC",
+                "next_execution_at": NOW_ISO,
+            },
+        },
+    ),
+    (
+        "cascadian_archive_strategy_v1",
+        lambda s: s.archive_strategy(SID, NOW),
+        {"p_id": str(SID), "p_now": NOW_ISO},
     ),
 ]
 

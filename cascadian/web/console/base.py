@@ -20,6 +20,7 @@ from starlette.responses import Response
 from cascadian.console import ConsoleService
 from cascadian.control import ControlService
 from cascadian.errors import NotFound, StoreUnavailable
+from cascadian.strategies import StrategyService
 from cascadian.tick import TickService
 from cascadian.web.console.render import templates
 from cascadian.web.console.session import COOKIE_PATH, Refused, Sessions, SignInRequired
@@ -95,6 +96,11 @@ def sessions_of(request: Request) -> Sessions:
 
 def console_of(request: Request) -> ConsoleService:
     service: ConsoleService = request.app.state.console_service
+    return service
+
+
+def strategies_of(request: Request) -> StrategyService:
+    service: StrategyService = request.app.state.strategy_service
     return service
 
 

@@ -36,6 +36,7 @@ from cascadian.web.console.base import (
     parse_id,
     router,
     sessions_of,
+    strategies_of,
 )
 from cascadian.web.console.charts import axes, chart_data, duration_chart, runs_chart
 from cascadian.web.console.diagram import NodeMark, graph_diagram
@@ -131,7 +132,7 @@ async def strategy_page(
     runs_page = clamp(request.query_params.get("runs"), 1, 1, 100_000)
     status, graph, runs, notes = await asyncio.gather(
         control.status(strategy_id),
-        console.graph(strategy_id),
+        strategies_of(request).get(strategy_id),
         control.executions(strategy_id, RUNS_PAGE, (runs_page - 1) * RUNS_PAGE),
         console.notifications(strategy_id, 5, 0),
     )
@@ -148,7 +149,7 @@ async def strategy_page(
         now=now,
         s=status,
         graph=graph,
-        diagram=graph_diagram(graph.nodes, graph.edges, marks),
+        diagram=graph_diagram(graph.graph.nodes, graph.graph.edges, marks),
         runs=runs,
         runs_page=runs_page,
         runs_pages=max(1, -(-runs.total // RUNS_PAGE)),
@@ -197,7 +198,7 @@ async def run(request: Request, execution_id: str) -> Response:
     session = sessions_of(request).session(request)
     console, control = console_of(request), control_of(request)
     detail = await control.execution(parse_id(execution_id, "run"))
-    graph = await console.graph(detail.workflow_id)
+    graph = await strategies_of(request).get(detail.workflow_id)
     done = request.query_params.get("did")
     return page(
         request,
@@ -207,7 +208,7 @@ async def run(request: Request, execution_id: str) -> Response:
         now=console.now(),
         run=detail,
         graph=graph,
-        diagram=graph_diagram(graph.nodes, graph.edges, _marks(detail.logs)),
+        diagram=graph_diagram(graph.graph.nodes, graph.graph.edges, _marks(detail.logs)),
         notice=DONE.get(done or ""),
     )
 
@@ -220,7 +221,7 @@ async def notifications(request: Request) -> Response:
     raw = request.query_params.get("strategy")
     sid = parse_id(raw, "strategy") if raw else None
     found = await console.notifications(sid, PAGE_SIZE, (page_no - 1) * PAGE_SIZE)
-    strategy_name = (await console.graph(sid)).name if sid else None
+    strategy_name = (await strategies_of(request).get(sid)).name if sid else None
 
     def link(page: int) -> str:
         return f"?strategy={sid}&page={page}" if sid else f"?page={page}"
