@@ -6,7 +6,10 @@
 
 Claims are taken in batches no larger than the free concurrency, so every
 claimed strategy starts at once; claiming stops when a new run could no
-longer finish inside the tick budget, or when a worker is stopping.
+longer finish inside the tick budget, or when a worker is stopping. A run whose
+outcome is waiting to be written no longer holds its concurrency slot, so the
+next claim and its runs overlap the write of the last batch (up to as many runs
+again waiting on the write): the database writes while the process runs.
 
 `run_now` runs one strategy on demand through the same run and record steps,
 under a manual claim (SQL: cascadian_claim_manual_v1).
@@ -53,9 +56,10 @@ class TickService:
         self.settings = settings
         self.clock = clock or SystemClock()
         self.recorder = OutcomeRecorder(store, settings.auto_pause_threshold)
-        self._recording: set[UUID] = set()
+        self._recording: set[UUID] = set()  # runs whose outcome is being written
+        self._slot_freed = asyncio.Event()  # a run moved on to being recorded
         # Runs that ignored cancellation, kept referenced until they end.
-        self._abandoned: set[asyncio.Task[RunResult]] = set()  # runs whose outcome is being written
+        self._abandoned: set[asyncio.Task[RunResult]] = set()
 
     async def tick(
         self,
@@ -63,6 +67,7 @@ class TickService:
         stop: asyncio.Event | None = None,
         grace_seconds: float = 0.0,
         delivery_id: str | None = None,
+        ledger_if_idle: bool = True,
     ) -> TickReport:
         """Claim, run and record until nothing is due or the budget is spent.
 
@@ -70,6 +75,8 @@ class TickService:
         runs in flight get `grace_seconds` to finish, and those still going then
         are cancelled and their claims given back (SQL: cascadian_cancel_runs_v1).
         `delivery_id` is the scheduler's id for this delivery, kept in the ledger.
+        `ledger_if_idle=False` leaves a tick that claimed nothing and failed at
+        nothing out of the ledger (a worker wakes at every slot; most find it taken).
         """
         s = self.settings
         report = TickReport(trigger=trigger, started_at=self.clock.now(), delivery_id=delivery_id)
@@ -80,11 +87,12 @@ class TickService:
         stop_wait = asyncio.ensure_future(stop.wait()) if stop is not None else None
         grace_ends: float | None = None  # set once `stop` is
         more_due = True
+        slot_wait: asyncio.Future[Any] | None = None
         try:
             while True:
                 if grace_ends is None and stop is not None and stop.is_set():
                     grace_ends = loop.time() + grace_seconds
-                free = s.max_concurrency - len(in_flight)
+                free = self._free(in_flight)
                 if more_due and free > 0 and report.error is None and grace_ends is None:
                     if self.clock.monotonic() >= claim_cutoff:
                         more_due = False
@@ -98,6 +106,12 @@ class TickService:
                 waiting: set[asyncio.Future[Any]] = set(in_flight)
                 if grace_ends is None and stop_wait is not None:
                     waiting.add(stop_wait)  # wake up to start the grace period
+                if more_due and grace_ends is None:
+                    # Wake up when runs move on to being recorded, to claim more.
+                    self._slot_freed.clear()
+                    if slot_wait is None or slot_wait.done():
+                        slot_wait = asyncio.ensure_future(self._slot_freed.wait())
+                    waiting.add(slot_wait)
                 timeout = None if grace_ends is None else max(0.0, grace_ends - loop.time())
                 done, _ = await asyncio.wait(
                     waiting, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
@@ -110,12 +124,15 @@ class TickService:
         finally:
             if stop_wait is not None:
                 stop_wait.cancel()
+            if slot_wait is not None:
+                slot_wait.cancel()
         report.finished_at = self.clock.now()
         report.execution_time_ms = round((time.perf_counter() - t0) * 1000)
         unrecorded = [e.record_error for e in report.executions if e.record_error]
         if report.error is None and unrecorded:
             report.error = f"{len(unrecorded)} outcome(s) not recorded: {unrecorded[0]}"
-        await self._record_tick(report)
+        if ledger_if_idle or report.claimed or report.error:
+            await self._record_tick(report)
         d = report.summary()
         log.info(
             "tick (%s): %d claimed, %d ok, %d failed, %d released, %d ms%s",
@@ -128,6 +145,19 @@ class TickService:
             f"; error: {report.error}" if report.error else "",
         )
         return report
+
+    def _free(self, in_flight: dict[asyncio.Task[RunReport], ClaimedRun]) -> int:
+        """How many more runs may be claimed now: the free concurrency, counting
+        only runs not yet waiting on their record, once at least half a claim is
+        free (so claims stay wide) and while no more than max_concurrency runs
+        wait on the write."""
+        s = self.settings
+        recording = sum(1 for c in in_flight.values() if c.execution_id in self._recording)
+        running = len(in_flight) - recording
+        free = min(s.max_concurrency - running, 2 * s.max_concurrency - len(in_flight))
+        if running and free < min(s.claim_limit, s.max_concurrency) // 2:
+            return 0
+        return max(0, free)
 
     async def run_now(self, strategy_id: UUID) -> RunReport:
         """Run one strategy now, outside its schedule, and record the run.
@@ -187,6 +217,7 @@ class TickService:
             else:
                 result = await self._execute(claim.workflow)
         self._recording.add(claim.execution_id)
+        self._slot_freed.set()
         try:
             return await self._record(claim, result)
         finally:

@@ -33,7 +33,7 @@ from cascadian.data import (
 
 
 def recorded(row: dict[str, Any]) -> Recorded:
-    """A row of cascadian_finish_runs_v2."""
+    """A row of cascadian_finish_runs_v3 (or v2)."""
     side = _json(row.get("side_errors")) or []
     return Recorded(
         _uuid(row["execution_id"]),
