@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from contextlib import suppress
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -57,7 +58,7 @@ class TickService:
         self.clock = clock or SystemClock()
         self.recorder = OutcomeRecorder(store, settings.auto_pause_threshold)
         self._recording: set[UUID] = set()  # runs whose outcome is being written
-        self._slot_freed = asyncio.Event()  # a run moved on to being recorded
+        self._wakers: set[asyncio.Event] = set()  # ticks to wake when a slot frees
         # Runs that ignored cancellation, kept referenced until they end.
         self._abandoned: set[asyncio.Task[RunResult]] = set()
 
@@ -84,12 +85,27 @@ class TickService:
         claim_cutoff = self.clock.monotonic() + s.tick_budget_seconds - s.strategy_timeout_seconds
         loop = asyncio.get_running_loop()
         in_flight: dict[asyncio.Task[RunReport], ClaimedRun] = {}
+        # Set when a run ends, a run moves on to being recorded, or `stop` is set:
+        # one event to wait on, rather than a wait on every run in flight.
+        changed = asyncio.Event()
+
+        def wake(_: Any) -> None:
+            changed.set()
+
+        self._wakers.add(changed)
         stop_wait = asyncio.ensure_future(stop.wait()) if stop is not None else None
+        if stop_wait is not None:
+            stop_wait.add_done_callback(wake)
         grace_ends: float | None = None  # set once `stop` is
         more_due = True
-        slot_wait: asyncio.Future[Any] | None = None
         try:
             while True:
+                changed.clear()
+                for task in [t for t in in_flight if t.done()]:
+                    report.executions.append(_report_of(task, in_flight.pop(task)))
+                if grace_ends is not None and in_flight and loop.time() >= grace_ends:
+                    await self._cut_short(report, in_flight)
+                    break
                 if grace_ends is None and stop is not None and stop.is_set():
                     grace_ends = loop.time() + grace_seconds
                 free = self._free(in_flight)
@@ -100,32 +116,20 @@ class TickService:
                         n = min(s.claim_limit, free)
                         claims = await self._claim(report, n, claim_cutoff, stop)
                         more_due = len(claims) == n
-                        in_flight |= {asyncio.create_task(self._run(c)): c for c in claims}
+                        for claim in claims:
+                            task = asyncio.create_task(self._run(claim))
+                            task.add_done_callback(wake)
+                            in_flight[task] = claim
                 if not in_flight:
                     break
-                waiting: set[asyncio.Future[Any]] = set(in_flight)
-                if grace_ends is None and stop_wait is not None:
-                    waiting.add(stop_wait)  # wake up to start the grace period
-                if more_due and grace_ends is None:
-                    # Wake up when runs move on to being recorded, to claim more.
-                    self._slot_freed.clear()
-                    if slot_wait is None or slot_wait.done():
-                        slot_wait = asyncio.ensure_future(self._slot_freed.wait())
-                    waiting.add(slot_wait)
                 timeout = None if grace_ends is None else max(0.0, grace_ends - loop.time())
-                done, _ = await asyncio.wait(
-                    waiting, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
-                )
-                for task in [t for t in in_flight if t in done]:
-                    report.executions.append(_report_of(task, in_flight.pop(task)))
-                if grace_ends is not None and in_flight and loop.time() >= grace_ends:
-                    await self._cut_short(report, in_flight)
-                    break
+                with suppress(TimeoutError):
+                    async with asyncio.timeout(timeout):
+                        await changed.wait()
         finally:
+            self._wakers.discard(changed)
             if stop_wait is not None:
                 stop_wait.cancel()
-            if slot_wait is not None:
-                slot_wait.cancel()
         report.finished_at = self.clock.now()
         report.execution_time_ms = round((time.perf_counter() - t0) * 1000)
         unrecorded = [e.record_error for e in report.executions if e.record_error]
@@ -217,7 +221,8 @@ class TickService:
             else:
                 result = await self._execute(claim.workflow)
         self._recording.add(claim.execution_id)
-        self._slot_freed.set()
+        for waker in self._wakers:
+            waker.set()
         try:
             return await self._record(claim, result)
         finally:
