@@ -7,7 +7,8 @@ claim 25, concurrency 25) drains them, *stale*: as they are, or *fresh*: after a
 ANALYZE. Autovacuum is off for the table during the benchmark, so that its
 autoanalyze cannot freshen the statistics halfway through a stale drain. Rounds
 interleave stale and fresh; `--tree PATH` measures another source tree (the
-before) in the same rounds.
+before) in the same rounds. First, the latency of one claim by the function
+itself, cascadian_claim_due_v2 (the before) and v3, on the stale and fresh table.
 
     .venv/bin/python bench/claim_stale.py [--quick] [--rounds 2] [--tree /tmp/ab-base]
 """
@@ -18,6 +19,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +47,27 @@ def prepare(url: str, strategies: int, fresh: bool) -> None:
     if fresh:
         with psycopg.connect(url, autocommit=True) as conn:
             conn.execute("analyze workflow_sessions")
+
+
+def claim_latency(url: str, strategies: int, samples: int) -> list[tuple[Any, ...]]:
+    """One claim of 25 by each version of the claim function, on the stale and the
+    fresh table, interleaved; each rolled back so every sample claims the same rows."""
+    rows = []
+    for stats in ("stale", "fresh"):
+        prepare(url, strategies, fresh=stats == "fresh")
+        times: dict[str, list[float]] = {"v2": [], "v3": []}
+        with psycopg.connect(url) as conn:
+            for _ in range(samples):
+                for version, ms in times.items():
+                    t0 = time.perf_counter()
+                    conn.execute(
+                        f"select count(*) from cascadian_claim_due_{version}(now(), 25, 60)"
+                    ).fetchone()
+                    ms.append((time.perf_counter() - t0) * 1000)
+                    conn.rollback()
+        for version, ms in times.items():
+            rows.append((stats, version, common.median(ms), common.p95(ms)))
+    return rows
 
 
 def drain_once(url: str, tree: str | None) -> dict[str, Any]:
@@ -85,6 +108,9 @@ def main() -> None:
             check=True,
         )
     common.print_header("claims under stale statistics", urls["now"], __doc__ or "")
+    print("One claim of 25 by the function (client-timed, median of 30, rolled back):\n")
+    latency = claim_latency(urls["now"], strategies, 30)
+    common.print_table(["statistics", "function", "median ms", "p95 ms"], latency)
     results: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for r in range(args.rounds):
         for code in urls:

@@ -91,7 +91,7 @@ from ids cross join (values ('start', 1), ('end', 2)) as n (node_id, ord)
 def drain(url: str, batch: int) -> dict[str, Any]:
     runs = 0
     with psycopg.connect(url, autocommit=True) as conn:
-        start = time.time()
+        start, cpu = time.time(), time.process_time()
         while True:
             row = conn.execute(CLAIM, {"batch": batch}).fetchone()
             assert row is not None
@@ -100,8 +100,8 @@ def drain(url: str, batch: int) -> dict[str, Any]:
                 break
             conn.execute(FINISH, {"ids": ids, "sids": sids})
             runs += len(ids)
-        end = time.time()
-    return {"runs": runs, "start": start, "end": end}
+        end, cpu = time.time(), time.process_time() - cpu
+    return {"runs": runs, "start": start, "end": end, "cpu": cpu}
 
 
 def _process(url: str, batch: int, barrier: Any, results: Any) -> None:
@@ -113,6 +113,7 @@ def measure(url: str, procs: int, batch: int, strategies: int) -> dict[str, Any]
     """Seed `strategies` due no-op strategies and drain them; runs/s over all processes."""
     common.reset(url)
     common.seed(url, strategies)
+    db_cpu = common.server_cpu_seconds(url)
     ctx = mp.get_context("spawn")
     barrier, results = ctx.Barrier(procs), ctx.Queue()
     workers = [
@@ -126,7 +127,13 @@ def measure(url: str, procs: int, batch: int, strategies: int) -> dict[str, Any]
     runs = sum(o["runs"] for o in outcomes)
     elapsed = max(o["end"] for o in outcomes) - min(o["start"] for o in outcomes)
     assert runs == strategies, f"{runs} runs for {strategies} strategies"
-    return {"runs": runs, "seconds": elapsed, "runs/s": runs / elapsed}
+    return {
+        "runs": runs,
+        "seconds": elapsed,
+        "runs/s": runs / elapsed,
+        "client us/run": sum(o["cpu"] for o in outcomes) / runs * 1e6,
+        "db us/run": common.cpu_per_run(url, db_cpu, runs),
+    }
 
 
 def main() -> None:
@@ -143,8 +150,20 @@ def main() -> None:
     for batch in args.batch:
         for procs in args.procs:
             r = measure(url, procs, batch, strategies)
-            rows.append((batch, procs, r["runs"], r["seconds"], r["runs/s"]))
-    common.print_table(["batch", "procs", "runs", "s", "runs/s"], rows)
+            rows.append(
+                (
+                    batch,
+                    procs,
+                    r["runs"],
+                    r["seconds"],
+                    r["runs/s"],
+                    r["client us/run"],
+                    r["db us/run"],
+                )
+            )
+    common.print_table(
+        ["batch", "procs", "runs", "s", "runs/s", "client CPU µs/run", "db CPU µs/run"], rows
+    )
     common.drop_database(admin, DB)
 
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -119,8 +120,10 @@ def fresh_plain_database(admin: str, name: str) -> str:
 def pgboss_measure(folder: Path, url: str, procs: int, batch: int, jobs: int) -> dict[str, Any]:
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("drop schema if exists pgboss cascade")
-    script, url = str(folder / "drain.js"), node_url(url)
+    plain, script, url = url, str(folder / "drain.js"), node_url(url)
     subprocess.run(["node", script, "setup", url, str(jobs)], cwd=folder, check=True)
+    db_cpu = common.server_cpu_seconds(plain)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
     workers = [
         subprocess.Popen(
             ["node", script, "work", url, str(batch)],
@@ -145,10 +148,19 @@ def pgboss_measure(folder: Path, url: str, procs: int, batch: int, jobs: int) ->
         if w.returncode != 0:
             raise RuntimeError(f"a pg-boss process failed ({w.returncode})")
         outcomes.append(json.loads(out.strip().splitlines()[-1]))
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    client = after.ru_utime + after.ru_stime - children.ru_utime - children.ru_stime
     runs = sum(o["runs"] for o in outcomes)
     elapsed = max(o["end"] for o in outcomes) - min(o["start"] for o in outcomes)
     assert runs == jobs, f"{runs} jobs completed of {jobs}"
-    return {"runs": runs, "seconds": elapsed, "runs/s": runs / elapsed}
+    return {
+        "runs": runs,
+        "seconds": elapsed,
+        "runs/s": runs / elapsed,
+        # the node processes' whole life (start-up and connecting included)
+        "client us/run": client / runs * 1e6,
+        "db us/run": common.cpu_per_run(plain, db_cpu, runs),
+    }
 
 
 def cascadian_measure(
@@ -162,7 +174,8 @@ def cascadian_measure(
     code = (
         "import json, sys; sys.path.insert(0, 'bench'); import drain; "
         f"r = drain.measure(*json.loads({args!r})); "
-        "print(json.dumps({k: r[k] for k in ('runs', 'seconds', 'runs/s', 'worker cpu')}))"
+        "print(json.dumps({k: r[k] for k in ('runs', 'seconds', 'runs/s', "
+        "'client us/run', 'db us/run')}))"
     )
     here = Path(__file__).resolve().parent.parent
     out = subprocess.run(
@@ -221,6 +234,7 @@ def main() -> None:
             before_url, procs, batch, jobs, args.tree
         )
     results: dict[tuple[str, int, int], list[float]] = {}
+    cpu: dict[tuple[str, int, int], list[tuple[float, float]]] = {}
     try:
         for r in range(args.rounds):
             order = list(sides) if r % 2 == 0 else list(reversed(sides))
@@ -229,6 +243,10 @@ def main() -> None:
                     for side in order:
                         m = sides[side](procs, batch)
                         results.setdefault((side, batch, procs), []).append(m["runs/s"])
+                        if m.get("db us/run") is not None:
+                            cpu.setdefault((side, batch, procs), []).append(
+                                (m["client us/run"], m["db us/run"])
+                            )
                         print(
                             f"  round {r + 1}: {side}, batch {batch}, {procs} proc(s): "
                             f"{m['runs/s']:,.0f} runs/s",
@@ -250,6 +268,30 @@ def main() -> None:
             row.append(f"{ours_m / common.median(results[('floor', batch, procs)]):.2f}")
             rows.append(row)
     common.print_table(["batch", "procs", *sides, "cascadian / pg-boss", "cascadian / floor"], rows)
+    print(
+        "CPU per run, median µs (client processes + database server; robust to a busy "
+        "machine, unlike runs/s):\n"
+    )
+    rows = []
+    for batch in args.batch:
+        for procs in args.procs:
+            row = [batch, procs]
+            totals = {}
+            for side in sides:
+                v = cpu.get((side, batch, procs), [])
+                if not v:
+                    row.append("n/a")
+                    continue
+                c, d = common.median([x[0] for x in v]), common.median([x[1] for x in v])
+                totals[side] = c + d
+                row.append(f"{c:,.0f} + {d:,.0f} = {c + d:,.0f}")
+            for peer, unit in (("pg-boss", "x"), ("floor", "")):
+                ok = "cascadian" in totals and peer in totals
+                row.append(f"{totals[peer] / totals['cascadian']:.2f}{unit}" if ok else "n/a")
+            rows.append(row)
+    common.print_table(
+        ["batch", "procs", *sides, "pg-boss / cascadian CPU", "floor / cascadian CPU"], rows
+    )
     for name in ("cascadian_bench_pgboss", drain.DB, floor.DB):
         common.drop_database(admin, name)
     if args.tree:
