@@ -6,7 +6,10 @@
 
 Claims are taken in batches no larger than the free concurrency, so every
 claimed strategy starts at once; claiming stops when a new run could no
-longer finish inside the tick budget, or when a worker is stopping.
+longer finish inside the tick budget, or when a worker is stopping. A run whose
+outcome is waiting to be written no longer holds its concurrency slot, so the
+next claim and its runs overlap the write of the last batch (up to as many runs
+again waiting on the write): the database writes while the process runs.
 
 `run_now` runs one strategy on demand through the same run and record steps,
 under a manual claim (SQL: cascadian_claim_manual_v1).
@@ -17,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from contextlib import suppress
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -53,9 +57,10 @@ class TickService:
         self.settings = settings
         self.clock = clock or SystemClock()
         self.recorder = OutcomeRecorder(store, settings.auto_pause_threshold)
-        self._recording: set[UUID] = set()
+        self._recording: set[UUID] = set()  # runs whose outcome is being written
+        self._wakers: set[asyncio.Event] = set()  # ticks to wake when a slot frees
         # Runs that ignored cancellation, kept referenced until they end.
-        self._abandoned: set[asyncio.Task[RunResult]] = set()  # runs whose outcome is being written
+        self._abandoned: set[asyncio.Task[RunResult]] = set()
 
     async def tick(
         self,
@@ -63,6 +68,7 @@ class TickService:
         stop: asyncio.Event | None = None,
         grace_seconds: float = 0.0,
         delivery_id: str | None = None,
+        ledger_if_idle: bool = True,
     ) -> TickReport:
         """Claim, run and record until nothing is due or the budget is spent.
 
@@ -70,6 +76,8 @@ class TickService:
         runs in flight get `grace_seconds` to finish, and those still going then
         are cancelled and their claims given back (SQL: cascadian_cancel_runs_v1).
         `delivery_id` is the scheduler's id for this delivery, kept in the ledger.
+        `ledger_if_idle=False` leaves a tick that claimed nothing and failed at
+        nothing out of the ledger (a worker wakes at every slot; most find it taken).
         """
         s = self.settings
         report = TickReport(trigger=trigger, started_at=self.clock.now(), delivery_id=delivery_id)
@@ -77,14 +85,30 @@ class TickService:
         claim_cutoff = self.clock.monotonic() + s.tick_budget_seconds - s.strategy_timeout_seconds
         loop = asyncio.get_running_loop()
         in_flight: dict[asyncio.Task[RunReport], ClaimedRun] = {}
+        # Set when a run ends, a run moves on to being recorded, or `stop` is set:
+        # one event to wait on, rather than a wait on every run in flight.
+        changed = asyncio.Event()
+
+        def wake(_: Any) -> None:
+            changed.set()
+
+        self._wakers.add(changed)
         stop_wait = asyncio.ensure_future(stop.wait()) if stop is not None else None
+        if stop_wait is not None:
+            stop_wait.add_done_callback(wake)
         grace_ends: float | None = None  # set once `stop` is
         more_due = True
         try:
             while True:
+                changed.clear()
+                for task in [t for t in in_flight if t.done()]:
+                    report.executions.append(_report_of(task, in_flight.pop(task)))
+                if grace_ends is not None and in_flight and loop.time() >= grace_ends:
+                    await self._cut_short(report, in_flight)
+                    break
                 if grace_ends is None and stop is not None and stop.is_set():
                     grace_ends = loop.time() + grace_seconds
-                free = s.max_concurrency - len(in_flight)
+                free = self._free(in_flight)
                 if more_due and free > 0 and report.error is None and grace_ends is None:
                     if self.clock.monotonic() >= claim_cutoff:
                         more_due = False
@@ -92,22 +116,18 @@ class TickService:
                         n = min(s.claim_limit, free)
                         claims = await self._claim(report, n, claim_cutoff, stop)
                         more_due = len(claims) == n
-                        in_flight |= {asyncio.create_task(self._run(c)): c for c in claims}
+                        for claim in claims:
+                            task = asyncio.create_task(self._run(claim))
+                            task.add_done_callback(wake)
+                            in_flight[task] = claim
                 if not in_flight:
                     break
-                waiting: set[asyncio.Future[Any]] = set(in_flight)
-                if grace_ends is None and stop_wait is not None:
-                    waiting.add(stop_wait)  # wake up to start the grace period
                 timeout = None if grace_ends is None else max(0.0, grace_ends - loop.time())
-                done, _ = await asyncio.wait(
-                    waiting, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
-                )
-                for task in [t for t in in_flight if t in done]:
-                    report.executions.append(_report_of(task, in_flight.pop(task)))
-                if grace_ends is not None and in_flight and loop.time() >= grace_ends:
-                    await self._cut_short(report, in_flight)
-                    break
+                with suppress(TimeoutError):
+                    async with asyncio.timeout(timeout):
+                        await changed.wait()
         finally:
+            self._wakers.discard(changed)
             if stop_wait is not None:
                 stop_wait.cancel()
         report.finished_at = self.clock.now()
@@ -115,7 +135,7 @@ class TickService:
         unrecorded = [e.record_error for e in report.executions if e.record_error]
         if report.error is None and unrecorded:
             report.error = f"{len(unrecorded)} outcome(s) not recorded: {unrecorded[0]}"
-        if not report.store_down:
+        if not report.store_down and (ledger_if_idle or report.claimed or report.error):
             await self._record_tick(report)
         d = report.summary()
         log.info(
@@ -129,6 +149,19 @@ class TickService:
             f"; error: {report.error}" if report.error else "",
         )
         return report
+
+    def _free(self, in_flight: dict[asyncio.Task[RunReport], ClaimedRun]) -> int:
+        """How many more runs may be claimed now: the free concurrency, counting
+        only runs not yet waiting on their record, once at least half a claim is
+        free (so claims stay wide) and while no more than max_concurrency runs
+        wait on the write."""
+        s = self.settings
+        recording = sum(1 for c in in_flight.values() if c.execution_id in self._recording)
+        running = len(in_flight) - recording
+        free = min(s.max_concurrency - running, 2 * s.max_concurrency - len(in_flight))
+        if running and free < min(s.claim_limit, s.max_concurrency) // 2:
+            return 0
+        return max(0, free)
 
     async def run_now(self, strategy_id: UUID) -> RunReport:
         """Run one strategy now, outside its schedule, and record the run.
@@ -191,6 +224,8 @@ class TickService:
             else:
                 result = await self._execute(claim.workflow)
         self._recording.add(claim.execution_id)
+        for waker in self._wakers:
+            waker.set()
         try:
             return await self._record(claim, result)
         finally:

@@ -167,7 +167,11 @@ def tick(
 @app.command()
 def worker(
     interval: Annotated[
-        float, typer.Option(help="Seconds to wait after a tick that found nothing due", min=0.01)
+        float,
+        typer.Option(
+            help="Longest wait between ticks; a worker wakes at the next slot before that",
+            min=0.01,
+        ),
     ] = 15.0,
     concurrency: Annotated[
         int | None,
@@ -193,7 +197,7 @@ def worker(
 async def _work(settings: Settings, interval: float, grace: float) -> None:
     async with services(settings) as s:
         logging.getLogger(__name__).info(
-            "worker: ticking every %gs when idle, %d run(s) at once",
+            "worker: ticking at each slot, at least every %gs, %d run(s) at once",
             interval,
             settings.max_concurrency,
         )

@@ -65,9 +65,9 @@ def answer_of(what: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
     return wrap
 
 
-@answer_of("cascadian_finish_runs_v2")
+@answer_of("cascadian_finish_runs_v3")
 def recorded(row: dict[str, Any]) -> Recorded:
-    """A row of cascadian_finish_runs_v2."""
+    """A row of cascadian_finish_runs_v3 (or v2)."""
     side = _json(row.get("side_errors")) or []
     return Recorded(
         _uuid(row["execution_id"]),

@@ -110,11 +110,11 @@ class SqlStore:
     async def close(self) -> None:
         await self.transport.close()
 
-    # The tick (migrations/003, the ledger 012): claim, record, release, the ledger.
+    # The tick (migrations/003, 015, the ledger 012): claim, record, release, the ledger.
 
     async def claim_due(self, now: datetime, limit: int, lease_seconds: float) -> list[ClaimedRun]:
         rows = await self.transport.rows(
-            "cascadian_claim_due_v2",
+            "cascadian_claim_due_v3",
             {"p_now": now, "p_limit": limit, "p_lease_seconds": lease_seconds},
         )
         if _graph_text(rows) > OFF_LOOP_JSON_CHARS:  # decoding would hold up other runs
@@ -133,12 +133,12 @@ class SqlStore:
         records = await asyncio.to_thread(lambda: [outcome_record(o) for o in outcomes])
         try:
             rows = await self.transport.rows(
-                "cascadian_finish_runs_v2",
+                "cascadian_finish_runs_v3",
                 {"p_outcomes": Json(records), "p_pause_threshold": pause_threshold},
             )
             if len(rows) != len(outcomes):
                 raise StoreReplyMalformed(
-                    f"{len(outcomes)} outcomes sent to cascadian_finish_runs_v2, "
+                    f"{len(outcomes)} outcomes sent to cascadian_finish_runs_v3, "
                     f"{len(rows)} answers came back"
                 )
             return [answers.recorded(r) for r in rows]
@@ -164,6 +164,11 @@ class SqlStore:
             state = "recorded" if done else "not recorded"
             found.append(Recorded(outcome.execution_id, done, False, (f"{note}: {state}",)))
         return found
+
+    async def next_due(self, now: datetime) -> datetime | None:
+        """The earliest slot of a strategy that is not running now (migrations/016)."""
+        value = await self.transport.value("cascadian_next_due_v1", {"p_now": now})
+        return answers.dt_or_none(value)
 
     async def release(self, execution_ids: Sequence[UUID]) -> int:
         if not execution_ids:

@@ -66,12 +66,12 @@ GRAPH_JSON = {"nodes": [{"id": "start", "type": "start"}], "edges": [], "variabl
 OUTCOME = RunOutcome(EID, SID, RunResult(True, {"end": {}}, [], 2, 40), NOW, NOW)
 CALLS: list[tuple[str, Callable[[SqlStore], Awaitable[Any]], dict[str, Any]]] = [
     (
-        "cascadian_claim_due_v2",
+        "cascadian_claim_due_v3",
         lambda s: s.claim_due(NOW, 25, 120.0),
         {"p_now": NOW_ISO, "p_limit": 25, "p_lease_seconds": 120.0},
     ),
     (
-        "cascadian_finish_runs_v2",
+        "cascadian_finish_runs_v3",
         lambda s: s.finish_runs([OUTCOME], 3),
         {
             "p_outcomes": [
@@ -92,6 +92,7 @@ CALLS: list[tuple[str, Callable[[SqlStore], Awaitable[Any]], dict[str, Any]]] = 
             "p_pause_threshold": 3,
         },
     ),
+    ("cascadian_next_due_v1", lambda s: s.next_due(NOW), {"p_now": NOW_ISO}),
     (
         "cascadian_release_runs_v1",
         lambda s: s.release([EID]),
