@@ -17,18 +17,25 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from cascadian.clock import Clock, SystemClock
 from cascadian.config import Settings
 from cascadian.data import ClaimedRun, RunOutcome, RunResult, Workflow
 from cascadian.errors import ScheduleError, StoreUnavailable, raise_unless_ok
+from cascadian.logs import bind, unbind
+from cascadian.metrics import WorkerMetrics
 from cascadian.ports import Store, WorkflowExecutor
 from cascadian.recorder import OutcomeRecorder
 from cascadian.reports import RunReport, TickReport, failed_result
+from cascadian.retention import Pruner
 from cascadian.schedule import MAX_INTERVAL_MINUTES, next_slot, validate
+
+if TYPE_CHECKING:
+    from cascadian.alerts import Alerts
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +45,10 @@ REPORT_GRACE = 0.25
 CANCEL_GRACE = 0.5
 
 CUT_SHORT = "cancelled: the worker stopped before the run finished; the strategy runs again"
+# A tick prunes only with at least this much of its budget left, and leaves this
+# much for writing its ledger row.
+PRUNE_MIN_MS = 50
+PRUNE_MARGIN_MS = 1000
 
 
 class TickService:
@@ -47,11 +58,17 @@ class TickService:
         executor: WorkflowExecutor,
         settings: Settings,
         clock: Clock | None = None,
+        *,
+        metrics: WorkerMetrics | None = None,
+        alerts: Alerts | None = None,
     ) -> None:
         self.store = store
         self.executor = executor
         self.settings = settings
         self.clock = clock or SystemClock()
+        self.metrics = metrics or WorkerMetrics()
+        self.alerts = alerts
+        self.pruner = Pruner(store, settings, self.clock)
         self.recorder = OutcomeRecorder(store, settings.auto_pause_threshold)
         self._recording: set[UUID] = set()
         # Runs that ignored cancellation, kept referenced until they end.
@@ -73,7 +90,9 @@ class TickService:
         """
         s = self.settings
         report = TickReport(trigger=trigger, started_at=self.clock.now(), delivery_id=delivery_id)
+        ids = bind(tick_id=report.id)  # on every line the tick writes, its runs' too
         t0 = time.perf_counter()
+        budget_ends = self.clock.monotonic() + s.tick_budget_seconds
         claim_cutoff = self.clock.monotonic() + s.tick_budget_seconds - s.strategy_timeout_seconds
         loop = asyncio.get_running_loop()
         in_flight: dict[asyncio.Task[RunReport], ClaimedRun] = {}
@@ -110,24 +129,44 @@ class TickService:
         finally:
             if stop_wait is not None:
                 stop_wait.cancel()
+        if report.error is None and not (stop is not None and stop.is_set()):
+            await self._prune(report, round((budget_ends - self.clock.monotonic()) * 1000))
         report.finished_at = self.clock.now()
         report.execution_time_ms = round((time.perf_counter() - t0) * 1000)
         unrecorded = [e.record_error for e in report.executions if e.record_error]
         if report.error is None and unrecorded:
             report.error = f"{len(unrecorded)} outcome(s) not recorded: {unrecorded[0]}"
         await self._record_tick(report)
+        self.metrics.tick(report)
+        if self.alerts is not None:
+            self.alerts.after_tick(report)  # sent on a task of its own, after the record
         d = report.summary()
+        lag = "" if d.max_lag_seconds is None else f", max lag {d.max_lag_seconds:.1f}s"
         log.info(
-            "tick (%s): %d claimed, %d ok, %d failed, %d released, %d ms%s",
+            "tick (%s): %d claimed, %d ok, %d failed, %d released, %d ms%s%s",
             trigger,
             report.claimed,
             d.succeeded,
             d.failed,
             report.released,
             report.execution_time_ms,
+            lag,
             f"; error: {report.error}" if report.error else "",
         )
+        unbind(ids)
         return report
+
+    async def _prune(self, report: TickReport, left_ms: int) -> None:
+        """Prune within the caps and what is left of the budget; a failure is
+        reported in the tick's summary and logged, never the tick's error."""
+        max_ms = left_ms - PRUNE_MARGIN_MS
+        if not self.pruner.in_ticks or max_ms < PRUNE_MIN_MS:
+            return
+        try:
+            report.prune = await self.pruner.in_tick(max_ms)
+        except Exception as exc:
+            report.prune_error = f"{type(exc).__name__}: {exc}"
+            log.warning("prune failed; the tick goes on: %s", report.prune_error)
 
     async def run_now(self, strategy_id: UUID) -> RunReport:
         """Run one strategy now, outside its schedule, and record the run.
@@ -141,18 +180,25 @@ class TickService:
         claim = await self.store.claim_manual(strategy_id, now, self.settings.lease_seconds)
         raise_unless_ok(claim.result)
         assert claim.run is not None  # result ok
-        return await self._run(claim.run)
+        report = await self._run(claim.run)
+        self.metrics.run(report)
+        if self.alerts is not None:
+            self.alerts.after_runs([report])
+        return report
 
     async def _claim(
         self, report: TickReport, limit: int, cutoff: float, stop: asyncio.Event | None = None
     ) -> list[ClaimedRun]:
+        now = self.clock.now()
         try:
-            claims = await self.store.claim_due(
-                self.clock.now(), limit, self.settings.lease_seconds
-            )
+            claims = await self.store.claim_due(now, limit, self.settings.lease_seconds)
         except StoreUnavailable as exc:
+            self.metrics.store_error("claim")
             report.error = str(exc)
             return []
+        self.metrics.claimed(len(claims))
+        # The claim's `now` is the run's execution_started_at: lag = now - slot.
+        claims = [replace(c, claimed_at=now) for c in claims]
         report.claimed += len(claims)
         stopping = stop is not None and stop.is_set()
         if claims and (stopping or self.clock.monotonic() >= cutoff):
@@ -161,11 +207,13 @@ class TickService:
             try:
                 report.released += await self.store.release([c.execution_id for c in claims])
             except StoreUnavailable as exc:
+                self.metrics.store_error("release")
                 report.error = str(exc)  # the leases expire and the strategies come back
             return []
         return claims
 
     async def _run(self, claim: ClaimedRun) -> RunReport:
+        bind(strategy_id=claim.workflow.id, execution_id=claim.execution_id)  # this task's lines
         if claim.problem is not None:
             result = failed_result(claim.problem, 0)
         elif claim.attempt > self.settings.max_attempts:
@@ -262,10 +310,12 @@ class TickService:
             attempt=claim.attempt,
             recorded=False,
             next_execution_at=next_at,
+            lag_seconds=_lag(claim),
         )
         try:
             recorded = await self.recorder.record(outcome)
         except Exception as exc:  # one outcome that cannot be written must not end the tick
+            self.metrics.store_error("finish_runs")
             log.error("could not record run %s: %s", claim.execution_id, exc)
             report.record_error = str(exc)  # its lease expires and a later tick re-runs it
             return report
@@ -282,7 +332,15 @@ class TickService:
         try:
             await self.store.record_tick(report)
         except StoreUnavailable as exc:
+            self.metrics.store_error("record_tick")
             log.warning("tick not written to the ledger: %s", exc)
+
+
+def _lag(claim: ClaimedRun) -> float | None:
+    """How late a scheduled run started against its slot (None for a manual run)."""
+    if claim.scheduled_for is None or claim.claimed_at is None:
+        return None
+    return max(0.0, (claim.claimed_at - claim.scheduled_for).total_seconds())
 
 
 def _ms_since(start: float) -> int:

@@ -11,7 +11,7 @@ from cascadian.bootstrap import services
 from cascadian.clock import Clock
 from cascadian.config import Settings, get_settings
 from cascadian.ports import FullStore, WorkflowExecutor
-from cascadian.web import cron, ops, paper, strategies
+from cascadian.web import cron, metrics, ops, paper, strategies
 from cascadian.web.responses import install_error_handlers
 
 
@@ -32,6 +32,8 @@ def create_app(
             app.state.tick_service = s.ticks
             app.state.control_service = s.control
             app.state.paper_service = s.paper
+            app.state.metrics = s.metrics
+            app.state.alerts = s.alerts
             yield
 
     app = FastAPI(
@@ -44,5 +46,6 @@ def create_app(
     app.include_router(ops.router)
     app.include_router(strategies.router)
     app.include_router(paper.router)
+    app.include_router(metrics.router)
     install_error_handlers(app)
     return app

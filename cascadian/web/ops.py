@@ -62,6 +62,16 @@ class HealthResponse(BaseModel):
         description=f"No tick for over {TICKS_OVERDUE_AFTER.total_seconds():g} s (or none "
         "yet); null when the database is unavailable"
     )
+    oldest_due_lag_seconds: float | None = Field(
+        default=None,
+        description="How late the oldest due strategy that no run holds is (0: none is "
+        "due); null when the database is unavailable",
+    )
+    schedule_late: bool | None = Field(
+        default=None,
+        description="The oldest due strategy is later than CASCADIAN_MAX_SCHEDULE_LAG_SECONDS "
+        "(the status is then degraded)",
+    )
     timestamp: str
 
 
@@ -89,13 +99,16 @@ async def ticks(
 )
 async def health(control: Control) -> Any:
     """Needs no secret and reveals nothing sensitive. 200 with status `degraded` when
-    ticks are overdue; 503 when the database is unreachable."""
+    ticks are overdue or the oldest due strategy is later than
+    CASCADIAN_MAX_SCHEDULE_LAG_SECONDS; 503 when the database is unreachable."""
     h = await control.health()
     body = HealthResponse(
         status="ok" if h.ok else "degraded",
         database="ok" if h.database else "unavailable",
         last_tick_at=h.last_tick_at,
         ticks_overdue=h.ticks_overdue,
+        oldest_due_lag_seconds=h.oldest_due_lag_seconds,
+        schedule_late=h.schedule_late,
         timestamp=now_iso(),
     )
     if h.database:
