@@ -29,8 +29,9 @@ end;
 $$;
 
 -- Delete history past its retention, in batches, until p_max_rows rows are gone
--- or p_max_ms milliseconds have passed (both checked between batches, so one call
--- may go over by one batch: at most 200 runs with their node logs). A null
+-- (node logs included) or p_max_ms milliseconds have passed (both checked between
+-- batches, so one call may go over by one batch: at most 200 runs, or 1,000 ticks or
+-- notifications, capped by what is left of p_max_rows, plus the runs' node logs). A null
 -- retention keeps that history for ever. Never deleted:
 --   - a run still `running`, or one a lease points at (workflow_sessions.lease_token,
 --     expired or not): its outcome may still be recorded;
@@ -140,8 +141,12 @@ begin
                     limit v_limit
                     for update skip locked
                 ) x;
+                -- Node logs count against the cap as they are found, not as deleted.
+                select count(*) into v_logs
+                from strategy_execution_logs l
+                where l.execution_id = any (v_found);
                 v_ids := v_ids || v_found;
-                v_budget := v_budget - cardinality(v_found);
+                v_budget := v_budget - cardinality(v_found) - v_logs;
                 -- Deleted before the next select: this transaction's own row locks
                 -- are not skipped, so rows still here would be found again.
                 if cardinality(v_ids) >= 200 or cardinality(v_found) = v_limit then
@@ -155,7 +160,6 @@ begin
                     into v_logs, v_runs;
                     node_logs := node_logs + v_logs;
                     runs := runs + v_runs;
-                    v_budget := v_budget - v_logs;
                     v_ids := '{}';
                 end if;
                 exit when cardinality(v_found) < v_limit;  -- nothing more of this one
@@ -179,7 +183,6 @@ begin
             select (select count(*) from l), (select count(*) from e) into v_logs, v_runs;
             node_logs := node_logs + v_logs;
             runs := runs + v_runs;
-            v_budget := v_budget - v_logs;
         end if;
         if complete then
             -- The pass reached the last strategy: the next one starts from the first,
