@@ -29,9 +29,11 @@ end;
 $$;
 
 -- Delete history past its retention, in batches, until p_max_rows rows are gone
--- (node logs included) or p_max_ms milliseconds have passed (both checked between
--- batches, so one call may go over by one batch: at most 200 runs, or 1,000 ticks or
--- notifications, capped by what is left of p_max_rows, plus the runs' node logs). A null
+-- (node logs included) or p_max_ms milliseconds have passed. Both are checked
+-- between batches, and a batch takes at most what is left of p_max_rows in runs
+-- (500 at most), ticks or notifications (1,000 at most): a call goes over the row
+-- cap by the node logs of its last batch at most, and over the time cap by one
+-- batch. A null
 -- retention keeps that history for ever. Never deleted:
 --   - a run still `running`, or one a lease points at (workflow_sessions.lease_token,
 --     expired or not): its outcome may still be recorded;
@@ -42,10 +44,10 @@ $$;
 -- fails and changes nothing. `complete` is false when the caps stopped it with
 -- history still to delete. With p_dry_run nothing is deleted and the counts are of
 -- everything that is due for deletion, without the caps.
--- Runs are found strategy by strategy, in id order from p_after (null: the first);
--- resume_after is where a call stopped (null: it reached the last strategy), for
--- the next call to go on from, so that the time cap never makes a pass over
--- many strategies start again from the first one.
+-- Runs are found strategies by strategies, in id order after p_after (null: from
+-- the first); resume_after is where a call stopped (null: it reached the last
+-- strategy), for the next call to go on from, so that the caps never make a pass
+-- over many strategies start again from the first one.
 create or replace function cascadian_prune_v1(
     p_now timestamptz,
     p_run_retention_seconds double precision,
@@ -73,15 +75,14 @@ declare
     v_keep integer := greatest(coalesce(p_keep_last, 1), 1);
     v_budget bigint := greatest(coalesce(p_max_rows, 0), 0);
     v_run_cutoff timestamptz;
-    v_keep_from timestamptz;
-    v_ids uuid[] := '{}';
+    v_cursor uuid;
+    v_last uuid;
+    v_chunk bigint;
     v_found uuid[];
     v_limit bigint;
-    v_prev uuid;
     v_logs bigint;
     v_runs bigint;
     v_n bigint;
-    s record;
 begin
     runs := 0;
     resume_after := null;
@@ -93,103 +94,87 @@ begin
         perform set_config('lock_timeout', '200ms', true);
     end if;
 
-    -- Runs, strategy by strategy: the newest v_keep runs of a strategy are found
-    -- through its (workflow_id, execution_started_at) index; older ones past the
-    -- retention go. A strategy with nothing older than the cutoff costs one probe.
+    -- Runs, 200 strategies at a time in id order (only those with a run older than
+    -- the cutoff: one index probe each). The newest v_keep runs of a strategy are
+    -- found through its (workflow_id, execution_started_at) index; older ones past
+    -- the retention go. A batch of strategies is taken again until fewer runs than
+    -- the batch's limit are left in it.
     if p_run_retention_seconds is not null then
         v_run_cutoff := p_now - make_interval(secs => p_run_retention_seconds);
     end if;
     if p_run_retention_seconds is not null and not p_dry_run then
-        <<strategies>>
-        for s in
-            select w.id, w.lease_token
-            from workflow_sessions w
-            where (p_after is null or w.id > p_after)
-              and exists (
-                select 1 from workflow_executions o
-                where o.workflow_id = w.id and o.execution_started_at < v_run_cutoff
-            )
-            order by w.id
+        v_cursor := p_after;
         loop
             if v_budget <= 0
                or extract(epoch from clock_timestamp() - v_started) * 1000 >= p_max_ms then
                 complete := false;
                 exit;
             end if;
-            v_prev := resume_after;
-            resume_after := s.id;
-
-            select k.execution_started_at into v_keep_from
-            from workflow_executions k
-            where k.workflow_id = s.id
-            order by k.execution_started_at desc
-            offset v_keep - 1
-            limit 1;
-            continue when v_keep_from is null;  -- fewer runs than it keeps
-
-            loop
-                v_limit := least(v_budget, 200);
-                select coalesce(array_agg(x.id), '{}') into v_found
-                from (
-                    select e.id
-                    from workflow_executions e
-                    where e.workflow_id = s.id
-                      and e.execution_started_at < least(v_run_cutoff, v_keep_from)
-                      and e.status <> 'running'
-                      and e.id is distinct from s.lease_token
-                    order by e.execution_started_at
+            v_limit := least(v_budget, 500);
+            with chunk as (
+                select w.id, w.lease_token
+                from workflow_sessions w
+                where (v_cursor is null or w.id > v_cursor)
+                  and exists (
+                      select 1 from workflow_executions o
+                      where o.workflow_id = w.id and o.execution_started_at < v_run_cutoff
+                  )
+                order by w.id
+                limit 200
+            ),
+            found as (
+                select e.id
+                from chunk c
+                cross join lateral (
+                    select k.execution_started_at as keep_from
+                    from workflow_executions k
+                    where k.workflow_id = c.id
+                    order by k.execution_started_at desc
+                    offset v_keep - 1
+                    limit 1
+                ) b
+                cross join lateral (
+                    select x.id
+                    from workflow_executions x
+                    where x.workflow_id = c.id
+                      and x.execution_started_at < least(v_run_cutoff, b.keep_from)
+                      and x.status <> 'running'
+                      and x.id is distinct from c.lease_token
+                    order by x.execution_started_at
                     limit v_limit
                     for update skip locked
-                ) x;
-                -- Node logs count against the cap as they are found, not as deleted.
-                select count(*) into v_logs
-                from strategy_execution_logs l
-                where l.execution_id = any (v_found);
-                v_ids := v_ids || v_found;
-                v_budget := v_budget - cardinality(v_found) - v_logs;
-                -- Deleted before the next select: this transaction's own row locks
-                -- are not skipped, so rows still here would be found again.
-                if cardinality(v_ids) >= 200 or cardinality(v_found) = v_limit then
-                    with l as (
-                        delete from strategy_execution_logs l
-                        where l.execution_id = any (v_ids) returning 1
-                    ), e as (
-                        delete from workflow_executions e where e.id = any (v_ids) returning 1
-                    )
-                    select (select count(*) from l), (select count(*) from e)
-                    into v_logs, v_runs;
-                    node_logs := node_logs + v_logs;
-                    runs := runs + v_runs;
-                    v_ids := '{}';
-                end if;
-                exit when cardinality(v_found) < v_limit;  -- nothing more of this one
-                if v_budget <= 0
-                   or extract(epoch from clock_timestamp() - v_started) * 1000 >= p_max_ms then
-                    -- It may have more: the next call starts with it again.
-                    resume_after := v_prev;
-                    complete := false;
-                    exit strategies;
-                end if;
-            end loop;
-        end loop;
-
-        if cardinality(v_ids) > 0 then
-            with l as (
-                delete from strategy_execution_logs l
-                where l.execution_id = any (v_ids) returning 1
-            ), e as (
-                delete from workflow_executions e where e.id = any (v_ids) returning 1
+                ) e
+                limit v_limit
             )
-            select (select count(*) from l), (select count(*) from e) into v_logs, v_runs;
-            node_logs := node_logs + v_logs;
-            runs := runs + v_runs;
-        end if;
-        if complete then
-            -- The pass reached the last strategy: the next one starts from the first,
-            -- and it only covered them all if it started there.
-            resume_after := null;
-            complete := p_after is null;
-        end if;
+            select
+                coalesce((select array_agg(f.id) from found f), '{}'),
+                (select c.id from chunk c order by c.id desc limit 1),
+                (select count(*) from chunk)
+            into v_found, v_last, v_chunk;
+
+            if cardinality(v_found) > 0 then
+                with l as (
+                    delete from strategy_execution_logs l
+                    where l.execution_id = any (v_found) returning 1
+                ), e as (
+                    delete from workflow_executions e where e.id = any (v_found) returning 1
+                )
+                select (select count(*) from l), (select count(*) from e) into v_logs, v_runs;
+                node_logs := node_logs + v_logs;
+                runs := runs + v_runs;
+                v_budget := v_budget - v_logs - v_runs;
+            end if;
+            if cardinality(v_found) < v_limit then  -- nothing more in this batch
+                if v_chunk < 200 then
+                    v_cursor := null;  -- the pass reached the last strategy
+                    -- It covered them all only if it started at the first.
+                    complete := complete and p_after is null;
+                    exit;
+                end if;
+                v_cursor := v_last;
+            end if;
+        end loop;
+        resume_after := v_cursor;
     end if;
 
     if p_dry_run then
