@@ -265,3 +265,19 @@ def test_zero_days_means_for_ever_in_the_policy() -> None:
     p = retention_policy(Settings(CASCADIAN_RETENTION_RUN_DAYS=0, CASCADIAN_RETENTION_TICK_DAYS=7))
     assert p.run_retention_seconds is None and p.tick_retention_seconds == 7 * DAY
     assert (p.keep_runs, p.max_rows, p.max_ms) == (50, 5000, 250)
+
+
+async def test_both_stores_prune_and_read_the_lag_the_backlog_and_the_gauges(
+    any_store: Any, db: Any
+) -> None:
+    sid = add_strategy(db, next_execution_at=NOW - timedelta(seconds=20))
+    for days in (40, 35, 1):
+        add_run(db, sid, NOW - timedelta(days=days))
+    result = await any_store.prune(NOW, policy(), dry_run=False, after=None)
+    assert (result.runs, result.node_logs, result.complete) == (2, 4, True)
+    lag = await any_store.schedule_lag(sid, 20)
+    assert (lag.runs, lag.last_lag_seconds) == (1, 0.0)
+    backlog = await any_store.backlog(NOW)
+    assert (backlog.due, backlog.oldest_lag_seconds) == (1, 20.0)
+    gauges = await any_store.gauges(NOW)
+    assert gauges.due == 1 and gauges.strategies_by_status == {"running": 1}

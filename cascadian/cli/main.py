@@ -1,4 +1,4 @@
-"""The `cascadian` command: migrate, serve, tick, worker, strategies, config, demo.
+"""The `cascadian` command: migrate, serve, tick, worker, prune, strategies, config, demo.
 
 Results go to stdout; notices and every error (one line each) to stderr, through
 cli/common.py.
