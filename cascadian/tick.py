@@ -49,6 +49,9 @@ CUT_SHORT = "cancelled: the worker stopped before the run finished; the strategy
 # much for writing its ledger row.
 PRUNE_MIN_MS = 50
 PRUNE_MARGIN_MS = 1000
+# A worker that ticks back to back (draining a backlog) prunes at most this often;
+# the cron's ticks, a minute apart, each prune.
+PRUNE_EVERY_SECONDS = 30.0
 
 
 class TickService:
@@ -69,6 +72,7 @@ class TickService:
         self.metrics = metrics or WorkerMetrics()
         self.alerts = alerts
         self.pruner = Pruner(store, settings, self.clock)
+        self._pruned_at: float | None = None  # monotonic
         self.recorder = OutcomeRecorder(store, settings.auto_pause_threshold)
         self._recording: set[UUID] = set()
         # Runs that ignored cancellation, kept referenced until they end.
@@ -162,6 +166,10 @@ class TickService:
         max_ms = left_ms - PRUNE_MARGIN_MS
         if not self.pruner.in_ticks or max_ms < PRUNE_MIN_MS:
             return
+        mono = self.clock.monotonic()
+        if self._pruned_at is not None and mono - self._pruned_at < PRUNE_EVERY_SECONDS:
+            return
+        self._pruned_at = mono
         try:
             report.prune = await self.pruner.in_tick(max_ms)
         except Exception as exc:

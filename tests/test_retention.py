@@ -281,3 +281,13 @@ async def test_both_stores_prune_and_read_the_lag_the_backlog_and_the_gauges(
     assert (backlog.due, backlog.oldest_lag_seconds) == (1, 20.0)
     gauges = await any_store.gauges(NOW)
     assert gauges.due == 1 and gauges.strategies_by_status == {"running": 1}
+
+
+async def test_back_to_back_ticks_prune_at_most_every_30_seconds(store: SqlStore, db: Any) -> None:
+    clock = FakeClock(NOW)
+    ticks = TickService(store, ScriptedExecutor(), Settings(), clock)
+    assert (await ticks.tick()).prune is not None
+    clock.advance(10)
+    assert (await ticks.tick()).prune is None
+    clock.advance(20)
+    assert (await ticks.tick()).prune is not None
