@@ -10,6 +10,8 @@ from typing import Annotated, Any, Literal
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from cascadian.workflow.allowlist import parse_allowlist
+
 PLACEHOLDER_SECRETS = {"changeme", "changethis", "secret", "password", "test"}
 # Vercel recommends at least 16 random characters for CRON_SECRET; so do we, for
 # every bearer secret, in production.
@@ -121,6 +123,10 @@ class Settings(BaseSettings):
     # a JSON list, or comma-separated (NoDecode: parsed by _host_list, not as JSON).
     http_allowlist: Annotated[list[str], NoDecode] = Field(
         default=[], validation_alias="CASCADIAN_HTTP_ALLOWLIST"
+    )
+    # The largest request body the API reads; larger ones get 413 unread.
+    max_request_bytes: int = Field(
+        default=1_048_576, ge=1024, validation_alias="CASCADIAN_MAX_REQUEST_BYTES"
     )
     # The most items a collection node (filter, transform, watchlist) handles.
     node_max_items: int = Field(default=100_000, ge=1, validation_alias="CASCADIAN_NODE_MAX_ITEMS")
@@ -234,7 +240,10 @@ class Settings(BaseSettings):
     @field_validator("http_allowlist", mode="before")
     @classmethod
     def _host_list(cls, value: Any) -> Any:
-        return parse_host_list(value) if isinstance(value, str) else value
+        entries = parse_host_list(value) if isinstance(value, str) else value
+        if isinstance(entries, list) and all(isinstance(e, str) for e in entries):
+            parse_allowlist(entries)  # a bad entry is refused at start-up, saying which
+        return entries
 
     @model_validator(mode="after")
     def _check(self) -> Settings:

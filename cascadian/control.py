@@ -29,6 +29,8 @@ from cascadian.schedule import first_slot, validate
 
 # The cron runs every minute: no tick for this long means ticks are being missed.
 TICKS_OVERDUE_AFTER = timedelta(minutes=3)
+# How many of the newest ticks health looks at for a failing streak.
+RECENT_TICKS = 5
 # The recent runs a strategy's schedule lag is read over.
 LAG_RUNS = 20
 
@@ -38,6 +40,8 @@ class Health:
     database: bool  # reachable
     last_tick_at: datetime | None
     ticks_overdue: bool | None  # None: unknown, the database is unreachable
+    # The newest ticks that failed in a row (up to RECENT_TICKS); None: unknown.
+    failing_ticks: int | None = None
     # How late the oldest due strategy is, and whether that is past
     # CASCADIAN_MAX_SCHEDULE_LAG_SECONDS (None: unknown).
     oldest_due_lag_seconds: float | None = None
@@ -45,7 +49,12 @@ class Health:
 
     @property
     def ok(self) -> bool:
-        return self.database and not self.ticks_overdue and not self.schedule_late
+        return (
+            self.database
+            and not self.ticks_overdue
+            and not self.failing_ticks
+            and not self.schedule_late
+        )
 
 
 class ControlService:
@@ -131,16 +140,31 @@ class ControlService:
 
     async def health(self) -> Health:
         try:
-            ticks = await self.store.ticks(1)
+            ticks = await self.store.ticks(RECENT_TICKS)
         except StoreUnavailable:
             return Health(database=False, last_tick_at=None, ticks_overdue=None)
         lag = await self._oldest_due_lag()
         late = None if lag is None else lag > self.max_schedule_lag_seconds
         if not ticks:
-            return Health(True, None, True, lag, late)
+            return Health(
+                database=True,
+                last_tick_at=None,
+                ticks_overdue=True,
+                failing_ticks=0,
+                oldest_due_lag_seconds=lag,
+                schedule_late=late,
+            )
         last = ticks[0].started_at
         overdue = self.clock.now() - last > TICKS_OVERDUE_AFTER
-        return Health(True, last, overdue, lag, late)
+        failing = next((i for i, t in enumerate(ticks) if t.success), len(ticks))
+        return Health(
+            database=True,
+            last_tick_at=last,
+            ticks_overdue=overdue,
+            failing_ticks=failing,
+            oldest_due_lag_seconds=lag,
+            schedule_late=late,
+        )
 
     async def _oldest_due_lag(self) -> float | None:
         try:

@@ -25,6 +25,11 @@ class StoreRejected(StoreUnavailable):
     """The database refused this statement's data; sending it again would fail again."""
 
 
+class StoreReplyMalformed(StoreUnavailable):
+    """The database (or Supabase in front of it) answered in a shape we cannot read:
+    the call may have been carried out; its answer is lost."""
+
+
 class NotFound(CascadianError, LookupError):
     """No strategy (or run) has this id."""
 
@@ -43,6 +48,14 @@ class NodeError(CascadianError):
 
 class MigrationError(CascadianError):
     """A migration cannot be applied (or was edited after it was applied)."""
+
+
+def excerpt(value: str, limit: int = 60) -> str:
+    """`value` quoted for a message, cut to `limit` characters: an error never echoes
+    a whole hostile input back (a 5 MB cron expression, say)."""
+    if len(value) <= limit:
+        return repr(value)
+    return f"{value[:limit]!r}… ({len(value)} characters)"
 
 
 _CONFLICTS: dict[str, str] = {

@@ -109,6 +109,7 @@ class TickReport:
     delivery_id: str | None = None  # the scheduler's id for this delivery, if it sent one
     executions: list[RunReport] = field(default_factory=list)
     error: str | None = None
+    store_down: bool = False  # the claim found the database unreachable: skip the ledger
     # The tick's prune (never the tick's error: a failed prune leaves the tick a success).
     prune: PruneResult | None = None
     prune_error: str | None = None

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from cronsim import CronSim, CronSimError
 
 from cascadian.data import Schedule
-from cascadian.errors import ScheduleError
+from cascadian.errors import ScheduleError, excerpt
 
 # The longest interval a schedule may have: a year, leap or not.
 MAX_INTERVAL_MINUTES = 366 * 24 * 60
@@ -28,7 +28,7 @@ def zone(name: str) -> ZoneInfo:
     # OSError: names like "America" (a directory) or over-long ones.
     except (ZoneInfoNotFoundError, ValueError, OSError) as exc:
         raise ScheduleError(
-            f"unknown time zone {name!r}: use an IANA name like 'Europe/London'"
+            f"unknown time zone {excerpt(name)}: use an IANA name like 'Europe/London'"
         ) from exc
 
 
@@ -47,14 +47,15 @@ def validate(schedule: Schedule) -> None:
 def _cron_after(expr: str, after: datetime) -> datetime:
     if len(expr.split()) != 5:
         raise ScheduleError(
-            f"invalid cron expression {expr!r}: expected 5 fields (minute hour day month weekday)"
+            f"invalid cron expression {excerpt(expr)}: "
+            "expected 5 fields (minute hour day month weekday)"
         )
     try:
         return next(CronSim(expr, after))
     except CronSimError as exc:
-        raise ScheduleError(f"invalid cron expression {expr!r}: {exc}") from exc
+        raise ScheduleError(f"invalid cron expression {excerpt(expr)}: {str(exc)[:120]}") from exc
     except StopIteration as exc:  # e.g. "0 0 30 2 *": February 30th never comes
-        raise ScheduleError(f"cron expression {expr!r} never matches") from exc
+        raise ScheduleError(f"cron expression {excerpt(expr)} never matches") from exc
 
 
 def next_slot(schedule: Schedule, scheduled_for: datetime, now: datetime) -> datetime:

@@ -140,7 +140,8 @@ class TickService:
         unrecorded = [e.record_error for e in report.executions if e.record_error]
         if report.error is None and unrecorded:
             report.error = f"{len(unrecorded)} outcome(s) not recorded: {unrecorded[0]}"
-        await self._record_tick(report)
+        if not report.store_down:
+            await self._record_tick(report)
         self.metrics.tick(report)
         if self.alerts is not None:
             self.alerts.after_tick(report)  # sent on a task of its own, after the record
@@ -203,6 +204,9 @@ class TickService:
         except StoreUnavailable as exc:
             self.metrics.store_error("claim")
             report.error = str(exc)
+            # Unreachable (not a refusal or a bad answer): the ledger write would only
+            # wait out the same timeout again, doubling the time to the 503.
+            report.store_down = type(exc) is StoreUnavailable
             return []
         self.metrics.claimed(len(claims))
         # The claim's `now` is the run's execution_started_at: lag = now - slot.

@@ -17,7 +17,7 @@ from cascadian.alerts import AUTO_PAUSED, TICKS_FAILING, Alerts
 from cascadian.clock import FakeClock
 from cascadian.config import Settings
 from cascadian.data import ClaimedRun, TickEntry
-from cascadian.errors import StoreUnavailable
+from cascadian.errors import StoreReplyMalformed, StoreUnavailable
 from cascadian.metrics import WorkerMetrics
 from cascadian.reports import TickReport
 from cascadian.store.sql_store import SqlStore
@@ -142,10 +142,10 @@ async def test_a_webhook_that_never_answers_well_is_given_up_and_logged_without_
 
 
 class ClaimFails(SqlStore):
-    """The real store (the ledger works) whose claims fail."""
+    """The real store (the ledger works) whose claims come back garbled."""
 
     async def claim_due(self, *args: Any, **kwargs: Any) -> list[ClaimedRun]:
-        raise StoreUnavailable("database unavailable: claim timed out")
+        raise StoreReplyMalformed("the answer to a claim is malformed: claim garbled")
 
 
 @respx.mock
@@ -166,7 +166,7 @@ async def test_ticks_failing_n_times_in_a_row_alert_once_per_streak(
     assert route.call_count == 1
     body = json.loads(route.calls.last.request.content)
     assert body["event"] == TICKS_FAILING and body["details"]["failed_ticks"] == 3
-    assert "claim timed out" in body["text"]
+    assert "claim garbled" in body["text"]
 
 
 class Down(SqlStore):

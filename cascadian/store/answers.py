@@ -6,9 +6,11 @@ jsonb results in both); every mapping here accepts both.
 
 from __future__ import annotations
 
+import functools
 import json
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any, cast, get_args
+from typing import Any, ParamSpec, TypeVar, cast, get_args
 from uuid import UUID
 
 from cascadian.data import (
@@ -34,8 +36,36 @@ from cascadian.data import (
     Watched,
     Workflow,
 )
+from cascadian.errors import StoreReplyMalformed
+
+P = ParamSpec("P")
+R = TypeVar("R")
+_SHAPE_ERRORS = (KeyError, IndexError, TypeError, ValueError, AttributeError)
 
 
+def answer_of(what: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
+    """Mark a mapping as reading `what`: an answer missing a key, or with a value of
+    the wrong type, is a StoreReplyMalformed saying so, never a KeyError in a tick."""
+
+    def wrap(mapping: Callable[P, R]) -> Callable[P, R]:
+        @functools.wraps(mapping)
+        def read(*args: P.args, **kwargs: P.kwargs) -> R:
+            try:
+                return mapping(*args, **kwargs)
+            except _SHAPE_ERRORS as exc:
+                detail = f"{type(exc).__name__}: {str(exc)[:120]}"
+                raise StoreReplyMalformed(
+                    f"the database's answer to {what} is malformed ({detail}); "
+                    "is the schema current (`cascadian migrate`), and is anything between "
+                    "us and the database rewriting replies?"
+                ) from exc
+
+        return read
+
+    return wrap
+
+
+@answer_of("cascadian_finish_runs_v2")
 def recorded(row: dict[str, Any]) -> Recorded:
     """A row of cascadian_finish_runs_v2."""
     side = _json(row.get("side_errors")) or []
@@ -50,6 +80,7 @@ def recorded(row: dict[str, Any]) -> Recorded:
 _RESULTS = frozenset(get_args(ControlResult))
 
 
+@answer_of("a control call")
 def control_result(value: Any) -> ControlResult:
     """A control function's result code, checked."""
     if value not in _RESULTS:
@@ -57,6 +88,7 @@ def control_result(value: Any) -> ControlResult:
     return cast(ControlResult, value)
 
 
+@answer_of("cascadian_strategies_v1")
 def strategy_status(row: dict[str, Any]) -> StrategyStatus:
     """A row of cascadian_strategies_v1."""
     return StrategyStatus(
@@ -88,11 +120,13 @@ def execution(d: dict[str, Any]) -> Execution:
     return Execution(**_execution_fields(d))
 
 
+@answer_of("cascadian_executions_v1")
 def execution_page(d: dict[str, Any]) -> ExecutionPage:
     """The JSON of cascadian_executions_v1."""
     return ExecutionPage([execution(e) for e in d["data"]], int(d["total"]))
 
 
+@answer_of("cascadian_execution_v2")
 def execution_detail(d: dict[str, Any]) -> ExecutionDetail:
     """The JSON of cascadian_execution_v1."""
     logs = [
@@ -113,6 +147,7 @@ def execution_detail(d: dict[str, Any]) -> ExecutionDetail:
     )
 
 
+@answer_of("cascadian_ticks_v2")
 def tick_entry(row: dict[str, Any]) -> TickEntry:
     """A row of cascadian_ticks_v2."""
     return TickEntry(
@@ -134,6 +169,7 @@ def tick_entry(row: dict[str, Any]) -> TickEntry:
     )
 
 
+@answer_of("a claim")
 def claimed_run(row: dict[str, Any]) -> ClaimedRun:
     """A row of cascadian_claim_due_v1 (or an ok row of cascadian_claim_manual_v1)
     as a ClaimedRun."""
@@ -174,6 +210,7 @@ def _json(value: Any) -> Any:
     return json.loads(value) if isinstance(value, str) else value
 
 
+@answer_of("cascadian_claim_manual_v2")
 def manual_claim(row: dict[str, Any]) -> ManualClaim:
     """The row of cascadian_claim_manual_v1."""
     result = control_result(row["result"])
@@ -208,6 +245,7 @@ def dt_or_none(value: Any) -> datetime | None:
     return None if value is None else _dt(value)
 
 
+@answer_of("cascadian_watch_markets_v1")
 def watched(rows: list[dict[str, Any]]) -> Watched:
     """The rows of cascadian_watch_markets_v1."""
     return Watched(
@@ -216,6 +254,7 @@ def watched(rows: list[dict[str, Any]]) -> Watched:
     )
 
 
+@answer_of("cascadian_record_paper_order_v1")
 def paper_fill(value: Any) -> PaperFill:
     """cascadian_record_paper_order_v1's answer."""
     d = _json(value)
@@ -233,6 +272,7 @@ def _float_or_none(value: Any) -> float | None:
     return None if value is None else float(value)
 
 
+@answer_of("cascadian_paper_book_v1")
 def paper_book(value: Any) -> PaperBook:
     """cascadian_paper_book_v1's answer."""
     d = _json(value)
@@ -285,8 +325,10 @@ def paper_book(value: Any) -> PaperBook:
     )
 
 
-def prune_result(row: dict[str, Any]) -> PruneResult:
-    """The row of cascadian_prune_v1."""
+@answer_of("cascadian_prune_v1")
+def prune_result(rows: list[dict[str, Any]]) -> PruneResult:
+    """The one row of cascadian_prune_v1."""
+    [row] = rows
     return PruneResult(
         runs=int(row["runs"]),
         node_logs=int(row["node_logs"]),
@@ -298,8 +340,10 @@ def prune_result(row: dict[str, Any]) -> PruneResult:
     )
 
 
-def schedule_lag(row: dict[str, Any]) -> ScheduleLag:
-    """The row of cascadian_schedule_lag_v1."""
+@answer_of("cascadian_schedule_lag_v1")
+def schedule_lag(rows: list[dict[str, Any]]) -> ScheduleLag:
+    """The one row of cascadian_schedule_lag_v1."""
+    [row] = rows
     return ScheduleLag(
         runs=int(row["runs"]),
         last_lag_seconds=_float_or_none(row["last_lag_seconds"]),
@@ -309,8 +353,10 @@ def schedule_lag(row: dict[str, Any]) -> ScheduleLag:
     )
 
 
-def backlog(row: dict[str, Any]) -> Backlog:
-    """The row of cascadian_backlog_v1."""
+@answer_of("cascadian_backlog_v1")
+def backlog(rows: list[dict[str, Any]]) -> Backlog:
+    """The one row of cascadian_backlog_v1."""
+    [row] = rows
     return Backlog(
         due=int(row["due"]),
         oldest_due_at=dt_or_none(row["oldest_due_at"]),
@@ -318,6 +364,7 @@ def backlog(row: dict[str, Any]) -> Backlog:
     )
 
 
+@answer_of("cascadian_metrics_v1")
 def gauges(value: Any) -> Gauges:
     """The object cascadian_metrics_v1 answers."""
     g = _json(value)

@@ -27,7 +27,7 @@ from uuid import UUID
 import httpx
 from postgrest import APIError, AsyncPostgrestClient
 
-from cascadian.errors import StoreRejected, StoreUnavailable
+from cascadian.errors import StoreRejected, StoreReplyMalformed, StoreUnavailable
 from cascadian.store.transport import Args, Json
 
 # PostgREST's codes for "no such function/table in the schema cache" and
@@ -112,8 +112,11 @@ class PostgrestTransport:
 
     async def rows(self, function: str, args: Args) -> list[dict[str, Any]]:
         data = await self.value(function, args)
-        if not isinstance(data, list):
-            raise StoreUnavailable(f"database error in {function}: expected rows, got {type(data)}")
+        if not isinstance(data, list) or not all(isinstance(row, dict) for row in data):
+            raise StoreReplyMalformed(
+                f"the database's answer to {function} is malformed: expected a JSON array "
+                f"of row objects, got {_shape(data)}"
+            )
         return data
 
     async def ping(self) -> None:
@@ -121,6 +124,13 @@ class PostgrestTransport:
             await self._client.from_("workflow_sessions").select("id").limit(1).execute()
         except (APIError, httpx.TransportError) as exc:
             raise self._unavailable("ping", exc) from exc
+
+
+def _shape(data: Any) -> str:
+    if isinstance(data, list):
+        odd = next(row for row in data if not isinstance(row, dict))
+        return f"an array holding {type(odd).__name__}"
+    return type(data).__name__
 
 
 def _json_args(args: Args) -> dict[str, Any]:

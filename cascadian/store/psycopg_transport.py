@@ -36,6 +36,9 @@ class PsycopgTransport:
         self._timeout = timeout
         self._conninfo = conninfo
         self._refills: set[asyncio.Task[None]] = set()
+        # At most one connection beyond the pool: the fallback below must not let a
+        # burst of requests (health checks need no secret) open one each.
+        self._direct = asyncio.Semaphore(1)
         self._kwargs: dict[str, Any] = {
             "autocommit": True,
             "prepare_threshold": None,
@@ -78,22 +81,28 @@ class PsycopgTransport:
     @asynccontextmanager
     async def _connection(self) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
         """A pooled connection; if the pool has none to give in time (after an outage
-        it backs off between reconnection attempts for seconds), one direct
-        connection, so the first tick after the database is back succeeds."""
+        it backs off between reconnection attempts for seconds), the one spare direct
+        connection, so the first tick after the database is back succeeds. With the
+        spare in use too, StoreUnavailable at once: connections stay <= pool + 1."""
         try:
             async with self._pool.connection() as conn:
                 yield conn
             return
         except PoolTimeout:
-            pass
-        conn = await psycopg.AsyncConnection.connect(self._conninfo, **self._kwargs)
-        # The database answers again: let the pool refill now rather than after
-        # its back-off (a no-op when it is merely busy).
-        task = asyncio.get_running_loop().create_task(self._pool.check())
-        self._refills.add(task)
-        task.add_done_callback(self._refills.discard)
-        async with conn:
-            yield conn
+            if self._direct.locked():
+                raise StoreUnavailable(
+                    f"database busy: all {self._pool.max_size} pooled connections and the "
+                    "spare one are in use"
+                ) from None
+        async with self._direct:
+            conn = await psycopg.AsyncConnection.connect(self._conninfo, **self._kwargs)
+            # The database answers again: let the pool refill now rather than after
+            # its back-off (a no-op when it is merely busy).
+            task = asyncio.get_running_loop().create_task(self._pool.check())
+            self._refills.add(task)
+            task.add_done_callback(self._refills.discard)
+            async with conn:
+                yield conn
 
     async def ping(self) -> None:
         await self.execute("select 1 as ok", ())

@@ -41,6 +41,7 @@ from cascadian.data import (
     Watched,
     WatchlistEntry,
 )
+from cascadian.errors import StoreReplyMalformed, StoreUnavailable
 from cascadian.reports import TickReport
 from cascadian.store import answers
 from cascadian.store.arguments import (
@@ -127,11 +128,39 @@ class SqlStore:
         # Making outputs storable walks all of them: off the event loop, so a run
         # with large outputs never holds up the others.
         records = await asyncio.to_thread(lambda: [outcome_record(o) for o in outcomes])
-        rows = await self.transport.rows(
-            "cascadian_finish_runs_v2",
-            {"p_outcomes": Json(records), "p_pause_threshold": pause_threshold},
-        )
-        return [answers.recorded(r) for r in rows]
+        try:
+            rows = await self.transport.rows(
+                "cascadian_finish_runs_v2",
+                {"p_outcomes": Json(records), "p_pause_threshold": pause_threshold},
+            )
+            if len(rows) != len(outcomes):
+                raise StoreReplyMalformed(
+                    f"{len(outcomes)} outcomes sent to cascadian_finish_runs_v2, "
+                    f"{len(rows)} answers came back"
+                )
+            return [answers.recorded(r) for r in rows]
+        except StoreReplyMalformed as garbled:
+            return await self._read_back(outcomes, garbled)
+
+    async def _read_back(
+        self, outcomes: Sequence[RunOutcome], garbled: StoreReplyMalformed
+    ) -> list[Recorded]:
+        """The call went through but its answer is unreadable: read each run back, so a
+        run the database shows recorded is not reported as unrecorded (and re-run)."""
+        note = f"the answer to recording this run was unreadable ({garbled}); read back"
+        found: list[Recorded] = []
+        for outcome in outcomes:
+            try:
+                run = await self.execution(outcome.execution_id)
+            except StoreUnavailable as exc:
+                raise StoreReplyMalformed(
+                    f"{garbled}; reading the runs back failed too ({exc}), so whether "
+                    f"{len(outcomes)} outcome(s) were recorded is unknown"
+                ) from exc
+            done = run is not None and run.status != "running"
+            state = "recorded" if done else "not recorded"
+            found.append(Recorded(outcome.execution_id, done, False, (f"{note}: {state}",)))
+        return found
 
     async def release(self, execution_ids: Sequence[UUID]) -> int:
         if not execution_ids:
@@ -209,11 +238,16 @@ class SqlStore:
     async def claim_manual(
         self, strategy_id: UUID, now: datetime, lease_seconds: float
     ) -> ManualClaim:
-        [row] = await self.transport.rows(
+        rows = await self.transport.rows(
             "cascadian_claim_manual_v2",
             {"p_id": strategy_id, "p_now": now, "p_lease_seconds": lease_seconds},
         )
-        return answers.manual_claim(row)
+        if len(rows) != 1:
+            raise StoreReplyMalformed(
+                f"the database's answer to cascadian_claim_manual_v2 is malformed: "
+                f"{len(rows)} rows instead of one"
+            )
+        return answers.manual_claim(rows[0])
 
     async def cancel_runs(self, execution_ids: Sequence[UUID], reason: str, now: datetime) -> int:
         if not execution_ids:
@@ -305,20 +339,20 @@ class SqlStore:
         dry_run: bool = False,
         after: UUID | None = None,
     ) -> PruneResult:
-        [row] = await self.transport.rows(
+        rows = await self.transport.rows(
             "cascadian_prune_v1", prune_arguments(now, policy, dry_run, after)
         )
-        return answers.prune_result(row)
+        return answers.prune_result(rows)
 
     async def schedule_lag(self, strategy_id: UUID, runs: int) -> ScheduleLag:
-        [row] = await self.transport.rows(
+        rows = await self.transport.rows(
             "cascadian_schedule_lag_v1", {"p_id": strategy_id, "p_limit": runs}
         )
-        return answers.schedule_lag(row)
+        return answers.schedule_lag(rows)
 
     async def backlog(self, now: datetime) -> Backlog:
-        [row] = await self.transport.rows("cascadian_backlog_v1", {"p_now": now})
-        return answers.backlog(row)
+        rows = await self.transport.rows("cascadian_backlog_v1", {"p_now": now})
+        return answers.backlog(rows)
 
     async def gauges(self, now: datetime) -> Gauges:
         return answers.gauges(await self.transport.value("cascadian_metrics_v1", {"p_now": now}))

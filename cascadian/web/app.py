@@ -12,6 +12,7 @@ from cascadian.clock import Clock
 from cascadian.config import Settings, get_settings
 from cascadian.ports import FullStore, WorkflowExecutor
 from cascadian.web import cron, metrics, ops, paper, strategies
+from cascadian.web.body_limit import BodyLimit
 from cascadian.web.responses import install_error_handlers
 
 
@@ -48,4 +49,5 @@ def create_app(
     app.include_router(paper.router)
     app.include_router(metrics.router)
     install_error_handlers(app)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_request_bytes)
     return app

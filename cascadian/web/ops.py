@@ -1,7 +1,7 @@
 """Is the scheduler healthy? The tick ledger (ADMIN_API_KEY) and a public health check.
 
 GET /api/cron/ticks?limit=   the newest ticks, each with the gap since the one before
-GET /api/health              database reachable, last tick, ticks overdue; no secret
+GET /api/health              database reachable, last tick, ticks overdue or failing; no secret
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from cascadian.control import TICKS_OVERDUE_AFTER
+from cascadian.control import RECENT_TICKS, TICKS_OVERDUE_AFTER
 from cascadian.web.deps import Control, require_admin_key
 from cascadian.web.responses import error_responses, now_iso
 
@@ -62,6 +62,11 @@ class HealthResponse(BaseModel):
         description=f"No tick for over {TICKS_OVERDUE_AFTER.total_seconds():g} s (or none "
         "yet); null when the database is unavailable"
     )
+    failing_ticks: int | None = Field(
+        default=None,
+        description=f"How many of the newest ticks (up to {RECENT_TICKS}) failed in a row; "
+        "any makes the status `degraded`. Null when the database is unavailable",
+    )
     oldest_due_lag_seconds: float | None = Field(
         default=None,
         description="How late the oldest due strategy that no run holds is (0: none is "
@@ -99,14 +104,15 @@ async def ticks(
 )
 async def health(control: Control) -> Any:
     """Needs no secret and reveals nothing sensitive. 200 with status `degraded` when
-    ticks are overdue or the oldest due strategy is later than
-    CASCADIAN_MAX_SCHEDULE_LAG_SECONDS; 503 when the database is unreachable."""
+    ticks are overdue, the newest tick failed, or the oldest due strategy is later
+    than CASCADIAN_MAX_SCHEDULE_LAG_SECONDS; 503 when the database is unreachable."""
     h = await control.health()
     body = HealthResponse(
         status="ok" if h.ok else "degraded",
         database="ok" if h.database else "unavailable",
         last_tick_at=h.last_tick_at,
         ticks_overdue=h.ticks_overdue,
+        failing_ticks=h.failing_ticks,
         oldest_due_lag_seconds=h.oldest_due_lag_seconds,
         schedule_late=h.schedule_late,
         timestamp=now_iso(),

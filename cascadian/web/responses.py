@@ -10,13 +10,16 @@ The 401 body is a fixed contract and has no timestamp; a 503 adds
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from datetime import UTC, datetime
+from http import HTTPStatus
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException
 
 from cascadian.errors import Conflict, NotFound, ScheduleError, StoreUnavailable
 
@@ -68,9 +71,25 @@ def now_iso() -> str:
     return datetime.now(UTC).isoformat()
 
 
-def error(status: int, name: str, message: str | None = None, **extra: Any) -> JSONResponse:
+# No answer repeats more of what a caller sent than this (a 5 MB cron value, say).
+MAX_MESSAGE_CHARS = 500
+MAX_DETAIL_CHARS = 200
+
+
+def _short(text: str, limit: int) -> str:
+    return text if len(text) <= limit else f"{text[:limit]}… ({len(text)} characters)"
+
+
+def error(
+    status: int,
+    name: str,
+    message: str | None = None,
+    headers: Mapping[str, str] | None = None,
+    **extra: Any,
+) -> JSONResponse:
+    message = None if message is None else _short(message, MAX_MESSAGE_CHARS)
     body = {"success": False, "error": name, "message": message, "timestamp": now_iso(), **extra}
-    return JSONResponse(status_code=status, content=body)
+    return JSONResponse(status_code=status, content=body, headers=headers)
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -104,5 +123,19 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
-        details = [{"loc": list(e.get("loc", ())), "msg": e.get("msg", "")} for e in exc.errors()]
+        details = [
+            {
+                "loc": list(e.get("loc", ()))[:10],
+                "msg": _short(str(e.get("msg", "")), MAX_DETAIL_CHARS),
+            }
+            for e in exc.errors()[:50]
+        ]
         return error(422, "Validation Error", "the request is not valid", details=details)
+
+    @app.exception_handler(HTTPException)
+    async def http_error(_: Request, exc: HTTPException) -> JSONResponse:
+        """404 for an unknown route, 405 for a wrong method, and any other HTTP error
+        Starlette raises, in the same shape as ours (with its headers: 405's Allow)."""
+        name = HTTPStatus(exc.status_code).phrase
+        message = exc.detail if isinstance(exc.detail, str) and exc.detail != name else None
+        return error(exc.status_code, name, message, headers=exc.headers)

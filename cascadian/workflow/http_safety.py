@@ -3,7 +3,8 @@
 `check_url` resolves the host and refuses loopback, private, link-local, CGNAT,
 multicast, unspecified, reserved and cloud-metadata addresses (IPv4-mapped and
 other IPv6 forms embedding an IPv4 address are judged by that IPv4 address),
-unless the host or the address is on the operator's allow-list.
+unless the host or the address, on that port, is on the operator's allow-list
+(see allowlist.py: a port-less entry opens the default port only).
 
 DNS rebinding (the name resolving to another address between check and connect)
 is mitigated by `pinned_request`: it connects to the checked address and sends the
@@ -24,9 +25,9 @@ from typing import Any
 import httpx
 
 from cascadian.errors import NodeError
+from cascadian.workflow.allowlist import DEFAULT_PORTS, AllowEntry, parse_allowlist
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
-Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 # (host, port) -> the addresses it resolves to, as strings.
 Resolver = Callable[[str, int], Awaitable[Sequence[str]]]
 
@@ -86,24 +87,19 @@ def blocked_reason(ip: IPAddress) -> str | None:
     return next((reason for hit, reason in checks if hit), None)
 
 
-def _parse_allowlist(entries: Iterable[str]) -> tuple[set[str], list[Network]]:
-    hosts: set[str] = set()
-    networks: list[Network] = []
-    for raw in entries:
-        entry = raw.strip().lower()
-        if not entry:
-            continue
-        try:
-            networks.append(ipaddress.ip_network(entry, strict=False))
-        except ValueError:
-            hosts.add(entry.rstrip("."))
-    return hosts, networks
+def _entries(allowlist: Iterable[str]) -> list[AllowEntry]:
+    try:
+        return parse_allowlist(allowlist)
+    except ValueError as exc:  # the settings check this at start-up; here for direct callers
+        raise NodeError(f"{ALLOWLIST_SETTING}: {exc}") from None
 
 
-def _allowed_by(ip: IPAddress, networks: Sequence[Network]) -> bool:
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    return any(ip.version == net.version and ip in net for net in networks)
+def _host_allowed(host: str, scheme: str, port: int, entries: Sequence[AllowEntry]) -> bool:
+    return any(e.host == host and e.permits_port(scheme, port) for e in entries)
+
+
+def _address_allowed(ip: IPAddress, scheme: str, port: int, entries: Sequence[AllowEntry]) -> bool:
+    return any(e.covers(ip) and e.permits_port(scheme, port) for e in entries)
 
 
 @dataclass(frozen=True)
@@ -155,27 +151,31 @@ async def check_url(
     host = parsed.raw_host.decode("ascii").lower().rstrip(".")
     if not host:
         raise UnsafeURL(f"URL {str(url)[:200]!r} has no host.")
-    allowed_hosts, allowed_nets = _parse_allowlist(allowlist)
-    host_allowed = host in allowed_hosts
+    entries = _entries(allowlist)
+    port = parsed.port or DEFAULT_PORTS[parsed.scheme]
+    host_allowed = _host_allowed(host, parsed.scheme, port, entries)
+    # The hint names the port when it is not the default, as an entry must.
+    on_port = "" if port == DEFAULT_PORTS[parsed.scheme] else f":{port}"
     if host in METADATA_HOSTS and not host_allowed:
-        raise _refuse(host, "it is a cloud metadata endpoint", repr(host))
+        raise _refuse(host, "it is a cloud metadata endpoint", repr(f"{host}{on_port}"))
 
     try:
         addresses: tuple[IPAddress, ...] = (ipaddress.ip_address(host),)
         resolved = False
     except ValueError:
-        port = parsed.port or (443 if parsed.scheme == "https" else 80)
         addresses = await _resolve(host, port, resolver or system_resolver)
         resolved = True
 
     if not host_allowed:
         for ip in addresses:
             reason = blocked_reason(ip)
-            if reason is None or _allowed_by(ip, allowed_nets):
+            if reason is None or _address_allowed(ip, parsed.scheme, port, entries):
                 continue
-            cidr = f"{ip}/{ip.max_prefixlen}"
+            cidr = f"{ip}/{ip.max_prefixlen}" if ip.version == 4 else f"[{ip}/{ip.max_prefixlen}]"
+            cidr += on_port
             if resolved:
-                raise _refuse(host, f"it resolves to {ip}, {reason}", f"{host!r} or {cidr!r}")
+                hint = f"{f'{host}{on_port}'!r} or {cidr!r}"
+                raise _refuse(host, f"it resolves to {ip}, {reason}", hint)
             raise _refuse(host, f"it is {reason}", repr(cidr))
     return SafeTarget(url=parsed, host=host, addresses=addresses, resolved=resolved)
 

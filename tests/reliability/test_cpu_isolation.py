@@ -88,3 +88,74 @@ async def test_cpu_work_stops_once_the_runs_deadline_has_passed() -> None:
     )
     with pytest.raises(NodeError, match="the run's time is up"):
         await FILTER.run(config, ctx)
+
+
+# The original builder's list nodes (cascadian/workflow/nodes/original/) get the same
+# treatment: off the loop, stopped at the deadline, capped.
+
+
+def original(node: Any, raw: dict[str, Any]) -> Any:
+    return node.config_model.model_validate(raw)
+
+
+def original_nodes() -> list[tuple[str, Any, dict[str, Any]]]:
+    from cascadian.workflow.nodes.original.filter import FILTER as OFILTER
+    from cascadian.workflow.nodes.original.market_filter import MARKET_FILTER
+    from cascadian.workflow.nodes.original.transform import TRANSFORM
+
+    return [
+        (
+            "original-filter",
+            OFILTER,
+            {"version": 2, "conditions": [{"field": "v", "operator": "GREATER_THAN", "value": -1}]},
+        ),
+        (
+            "original-transform",
+            TRANSFORM,
+            {"operations": [{"type": "sort", "config": {"field": "v", "direction": "desc"}}]},
+        ),
+        ("original-market-filter", MARKET_FILTER, {"exclude_keywords": ["nothing-matches"]}),
+    ]
+
+
+def rows_context(n: int, deadline: float | None = None, **env: Any) -> NodeContext:
+    rows = [{"v": (i * 7919) % n, "title": f"market {i}"} for i in range(n)]
+    return NodeContext(
+        Workflow(uuid.uuid4(), "w", [], []),
+        "n",
+        {"up": {"markets": rows}},
+        NodeServices(Settings(**env)),
+        deadline=deadline,
+    )
+
+
+@pytest.mark.parametrize(("name", "node_type", "raw"), original_nodes())
+async def test_an_original_list_node_lets_the_event_loop_run_while_it_works(
+    name: str, node_type: Any, raw: dict[str, Any]
+) -> None:
+    work = asyncio.create_task(node_type.run(original(node_type, raw), rows_context(30_000)))
+    turns = 0
+    while not work.done():
+        await asyncio.sleep(0)
+        turns += 1
+    assert (await work)["count"] == 30_000
+    # In the loop, the whole list was handled in one turn; off it, the loop kept turning.
+    assert turns > 5, f"{name}: the event loop turned {turns} times while it worked"
+
+
+@pytest.mark.parametrize(("name", "node_type", "raw"), original_nodes())
+async def test_an_original_list_node_stops_once_the_runs_deadline_has_passed(
+    name: str, node_type: Any, raw: dict[str, Any]
+) -> None:
+    past = asyncio.get_running_loop().time() - 1
+    with pytest.raises(NodeError, match="the run's time is up"):
+        await node_type.run(original(node_type, raw), rows_context(5_000, deadline=past))
+
+
+@pytest.mark.parametrize(("name", "node_type", "raw"), original_nodes())
+async def test_an_original_list_node_refuses_more_items_than_it_may_handle(
+    name: str, node_type: Any, raw: dict[str, Any]
+) -> None:
+    ctx = rows_context(1_001, CASCADIAN_NODE_MAX_ITEMS=1_000)
+    with pytest.raises(NodeError, match="1001 items is more than a node handles"):
+        await node_type.run(original(node_type, raw), ctx)

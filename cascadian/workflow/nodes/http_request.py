@@ -1,12 +1,14 @@
 """The http-request node: one HTTP call to a user-chosen URL, guarded against SSRF.
 
 Every hop (the URL and each redirect Location) passes `check_url` and is sent to
-the checked address. The body is streamed and cut off at the configured size.
+the checked address. The body is streamed, decoded in bounded steps and cut off at
+the configured size and at the run's deadline (http_body.py).
 Services used: the HTTP client, settings, retry policy and resolver.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 from functools import partial
 from typing import Any, Literal
@@ -15,9 +17,10 @@ import httpx
 from pydantic import ConfigDict, Field, field_validator
 
 from cascadian.config import Settings
+from cascadian.workflow.http_body import ACCEPT_ENCODING, read_capped
 from cascadian.workflow.http_safety import Resolver, SafeTarget, check_url, pinned_request
 from cascadian.workflow.node_api import NodeConfig, NodeContext, NodeError, NodeType
-from cascadian.workflow.retry import DEADLINE_SLACK, RetryPolicy, describe_error, describe_status
+from cascadian.workflow.retry import DEADLINE_SLACK, RetryPolicy, describe_status
 
 MAX_REDIRECTS = 5
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
@@ -53,25 +56,6 @@ class HttpRequestConfig(NodeConfig):
 async def _send_once(client: httpx.AsyncClient, request: httpx.Request) -> httpx.Response:
     # auth=None: a shared client's credentials must never go to a user-chosen URL.
     return await client.send(request, stream=True, auth=None, follow_redirects=False)
-
-
-async def _read_capped(response: httpx.Response, cap: int, label: str) -> bytes:
-    too_large = NodeError(
-        f"The response from {label} is larger than the {cap}-byte limit "
-        "(CASCADIAN_HTTP_MAX_RESPONSE_BYTES); the download was stopped."
-    )
-    declared = response.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > cap:
-        raise too_large
-    body = bytearray()
-    try:
-        async for chunk in response.aiter_bytes():
-            body += chunk
-            if len(body) > cap:
-                raise too_large
-    except httpx.HTTPError as exc:
-        raise NodeError(f"Reading the response from {label} failed: {describe_error(exc)}") from exc
-    return bytes(body)
 
 
 def _is_json(response: httpx.Response) -> bool:
@@ -119,6 +103,13 @@ def _follow(
     return url, method, headers, body
 
 
+def _loop_time(policy: RetryPolicy, deadline: float | None) -> float | None:
+    """`deadline`, on the policy's clock, as a time of the running loop's clock."""
+    if deadline is None:
+        return None
+    return asyncio.get_running_loop().time() + (deadline - policy.now())
+
+
 async def fetch(
     client: httpx.AsyncClient,
     config: HttpRequestConfig,
@@ -135,6 +126,8 @@ async def fetch(
     url: str | httpx.URL = config.url
     method: str = config.method
     headers, body = dict(config.headers), config.json_body
+    if not any(name.lower() == "accept-encoding" for name in headers):
+        headers["Accept-Encoding"] = ACCEPT_ENCODING  # only what read_capped can decode
     first: str | None = None
     for _hop in range(MAX_REDIRECTS + 1):
         target = await check_url(url, settings.http_allowlist, resolver)
@@ -159,7 +152,12 @@ async def fetch(
                 url, method, headers, body = _follow(target, response, method, headers, body)
                 raw_body = raw_body if method not in ("GET", "HEAD") else None
                 continue
-            content = await _read_capped(response, settings.http_max_response_bytes, target.label)
+            content = await read_capped(
+                response,
+                settings.http_max_response_bytes,
+                target.label,
+                _loop_time(policy, deadline),
+            )
         finally:
             await response.aclose()
         return _output(response, content, target.label)

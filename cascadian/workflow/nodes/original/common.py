@@ -48,12 +48,13 @@ def first_input(ctx: NodeContext) -> Any:
 def items(ctx: NodeContext, keys: Sequence[str], *, wrap: bool = True) -> list[Any]:
     """The rows a list-reading node works on: from each input, the first truthy of
     `keys` (else the input itself), a single object wrapped into a list; several
-    inputs' rows one after the other. No input: no rows."""
+    inputs' rows one after the other. No input: no rows. More than a node may
+    handle (CASCADIAN_NODE_MAX_ITEMS): a NodeError saying so."""
     rows: list[Any] = []
     for value in upstream(ctx):
         picked = pick(value, keys)
         rows.extend(as_list(picked) if wrap or isinstance(picked, list) else [picked])
-    return rows
+    return ctx.check_size(rows)
 
 
 def epoch_ms(ctx: NodeContext) -> int:

@@ -28,7 +28,7 @@ from typing import Any, Self
 
 from pydantic import Field, model_validator
 
-from cascadian.workflow.node_api import NodeContext, NodeType
+from cascadian.workflow.node_api import Checkpoint, NodeContext, NodeType
 from cascadian.workflow.nodes.original.common import OriginalConfig, items
 from cascadian.workflow.original.jsvalues import item_id, less_than, to_number, to_string
 from cascadian.workflow.templates import MISSING, get_path
@@ -287,10 +287,13 @@ def reason(item: Any, c: Condition) -> str:
     return _REASONS[c.operator].format(f=c.field, v=value, c=_shown(c.value))
 
 
-def _filter_v2(rows: list[Any], config: FilterConfig) -> tuple[list[Any], dict[str, str]]:
+def _filter_v2(
+    rows: list[Any], config: FilterConfig, checkpoint: Checkpoint
+) -> tuple[list[Any], dict[str, str]]:
     kept: list[Any] = []
     failures: dict[str, str] = {}
     for index, row in enumerate(rows):
+        checkpoint()
         key = item_id(row)
         name = to_string(key) if key is not None else f"#{index}"
         if config.any_of:
@@ -307,18 +310,27 @@ def _filter_v2(rows: list[Any], config: FilterConfig) -> tuple[list[Any], dict[s
     return kept, failures
 
 
-async def run(config: FilterConfig, ctx: NodeContext) -> dict[str, Any]:
-    rows = items(ctx, KEYS)
+def _filter(rows: list[Any], config: FilterConfig, checkpoint: Checkpoint) -> dict[str, Any]:
     if config.v2:
-        kept, failures = _filter_v2(rows, config) if config.conditions else (rows, {})
+        kept, failures = _filter_v2(rows, config, checkpoint) if config.conditions else (rows, {})
         return {
             "filtered": kept,
             "count": len(kept),
             "original_count": len(rows),
             "filter_failures": failures,
         }
-    kept = [row for row in rows if all(_legacy(row, c) for c in config.conditions)]
+    kept = []
+    for row in rows:
+        checkpoint()
+        if all(_legacy(row, c) for c in config.conditions):
+            kept.append(row)
     return {"filtered": kept, "count": len(kept), "original_count": len(rows)}
+
+
+async def run(config: FilterConfig, ctx: NodeContext) -> dict[str, Any]:
+    rows = items(ctx, KEYS)
+    # Off the event loop: a long list must not hold up other strategies' runs.
+    return await ctx.offload(lambda checkpoint: _filter(rows, config, checkpoint))
 
 
 FILTER = NodeType(

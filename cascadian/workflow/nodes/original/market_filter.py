@@ -19,7 +19,7 @@ from typing import Any
 
 from pydantic import Field
 
-from cascadian.workflow.node_api import NodeContext, NodeType
+from cascadian.workflow.node_api import Checkpoint, NodeContext, NodeType
 from cascadian.workflow.nodes.original.common import OriginalConfig, epoch_ms, items
 from cascadian.workflow.original.jsvalues import to_number, to_string, truthy
 
@@ -59,39 +59,51 @@ def _text(market: Any) -> str:
     return f"{to_string(title)} {to_string(description)}".lower()
 
 
+def _kept(config: MarketFilterConfig, market: Any, now: int) -> bool:
+    """Every step that is set, in the documented order (each only narrows the list)."""
+    if config.min_liquidity_usd:
+        liquidity = to_number(_get(market, "liquidity_usd", "liquidity"))
+        if not liquidity >= config.min_liquidity_usd:
+            return False
+    if config.min_days_to_close is not None or config.max_days_to_close is not None:
+        days = _days_left(market, now)
+        low, high = config.min_days_to_close, config.max_days_to_close
+        inside = (high is None or days <= high) and (low is None or days >= low)
+        if not math.isnan(days) and not inside:
+            return False
+    if config.categories and not (
+        isinstance(market, dict) and market.get("category") in config.categories
+    ):
+        return False
+    if any(k.lower() in _text(market) for k in config.exclude_keywords):
+        return False
+    return not config.include_keywords or any(
+        k.lower() in _text(market) for k in config.include_keywords
+    )
+
+
+def _select(
+    config: MarketFilterConfig, markets: list[Any], now: int, checkpoint: Checkpoint
+) -> list[Any]:
+    kept = []
+    for market in markets:
+        checkpoint()
+        if _kept(config, market, now):
+            kept.append(market)
+    return kept
+
+
 async def run(config: MarketFilterConfig, ctx: NodeContext) -> dict[str, Any]:
     markets = items(ctx, KEYS)
-    original = len(markets)
-    if config.min_liquidity_usd:
-        floor = config.min_liquidity_usd
-        markets = [m for m in markets if to_number(_get(m, "liquidity_usd", "liquidity")) >= floor]
-    if config.min_days_to_close is not None or config.max_days_to_close is not None:
-        now = epoch_ms(ctx)
-
-        def in_window(market: Any) -> bool:
-            days = _days_left(market, now)
-            if math.isnan(days):
-                return True
-            low, high = config.min_days_to_close, config.max_days_to_close
-            return (high is None or days <= high) and (low is None or days >= low)
-
-        markets = [m for m in markets if in_window(m)]
-    if config.categories:
-        markets = [
-            m for m in markets if isinstance(m, dict) and m.get("category") in config.categories
-        ]
-    if config.exclude_keywords:
-        drop = [k.lower() for k in config.exclude_keywords]
-        markets = [m for m in markets if not any(k in _text(m) for k in drop)]
-    if config.include_keywords:
-        keep = [k.lower() for k in config.include_keywords]
-        markets = [m for m in markets if any(k in _text(m) for k in keep)]
+    now = epoch_ms(ctx)
+    # Off the event loop: a long list must not hold up other strategies' runs.
+    kept = await ctx.offload(lambda checkpoint: _select(config, markets, now, checkpoint))
     return {
-        "markets": markets,
-        "count": len(markets),
-        "original_count": original,
+        "markets": kept,
+        "count": len(kept),
+        "original_count": len(markets),
         "filter_applied": True,
-        "timestamp": epoch_ms(ctx),
+        "timestamp": now,
     }
 
 

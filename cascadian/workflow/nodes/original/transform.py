@@ -25,7 +25,7 @@ from typing import Any, Literal, Self
 
 from pydantic import Field, model_validator
 
-from cascadian.workflow.node_api import NodeContext, NodeError, NodeType
+from cascadian.workflow.node_api import Checkpoint, NodeContext, NodeError, NodeType
 from cascadian.workflow.nodes.original.common import OriginalConfig, items
 from cascadian.workflow.original.expressions import (
     ExpressionError,
@@ -102,9 +102,10 @@ def _all_failed(what: str, text: str, errors: list[str], rows: int) -> NodeError
     return NodeError(f"{what} {text!r} failed on all {rows} rows: {errors[0]}")
 
 
-def _add_column(rows: list[Any], name: str, formula: str) -> list[Any]:
+def _add_column(rows: list[Any], name: str, formula: str, checkpoint: Checkpoint) -> list[Any]:
     out, errors = [], []
     for row in rows:
+        checkpoint()
         try:
             value = _json_number(evaluate(formula, _scope(row)))
         except ExpressionError as exc:
@@ -116,9 +117,10 @@ def _add_column(rows: list[Any], name: str, formula: str) -> list[Any]:
     return out
 
 
-def _filter_rows(rows: list[Any], condition: str) -> list[Any]:
+def _filter_rows(rows: list[Any], condition: str, checkpoint: Checkpoint) -> list[Any]:
     kept, errors = [], []
     for row in rows:
+        checkpoint()
         try:
             if holds(condition, _scope(row)):
                 kept.append(row)
@@ -129,11 +131,14 @@ def _filter_rows(rows: list[Any], condition: str) -> list[Any]:
     return kept
 
 
-def _sort(rows: list[Any], field: str, direction: Literal["asc", "desc"]) -> list[Any]:
+def _sort(
+    rows: list[Any], field: str, direction: Literal["asc", "desc"], checkpoint: Checkpoint
+) -> list[Any]:
     present = [r for r in rows if _scope(r).get(field) is not None]
     missing = [r for r in rows if _scope(r).get(field) is None]
 
     def compare(a: Any, b: Any) -> int:
+        checkpoint()
         x, y = a[field], b[field]
         order = -1 if less_than(x, y) else 1 if less_than(y, x) else 0
         return order if direction == "asc" else -order
@@ -159,7 +164,7 @@ def _result(rows: list[Any], operation: str, field: str | None) -> float:
     return min(usable) if op == "min" else max(usable)
 
 
-def _aggregate(rows: list[Any], c: dict[str, Any]) -> list[Any]:
+def _aggregate(rows: list[Any], c: dict[str, Any], checkpoint: Checkpoint) -> list[Any]:
     operation, field = c["operation"], c.get("field") or None
     shown = field or "all"
     group_by = c.get("groupBy")
@@ -168,6 +173,7 @@ def _aggregate(rows: list[Any], c: dict[str, Any]) -> list[Any]:
         return [{"operation": operation, "field": shown, "result": result, "count": len(rows)}]
     groups: dict[str, list[Any]] = {}
     for row in rows:
+        checkpoint()
         value = _scope(row).get(group_by)
         groups.setdefault("undefined" if value is None else to_string(value), []).append(row)
     # JavaScript's key order: integer-like keys first, ascending; then first seen.
@@ -185,20 +191,25 @@ def _aggregate(rows: list[Any], c: dict[str, Any]) -> list[Any]:
     ]
 
 
-async def run(config: TransformConfig, ctx: NodeContext) -> dict[str, Any]:
-    rows = list(items(ctx, KEYS))
+def _apply(config: TransformConfig, rows: list[Any], checkpoint: Checkpoint) -> dict[str, Any]:
     for operation in config.operations:
         c = operation.config
         if operation.type == "add-column":
-            rows = _add_column(rows, c["name"], c["formula"])
+            rows = _add_column(rows, c["name"], c["formula"], checkpoint)
         elif operation.type == "filter-rows":
-            rows = _filter_rows(rows, c["condition"])
+            rows = _filter_rows(rows, c["condition"], checkpoint)
         elif operation.type == "sort":
             direction = str(c.get("direction", c.get("order", "asc"))).lower()
-            rows = _sort(rows, c["field"], "asc" if direction == "asc" else "desc")
+            rows = _sort(rows, c["field"], "asc" if direction == "asc" else "desc", checkpoint)
         else:
-            rows = _aggregate(rows, c)
+            rows = _aggregate(rows, c, checkpoint)
     return {"transformed": rows, "count": len(rows)}
+
+
+async def run(config: TransformConfig, ctx: NodeContext) -> dict[str, Any]:
+    rows = list(items(ctx, KEYS))
+    # Off the event loop: a long list must not hold up other strategies' runs.
+    return await ctx.offload(lambda checkpoint: _apply(config, rows, checkpoint))
 
 
 TRANSFORM = NodeType(

@@ -1,0 +1,129 @@
+"""Supabase's replies are checked before they are believed.
+
+Before: a claim answer whose rows lacked keys raised `KeyError` in the tick; a record
+call the database carried out but whose answer came back garbled was reported as
+"not recorded", so the tick said its runs would run again although they were done.
+Here the real SQL runs (tests/supabase_forwarder.py) and only the reply is garbled,
+as a broken proxy or gateway would.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import psycopg
+import pytest
+import respx
+
+from cascadian.data import RunOutcome, RunResult
+from cascadian.errors import StoreReplyMalformed, StoreUnavailable
+from cascadian.store.sql_store import SqlStore
+from tests.factories import add_strategy
+from tests.supabase_forwarder import PostgrestForwarder
+
+NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
+RPC = r"^/rest/v1/rpc/"
+
+
+Wire = tuple[SqlStore, respx.MockRouter, PostgrestForwarder]
+
+
+@pytest.fixture
+async def wire(forwarder: PostgrestForwarder, db: psycopg.Connection[Any]) -> AsyncIterator[Wire]:
+    router = respx.MockRouter(base_url=forwarder.url, assert_all_called=False)
+    store = await forwarder.store(router)
+    yield store, router, forwarder
+    await store.close()
+
+
+def answer(wire: Wire, fn: str, body: bytes) -> None:
+    """`fn` runs for real; what comes back is `body` instead of its answer."""
+    _, router, forwarder = wire
+
+    async def garble(request: httpx.Request, **_: Any) -> httpx.Response:
+        await forwarder.rpc(request, fn)
+        return httpx.Response(200, content=body, headers={"content-type": "application/json"})
+
+    router.post(path__regex=f"{RPC}{fn}$").mock(side_effect=garble)
+
+
+def forward_the_rest(wire: Wire) -> None:
+    """Every other call goes to the real SQL; respx tries routes in order, so last."""
+    _, router, forwarder = wire
+    forwarder.install(router)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'[{"execution_id": "33333333-3333-4333-8333-333333333333"}]',  # rows lack keys
+        b'[{"execution_id": 7, "workflow_id": [], "name": null}]',  # keys of the wrong type
+        b'["not", "rows"]',
+        b'{"rows": []}',
+        b"<html>502 Bad Gateway</html>",
+    ],
+)
+async def test_a_malformed_claim_answer_is_a_clear_store_error_not_a_key_error(
+    wire: Wire, body: bytes
+) -> None:
+    store = wire[0]
+    answer(wire, "cascadian_claim_due_v2", body)
+    forward_the_rest(wire)
+    with pytest.raises(StoreReplyMalformed, match="malformed") as info:
+        await store.claim_due(NOW, 25, 120.0)
+    assert isinstance(info.value, StoreUnavailable), "a tick answers 503 for it, as for an outage"
+
+
+async def claimed(store: SqlStore, db: psycopg.Connection[Any]) -> RunOutcome:
+    strategy = add_strategy(db, next_execution_at=NOW - timedelta(minutes=1))
+    [run] = await store.claim_due(NOW, 25, 120.0)
+    assert run.workflow.id == strategy
+    result = RunResult(True, {"end": {}}, [], 2, 40)
+    return RunOutcome(run.execution_id, strategy, result, NOW + timedelta(minutes=5), NOW)
+
+
+def status_of(db: psycopg.Connection[Any], outcome: RunOutcome) -> tuple[str, int]:
+    row = db.execute(
+        "select e.status, s.execution_count from workflow_executions e "
+        "join workflow_sessions s on s.id = e.workflow_id where e.id = %s",
+        (outcome.execution_id,),
+    ).fetchone()
+    assert row is not None
+    return row[0], row[1]
+
+
+@pytest.mark.parametrize("body", [b'[{"nonsense": true}]', b"[]", b'{"garbled'])
+async def test_a_record_whose_answer_is_garbled_is_reported_as_the_database_shows_it(
+    wire: Wire, db: psycopg.Connection[Any], body: bytes
+) -> None:
+    store = wire[0]
+    answer(wire, "cascadian_finish_runs_v2", body)
+    forward_the_rest(wire)
+    outcome = await claimed(store, db)
+    [recorded] = await store.finish_runs([outcome], 3)
+    assert status_of(db, outcome) == ("completed", 1), "the call itself went through"
+    assert recorded.execution_id == outcome.execution_id
+    assert recorded.accepted, "the database shows it recorded, so the report must too"
+    assert (
+        "unreadable" in recorded.side_errors[0] and "read back: recorded" in recorded.side_errors[0]
+    )
+
+
+async def test_when_the_read_back_fails_too_the_record_is_reported_unknown(
+    wire: Wire, db: psycopg.Connection[Any]
+) -> None:
+    store, router, _ = wire
+    answer(wire, "cascadian_finish_runs_v2", json.dumps([{"nonsense": 1}]).encode())
+    router.post(path__regex=f"{RPC}cascadian_execution_v2$").respond(
+        503, json={"code": "PGRST000", "message": "upstream went away"}
+    )
+    forward_the_rest(wire)
+    outcome = await claimed(store, db)
+    with pytest.raises(
+        StoreReplyMalformed, match="whether 1 outcome\\(s\\) were recorded is unknown"
+    ):
+        await store.finish_runs([outcome], 3)
