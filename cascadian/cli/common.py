@@ -53,7 +53,8 @@ def configure_logging(
     level: int = logging.WARNING, *, with_time: bool = False, log_format: str = "text"
 ) -> None:
     """One stderr handler for every logger, one line per record (text, or JSON with
-    CASCADIAN_LOG_FORMAT=json); httpx's line per request is kept out below WARNING."""
+    CASCADIAN_LOG_FORMAT=json); httpx's line per request and the embedded
+    PostgreSQL's start-up steps are kept out below WARNING."""
     logs.configure(level, log_format, with_time=with_time)
 
 
@@ -61,15 +62,17 @@ def configure_logging(
 def cli_logging() -> Iterator[None]:
     """configure_logging for one command, and the logging as it was afterwards (the
     process usually exits then; a test's does not)."""
-    root, httpx_log = logging.getLogger(), logging.getLogger("httpx")
-    handlers, level, httpx_level = root.handlers[:], root.level, httpx_log.level
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    chatty = {name: logging.getLogger(name).level for name in logs.CHATTY}
     configure_logging()
     try:
         yield
     finally:
         root.handlers[:] = handlers
         root.setLevel(level)
-        httpx_log.setLevel(httpx_level)
+        for name, was in chatty.items():
+            logging.getLogger(name).setLevel(was)
 
 
 def fail(message: str, fix: str | None = None, code: int = 1) -> NoReturn:
