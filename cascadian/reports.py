@@ -54,7 +54,9 @@ class PruneReport(BaseModel):
     ticks: int = 0
     notifications: int = 0
     complete: bool = Field(
-        default=True, description="False: the per-tick caps left history still to delete"
+        default=True,
+        description="False: this prune did not cover everything due (a cap stopped it, or "
+        "it went on from where the last one stopped); the next ticks go on",
     )
     elapsed_ms: int = 0
     error: str | None = None
