@@ -1,4 +1,5 @@
-"""The composition root: which store and which executor this process uses."""
+"""The composition root: which store and which executor this process uses, and the
+dry-run executor beside it (the same nodes, on services that write nothing)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import httpx
@@ -20,9 +22,13 @@ from cascadian.metrics import WorkerMetrics
 from cascadian.paper import PaperService
 from cascadian.ports import FullStore, NodeStore, WorkflowExecutor
 from cascadian.store.sql_store import SqlStore
+from cascadian.strategies import StrategyService
 from cascadian.tick import TickService
 from cascadian.workflow.market import MarketData
 from cascadian.workflow.original.markets import LiveMarks
+
+if TYPE_CHECKING:
+    from cascadian.workflow.dry_run import DryRunner, DryRunTransport
 
 log = logging.getLogger(__name__)
 
@@ -120,10 +126,43 @@ def build_executor(
     return GraphExecutor(services=services)
 
 
+def build_dry_runner(
+    settings: Settings,
+    http: httpx.AsyncClient,
+    clock: Clock | None = None,
+    markets: MarketData | None = None,
+) -> DryRunner:
+    """The executor of dry runs, always in-process: the node store writes nothing
+    and `http` (built on dry_run_transport) sends only reads; the market data may
+    be the process's own (it only reads)."""
+    from cascadian.workflow.dry_run import DryRunner, DryRunStore, tagged
+    from cascadian.workflow.executor import GraphExecutor
+    from cascadian.workflow.node_api import NodeServices
+    from cascadian.workflow.registry import default_registry
+
+    services = NodeServices(
+        settings,
+        http=http,
+        store=DryRunStore(),
+        clock=clock or SystemClock(),
+        markets=markets or MarketData.create(settings, http),
+    )
+    executor = GraphExecutor(registry=tagged(default_registry()), services=services)
+    return DryRunner(executor, settings.strategy_timeout_seconds)
+
+
+def dry_run_transport(settings: Settings) -> DryRunTransport:
+    """Reads go out; any other call is answered unsent, but the LLM provider's."""
+    from cascadian.workflow.dry_run import DryRunTransport
+
+    llm = settings.llm_base_url.rstrip("/") + "/" if settings.llm_base_url else None
+    return DryRunTransport(httpx.AsyncHTTPTransport(), passthrough=[llm] if llm else [])
+
+
 @dataclass(frozen=True)
 class Services:
-    """What a process runs on: the store, and the tick, control and paper-trading
-    services over it."""
+    """What a process runs on: the store, and the tick, control, paper-trading and
+    strategy services over it."""
 
     store: FullStore
     ticks: TickService
@@ -131,6 +170,7 @@ class Services:
     paper: PaperService
     metrics: WorkerMetrics
     alerts: Alerts
+    strategies: StrategyService
 
 
 @asynccontextmanager
@@ -143,8 +183,12 @@ async def services(
 ) -> AsyncIterator[Services]:
     """Open the configured store (unless one is given) and the HTTP client nodes use,
     build the services, and close what was opened on the way out."""
-    # The client's timeout stays well under the tick budget.
-    async with httpx.AsyncClient(timeout=settings.node_http_timeout_seconds) as http:
+    # The clients' timeout stays well under the tick budget.
+    timeout = settings.node_http_timeout_seconds
+    async with (
+        httpx.AsyncClient(timeout=timeout) as http,
+        httpx.AsyncClient(timeout=timeout, transport=dry_run_transport(settings)) as dry_http,
+    ):
         active = store if store is not None else await open_store(settings)
         try:
             # One per process: its rate limits and shared requests cover every use.
@@ -152,6 +196,7 @@ async def services(
             runner = executor or build_executor(settings, http, active, clock, markets)
             metrics = WorkerMetrics()  # this process's; /api/metrics adds the database's
             alerts = Alerts(settings, http, active, clock=clock, metrics=metrics)
+            dry = build_dry_runner(settings, dry_http, clock, markets)
             yield Services(
                 active,
                 TickService(active, runner, settings, clock, metrics=metrics, alerts=alerts),
@@ -161,6 +206,7 @@ async def services(
                 PaperService(active, LiveMarks(markets)),
                 metrics,
                 alerts,
+                StrategyService(active, dry, clock),
             )
             # Alerts on their way get their own bounded time before the client closes.
             await alerts.drain(settings.alert_timeout_seconds)

@@ -110,6 +110,7 @@ ControlResult = Literal[
     "not_resumable",
     "run_in_flight",
     "superseded",
+    "archived",
 ]
 
 
@@ -430,3 +431,132 @@ class Gauges:
     auto_pauses_last_hour: int
     last_tick_at: datetime | None
     table_rows: dict[str, int]  # the planner's estimates, per table
+
+
+# Strategies as a resource (strategies.py, migrations/010).
+
+StrategySort = Literal["name", "next_run", "last_run", "error_streak"]
+
+
+@dataclass(frozen=True)
+class StrategyGraph:
+    """A strategy's graph in the builder's saved shape (ours or the original's)."""
+
+    nodes: list[dict[str, Any]]
+    edges: list[dict[str, Any]] = field(default_factory=list)
+    variables: dict[str, Any] = field(default_factory=dict)
+    trigger: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class StrategyDraft:
+    """A strategy to create."""
+
+    user_id: UUID
+    name: str
+    graph: StrategyGraph
+    schedule: Schedule = field(default_factory=lambda: Schedule(interval_minutes=5))
+    description: str | None = None
+
+
+@dataclass(frozen=True)
+class StrategyChanges:
+    """What an edit changes; None leaves a field as it is. A graph makes a new
+    version; the rest change the strategy in place."""
+
+    name: str | None = None
+    description: str | None = None
+    clear_description: bool = False
+    graph: StrategyGraph | None = None
+    interval_minutes: int | None = None
+    cron: str | None = None
+    clear_cron: bool = False
+    timezone: str | None = None
+
+    @property
+    def reschedules(self) -> bool:
+        return (
+            self.interval_minutes is not None
+            or self.cron is not None
+            or self.clear_cron
+            or self.timezone is not None
+        )
+
+
+@dataclass(frozen=True)
+class StrategyQuery:
+    """A page of the list: filters, order and paging."""
+
+    status: str | None = None
+    user_id: UUID | None = None
+    auto_run: bool | None = None
+    q: str | None = None  # a substring of the name, any case
+    sort: StrategySort = "name"
+    descending: bool = False
+    limit: int = 50
+    offset: int = 0
+
+
+@dataclass(frozen=True)
+class StrategyRow(StrategyStatus):
+    """A strategy in the list: its status, and which version it is."""
+
+    description: str | None = None
+    version: int = 1
+    is_current_version: bool = True
+    parent_workflow_id: UUID | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class StrategyDetail(StrategyRow):
+    """One strategy with its graph; `current_version_id` is the version that runs
+    (this one, unless a later version replaced it)."""
+
+    graph: StrategyGraph = field(default_factory=lambda: StrategyGraph(nodes=[]))
+    current_version_id: UUID | None = None
+
+
+@dataclass(frozen=True)
+class StrategyPage:
+    strategies: list[StrategyRow]
+    total: int  # all that match the filters
+
+
+@dataclass(frozen=True)
+class GraphProblem:
+    """One reason a graph cannot run: the node (None: the graph as a whole), the
+    field (a path such as `data.config.threshold`, `type` or `edges`; None when no
+    one field is to blame) and what is wrong."""
+
+    node_id: str | None
+    node_type: str | None
+    field: str | None
+    message: str
+
+
+@dataclass(frozen=True)
+class NodeTypeInfo:
+    """A node type a graph may use, with its config's JSON Schema."""
+
+    name: str
+    description: str
+    config_schema: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Intent:
+    """A write a dry run did not make: what it would have done, and which node asked."""
+
+    node_id: str | None
+    action: str  # add-to-watchlist | notify | paper-order | http
+    detail: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class DryRun:
+    """A dry run's result (never recorded), and the writes it did not make."""
+
+    result: RunResult
+    intents: list[Intent] = field(default_factory=list)

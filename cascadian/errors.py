@@ -6,7 +6,7 @@ control result code); these are for the cases a caller must handle.
 
 from __future__ import annotations
 
-from cascadian.data import ControlResult
+from cascadian.data import ControlResult, GraphProblem
 
 
 class CascadianError(Exception):
@@ -42,6 +42,15 @@ class ScheduleError(CascadianError, ValueError):
     """A cron expression, time zone or interval that cannot be used."""
 
 
+class GraphInvalid(CascadianError, ValueError):
+    """A strategy's graph cannot run; `problems` lists every reason, each naming its
+    node and field. Nothing was saved."""
+
+    def __init__(self, problems: list[GraphProblem]) -> None:
+        super().__init__(f"the graph has {len(problems)} problem(s)")
+        self.problems = problems
+
+
 class NodeError(CascadianError):
     """A node failed in a way its author anticipated; the message is shown to users."""
 
@@ -65,6 +74,7 @@ _CONFLICTS: dict[str, str] = {
     "not_resumable": "only a paused, stopped or errored strategy can be resumed; use start",
     "run_in_flight": "a run of this strategy is in flight; try again when it has finished",
     "superseded": "this is an old version of the strategy; a newer version is the one that runs",
+    "archived": "the strategy is archived: it never runs or changes again",
 }
 
 

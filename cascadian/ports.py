@@ -16,10 +16,13 @@ from cascadian.data import (
     Backlog,
     ClaimedRun,
     ControlResult,
+    DryRun,
     ExecutionDetail,
     ExecutionPage,
     Gauges,
+    GraphProblem,
     ManualClaim,
+    NodeTypeInfo,
     Notification,
     PaperBook,
     PaperFill,
@@ -32,6 +35,11 @@ from cascadian.data import (
     RunResult,
     Schedule,
     ScheduleLag,
+    StrategyChanges,
+    StrategyDetail,
+    StrategyDraft,
+    StrategyPage,
+    StrategyQuery,
     StrategyStatus,
     TickEntry,
     Watched,
@@ -48,6 +56,23 @@ class WorkflowExecutor(Protocol):
         `deadline` is when the run must be over, on the event loop's clock
         (loop.time()); the caller also cancels the run then.
         """
+        ...
+
+
+class GraphRunner(Protocol):
+    """Checks graphs and dry-runs them (workflow/dry_run.py): nothing it runs is
+    recorded or written."""
+
+    def problems(self, workflow: Workflow) -> list[GraphProblem]:
+        """Every reason the graph cannot run, one per field; empty when it can."""
+        ...
+
+    async def dry_run(self, workflow: Workflow) -> DryRun:
+        """Run it now, every write switched to a report of what it would have done."""
+        ...
+
+    def node_types(self) -> list[NodeTypeInfo]:
+        """The node types a graph may use, by name."""
         ...
 
 
@@ -169,5 +194,47 @@ class ControlStore(Protocol):
         ...
 
 
-class FullStore(Store, ControlStore, Protocol):
-    """A process's store: the tick's side and the operators' side (both adapters)."""
+class StrategyStore(Protocol):
+    """Strategies as a resource (strategies.py): each change one SQL function call."""
+
+    async def create_strategy(
+        self, draft: StrategyDraft, start: bool, next_execution_at: datetime | None, now: datetime
+    ) -> UUID:
+        """Save a new strategy (a draft unless `start`); its id."""
+        ...
+
+    async def strategy(self, strategy_id: UUID, now: datetime) -> StrategyDetail | None: ...
+
+    async def strategies(self, query: StrategyQuery, now: datetime) -> StrategyPage:
+        """A page of current versions matching the query, and how many match."""
+        ...
+
+    async def new_version(
+        self,
+        strategy_id: UUID,
+        changes: StrategyChanges,
+        schedule: Schedule | None,
+        next_execution_at: datetime | None,
+        now: datetime,
+    ) -> tuple[ControlResult, UUID | None]:
+        """A new version with the changed graph (and schedule, unless None); the
+        result and, when ok, the new version's id."""
+        ...
+
+    async def update_strategy(
+        self,
+        strategy_id: UUID,
+        changes: StrategyChanges,
+        schedule: Schedule | None,
+        next_execution_at: datetime | None,
+        now: datetime,
+    ) -> ControlResult:
+        """Rename or reschedule in place (`schedule` None: leave it)."""
+        ...
+
+    async def archive_strategy(self, strategy_id: UUID, now: datetime) -> ControlResult: ...
+
+
+class FullStore(Store, ControlStore, StrategyStore, Protocol):
+    """A process's store: the tick's side, the operators' side and strategies
+    (both adapters)."""

@@ -1,6 +1,7 @@
 """`cascadian strategies`: operators' control of strategies at a shell.
 
-The same control service (control.py) and run-now (TickService.run_now) as the
+The same control service (control.py), run-now (TickService.run_now) and strategy
+service (strategies.py: `list`, and the file commands in strategy_files.py) as the
 HTTP API, against the configured database.
 """
 
@@ -10,7 +11,7 @@ import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
-from typing import Annotated, TypeVar
+from typing import Annotated, TypeVar, cast, get_args
 from uuid import UUID
 
 import typer
@@ -18,17 +19,23 @@ from rich import box
 from rich.table import Table
 
 from cascadian.bootstrap import services
+from cascadian.cli import strategy_files
 from cascadian.cli.common import console, error_line, fail, load_settings
 from cascadian.control import ControlService
-from cascadian.data import Schedule, StrategyStatus
+from cascadian.data import Schedule, StrategyQuery, StrategySort, StrategyStatus
 from cascadian.errors import Conflict, NotFound, ScheduleError, StoreUnavailable
 from cascadian.reports import RunReport
 from cascadian.schedule import MAX_INTERVAL_MINUTES
 from cascadian.tick import TickService
 
-app = typer.Typer(help="List, inspect, start, pause, stop, resume or run strategies.")
+app = typer.Typer(
+    help="List, create, edit as files, inspect, start, pause, stop, resume, run or "
+    "dry-run strategies."
+)
 
 T = TypeVar("T")
+SORTS = get_args(StrategySort)
+STATUSES = ("draft", "active", "running", "paused", "stopped", "error", "archived")
 Id = Annotated[UUID, typer.Argument(help="The strategy's id")]
 
 
@@ -76,12 +83,12 @@ def _status_style(status: str) -> str:
     return f"[{style}]{status}[/{style}]" if style else status
 
 
-def list_table(strategies: list[StrategyStatus]) -> Table:
+def list_table(strategies: list[StrategyStatus], total: int | None = None) -> Table:
     """One line per strategy; `status ID` has the rest."""
-    table = Table(
-        title=f"{len(strategies)} strateg{'y' if len(strategies) == 1 else 'ies'}",
-        box=box.SIMPLE,
-    )
+    shown = f"{len(strategies)} strateg{'y' if len(strategies) == 1 else 'ies'}"
+    if total is not None and total > len(strategies):
+        shown += f" of {total}"
+    table = Table(title=shown, box=box.SIMPLE)
     table.add_column("id", no_wrap=True)
     for col in ("name", "status", "schedule", "next run (UTC)", "runs"):
         table.add_column(col)
@@ -141,10 +148,29 @@ def run_table(r: RunReport) -> Table:
 
 @app.command("list")
 def list_cmd(
-    limit: Annotated[int, typer.Option(help="Most strategies to show", min=1)] = 100,
+    status: Annotated[
+        str | None, typer.Option(help="Only this status (archived ones only when asked)")
+    ] = None,
+    owner: Annotated[UUID | None, typer.Option(help="Only this owner's")] = None,
+    auto_run: Annotated[
+        bool | None, typer.Option("--auto-run/--no-auto-run", help="Only (un)scheduled ones")
+    ] = None,
+    search: Annotated[str | None, typer.Option(help="Name contains (any case)")] = None,
+    sort: Annotated[str, typer.Option(help="name, next_run, last_run or error_streak")] = "name",
+    desc: Annotated[bool, typer.Option(help="Descending")] = False,
+    limit: Annotated[int, typer.Option(help="Most strategies to show", min=1, max=200)] = 100,
+    offset: Annotated[int, typer.Option(help="Skip this many", min=0)] = 0,
 ) -> None:
-    """All strategies by name, with status, schedule and counters."""
-    console.print(list_table(_call(lambda c, _: c.list_strategies(limit))))
+    """Strategies (current versions), with status, schedule and counters."""
+    if sort not in SORTS:
+        fail(f"unknown sort {sort!r}", f"use one of {', '.join(SORTS)}")
+    if status is not None and status not in STATUSES:
+        fail(f"unknown status {status!r}", f"use one of {', '.join(STATUSES)}")
+    query = StrategyQuery(
+        status, owner, auto_run, search, cast(StrategySort, sort), desc, limit, offset
+    )
+    page = strategy_files.call(lambda s: s.list(query))
+    console.print(list_table(list(page.strategies), page.total))
 
 
 @app.command()
@@ -200,3 +226,10 @@ def run(strategy_id: Id) -> None:
         error_line(f"the run was not recorded: {report.record_error}")
     if report.status != "completed" or report.record_error:
         raise typer.Exit(1)
+
+
+app.command()(strategy_files.create)
+app.command("import")(strategy_files.import_cmd)
+app.command()(strategy_files.export)
+app.command()(strategy_files.validate)
+app.command("dry-run")(strategy_files.dry_run)

@@ -31,6 +31,10 @@ from cascadian.data import (
     Recorded,
     Schedule,
     ScheduleLag,
+    StrategyDetail,
+    StrategyGraph,
+    StrategyPage,
+    StrategyRow,
     StrategyStatus,
     TickEntry,
     Watched,
@@ -210,7 +214,7 @@ def _json(value: Any) -> Any:
     return json.loads(value) if isinstance(value, str) else value
 
 
-@answer_of("cascadian_claim_manual_v2")
+@answer_of("cascadian_claim_manual_v3")
 def manual_claim(row: dict[str, Any]) -> ManualClaim:
     """The row of cascadian_claim_manual_v1."""
     result = control_result(row["result"])
@@ -382,3 +386,53 @@ def gauges(value: Any) -> Gauges:
         last_tick_at=dt_or_none(g.get("last_tick_at")),
         table_rows=counts("table_rows"),
     )
+
+
+# Strategies as a resource (migrations/010).
+
+
+def _row_fields(d: dict[str, Any]) -> dict[str, Any]:
+    status = strategy_status(d)
+    return {
+        **{f: getattr(status, f) for f in StrategyStatus.__dataclass_fields__},
+        "description": d.get("description"),
+        "version": d.get("version") or 1,
+        "is_current_version": d.get("is_current_version", True),
+        "parent_workflow_id": None
+        if d.get("parent_workflow_id") is None
+        else _uuid(d["parent_workflow_id"]),
+        "created_at": dt_or_none(d.get("created_at")),
+        "updated_at": dt_or_none(d.get("updated_at")),
+    }
+
+
+@answer_of("cascadian_list_strategies_v1")
+def strategy_page(value: Any) -> StrategyPage:
+    """cascadian_list_strategies_v1's answer."""
+    d = _json(value)
+    return StrategyPage([StrategyRow(**_row_fields(r)) for r in d["data"]], int(d["total"]))
+
+
+@answer_of("cascadian_strategy_v1")
+def strategy_detail(value: Any) -> StrategyDetail:
+    """cascadian_strategy_v1's answer (not null)."""
+    d = _json(value)
+    nodes, edges, variables = (_json(d.get(k)) for k in ("nodes", "edges", "variables"))
+    current = d.get("current_version_id")
+    return StrategyDetail(
+        **_row_fields(d),
+        graph=StrategyGraph(
+            nodes=nodes if isinstance(nodes, list) else [],
+            edges=edges if isinstance(edges, list) else [],
+            variables=variables if isinstance(variables, dict) else {},
+            trigger=_json(d.get("trigger")),
+        ),
+        current_version_id=None if current is None else _uuid(current),
+    )
+
+
+@answer_of("cascadian_new_version_v1")
+def new_version(row: dict[str, Any]) -> tuple[ControlResult, UUID | None]:
+    """The row of cascadian_new_version_v1."""
+    result = control_result(row["result"])
+    return result, None if row["id"] is None else _uuid(row["id"])

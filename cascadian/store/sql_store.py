@@ -36,6 +36,11 @@ from cascadian.data import (
     RunOutcome,
     Schedule,
     ScheduleLag,
+    StrategyChanges,
+    StrategyDetail,
+    StrategyDraft,
+    StrategyPage,
+    StrategyQuery,
     StrategyStatus,
     TickEntry,
     Watched,
@@ -45,12 +50,16 @@ from cascadian.errors import StoreReplyMalformed, StoreUnavailable
 from cascadian.reports import TickReport
 from cascadian.store import answers
 from cascadian.store.arguments import (
+    draft_record,
     notification_record,
     outcome_record,
     paper_marks,
     paper_order_record,
     prune_arguments,
+    query_record,
     tick_record,
+    update_record,
+    version_record,
     watchlist_records,
 )
 from cascadian.store.transport import Json, Transport
@@ -233,18 +242,18 @@ class SqlStore:
         )
         return None if book is None else answers.paper_book(book)
 
-    # The tick's manual claim and shutdown (migrations/005).
+    # The tick's manual claim (migrations/005, 010) and shutdown (005).
 
     async def claim_manual(
         self, strategy_id: UUID, now: datetime, lease_seconds: float
     ) -> ManualClaim:
         rows = await self.transport.rows(
-            "cascadian_claim_manual_v2",
+            "cascadian_claim_manual_v3",
             {"p_id": strategy_id, "p_now": now, "p_lease_seconds": lease_seconds},
         )
         if len(rows) != 1:
             raise StoreReplyMalformed(
-                f"the database's answer to cascadian_claim_manual_v2 is malformed: "
+                f"the database's answer to cascadian_claim_manual_v3 is malformed: "
                 f"{len(rows)} rows instead of one"
             )
         return answers.manual_claim(rows[0])
@@ -259,7 +268,8 @@ class SqlStore:
             )
         )
 
-    # The control store (migrations/005): one function call per change, and reads.
+    # The control store (migrations/005; 010 refuses archived strategies): one
+    # function call per change, and reads.
 
     async def _control(self, function: str, args: dict[str, Any]) -> ControlResult:
         return answers.control_result(await self.transport.value(function, args))
@@ -268,7 +278,7 @@ class SqlStore:
         self, strategy_id: UUID, schedule: Schedule, next_execution_at: datetime, now: datetime
     ) -> ControlResult:
         return await self._control(
-            "cascadian_start_v2",
+            "cascadian_start_v3",
             {
                 "p_id": strategy_id,
                 "p_now": now,
@@ -281,19 +291,19 @@ class SqlStore:
 
     async def pause(self, strategy_id: UUID, now: datetime) -> ControlResult:
         return await self._control(
-            "cascadian_halt_v2", {"p_id": strategy_id, "p_status": "paused", "p_now": now}
+            "cascadian_halt_v3", {"p_id": strategy_id, "p_status": "paused", "p_now": now}
         )
 
     async def stop(self, strategy_id: UUID, now: datetime) -> ControlResult:
         return await self._control(
-            "cascadian_halt_v2", {"p_id": strategy_id, "p_status": "stopped", "p_now": now}
+            "cascadian_halt_v3", {"p_id": strategy_id, "p_status": "stopped", "p_now": now}
         )
 
     async def resume(
         self, strategy_id: UUID, next_execution_at: datetime, now: datetime
     ) -> ControlResult:
         return await self._control(
-            "cascadian_resume_v2", {"p_id": strategy_id, "p_now": now, "p_next": next_execution_at}
+            "cascadian_resume_v3", {"p_id": strategy_id, "p_now": now, "p_next": next_execution_at}
         )
 
     async def _strategies(
@@ -356,6 +366,65 @@ class SqlStore:
 
     async def gauges(self, now: datetime) -> Gauges:
         return answers.gauges(await self.transport.value("cascadian_metrics_v1", {"p_now": now}))
+
+    # Strategies as a resource (migrations/010): each change one function call.
+
+    async def create_strategy(
+        self, draft: StrategyDraft, start: bool, next_execution_at: datetime | None, now: datetime
+    ) -> UUID:
+        new_id = await self.transport.value(
+            "cascadian_create_strategy_v1",
+            {"p": Json(draft_record(draft, start, next_execution_at)), "p_now": now},
+        )
+        return UUID(str(new_id))
+
+    async def strategy(self, strategy_id: UUID, now: datetime) -> StrategyDetail | None:
+        found = await self.transport.value(
+            "cascadian_strategy_v1", {"p_id": strategy_id, "p_now": now}
+        )
+        return None if found is None else answers.strategy_detail(found)
+
+    async def strategies(self, query: StrategyQuery, now: datetime) -> StrategyPage:
+        page = await self.transport.value(
+            "cascadian_list_strategies_v1", {"p": Json(query_record(query)), "p_now": now}
+        )
+        return answers.strategy_page(page)
+
+    async def new_version(
+        self,
+        strategy_id: UUID,
+        changes: StrategyChanges,
+        schedule: Schedule | None,
+        next_execution_at: datetime | None,
+        now: datetime,
+    ) -> tuple[ControlResult, UUID | None]:
+        record = version_record(changes, schedule, next_execution_at)
+        [row] = await self.transport.rows(
+            "cascadian_new_version_v1", {"p_id": strategy_id, "p": Json(record), "p_now": now}
+        )
+        return answers.new_version(row)
+
+    async def update_strategy(
+        self,
+        strategy_id: UUID,
+        changes: StrategyChanges,
+        schedule: Schedule | None,
+        next_execution_at: datetime | None,
+        now: datetime,
+    ) -> ControlResult:
+        return await self._control(
+            "cascadian_update_strategy_v1",
+            {
+                "p_id": strategy_id,
+                "p": Json(update_record(changes, schedule, next_execution_at)),
+                "p_now": now,
+            },
+        )
+
+    async def archive_strategy(self, strategy_id: UUID, now: datetime) -> ControlResult:
+        return await self._control(
+            "cascadian_archive_strategy_v1", {"p_id": strategy_id, "p_now": now}
+        )
 
 
 if TYPE_CHECKING:

@@ -11,7 +11,7 @@ from cascadian.bootstrap import services
 from cascadian.clock import Clock
 from cascadian.config import Settings, get_settings
 from cascadian.ports import FullStore, WorkflowExecutor
-from cascadian.web import cron, metrics, ops, paper, strategies
+from cascadian.web import cron, metrics, ops, paper, strategies, strategy_resource
 from cascadian.web.body_limit import BodyLimit
 from cascadian.web.responses import install_error_handlers
 
@@ -35,6 +35,7 @@ def create_app(
             app.state.paper_service = s.paper
             app.state.metrics = s.metrics
             app.state.alerts = s.alerts
+            app.state.strategy_service = s.strategies
             yield
 
     app = FastAPI(
@@ -46,6 +47,7 @@ def create_app(
     app.include_router(cron.router)
     app.include_router(ops.router)
     app.include_router(strategies.router)
+    app.include_router(strategy_resource.router)
     app.include_router(paper.router)
     app.include_router(metrics.router)
     install_error_handlers(app)

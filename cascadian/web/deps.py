@@ -1,5 +1,5 @@
 """FastAPI dependencies: the bearer-secret checks, and the services on app.state as
-typed aliases (`Control`, `Ticks`, `Paper`, `AppSettings`) for route signatures.
+typed aliases (`Control`, `Ticks`, `Paper`, `Strategies`, `AppSettings`) for route signatures.
 
 The secrets are declared to OpenAPI as HTTP bearer schemes (`CronSecret`,
 `AdminApiKey`), so /docs has an Authorize button and "Try it out" sends the key.
@@ -23,6 +23,7 @@ from starlette.responses import Response
 from cascadian.config import Settings
 from cascadian.control import ControlService
 from cascadian.paper import PaperService
+from cascadian.strategies import StrategyService
 from cascadian.tick import TickService
 from cascadian.web.responses import Misconfigured, Unauthorized
 
@@ -125,10 +126,16 @@ def get_paper_service(request: Request) -> PaperService:
     return service
 
 
+def get_strategy_service(request: Request) -> StrategyService:
+    service: StrategyService = request.app.state.strategy_service
+    return service
+
+
 AppSettings = Annotated[Settings, Depends(get_settings)]
 Control = Annotated[ControlService, Depends(get_control_service)]
 Ticks = Annotated[TickService, Depends(get_tick_service)]
 Paper = Annotated[PaperService, Depends(get_paper_service)]
+Strategies = Annotated[StrategyService, Depends(get_strategy_service)]
 
 
 def declare_admin_key(_: AdminDeclared = None) -> None:

@@ -4,7 +4,8 @@ OpenAPI description, and the handlers that turn our errors into it.
     {"success": false, "error": "Not Found", "message": "...", "timestamp": "..."}
 
 The 401 body is a fixed contract and has no timestamp; a 503 adds
-`execution_time_ms`, a 422 `details` (each invalid field and why).
+`execution_time_ms`, a 422 `details` (each invalid field and why; for a graph that
+cannot run, each problem's node_id, node_type, field and msg).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
 
-from cascadian.errors import Conflict, NotFound, ScheduleError, StoreUnavailable
+from cascadian.errors import Conflict, GraphInvalid, NotFound, ScheduleError, StoreUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +58,8 @@ _ERRORS: dict[int, str] = {
     401: "Missing or wrong bearer key",
     404: "No strategy (or run) has this id",
     409: "The strategy's state does not allow this; `message` says why",
-    422: "A malformed id, query or body, or an invalid cron expression or time zone",
+    422: "A malformed id, query or body, an invalid cron expression or time zone, or a "
+    "graph that cannot run (`details`: every problem, with its node and field)",
     503: "The database is unavailable, or the deployment is misconfigured",
 }
 
@@ -120,6 +122,15 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ScheduleError)
     async def invalid_schedule(_: Request, exc: ScheduleError) -> JSONResponse:
         return error(422, "Validation Error", str(exc))
+
+    @app.exception_handler(GraphInvalid)
+    async def invalid_graph(_: Request, exc: GraphInvalid) -> JSONResponse:
+        details = [
+            {"node_id": p.node_id, "node_type": p.node_type, "field": p.field, "msg": p.message}
+            for p in exc.problems
+        ]
+        message = f"the graph cannot run: {len(details)} problem(s)"
+        return error(422, "Validation Error", message, details=details)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -85,6 +85,14 @@ async def read_capped(
         f"The response from {label} is larger than the {cap}-byte limit "
         "(CASCADIAN_HTTP_MAX_RESPONSE_BYTES); the download was stopped."
     )
+    try:  # a response built in-process (a transport's own answer) is already read
+        content = response.content
+    except httpx.ResponseNotRead:
+        pass
+    else:
+        if len(content) > cap:
+            raise too_large
+        return content
     inflaters = [_Inflater(name) for name in _encodings(response)]
     declared = response.headers.get("content-length", "")
     if not inflaters and declared.isdigit() and int(declared) > cap:

@@ -122,12 +122,12 @@ async def test_the_client_uses_our_http_client_and_never_retries() -> None:
     # Well under the 50 s tick budget: a fifth of it, at most 10 s.
     assert store.transport._http.timeout == httpx.Timeout(10.0, connect=5.0)
     with respx.mock(assert_all_called=True) as router:
-        busy = router.get("https://abcd.supabase.co/rest/v1/workflow_sessions").respond(
+        busy = router.post("https://abcd.supabase.co/rest/v1/rpc/cascadian_ping_v1").respond(
             503, json={"message": "busy"}
         )
         with pytest.raises(StoreUnavailable):
             await store.ping()
-    # A retried read would have slept 1, 2, 4 s of the tick budget.
+    # A retried call would have slept 1, 2, 4 s of the tick budget.
     assert busy.call_count == 1
     await store.close()
     assert store.transport._http.is_closed

@@ -9,6 +9,7 @@ the same migration applies and changes nothing.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 from collections.abc import Iterator
@@ -58,6 +59,10 @@ create function auth.uid() returns uuid language sql stable as $$
 $$;
 grant usage on schema auth to anon, authenticated, service_role;
 grant usage on schema public to anon, authenticated, service_role;
+"""
+# Until Supabase's 2026 change, every new table and function in `public` was granted
+# to the Data API roles; since (30 May for new projects, 30 October 2026 for all) none is.
+EXPOSED_BY_DEFAULT = """
 alter default privileges in schema public
     grant all on tables to anon, authenticated, service_role;
 alter default privileges in schema public
@@ -67,9 +72,9 @@ alter default privileges in schema public
 """
 
 
-@pytest.fixture(scope="module")
-def supabase_like_db(admin_url: str) -> Iterator[str]:
-    dbname = f"cascadian_supabase_{os.getpid()}"
+@pytest.fixture(scope="module", params=["exposed-by-default", "explicit-grants-2026"])
+def supabase_like_db(admin_url: str, request: pytest.FixtureRequest) -> Iterator[str]:
+    dbname = f"cascadian_supabase_{os.getpid()}_{request.param.split('-')[0]}"
     name = sql.Identifier(dbname)
     with psycopg.connect(admin_url, autocommit=True) as conn:
         superuser = conn.execute("select rolsuper from pg_roles where rolname = current_user")
@@ -81,6 +86,8 @@ def supabase_like_db(admin_url: str) -> Iterator[str]:
     url = psycopg.conninfo.make_conninfo(admin_url, dbname=dbname)
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute(SUPABASE_STUB)
+        if request.param == "exposed-by-default":
+            conn.execute(EXPOSED_BY_DEFAULT)
     migrate(url)
     yield url
     with psycopg.connect(admin_url, autocommit=True) as conn:
@@ -132,6 +139,17 @@ def visible(c: psycopg.Connection[Any], table: str) -> list[Any]:
     return rows(c, sql.SQL("select * from {}").format(sql.Identifier(table)).as_string(c))
 
 
+def seen_by_caller(c: psycopg.Connection[Any], table: str) -> list[Any]:
+    """What a Data API caller gets: its rows, or none where the role has no grant at all
+    (tables created since Supabase's 2026 change are granted only what we grant)."""
+    try:
+        with c.transaction():
+            return visible(c, table)
+    except psycopg.errors.InsufficientPrivilege as exc:
+        assert "permission denied for table" in str(exc)
+        return []
+
+
 def test_each_user_reads_only_their_own_rows(conn: psycopg.Connection[Any]) -> None:
     for user in (ALICE, BOB):
         act_as(conn, "authenticated", user)
@@ -141,13 +159,37 @@ def test_each_user_reads_only_their_own_rows(conn: psycopg.Connection[Any]) -> N
         [mine] = visible(conn, "workflow_sessions")
         assert mine["user_id"] == user
         for table in OPERATIONAL:
-            assert visible(conn, table) == [], table
+            assert seen_by_caller(conn, table) == [], table
+
+
+def test_the_service_role_reaches_the_store_through_functions_alone(
+    conn: psycopg.Connection[Any],
+) -> None:
+    act_as(conn, "service_role", None)
+    assert conn.execute("select cascadian_ping_v1()").fetchone() == (1,)
+    [status] = rows(conn, "select * from cascadian_strategies_v1(now(), null, 1, 0)")
+    assert status["name"].startswith("of ")
+
+
+def test_signed_in_users_keep_their_own_notification_settings(
+    conn: psycopg.Connection[Any],
+) -> None:
+    conn.execute("delete from notification_settings")
+    act_as(conn, "authenticated", ALICE)
+    conn.execute(
+        "insert into notification_settings (user_id, notification_type) "
+        "values (%s, 'strategy_error')",
+        (str(ALICE),),
+    )
+    assert len(visible(conn, "notification_settings")) == 1
+    act_as(conn, "authenticated", BOB)
+    assert visible(conn, "notification_settings") == []
 
 
 def test_anonymous_callers_read_nothing(conn: psycopg.Connection[Any]) -> None:
     act_as(conn, "anon", None)
     for table in OWNED + OPERATIONAL:
-        assert visible(conn, table) == [], table
+        assert seen_by_caller(conn, table) == [], table
 
 
 def test_users_cannot_write_strategies_through_the_data_api(
@@ -158,7 +200,8 @@ def test_users_cannot_write_strategies_through_the_data_api(
         conn.execute(
             "insert into workflow_sessions (user_id, name) values (%s, 'mine')", (str(ALICE),)
         )
-    conn.execute("update workflow_sessions set name = 'hijacked'")  # no row it may change
+    with contextlib.suppress(psycopg.errors.InsufficientPrivilege):  # no grant, or no row
+        conn.execute("update workflow_sessions set name = 'hijacked'")
     act_as(conn, "service_role", None)
     assert all(s["name"] != "hijacked" for s in visible(conn, "workflow_sessions"))
 

@@ -16,7 +16,17 @@ import httpx
 import pytest
 import respx
 
-from cascadian.data import Notification, RunOutcome, RunResult, Schedule, WatchlistEntry
+from cascadian.data import (
+    Notification,
+    RunOutcome,
+    RunResult,
+    Schedule,
+    StrategyChanges,
+    StrategyDraft,
+    StrategyGraph,
+    StrategyQuery,
+    WatchlistEntry,
+)
 from cascadian.reports import TickReport
 from cascadian.store.sql_store import SqlStore
 from tests.conftest import SUPABASE_KEY
@@ -52,6 +62,8 @@ def assert_authenticated(request: httpx.Request) -> None:
     assert request.headers["x-client-info"].startswith("supabase-py/")
 
 
+GRAPH = StrategyGraph([{"id": "start", "type": "start"}], [], {"v": 1})
+GRAPH_JSON = {"nodes": [{"id": "start", "type": "start"}], "edges": [], "variables": {"v": 1}}
 OUTCOME = RunOutcome(EID, SID, RunResult(True, {"end": {}}, [], 2, 40), NOW, NOW)
 CALLS: list[tuple[str, Callable[[SqlStore], Awaitable[Any]], dict[str, Any]]] = [
     (
@@ -135,7 +147,7 @@ CALLS: list[tuple[str, Callable[[SqlStore], Awaitable[Any]], dict[str, Any]]] = 
         },
     ),
     (
-        "cascadian_claim_manual_v2",
+        "cascadian_claim_manual_v3",
         lambda s: s.claim_manual(SID, NOW, 120.0),
         {"p_id": str(SID), "p_now": NOW_ISO, "p_lease_seconds": 120.0},
     ),
@@ -145,7 +157,7 @@ CALLS: list[tuple[str, Callable[[SqlStore], Awaitable[Any]], dict[str, Any]]] = 
         {"p_execution_ids": [str(EID)], "p_reason": "worker stopped", "p_now": NOW_ISO},
     ),
     (
-        "cascadian_start_v2",
+        "cascadian_start_v3",
         lambda s: s.start(SID, Schedule(15, "*/15 * * * *", "Asia/Tokyo"), NOW, NOW),
         {
             "p_id": str(SID),
@@ -157,17 +169,17 @@ CALLS: list[tuple[str, Callable[[SqlStore], Awaitable[Any]], dict[str, Any]]] = 
         },
     ),
     (
-        "cascadian_halt_v2",
+        "cascadian_halt_v3",
         lambda s: s.pause(SID, NOW),
         {"p_id": str(SID), "p_status": "paused", "p_now": NOW_ISO},
     ),
     (
-        "cascadian_halt_v2",
+        "cascadian_halt_v3",
         lambda s: s.stop(SID, NOW),
         {"p_id": str(SID), "p_status": "stopped", "p_now": NOW_ISO},
     ),
     (
-        "cascadian_resume_v2",
+        "cascadian_resume_v3",
         lambda s: s.resume(SID, NOW, NOW),
         {"p_id": str(SID), "p_now": NOW_ISO, "p_next": NOW_ISO},
     ),
@@ -196,6 +208,76 @@ CALLS: list[tuple[str, Callable[[SqlStore], Awaitable[Any]], dict[str, Any]]] = 
         lambda s: s.ticks(10),
         {"p_limit": 10},
     ),
+    (
+        "cascadian_create_strategy_v1",
+        lambda s: s.create_strategy(
+            StrategyDraft(USER, "new", GRAPH, Schedule(5, None, "UTC")), True, NOW, NOW
+        ),
+        {
+            "p_now": NOW_ISO,
+            "p": {
+                "user_id": str(USER),
+                "name": "new",
+                "description": None,
+                **GRAPH_JSON,
+                "trigger": None,
+                "interval_minutes": 5,
+                "cron": None,
+                "timezone": "UTC",
+                "start": True,
+                "next_execution_at": NOW_ISO,
+            },
+        },
+    ),
+    (
+        "cascadian_strategy_v1",
+        lambda s: s.strategy(SID, NOW),
+        {"p_id": str(SID), "p_now": NOW_ISO},
+    ),
+    (
+        "cascadian_list_strategies_v1",
+        lambda s: s.strategies(StrategyQuery(q="a", sort="last_run", limit=10), NOW),
+        {
+            "p_now": NOW_ISO,
+            "p": {
+                "status": None,
+                "user_id": None,
+                "auto_run": None,
+                "q": "a",
+                "sort": "last_run",
+                "descending": False,
+                "limit": 10,
+                "offset": 0,
+            },
+        },
+    ),
+    (
+        "cascadian_new_version_v1",
+        lambda s: s.new_version(SID, StrategyChanges(name="v2", graph=GRAPH), None, None, NOW),
+        {"p_id": str(SID), "p_now": NOW_ISO, "p": {**GRAPH_JSON, "trigger": None, "name": "v2"}},
+    ),
+    (
+        "cascadian_update_strategy_v1",
+        lambda s: s.update_strategy(
+            SID, StrategyChanges(interval_minutes=7), Schedule(7), NOW, NOW
+        ),
+        {
+            "p_id": str(SID),
+            "p_now": NOW_ISO,
+            "p": {
+                "schedule": True,
+                "interval_minutes": 7,
+                "cron": None,
+                "timezone": "UTC",
+                "next_execution_at": NOW_ISO,
+            },
+        },
+    ),
+    (
+        "cascadian_archive_strategy_v1",
+        lambda s: s.archive_strategy(SID, NOW),
+        {"p_id": str(SID), "p_now": NOW_ISO},
+    ),
 ]
 
 
@@ -220,14 +302,17 @@ async def test_each_store_call_is_one_rpc_post_with_named_arguments(
     assert json.loads(request.content) == body
 
 
-async def test_ping_is_one_small_read(wire: tuple[SqlStore, respx.MockRouter]) -> None:
+async def test_ping_is_one_function_call_not_a_table_read(
+    wire: tuple[SqlStore, respx.MockRouter],
+) -> None:
+    # Tables created after Supabase's 2026 change have no Data API grants; our
+    # functions always do (migrations/019).
     store, router = wire
     await store.ping()
     request = the_request(router)
-    assert (request.method, request.url.path) == ("GET", "/rest/v1/workflow_sessions")
-    assert dict(request.url.params) == {"select": "id", "limit": "1"}
+    assert (request.method, request.url.path) == ("POST", "/rest/v1/rpc/cascadian_ping_v1")
     assert_authenticated(request)
-    assert request.headers["accept-profile"] == "public"
+    assert json.loads(request.content) == {}
 
 
 async def test_a_claim_answer_is_read_from_postgrest_json(

@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from urllib.parse import quote
 
 from cascadian.workflow.market.record import Market, MarketPage, parse_markets
 from cascadian.workflow.market.shared import RequestKey, SharedRequests
@@ -116,6 +117,12 @@ class GammaClient:
                 break
             cursor = page.next_cursor
         return MarketPage(list(markets.values())[:limit], skipped, pages)
+
+    async def market(self, market_id: str, *, deadline: float | None = None) -> Any:
+        """One market's raw record by its Gamma id (GET /markets/{id}); a missing one
+        is a PolymarketRejected with status 404."""
+        path = f"/markets/{quote(market_id, safe='')}"
+        return await self.upstream.call("GET", path, deadline=deadline)
 
     async def _page(
         self, params: Mapping[str, str], cursor: str | None, deadline: float | None

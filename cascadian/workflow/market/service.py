@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 
@@ -67,6 +68,10 @@ class MarketData:
     ) -> MarketPage:
         """Up to `limit` markets from Gamma that match `query` (see gamma.py)."""
         return await self.gamma.markets(query, limit, deadline=deadline)
+
+    async def market(self, market_id: str, *, deadline: float | None = None) -> Any:
+        """One market's raw Gamma record by id (see GammaClient.market)."""
+        return await self.gamma.market(market_id, deadline=deadline)
 
     async def live_quotes(
         self, token_ids: Iterable[str], *, deadline: float | None = None

@@ -19,7 +19,6 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote
 
 from pydantic import ValidationError
 
@@ -101,9 +100,7 @@ def original_record(market: Market) -> dict[str, Any]:
 async def market_by_id(markets: MarketData, market_id: str, deadline: float | None) -> Market:
     """The market with this Gamma id; NodeError when there is none."""
     try:
-        record = await markets.gamma.upstream.call(
-            "GET", f"/markets/{quote(market_id, safe='')}", deadline=deadline
-        )
+        record = await markets.market(market_id, deadline=deadline)
     except PolymarketRejected as exc:
         if exc.status == 404:
             raise NodeError(f"Polymarket has no market with id {market_id!r}") from None

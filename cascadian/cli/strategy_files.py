@@ -1,0 +1,204 @@
+"""`cascadian strategies create | import | export | validate | dry-run`: strategies as
+files at a shell, through the same strategy service (strategies.py) as the HTTP API.
+
+A file is a strategy document (what `export` writes: name, description, user_id,
+schedule, nodes, edges, variables, trigger) or, for `create` and `validate`, a bare
+graph (`{"nodes": [...], "edges": [...]}`, as the builder saves it) with the rest
+given as options. `export ID > s.json` then `import s.json` makes the same strategy
+again, unchanged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+from uuid import UUID
+
+import typer
+from pydantic import ValidationError
+from rich import box
+from rich.table import Table
+
+from cascadian.bootstrap import services
+from cascadian.cli.common import console, error_line, fail, load_settings
+from cascadian.config import Settings
+from cascadian.data import DryRun, GraphProblem, StrategyDetail
+from cascadian.errors import Conflict, GraphInvalid, NotFound, ScheduleError, StoreUnavailable
+from cascadian.schedule import MAX_INTERVAL_MINUTES
+from cascadian.strategies import StrategyService, workflow_of
+from cascadian.workflow.format import Graph, StrategyDocument, document
+
+T = TypeVar("T")
+File = Annotated[
+    Path,
+    typer.Argument(help="A JSON file: a strategy document or a graph", dir_okay=False),
+]
+GRAPH_KEYS = ("nodes", "edges", "variables", "trigger")
+
+
+def call(action: Callable[[StrategyService], Awaitable[T]]) -> T:
+    """Run one action against the database; a refusal is one line on stderr, exit 1
+    (a graph that cannot run: one line per problem)."""
+
+    async def go() -> T:
+        async with services(load_settings()) as s:
+            return await action(s.strategies)
+
+    try:
+        return asyncio.run(go())
+    except GraphInvalid as exc:
+        problems_out(exc.problems)
+        raise typer.Exit(1) from None
+    except NotFound as exc:
+        fail(f"not found: {exc}", "`cascadian strategies list` shows the ids")
+    except Conflict as exc:
+        fail(f"refused: {exc}")
+    except ScheduleError as exc:
+        fail(f"invalid schedule: {exc}")
+    except StoreUnavailable as exc:
+        fail(str(exc))
+
+
+def problems_out(problems: list[GraphProblem]) -> None:
+    error_line(f"the graph cannot run: {len(problems)} problem(s)")
+    for p in problems:
+        where = ", ".join(x for x in (p.node_id and f"node {p.node_id!r}", p.field) if x)
+        error_line(f"{where or 'graph'}: {p.message}")
+
+
+def read_json(path: Path) -> dict[str, Any]:
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        fail(f"cannot read {path}: {exc.strerror or exc}")
+    except ValueError as exc:
+        fail(f"{path} is not JSON: {exc}")
+    if not isinstance(value, dict):
+        fail(f"{path} must hold a JSON object (a strategy document or a graph)")
+    return value
+
+
+def parsed(model: type[T], value: dict[str, Any], path: Path) -> T:
+    try:
+        return model.model_validate(value)  # type: ignore[attr-defined,no-any-return]
+    except ValidationError as exc:
+        for e in exc.errors(include_url=False):
+            where = ".".join(str(p) for p in e["loc"])
+            error_line(f"{path}: {where}: {e['msg']}")
+        raise typer.Exit(1) from None
+
+
+def detail_line(s: StrategyDetail, verb: str) -> None:
+    nxt = s.next_execution_at.isoformat() if s.next_execution_at else "not scheduled"
+    console.print(f"{verb} {s.id} ({s.name}, version {s.version}, {s.status}; next run {nxt})")
+
+
+def create(
+    file: File,
+    start: Annotated[bool, typer.Option(help="Start it on its schedule now")] = False,
+    name: Annotated[str | None, typer.Option(help="Its name (else the file's)")] = None,
+    owner: Annotated[UUID | None, typer.Option(help="Its owner's user id")] = None,
+    description: Annotated[str | None, typer.Option(help="Its description")] = None,
+    interval: Annotated[
+        int | None, typer.Option(help="Run every N minutes", min=1, max=MAX_INTERVAL_MINUTES)
+    ] = None,
+    cron: Annotated[str | None, typer.Option(help="Run on a 5-field cron expression")] = None,
+    timezone: Annotated[str | None, typer.Option(help="IANA time zone for --cron")] = None,
+) -> None:
+    """Create a strategy from a graph or a strategy document (a draft unless --start)."""
+    value = read_json(file)
+    given = {"name": name, "user_id": owner and str(owner), "description": description}
+    value |= {k: v for k, v in given.items() if v is not None}
+    schedule = dict(value.get("schedule") or {})
+    asked = {"interval_minutes": interval, "cron": cron, "timezone": timezone}
+    schedule |= {k: v for k, v in asked.items() if v is not None}
+    if interval is not None and cron is None:
+        schedule["cron"] = None  # an interval alone makes it an interval schedule
+    if schedule:
+        value["schedule"] = schedule
+    missing = [o for k, o in (("name", "--name"), ("user_id", "--owner")) if not value.get(k)]
+    if missing:
+        fail(f"{file} names no {' and no '.join(m[2:] for m in missing)}", f"give {missing[0]}")
+    doc = parsed(StrategyDocument, value, file)
+    detail_line(call(lambda s: s.create(doc.to_draft(), start=start)), "created")
+
+
+def import_cmd(
+    file: File,
+    start: Annotated[bool, typer.Option(help="Start it on its schedule now")] = False,
+) -> None:
+    """Create a strategy from a document `export` wrote, unchanged."""
+    doc = parsed(StrategyDocument, read_json(file), file)
+    detail_line(call(lambda s: s.create(doc.to_draft(), start=start)), "imported")
+
+
+def export(strategy_id: Annotated[UUID, typer.Argument(help="The strategy's id")]) -> None:
+    """Print the strategy as a document (JSON) that `import` takes."""
+    draft = call(lambda s: s.export(strategy_id))
+    print(json.dumps(document(draft), indent=2, ensure_ascii=False))
+
+
+def validate(file: File) -> None:
+    """Check a graph without saving it (no database needed); exits 1 with every problem."""
+    value = read_json(file)
+    graph = parsed(Graph, {k: value[k] for k in GRAPH_KEYS if k in value}, file)
+    found = _problems(load_settings(opens_database=False), graph)
+    if found:
+        problems_out(found)
+        raise typer.Exit(1)
+    console.print(f"{file}: valid ({len(graph.nodes)} nodes, {len(graph.edges)} edges)")
+
+
+def _problems(settings: Settings, graph: Graph) -> list[GraphProblem]:
+    from cascadian.workflow.node_api import NodeServices
+    from cascadian.workflow.registry import default_registry
+    from cascadian.workflow.validation import problems
+
+    return problems(workflow_of(graph.to_graph()), default_registry(), NodeServices(settings))
+
+
+def dry_run_table(run: DryRun) -> Table:
+    r = run.result
+    style = "green" if r.success else "red"
+    title = f"dry run: [{style}]{'completed' if r.success else 'failed'}[/{style}] in "
+    table = Table(title=title + f"{r.duration_ms} ms (not recorded)", box=box.SIMPLE)
+    for col in ("node", "type", "status", "output or error", "would have"):
+        table.add_column(col)
+    for n in r.node_runs:
+        would = [i for i in run.intents if i.node_id == n.node_id]
+        shown = n.error if n.error else json.dumps(r.outputs.get(n.node_id), default=str)
+        table.add_row(
+            n.node_id,
+            n.node_type,
+            n.status,
+            shown if len(shown) <= 120 else shown[:117] + "...",
+            "; ".join(f"{i.action} {json.dumps(i.detail, default=str)[:80]}" for i in would) or "-",
+        )
+    return table
+
+
+def dry_run(
+    strategy_id: Annotated[UUID, typer.Argument(help="The strategy's id")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON")] = False,
+) -> None:
+    """Run a strategy now, writing and recording nothing; exits 1 if the run failed.
+
+    Each node's output, and the writes it would have made (watchlist, notify, paper
+    orders, HTTP other than GET)."""
+    run = call(lambda s: s.dry_run(strategy_id))
+    if as_json:
+        r = run.result
+        body = {
+            "success": r.success,
+            "error": r.error_message,
+            "outputs": r.outputs,
+            "intents": [i.__dict__ for i in run.intents],
+        }
+        print(json.dumps(body, indent=2, default=str))
+    else:
+        console.print(dry_run_table(run))
+    if not run.result.success:
+        raise typer.Exit(1)

@@ -1,0 +1,156 @@
+"""Strategies as a resource: create, list, read, edit, archive, validate, dry-run,
+export and import.
+
+The web routes (web/strategy_resource.py), `cascadian strategies` and any console
+call this service. A graph is checked whole (GraphRunner.problems, the one
+validate path of workflow/validation.py) before anything is saved, and a bad one
+raises GraphInvalid with every problem. Each change is one store call, so one SQL
+function (migrations/010). A new graph makes a new version, as the original
+builder does: the answer is the new version, whose id is new.
+"""
+
+from __future__ import annotations
+
+from uuid import UUID, uuid4
+
+from cascadian.clock import Clock, SystemClock
+from cascadian.data import (
+    DryRun,
+    GraphProblem,
+    NodeTypeInfo,
+    Schedule,
+    StrategyChanges,
+    StrategyDetail,
+    StrategyDraft,
+    StrategyGraph,
+    StrategyPage,
+    StrategyQuery,
+    Workflow,
+)
+from cascadian.errors import GraphInvalid, NotFound, raise_unless_ok
+from cascadian.ports import GraphRunner, StrategyStore
+from cascadian.schedule import first_slot, validate
+
+
+def workflow_of(graph: StrategyGraph, **fields: object) -> Workflow:
+    """The graph as the executor takes it (an id and name for its messages)."""
+    base: dict[str, object] = {"id": uuid4(), "name": "strategy"} | fields
+    return Workflow(
+        nodes=graph.nodes,
+        edges=graph.edges,
+        variables=graph.variables,
+        trigger=graph.trigger,
+        **base,  # type: ignore[arg-type]
+    )
+
+
+def draft_of(strategy: StrategyDetail) -> StrategyDraft:
+    """What `export` gives and `import` takes: a strategy without its identity,
+    history or state."""
+    return StrategyDraft(
+        user_id=strategy.user_id,
+        name=strategy.name,
+        description=strategy.description,
+        graph=strategy.graph,
+        schedule=strategy.schedule,
+    )
+
+
+def _merged(keep: Schedule, changes: StrategyChanges) -> Schedule:
+    """The schedule after `changes`, by the rule start uses: an interval given
+    without a cron expression makes it an interval schedule."""
+    cron = keep.cron
+    if changes.cron is not None:
+        cron = changes.cron
+    elif changes.clear_cron or changes.interval_minutes is not None:
+        cron = None
+    return Schedule(
+        interval_minutes=changes.interval_minutes or keep.interval_minutes,
+        cron=cron,
+        timezone=changes.timezone or keep.timezone,
+    )
+
+
+class StrategyService:
+    def __init__(
+        self, store: StrategyStore, runner: GraphRunner, clock: Clock | None = None
+    ) -> None:
+        self.store = store
+        self.runner = runner
+        self.clock = clock or SystemClock()
+
+    def problems(self, graph: StrategyGraph) -> list[GraphProblem]:
+        """Every reason the graph cannot run, one per field; empty when it can."""
+        return self.runner.problems(workflow_of(graph))
+
+    def node_types(self) -> list[NodeTypeInfo]:
+        """What a graph's nodes may be, each with its config's JSON Schema."""
+        return self.runner.node_types()
+
+    def _check(self, graph: StrategyGraph) -> None:
+        found = self.problems(graph)
+        if found:
+            raise GraphInvalid(found)
+
+    async def get(self, strategy_id: UUID) -> StrategyDetail:
+        found = await self.store.strategy(strategy_id, self.clock.now())
+        if found is None:
+            raise NotFound("strategy not found")
+        return found
+
+    async def list(self, query: StrategyQuery) -> StrategyPage:
+        return await self.store.strategies(query, self.clock.now())
+
+    async def create(self, draft: StrategyDraft, start: bool = False) -> StrategyDetail:
+        """Save a checked graph as a draft, or (`start`) running from its next slot.
+        GraphInvalid or ScheduleError, and nothing saved, when it cannot run."""
+        validate(draft.schedule)
+        self._check(draft.graph)
+        now = self.clock.now()
+        next_at = first_slot(draft.schedule, now) if start else None
+        return await self.get(await self.store.create_strategy(draft, start, next_at, now))
+
+    async def update(self, strategy_id: UUID, changes: StrategyChanges) -> StrategyDetail:
+        """A new graph makes a new version (answered, with its new id); a name,
+        description or schedule alone changes the strategy in place. Conflict for
+        an old version or an archived strategy, and while a run holds the lease
+        (for a new graph or schedule)."""
+        current = await self.get(strategy_id)
+        schedule = _merged(current.schedule, changes) if changes.reschedules else None
+        if schedule is not None:
+            validate(schedule)
+        if changes.graph is not None:
+            self._check(changes.graph)
+        now = self.clock.now()
+        next_at = first_slot(schedule, now) if schedule is not None else None
+        if changes.graph is None:
+            raise_unless_ok(
+                await self.store.update_strategy(strategy_id, changes, schedule, next_at, now)
+            )
+            return await self.get(strategy_id)
+        result, new_id = await self.store.new_version(strategy_id, changes, schedule, next_at, now)
+        raise_unless_ok(result)
+        assert new_id is not None  # result ok
+        return await self.get(new_id)
+
+    async def archive(self, strategy_id: UUID) -> StrategyDetail:
+        """Never runs again; its runs and counters stay."""
+        raise_unless_ok(await self.store.archive_strategy(strategy_id, self.clock.now()))
+        return await self.get(strategy_id)
+
+    async def export(self, strategy_id: UUID) -> StrategyDraft:
+        return draft_of(await self.get(strategy_id))
+
+    async def dry_run(self, strategy_id: UUID) -> DryRun:
+        """Run the saved strategy now with every write switched off: not recorded,
+        not counted, whatever its state (an old version or an archived one too)."""
+        s = await self.get(strategy_id)
+        self._check(s.graph)
+        return await self.runner.dry_run(
+            workflow_of(s.graph, id=s.id, name=s.name, user_id=s.user_id)
+        )
+
+    async def dry_run_graph(self, graph: StrategyGraph, user_id: UUID | None = None) -> DryRun:
+        """Run a graph that is not saved, the same way."""
+        self._check(graph)
+        return await self.runner.dry_run(workflow_of(graph, name="dry run", user_id=user_id))
