@@ -13,11 +13,13 @@ from typing import Protocol
 from uuid import UUID
 
 from cascadian.data import (
+    Backlog,
     ClaimedRun,
     ControlResult,
     DryRun,
     ExecutionDetail,
     ExecutionPage,
+    Gauges,
     GraphProblem,
     ManualClaim,
     NodeTypeInfo,
@@ -26,10 +28,13 @@ from cascadian.data import (
     PaperFill,
     PaperMark,
     PaperOrder,
+    PruneResult,
     Recorded,
+    RetentionPolicy,
     RunOutcome,
     RunResult,
     Schedule,
+    ScheduleLag,
     StrategyChanges,
     StrategyDetail,
     StrategyDraft,
@@ -122,6 +127,21 @@ class Store(NodeStore, Protocol):
 
     async def record_tick(self, report: TickReport) -> None: ...
 
+    async def ticks(self, limit: int) -> list[TickEntry]:
+        """The newest ticks of the ledger, newest first."""
+        ...
+
+    async def prune(
+        self,
+        now: datetime,
+        policy: RetentionPolicy,
+        dry_run: bool = False,
+        after: UUID | None = None,
+    ) -> PruneResult:
+        """Delete history past its retention, within the policy's caps, going on
+        from the strategy `after` (a dry run counts everything due, deleting nothing)."""
+        ...
+
     async def ping(self) -> None: ...
 
     async def close(self) -> None: ...
@@ -163,6 +183,18 @@ class ControlStore(Protocol):
     ) -> PaperBook | None:
         """The strategy's paper positions valued at `marks`, its P&L and newest
         orders; None if there is no such strategy."""
+        ...
+
+    async def schedule_lag(self, strategy_id: UUID, runs: int) -> ScheduleLag:
+        """How late its newest `runs` scheduled runs started against their slots."""
+        ...
+
+    async def backlog(self, now: datetime) -> Backlog:
+        """The strategies due now that no live lease holds, and the oldest's lag."""
+        ...
+
+    async def gauges(self, now: datetime) -> Gauges:
+        """The figures /api/metrics reads from the database."""
         ...
 
 

@@ -21,18 +21,25 @@ import asyncio
 import logging
 import time
 from contextlib import suppress
+from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from cascadian.clock import Clock, SystemClock
 from cascadian.config import Settings
 from cascadian.data import ClaimedRun, RunOutcome, RunResult, Workflow
 from cascadian.errors import ScheduleError, StoreUnavailable, raise_unless_ok
+from cascadian.logs import bind, unbind
+from cascadian.metrics import WorkerMetrics
 from cascadian.ports import Store, WorkflowExecutor
 from cascadian.recorder import OutcomeRecorder
 from cascadian.reports import RunReport, TickReport, failed_result
+from cascadian.retention import Pruner
 from cascadian.schedule import MAX_INTERVAL_MINUTES, next_slot, validate
+
+if TYPE_CHECKING:
+    from cascadian.alerts import Alerts
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +49,13 @@ REPORT_GRACE = 0.25
 CANCEL_GRACE = 0.5
 
 CUT_SHORT = "cancelled: the worker stopped before the run finished; the strategy runs again"
+# A tick prunes only with at least this much of its budget left, and leaves this
+# much for writing its ledger row.
+PRUNE_MIN_MS = 50
+PRUNE_MARGIN_MS = 1000
+# A worker that ticks back to back (draining a backlog) prunes at most this often;
+# the cron's ticks, a minute apart, each prune.
+PRUNE_EVERY_SECONDS = 30.0
 
 
 class TickService:
@@ -51,11 +65,18 @@ class TickService:
         executor: WorkflowExecutor,
         settings: Settings,
         clock: Clock | None = None,
+        *,
+        metrics: WorkerMetrics | None = None,
+        alerts: Alerts | None = None,
     ) -> None:
         self.store = store
         self.executor = executor
         self.settings = settings
         self.clock = clock or SystemClock()
+        self.metrics = metrics or WorkerMetrics()
+        self.alerts = alerts
+        self.pruner = Pruner(store, settings, self.clock)
+        self._pruned_at: float | None = None  # monotonic
         self.recorder = OutcomeRecorder(store, settings.auto_pause_threshold)
         self._recording: set[UUID] = set()  # runs whose outcome is being written
         self._wakers: set[asyncio.Event] = set()  # ticks to wake when a slot frees
@@ -81,7 +102,9 @@ class TickService:
         """
         s = self.settings
         report = TickReport(trigger=trigger, started_at=self.clock.now(), delivery_id=delivery_id)
+        ids = bind(tick_id=report.id)  # on every line the tick writes, its runs' too
         t0 = time.perf_counter()
+        budget_ends = self.clock.monotonic() + s.tick_budget_seconds
         claim_cutoff = self.clock.monotonic() + s.tick_budget_seconds - s.strategy_timeout_seconds
         loop = asyncio.get_running_loop()
         in_flight: dict[asyncio.Task[RunReport], ClaimedRun] = {}
@@ -130,6 +153,8 @@ class TickService:
             self._wakers.discard(changed)
             if stop_wait is not None:
                 stop_wait.cancel()
+        if report.error is None and not (stop is not None and stop.is_set()):
+            await self._prune(report, round((budget_ends - self.clock.monotonic()) * 1000))
         report.finished_at = self.clock.now()
         report.execution_time_ms = round((time.perf_counter() - t0) * 1000)
         unrecorded = [e.record_error for e in report.executions if e.record_error]
@@ -137,17 +162,23 @@ class TickService:
             report.error = f"{len(unrecorded)} outcome(s) not recorded: {unrecorded[0]}"
         if not report.store_down and (ledger_if_idle or report.claimed or report.error):
             await self._record_tick(report)
+        self.metrics.tick(report)
+        if self.alerts is not None:
+            self.alerts.after_tick(report)  # sent on a task of its own, after the record
         d = report.summary()
+        lag = "" if d.max_lag_seconds is None else f", max lag {d.max_lag_seconds:.1f}s"
         log.info(
-            "tick (%s): %d claimed, %d ok, %d failed, %d released, %d ms%s",
+            "tick (%s): %d claimed, %d ok, %d failed, %d released, %d ms%s%s",
             trigger,
             report.claimed,
             d.succeeded,
             d.failed,
             report.released,
             report.execution_time_ms,
+            lag,
             f"; error: {report.error}" if report.error else "",
         )
+        unbind(ids)
         return report
 
     def _free(self, in_flight: dict[asyncio.Task[RunReport], ClaimedRun]) -> int:
@@ -163,6 +194,22 @@ class TickService:
             return 0
         return max(0, free)
 
+    async def _prune(self, report: TickReport, left_ms: int) -> None:
+        """Prune within the caps and what is left of the budget; a failure is
+        reported in the tick's summary and logged, never the tick's error."""
+        max_ms = left_ms - PRUNE_MARGIN_MS
+        if not self.pruner.in_ticks or max_ms < PRUNE_MIN_MS:
+            return
+        mono = self.clock.monotonic()
+        if self._pruned_at is not None and mono - self._pruned_at < PRUNE_EVERY_SECONDS:
+            return
+        self._pruned_at = mono
+        try:
+            report.prune = await self.pruner.in_tick(max_ms)
+        except Exception as exc:
+            report.prune_error = f"{type(exc).__name__}: {exc}"
+            log.warning("prune failed; the tick goes on: %s", report.prune_error)
+
     async def run_now(self, strategy_id: UUID) -> RunReport:
         """Run one strategy now, outside its schedule, and record the run.
 
@@ -175,21 +222,28 @@ class TickService:
         claim = await self.store.claim_manual(strategy_id, now, self.settings.lease_seconds)
         raise_unless_ok(claim.result)
         assert claim.run is not None  # result ok
-        return await self._run(claim.run)
+        report = await self._run(claim.run)
+        self.metrics.run(report)
+        if self.alerts is not None:
+            self.alerts.after_runs([report])
+        return report
 
     async def _claim(
         self, report: TickReport, limit: int, cutoff: float, stop: asyncio.Event | None = None
     ) -> list[ClaimedRun]:
+        now = self.clock.now()
         try:
-            claims = await self.store.claim_due(
-                self.clock.now(), limit, self.settings.lease_seconds
-            )
+            claims = await self.store.claim_due(now, limit, self.settings.lease_seconds)
         except StoreUnavailable as exc:
+            self.metrics.store_error("claim")
             report.error = str(exc)
             # Unreachable (not a refusal or a bad answer): the ledger write would only
             # wait out the same timeout again, doubling the time to the 503.
             report.store_down = type(exc) is StoreUnavailable
             return []
+        self.metrics.claimed(len(claims))
+        # The claim's `now` is the run's execution_started_at: lag = now - slot.
+        claims = [replace(c, claimed_at=now) for c in claims]
         report.claimed += len(claims)
         stopping = stop is not None and stop.is_set()
         if claims and (stopping or self.clock.monotonic() >= cutoff):
@@ -198,11 +252,13 @@ class TickService:
             try:
                 report.released += await self.store.release([c.execution_id for c in claims])
             except StoreUnavailable as exc:
+                self.metrics.store_error("release")
                 report.error = str(exc)  # the leases expire and the strategies come back
             return []
         return claims
 
     async def _run(self, claim: ClaimedRun) -> RunReport:
+        bind(strategy_id=claim.workflow.id, execution_id=claim.execution_id)  # this task's lines
         if claim.problem is not None:
             result = failed_result(claim.problem, 0)
         elif claim.attempt > self.settings.max_attempts:
@@ -301,10 +357,12 @@ class TickService:
             attempt=claim.attempt,
             recorded=False,
             next_execution_at=next_at,
+            lag_seconds=_lag(claim),
         )
         try:
             recorded = await self.recorder.record(outcome)
         except Exception as exc:  # one outcome that cannot be written must not end the tick
+            self.metrics.store_error("finish_runs")
             log.error("could not record run %s: %s", claim.execution_id, exc)
             report.record_error = str(exc)  # its lease expires and a later tick re-runs it
             return report
@@ -321,7 +379,15 @@ class TickService:
         try:
             await self.store.record_tick(report)
         except StoreUnavailable as exc:
+            self.metrics.store_error("record_tick")
             log.warning("tick not written to the ledger: %s", exc)
+
+
+def _lag(claim: ClaimedRun) -> float | None:
+    """How late a scheduled run started against its slot (None for a manual run)."""
+    if claim.scheduled_for is None or claim.claimed_at is None:
+        return None
+    return max(0.0, (claim.claimed_at - claim.scheduled_for).total_seconds())
 
 
 def _ms_since(start: float) -> int:

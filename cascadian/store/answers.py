@@ -14,19 +14,23 @@ from typing import Any, ParamSpec, TypeVar, cast, get_args
 from uuid import UUID
 
 from cascadian.data import (
+    Backlog,
     ClaimedRun,
     ControlResult,
     Execution,
     ExecutionDetail,
     ExecutionPage,
+    Gauges,
     ManualClaim,
     NodeRun,
     PaperBook,
     PaperFill,
     PaperOrderRecord,
     PaperPosition,
+    PruneResult,
     Recorded,
     Schedule,
+    ScheduleLag,
     StrategyDetail,
     StrategyGraph,
     StrategyPage,
@@ -322,6 +326,65 @@ def paper_book(value: Any) -> PaperBook:
         market_value=float(d["market_value"]),
         unrealized_pnl=float(d["unrealized_pnl"]),
         realized_pnl=float(d["realized_pnl"]),
+    )
+
+
+@answer_of("cascadian_prune_v1")
+def prune_result(rows: list[dict[str, Any]]) -> PruneResult:
+    """The one row of cascadian_prune_v1."""
+    [row] = rows
+    return PruneResult(
+        runs=int(row["runs"]),
+        node_logs=int(row["node_logs"]),
+        ticks=int(row["ticks"]),
+        notifications=int(row["notifications"]),
+        complete=bool(row["complete"]),
+        elapsed_ms=int(row["elapsed_ms"]),
+        resume_after=None if row["resume_after"] is None else _uuid(row["resume_after"]),
+    )
+
+
+@answer_of("cascadian_schedule_lag_v1")
+def schedule_lag(rows: list[dict[str, Any]]) -> ScheduleLag:
+    """The one row of cascadian_schedule_lag_v1."""
+    [row] = rows
+    return ScheduleLag(
+        runs=int(row["runs"]),
+        last_lag_seconds=_float_or_none(row["last_lag_seconds"]),
+        average_lag_seconds=_float_or_none(row["average_lag_seconds"]),
+        max_lag_seconds=_float_or_none(row["max_lag_seconds"]),
+        last_scheduled_for=dt_or_none(row["last_scheduled_for"]),
+    )
+
+
+@answer_of("cascadian_backlog_v1")
+def backlog(rows: list[dict[str, Any]]) -> Backlog:
+    """The one row of cascadian_backlog_v1."""
+    [row] = rows
+    return Backlog(
+        due=int(row["due"]),
+        oldest_due_at=dt_or_none(row["oldest_due_at"]),
+        oldest_lag_seconds=_float_or_none(row["oldest_lag_seconds"]),
+    )
+
+
+@answer_of("cascadian_metrics_v1")
+def gauges(value: Any) -> Gauges:
+    """The object cascadian_metrics_v1 answers."""
+    g = _json(value)
+
+    def counts(key: str) -> dict[str, int]:
+        return {str(k): int(v) for k, v in (g.get(key) or {}).items()}
+
+    return Gauges(
+        due=int(g["due"]),
+        oldest_due_lag_seconds=float(g["oldest_due_lag_seconds"]),
+        leases_in_flight=int(g["leases_in_flight"]),
+        strategies_by_status=counts("strategies_by_status"),
+        runs_last_5m_by_status=counts("runs_last_5m_by_status"),
+        auto_pauses_last_hour=int(g["auto_pauses_last_hour"]),
+        last_tick_at=dt_or_none(g.get("last_tick_at")),
+        table_rows=counts("table_rows"),
     )
 
 

@@ -18,19 +18,24 @@ from uuid import UUID
 import httpx
 
 from cascadian.data import (
+    Backlog,
     ClaimedRun,
     ControlResult,
     ExecutionDetail,
     ExecutionPage,
+    Gauges,
     ManualClaim,
     Notification,
     PaperBook,
     PaperFill,
     PaperMark,
     PaperOrder,
+    PruneResult,
     Recorded,
+    RetentionPolicy,
     RunOutcome,
     Schedule,
+    ScheduleLag,
     StrategyChanges,
     StrategyDetail,
     StrategyDraft,
@@ -50,6 +55,7 @@ from cascadian.store.arguments import (
     outcome_record,
     paper_marks,
     paper_order_record,
+    prune_arguments,
     query_record,
     tick_record,
     update_record,
@@ -180,8 +186,9 @@ class SqlStore:
         )
 
     async def record_tick(self, report: TickReport) -> None:
+        # migrations/013: the ledger row takes the tick's own id.
         await self.transport.value(
-            "cascadian_record_tick_v2", {"p_tick": Json(tick_record(report))}
+            "cascadian_record_tick_v3", {"p_tick": Json(tick_record(report))}
         )
 
     # What nodes write (migrations/004).
@@ -337,6 +344,33 @@ class SqlStore:
         # migrations/012
         rows = await self.transport.rows("cascadian_ticks_v2", {"p_limit": limit})
         return [answers.tick_entry(r) for r in rows]
+
+    # Retention, schedule lag and the gauges (migrations/013).
+
+    async def prune(
+        self,
+        now: datetime,
+        policy: RetentionPolicy,
+        dry_run: bool = False,
+        after: UUID | None = None,
+    ) -> PruneResult:
+        rows = await self.transport.rows(
+            "cascadian_prune_v1", prune_arguments(now, policy, dry_run, after)
+        )
+        return answers.prune_result(rows)
+
+    async def schedule_lag(self, strategy_id: UUID, runs: int) -> ScheduleLag:
+        rows = await self.transport.rows(
+            "cascadian_schedule_lag_v1", {"p_id": strategy_id, "p_limit": runs}
+        )
+        return answers.schedule_lag(rows)
+
+    async def backlog(self, now: datetime) -> Backlog:
+        rows = await self.transport.rows("cascadian_backlog_v1", {"p_now": now})
+        return answers.backlog(rows)
+
+    async def gauges(self, now: datetime) -> Gauges:
+        return answers.gauges(await self.transport.value("cascadian_metrics_v1", {"p_now": now}))
 
     # Strategies as a resource (migrations/010): each change one function call.
 
