@@ -2,7 +2,7 @@
 10k, 100k and 1M strategies (seeded with generate_series: 80% active and due
 within the next hour, 20% paused, and 25 due now).
 
-Each sample is one SqlStore.claim_due call (cascadian_claim_due_v1, limit 25,
+Each sample is one SqlStore.claim_due call (cascadian_claim_due_v3, limit 25,
 one round trip), timed by the client; the 25 are then given back with
 cascadian_release_runs_v1 so every sample claims the same rows. The plan of the
 claim's due query is shown with EXPLAIN, as PostgreSQL runs it inside the
@@ -63,7 +63,7 @@ def add_history(url: str, per_strategy: int) -> None:
 
 
 def nested_plan(url: str) -> str:
-    """The due query's plan inside cascadian_claim_due_v1, through auto_explain."""
+    """The due query's plan inside cascadian_claim_due_v3, through auto_explain."""
     notices: list[str] = []
     with psycopg.connect(url) as conn:
         conn.add_notice_handler(lambda d: notices.append(d.message_primary or ""))
@@ -73,7 +73,7 @@ def nested_plan(url: str) -> str:
         conn.execute("set auto_explain.log_analyze = on")
         conn.execute("set auto_explain.log_timing = on")
         conn.execute("set auto_explain.log_level = notice")
-        conn.execute("select * from cascadian_claim_due_v1(now(), %s, 60)", (DUE,))
+        conn.execute("select * from cascadian_claim_due_v3(now(), %s, 60)", (DUE,))
         conn.rollback()
     for text in notices:
         if "workflow_sessions" in text and "Limit" in text:
@@ -118,7 +118,7 @@ async def main() -> None:
     common.print_header(
         "claim at scale",
         url,
-        f"one claim of {DUE} due strategies (cascadian_claim_due_v1 via SqlStore, one "
+        f"one claim of {DUE} due strategies (cascadian_claim_due_v3 via SqlStore, one "
         f"round trip); median and p95 of {samples} claims, each released again; "
         f"{args.history} past execution row(s) per strategy.",
     )
@@ -145,7 +145,7 @@ async def main() -> None:
     print(plain_plan(url))
     print()
     with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute("drop index workflow_sessions_due_idx")
+        conn.execute("drop index workflow_sessions_due_current_idx")
     times = await sample(url, max(5, samples // 5))
     rows.append(
         (

@@ -201,6 +201,14 @@ def server_cpu_seconds(url: str) -> float | None:
         return None
 
 
+def cpu_per_run(url: str, before: float | None, runs: int) -> float | None:
+    """Server CPU µs per run since `before` (a server_cpu_seconds reading)."""
+    after = server_cpu_seconds(url)
+    if before is None or after is None or not runs:
+        return None
+    return (after - before) / runs * 1e6
+
+
 def bench_settings(url: str, **env: Any) -> Settings:
     base: dict[str, Any] = {"DATABASE_URL": url, "CRON_SECRET": "bench-secret-not-used"}
     return Settings(**(base | env))

@@ -151,6 +151,12 @@ def measure(url: str, procs: int, env: dict[str, Any], strategies: int) -> dict[
         ),
         "seconds": elapsed,
         "runs/s": runs / elapsed,
+        "client us/run": sum(o["cpu"] for o in outcomes) / runs * 1e6,
+        "db us/run": (
+            (db_cpu_after - db_cpu_before) / runs * 1e6
+            if db_cpu_after is not None and db_cpu_before is not None
+            else None
+        ),
         "calls/run": sum(calls.values()) / runs,
         "commits/run": commits / runs,
         "calls": {k: f"{n} calls, {seconds[k] / n * 1000:.1f} ms each" for k, n in calls.items()},

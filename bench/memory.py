@@ -74,7 +74,7 @@ def serve(url: str, env: dict[str, Any]) -> tuple[subprocess.Popen[bytes], str]:
         "ENVIRONMENT": "production",
         **{k: str(v) for k, v in env.items()},
     }
-    proc = subprocess.Popen(  # noqa: S603
+    proc = subprocess.Popen(
         [
             sys.executable,
             "-c",

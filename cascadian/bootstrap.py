@@ -13,11 +13,13 @@ from urllib.parse import urlsplit
 import httpx
 from psycopg.conninfo import conninfo_to_dict
 
+from cascadian.alerts import Alerts
 from cascadian.clock import Clock, SystemClock
 from cascadian.config import Settings
 from cascadian.console import ConsoleService
 from cascadian.control import ControlService
 from cascadian.errors import ConfigurationError
+from cascadian.metrics import WorkerMetrics
 from cascadian.paper import PaperService
 from cascadian.ports import FullStore, NodeStore, WorkflowExecutor
 from cascadian.store.sql_store import SqlStore
@@ -168,6 +170,8 @@ class Services:
     control: ControlService
     paper: PaperService
     console: ConsoleService
+    metrics: WorkerMetrics
+    alerts: Alerts
     strategies: StrategyService
 
 
@@ -192,15 +196,23 @@ async def services(
             # One per process: its rate limits and shared requests cover every use.
             markets = MarketData.create(settings, http)
             runner = executor or build_executor(settings, http, active, clock, markets)
+            metrics = WorkerMetrics()  # this process's; /api/metrics adds the database's
+            alerts = Alerts(settings, http, active, clock=clock, metrics=metrics)
             dry = build_dry_runner(settings, dry_http, clock, markets)
             yield Services(
                 active,
-                TickService(active, runner, settings, clock),
-                ControlService(active, clock),
+                TickService(active, runner, settings, clock, metrics=metrics, alerts=alerts),
+                ControlService(
+                    active, clock, max_schedule_lag_seconds=settings.max_schedule_lag_seconds
+                ),
                 PaperService(active, LiveMarks(markets)),
                 ConsoleService(active, active, clock),
+                metrics,
+                alerts,
                 StrategyService(active, dry, clock),
             )
+            # Alerts on their way get their own bounded time before the client closes.
+            await alerts.drain(settings.alert_timeout_seconds)
         finally:
             if store is None:
                 await active.close()

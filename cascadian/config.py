@@ -22,6 +22,7 @@ _SECRETS = (
     "supabase_service_role_key",
     "executor_token",
     "llm_api_key",
+    "alert_webhook_url",
 )
 # The most strategies one claim (and one tick's concurrency) may cover.
 MAX_CLAIM = 1000
@@ -161,6 +162,51 @@ class Settings(BaseSettings):
         default=1000, ge=1, le=100_000, validation_alias="CASCADIAN_LLM_MAX_TOKENS"
     )
 
+    # Retention (retention.py): history older than this is pruned, in bounded
+    # batches in every tick and by `cascadian prune`; 0 keeps it for ever.
+    retention_run_days: float = Field(
+        default=30.0, ge=0, validation_alias="CASCADIAN_RETENTION_RUN_DAYS"
+    )
+    # The newest runs of each strategy kept whatever their age (its latest at least).
+    retention_keep_runs: int = Field(
+        default=50, ge=1, validation_alias="CASCADIAN_RETENTION_KEEP_RUNS"
+    )
+    retention_tick_days: float = Field(
+        default=14.0, ge=0, validation_alias="CASCADIAN_RETENTION_TICK_DAYS"
+    )
+    # Read notifications only; unread ones are kept.
+    retention_notification_days: float = Field(
+        default=90.0, ge=0, validation_alias="CASCADIAN_RETENTION_NOTIFICATION_DAYS"
+    )
+    # What one tick's prune may delete (rows, node logs included) and take; 0 rows:
+    # ticks do not prune (`cascadian prune` still does).
+    prune_max_rows: int = Field(default=5000, ge=0, validation_alias="CASCADIAN_PRUNE_MAX_ROWS")
+    prune_max_ms: int = Field(
+        default=250, ge=1, le=10_000, validation_alias="CASCADIAN_PRUNE_MAX_MS"
+    )
+
+    # Health is degraded when the oldest due strategy is later than this.
+    max_schedule_lag_seconds: float = Field(
+        default=300.0, gt=0, validation_alias="CASCADIAN_MAX_SCHEDULE_LAG_SECONDS"
+    )
+    log_format: Literal["text", "json"] = Field(
+        default="text", validation_alias="CASCADIAN_LOG_FORMAT"
+    )
+
+    # Operators' alerts (alerts.py): a webhook POSTed on an auto-pause and on
+    # ticks failing alert_failed_ticks times in a row. A secret: webhook URLs
+    # often carry their token.
+    alert_webhook_url: SecretStr | None = Field(
+        default=None, validation_alias="CASCADIAN_ALERT_WEBHOOK_URL"
+    )
+    alert_failed_ticks: int = Field(
+        default=3, ge=1, validation_alias="CASCADIAN_ALERT_FAILED_TICKS"
+    )
+    # The most one alert may take, its retries included.
+    alert_timeout_seconds: float = Field(
+        default=10.0, gt=0, le=60, validation_alias="CASCADIAN_ALERT_TIMEOUT_SECONDS"
+    )
+
     @property
     def is_production(self) -> bool:
         return self.environment == "production" or self.vercel_env == "production"
@@ -217,6 +263,11 @@ class Settings(BaseSettings):
             ("https://", "http://")
         ):
             raise ValueError("CASCADIAN_LLM_BASE_URL must be an http(s):// URL")
+        if (
+            self.alert_webhook_url is not None
+            and not self.alert_webhook_url.get_secret_value().startswith(("https://", "http://"))
+        ):
+            raise ValueError("CASCADIAN_ALERT_WEBHOOK_URL must be an http(s):// URL")
         if self.uses_supabase and not str(self.supabase_url).startswith(("https://", "http://")):
             raise ValueError("SUPABASE_URL must be the project's https:// URL")
         if self.is_production:

@@ -13,7 +13,16 @@ from datetime import datetime, timedelta
 from uuid import UUID
 
 from cascadian.clock import Clock, SystemClock
-from cascadian.data import ExecutionDetail, ExecutionPage, Schedule, StrategyStatus, TickEntry
+from cascadian.data import (
+    Backlog,
+    ExecutionDetail,
+    ExecutionPage,
+    Gauges,
+    Schedule,
+    ScheduleLag,
+    StrategyStatus,
+    TickEntry,
+)
 from cascadian.errors import NotFound, StoreUnavailable, raise_unless_ok
 from cascadian.ports import ControlStore
 from cascadian.schedule import first_slot, validate
@@ -22,6 +31,8 @@ from cascadian.schedule import first_slot, validate
 TICKS_OVERDUE_AFTER = timedelta(minutes=3)
 # How many of the newest ticks health looks at for a failing streak.
 RECENT_TICKS = 5
+# The recent runs a strategy's schedule lag is read over.
+LAG_RUNS = 20
 
 
 @dataclass(frozen=True)
@@ -31,16 +42,32 @@ class Health:
     ticks_overdue: bool | None  # None: unknown, the database is unreachable
     # The newest ticks that failed in a row (up to RECENT_TICKS); None: unknown.
     failing_ticks: int | None = None
+    # How late the oldest due strategy is, and whether that is past
+    # CASCADIAN_MAX_SCHEDULE_LAG_SECONDS (None: unknown).
+    oldest_due_lag_seconds: float | None = None
+    schedule_late: bool | None = None
 
     @property
     def ok(self) -> bool:
-        return self.database and not self.ticks_overdue and not self.failing_ticks
+        return (
+            self.database
+            and not self.ticks_overdue
+            and not self.failing_ticks
+            and not self.schedule_late
+        )
 
 
 class ControlService:
-    def __init__(self, store: ControlStore, clock: Clock | None = None) -> None:
+    def __init__(
+        self,
+        store: ControlStore,
+        clock: Clock | None = None,
+        *,
+        max_schedule_lag_seconds: float = 300.0,
+    ) -> None:
         self.store = store
         self.clock = clock or SystemClock()
+        self.max_schedule_lag_seconds = max_schedule_lag_seconds
 
     async def status(self, strategy_id: UUID) -> StrategyStatus:
         status = await self.store.strategy_status(strategy_id, self.clock.now())
@@ -116,11 +143,45 @@ class ControlService:
             ticks = await self.store.ticks(RECENT_TICKS)
         except StoreUnavailable:
             return Health(database=False, last_tick_at=None, ticks_overdue=None)
+        lag = await self._oldest_due_lag()
+        late = None if lag is None else lag > self.max_schedule_lag_seconds
         if not ticks:
-            return Health(database=True, last_tick_at=None, ticks_overdue=True, failing_ticks=0)
+            return Health(
+                database=True,
+                last_tick_at=None,
+                ticks_overdue=True,
+                failing_ticks=0,
+                oldest_due_lag_seconds=lag,
+                schedule_late=late,
+            )
         last = ticks[0].started_at
         overdue = self.clock.now() - last > TICKS_OVERDUE_AFTER
         failing = next((i for i, t in enumerate(ticks) if t.success), len(ticks))
         return Health(
-            database=True, last_tick_at=last, ticks_overdue=overdue, failing_ticks=failing
+            database=True,
+            last_tick_at=last,
+            ticks_overdue=overdue,
+            failing_ticks=failing,
+            oldest_due_lag_seconds=lag,
+            schedule_late=late,
         )
+
+    async def _oldest_due_lag(self) -> float | None:
+        try:
+            return (await self.backlog()).oldest_lag_seconds or 0.0
+        except StoreUnavailable:
+            return None
+
+    async def backlog(self) -> Backlog:
+        """The strategies due now that no live lease holds, and the oldest's lag."""
+        return await self.store.backlog(self.clock.now())
+
+    async def schedule_lag(self, strategy_id: UUID, runs: int = LAG_RUNS) -> ScheduleLag:
+        """How late the strategy's newest `runs` scheduled runs started against their
+        slots; NotFound for an unknown id."""
+        await self.status(strategy_id)
+        return await self.store.schedule_lag(strategy_id, runs)
+
+    async def gauges(self) -> Gauges:
+        """The figures /api/metrics reads from the database."""
+        return await self.store.gauges(self.clock.now())

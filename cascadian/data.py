@@ -92,6 +92,8 @@ class ClaimedRun:
     # Why the claimed strategy cannot run at all (e.g. its stored JSON cannot be
     # read); the run is then recorded as failed with this message.
     problem: str | None = None
+    # When it was claimed: its execution_started_at (the claim's `now`).
+    claimed_at: datetime | None = None
 
     @property
     def manual(self) -> bool:
@@ -372,11 +374,9 @@ class PaperBook:
 
 @dataclass(frozen=True)
 class ConsoleOverview:
-    """The scheduler at a glance: strategies by status, the due backlog, runs in flight."""
+    """The scheduler at a glance: strategies by status, and runs in flight."""
 
     by_status: dict[str, int]
-    due: int  # strategies whose slot has come
-    oldest_due_at: datetime | None  # the oldest of those slots
     in_flight: int  # strategies a run holds the lease of
 
 
@@ -420,6 +420,70 @@ class PaperOrderEntry:
 class PaperOrderPage:
     orders: list[PaperOrderEntry]
     total: int
+
+
+@dataclass(frozen=True)
+class RetentionPolicy:
+    """How long history is kept (None: for ever), and what one prune call may do."""
+
+    run_retention_seconds: float | None
+    keep_runs: int  # the newest runs of each strategy kept whatever their age
+    tick_retention_seconds: float | None
+    notification_retention_seconds: float | None  # read notifications only
+    max_rows: int
+    max_ms: int
+
+
+@dataclass(frozen=True)
+class PruneResult:
+    """What one prune call deleted (or, in a dry run, would delete)."""
+
+    runs: int
+    node_logs: int
+    ticks: int
+    notifications: int
+    complete: bool  # False: the caps stopped it with history still to delete
+    elapsed_ms: int
+    # The strategy a pass over the strategies' runs stopped after (None: it ended).
+    resume_after: UUID | None = None
+
+    @property
+    def rows(self) -> int:
+        return self.runs + self.node_logs + self.ticks + self.notifications
+
+
+@dataclass(frozen=True)
+class ScheduleLag:
+    """How late a strategy's recent scheduled runs started against their slots."""
+
+    runs: int  # how many recent scheduled runs the figures cover
+    last_lag_seconds: float | None
+    average_lag_seconds: float | None
+    max_lag_seconds: float | None
+    last_scheduled_for: datetime | None
+
+
+@dataclass(frozen=True)
+class Backlog:
+    """Strategies due now that no live lease holds, and how late the oldest is."""
+
+    due: int
+    oldest_due_at: datetime | None
+    oldest_lag_seconds: float | None
+
+
+@dataclass(frozen=True)
+class Gauges:
+    """The figures /api/metrics reads from the database (cascadian_metrics_v1)."""
+
+    due: int
+    oldest_due_lag_seconds: float
+    leases_in_flight: int
+    strategies_by_status: dict[str, int]
+    runs_last_5m_by_status: dict[str, int]
+    auto_pauses_last_hour: int
+    last_tick_at: datetime | None
+    table_rows: dict[str, int]  # the planner's estimates, per table
 
 
 # Strategies as a resource (strategies.py, migrations/010).

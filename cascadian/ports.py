@@ -13,12 +13,14 @@ from typing import Protocol
 from uuid import UUID
 
 from cascadian.data import (
+    Backlog,
     ClaimedRun,
     ConsoleOverview,
     ControlResult,
     DryRun,
     ExecutionDetail,
     ExecutionPage,
+    Gauges,
     GraphProblem,
     ManualClaim,
     NodeTypeInfo,
@@ -29,10 +31,13 @@ from cascadian.data import (
     PaperMark,
     PaperOrder,
     PaperOrderPage,
+    PruneResult,
     Recorded,
+    RetentionPolicy,
     RunOutcome,
     RunResult,
     Schedule,
+    ScheduleLag,
     StrategyChanges,
     StrategyDetail,
     StrategyDraft,
@@ -120,7 +125,26 @@ class Store(NodeStore, Protocol):
 
     async def release(self, execution_ids: Sequence[UUID]) -> int: ...
 
+    async def next_due(self, now: datetime) -> datetime | None:
+        """The earliest slot of a scheduled strategy not running now; None if none."""
+        ...
+
     async def record_tick(self, report: TickReport) -> None: ...
+
+    async def ticks(self, limit: int) -> list[TickEntry]:
+        """The newest ticks of the ledger, newest first."""
+        ...
+
+    async def prune(
+        self,
+        now: datetime,
+        policy: RetentionPolicy,
+        dry_run: bool = False,
+        after: UUID | None = None,
+    ) -> PruneResult:
+        """Delete history past its retention, within the policy's caps, going on
+        from the strategy `after` (a dry run counts everything due, deleting nothing)."""
+        ...
 
     async def ping(self) -> None: ...
 
@@ -163,6 +187,18 @@ class ControlStore(Protocol):
     ) -> PaperBook | None:
         """The strategy's paper positions valued at `marks`, its P&L and newest
         orders; None if there is no such strategy."""
+        ...
+
+    async def schedule_lag(self, strategy_id: UUID, runs: int) -> ScheduleLag:
+        """How late its newest `runs` scheduled runs started against their slots."""
+        ...
+
+    async def backlog(self, now: datetime) -> Backlog:
+        """The strategies due now that no live lease holds, and the oldest's lag."""
+        ...
+
+    async def gauges(self, now: datetime) -> Gauges:
+        """The figures /api/metrics reads from the database."""
         ...
 
 

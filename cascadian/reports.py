@@ -10,11 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Literal
-from uuid import UUID
+from uuid import UUID, uuid4
 
 from pydantic import BaseModel, Field
 
-from cascadian.data import RunResult
+from cascadian.data import PruneResult, RunResult
 
 
 class RunReport(BaseModel):
@@ -39,6 +39,27 @@ class RunReport(BaseModel):
         "the run itself was recorded",
     )
     next_execution_at: datetime | None = None
+    lag_seconds: float | None = Field(
+        default=None,
+        description="How late the run started against its slot (its start minus the slot); "
+        "null for a manual run",
+    )
+
+
+class PruneReport(BaseModel):
+    """What the tick's prune deleted (retention.py); a failed prune has `error`."""
+
+    runs: int = 0
+    node_logs: int = 0
+    ticks: int = 0
+    notifications: int = 0
+    complete: bool = Field(
+        default=True,
+        description="False: this prune did not cover everything due (a cap stopped it, or "
+        "it went on from where the last one stopped); the next ticks go on",
+    )
+    elapsed_ms: int = 0
+    error: str | None = None
 
 
 class TickSummary(BaseModel):
@@ -52,6 +73,15 @@ class TickSummary(BaseModel):
     failed: int
     released: int
     auto_paused: int
+    tick_id: UUID | None = Field(default=None, description="The tick's id in the ledger")
+    max_lag_seconds: float | None = Field(
+        default=None,
+        description="The latest start against its slot among the tick's scheduled runs; "
+        "null when it started none",
+    )
+    pruned: PruneReport | None = Field(
+        default=None, description="What the tick's prune deleted; null when it did not prune"
+    )
 
 
 class TickResponse(BaseModel):
@@ -71,6 +101,8 @@ class TickReport:
 
     trigger: str
     started_at: datetime
+    # The ledger row's id, chosen here so that the tick's log lines carry it.
+    id: UUID = field(default_factory=uuid4)
     finished_at: datetime | None = None
     execution_time_ms: int = 0
     claimed: int = 0
@@ -80,10 +112,33 @@ class TickReport:
     executions: list[RunReport] = field(default_factory=list)
     error: str | None = None
     store_down: bool = False  # the claim found the database unreachable: skip the ledger
+    # The tick's prune (never the tick's error: a failed prune leaves the tick a success).
+    prune: PruneResult | None = None
+    prune_error: str | None = None
 
     @property
     def success(self) -> bool:
         return self.error is None
+
+    @property
+    def max_lag_seconds(self) -> float | None:
+        lags = [e.lag_seconds for e in self.executions if e.lag_seconds is not None]
+        return max(lags) if lags else None
+
+    def prune_report(self) -> PruneReport | None:
+        if self.prune_error is not None:
+            return PruneReport(complete=False, error=self.prune_error)
+        if self.prune is None:
+            return None
+        p = self.prune
+        return PruneReport(
+            runs=p.runs,
+            node_logs=p.node_logs,
+            ticks=p.ticks,
+            notifications=p.notifications,
+            complete=p.complete,
+            elapsed_ms=p.elapsed_ms,
+        )
 
     def summary(self) -> TickSummary:
         ok = sum(1 for e in self.executions if e.status == "completed")
@@ -96,6 +151,9 @@ class TickReport:
             failed=len(self.executions) - ok,
             released=self.released,
             auto_paused=sum(1 for e in self.executions if e.auto_paused),
+            tick_id=self.id,
+            max_lag_seconds=self.max_lag_seconds,
+            pruned=self.prune_report(),
         )
 
     def response(self) -> TickResponse:

@@ -6,7 +6,10 @@
 
 Claims are taken in batches no larger than the free concurrency, so every
 claimed strategy starts at once; claiming stops when a new run could no
-longer finish inside the tick budget, or when a worker is stopping.
+longer finish inside the tick budget, or when a worker is stopping. A run whose
+outcome is waiting to be written no longer holds its concurrency slot, so the
+next claim and its runs overlap the write of the last batch (up to as many runs
+again waiting on the write): the database writes while the process runs.
 
 `run_now` runs one strategy on demand through the same run and record steps,
 under a manual claim (SQL: cascadian_claim_manual_v1).
@@ -17,18 +20,26 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from contextlib import suppress
+from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from cascadian.clock import Clock, SystemClock
 from cascadian.config import Settings
 from cascadian.data import ClaimedRun, RunOutcome, RunResult, Workflow
 from cascadian.errors import ScheduleError, StoreUnavailable, raise_unless_ok
+from cascadian.logs import bind, unbind
+from cascadian.metrics import WorkerMetrics
 from cascadian.ports import Store, WorkflowExecutor
 from cascadian.recorder import OutcomeRecorder
 from cascadian.reports import RunReport, TickReport, failed_result
+from cascadian.retention import Pruner
 from cascadian.schedule import MAX_INTERVAL_MINUTES, next_slot, validate
+
+if TYPE_CHECKING:
+    from cascadian.alerts import Alerts
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +49,13 @@ REPORT_GRACE = 0.25
 CANCEL_GRACE = 0.5
 
 CUT_SHORT = "cancelled: the worker stopped before the run finished; the strategy runs again"
+# A tick prunes only with at least this much of its budget left, and leaves this
+# much for writing its ledger row.
+PRUNE_MIN_MS = 50
+PRUNE_MARGIN_MS = 1000
+# A worker that ticks back to back (draining a backlog) prunes at most this often;
+# the cron's ticks, a minute apart, each prune.
+PRUNE_EVERY_SECONDS = 30.0
 
 
 class TickService:
@@ -47,15 +65,23 @@ class TickService:
         executor: WorkflowExecutor,
         settings: Settings,
         clock: Clock | None = None,
+        *,
+        metrics: WorkerMetrics | None = None,
+        alerts: Alerts | None = None,
     ) -> None:
         self.store = store
         self.executor = executor
         self.settings = settings
         self.clock = clock or SystemClock()
+        self.metrics = metrics or WorkerMetrics()
+        self.alerts = alerts
+        self.pruner = Pruner(store, settings, self.clock)
+        self._pruned_at: float | None = None  # monotonic
         self.recorder = OutcomeRecorder(store, settings.auto_pause_threshold)
-        self._recording: set[UUID] = set()
+        self._recording: set[UUID] = set()  # runs whose outcome is being written
+        self._wakers: set[asyncio.Event] = set()  # ticks to wake when a slot frees
         # Runs that ignored cancellation, kept referenced until they end.
-        self._abandoned: set[asyncio.Task[RunResult]] = set()  # runs whose outcome is being written
+        self._abandoned: set[asyncio.Task[RunResult]] = set()
 
     async def tick(
         self,
@@ -63,6 +89,7 @@ class TickService:
         stop: asyncio.Event | None = None,
         grace_seconds: float = 0.0,
         delivery_id: str | None = None,
+        ledger_if_idle: bool = True,
     ) -> TickReport:
         """Claim, run and record until nothing is due or the budget is spent.
 
@@ -70,21 +97,41 @@ class TickService:
         runs in flight get `grace_seconds` to finish, and those still going then
         are cancelled and their claims given back (SQL: cascadian_cancel_runs_v1).
         `delivery_id` is the scheduler's id for this delivery, kept in the ledger.
+        `ledger_if_idle=False` leaves a tick that claimed nothing and failed at
+        nothing out of the ledger (a worker wakes at every slot; most find it taken).
         """
         s = self.settings
         report = TickReport(trigger=trigger, started_at=self.clock.now(), delivery_id=delivery_id)
+        ids = bind(tick_id=report.id)  # on every line the tick writes, its runs' too
         t0 = time.perf_counter()
+        budget_ends = self.clock.monotonic() + s.tick_budget_seconds
         claim_cutoff = self.clock.monotonic() + s.tick_budget_seconds - s.strategy_timeout_seconds
         loop = asyncio.get_running_loop()
         in_flight: dict[asyncio.Task[RunReport], ClaimedRun] = {}
+        # Set when a run ends, a run moves on to being recorded, or `stop` is set:
+        # one event to wait on, rather than a wait on every run in flight.
+        changed = asyncio.Event()
+
+        def wake(_: Any) -> None:
+            changed.set()
+
+        self._wakers.add(changed)
         stop_wait = asyncio.ensure_future(stop.wait()) if stop is not None else None
+        if stop_wait is not None:
+            stop_wait.add_done_callback(wake)
         grace_ends: float | None = None  # set once `stop` is
         more_due = True
         try:
             while True:
+                changed.clear()
+                for task in [t for t in in_flight if t.done()]:
+                    report.executions.append(_report_of(task, in_flight.pop(task)))
+                if grace_ends is not None and in_flight and loop.time() >= grace_ends:
+                    await self._cut_short(report, in_flight)
+                    break
                 if grace_ends is None and stop is not None and stop.is_set():
                     grace_ends = loop.time() + grace_seconds
-                free = s.max_concurrency - len(in_flight)
+                free = self._free(in_flight)
                 if more_due and free > 0 and report.error is None and grace_ends is None:
                     if self.clock.monotonic() >= claim_cutoff:
                         more_due = False
@@ -92,43 +139,76 @@ class TickService:
                         n = min(s.claim_limit, free)
                         claims = await self._claim(report, n, claim_cutoff, stop)
                         more_due = len(claims) == n
-                        in_flight |= {asyncio.create_task(self._run(c)): c for c in claims}
+                        for claim in claims:
+                            task = asyncio.create_task(self._run(claim))
+                            task.add_done_callback(wake)
+                            in_flight[task] = claim
                 if not in_flight:
                     break
-                waiting: set[asyncio.Future[Any]] = set(in_flight)
-                if grace_ends is None and stop_wait is not None:
-                    waiting.add(stop_wait)  # wake up to start the grace period
                 timeout = None if grace_ends is None else max(0.0, grace_ends - loop.time())
-                done, _ = await asyncio.wait(
-                    waiting, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
-                )
-                for task in [t for t in in_flight if t in done]:
-                    report.executions.append(_report_of(task, in_flight.pop(task)))
-                if grace_ends is not None and in_flight and loop.time() >= grace_ends:
-                    await self._cut_short(report, in_flight)
-                    break
+                with suppress(TimeoutError):
+                    async with asyncio.timeout(timeout):
+                        await changed.wait()
         finally:
+            self._wakers.discard(changed)
             if stop_wait is not None:
                 stop_wait.cancel()
+        if report.error is None and not (stop is not None and stop.is_set()):
+            await self._prune(report, round((budget_ends - self.clock.monotonic()) * 1000))
         report.finished_at = self.clock.now()
         report.execution_time_ms = round((time.perf_counter() - t0) * 1000)
         unrecorded = [e.record_error for e in report.executions if e.record_error]
         if report.error is None and unrecorded:
             report.error = f"{len(unrecorded)} outcome(s) not recorded: {unrecorded[0]}"
-        if not report.store_down:
+        if not report.store_down and (ledger_if_idle or report.claimed or report.error):
             await self._record_tick(report)
+        self.metrics.tick(report)
+        if self.alerts is not None:
+            self.alerts.after_tick(report)  # sent on a task of its own, after the record
         d = report.summary()
+        lag = "" if d.max_lag_seconds is None else f", max lag {d.max_lag_seconds:.1f}s"
         log.info(
-            "tick (%s): %d claimed, %d ok, %d failed, %d released, %d ms%s",
+            "tick (%s): %d claimed, %d ok, %d failed, %d released, %d ms%s%s",
             trigger,
             report.claimed,
             d.succeeded,
             d.failed,
             report.released,
             report.execution_time_ms,
+            lag,
             f"; error: {report.error}" if report.error else "",
         )
+        unbind(ids)
         return report
+
+    def _free(self, in_flight: dict[asyncio.Task[RunReport], ClaimedRun]) -> int:
+        """How many more runs may be claimed now: the free concurrency, counting
+        only runs not yet waiting on their record, once at least half a claim is
+        free (so claims stay wide) and while no more than max_concurrency runs
+        wait on the write."""
+        s = self.settings
+        recording = sum(1 for c in in_flight.values() if c.execution_id in self._recording)
+        running = len(in_flight) - recording
+        free = min(s.max_concurrency - running, 2 * s.max_concurrency - len(in_flight))
+        if running and free < min(s.claim_limit, s.max_concurrency) // 2:
+            return 0
+        return max(0, free)
+
+    async def _prune(self, report: TickReport, left_ms: int) -> None:
+        """Prune within the caps and what is left of the budget; a failure is
+        reported in the tick's summary and logged, never the tick's error."""
+        max_ms = left_ms - PRUNE_MARGIN_MS
+        if not self.pruner.in_ticks or max_ms < PRUNE_MIN_MS:
+            return
+        mono = self.clock.monotonic()
+        if self._pruned_at is not None and mono - self._pruned_at < PRUNE_EVERY_SECONDS:
+            return
+        self._pruned_at = mono
+        try:
+            report.prune = await self.pruner.in_tick(max_ms)
+        except Exception as exc:
+            report.prune_error = f"{type(exc).__name__}: {exc}"
+            log.warning("prune failed; the tick goes on: %s", report.prune_error)
 
     async def run_now(self, strategy_id: UUID) -> RunReport:
         """Run one strategy now, outside its schedule, and record the run.
@@ -142,21 +222,28 @@ class TickService:
         claim = await self.store.claim_manual(strategy_id, now, self.settings.lease_seconds)
         raise_unless_ok(claim.result)
         assert claim.run is not None  # result ok
-        return await self._run(claim.run)
+        report = await self._run(claim.run)
+        self.metrics.run(report)
+        if self.alerts is not None:
+            self.alerts.after_runs([report])
+        return report
 
     async def _claim(
         self, report: TickReport, limit: int, cutoff: float, stop: asyncio.Event | None = None
     ) -> list[ClaimedRun]:
+        now = self.clock.now()
         try:
-            claims = await self.store.claim_due(
-                self.clock.now(), limit, self.settings.lease_seconds
-            )
+            claims = await self.store.claim_due(now, limit, self.settings.lease_seconds)
         except StoreUnavailable as exc:
+            self.metrics.store_error("claim")
             report.error = str(exc)
             # Unreachable (not a refusal or a bad answer): the ledger write would only
             # wait out the same timeout again, doubling the time to the 503.
             report.store_down = type(exc) is StoreUnavailable
             return []
+        self.metrics.claimed(len(claims))
+        # The claim's `now` is the run's execution_started_at: lag = now - slot.
+        claims = [replace(c, claimed_at=now) for c in claims]
         report.claimed += len(claims)
         stopping = stop is not None and stop.is_set()
         if claims and (stopping or self.clock.monotonic() >= cutoff):
@@ -165,11 +252,13 @@ class TickService:
             try:
                 report.released += await self.store.release([c.execution_id for c in claims])
             except StoreUnavailable as exc:
+                self.metrics.store_error("release")
                 report.error = str(exc)  # the leases expire and the strategies come back
             return []
         return claims
 
     async def _run(self, claim: ClaimedRun) -> RunReport:
+        bind(strategy_id=claim.workflow.id, execution_id=claim.execution_id)  # this task's lines
         if claim.problem is not None:
             result = failed_result(claim.problem, 0)
         elif claim.attempt > self.settings.max_attempts:
@@ -191,6 +280,8 @@ class TickService:
             else:
                 result = await self._execute(claim.workflow)
         self._recording.add(claim.execution_id)
+        for waker in self._wakers:
+            waker.set()
         try:
             return await self._record(claim, result)
         finally:
@@ -266,10 +357,12 @@ class TickService:
             attempt=claim.attempt,
             recorded=False,
             next_execution_at=next_at,
+            lag_seconds=_lag(claim),
         )
         try:
             recorded = await self.recorder.record(outcome)
         except Exception as exc:  # one outcome that cannot be written must not end the tick
+            self.metrics.store_error("finish_runs")
             log.error("could not record run %s: %s", claim.execution_id, exc)
             report.record_error = str(exc)  # its lease expires and a later tick re-runs it
             return report
@@ -286,7 +379,15 @@ class TickService:
         try:
             await self.store.record_tick(report)
         except StoreUnavailable as exc:
+            self.metrics.store_error("record_tick")
             log.warning("tick not written to the ledger: %s", exc)
+
+
+def _lag(claim: ClaimedRun) -> float | None:
+    """How late a scheduled run started against its slot (None for a manual run)."""
+    if claim.scheduled_for is None or claim.claimed_at is None:
+        return None
+    return max(0.0, (claim.claimed_at - claim.scheduled_for).total_seconds())
 
 
 def _ms_since(start: float) -> int:

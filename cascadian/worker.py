@@ -5,6 +5,11 @@ claims are SKIP LOCKED and fenced by leases, so no strategy runs twice for a
 slot. On SIGTERM or SIGINT a worker stops claiming, lets runs in flight finish
 for up to `grace` seconds, then cancels the rest and gives their claims back
 (TickService.tick's `stop`).
+
+Between ticks a worker sleeps until the next strategy falls due (SQL:
+cascadian_next_due_v1), or for `interval` seconds at most, so a run starts within
+milliseconds of its slot and a strategy started or resumed meanwhile, or a lease
+left by a dead worker, waits no longer than `interval`.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import logging
 import signal
 from contextlib import suppress
 
+from cascadian.errors import StoreUnavailable
 from cascadian.reports import TickReport
 from cascadian.tick import TickService
 
@@ -23,7 +29,7 @@ log = logging.getLogger(__name__)
 class Worker:
     def __init__(self, service: TickService, interval: float = 15.0, grace: float = 25.0) -> None:
         self.service = service
-        self.interval = interval  # seconds to wait after a tick that found nothing due
+        self.interval = interval  # the longest wait between ticks
         self.grace = grace
         self.stopping = asyncio.Event()
 
@@ -33,15 +39,32 @@ class Worker:
         self.stopping.set()
 
     async def run(self) -> None:
-        """Tick until stopped: at once again after a tick that claimed something (more
-        may be due), else after `interval` seconds."""
+        """Tick until stopped: again as soon as the next strategy is due (at once if
+        one is due now), but after `interval` seconds at most."""
         while not self.stopping.is_set():
-            report = await self.service.tick("worker", stop=self.stopping, grace_seconds=self.grace)
+            report = await self.service.tick(
+                "worker", stop=self.stopping, grace_seconds=self.grace, ledger_if_idle=False
+            )
             _log_tick(report)
-            if report.claimed and report.success:
+            delay = await self._until_due() if report.success else self.interval
+            if delay <= 0:
                 continue
             with suppress(TimeoutError):
-                await asyncio.wait_for(self.stopping.wait(), timeout=self.interval)
+                await asyncio.wait_for(self.stopping.wait(), timeout=delay)
+
+    async def _until_due(self) -> float:
+        """Seconds until the next slot, within `interval`; `interval` if unknown."""
+        clock = self.service.clock
+        try:
+            due = await self.service.store.next_due(clock.now())
+        except StoreUnavailable as exc:
+            log.warning("could not read the next slot: %s", exc)
+            return self.interval
+        if due is None:
+            return self.interval
+        # A millisecond late rather than early: a claim a hair before the slot finds
+        # nothing due and costs a tick.
+        return min(self.interval, (due - clock.now()).total_seconds() + 0.001)
 
     async def run_until_signalled(self) -> None:
         """run(), with SIGTERM and SIGINT calling stop()."""

@@ -6,9 +6,8 @@
 -- console lists only current versions; a run or a paper order still names the
 -- version it ran.
 
--- The scheduler at a glance: strategies by status, the due backlog (what a claim
--- at p_now would find due, leases aside), the oldest due slot, and runs in flight.
--- The backlog reads the claim's partial index (workflow_sessions_due_current_idx).
+-- The scheduler at a glance: current strategies by status, and runs in flight. (The
+-- due backlog and its oldest lag are cascadian_backlog_v1's, migrations/013.)
 create or replace function cascadian_console_overview_v1(p_now timestamptz)
 returns jsonb
 language sql
@@ -24,18 +23,6 @@ as $$
                 group by 1
             ) c
         ), '{}'::jsonb),
-        'due', (
-            select count(*)
-            from workflow_sessions s
-            where s.auto_run and s.status in ('running', 'error') and s.is_current_version
-              and s.next_execution_at <= p_now
-        ),
-        'oldest_due_at', (
-            select min(s.next_execution_at)
-            from workflow_sessions s
-            where s.auto_run and s.status in ('running', 'error') and s.is_current_version
-              and s.next_execution_at <= p_now
-        ),
         'in_flight', (
             select count(*) from workflow_sessions s where s.lease_expires_at > p_now
         )

@@ -23,9 +23,11 @@ from rich.text import Text
 from typer._click.exceptions import NoArgsIsHelpError, UsageError
 from typer.core import TyperGroup
 
+from cascadian import logs
 from cascadian.bootstrap import database_url
 from cascadian.config import Settings
 from cascadian.errors import CascadianError, ConfigurationError
+from cascadian.logs import one_line
 from cascadian.store import embedded
 
 console = Console(soft_wrap=True)  # a result line stays one line; tables still fit
@@ -33,11 +35,6 @@ console = Console(soft_wrap=True)  # a result line stays one line; tables still 
 err = Console(stderr=True, soft_wrap=True)
 
 CONFIG_EXIT = 2
-
-
-def one_line(message: str) -> str:
-    """A driver's multi-line message as one line."""
-    return " ".join(message.split())
 
 
 def note(message: str) -> None:
@@ -52,50 +49,30 @@ def error_line(message: str, fix: str | None = None) -> None:
     err.print(text)
 
 
-class OneLineFormatter(logging.Formatter):
-    """Log records (ours and libraries') as one line each on stderr."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        return one_line(super().format(record))
-
-
-class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
-    """Writes to whatever sys.stderr is when a record comes (a test runner swaps it)."""
-
-    @property
-    def stream(self) -> Any:
-        return sys.stderr
-
-    @stream.setter
-    def stream(self, _: Any) -> None:
-        pass
-
-
-def configure_logging(level: int = logging.WARNING, *, with_time: bool = False) -> None:
-    """One stderr handler for every logger, one line per record; httpx's line per
-    request is kept out below WARNING."""
-    handler = _StderrHandler()
-    when = "%(asctime)s " if with_time else ""
-    handler.setFormatter(OneLineFormatter(f"{when}%(levelname)s %(name)s: %(message)s"))
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(level)
-    logging.getLogger("httpx").setLevel(max(level, logging.WARNING))
+def configure_logging(
+    level: int = logging.WARNING, *, with_time: bool = False, log_format: str = "text"
+) -> None:
+    """One stderr handler for every logger, one line per record (text, or JSON with
+    CASCADIAN_LOG_FORMAT=json); httpx's line per request and the embedded
+    PostgreSQL's start-up steps are kept out below WARNING."""
+    logs.configure(level, log_format, with_time=with_time)
 
 
 @contextmanager
 def cli_logging() -> Iterator[None]:
     """configure_logging for one command, and the logging as it was afterwards (the
     process usually exits then; a test's does not)."""
-    root, httpx_log = logging.getLogger(), logging.getLogger("httpx")
-    handlers, level, httpx_level = root.handlers[:], root.level, httpx_log.level
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    chatty = {name: logging.getLogger(name).level for name in logs.CHATTY}
     configure_logging()
     try:
         yield
     finally:
         root.handlers[:] = handlers
         root.setLevel(level)
-        httpx_log.setLevel(httpx_level)
+        for name, was in chatty.items():
+            logging.getLogger(name).setLevel(was)
 
 
 def fail(message: str, fix: str | None = None, code: int = 1) -> NoReturn:

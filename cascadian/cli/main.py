@@ -1,4 +1,4 @@
-"""The `cascadian` command: migrate, serve, tick, worker, strategies, config, demo.
+"""The `cascadian` command: migrate, serve, tick, worker, prune, strategies, config, demo.
 
 Results go to stdout; notices and every error (one line each) to stderr, through
 cli/common.py.
@@ -31,8 +31,10 @@ from cascadian.cli.common import (
     note,
 )
 from cascadian.config import MAX_CLAIM, Settings
+from cascadian.data import PruneResult
 from cascadian.errors import MigrationError
 from cascadian.reports import TickReport, TickSummary
+from cascadian.retention import retention_policy
 from cascadian.store.migrate import migrate, migrations_dir
 from cascadian.worker import Worker
 
@@ -116,7 +118,11 @@ def serve(
 
     from cascadian.web.app import create_app
 
-    uvicorn.run(create_app(load_settings()), host=host, port=port)
+    settings = load_settings()
+    # Ours for every logger, uvicorn's too (log_config=None), so the store line at
+    # start-up shows, and CASCADIAN_LOG_FORMAT=json covers every line.
+    configure_logging(logging.INFO, with_time=True, log_format=settings.log_format)
+    uvicorn.run(create_app(settings), host=host, port=port, log_config=None)
 
 
 def tick_table(data: TickSummary, trigger: str) -> Table:
@@ -153,7 +159,9 @@ def tick(
     as_json: Annotated[bool, typer.Option("--json", help="Print the endpoint's JSON")] = False,
 ) -> None:
     """Run one tick in this process and print its summary; exits 1 if the tick failed."""
-    report = asyncio.run(_tick_once(load_settings(), "cli"))
+    settings = load_settings()
+    configure_logging(log_format=settings.log_format)
+    report = asyncio.run(_tick_once(settings, "cli"))
     if as_json:
         print(report.response().model_dump_json(indent=2))
     else:
@@ -167,7 +175,11 @@ def tick(
 @app.command()
 def worker(
     interval: Annotated[
-        float, typer.Option(help="Seconds to wait after a tick that found nothing due", min=0.01)
+        float,
+        typer.Option(
+            help="Longest wait between ticks; a worker wakes at the next slot before that",
+            min=0.01,
+        ),
     ] = 15.0,
     concurrency: Annotated[
         int | None,
@@ -182,8 +194,8 @@ def worker(
     ] = 25.0,
 ) -> None:
     """Tick continuously until SIGTERM or SIGINT; run as many workers as you like."""
-    configure_logging(logging.INFO, with_time=True)
     settings = load_settings()
+    configure_logging(logging.INFO, with_time=True, log_format=settings.log_format)
     if concurrency is not None:  # claims as wide as the runs it may start at once
         wide = {"max_concurrency": concurrency, "claim_limit": min(concurrency, MAX_CLAIM)}
         settings = settings.model_copy(update=wide)
@@ -193,11 +205,63 @@ def worker(
 async def _work(settings: Settings, interval: float, grace: float) -> None:
     async with services(settings) as s:
         logging.getLogger(__name__).info(
-            "worker: ticking every %gs when idle, %d run(s) at once",
+            "worker: ticking at each slot, at least every %gs, %d run(s) at once",
             interval,
             settings.max_concurrency,
         )
         await Worker(s.ticks, interval, grace).run_until_signalled()
+
+
+def prune_table(result: PruneResult, dry_run: bool) -> Table:
+    verb = "would delete" if dry_run else "deleted"
+    table = Table(title=f"prune: {verb} {result.rows} row(s) in {result.elapsed_ms} ms")
+    table.add_column("history")
+    table.add_column(verb, justify="right")
+    for what, n in (
+        ("runs", result.runs),
+        ("node logs", result.node_logs),
+        ("ticks", result.ticks),
+        ("read notifications", result.notifications),
+    ):
+        table.add_row(what, str(n))
+    return table
+
+
+async def _prune(settings: Settings, dry_run: bool) -> PruneResult:
+    from cascadian.retention import Pruner
+
+    async with services(settings) as s:
+        return await Pruner(s.store, settings).everything(dry_run=dry_run)
+
+
+@app.command()
+def prune(
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Count what would be deleted; delete nothing")
+    ] = False,
+) -> None:
+    """Delete the history past its retention (CASCADIAN_RETENTION_*), in bounded
+    batches; ticks do the same a little at a time."""
+    settings = load_settings()
+    configure_logging(log_format=settings.log_format)
+    policy = retention_policy(settings)
+    note(
+        "keeping "
+        + ", ".join(
+            f"{what} {_days(seconds)}"
+            for what, seconds in (
+                ("runs", policy.run_retention_seconds),
+                ("ticks", policy.tick_retention_seconds),
+                ("read notifications", policy.notification_retention_seconds),
+            )
+        )
+        + f", and the newest {policy.keep_runs} runs of each strategy"
+    )
+    console.print(prune_table(asyncio.run(_prune(settings, dry_run)), dry_run))
+
+
+def _days(seconds: float | None) -> str:
+    return "for ever" if seconds is None else f"{seconds / 86_400:g} days"
 
 
 @app.command()

@@ -14,12 +14,14 @@ from typing import Any, ParamSpec, TypeVar, cast, get_args
 from uuid import UUID
 
 from cascadian.data import (
+    Backlog,
     ClaimedRun,
     ConsoleOverview,
     ControlResult,
     Execution,
     ExecutionDetail,
     ExecutionPage,
+    Gauges,
     ManualClaim,
     NodeRun,
     NotificationEntry,
@@ -30,8 +32,10 @@ from cascadian.data import (
     PaperOrderPage,
     PaperOrderRecord,
     PaperPosition,
+    PruneResult,
     Recorded,
     Schedule,
+    ScheduleLag,
     StrategyDetail,
     StrategyGraph,
     StrategyList,
@@ -71,9 +75,9 @@ def answer_of(what: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
     return wrap
 
 
-@answer_of("cascadian_finish_runs_v2")
+@answer_of("cascadian_finish_runs_v3")
 def recorded(row: dict[str, Any]) -> Recorded:
-    """A row of cascadian_finish_runs_v2."""
+    """A row of cascadian_finish_runs_v3 (or v2)."""
     side = _json(row.get("side_errors")) or []
     return Recorded(
         _uuid(row["execution_id"]),
@@ -342,8 +346,6 @@ def console_overview(value: Any) -> ConsoleOverview:
     d = _json(value)
     return ConsoleOverview(
         by_status={str(k): int(v) for k, v in (d["by_status"] or {}).items()},
-        due=int(d["due"]),
-        oldest_due_at=dt_or_none(d["oldest_due_at"]),
         in_flight=int(d["in_flight"]),
     )
 
@@ -387,6 +389,65 @@ def paper_order_page(value: Any) -> PaperOrderPage:
         for o in d["data"]
     ]
     return PaperOrderPage(entries, int(d["total"]))
+
+
+@answer_of("cascadian_prune_v1")
+def prune_result(rows: list[dict[str, Any]]) -> PruneResult:
+    """The one row of cascadian_prune_v1."""
+    [row] = rows
+    return PruneResult(
+        runs=int(row["runs"]),
+        node_logs=int(row["node_logs"]),
+        ticks=int(row["ticks"]),
+        notifications=int(row["notifications"]),
+        complete=bool(row["complete"]),
+        elapsed_ms=int(row["elapsed_ms"]),
+        resume_after=None if row["resume_after"] is None else _uuid(row["resume_after"]),
+    )
+
+
+@answer_of("cascadian_schedule_lag_v1")
+def schedule_lag(rows: list[dict[str, Any]]) -> ScheduleLag:
+    """The one row of cascadian_schedule_lag_v1."""
+    [row] = rows
+    return ScheduleLag(
+        runs=int(row["runs"]),
+        last_lag_seconds=_float_or_none(row["last_lag_seconds"]),
+        average_lag_seconds=_float_or_none(row["average_lag_seconds"]),
+        max_lag_seconds=_float_or_none(row["max_lag_seconds"]),
+        last_scheduled_for=dt_or_none(row["last_scheduled_for"]),
+    )
+
+
+@answer_of("cascadian_backlog_v1")
+def backlog(rows: list[dict[str, Any]]) -> Backlog:
+    """The one row of cascadian_backlog_v1."""
+    [row] = rows
+    return Backlog(
+        due=int(row["due"]),
+        oldest_due_at=dt_or_none(row["oldest_due_at"]),
+        oldest_lag_seconds=_float_or_none(row["oldest_lag_seconds"]),
+    )
+
+
+@answer_of("cascadian_metrics_v1")
+def gauges(value: Any) -> Gauges:
+    """The object cascadian_metrics_v1 answers."""
+    g = _json(value)
+
+    def counts(key: str) -> dict[str, int]:
+        return {str(k): int(v) for k, v in (g.get(key) or {}).items()}
+
+    return Gauges(
+        due=int(g["due"]),
+        oldest_due_lag_seconds=float(g["oldest_due_lag_seconds"]),
+        leases_in_flight=int(g["leases_in_flight"]),
+        strategies_by_status=counts("strategies_by_status"),
+        runs_last_5m_by_status=counts("runs_last_5m_by_status"),
+        auto_pauses_last_hour=int(g["auto_pauses_last_hour"]),
+        last_tick_at=dt_or_none(g.get("last_tick_at")),
+        table_rows=counts("table_rows"),
+    )
 
 
 # Strategies as a resource (migrations/010).

@@ -13,12 +13,14 @@ from collections.abc import Sequence
 from dataclasses import asdict
 from datetime import datetime
 from typing import Any
+from uuid import UUID
 
 from cascadian.data import (
     NodeRun,
     Notification,
     PaperMark,
     PaperOrder,
+    RetentionPolicy,
     RunOutcome,
     Schedule,
     StrategyChanges,
@@ -182,9 +184,15 @@ def _error(message: str) -> dict[str, Any]:
 
 
 def tick_record(report: TickReport) -> dict[str, Any]:
-    """The JSON cascadian_record_tick_v2 takes: one row of the tick ledger."""
+    """The JSON cascadian_record_tick_v3 takes: one row of the tick ledger."""
     d = report.summary()
+    summary: dict[str, Any] = {"auto_paused": d.auto_paused, "cancelled": report.cancelled}
+    if d.max_lag_seconds is not None:
+        summary["max_lag_seconds"] = d.max_lag_seconds
+    if d.pruned is not None:
+        summary["pruned"] = d.pruned.model_dump(exclude_none=True)
     return {
+        "id": str(report.id),
         "trigger": report.trigger,
         "started_at": report.started_at.isoformat(),
         "finished_at": (report.finished_at or report.started_at).isoformat(),
@@ -196,7 +204,7 @@ def tick_record(report: TickReport) -> dict[str, Any]:
         "released": report.released,
         "execution_time_ms": report.execution_time_ms,
         "error": report.error,
-        "summary": {"auto_paused": d.auto_paused, "cancelled": report.cancelled},
+        "summary": summary,
         "delivery_id": report.delivery_id,
     }
 
@@ -225,6 +233,23 @@ def paper_order_record(order: PaperOrder) -> dict[str, Any]:
 def paper_marks(marks: Sequence[PaperMark]) -> list[dict[str, Any]]:
     """The JSON cascadian_paper_book_v1 takes for the marks."""
     return [asdict(m) for m in marks]
+
+
+def prune_arguments(
+    now: datetime, policy: RetentionPolicy, dry_run: bool, after: UUID | None
+) -> dict[str, Any]:
+    """The named arguments of cascadian_prune_v1."""
+    return {
+        "p_now": now,
+        "p_run_retention_seconds": policy.run_retention_seconds,
+        "p_keep_last": policy.keep_runs,
+        "p_tick_retention_seconds": policy.tick_retention_seconds,
+        "p_notification_retention_seconds": policy.notification_retention_seconds,
+        "p_max_rows": policy.max_rows,
+        "p_max_ms": policy.max_ms,
+        "p_dry_run": dry_run,
+        "p_after": after,
+    }
 
 
 # Strategies as a resource (migrations/010).

@@ -18,11 +18,13 @@ from uuid import UUID
 import httpx
 
 from cascadian.data import (
+    Backlog,
     ClaimedRun,
     ConsoleOverview,
     ControlResult,
     ExecutionDetail,
     ExecutionPage,
+    Gauges,
     ManualClaim,
     Notification,
     NotificationPage,
@@ -31,9 +33,12 @@ from cascadian.data import (
     PaperMark,
     PaperOrder,
     PaperOrderPage,
+    PruneResult,
     Recorded,
+    RetentionPolicy,
     RunOutcome,
     Schedule,
+    ScheduleLag,
     StrategyChanges,
     StrategyDetail,
     StrategyDraft,
@@ -54,6 +59,7 @@ from cascadian.store.arguments import (
     outcome_record,
     paper_marks,
     paper_order_record,
+    prune_arguments,
     query_record,
     tick_record,
     update_record,
@@ -114,11 +120,11 @@ class SqlStore:
     async def close(self) -> None:
         await self.transport.close()
 
-    # The tick (migrations/003, the ledger 012): claim, record, release, the ledger.
+    # The tick (migrations/003, 015, the ledger 012): claim, record, release, the ledger.
 
     async def claim_due(self, now: datetime, limit: int, lease_seconds: float) -> list[ClaimedRun]:
         rows = await self.transport.rows(
-            "cascadian_claim_due_v2",
+            "cascadian_claim_due_v3",
             {"p_now": now, "p_limit": limit, "p_lease_seconds": lease_seconds},
         )
         if _graph_text(rows) > OFF_LOOP_JSON_CHARS:  # decoding would hold up other runs
@@ -137,12 +143,12 @@ class SqlStore:
         records = await asyncio.to_thread(lambda: [outcome_record(o) for o in outcomes])
         try:
             rows = await self.transport.rows(
-                "cascadian_finish_runs_v2",
+                "cascadian_finish_runs_v3",
                 {"p_outcomes": Json(records), "p_pause_threshold": pause_threshold},
             )
             if len(rows) != len(outcomes):
                 raise StoreReplyMalformed(
-                    f"{len(outcomes)} outcomes sent to cascadian_finish_runs_v2, "
+                    f"{len(outcomes)} outcomes sent to cascadian_finish_runs_v3, "
                     f"{len(rows)} answers came back"
                 )
             return [answers.recorded(r) for r in rows]
@@ -169,6 +175,11 @@ class SqlStore:
             found.append(Recorded(outcome.execution_id, done, False, (f"{note}: {state}",)))
         return found
 
+    async def next_due(self, now: datetime) -> datetime | None:
+        """The earliest slot of a strategy that is not running now (migrations/016)."""
+        value = await self.transport.value("cascadian_next_due_v1", {"p_now": now})
+        return answers.dt_or_none(value)
+
     async def release(self, execution_ids: Sequence[UUID]) -> int:
         if not execution_ids:
             return 0
@@ -179,8 +190,9 @@ class SqlStore:
         )
 
     async def record_tick(self, report: TickReport) -> None:
+        # migrations/013: the ledger row takes the tick's own id.
         await self.transport.value(
-            "cascadian_record_tick_v2", {"p_tick": Json(tick_record(report))}
+            "cascadian_record_tick_v3", {"p_tick": Json(tick_record(report))}
         )
 
     # What nodes write (migrations/004).
@@ -374,6 +386,33 @@ class SqlStore:
             "cascadian_console_paper_orders_v1", {"p_limit": limit, "p_offset": offset}
         )
         return answers.paper_order_page(page)
+
+    # Retention, schedule lag and the gauges (migrations/013).
+
+    async def prune(
+        self,
+        now: datetime,
+        policy: RetentionPolicy,
+        dry_run: bool = False,
+        after: UUID | None = None,
+    ) -> PruneResult:
+        rows = await self.transport.rows(
+            "cascadian_prune_v1", prune_arguments(now, policy, dry_run, after)
+        )
+        return answers.prune_result(rows)
+
+    async def schedule_lag(self, strategy_id: UUID, runs: int) -> ScheduleLag:
+        rows = await self.transport.rows(
+            "cascadian_schedule_lag_v1", {"p_id": strategy_id, "p_limit": runs}
+        )
+        return answers.schedule_lag(rows)
+
+    async def backlog(self, now: datetime) -> Backlog:
+        rows = await self.transport.rows("cascadian_backlog_v1", {"p_now": now})
+        return answers.backlog(rows)
+
+    async def gauges(self, now: datetime) -> Gauges:
+        return answers.gauges(await self.transport.value("cascadian_metrics_v1", {"p_now": now}))
 
     # Strategies as a resource (migrations/010): each change one function call.
 

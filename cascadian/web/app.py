@@ -11,7 +11,7 @@ from cascadian.bootstrap import services
 from cascadian.clock import Clock
 from cascadian.config import Settings, get_settings
 from cascadian.ports import FullStore, WorkflowExecutor
-from cascadian.web import console, cron, ops, paper, strategies, strategy_resource
+from cascadian.web import console, cron, metrics, ops, paper, strategies, strategy_resource
 from cascadian.web.body_limit import BodyLimit
 from cascadian.web.responses import install_error_handlers
 
@@ -34,6 +34,8 @@ def create_app(
             app.state.control_service = s.control
             app.state.paper_service = s.paper
             app.state.console_service = s.console
+            app.state.metrics = s.metrics
+            app.state.alerts = s.alerts
             app.state.strategy_service = s.strategies
             yield
 
@@ -49,6 +51,7 @@ def create_app(
     app.include_router(strategy_resource.router)
     app.include_router(paper.router)
     console.install(app, settings)
+    app.include_router(metrics.router)
     install_error_handlers(app)
     app.add_middleware(BodyLimit, max_bytes=settings.max_request_bytes)
     return app

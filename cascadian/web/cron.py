@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, BackgroundTasks, Depends, Request
 from fastapi.responses import JSONResponse
 
 from cascadian.reports import TickResponse
@@ -53,8 +53,10 @@ def delivery_id(request: Request) -> str | None:
 # own OpenAPI operation id.
 @router.get("/strategy-executor", **_TICK_ROUTE)
 @router.post("/strategy-executor", **_TICK_ROUTE)
-async def strategy_executor(service: Ticks, request: Request) -> Any:
+async def strategy_executor(service: Ticks, request: Request, later: BackgroundTasks) -> Any:
     report = await service.tick(trigger="cron", delivery_id=delivery_id(request))
+    if service.alerts is not None:  # after the answer, within the alerts' own time limit
+        later.add_task(service.alerts.drain, service.settings.alert_timeout_seconds)
     response = report.response()
     if report.success:
         return response

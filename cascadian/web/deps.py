@@ -40,12 +40,24 @@ def bearer_matches(header: str | None, secret: SecretStr) -> bool:
 
 
 def check_secret(
-    settings: Settings, header: str | None, secret: SecretStr | None, name: str
+    settings: Settings,
+    header: str | None,
+    secret: SecretStr | None,
+    name: str,
+    warned: set[str] | None = None,
 ) -> None:
+    """`warned`: the names already warned about (the app's), so that development's
+    warning comes once, not on every request."""
     if secret is None:
         if settings.is_production:
             raise Misconfigured(f"{name} is not set: refusing to run unauthenticated in production")
-        log.warning("%s is not set: allowing an unauthenticated request (development only)", name)
+        if warned is None or name not in warned:
+            log.warning(
+                "%s is not set: allowing unauthenticated requests (development only; said once)",
+                name,
+            )
+            if warned is not None:
+                warned.add(name)
         return
     if not bearer_matches(header, secret):
         raise Unauthorized(f"Invalid or missing {name}")
@@ -67,10 +79,23 @@ def get_settings(request: Request) -> Settings:
     return settings
 
 
+def _warned(request: Request) -> set[str]:
+    """The secrets this app has warned are unset (kept on app.state)."""
+    state = request.app.state
+    if not hasattr(state, "warned_unset_secrets"):
+        state.warned_unset_secrets = set()
+    warned: set[str] = state.warned_unset_secrets
+    return warned
+
+
 def require_cron_secret(request: Request, _: Declared = None) -> None:
     settings = get_settings(request)
     check_secret(
-        settings, request.headers.get("authorization"), settings.tick_secret, "CRON_SECRET"
+        settings,
+        request.headers.get("authorization"),
+        settings.tick_secret,
+        "CRON_SECRET",
+        _warned(request),
     )
 
 
@@ -78,7 +103,11 @@ def require_admin_key(request: Request, _: AdminDeclared = None) -> None:
     """The operators' endpoints: ADMIN_API_KEY, with the cron endpoint's rules."""
     settings = get_settings(request)
     check_secret(
-        settings, request.headers.get("authorization"), settings.admin_api_key, "ADMIN_API_KEY"
+        settings,
+        request.headers.get("authorization"),
+        settings.admin_api_key,
+        "ADMIN_API_KEY",
+        _warned(request),
     )
 
 

@@ -67,6 +67,16 @@ class HealthResponse(BaseModel):
         description=f"How many of the newest ticks (up to {RECENT_TICKS}) failed in a row; "
         "any makes the status `degraded`. Null when the database is unavailable",
     )
+    oldest_due_lag_seconds: float | None = Field(
+        default=None,
+        description="How late the oldest due strategy that no run holds is (0: none is "
+        "due); null when the database is unavailable",
+    )
+    schedule_late: bool | None = Field(
+        default=None,
+        description="The oldest due strategy is later than CASCADIAN_MAX_SCHEDULE_LAG_SECONDS "
+        "(the status is then degraded)",
+    )
     timestamp: str
 
 
@@ -94,7 +104,8 @@ async def ticks(
 )
 async def health(control: Control) -> Any:
     """Needs no secret and reveals nothing sensitive. 200 with status `degraded` when
-    ticks are overdue or the newest tick failed; 503 when the database is unreachable."""
+    ticks are overdue, the newest tick failed, or the oldest due strategy is later
+    than CASCADIAN_MAX_SCHEDULE_LAG_SECONDS; 503 when the database is unreachable."""
     h = await control.health()
     body = HealthResponse(
         status="ok" if h.ok else "degraded",
@@ -102,6 +113,8 @@ async def health(control: Control) -> Any:
         last_tick_at=h.last_tick_at,
         ticks_overdue=h.ticks_overdue,
         failing_ticks=h.failing_ticks,
+        oldest_due_lag_seconds=h.oldest_due_lag_seconds,
+        schedule_late=h.schedule_late,
         timestamp=now_iso(),
     )
     if h.database:

@@ -57,9 +57,32 @@ class StrategyStatusModel(BaseModel):
     lease_expires_at: datetime | None
 
 
+class ScheduleLagModel(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    runs: int = Field(description="How many of its newest scheduled runs the figures cover")
+    last_lag_seconds: float | None = Field(
+        description="How late its newest scheduled run started against its slot"
+    )
+    average_lag_seconds: float | None
+    max_lag_seconds: float | None
+    last_scheduled_for: datetime | None = Field(description="The newest run's slot")
+
+
 class StrategyResponse(BaseModel):
     success: bool = True
     data: StrategyStatusModel
+
+
+class StrategyStatusWithLagModel(StrategyStatusModel):
+    schedule_lag: ScheduleLagModel = Field(
+        description="How late its recent scheduled runs started (start minus slot)"
+    )
+
+
+class StrategyStatusResponse(BaseModel):
+    success: bool = True
+    data: StrategyStatusWithLagModel
 
 
 class StartRequest(BaseModel):
@@ -206,13 +229,16 @@ async def resume(strategy_id: StrategyId, control: Control) -> StrategyResponse:
 
 @router.get(
     "/strategies/{strategy_id}/status",
-    response_model=StrategyResponse,
+    response_model=StrategyStatusResponse,
     responses=error_responses(401, 404, 422, 503),
     tags=["strategies"],
-    summary="A strategy's status, schedule, counters and last error",
+    summary="A strategy's status, schedule, counters, last error and schedule lag",
 )
-async def status(strategy_id: StrategyId, control: Control) -> StrategyResponse:
-    return _strategy(await control.status(strategy_id))
+async def status(strategy_id: StrategyId, control: Control) -> StrategyStatusResponse:
+    found = StrategyStatusModel.model_validate(await control.status(strategy_id))
+    lag = ScheduleLagModel.model_validate(await control.schedule_lag(strategy_id))
+    data = StrategyStatusWithLagModel(**found.model_dump(), schedule_lag=lag)
+    return StrategyStatusResponse(data=data)
 
 
 @router.get(

@@ -71,7 +71,7 @@ async def test_a_malformed_claim_answer_is_a_clear_store_error_not_a_key_error(
     wire: Wire, body: bytes
 ) -> None:
     store = wire[0]
-    answer(wire, "cascadian_claim_due_v2", body)
+    answer(wire, "cascadian_claim_due_v3", body)
     forward_the_rest(wire)
     with pytest.raises(StoreReplyMalformed, match="malformed") as info:
         await store.claim_due(NOW, 25, 120.0)
@@ -101,7 +101,7 @@ async def test_a_record_whose_answer_is_garbled_is_reported_as_the_database_show
     wire: Wire, db: psycopg.Connection[Any], body: bytes
 ) -> None:
     store = wire[0]
-    answer(wire, "cascadian_finish_runs_v2", body)
+    answer(wire, "cascadian_finish_runs_v3", body)
     forward_the_rest(wire)
     outcome = await claimed(store, db)
     [recorded] = await store.finish_runs([outcome], 3)
@@ -117,7 +117,7 @@ async def test_when_the_read_back_fails_too_the_record_is_reported_unknown(
     wire: Wire, db: psycopg.Connection[Any]
 ) -> None:
     store, router, _ = wire
-    answer(wire, "cascadian_finish_runs_v2", json.dumps([{"nonsense": 1}]).encode())
+    answer(wire, "cascadian_finish_runs_v3", json.dumps([{"nonsense": 1}]).encode())
     router.post(path__regex=f"{RPC}cascadian_execution_v2$").respond(
         503, json={"code": "PGRST000", "message": "upstream went away"}
     )

@@ -51,14 +51,12 @@ def arrange(db: Any) -> dict[str, Any]:
     }
 
 
-async def test_the_overview_counts_current_strategies_the_due_backlog_and_leases(
+async def test_the_overview_counts_current_strategies_by_status_and_leases(
     any_store: FullStore, db: Any
 ) -> None:
     arrange(db)
     o = await any_store.console_overview(NOW)
     assert o.by_status == {"running": 4, "error": 1, "draft": 1}
-    assert o.due == 3  # late, later, held (its slot has come; the lease is another figure)
-    assert o.oldest_due_at == NOW - timedelta(minutes=9)
     assert o.in_flight == 1
 
 

@@ -37,6 +37,7 @@ NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 NOW_ISO = "2026-06-01T12:00:00+00:00"
 SID = uuid.UUID("22222222-2222-4222-8222-222222222222")
 EID = uuid.UUID("33333333-3333-4333-8333-333333333333")
+TICK_ID = uuid.UUID("44444444-4444-4444-8444-444444444444")
 
 
 @pytest.fixture
@@ -66,12 +67,12 @@ GRAPH_JSON = {"nodes": [{"id": "start", "type": "start"}], "edges": [], "variabl
 OUTCOME = RunOutcome(EID, SID, RunResult(True, {"end": {}}, [], 2, 40), NOW, NOW)
 CALLS: list[tuple[str, Callable[[SqlStore], Awaitable[Any]], dict[str, Any]]] = [
     (
-        "cascadian_claim_due_v2",
+        "cascadian_claim_due_v3",
         lambda s: s.claim_due(NOW, 25, 120.0),
         {"p_now": NOW_ISO, "p_limit": 25, "p_lease_seconds": 120.0},
     ),
     (
-        "cascadian_finish_runs_v2",
+        "cascadian_finish_runs_v3",
         lambda s: s.finish_runs([OUTCOME], 3),
         {
             "p_outcomes": [
@@ -92,16 +93,18 @@ CALLS: list[tuple[str, Callable[[SqlStore], Awaitable[Any]], dict[str, Any]]] = 
             "p_pause_threshold": 3,
         },
     ),
+    ("cascadian_next_due_v1", lambda s: s.next_due(NOW), {"p_now": NOW_ISO}),
     (
         "cascadian_release_runs_v1",
         lambda s: s.release([EID]),
         {"p_execution_ids": [str(EID)]},
     ),
     (
-        "cascadian_record_tick_v2",
-        lambda s: s.record_tick(TickReport("cron", NOW, finished_at=NOW)),
+        "cascadian_record_tick_v3",
+        lambda s: s.record_tick(TickReport("cron", NOW, finished_at=NOW, id=TICK_ID)),
         {
             "p_tick": {
+                "id": str(TICK_ID),
                 "trigger": "cron",
                 "started_at": NOW_ISO,
                 "finished_at": NOW_ISO,

@@ -15,6 +15,7 @@ console).
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 from typing import Any
 from urllib.parse import urlencode
 from uuid import UUID
@@ -53,14 +54,16 @@ async def overview(request: Request) -> Response:
     if not health.database:  # what can be said without it, rather than a bare error
         return page(request, "down.html", 503, session=session, nav="overview", now=console.now())
     # Independent reads, at once: a serverless page waits for the slowest, not the sum.
-    summary, window, failing = await asyncio.gather(
+    summary, backlog, window, failing = await asyncio.gather(
         console.overview(),
+        control.backlog(),
         console.tick_window(hours),
         console.strategies("failing", None, "attention", 8, 0),
     )
     data = chart_data(window)
     now = console.now()
-    oldest_lag = (now - summary.oldest_due_at) if summary.oldest_due_at else None
+    late = backlog.oldest_lag_seconds if backlog.due else None
+    oldest_lag = timedelta(seconds=late) if late is not None else None
     return page(
         request,
         "overview.html",
@@ -69,6 +72,7 @@ async def overview(request: Request) -> Response:
         now=now,
         health=health,
         summary=summary,
+        backlog=backlog,
         oldest_lag=oldest_lag,
         window=window,
         windows=WINDOWS,
@@ -130,11 +134,12 @@ async def strategy_page(
 ) -> Response:
     console, control = console_of(request), control_of(request)
     runs_page = clamp(request.query_params.get("runs"), 1, 1, 100_000)
-    status, graph, runs, notes = await asyncio.gather(
+    status, graph, runs, notes, recent_lag = await asyncio.gather(
         control.status(strategy_id),
         strategies_of(request).get(strategy_id),
         control.executions(strategy_id, RUNS_PAGE, (runs_page - 1) * RUNS_PAGE),
         console.notifications(strategy_id, 5, 0),
+        control.schedule_lag(strategy_id),
     )
     newest = runs if runs_page == 1 else await control.executions(strategy_id, 1, 0)
     latest = await control.execution(newest.executions[0].id) if newest.executions else None
@@ -157,6 +162,7 @@ async def strategy_page(
         latest=latest,
         notes=notes,
         lag=lag(status, now),
+        recent_lag=recent_lag,
         actions=_actions(status.status, graph.is_current_version),
         notice=notice,
         error=error,

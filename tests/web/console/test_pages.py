@@ -62,6 +62,8 @@ async def test_a_strategy_page_draws_its_graph_coloured_by_the_latest_run(
         await sign_in(c)
         page = (await c.get(f"/console/strategies/{sid}")).text
     assert '<svg class="diagram"' in page
+    recent = re.search(r'id="recent-lag">(.*?)</dd>', page, re.S)
+    assert recent and "over 1 scheduled run" in recent.group(1)  # issue 15's schedule lag
     assert re.search(r'class="node node-error" data-node-id="cheap"', page)
     assert re.search(r'class="node node-success" data-node-id="start"', page)
     assert re.search(r'class="node node-skipped" data-node-id="end"', page)

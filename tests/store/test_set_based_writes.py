@@ -1,0 +1,169 @@
+"""The set-based claim and finish (migrations/015) write what the one-at-a-time
+versions wrote, and a refused part of a batch still leaves the rest of it recorded."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from psycopg.types.json import Jsonb
+
+from cascadian.data import NodeRun, RunOutcome, RunResult
+from cascadian.store.arguments import outcome_record
+from cascadian.store.sql_store import SqlStore
+from tests.factories import add_strategy, rows, strategy
+
+pytestmark = pytest.mark.both_schemas
+
+NOW = datetime(2026, 6, 1, 12, 0, 30, tzinfo=UTC)
+LATER = NOW + timedelta(seconds=2)
+NEXT = NOW + timedelta(minutes=5)
+
+SESSION_COLUMNS = (
+    "execution_count, success_count, error_count, average_execution_time_ms, last_error, "
+    "status, auto_run, next_execution_at, lease_token, lease_expires_at, last_executed_at"
+)
+RUN_COLUMNS = (
+    "status, execution_completed_at, duration_ms, nodes_executed, outputs, errors, "
+    "error_message, execution_started_at, attempt, trigger_kind"
+)
+LOG_COLUMNS = (
+    "node_id, node_type, status, started_at, completed_at, duration_ms, error_message, "
+    "output, node_index"
+)
+
+
+def result(i: int) -> RunResult:
+    """A mix: successes and failures, with and without node logs and outputs."""
+    logs = [
+        NodeRun("start", "start", "success", NOW, NOW, 0, None, {"i": i}),
+        NodeRun("end", "end", "skipped" if i % 3 == 0 else "success"),
+    ]
+    if i % 2:
+        return RunResult(True, {"end": {"i": i}}, [], 2, 10 + i, logs)
+    errors = [{"node_id": "start", "node_type": "start", "error": f"failed {i}"}]
+    return RunResult(False, {}, errors, 1, 20 + i, logs)
+
+
+def written(db: Any, sid: uuid.UUID, eid: uuid.UUID) -> tuple[Any, ...]:
+    session = rows(db, f"select {SESSION_COLUMNS} from workflow_sessions where id = %s", sid)
+    run = rows(db, f"select {RUN_COLUMNS} from workflow_executions where id = %s", eid)
+    logs = rows(
+        db,
+        f"select {LOG_COLUMNS} from strategy_execution_logs where execution_id = %s "
+        "order by node_index",
+        eid,
+    )
+    return session, run, logs
+
+
+async def claim_all(store: SqlStore, db: Any, n: int, **columns: Any) -> list[Any]:
+    for i in range(n):
+        add_strategy(db, next_execution_at=NOW - timedelta(seconds=n - i), **columns)
+    claims = await store.claim_due(NOW, n, 60)
+    assert len(claims) == n
+    return claims
+
+
+def finish(db: Any, version: str, outcomes: list[RunOutcome], threshold: int = 3) -> list[Any]:
+    records = Jsonb([outcome_record(o) for o in outcomes])
+    return rows(db, f"select * from cascadian_finish_runs_{version}(%s, %s)", records, threshold)
+
+
+async def test_a_batch_written_set_based_leaves_the_rows_the_loop_leaves(
+    store: SqlStore, db: Any
+) -> None:
+    # The same six outcomes on two sets of identical strategies, one set per version;
+    # some strategies have failed before, so one of them is auto-paused.
+    claims = await claim_all(store, db, 12, error_count=2)
+    outcomes = [
+        RunOutcome(c.execution_id, c.workflow.id, result(i % 6), NEXT if i % 6 else None, LATER)
+        for i, c in enumerate(claims)
+    ]
+    loop, sets = finish(db, "v2", outcomes[:6]), finish(db, "v3", outcomes[6:])
+    strip = [{k: v for k, v in r.items() if k != "execution_id"} for r in loop]
+    assert strip == [{k: v for k, v in r.items() if k != "execution_id"} for r in sets]
+    assert [r["execution_id"] for r in sets] == [c.execution_id for c in claims[6:]]
+    assert any(r["auto_paused"] for r in sets)
+    for a, b in zip(claims[:6], claims[6:], strict=True):
+        left = written(db, a.workflow.id, a.execution_id)
+        right = written(db, b.workflow.id, b.execution_id)
+        assert left[1:] == right[1:]
+        # Each strategy its own slot: compare whether it moved on, not where it was.
+        same = {"lease_token": None, "next_execution_at": None}
+        moved = [w[0][0]["next_execution_at"] == NEXT for w in (left, right)]
+        assert moved[0] == moved[1]
+        assert left[0][0] | same == right[0][0] | same
+    notes = rows(db, "select count(*) as n from notifications")
+    assert notes[0]["n"] % 2 == 0 and notes[0]["n"] > 0  # as many from each version
+
+
+async def test_a_refused_node_log_in_a_batch_is_reported_for_its_own_run_only(
+    store: SqlStore, db: Any
+) -> None:
+    claims = await claim_all(store, db, 3)
+    broken = NodeRun("n1", "filter", "exploded")  # type: ignore[arg-type]
+    outcomes = [
+        RunOutcome(
+            c.execution_id,
+            c.workflow.id,
+            RunResult(True, {}, [], 1, 5, [broken] if i == 1 else list(result(1).node_runs)),
+            NEXT,
+            LATER,
+        )
+        for i, c in enumerate(claims)
+    ]
+    answers = finish(db, "v3", outcomes)
+    assert [a["accepted"] for a in answers] == [True, True, True]
+    assert [len(a["side_errors"]) for a in answers] == [0, 1, 0]
+    assert answers[1]["side_errors"][0]["write"] == "node_logs"
+    for c in claims:
+        assert strategy(db, c.workflow.id)["execution_count"] == 1
+    logs = rows(db, "select execution_id from strategy_execution_logs")
+    assert {r["execution_id"] for r in logs} == {claims[0].execution_id, claims[2].execution_id}
+
+
+async def test_an_outcome_whose_lease_was_taken_over_is_refused_and_the_rest_recorded(
+    store: SqlStore, db: Any
+) -> None:
+    claims = await claim_all(store, db, 3)
+    db.execute(
+        "update workflow_sessions set lease_token = gen_random_uuid() where id = %s",
+        (claims[0].workflow.id,),
+    )
+    outcomes = [RunOutcome(c.execution_id, c.workflow.id, result(1), NEXT, LATER) for c in claims]
+    answers = finish(db, "v3", outcomes)
+    assert [a["accepted"] for a in answers] == [False, True, True]
+    assert strategy(db, claims[0].workflow.id)["execution_count"] == 0
+    [run] = rows(db, "select status from workflow_executions where id = %s", claims[0].execution_id)
+    assert run["status"] == "running"
+
+
+async def test_the_same_run_twice_in_a_batch_is_recorded_once(store: SqlStore, db: Any) -> None:
+    [claim] = await claim_all(store, db, 1)
+    outcome = RunOutcome(claim.execution_id, claim.workflow.id, result(1), NEXT, LATER)
+    answers = finish(db, "v3", [outcome, outcome])
+    assert [a["accepted"] for a in answers] == [True, False]
+    assert strategy(db, claim.workflow.id)["execution_count"] == 1
+
+
+async def test_the_claim_takes_the_earliest_due_first_and_no_more_than_asked(
+    store: SqlStore, db: Any
+) -> None:
+    sids = [add_strategy(db, next_execution_at=NOW - timedelta(seconds=i)) for i in range(5)]
+    add_strategy(db, next_execution_at=NOW + timedelta(seconds=1))
+    claims = await store.claim_due(NOW, 3, 60)
+    assert [c.workflow.id for c in claims] == [sids[4], sids[3], sids[2]]
+    assert [c.scheduled_for for c in claims] == [NOW - timedelta(seconds=i) for i in (4, 3, 2)]
+
+
+async def test_next_due_is_the_earliest_slot_not_held_by_a_run(store: SqlStore, db: Any) -> None:
+    assert await store.next_due(NOW) is None
+    add_strategy(db, next_execution_at=NOW + timedelta(seconds=30))
+    add_strategy(db, next_execution_at=NOW - timedelta(seconds=5))
+    add_strategy(db, next_execution_at=NOW - timedelta(seconds=9), auto_run=False)
+    assert await store.next_due(NOW) == NOW - timedelta(seconds=5)
+    await store.claim_due(NOW, 1, 60)  # the due one now runs
+    assert await store.next_due(NOW) == NOW + timedelta(seconds=30)

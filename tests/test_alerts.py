@@ -1,0 +1,239 @@
+"""Operators' alerts: the webhook on an auto-pause and on N failing ticks in a row, with
+retries, the SSRF guard, and never holding up a tick (the webhook is mocked with respx)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+import respx
+
+from cascadian.alerts import AUTO_PAUSED, TICKS_FAILING, Alerts
+from cascadian.clock import FakeClock
+from cascadian.config import Settings
+from cascadian.data import ClaimedRun, TickEntry
+from cascadian.errors import StoreReplyMalformed, StoreUnavailable
+from cascadian.metrics import WorkerMetrics
+from cascadian.reports import TickReport
+from cascadian.store.sql_store import SqlStore
+from cascadian.tick import TickService
+from cascadian.workflow.retry import RetryPolicy
+from tests.executors import ScriptedExecutor, failed, returns
+from tests.factories import add_strategy
+
+NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
+HOOK_HOST = "hooks.example.com"
+HOOK_IP = "93.184.216.34"
+HOOK = f"https://{HOOK_HOST}/services/T000/B000/secret-token"
+PINNED = f"https://{HOOK_IP}/services/T000/B000/secret-token"
+
+
+async def resolver(host: str, port: int) -> Sequence[str]:
+    return {HOOK_HOST: [HOOK_IP]}[host]
+
+
+async def no_wait(_: float) -> None:
+    return None
+
+
+def alerts_for(store: Any, http: httpx.AsyncClient, metrics: WorkerMetrics, **env: Any) -> Alerts:
+    settings = Settings(**({"CASCADIAN_ALERT_WEBHOOK_URL": HOOK} | env))
+    policy = RetryPolicy(sleep=no_wait, random=lambda: 0.0)
+    return Alerts(
+        settings,
+        http,
+        store,
+        clock=FakeClock(NOW),
+        metrics=metrics,
+        resolver=resolver,
+        policy=policy,
+    )
+
+
+def ticks_with(
+    store: Any,
+    alerts: Alerts,
+    executor: ScriptedExecutor,
+    metrics: WorkerMetrics,
+    at: datetime = NOW,
+) -> TickService:
+    settings = Settings(CASCADIAN_AUTO_PAUSE_THRESHOLD=1)
+    return TickService(store, executor, settings, FakeClock(at), metrics=metrics, alerts=alerts)
+
+
+def sent(metrics: WorkerMetrics, event: str, outcome: str) -> float:
+    value = metrics.registry.get_sample_value(
+        "cascadian_alerts_total", {"event": event, "outcome": outcome}
+    )
+    return value or 0.0
+
+
+@respx.mock
+async def test_an_auto_pause_posts_the_webhook_after_the_tick_without_holding_it_up(
+    store: SqlStore, db: Any
+) -> None:
+    arrived, release = asyncio.Event(), asyncio.Event()
+
+    async def slow_webhook(request: httpx.Request) -> httpx.Response:
+        arrived.set()
+        await release.wait()
+        return httpx.Response(200)
+
+    route = respx.post(PINNED).mock(side_effect=slow_webhook)
+    sid = add_strategy(db, next_execution_at=NOW, name="doomed")
+    metrics = WorkerMetrics()
+    async with httpx.AsyncClient() as http:
+        alerts = alerts_for(store, http, metrics)
+        executor = ScriptedExecutor(doomed=returns(failed("boom")))
+        report = await ticks_with(store, alerts, executor, metrics).tick()
+        # The tick is over and recorded while the webhook has not answered yet.
+        assert report.executions[0].auto_paused and report.success
+        await asyncio.wait_for(arrived.wait(), timeout=5)
+        assert not route.called
+        release.set()
+        await alerts.drain()
+    request = route.calls.last.request
+    assert request.headers["host"] == HOOK_HOST  # sent to the checked address
+    body = json.loads(request.content)
+    assert body["event"] == AUTO_PAUSED
+    assert body["details"]["strategy_id"] == str(sid)
+    assert body["details"]["tick_id"] == str(report.id)
+    assert "doomed" in body["text"] and "boom" in body["text"]
+    assert sent(metrics, AUTO_PAUSED, "sent") == 1
+
+
+@respx.mock
+async def test_a_webhook_that_fails_for_a_while_is_retried(store: SqlStore, db: Any) -> None:
+    route = respx.post(PINNED).mock(
+        side_effect=[httpx.Response(503), httpx.ConnectError("refused"), httpx.Response(200)]
+    )
+    add_strategy(db, next_execution_at=NOW, name="doomed")
+    metrics = WorkerMetrics()
+    async with httpx.AsyncClient() as http:
+        alerts = alerts_for(store, http, metrics)
+        executor = ScriptedExecutor(doomed=returns(failed()))
+        await ticks_with(store, alerts, executor, metrics).tick()
+        await alerts.drain()
+    assert route.call_count == 3
+    assert sent(metrics, AUTO_PAUSED, "sent") == 1
+
+
+@respx.mock
+async def test_a_webhook_that_never_answers_well_is_given_up_and_logged_without_its_url(
+    store: SqlStore, db: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    route = respx.post(PINNED).mock(return_value=httpx.Response(500))
+    add_strategy(db, next_execution_at=NOW, name="doomed")
+    metrics = WorkerMetrics()
+    async with httpx.AsyncClient() as http:
+        alerts = alerts_for(store, http, metrics)
+        executor = ScriptedExecutor(doomed=returns(failed()))
+        report = await ticks_with(store, alerts, executor, metrics).tick()
+        await alerts.drain()
+    assert report.success
+    assert route.call_count == 4  # RetryPolicy's attempts
+    assert sent(metrics, AUTO_PAUSED, "failed") == 1
+    ours = [r.getMessage() for r in caplog.records if r.name.startswith("cascadian")]
+    assert any("not sent" in m for m in ours)
+    assert not any("secret-token" in m for m in ours)  # httpx's own line is off below WARNING
+
+
+class ClaimFails(SqlStore):
+    """The real store (the ledger works) whose claims come back garbled."""
+
+    async def claim_due(self, *args: Any, **kwargs: Any) -> list[ClaimedRun]:
+        raise StoreReplyMalformed("the answer to a claim is malformed: claim garbled")
+
+
+@respx.mock
+async def test_ticks_failing_n_times_in_a_row_alert_once_per_streak(
+    store: SqlStore, db: Any
+) -> None:
+    route = respx.post(PINNED).mock(return_value=httpx.Response(204))
+    failing = ClaimFails(store.transport)
+    metrics = WorkerMetrics()
+    async with httpx.AsyncClient() as http:
+        # A new service each minute, as each serverless invocation may be a new
+        # process: the streak is read from the ledger.
+        for minute in range(5):
+            alerts = alerts_for(failing, http, metrics, CASCADIAN_ALERT_FAILED_TICKS=3)
+            at = NOW + timedelta(minutes=minute)
+            await ticks_with(failing, alerts, ScriptedExecutor(), metrics, at).tick()
+            await alerts.drain()
+    assert route.call_count == 1
+    body = json.loads(route.calls.last.request.content)
+    assert body["event"] == TICKS_FAILING and body["details"]["failed_ticks"] == 3
+    assert "claim garbled" in body["text"]
+
+
+class Down(SqlStore):
+    """A database that is down for everything the tick and the alerts ask."""
+
+    async def claim_due(self, *args: Any, **kwargs: Any) -> list[ClaimedRun]:
+        raise StoreUnavailable("database unavailable")
+
+    async def record_tick(self, report: TickReport) -> None:
+        raise StoreUnavailable("database unavailable")
+
+    async def ticks(self, limit: int) -> list[TickEntry]:
+        raise StoreUnavailable("database unavailable")
+
+
+@respx.mock
+async def test_with_the_ledger_unreadable_the_process_counts_the_streak_itself(
+    store: SqlStore, db: Any
+) -> None:
+    route = respx.post(PINNED).mock(return_value=httpx.Response(200))
+    down = Down(store.transport)
+    metrics = WorkerMetrics()
+    async with httpx.AsyncClient() as http:
+        alerts = alerts_for(down, http, metrics, CASCADIAN_ALERT_FAILED_TICKS=2)
+        service = ticks_with(down, alerts, ScriptedExecutor(), metrics)
+        for _ in range(4):
+            await service.tick()
+            await alerts.drain()
+    assert route.call_count == 1
+    assert sent(metrics, TICKS_FAILING, "sent") == 1
+
+
+@respx.mock
+async def test_a_webhook_on_a_private_address_is_refused_by_the_ssrf_guard(
+    store: SqlStore, db: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    route = respx.post(url__regex=r".*").mock(return_value=httpx.Response(200))
+    add_strategy(db, next_execution_at=NOW, name="doomed")
+    metrics = WorkerMetrics()
+    async with httpx.AsyncClient() as http:
+        alerts = alerts_for(
+            store, http, metrics, CASCADIAN_ALERT_WEBHOOK_URL="http://169.254.169.254/hook"
+        )
+        executor = ScriptedExecutor(doomed=returns(failed()))
+        await ticks_with(store, alerts, executor, metrics).tick()
+        await alerts.drain()
+    assert not route.called
+    assert sent(metrics, AUTO_PAUSED, "failed") == 1
+    assert "cloud metadata" in caplog.text
+
+
+async def test_without_a_webhook_nothing_is_sent(store: SqlStore, db: Any) -> None:
+    add_strategy(db, next_execution_at=NOW, name="doomed")
+    metrics = WorkerMetrics()
+    async with httpx.AsyncClient(
+        transport=httpx.MockTransport(lambda r: pytest.fail("sent"))
+    ) as http:
+        alerts = Alerts(Settings(), http, store, metrics=metrics)
+        executor = ScriptedExecutor(doomed=returns(failed()))
+        await ticks_with(store, alerts, executor, metrics).tick()
+        await alerts.drain()
+    assert not alerts.enabled and sent(metrics, AUTO_PAUSED, "sent") == 0
+
+
+def test_the_webhook_must_be_an_http_url() -> None:
+    with pytest.raises(ValueError, match="CASCADIAN_ALERT_WEBHOOK_URL must be an http"):
+        Settings(CASCADIAN_ALERT_WEBHOOK_URL="ftp://hooks.example.com/x")
+    assert Settings(CASCADIAN_ALERT_WEBHOOK_URL="  ").alert_webhook_url is None

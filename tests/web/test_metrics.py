@@ -1,0 +1,141 @@
+"""GET /api/metrics: Prometheus text, the database's gauges and this process's counters."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+from prometheus_client import generate_latest
+from prometheus_client.parser import text_string_to_metric_families
+
+from cascadian.clock import FakeClock
+from cascadian.config import Settings
+from cascadian.metrics import WorkerMetrics
+from cascadian.store.sql_store import SqlStore
+from cascadian.web.app import create_app
+from tests.api_client import CRON, KEY, bearer
+from tests.executors import ScriptedExecutor, failed, returns
+from tests.factories import add_strategy
+
+pytestmark = pytest.mark.both_schemas
+
+NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
+METRICS = "/api/metrics"
+
+
+@asynccontextmanager
+async def app_client(
+    store: SqlStore, clock: FakeClock, **env: Any
+) -> AsyncIterator[httpx.AsyncClient]:
+    settings = Settings(**({"ADMIN_API_KEY": KEY, "CRON_SECRET": CRON} | env))
+    executor = ScriptedExecutor(broken=returns(failed("boom")))
+    app = create_app(settings, store=store, executor=executor, clock=clock)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://test", headers=bearer()
+        ) as c:
+            yield c
+
+
+def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """Every sample as (name, sorted labels) -> value."""
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
+
+
+async def test_metrics_need_the_admin_key(store: SqlStore, db: Any) -> None:
+    async with app_client(store, FakeClock(NOW)) as c:
+        assert (await c.get(METRICS, headers={"Authorization": ""})).status_code == 401
+        assert (await c.get(METRICS, headers=bearer(CRON))).status_code == 401
+
+
+async def test_metrics_after_known_runs_show_the_gauges_and_the_counters(
+    store: SqlStore, db: Any
+) -> None:
+    clock = FakeClock(NOW)
+    add_strategy(db, next_execution_at=NOW - timedelta(seconds=30), name="fine", interval=1)
+    add_strategy(db, next_execution_at=NOW - timedelta(seconds=90), name="broken", interval=1)
+    add_strategy(
+        db,
+        next_execution_at=NOW - timedelta(minutes=1),
+        lease_expires_at=NOW + timedelta(seconds=60),
+        name="held",
+    )
+    add_strategy(
+        db,
+        next_execution_at=NOW,
+        status="error",
+        auto_run=False,
+        last_executed_at=NOW - timedelta(minutes=10),
+        name="auto-paused",
+    )
+    async with app_client(store, clock) as c:
+        tick = await c.post("/api/cron/strategy-executor", headers=bearer(CRON))
+        assert tick.status_code == 200
+        add_strategy(db, next_execution_at=NOW - timedelta(seconds=45), name="overdue")
+        reply = await c.get(METRICS)
+    assert reply.status_code == 200
+    assert reply.headers["content-type"].startswith("text/plain")
+    m = samples(reply.text)
+    # From the database
+    assert m[("cascadian_database_up", ())] == 1
+    assert m[("cascadian_due_strategies", ())] == 1
+    assert m[("cascadian_oldest_due_lag_seconds", ())] == 45
+    assert m[("cascadian_leases_in_flight", ())] == 1
+    assert m[("cascadian_strategies", (("status", "running"),))] == 4
+    assert m[("cascadian_strategies", (("status", "error"),))] == 1
+    assert m[("cascadian_runs_last_5m", (("status", "completed"),))] == 1
+    assert m[("cascadian_runs_last_5m", (("status", "failed"),))] == 1
+    assert m[("cascadian_auto_pauses_last_hour", ())] == 1
+    assert m[("cascadian_last_tick_age_seconds", ())] == 0
+    assert ("cascadian_table_rows", (("table", "workflow_executions"),)) in m
+    # From this process
+    assert m[("cascadian_ticks_total", (("outcome", "success"),))] == 1
+    assert m[("cascadian_runs_total", (("status", "completed"),))] == 1
+    assert m[("cascadian_runs_total", (("status", "failed"),))] == 1
+    assert m[("cascadian_claim_size_count", ())] == 1
+    assert m[("cascadian_claim_size_sum", ())] == 2
+    assert m[("cascadian_schedule_lag_seconds_count", ())] == 2
+    assert m[("cascadian_schedule_lag_seconds_sum", ())] == 120
+    assert m[("cascadian_schedule_lag_seconds_bucket", (("le", "30.0"),))] == 1
+    assert m[("cascadian_run_duration_seconds_count", (("status", "failed"),))] == 1
+    assert m[("cascadian_tick_duration_seconds_count", ())] == 1
+
+
+async def test_each_app_counts_only_its_own_ticks(store: SqlStore, db: Any) -> None:
+    for _ in range(2):
+        async with app_client(store, FakeClock(NOW)) as c:
+            await c.post("/api/cron/strategy-executor", headers=bearer(CRON))
+            m = samples((await c.get(METRICS)).text)
+        assert m[("cascadian_ticks_total", (("outcome", "success"),))] == 1
+
+
+async def test_with_the_database_down_metrics_still_answer_with_database_up_0() -> None:
+    dead = SqlStore.postgres("postgresql://postgres:pw@127.0.0.1:9/none", timeout=0.5)
+    await dead.open()
+    try:
+        async with app_client(dead, FakeClock(NOW)) as c:
+            reply = await c.get(METRICS)
+    finally:
+        await dead.close()
+    assert reply.status_code == 200
+    m = samples(reply.text)
+    assert m[("cascadian_database_up", ())] == 0
+    assert ("cascadian_due_strategies", ()) not in m
+    assert ("cascadian_ticks_created", (("outcome", "success"),)) not in m  # none yet
+
+
+def test_store_errors_are_counted_by_operation() -> None:
+    metrics = WorkerMetrics()
+    metrics.store_error("claim")
+    metrics.store_error("claim")
+    text = generate_latest(metrics.registry).decode()
+    assert samples(text)[("cascadian_store_errors_total", (("operation", "claim"),))] == 2
