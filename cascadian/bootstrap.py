@@ -16,6 +16,7 @@ from psycopg.conninfo import conninfo_to_dict
 from cascadian.alerts import Alerts
 from cascadian.clock import Clock, SystemClock
 from cascadian.config import Settings
+from cascadian.console import ConsoleService
 from cascadian.control import ControlService
 from cascadian.errors import ConfigurationError
 from cascadian.metrics import WorkerMetrics
@@ -161,13 +162,14 @@ def dry_run_transport(settings: Settings) -> DryRunTransport:
 
 @dataclass(frozen=True)
 class Services:
-    """What a process runs on: the store, and the tick, control, paper-trading and
-    strategy services over it."""
+    """What a process runs on: the store, and the tick, control, paper-trading,
+    console and strategy services over it."""
 
     store: FullStore
     ticks: TickService
     control: ControlService
     paper: PaperService
+    console: ConsoleService
     metrics: WorkerMetrics
     alerts: Alerts
     strategies: StrategyService
@@ -204,6 +206,7 @@ async def services(
                     active, clock, max_schedule_lag_seconds=settings.max_schedule_lag_seconds
                 ),
                 PaperService(active, LiveMarks(markets)),
+                ConsoleService(active, active, clock),
                 metrics,
                 alerts,
                 StrategyService(active, dry, clock),

@@ -369,6 +369,59 @@ class PaperBook:
         return [p for p in self.positions if p.shares > 0]
 
 
+# What the operators' console reads (migrations/016).
+
+
+@dataclass(frozen=True)
+class ConsoleOverview:
+    """The scheduler at a glance: strategies by status, and runs in flight."""
+
+    by_status: dict[str, int]
+    in_flight: int  # strategies a run holds the lease of
+
+
+@dataclass(frozen=True)
+class StrategyList:
+    strategies: list[StrategyStatus]
+    total: int  # all that match the filter
+
+
+@dataclass(frozen=True)
+class NotificationEntry:
+    id: str  # bigserial here, uuid on some existing deployments
+    user_id: UUID | None
+    workflow_id: UUID | None
+    workflow_name: str | None
+    type: str
+    title: str
+    message: str
+    link: str | None
+    priority: str
+    is_read: bool
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class NotificationPage:
+    notifications: list[NotificationEntry]
+    total: int
+
+
+@dataclass(frozen=True)
+class PaperOrderEntry:
+    """A paper order with the strategy that placed it."""
+
+    workflow_id: UUID
+    workflow_name: str
+    order: PaperOrderRecord
+
+
+@dataclass(frozen=True)
+class PaperOrderPage:
+    orders: list[PaperOrderEntry]
+    total: int
+
+
 @dataclass(frozen=True)
 class RetentionPolicy:
     """How long history is kept (None: for ever), and what one prune call may do."""

@@ -15,6 +15,7 @@ from uuid import UUID
 from cascadian.data import (
     Backlog,
     ClaimedRun,
+    ConsoleOverview,
     ControlResult,
     DryRun,
     ExecutionDetail,
@@ -24,10 +25,12 @@ from cascadian.data import (
     ManualClaim,
     NodeTypeInfo,
     Notification,
+    NotificationPage,
     PaperBook,
     PaperFill,
     PaperMark,
     PaperOrder,
+    PaperOrderPage,
     PruneResult,
     Recorded,
     RetentionPolicy,
@@ -38,6 +41,7 @@ from cascadian.data import (
     StrategyChanges,
     StrategyDetail,
     StrategyDraft,
+    StrategyList,
     StrategyPage,
     StrategyQuery,
     StrategyStatus,
@@ -198,6 +202,28 @@ class ControlStore(Protocol):
         ...
 
 
+class ConsoleStore(Protocol):
+    """What the operators' console reads besides the control store (read-only)."""
+
+    async def console_overview(self, now: datetime) -> ConsoleOverview: ...
+
+    async def console_strategies(
+        self, now: datetime, filter: str, search: str | None, sort: str, limit: int, offset: int
+    ) -> StrategyList:
+        """A page of current strategies matching `filter` and `search`, sorted by `sort`."""
+        ...
+
+    async def notifications(
+        self, strategy_id: UUID | None, limit: int, offset: int
+    ) -> NotificationPage:
+        """The newest notifications (of one strategy, or of all when None)."""
+        ...
+
+    async def paper_orders(self, limit: int, offset: int) -> PaperOrderPage:
+        """The newest paper orders of every strategy."""
+        ...
+
+
 class StrategyStore(Protocol):
     """Strategies as a resource (strategies.py): each change one SQL function call."""
 
@@ -239,6 +265,6 @@ class StrategyStore(Protocol):
     async def archive_strategy(self, strategy_id: UUID, now: datetime) -> ControlResult: ...
 
 
-class FullStore(Store, ControlStore, StrategyStore, Protocol):
-    """A process's store: the tick's side, the operators' side and strategies
-    (both adapters)."""
+class FullStore(Store, ControlStore, StrategyStore, ConsoleStore, Protocol):
+    """A process's store: the tick's side, the operators' side, strategies and the
+    console's reads (both adapters)."""

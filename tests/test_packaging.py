@@ -115,3 +115,16 @@ def test_an_installed_wheel_migrates_from_another_directory(
     count = len(list((ROOT / "migrations").glob("*.sql")))
     assert result.stdout.startswith(f"applied {count} migration(s): 001_seed_schema.sql")
     assert not (elsewhere / ".cascadian").exists()
+
+
+def test_the_wheel_ships_the_consoles_templates_css_and_script(wheel: Path) -> None:
+    with zipfile.ZipFile(wheel) as whl:
+        names = set(whl.namelist())
+    console = ROOT / "cascadian" / "web" / "console"
+    assets = {
+        p.relative_to(ROOT).as_posix()
+        for folder in ("templates", "static")
+        for p in (console / folder).iterdir()
+    }
+    assert {"cascadian/web/console/static/console.css"} <= assets
+    assert assets - names == set()

@@ -42,7 +42,8 @@ async def get(paths):
     transport = httpx.ASGITransport(app=app)  # no lifespan: nothing connects
     async with httpx.AsyncClient(transport=transport, base_url="https://x.vercel.app") as c:
         return {p: (await c.get(p)).status_code for p in paths}
-statuses = asyncio.run(get(["/docs", "/openapi.json"]))
+statuses = asyncio.run(get(["/docs", "/openapi.json", "/console/sign-in",
+                            "/console/static/console.css"]))
 print(json.dumps({"type": type(app).__module__ + "." + type(app).__name__,
                   "cascadian": sys.modules["cascadian"].__file__, "statuses": statuses}))
 """
@@ -79,7 +80,12 @@ def test_the_entry_point_imports_the_app_as_vercel_would_and_serves_the_docs(
     booted = json.loads(result.stdout.strip().splitlines()[-1])
     assert booted["type"] == "fastapi.applications.FastAPI"
     assert booted["cascadian"] == str(ROOT / "cascadian" / "__init__.py")
-    assert booted["statuses"] == {"/docs": 200, "/openapi.json": 200}
+    assert booted["statuses"] == {
+        "/docs": 200,
+        "/openapi.json": 200,
+        "/console/sign-in": 200,  # the console and its own CSS, from the same function
+        "/console/static/console.css": 200,
+    }
     assert not (tmp_path / "data").exists()
 
 

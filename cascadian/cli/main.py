@@ -309,7 +309,7 @@ async def _serve_and_tick(settings: Settings, port: int, every: float, example_i
     secret = settings.tick_secret
     assert secret is not None  # _demo_secrets made one
     cron_var = "CRON_SECRET" if settings.cron_secret is not None else "ADMIN_API_KEY"
-    console.print(f"API on {base} (docs: {base}/docs)")
+    console.print(f"API on {base} (docs: {base}/docs; console: {base}/console)")
     for line in [*secret_lines(made), "try:", *curl_lines(base, made, cron_var, example_id)]:
         console.print(line, markup=False, soft_wrap=True)
     console.print(f"GET {base}/api/cron/strategy-executor every {every:g}s; Ctrl-C to stop")

@@ -16,6 +16,7 @@ from uuid import UUID
 from cascadian.data import (
     Backlog,
     ClaimedRun,
+    ConsoleOverview,
     ControlResult,
     Execution,
     ExecutionDetail,
@@ -23,8 +24,12 @@ from cascadian.data import (
     Gauges,
     ManualClaim,
     NodeRun,
+    NotificationEntry,
+    NotificationPage,
     PaperBook,
     PaperFill,
+    PaperOrderEntry,
+    PaperOrderPage,
     PaperOrderRecord,
     PaperPosition,
     PruneResult,
@@ -33,6 +38,7 @@ from cascadian.data import (
     ScheduleLag,
     StrategyDetail,
     StrategyGraph,
+    StrategyList,
     StrategyPage,
     StrategyRow,
     StrategyStatus,
@@ -276,6 +282,28 @@ def _float_or_none(value: Any) -> float | None:
     return None if value is None else float(value)
 
 
+def paper_order(o: dict[str, Any]) -> PaperOrderRecord:
+    """One paper order, as cascadian_paper_book_v1 and the console's reads answer it."""
+    return PaperOrderRecord(
+        order_id=_uuid(o["order_id"]),
+        execution_id=_uuid(o["execution_id"]) if o.get("execution_id") else None,
+        node_id=o["node_id"],
+        market_id=o["market_id"],
+        market_question=o["market_question"],
+        outcome=o["outcome"],
+        side=o["side"],
+        order_type=o["order_type"],
+        amount_usd=float(o["amount_usd"]),
+        price=float(o["price"]),
+        shares=float(o["shares"]),
+        price_source=o["price_source"],
+        limit_price=_float_or_none(o["limit_price"]),
+        position_shares=float(o["position_shares"]),
+        realized_pnl=float(o["realized_pnl"]),
+        created_at=_dt(o["created_at"]),
+    )
+
+
 @answer_of("cascadian_paper_book_v1")
 def paper_book(value: Any) -> PaperBook:
     """cascadian_paper_book_v1's answer."""
@@ -297,27 +325,7 @@ def paper_book(value: Any) -> PaperBook:
         )
         for p in d["positions"]
     ]
-    orders = [
-        PaperOrderRecord(
-            order_id=_uuid(o["order_id"]),
-            execution_id=_uuid(o["execution_id"]) if o.get("execution_id") else None,
-            node_id=o["node_id"],
-            market_id=o["market_id"],
-            market_question=o["market_question"],
-            outcome=o["outcome"],
-            side=o["side"],
-            order_type=o["order_type"],
-            amount_usd=float(o["amount_usd"]),
-            price=float(o["price"]),
-            shares=float(o["shares"]),
-            price_source=o["price_source"],
-            limit_price=_float_or_none(o["limit_price"]),
-            position_shares=float(o["position_shares"]),
-            realized_pnl=float(o["realized_pnl"]),
-            created_at=_dt(o["created_at"]),
-        )
-        for o in d["orders"]
-    ]
+    orders = [paper_order(o) for o in d["orders"]]
     return PaperBook(
         positions=positions,
         orders=orders,
@@ -327,6 +335,60 @@ def paper_book(value: Any) -> PaperBook:
         unrealized_pnl=float(d["unrealized_pnl"]),
         realized_pnl=float(d["realized_pnl"]),
     )
+
+
+# The console's reads (migrations/016).
+
+
+@answer_of("cascadian_console_overview_v1")
+def console_overview(value: Any) -> ConsoleOverview:
+    """cascadian_console_overview_v1's answer."""
+    d = _json(value)
+    return ConsoleOverview(
+        by_status={str(k): int(v) for k, v in (d["by_status"] or {}).items()},
+        in_flight=int(d["in_flight"]),
+    )
+
+
+@answer_of("cascadian_console_strategies_v1")
+def strategy_list(rows: list[dict[str, Any]]) -> StrategyList:
+    """The rows of cascadian_console_strategies_v1 (each carries the total)."""
+    total = int(rows[0]["total"]) if rows else 0
+    return StrategyList([strategy_status(r) for r in rows], total)
+
+
+@answer_of("cascadian_console_notifications_v1")
+def notification_page(value: Any) -> NotificationPage:
+    """cascadian_console_notifications_v1's answer."""
+    d = _json(value)
+    entries = [
+        NotificationEntry(
+            id=str(n["id"]),
+            user_id=_uuid(n["user_id"]) if n.get("user_id") else None,
+            workflow_id=_uuid(n["workflow_id"]) if n.get("workflow_id") else None,
+            workflow_name=n["workflow_name"],
+            type=n["type"],
+            title=n["title"],
+            message=n["message"],
+            link=n["link"],
+            priority=n["priority"],
+            is_read=bool(n["is_read"]),
+            created_at=_dt(n["created_at"]),
+        )
+        for n in d["data"]
+    ]
+    return NotificationPage(entries, int(d["total"]))
+
+
+@answer_of("cascadian_console_paper_orders_v1")
+def paper_order_page(value: Any) -> PaperOrderPage:
+    """cascadian_console_paper_orders_v1's answer."""
+    d = _json(value)
+    entries = [
+        PaperOrderEntry(_uuid(o["workflow_id"]), o["workflow_name"], paper_order(o))
+        for o in d["data"]
+    ]
+    return PaperOrderPage(entries, int(d["total"]))
 
 
 @answer_of("cascadian_prune_v1")

@@ -20,16 +20,19 @@ import httpx
 from cascadian.data import (
     Backlog,
     ClaimedRun,
+    ConsoleOverview,
     ControlResult,
     ExecutionDetail,
     ExecutionPage,
     Gauges,
     ManualClaim,
     Notification,
+    NotificationPage,
     PaperBook,
     PaperFill,
     PaperMark,
     PaperOrder,
+    PaperOrderPage,
     PruneResult,
     Recorded,
     RetentionPolicy,
@@ -39,6 +42,7 @@ from cascadian.data import (
     StrategyChanges,
     StrategyDetail,
     StrategyDraft,
+    StrategyList,
     StrategyPage,
     StrategyQuery,
     StrategyStatus,
@@ -344,6 +348,44 @@ class SqlStore:
         # migrations/012
         rows = await self.transport.rows("cascadian_ticks_v2", {"p_limit": limit})
         return [answers.tick_entry(r) for r in rows]
+
+    # The console's reads (migrations/016).
+
+    async def console_overview(self, now: datetime) -> ConsoleOverview:
+        return answers.console_overview(
+            await self.transport.value("cascadian_console_overview_v1", {"p_now": now})
+        )
+
+    async def console_strategies(
+        self, now: datetime, filter: str, search: str | None, sort: str, limit: int, offset: int
+    ) -> StrategyList:
+        rows = await self.transport.rows(
+            "cascadian_console_strategies_v1",
+            {
+                "p_now": now,
+                "p_filter": filter,
+                "p_search": search,
+                "p_sort": sort,
+                "p_limit": limit,
+                "p_offset": offset,
+            },
+        )
+        return answers.strategy_list(rows)
+
+    async def notifications(
+        self, strategy_id: UUID | None, limit: int, offset: int
+    ) -> NotificationPage:
+        page = await self.transport.value(
+            "cascadian_console_notifications_v1",
+            {"p_workflow_id": strategy_id, "p_limit": limit, "p_offset": offset},
+        )
+        return answers.notification_page(page)
+
+    async def paper_orders(self, limit: int, offset: int) -> PaperOrderPage:
+        page = await self.transport.value(
+            "cascadian_console_paper_orders_v1", {"p_limit": limit, "p_offset": offset}
+        )
+        return answers.paper_order_page(page)
 
     # Retention, schedule lag and the gauges (migrations/013).
 

@@ -11,7 +11,7 @@ from cascadian.bootstrap import services
 from cascadian.clock import Clock
 from cascadian.config import Settings, get_settings
 from cascadian.ports import FullStore, WorkflowExecutor
-from cascadian.web import cron, metrics, ops, paper, strategies, strategy_resource
+from cascadian.web import console, cron, metrics, ops, paper, strategies, strategy_resource
 from cascadian.web.body_limit import BodyLimit
 from cascadian.web.responses import install_error_handlers
 
@@ -33,6 +33,7 @@ def create_app(
             app.state.tick_service = s.ticks
             app.state.control_service = s.control
             app.state.paper_service = s.paper
+            app.state.console_service = s.console
             app.state.metrics = s.metrics
             app.state.alerts = s.alerts
             app.state.strategy_service = s.strategies
@@ -49,6 +50,7 @@ def create_app(
     app.include_router(strategies.router)
     app.include_router(strategy_resource.router)
     app.include_router(paper.router)
+    console.install(app, settings)
     app.include_router(metrics.router)
     install_error_handlers(app)
     app.add_middleware(BodyLimit, max_bytes=settings.max_request_bytes)

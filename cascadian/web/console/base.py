@@ -1,0 +1,142 @@
+"""What every console route shares: the router, errors rendered as pages with
+security headers, the services on app.state, and reading small forms and ids.
+
+The routes are in access.py (signing in and out), pages.py (what an operator
+reads) and actions.py (the buttons that change a strategy).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Coroutine
+from typing import Any
+from urllib.parse import parse_qsl, urlencode
+from uuid import UUID
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.routing import APIRoute
+from starlette.responses import Response
+
+from cascadian.console import ConsoleService
+from cascadian.control import ControlService
+from cascadian.errors import NotFound, StoreUnavailable
+from cascadian.strategies import StrategyService
+from cascadian.tick import TickService
+from cascadian.web.console.render import templates
+from cascadian.web.console.session import COOKIE_PATH, Refused, Sessions, SignInRequired
+
+TEMPLATES = templates()
+PAGE_SIZE = 50
+RUNS_PAGE = 20
+MAX_FORM_BYTES = 4096
+WINDOWS = (1, 3, 6, 24)
+ACTIONS = ("start", "pause", "stop", "resume", "run-now")
+DONE = {
+    "start": "Started: it runs from its next slot.",
+    "pause": "Paused: it will not run until resumed.",
+    "stop": "Stopped: it will not run until resumed.",
+    "resume": "Resumed: it runs from its next slot.",
+    "run-now": "Ran now: this is the run.",
+}
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; style-src 'self'; script-src 'self'; "
+    "img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",
+    "Cache-Control": "no-store",
+}
+
+
+def page(request: Request, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+    sessions: Sessions = request.app.state.console_sessions
+    context.setdefault("session", None)
+    context.setdefault("notice", None)
+    context.setdefault("error", None)
+    context["open_console"] = not sessions.needs_key
+    return TEMPLATES.TemplateResponse(request, name, context, status_code=status_code)
+
+
+def refusal(request: Request, status: int, message: str) -> HTMLResponse:
+    return page(request, "error.html", status, status=status, message=message)
+
+
+class ConsoleRoute(APIRoute):
+    """Console errors as pages (never the API's JSON), and security headers on all."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def rendered(request: Request) -> Response:
+            try:
+                response = await handler(request)
+            except SignInRequired:
+                target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+                query = urlencode({"next": target})
+                response = RedirectResponse(f"{COOKIE_PATH}/sign-in?{query}", status_code=303)
+            except Refused as exc:
+                response = refusal(request, exc.status, exc.message)
+            except NotFound as exc:
+                response = refusal(request, 404, f"Not found: {exc}.")
+            except StoreUnavailable as exc:
+                response = refusal(request, 503, str(exc))
+            response.headers.update(SECURITY_HEADERS)
+            return response
+
+        return rendered
+
+
+router = APIRouter(prefix=COOKIE_PATH, route_class=ConsoleRoute, include_in_schema=False)
+
+
+def sessions_of(request: Request) -> Sessions:
+    sessions: Sessions = request.app.state.console_sessions
+    return sessions
+
+
+def console_of(request: Request) -> ConsoleService:
+    service: ConsoleService = request.app.state.console_service
+    return service
+
+
+def strategies_of(request: Request) -> StrategyService:
+    service: StrategyService = request.app.state.strategy_service
+    return service
+
+
+def control_of(request: Request) -> ControlService:
+    service: ControlService = request.app.state.control_service
+    return service
+
+
+def ticks_of(request: Request) -> TickService:
+    service: TickService = request.app.state.tick_service
+    return service
+
+
+async def read_form(request: Request) -> dict[str, str]:
+    """A urlencoded form of a few fields (the console's forms are small)."""
+    if int(request.headers.get("content-length") or 0) > MAX_FORM_BYTES:
+        raise Refused(413, "This form is too large.")
+    body = await request.body()
+    if len(body) > MAX_FORM_BYTES:
+        raise Refused(413, "This form is too large.")
+    return dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
+
+
+def page_link(page: int) -> str:
+    return f"?page={page}"
+
+
+def parse_id(value: str, what: str) -> UUID:
+    try:
+        return UUID(value)
+    except ValueError:
+        raise NotFound(f"no {what} has the id {value[:40]!r}") from None
+
+
+def clamp(value: str | None, default: int, low: int, high: int) -> int:
+    try:
+        return min(high, max(low, int(value or default)))
+    except ValueError:
+        return default
