@@ -18,12 +18,10 @@ from fastapi.routing import APIRoute
 from starlette.responses import Response
 
 from cascadian.console import ConsoleService
-from cascadian.control import ControlService
 from cascadian.errors import NotFound, StoreUnavailable
-from cascadian.strategies import StrategyService
-from cascadian.tick import TickService
 from cascadian.web.console.render import templates
 from cascadian.web.console.session import COOKIE_PATH, Refused, Sessions, SignInRequired
+from cascadian.web.deps import get_control_service, get_strategy_service, get_tick_service
 
 TEMPLATES = templates()
 PAGE_SIZE = 50
@@ -99,19 +97,12 @@ def console_of(request: Request) -> ConsoleService:
     return service
 
 
-def strategies_of(request: Request) -> StrategyService:
-    service: StrategyService = request.app.state.strategy_service
-    return service
+# The API's own accessors, under the console's names.
+strategies_of = get_strategy_service
+control_of = get_control_service
 
 
-def control_of(request: Request) -> ControlService:
-    service: ControlService = request.app.state.control_service
-    return service
-
-
-def ticks_of(request: Request) -> TickService:
-    service: TickService = request.app.state.tick_service
-    return service
+ticks_of = get_tick_service
 
 
 async def read_form(request: Request) -> dict[str, str]:
