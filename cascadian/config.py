@@ -297,6 +297,12 @@ class Settings(BaseSettings):
 def parse_host_list(text: str) -> list[str]:
     """`["a.internal", "10.0.0.0/8"]` or `a.internal, 10.0.0.0/8`: the same list."""
     text = text.strip()
+    # "[fd00::1]:8080, ..." starts with a bracket too: it is a JSON list only if it parses.
+    if text.startswith("[") and not text.startswith(('["', "[ ", "[]")):
+        try:
+            json.loads(text)
+        except json.JSONDecodeError:
+            return [host.strip() for host in text.split(",") if host.strip()]
     if not text.startswith(("[", "{", '"')):
         return [host.strip() for host in text.split(",") if host.strip()]
     try:

@@ -55,6 +55,8 @@ class OutcomeRecorder:
     async def _write(self, batch: list[Pending]) -> None:
         try:
             recorded = await self.store.finish_runs([o for o, _ in batch], self.pause_threshold)
+            if len(recorded) != len(batch):
+                raise RuntimeError(f"{len(batch)} outcomes sent, {len(recorded)} answers")
         except StoreUnavailable as exc:
             if not isinstance(exc, StoreRejected):  # the whole batch waits for its leases
                 for _, future in batch:

@@ -56,6 +56,9 @@ PRUNE_MARGIN_MS = 1000
 # A worker that ticks back to back (draining a backlog) prunes at most this often;
 # the cron's ticks, a minute apart, each prune.
 PRUNE_EVERY_SECONDS = 30.0
+# An idle worker still writes a tick this often, well inside health's 3-minute
+# "ticks overdue" (control.TICKS_OVERDUE_AFTER).
+IDLE_LEDGER_EVERY_SECONDS = 60.0
 
 
 class TickService:
@@ -77,6 +80,9 @@ class TickService:
         self.alerts = alerts
         self.pruner = Pruner(store, settings, self.clock)
         self._pruned_at: float | None = None  # monotonic
+        # When this service last wrote the ledger (monotonic; its start counts), and
+        # whether that tick succeeded.
+        self._last_ledgered: tuple[float, bool] = (self.clock.monotonic(), True)
         self.recorder = OutcomeRecorder(store, settings.auto_pause_threshold)
         self._recording: set[UUID] = set()  # runs whose outcome is being written
         self._wakers: set[asyncio.Event] = set()  # ticks to wake when a slot frees
@@ -100,9 +106,22 @@ class TickService:
         `ledger_if_idle=False` leaves a tick that claimed nothing and failed at
         nothing out of the ledger (a worker wakes at every slot; most find it taken).
         """
-        s = self.settings
         report = TickReport(trigger=trigger, started_at=self.clock.now(), delivery_id=delivery_id)
         ids = bind(tick_id=report.id)  # on every line the tick writes, its runs' too
+        try:
+            return await self._tick(report, stop, grace_seconds, ledger_if_idle)
+        finally:
+            unbind(ids)  # even when cancelled: later lines are not this tick's
+
+    async def _tick(
+        self,
+        report: TickReport,
+        stop: asyncio.Event | None,
+        grace_seconds: float,
+        ledger_if_idle: bool,
+    ) -> TickReport:
+        s = self.settings
+        trigger = report.trigger
         t0 = time.perf_counter()
         budget_ends = self.clock.monotonic() + s.tick_budget_seconds
         claim_cutoff = self.clock.monotonic() + s.tick_budget_seconds - s.strategy_timeout_seconds
@@ -153,15 +172,17 @@ class TickService:
             self._wakers.discard(changed)
             if stop_wait is not None:
                 stop_wait.cancel()
+        unrecorded = [e.record_error for e in report.executions if e.record_error]
+        if report.error is None and unrecorded:
+            report.error = f"{len(unrecorded)} outcome(s) not recorded: {unrecorded[0]}"
+        # Prune only a tick that went well: one that could not record is no time to.
         if report.error is None and not (stop is not None and stop.is_set()):
             await self._prune(report, round((budget_ends - self.clock.monotonic()) * 1000))
         report.finished_at = self.clock.now()
         report.execution_time_ms = round((time.perf_counter() - t0) * 1000)
-        unrecorded = [e.record_error for e in report.executions if e.record_error]
-        if report.error is None and unrecorded:
-            report.error = f"{len(unrecorded)} outcome(s) not recorded: {unrecorded[0]}"
-        if not report.store_down and (ledger_if_idle or report.claimed or report.error):
+        if self._ledger_wanted(report, ledger_if_idle):
             await self._record_tick(report)
+            self._last_ledgered = (self.clock.monotonic(), report.success)
         self.metrics.tick(report)
         if self.alerts is not None:
             self.alerts.after_tick(report)  # sent on a task of its own, after the record
@@ -178,8 +199,20 @@ class TickService:
             lag,
             f"; error: {report.error}" if report.error else "",
         )
-        unbind(ids)
         return report
+
+    def _ledger_wanted(self, report: TickReport, ledger_if_idle: bool) -> bool:
+        """Whether this tick goes in the ledger. Not when its claim found the database
+        unreachable and nothing ran (the write would only wait out the timeout again).
+        An idle worker tick only now and then: health reads the ledger to see that
+        ticks arrive and that the last one succeeded."""
+        if report.store_down and report.claimed == 0:
+            return False
+        pruned = report.prune_error is not None or (report.prune is not None and report.prune.rows)
+        if ledger_if_idle or report.claimed or report.error or pruned:
+            return True
+        at, succeeded = self._last_ledgered
+        return not succeeded or self.clock.monotonic() - at >= IDLE_LEDGER_EVERY_SECONDS
 
     def _free(self, in_flight: dict[asyncio.Task[RunReport], ClaimedRun]) -> int:
         """How many more runs may be claimed now: the free concurrency, counting

@@ -53,3 +53,29 @@ async def test_a_workers_tick_that_claimed_nothing_is_left_out_of_the_ledger(
     add_strategy(db, next_execution_at=NOW)
     await w.service.tick("worker", ledger_if_idle=False)
     assert [r["strategies_executed"] for r in rows(db, "select * from cron_ticks")] == [1]
+
+
+async def test_an_idle_worker_still_writes_a_tick_a_minute_so_health_sees_it(
+    store: SqlStore, db: Any
+) -> None:
+    w = worker(store)
+    clock = w.service.clock
+    assert isinstance(clock, FakeClock)
+    await w.service.tick("worker", ledger_if_idle=False)
+    clock.advance(61)
+    await w.service.tick("worker", ledger_if_idle=False)
+    clock.advance(30)
+    await w.service.tick("worker", ledger_if_idle=False)
+    assert len(rows(db, "select * from cron_ticks")) == 1
+
+
+async def test_after_a_failed_tick_the_next_idle_tick_is_written(store: SqlStore, db: Any) -> None:
+    w = worker(store)
+    db.execute(
+        "insert into cron_ticks (trigger, started_at, finished_at, success, "
+        "execution_time_ms, error) values ('worker', now(), now(), false, 1, 'x')"
+    )
+    w.service._last_ledgered = (w.service.clock.monotonic(), False)  # that failure was ours
+    await w.service.tick("worker", ledger_if_idle=False)
+    ticks = rows(db, "select success from cron_ticks")
+    assert sorted(t["success"] for t in ticks) == [False, True], "the success is written too"

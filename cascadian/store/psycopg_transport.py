@@ -82,19 +82,25 @@ class PsycopgTransport:
     async def _connection(self) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
         """A pooled connection; if the pool has none to give in time (after an outage
         it backs off between reconnection attempts for seconds), the one spare direct
-        connection, so the first tick after the database is back succeeds. With the
-        spare in use too, StoreUnavailable at once: connections stay <= pool + 1."""
+        connection, so the first tick after the database is back succeeds. Callers
+        queue for the spare, and give up with StoreUnavailable after the timeout:
+        connections stay <= pool + 1."""
         try:
             async with self._pool.connection() as conn:
                 yield conn
             return
         except PoolTimeout:
-            if self._direct.locked():
-                raise StoreUnavailable(
-                    f"database busy: all {self._pool.max_size} pooled connections and the "
-                    "spare one are in use"
-                ) from None
-        async with self._direct:
+            pass
+        try:
+            # Wait for the spare as long as for the pool: right after an outage the
+            # claim and a record may both need it, one after the other.
+            await asyncio.wait_for(self._direct.acquire(), self._timeout)
+        except TimeoutError:
+            raise StoreUnavailable(
+                f"database busy: all {self._pool.max_size} pooled connections and the "
+                "spare one are in use"
+            ) from None
+        try:
             conn = await psycopg.AsyncConnection.connect(self._conninfo, **self._kwargs)
             # The database answers again: let the pool refill now rather than after
             # its back-off (a no-op when it is merely busy).
@@ -103,6 +109,8 @@ class PsycopgTransport:
             task.add_done_callback(self._refills.discard)
             async with conn:
                 yield conn
+        finally:
+            self._direct.release()
 
     async def ping(self) -> None:
         await self.execute("select 1 as ok", ())

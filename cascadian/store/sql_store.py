@@ -72,6 +72,9 @@ if TYPE_CHECKING:
     from cascadian.ports import FullStore
 
 
+# The statuses a run's own recorded outcome leaves it in.
+RECORDED_STATUSES = frozenset({"completed", "failed"})
+
 # Claimed graphs longer than this (in JSON characters, all rows together) are
 # decoded off the event loop.
 OFF_LOOP_JSON_CHARS = 1_000_000
@@ -170,9 +173,15 @@ class SqlStore:
                     f"{garbled}; reading the runs back failed too ({exc}), so whether "
                     f"{len(outcomes)} outcome(s) were recorded is unknown"
                 ) from exc
-            done = run is not None and run.status != "running"
-            state = "recorded" if done else "not recorded"
-            found.append(Recorded(outcome.execution_id, done, False, (f"{note}: {state}",)))
+            # Only our own outcome ends a run completed or failed; cancelled is
+            # another claim's doing (an abandoned lease), running is not written.
+            if run is None or run.status not in RECORDED_STATUSES:
+                status = "missing" if run is None else run.status
+                raise StoreReplyMalformed(
+                    f"{garbled}; run {outcome.execution_id} reads back {status}, "
+                    "so this batch's outcomes are not known to be recorded"
+                )
+            found.append(Recorded(outcome.execution_id, True, False, (f"{note}: recorded",)))
         return found
 
     async def next_due(self, now: datetime) -> datetime | None:

@@ -18,7 +18,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
 
@@ -144,9 +144,14 @@ def install_error_handlers(app: FastAPI) -> None:
         return error(422, "Validation Error", "the request is not valid", details=details)
 
     @app.exception_handler(HTTPException)
-    async def http_error(_: Request, exc: HTTPException) -> JSONResponse:
+    async def http_error(_: Request, exc: HTTPException) -> Response:
         """404 for an unknown route, 405 for a wrong method, and any other HTTP error
         Starlette raises, in the same shape as ours (with its headers: 405's Allow)."""
-        name = HTTPStatus(exc.status_code).phrase
+        if exc.status_code in (204, 304):  # answers without a body, as Starlette's
+            return Response(status_code=exc.status_code, headers=exc.headers)
+        try:
+            name = HTTPStatus(exc.status_code).phrase
+        except ValueError:
+            name = "HTTP Error"
         message = exc.detail if isinstance(exc.detail, str) and exc.detail != name else None
         return error(exc.status_code, name, message, headers=exc.headers)

@@ -85,6 +85,8 @@ async def read_capped(
         f"The response from {label} is larger than the {cap}-byte limit "
         "(CASCADIAN_HTTP_MAX_RESPONSE_BYTES); the download was stopped."
     )
+    if response.request.method == "HEAD" or response.status_code in (204, 304):
+        return b""  # no body, whatever Content-Length says of the resource
     try:  # a response built in-process (a transport's own answer) is already read
         content = response.content
     except httpx.ResponseNotRead:

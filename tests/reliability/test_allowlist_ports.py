@@ -72,3 +72,8 @@ def test_a_bad_entry_is_refused_at_start_up_naming_it(entry: str, problem: str) 
         Settings(CASCADIAN_HTTP_ALLOWLIST=f"ok.internal,{entry}", _env_file=None)  # type: ignore[call-arg]
     message = str(info.value)
     assert f"allow-list entry {entry!r}" in message and problem in message
+
+
+def test_a_list_that_starts_with_a_bracketed_ipv6_entry_is_comma_separated() -> None:
+    settings = Settings(CASCADIAN_HTTP_ALLOWLIST="[fd00::1]:8080, a.internal", _env_file=None)  # type: ignore[call-arg]
+    assert settings.http_allowlist == ["[fd00::1]:8080", "a.internal"]

@@ -148,3 +148,13 @@ async def test_reading_a_body_stops_at_the_runs_deadline() -> None:
     async with asyncio.timeout(10):  # today's code would wait for ever: fail, don't hang
         with pytest.raises(NodeError, match="did not finish before the run's deadline"):
             await fetch(deadline)
+
+
+@respx.mock
+async def test_a_head_request_for_a_resource_larger_than_the_cap_has_no_body_to_refuse() -> None:
+    respx.head(f"https://{API}/data").mock(
+        return_value=httpx.Response(200, headers={"content-length": str(50 * CAP)})
+    )
+    config = HttpRequestConfig.model_validate({"url": URL, "method": "HEAD"})
+    out = await HTTP_REQUEST.run(config, context())
+    assert out["status"] == 200 and out["body"] == ""

@@ -127,3 +127,16 @@ async def test_when_the_read_back_fails_too_the_record_is_reported_unknown(
         StoreReplyMalformed, match="whether 1 outcome\\(s\\) were recorded is unknown"
     ):
         await store.finish_runs([outcome], 3)
+
+
+async def test_a_run_that_reads_back_unwritten_is_not_reported_recorded(
+    wire: Wire, db: psycopg.Connection[Any]
+) -> None:
+    store, router, _ = wire
+    # The answer is garbled and the call never reached the database.
+    router.post(path__regex=f"{RPC}cascadian_finish_runs_v3$").respond(200, json=[{"x": 1}])
+    forward_the_rest(wire)
+    outcome = await claimed(store, db)
+    with pytest.raises(StoreReplyMalformed, match="reads back running"):
+        await store.finish_runs([outcome], 3)
+    assert status_of(db, outcome) == ("running", 0)
