@@ -1,6 +1,6 @@
 """What the operators' console reads, for the pages in web/console/.
 
-Each read is one store call (one SQL function of migrations/016, or the control
+Each read is one store call (one SQL function of migrations/017, or the control
 store's), so the console sees what the API sees. The changes the console makes
 (pause, resume, run now, ...) go through the control and tick services, never
 through here. Schedule lag is computed here from the slot and the clock, so a

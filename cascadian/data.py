@@ -369,7 +369,7 @@ class PaperBook:
         return [p for p in self.positions if p.shares > 0]
 
 
-# What the operators' console reads (migrations/016).
+# What the operators' console reads (migrations/017).
 
 
 @dataclass(frozen=True)

@@ -104,7 +104,8 @@ class TickService:
         are cancelled and their claims given back (SQL: cascadian_cancel_runs_v1).
         `delivery_id` is the scheduler's id for this delivery, kept in the ledger.
         `ledger_if_idle=False` leaves a tick that claimed nothing and failed at
-        nothing out of the ledger (a worker wakes at every slot; most find it taken).
+        nothing out of the ledger (a worker wakes at every slot; most find it taken),
+        but for one a minute and the first after a failure (see _ledger_wanted).
         """
         report = TickReport(trigger=trigger, started_at=self.clock.now(), delivery_id=delivery_id)
         ids = bind(tick_id=report.id)  # on every line the tick writes, its runs' too

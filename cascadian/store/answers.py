@@ -337,7 +337,7 @@ def paper_book(value: Any) -> PaperBook:
     )
 
 
-# The console's reads (migrations/016).
+# The console's reads (migrations/017).
 
 
 @answer_of("cascadian_console_overview_v1")

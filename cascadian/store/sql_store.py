@@ -358,7 +358,7 @@ class SqlStore:
         rows = await self.transport.rows("cascadian_ticks_v2", {"p_limit": limit})
         return [answers.tick_entry(r) for r in rows]
 
-    # The console's reads (migrations/016).
+    # The console's reads (migrations/017).
 
     async def console_overview(self, now: datetime) -> ConsoleOverview:
         return answers.console_overview(

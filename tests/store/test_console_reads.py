@@ -1,4 +1,4 @@
-"""The console's reads (migrations/016) answer the same over both transports, on
+"""The console's reads (migrations/017) answer the same over both transports, on
 both schemas: counts, filters, search, sort order, graphs, notifications, orders."""
 
 from __future__ import annotations
