@@ -130,6 +130,10 @@ class Settings(BaseSettings):
     )
     # The most items a collection node (filter, transform, watchlist) handles.
     node_max_items: int = Field(default=100_000, ge=1, validation_alias="CASCADIAN_NODE_MAX_ITEMS")
+    # How many distinct graphs the executor keeps validated (0: validate every run).
+    graph_cache_size: int = Field(
+        default=1_000, ge=0, le=100_000, validation_alias="CASCADIAN_GRAPH_CACHE_SIZE"
+    )
     # The notify node's type when its config names none.
     notify_type: str = Field(
         default="strategy_update",

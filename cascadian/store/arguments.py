@@ -47,6 +47,8 @@ def to_json(value: Any, notes: list[str] | None = None) -> Any:
         return _without_nul(value)  # the common cases, without a JSON round trip
     if isinstance(value, int) and not _too_long(value):
         return value
+    if _clean_json(value) is not None:
+        return value  # as it is: it is written as this same JSON
     try:
         text = json.dumps(value, default=str)
     except RecursionError:
@@ -58,6 +60,17 @@ def to_json(value: Any, notes: list[str] | None = None) -> Any:
         except RecursionError:
             return _placeholder("nested too deeply", notes)
     return _without_nul(json.loads(text))
+
+
+def _clean_json(value: Any) -> str | None:
+    """`value`'s JSON if jsonb takes it as it is (the common case, one pass in C);
+    None if anything in it needs the careful path."""
+    try:
+        text = json.dumps(value, allow_nan=False)
+    except (ValueError, TypeError, OverflowError, RecursionError):
+        return None
+    # ASCII-escaped: a NUL shows as \u0000, a surrogate (paired or not) as \udXXX.
+    return None if "\\u0000" in text or "\\ud" in text else text
 
 
 def _placeholder(why: str, notes: list[str] | None) -> str:
@@ -119,8 +132,12 @@ def _without_nul(value: Any) -> Any:
 
 
 def capped(value: Any, cap: int, notes: list[str] | None = None) -> Any:
-    safe = to_json(value, notes)
-    text = json.dumps(safe)
+    text = _clean_json(value)
+    if text is None:
+        safe = to_json(value, notes)
+        text = json.dumps(safe)
+    else:
+        safe = value
     if len(text) <= cap:
         return safe
     return {"truncated": True, "size": len(text), "preview": text[:cap]}

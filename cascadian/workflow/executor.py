@@ -15,10 +15,11 @@ from typing import Any
 from cascadian.config import Settings
 from cascadian.data import NodeRun, NodeStatus, RunResult, Workflow
 from cascadian.workflow.graph import Edge, Error, Graph, error, validated_config
+from cascadian.workflow.graph_cache import GraphCache, content_key
 from cascadian.workflow.node_api import NodeContext, NodeError, NodeServices, NodeType, Routed
 from cascadian.workflow.registry import NodeRegistry, default_registry
 from cascadian.workflow.templates import resolve
-from cascadian.workflow.validation import validate
+from cascadian.workflow.validation import Validated, validate
 
 
 def _utcnow() -> datetime:
@@ -52,33 +53,51 @@ class _Run:
         self.finished: asyncio.Queue[asyncio.Task[None]] = asyncio.Queue()
 
     async def run(self) -> None:
-        for node_id in self.graph.order:
-            if self.waiting[node_id] == 0:
-                self._start(node_id, {})
+        ready: list[tuple[str, dict[str, Any]]] = [
+            (node_id, {}) for node_id in self.graph.order if self.waiting[node_id] == 0
+        ]
         try:
-            while self.tasks:
-                task = await self.finished.get()
-                node_id = self.tasks.pop(task)
-                if task.cancelled() or task.exception() is not None:
-                    # The node raised CancelledError itself, or the wrapper broke.
-                    self._record_error(node_id, "the node was cancelled or crashed")
+            while ready or self.tasks:
+                if len(ready) == 1 and not self.tasks:
+                    # A lone node runs in this task: no task, no queue, for a chain.
+                    node_id, inputs = ready.pop()
+                    await self._run_inline(node_id, inputs)
+                else:
+                    for node_id, inputs in ready:
+                        self._start(node_id, inputs)
+                    task = await self.finished.get()
+                    node_id = self.tasks.pop(task)
+                    if task.cancelled() or task.exception() is not None:
+                        # The node raised CancelledError itself, or the wrapper broke.
+                        self._record_error(node_id, "the node was cancelled or crashed")
                 if node_id not in self.outputs:
                     break
-                self._settle(node_id)
+                ready = self._settle(node_id)
         finally:
             for task in self.tasks:
                 task.cancel()
             if self.tasks:
                 await asyncio.wait(self.tasks)
 
+    async def _run_inline(self, node_id: str, inputs: dict[str, Any]) -> None:
+        try:
+            await self._run_node(node_id, inputs)
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if current is not None and current.cancelling():
+                raise  # the run is being cancelled (its deadline, or the caller)
+            self._record_error(node_id, "the node was cancelled or crashed")
+
     def _start(self, node_id: str, inputs: dict[str, Any]) -> None:
         task = asyncio.create_task(self._run_node(node_id, inputs), name=f"node {node_id}")
         self.tasks[task] = node_id
         task.add_done_callback(self.finished.put_nowait)
 
-    def _settle(self, node_id: str) -> None:
-        """Release the nodes downstream of a finished node; skip those left without an
-        active incoming edge, and the nodes downstream of those (iteratively)."""
+    def _settle(self, node_id: str) -> list[tuple[str, dict[str, Any]]]:
+        """The nodes downstream of a finished node that are now ready, with their
+        inputs; those left without an active incoming edge are skipped, and the nodes
+        downstream of those (iteratively)."""
+        ready: list[tuple[str, dict[str, Any]]] = []
         settled = [node_id]
         while settled:
             for target in self.graph.successors[settled.pop()]:
@@ -91,9 +110,10 @@ class _Run:
                     if self._active(edge)
                 }
                 if inputs:
-                    self._start(target, inputs)
+                    ready.append((target, inputs))
                 else:
                     settled.append(target)
+        return ready
 
     def _active(self, edge: Edge) -> bool:
         if edge.source not in self.outputs:
@@ -173,10 +193,20 @@ class GraphExecutor:
         self.registry = registry if registry is not None else default_registry()
         # No services given (tests, tools): default settings, no store, no shared client.
         self.services = services if services is not None else NodeServices(Settings())
+        self.graphs = GraphCache(self.services.settings.graph_cache_size)
+
+    def validated(self, workflow: Workflow) -> Validated:
+        """validate(), through the cache of graphs this executor has seen."""
+        key = content_key(workflow) if self.graphs.size else None
+        checked = self.graphs.get(key, workflow)
+        if checked is None:
+            checked = validate(workflow, self.registry, self.services)
+            self.graphs.put(key, checked)
+        return checked
 
     async def execute(self, workflow: Workflow, deadline: float | None = None) -> RunResult:
         start = time.perf_counter()
-        checked = validate(workflow, self.registry, self.services)
+        checked = self.validated(workflow)
         graph = checked.graph
         if graph is None or checked.errors:
             return RunResult(False, {}, checked.errors, 0, _ms_since(start), checked.node_runs)

@@ -1,0 +1,68 @@
+"""Validated graphs kept by their content, so a strategy's graph is translated, parsed
+and checked once, not at every run.
+
+A validation depends only on the graph's JSON (nodes, edges, variables, trigger),
+the node registry and the process's services, which are fixed for an executor; so
+identical content gives the identical verdict, whichever strategy or run holds it.
+Only runnable verdicts are kept: a refusal's node logs carry the time it was made.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import OrderedDict
+
+from cascadian.data import Workflow
+from cascadian.workflow.validation import Validated
+
+
+def content_key(workflow: Workflow) -> str | None:
+    """The graph's content as one string, or None when it cannot be written as JSON
+    (then the caller validates without the cache)."""
+    try:
+        return json.dumps(
+            [workflow.nodes, workflow.edges, workflow.variables, workflow.trigger],
+            separators=(",", ":"),
+            allow_nan=False,
+        )
+    except (TypeError, ValueError, RecursionError):
+        return None
+
+
+class GraphCache:
+    """A bounded least-recently-used map from a graph's content to its verdict."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._kept: OrderedDict[str, Validated] = OrderedDict()
+        self.hits = self.misses = 0
+
+    def get(self, key: str | None, workflow: Workflow) -> Validated | None:
+        """The kept verdict for `key`, carrying this run's identity, or None."""
+        kept = self._kept.get(key) if key is not None else None
+        if kept is None:
+            self.misses += 1
+            return None
+        self.hits += 1
+        self._kept.move_to_end(key)  # type: ignore[arg-type]
+        graph = kept.workflow
+        # Built directly: dataclasses.replace() costs more than the rest of a hit.
+        run = Workflow(
+            workflow.id,
+            workflow.name,
+            graph.nodes,
+            graph.edges,
+            graph.variables,
+            graph.trigger,
+            workflow.user_id,
+            workflow.execution_id,
+        )
+        return Validated(run, kept.graph, original=kept.original)
+
+    def put(self, key: str | None, checked: Validated) -> None:
+        if key is None or not checked.ok or self.size == 0:
+            return
+        self._kept[key] = checked
+        self._kept.move_to_end(key)
+        while len(self._kept) > self.size:
+            self._kept.popitem(last=False)
