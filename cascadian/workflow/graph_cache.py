@@ -40,22 +40,22 @@ class GraphCache:
     def get(self, key: str | None, workflow: Workflow) -> Validated | None:
         """The kept verdict for `key`, carrying this run's identity, or None."""
         kept = self._kept.get(key) if key is not None else None
-        if kept is None:
+        if key is None or kept is None:
             self.misses += 1
             return None
         self.hits += 1
-        self._kept.move_to_end(key)  # type: ignore[arg-type]
+        self._kept.move_to_end(key)
         graph = kept.workflow
         # Built directly: dataclasses.replace() costs more than the rest of a hit.
         run = Workflow(
-            workflow.id,
-            workflow.name,
-            graph.nodes,
-            graph.edges,
-            graph.variables,
-            graph.trigger,
-            workflow.user_id,
-            workflow.execution_id,
+            id=workflow.id,
+            name=workflow.name,
+            nodes=graph.nodes,
+            edges=graph.edges,
+            variables=graph.variables,
+            trigger=graph.trigger,
+            user_id=workflow.user_id,
+            execution_id=workflow.execution_id,
         )
         return Validated(run, kept.graph, original=kept.original)
 
