@@ -105,9 +105,9 @@ class NodeStore(Protocol):
 
 
 class Store(NodeStore, Protocol):
-    async def claim_due(
-        self, now: datetime, limit: int, lease_seconds: float
-    ) -> list[ClaimedRun]: ...
+    async def claim_due(self, now: datetime, limit: int, lease_seconds: float) -> list[ClaimedRun]:
+        """Claim up to `limit` due strategies at `now` (each run's claimed_at)."""
+        ...
 
     async def claim_manual(
         self, strategy_id: UUID, now: datetime, lease_seconds: float

@@ -20,10 +20,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Coroutine
 from contextlib import suppress
-from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 from uuid import UUID
 
 from cascadian.clock import Clock, SystemClock
@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from cascadian.alerts import Alerts
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 # How long past its deadline a run gets to report its own timeout, and then to
 # honour its cancellation before it is abandoned.
@@ -160,7 +161,7 @@ class TickService:
                         claims = await self._claim(report, n, claim_cutoff, stop)
                         more_due = len(claims) == n
                         for claim in claims:
-                            task = asyncio.create_task(self._run(claim))
+                            task = _started(self._run(claim))
                             task.add_done_callback(wake)
                             in_flight[task] = claim
                 if not in_flight:
@@ -276,8 +277,6 @@ class TickService:
             report.store_down = type(exc) is StoreUnavailable
             return []
         self.metrics.claimed(len(claims))
-        # The claim's `now` is the run's execution_started_at: lag = now - slot.
-        claims = [replace(c, claimed_at=now) for c in claims]
         report.claimed += len(claims)
         stopping = stop is not None and stop.is_set()
         if claims and (stopping or self.clock.monotonic() >= cutoff):
@@ -327,11 +326,13 @@ class TickService:
         timeout = self.settings.strategy_timeout_seconds
         start = time.perf_counter()
         deadline = asyncio.get_running_loop().time() + timeout
-        task = asyncio.create_task(self.executor.execute(workflow, deadline))
+        task = _started(self.executor.execute(workflow, deadline))
+        done = {task} if task.done() else set()
         try:
             # The executor stops itself at the deadline and says how far it got;
             # cancelling it is the fallback for one that does not.
-            done, _ = await asyncio.wait({task}, timeout=timeout + REPORT_GRACE)
+            if not done:
+                done, _ = await asyncio.wait({task}, timeout=timeout + REPORT_GRACE)
         except asyncio.CancelledError:  # a stopping worker cut the run short
             task.cancel()
             raise
@@ -415,6 +416,14 @@ class TickService:
         except StoreUnavailable as exc:
             self.metrics.store_error("record_tick")
             log.warning("tick not written to the ledger: %s", exc)
+
+
+def _started(coro: Coroutine[Any, Any, T]) -> asyncio.Task[T]:
+    """A task that runs at once, until it first waits (Python >= 3.12; a plain task
+    before): a run that never waits is done here, without a round of the event loop."""
+    loop = asyncio.get_running_loop()
+    eager = getattr(asyncio, "eager_task_factory", None)
+    return loop.create_task(coro) if eager is None else cast("asyncio.Task[T]", eager(loop, coro))
 
 
 def _lag(claim: ClaimedRun) -> float | None:

@@ -180,9 +180,9 @@ def tick_entry(row: dict[str, Any]) -> TickEntry:
 
 
 @answer_of("a claim")
-def claimed_run(row: dict[str, Any]) -> ClaimedRun:
+def claimed_run(row: dict[str, Any], claimed_at: datetime | None = None) -> ClaimedRun:
     """A row of cascadian_claim_due_v1 (or an ok row of cascadian_claim_manual_v1)
-    as a ClaimedRun."""
+    as a ClaimedRun; `claimed_at` is the claim's `now`, for a scheduled run."""
     problem = None
     try:
         graph = {k: _json(row[k]) for k in ("nodes", "edges", "variables", "trigger")}
@@ -213,6 +213,7 @@ def claimed_run(row: dict[str, Any]) -> ClaimedRun:
         lease_expires_at=_dt(row["lease_expires_at"]),
         next_execution_at=dt_or_none(row.get("next_execution_at")),
         problem=problem,
+        claimed_at=claimed_at,
     )
 
 

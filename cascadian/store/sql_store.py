@@ -131,8 +131,8 @@ class SqlStore:
             {"p_now": now, "p_limit": limit, "p_lease_seconds": lease_seconds},
         )
         if _graph_text(rows) > OFF_LOOP_JSON_CHARS:  # decoding would hold up other runs
-            return await asyncio.to_thread(lambda: [answers.claimed_run(r) for r in rows])
-        return [answers.claimed_run(r) for r in rows]
+            return await asyncio.to_thread(lambda: [answers.claimed_run(r, now) for r in rows])
+        return [answers.claimed_run(r, now) for r in rows]
 
     async def finish_runs(
         self, outcomes: Sequence[RunOutcome], pause_threshold: int
