@@ -19,6 +19,7 @@ from cascadian.config import Settings
 from cascadian.console import ConsoleService
 from cascadian.control import ControlService
 from cascadian.errors import ConfigurationError
+from cascadian.gc_tuning import tune_gc
 from cascadian.metrics import WorkerMetrics
 from cascadian.paper import PaperService
 from cascadian.ports import FullStore, NodeStore, WorkflowExecutor
@@ -185,6 +186,7 @@ async def services(
 ) -> AsyncIterator[Services]:
     """Open the configured store (unless one is given) and the HTTP client nodes use,
     build the services, and close what was opened on the way out."""
+    tune_gc(settings)
     # The clients' timeout stays well under the tick budget.
     timeout = settings.node_http_timeout_seconds
     async with (

