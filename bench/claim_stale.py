@@ -31,7 +31,7 @@ BEFORE = "cascadian_bench_stale_before"
 HERE = Path(__file__).resolve().parent.parent
 
 DRAIN = (
-    "import asyncio, json, sys; sys.path.insert(0, 'bench'); import drain; "
+    "import asyncio, json, sys; import drain; "
     "r = asyncio.run(drain.drain(sys.argv[1], {})); "
     "print(json.dumps({'runs': r['runs'], 'seconds': r['end'] - r['start'], "
     "'claim_ms': r['seconds']['claim_due'] / r['calls']['claim_due'] * 1000}))"
@@ -74,7 +74,8 @@ def drain_once(url: str, tree: str | None) -> dict[str, Any]:
     path = [str(HERE / "bench")] if tree is None else [tree, str(HERE / "bench")]
     out = subprocess.run(
         [sys.executable, "-c", DRAIN, url],
-        cwd=HERE,
+        # `python -c` puts its working directory first on sys.path: the tree's.
+        cwd=tree or HERE,
         env=os.environ | {"PYTHONPATH": os.pathsep.join(path)},
         check=True,
         capture_output=True,
@@ -104,6 +105,7 @@ def main() -> None:
                 "import sys; from cascadian.store.migrate import migrate; migrate(sys.argv[1])",
                 urls["before"],
             ],
+            cwd=args.tree,
             env=os.environ | {"PYTHONPATH": args.tree},
             check=True,
         )

@@ -32,11 +32,6 @@ from cascadian.tick import TickService
 from cascadian.workflow.executor import GraphExecutor
 from cascadian.workflow.node_api import NodeServices
 
-try:  # as `cascadian worker` does (bootstrap.services); a --tree from before has none
-    from cascadian.gc_tuning import tune_gc
-except ImportError:
-    tune_gc = None
-
 DB = "cascadian_bench_drain"
 
 # Settings variants: the defaults, and wide batches (claim 200 at a time).
@@ -76,7 +71,9 @@ class CountingStore:
 async def drain(url: str, env: dict[str, Any]) -> dict[str, Any]:
     """Tick until nothing is due; return runs, ticks, start/end times, CPU, store calls."""
     settings = common.bench_settings(url, **env)
-    if tune_gc is not None:
+    if hasattr(settings, "gc_threshold"):  # as bootstrap.services does; a --tree may predate it
+        from cascadian.gc_tuning import tune_gc
+
         tune_gc(settings)
     inner = SqlStore.postgres(url, pool_size=settings.db_pool_size)
     store = CountingStore(inner)

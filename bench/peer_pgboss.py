@@ -172,7 +172,7 @@ def cascadian_measure(
         return drain.measure(url, procs, env, strategies)
     args = json.dumps([url, procs, env, strategies])
     code = (
-        "import json, sys; sys.path.insert(0, 'bench'); import drain; "
+        "import json; import drain; "
         f"r = drain.measure(*json.loads({args!r})); "
         "print(json.dumps({k: r[k] for k in ('runs', 'seconds', 'runs/s', "
         "'client us/run', 'db us/run')}))"
@@ -180,7 +180,8 @@ def cascadian_measure(
     here = Path(__file__).resolve().parent.parent
     out = subprocess.run(
         [sys.executable, "-c", code],
-        cwd=here,
+        # In the tree: `python -c` puts its working directory first on sys.path.
+        cwd=tree,
         env=os.environ | {"PYTHONPATH": f"{tree}{os.pathsep}{here / 'bench'}"},
         check=True,
         capture_output=True,
@@ -212,6 +213,7 @@ def main() -> None:
         before_url = fresh_plain_database(admin, before)
         subprocess.run(
             [sys.executable, "-c", code, before_url],
+            cwd=args.tree,
             env=os.environ | {"PYTHONPATH": args.tree},
             check=True,
         )
