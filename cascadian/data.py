@@ -28,6 +28,9 @@ class Workflow:
     user_id: UUID | None = None
     # The workflow_executions row of this run; nodes that write rows reference it.
     execution_id: UUID | None = None
+    # The graph (nodes, edges, variables, trigger) as the database printed it, when it
+    # came from there: identical graphs print identically, so it keys the graph cache.
+    stored_text: str | None = None
 
 
 @dataclass(frozen=True)

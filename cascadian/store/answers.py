@@ -184,8 +184,19 @@ def claimed_run(row: dict[str, Any], claimed_at: datetime | None = None) -> Clai
     """A row of cascadian_claim_due_v1 (or an ok row of cascadian_claim_manual_v1)
     as a ClaimedRun; `claimed_at` is the claim's `now`, for a scheduled run."""
     problem = None
+    parts = [row[k] for k in ("nodes", "edges", "variables", "trigger")]
+    # jsonb's text never holds a NUL (jsonb refuses \u0000, and escapes control
+    # characters), so joined with NULs the four texts say which is which.
+    stored = (
+        "\x00".join(p or "null" for p in parts)
+        if all(p is None or isinstance(p, str) for p in parts)
+        else None
+    )
     try:
-        graph = {k: _json(row[k]) for k in ("nodes", "edges", "variables", "trigger")}
+        graph = {
+            k: _json(v)
+            for k, v in zip(("nodes", "edges", "variables", "trigger"), parts, strict=True)
+        }
     except (ValueError, RecursionError) as exc:
         # PostgreSQL stores nesting Python cannot load: fail this strategy alone.
         why = "nested too deeply" if isinstance(exc, RecursionError) else "not valid JSON"
@@ -202,6 +213,7 @@ def claimed_run(row: dict[str, Any], claimed_at: datetime | None = None) -> Clai
             trigger=graph["trigger"],
             user_id=_uuid(row["user_id"]),
             execution_id=_uuid(row["execution_id"]),
+            stored_text=stored if problem is None else None,
         ),
         schedule=Schedule(
             interval_minutes=row["execution_interval_minutes"],

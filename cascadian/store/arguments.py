@@ -132,7 +132,11 @@ def _without_nul(value: Any) -> Any:
 
 
 def capped(value: Any, cap: int, notes: list[str] | None = None) -> Any:
-    text = _clean_json(value)
+    return _capped(value, _clean_json(value), cap, notes)
+
+
+def _capped(value: Any, text: str | None, cap: int, notes: list[str] | None) -> Any:
+    """capped(), given `value`'s _clean_json."""
     if text is None:
         safe = to_json(value, notes)
         text = json.dumps(safe)
@@ -147,7 +151,12 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
-def _log_row(run: NodeRun, notes: list[str]) -> dict[str, Any]:
+def _log_row(run: NodeRun, notes: list[str], clean: bool = False) -> dict[str, Any]:
+    """`clean`: the output is known to be storable as it is, and within the cap."""
+    if run.output is None or clean:
+        output = run.output
+    else:
+        output = capped(run.output, LOG_OUTPUT_CAP, notes)
     return {
         "node_id": run.node_id,
         "node_type": run.node_type,
@@ -156,7 +165,7 @@ def _log_row(run: NodeRun, notes: list[str]) -> dict[str, Any]:
         "completed_at": _iso(run.completed_at),
         "duration_ms": run.duration_ms,
         "error_message": to_json(run.error, notes),
-        "output": None if run.output is None else capped(run.output, LOG_OUTPUT_CAP, notes),
+        "output": output,
     }
 
 
@@ -168,8 +177,14 @@ def outcome_record(outcome: RunOutcome) -> dict[str, Any]:
     r = outcome.result
     notes: list[str] = []
     try:
-        outputs = capped(r.outputs, OUTPUTS_CAP, notes)
-        logs = [_log_row(n, notes) for n in r.node_runs]
+        text = _clean_json(r.outputs)
+        outputs = _capped(r.outputs, text, OUTPUTS_CAP, notes)
+        # A node's output that is part of the run's outputs, when those are clean and
+        # no longer than a log's cap, is clean and within it too: not encoded again.
+        small = text is not None and len(text) <= LOG_OUTPUT_CAP and isinstance(r.outputs, dict)
+        logs = [
+            _log_row(n, notes, small and n.output is r.outputs.get(n.node_id)) for n in r.node_runs
+        ]
         errors = to_json(r.errors, notes)
         error_message = to_json(r.error_message, notes)
     except Exception as exc:  # a bug here must not leave the run unrecorded

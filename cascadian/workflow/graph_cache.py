@@ -18,7 +18,10 @@ from cascadian.workflow.validation import Validated
 
 def content_key(workflow: Workflow) -> str | None:
     """The graph's content as one string, or None when it cannot be written as JSON
-    (then the caller validates without the cache)."""
+    (then the caller validates without the cache). A graph read from the database
+    is keyed by the text it came as (marked, so it never equals a key made here)."""
+    if workflow.stored_text is not None:
+        return "db:" + workflow.stored_text
     try:
         return json.dumps(
             [workflow.nodes, workflow.edges, workflow.variables, workflow.trigger],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -12,6 +13,7 @@ from cascadian.data import Workflow
 from cascadian.workflow import executor as executor_module
 from cascadian.workflow.executor import GraphExecutor
 from cascadian.workflow.node_api import NodeServices
+from tests.factories import add_strategy
 
 NODES = [{"id": "start", "type": "start", "data": {}}, {"id": "end", "type": "end", "data": {}}]
 EDGES = [{"id": "e", "source": "start", "target": "end"}]
@@ -134,3 +136,23 @@ async def test_a_node_raising_cancelled_itself_fails_alone() -> None:
     assert not result.success
     assert result.errors[0]["node_id"] == "r"
     assert "cancelled or crashed" in result.errors[0]["error"]
+
+
+async def test_claimed_graphs_are_keyed_by_their_stored_text(
+    store: Any, db: Any, validations: list[Workflow]
+) -> None:
+    now = datetime.now(UTC)
+    changed = [*NODES[:1], {"id": "end", "type": "end", "data": {"label": "other"}}]
+    for graph in ((NODES, EDGES), (NODES, EDGES), (changed, EDGES)):
+        add_strategy(db, next_execution_at=now - timedelta(seconds=5), graph=graph)
+    claims = await store.claim_due(now, 10, 60)
+    texts = [c.workflow.stored_text for c in claims]
+    assert all(texts) and len(set(texts)) == 2
+    ex = executor()
+    for claim in claims:
+        assert (await ex.execute(claim.workflow)).success
+    assert len(validations) == 2  # one per distinct stored graph
+    assert (ex.graphs.hits, ex.graphs.misses) == (1, 2)
+    # The same graph built here is keyed by its content, apart from the stored text's.
+    assert (await ex.execute(workflow())).success
+    assert len(validations) == 3
