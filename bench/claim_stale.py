@@ -90,6 +90,8 @@ def main() -> None:
     p.add_argument("--rounds", type=int, default=2)
     p.add_argument("--tree", help="also measure this source tree (the before)")
     args = p.parse_args()
+    if args.tree:  # the before runs with the tree as its working directory
+        args.tree = str(Path(args.tree).resolve())
     strategies = args.strategies or (5_000 if args.quick else 50_000)
     admin = common.admin_url()
     urls = {"now": common.fresh_database(admin, DB)}

@@ -198,6 +198,8 @@ def main() -> None:
     p.add_argument("--procs", type=int, nargs="+", default=[1, 2])
     p.add_argument("--tree", help="also measure cascadian from this source tree (the before)")
     args = p.parse_args()
+    if args.tree:  # the before runs with the tree as its working directory
+        args.tree = str(Path(args.tree).resolve())
     jobs = args.jobs or (1_000 if args.quick else 10_000)
     admin = common.admin_url()
     ours = common.fresh_database(admin, drain.DB)

@@ -30,6 +30,7 @@ class Workflow:
     execution_id: UUID | None = None
     # The graph (nodes, edges, variables, trigger) as the database printed it, when it
     # came from there: identical graphs print identically, so it keys the graph cache.
+    # Only while the graph is the one read: whatever changes the graph drops it.
     stored_text: str | None = None
 
 

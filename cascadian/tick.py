@@ -22,6 +22,7 @@ import logging
 import time
 from collections.abc import Coroutine
 from contextlib import suppress
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 from uuid import UUID
@@ -277,6 +278,8 @@ class TickService:
             report.store_down = type(exc) is StoreUnavailable
             return []
         self.metrics.claimed(len(claims))
+        if any(c.claimed_at is None for c in claims):  # a store that did not stamp them
+            claims = [replace(c, claimed_at=c.claimed_at or now) for c in claims]
         report.claimed += len(claims)
         stopping = stop is not None and stop.is_set()
         if claims and (stopping or self.clock.monotonic() >= cutoff):
@@ -331,8 +334,9 @@ class TickService:
         try:
             # The executor stops itself at the deadline and says how far it got;
             # cancelling it is the fallback for one that does not.
-            if not done:
-                done, _ = await asyncio.wait({task}, timeout=timeout + REPORT_GRACE)
+            if not done:  # counted from the run's start, before the task's first step
+                left = deadline + REPORT_GRACE - asyncio.get_running_loop().time()
+                done, _ = await asyncio.wait({task}, timeout=max(0.0, left))
         except asyncio.CancelledError:  # a stopping worker cut the run short
             task.cancel()
             raise

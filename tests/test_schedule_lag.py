@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -140,3 +141,25 @@ async def test_a_strategy_a_live_lease_holds_is_not_counted_as_late(
     async with app_client(store, FakeClock(NOW)) as c:
         health = (await c.get("/api/health")).json()
     assert (health["status"], health["oldest_due_lag_seconds"]) == ("ok", 0)
+
+
+class UnstampedStore:
+    """The real store, but its claims come back without claimed_at (a store that does
+    not stamp them)."""
+
+    def __init__(self, inner: SqlStore) -> None:
+        self.inner = inner
+
+    async def claim_due(self, *args: Any) -> Any:
+        return [replace(c, claimed_at=None) for c in await self.inner.claim_due(*args)]
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+async def test_the_tick_stamps_claims_its_store_did_not(store: SqlStore, db: Any) -> None:
+    add_strategy(db, next_execution_at=NOW - timedelta(seconds=30))
+    tick = TickService(UnstampedStore(store), ScriptedExecutor(), Settings(), FakeClock(NOW))
+    report = await tick.tick()
+    [run] = report.executions
+    assert run.lag_seconds == 30.0

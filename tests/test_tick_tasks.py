@@ -1,4 +1,5 @@
-"""How the tick starts its tasks: a run that never waits is done at once."""
+"""How the tick starts its tasks: at once, until they first wait (an executor's run
+that never waits is done when its task is made)."""
 
 from __future__ import annotations
 

@@ -195,7 +195,9 @@ def translate(workflow: Workflow) -> Translation:
         else:
             nodes_out.append(translated)
     edges = _translate_edges(workflow.edges, nodes, refused, errors)
-    return Translation(replace(workflow, nodes=nodes_out, edges=edges), errors, original=True)
+    # Another graph now: the stored text no longer describes it.
+    translated_workflow = replace(workflow, nodes=nodes_out, edges=edges, stored_text=None)
+    return Translation(translated_workflow, errors, original=True)
 
 
 def _translate_edges(

@@ -4,6 +4,7 @@ its configs are, how its edges are read, and what is refused before anything run
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from typing import Any
 
 from cascadian.config import Settings
@@ -230,3 +231,11 @@ def test_cascadian_types_in_an_original_graph_run_as_cascadians() -> None:
     )
     edges.append({"id": "x", "source": "watch-1", "target": "tell", "sourceHandle": None})
     assert problems(nodes, edges) == []
+
+
+def test_a_translated_graph_drops_the_stored_text_it_no_longer_matches() -> None:
+    flow = replace(workflow(*saved("template.json")), stored_text="[the graph as stored]")
+    assert is_original(flow)
+    translated = translate(flow).workflow
+    assert translated.nodes != flow.nodes
+    assert translated.stored_text is None
