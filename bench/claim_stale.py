@@ -16,7 +16,6 @@ itself, cascadian_claim_due_v2 (the before) and v3, on the stale and fresh table
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import time
@@ -71,12 +70,9 @@ def claim_latency(url: str, strategies: int, samples: int) -> list[tuple[Any, ..
 
 
 def drain_once(url: str, tree: str | None) -> dict[str, Any]:
-    path = [str(HERE / "bench")] if tree is None else [tree, str(HERE / "bench")]
     out = subprocess.run(
         [sys.executable, "-c", DRAIN, url],
-        # `python -c` puts its working directory first on sys.path: the tree's.
-        cwd=tree or HERE,
-        env=os.environ | {"PYTHONPATH": os.pathsep.join(path)},
+        **common.in_tree(tree or HERE, HERE / "bench"),
         check=True,
         capture_output=True,
         text=True,
@@ -90,8 +86,6 @@ def main() -> None:
     p.add_argument("--rounds", type=int, default=2)
     p.add_argument("--tree", help="also measure this source tree (the before)")
     args = p.parse_args()
-    if args.tree:  # the before runs with the tree as its working directory
-        args.tree = str(Path(args.tree).resolve())
     strategies = args.strategies or (5_000 if args.quick else 50_000)
     admin = common.admin_url()
     urls = {"now": common.fresh_database(admin, DB)}
@@ -107,8 +101,7 @@ def main() -> None:
                 "import sys; from cascadian.store.migrate import migrate; migrate(sys.argv[1])",
                 urls["before"],
             ],
-            cwd=args.tree,
-            env=os.environ | {"PYTHONPATH": args.tree},
+            **common.in_tree(args.tree),
             check=True,
         )
     common.print_header("claims under stale statistics", urls["now"], __doc__ or "")

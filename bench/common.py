@@ -63,6 +63,15 @@ def parser(doc: str | None) -> argparse.ArgumentParser:
 # -- the database ---------------------------------------------------------------------
 
 
+def in_tree(tree: str | Path, *path: str | Path) -> dict[str, Any]:
+    """subprocess.run's cwd and env for `python -c` on `tree`'s code: `python -c` puts
+    its working directory first on sys.path, ahead of PYTHONPATH, so that must be the
+    tree too (or this tree's code runs instead). `path`: more import folders after it."""
+    root = str(Path(tree).resolve())
+    folders = [root, *(str(Path(p).resolve()) for p in path)]
+    return {"cwd": root, "env": os.environ | {"PYTHONPATH": os.pathsep.join(folders)}}
+
+
 def admin_url() -> str:
     """DATABASE_URL, or the embedded PostgreSQL under CASCADIAN_BENCH_DIR (started if needed)."""
     if os.environ.get("DATABASE_URL"):

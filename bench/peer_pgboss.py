@@ -21,7 +21,6 @@ of main: the before), in the same rounds.
 from __future__ import annotations
 
 import json
-import os
 import resource
 import shutil
 import subprocess
@@ -180,9 +179,7 @@ def cascadian_measure(
     here = Path(__file__).resolve().parent.parent
     out = subprocess.run(
         [sys.executable, "-c", code],
-        # In the tree: `python -c` puts its working directory first on sys.path.
-        cwd=tree,
-        env=os.environ | {"PYTHONPATH": f"{tree}{os.pathsep}{here / 'bench'}"},
+        **common.in_tree(tree, here / "bench"),
         check=True,
         capture_output=True,
         text=True,
@@ -198,8 +195,6 @@ def main() -> None:
     p.add_argument("--procs", type=int, nargs="+", default=[1, 2])
     p.add_argument("--tree", help="also measure cascadian from this source tree (the before)")
     args = p.parse_args()
-    if args.tree:  # the before runs with the tree as its working directory
-        args.tree = str(Path(args.tree).resolve())
     jobs = args.jobs or (1_000 if args.quick else 10_000)
     admin = common.admin_url()
     ours = common.fresh_database(admin, drain.DB)
@@ -215,8 +210,7 @@ def main() -> None:
         before_url = fresh_plain_database(admin, before)
         subprocess.run(
             [sys.executable, "-c", code, before_url],
-            cwd=args.tree,
-            env=os.environ | {"PYTHONPATH": args.tree},
+            **common.in_tree(args.tree),
             check=True,
         )
     flr = common.fresh_database(admin, floor.DB)
