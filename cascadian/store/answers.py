@@ -179,12 +179,15 @@ def tick_entry(row: dict[str, Any]) -> TickEntry:
     )
 
 
+_GRAPH_FIELDS = ("nodes", "edges", "variables", "trigger")
+
+
 @answer_of("a claim")
 def claimed_run(row: dict[str, Any], claimed_at: datetime | None = None) -> ClaimedRun:
     """A row of cascadian_claim_due_v1 (or an ok row of cascadian_claim_manual_v1)
     as a ClaimedRun; `claimed_at` is the claim's `now`, for a scheduled run."""
     problem = None
-    parts = [row[k] for k in ("nodes", "edges", "variables", "trigger")]
+    parts = [row[k] for k in _GRAPH_FIELDS]
     # jsonb's text never holds a NUL (jsonb refuses \u0000, and escapes control
     # characters), so joined with NULs the four texts say which is which.
     stored = (
@@ -193,10 +196,7 @@ def claimed_run(row: dict[str, Any], claimed_at: datetime | None = None) -> Clai
         else None
     )
     try:
-        graph = {
-            k: _json(v)
-            for k, v in zip(("nodes", "edges", "variables", "trigger"), parts, strict=True)
-        }
+        graph = {k: _json(v) for k, v in zip(_GRAPH_FIELDS, parts, strict=True)}
     except (ValueError, RecursionError) as exc:
         # PostgreSQL stores nesting Python cannot load: fail this strategy alone.
         why = "nested too deeply" if isinstance(exc, RecursionError) else "not valid JSON"
