@@ -1,0 +1,130 @@
+"""HOT updates: the claim and the finish on tables packed full, and as migrated (020).
+
+Two databases on the one server, each with the same due no-op strategies: in one the
+two tables a run updates are put back to PostgreSQL's default fillfactor (100, as
+before migrations/020), the other is as `cascadian migrate` leaves it (50). Batches
+of claims (cascadian_claim_due_v3) and their outcomes (cascadian_finish_runs_v3,
+start -> end: two node logs) alternate between the two, batch by batch, the order
+reversed every other batch, so a busy machine slows both alike. The time is the
+client's around each statement (the server's work plus a local round trip), per
+run; median of the batches. Then how many of each table's updates were HOT
+(pg_stat_user_tables, read once the server has flushed its counters).
+
+    .venv/bin/python bench/hot_updates.py [--quick] [--batches N] [--batch 200]
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import common
+import psycopg
+from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
+
+from cascadian.data import NodeRun, RunOutcome, RunResult
+from cascadian.store.arguments import outcome_record
+
+DBS = {
+    "fillfactor 100 (before 020)": "cascadian_bench_hot_full",
+    "as migrated": "cascadian_bench_hot",
+}
+TABLES = ("workflow_sessions", "workflow_executions")
+
+
+def noop_records(claims: list[dict[str, Any]], now: datetime) -> list[dict[str, Any]]:
+    logs = [
+        NodeRun("start", "start", "success", now, now, 0, None, {}),
+        NodeRun("end", "end", "success", now, now, 0, None, {}),
+    ]
+    result = RunResult(True, {"end": {}}, [], 2, 1, logs)
+    nxt = now + timedelta(minutes=5)
+    return [
+        outcome_record(RunOutcome(c["execution_id"], c["workflow_id"], result, nxt, now))
+        for c in claims
+    ]
+
+
+def hot_shares(conn: psycopg.Connection[Any]) -> dict[str, str]:
+    time.sleep(1.5)  # a bench, not a test: the backends flush their counters within a second
+    conn.execute("select pg_stat_clear_snapshot()")
+    rows = conn.execute(
+        "select relname, n_tup_upd, n_tup_hot_upd from pg_stat_user_tables where relname = any(%s)",
+        (list(TABLES),),
+    ).fetchall()
+    return {r["relname"]: f"{r['n_tup_hot_upd']:,} of {r['n_tup_upd']:,}" for r in rows}
+
+
+def main() -> None:
+    p = common.parser(__doc__)
+    p.add_argument("--batches", type=int, default=None, help="batches per database (default 150)")
+    p.add_argument("--batch", type=int, default=200)
+    args = p.parse_args()
+    batches = args.batches or (10 if args.quick else 150)
+    admin = common.admin_url()
+    conns: dict[str, psycopg.Connection[Any]] = {}
+    for label, name in DBS.items():
+        url = common.fresh_database(admin, name)
+        if label.startswith("fillfactor 100"):
+            with psycopg.connect(url, autocommit=True) as c:
+                for table in TABLES:
+                    c.execute(f"alter table {table} reset (fillfactor)")
+        common.seed(url, batches * args.batch)
+        conns[label] = psycopg.connect(url, autocommit=True, row_factory=dict_row)
+    common.print_header("HOT updates: the claim and the finish", url, __doc__ or "")
+    claim_us: dict[str, list[float]] = {label: [] for label in conns}
+    finish_us: dict[str, list[float]] = {label: [] for label in conns}
+    try:
+        for i in range(batches):
+            order = list(conns) if i % 2 == 0 else list(reversed(conns))
+            for label in order:
+                conn = conns[label]
+                now = datetime.now(UTC)
+                t0 = time.perf_counter()
+                claims = conn.execute(
+                    "select execution_id, workflow_id from cascadian_claim_due_v3(%s, %s, 60)",
+                    (now, args.batch),
+                ).fetchall()
+                claim_us[label].append((time.perf_counter() - t0) / len(claims) * 1e6)
+                records = Jsonb(noop_records(claims, now))
+                t0 = time.perf_counter()
+                answers = conn.execute(
+                    "select * from cascadian_finish_runs_v3(%s, 3)", (records,)
+                ).fetchall()
+                finish_us[label].append((time.perf_counter() - t0) / len(claims) * 1e6)
+                assert all(a["accepted"] for a in answers)
+        rows = []
+        for label, conn in conns.items():
+            hot = hot_shares(conn)
+            rows.append(
+                (
+                    label,
+                    len(claim_us[label]),
+                    common.median(claim_us[label]),
+                    common.median(finish_us[label]),
+                    hot.get("workflow_sessions", "?"),
+                    hot.get("workflow_executions", "?"),
+                )
+            )
+        common.print_table(
+            [
+                "tables",
+                "batches",
+                "claim µs/run",
+                "finish µs/run",
+                "sessions: HOT of updates",
+                "executions: HOT of updates",
+            ],
+            rows,
+        )
+    finally:
+        for conn in conns.values():
+            conn.close()
+        for name in DBS.values():
+            common.drop_database(admin, name)
+
+
+if __name__ == "__main__":
+    main()
