@@ -27,10 +27,8 @@ from psycopg.types.json import Jsonb
 from cascadian.data import NodeRun, RunOutcome, RunResult
 from cascadian.store.arguments import outcome_record
 
-DBS = {
-    "fillfactor 100 (before 020)": "cascadian_bench_hot_full",
-    "as migrated": "cascadian_bench_hot",
-}
+FULL = "fillfactor 100 (before 020)"
+DBS = {FULL: "cascadian_bench_hot_full", "as migrated": "cascadian_bench_hot"}
 TABLES = ("workflow_sessions", "workflow_executions")
 
 
@@ -48,7 +46,9 @@ def noop_records(claims: list[dict[str, Any]], now: datetime) -> list[dict[str, 
 
 
 def hot_shares(conn: psycopg.Connection[Any]) -> dict[str, str]:
-    time.sleep(1.5)  # a bench, not a test: the backends flush their counters within a second
+    # This connection made the updates: its first statement after going idle for a
+    # second flushes its counters, and the next reads them.
+    time.sleep(1.5)
     conn.execute("select pg_stat_clear_snapshot()")
     rows = conn.execute(
         "select relname, n_tup_upd, n_tup_hot_upd from pg_stat_user_tables where relname = any(%s)",
@@ -67,7 +67,7 @@ def main() -> None:
     conns: dict[str, psycopg.Connection[Any]] = {}
     for label, name in DBS.items():
         url = common.fresh_database(admin, name)
-        if label.startswith("fillfactor 100"):
+        if label == FULL:
             with psycopg.connect(url, autocommit=True) as c:
                 for table in TABLES:
                     c.execute(f"alter table {table} reset (fillfactor)")
