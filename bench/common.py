@@ -26,6 +26,8 @@ from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from cascadian.config import Settings
+from cascadian.data import NodeRun, RunOutcome, RunResult
+from cascadian.store.arguments import outcome_record
 from cascadian.store.migrate import migrate
 
 BENCH_USER = uuid.UUID("bbbbbbbb-bbbb-4bbb-8bbb-bbbbbbbbbbbb")
@@ -43,6 +45,21 @@ def chain(*nodes: dict[str, Any]) -> tuple[list[dict[str, Any]], list[dict[str, 
 
 # The no-op strategy: start -> end.
 NOOP = chain(node("start", "start"), node("end", "end"))
+
+
+def noop_records(claims: Iterable[dict[str, Any]], now: dt.datetime) -> list[dict[str, Any]]:
+    """The finish's JSON for claimed no-op runs (start -> end: two node logs, outputs
+    {"end": {}}), as the store sends it; each claim a row with execution_id, workflow_id."""
+    logs = [
+        NodeRun("start", "start", "success", now, now, 0, None, {}),
+        NodeRun("end", "end", "success", now, now, 0, None, {}),
+    ]
+    result = RunResult(True, {"end": {}}, [], 2, 1, logs)
+    nxt = now + dt.timedelta(minutes=5)
+    return [
+        outcome_record(RunOutcome(c["execution_id"], c["workflow_id"], result, nxt, now))
+        for c in claims
+    ]
 
 
 def delay_graph(seconds: float) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:

@@ -14,15 +14,12 @@ local round trip. Median and p95 per outcome.
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import common
 import psycopg
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
-
-from cascadian.data import NodeRun, RunOutcome, RunResult
-from cascadian.store.arguments import outcome_record
 
 DB = "cascadian_bench_finish"
 
@@ -55,16 +52,7 @@ def main() -> None:
                 "select execution_id, workflow_id from cascadian_claim_due_v3(%s, %s, 60)",
                 (now, args.batch),
             ).fetchall()
-            logs = [
-                NodeRun("start", "start", "success", now, now, 0, None, {}),
-                NodeRun("end", "end", "success", now, now, 0, None, {}),
-            ]
-            result = RunResult(True, {"end": {}}, [], 2, 1, logs)
-            nxt = now + timedelta(minutes=5)
-            records = [
-                outcome_record(RunOutcome(c["execution_id"], c["workflow_id"], result, nxt, now))
-                for c in claims
-            ]
+            records = common.noop_records(claims, now)
             t0 = time.perf_counter()
             answers = conn.execute(
                 f"select * from cascadian_finish_runs_{version}(%s, 3)", (Jsonb(records),)

@@ -16,7 +16,7 @@ run; median of the batches. Then how many of each table's updates were HOT
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import common
@@ -24,25 +24,9 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
-from cascadian.data import NodeRun, RunOutcome, RunResult
-from cascadian.store.arguments import outcome_record
-
 FULL = "fillfactor 100 (before 020)"
 DBS = {FULL: "cascadian_bench_hot_full", "as migrated": "cascadian_bench_hot"}
 TABLES = ("workflow_sessions", "workflow_executions")
-
-
-def noop_records(claims: list[dict[str, Any]], now: datetime) -> list[dict[str, Any]]:
-    logs = [
-        NodeRun("start", "start", "success", now, now, 0, None, {}),
-        NodeRun("end", "end", "success", now, now, 0, None, {}),
-    ]
-    result = RunResult(True, {"end": {}}, [], 2, 1, logs)
-    nxt = now + timedelta(minutes=5)
-    return [
-        outcome_record(RunOutcome(c["execution_id"], c["workflow_id"], result, nxt, now))
-        for c in claims
-    ]
 
 
 def hot_shares(conn: psycopg.Connection[Any]) -> dict[str, str]:
@@ -88,7 +72,7 @@ def main() -> None:
                     (now, args.batch),
                 ).fetchall()
                 claim_us[label].append((time.perf_counter() - t0) / len(claims) * 1e6)
-                records = Jsonb(noop_records(claims, now))
+                records = Jsonb(common.noop_records(claims, now))
                 t0 = time.perf_counter()
                 answers = conn.execute(
                     "select * from cascadian_finish_runs_v3(%s, 3)", (records,)
