@@ -62,6 +62,35 @@ def noop_records(claims: Iterable[dict[str, Any]], now: dt.datetime) -> list[dic
     ]
 
 
+def paired_claims_and_finishes(
+    conns: dict[str, psycopg.Connection[Any]], batches: int, batch: int
+) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
+    """Claim `batch` due strategies (cascadian_claim_due_v3) and finish them as no-op
+    runs (cascadian_finish_runs_v3), `batches` times on each connection (dict rows),
+    alternating between them batch by batch, the order reversed every other batch.
+    The client's µs per run around each statement, per connection: (claim, finish)."""
+    claim_us: dict[str, list[float]] = {label: [] for label in conns}
+    finish_us: dict[str, list[float]] = {label: [] for label in conns}
+    for i in range(batches):
+        for label in list(conns) if i % 2 == 0 else list(reversed(conns)):
+            conn = conns[label]
+            now = dt.datetime.now(dt.UTC)
+            t0 = time.perf_counter()
+            claims = conn.execute(
+                "select execution_id, workflow_id from cascadian_claim_due_v3(%s, %s, 60)",
+                (now, batch),
+            ).fetchall()
+            claim_us[label].append((time.perf_counter() - t0) / len(claims) * 1e6)
+            records = Jsonb(noop_records(claims, now))
+            t0 = time.perf_counter()
+            answers = conn.execute(
+                "select * from cascadian_finish_runs_v3(%s, 3)", (records,)
+            ).fetchall()
+            finish_us[label].append((time.perf_counter() - t0) / len(claims) * 1e6)
+            assert all(a["accepted"] for a in answers)
+    return claim_us, finish_us
+
+
 def delay_graph(seconds: float) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """A strategy whose only work is a delay: start -> delay -> end."""
     return chain(node("start", "start"), node("wait", "delay", seconds=seconds), node("end", "end"))

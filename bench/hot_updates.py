@@ -16,13 +16,11 @@ run; median of the batches. Then how many of each table's updates were HOT
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
 from typing import Any
 
 import common
 import psycopg
 from psycopg.rows import dict_row
-from psycopg.types.json import Jsonb
 
 FULL = "fillfactor 100 (before 020)"
 DBS = {FULL: "cascadian_bench_hot_full", "as migrated": "cascadian_bench_hot"}
@@ -58,27 +56,8 @@ def main() -> None:
         common.seed(url, batches * args.batch)
         conns[label] = psycopg.connect(url, autocommit=True, row_factory=dict_row)
     common.print_header("HOT updates: the claim and the finish", url, __doc__ or "")
-    claim_us: dict[str, list[float]] = {label: [] for label in conns}
-    finish_us: dict[str, list[float]] = {label: [] for label in conns}
     try:
-        for i in range(batches):
-            order = list(conns) if i % 2 == 0 else list(reversed(conns))
-            for label in order:
-                conn = conns[label]
-                now = datetime.now(UTC)
-                t0 = time.perf_counter()
-                claims = conn.execute(
-                    "select execution_id, workflow_id from cascadian_claim_due_v3(%s, %s, 60)",
-                    (now, args.batch),
-                ).fetchall()
-                claim_us[label].append((time.perf_counter() - t0) / len(claims) * 1e6)
-                records = Jsonb(common.noop_records(claims, now))
-                t0 = time.perf_counter()
-                answers = conn.execute(
-                    "select * from cascadian_finish_runs_v3(%s, 3)", (records,)
-                ).fetchall()
-                finish_us[label].append((time.perf_counter() - t0) / len(claims) * 1e6)
-                assert all(a["accepted"] for a in answers)
+        claim_us, finish_us = common.paired_claims_and_finishes(conns, batches, args.batch)
         rows = []
         for label, conn in conns.items():
             hot = hot_shares(conn)

@@ -15,8 +15,6 @@ batches. Needs a superuser (the fixture's Supabase roles are created cluster-wid
 from __future__ import annotations
 
 import contextlib
-import time
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +22,6 @@ import common
 import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
-from psycopg.types.json import Jsonb
 
 from cascadian.store.migrate import migrate
 
@@ -62,26 +59,8 @@ def main() -> None:
         common.seed(url, batches * args.batch)
         conns[label] = psycopg.connect(url, autocommit=True, row_factory=dict_row)
     common.print_header("the claim and the finish on two schemas", url, __doc__ or "")
-    claim_us: dict[str, list[float]] = {label: [] for label in conns}
-    finish_us: dict[str, list[float]] = {label: [] for label in conns}
     try:
-        for i in range(batches):
-            for label in list(conns) if i % 2 == 0 else list(reversed(conns)):
-                conn = conns[label]
-                now = datetime.now(UTC)
-                t0 = time.perf_counter()
-                claims = conn.execute(
-                    "select execution_id, workflow_id from cascadian_claim_due_v3(%s, %s, 60)",
-                    (now, args.batch),
-                ).fetchall()
-                claim_us[label].append((time.perf_counter() - t0) / len(claims) * 1e6)
-                records = Jsonb(common.noop_records(claims, now))
-                t0 = time.perf_counter()
-                answers = conn.execute(
-                    "select * from cascadian_finish_runs_v3(%s, 3)", (records,)
-                ).fetchall()
-                finish_us[label].append((time.perf_counter() - t0) / len(claims) * 1e6)
-                assert all(a["accepted"] for a in answers)
+        claim_us, finish_us = common.paired_claims_and_finishes(conns, batches, args.batch)
         common.print_table(
             ["schema", "batches", "claim µs/run", "finish µs/run"],
             [
