@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+import signal
 from datetime import datetime
 from importlib.metadata import PackageNotFoundError, version
 from typing import Annotated
@@ -72,8 +73,15 @@ def main_options(
     """Runs users' trading strategies on their schedules."""
 
 
+def _stop_on_sigterm(signum: int, _frame: object) -> None:
+    # SIGTERM's default action kills the process before `atexit` runs, and the
+    # embedded PostgreSQL is stopped from there; exiting normally runs it.
+    raise SystemExit(0)
+
+
 def main() -> None:
     """The console script (also `python -m cascadian`)."""
+    signal.signal(signal.SIGTERM, _stop_on_sigterm)
     app()
 
 

