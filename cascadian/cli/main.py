@@ -10,6 +10,7 @@ import asyncio
 import logging
 import secrets
 import signal
+import socket
 from datetime import datetime
 from importlib.metadata import PackageNotFoundError, version
 from typing import Annotated
@@ -281,6 +282,9 @@ def demo(
     from cascadian.cli.demo import demo_strategies, seed
     from cascadian.cli.demo_screen import strategy_lines
 
+    # Bound before anything is created, seeded or printed, so a busy port is one
+    # line and nothing announces a demo that never started.
+    listening = _listen("127.0.0.1", port)
     settings = load_settings()
     url = cli_database_url(settings)
     note(f"database: {describe(url)}")
@@ -289,7 +293,22 @@ def demo(
     console.print(f"seeded {seed(url, strategies)} demo strategies, due now and every minute:")
     for line in strategy_lines(strategies):
         console.print(line, markup=False)
-    asyncio.run(_serve_and_tick(settings, port, every, str(strategies[0]["id"])))
+    asyncio.run(_serve_and_tick(settings, listening, every, str(strategies[0]["id"])))
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """A listening socket on host:port, or one line naming the port and exit 1."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        sock.bind((host, port))
+        sock.listen(128)
+    except OSError as exc:
+        sock.close()
+        fail(
+            f"cannot listen on {host}:{port}: {exc.strerror or exc}",
+            "stop what uses that port, or pass another with --port",
+        )
+    return sock
 
 
 def _demo_secrets(settings: Settings) -> tuple[Settings, dict[str, str]]:
@@ -303,16 +322,19 @@ def _demo_secrets(settings: Settings) -> tuple[Settings, dict[str, str]]:
     return settings.model_copy(update=update), made
 
 
-async def _serve_and_tick(settings: Settings, port: int, every: float, example_id: str) -> None:
+async def _serve_and_tick(
+    settings: Settings, listening: socket.socket, every: float, example_id: str
+) -> None:
     import uvicorn
 
     from cascadian.cli.demo_screen import curl_lines, secret_lines, tick_line
     from cascadian.web.app import create_app
 
     settings, made = _demo_secrets(settings)
-    config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
+    port = listening.getsockname()[1]
+    config = uvicorn.Config(create_app(settings), log_level="warning")
     server = uvicorn.Server(config)
-    serving = asyncio.create_task(server.serve())
+    serving = asyncio.create_task(server.serve(sockets=[listening]))
     base = f"http://127.0.0.1:{port}"
     secret = settings.tick_secret
     assert secret is not None  # _demo_secrets made one

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -72,3 +73,19 @@ def test_tick_json_on_failure_has_the_endpoints_error_fields(
     body = json.loads(result.stdout)  # the error line is on stderr, not mixed in
     assert body["success"] is False and "database unavailable" in body["error"]
     assert isinstance(body["execution_time_ms"], int) and body["timestamp"]
+
+
+def test_demo_on_a_busy_port_says_so_in_one_line_and_starts_nothing(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
+    monkeypatch.setenv("CASCADIAN_DATA_DIR", str(tmp_path / "never-created"))
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = runner.invoke(app, ["demo", "--port", str(port)])
+    assert result.exit_code == 1
+    [line] = result.stderr.splitlines()
+    assert f"cannot listen on 127.0.0.1:{port}" in line and "--port" in line
+    assert result.stdout == ""
+    assert not (tmp_path / "never-created").exists()
