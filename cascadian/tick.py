@@ -191,7 +191,8 @@ class TickService:
             self.alerts.after_tick(report)  # sent on a task of its own, after the record
         d = report.summary()
         lag = "" if d.max_lag_seconds is None else f", max lag {d.max_lag_seconds:.1f}s"
-        log.info(
+        log.log(
+            logging.WARNING if report.error else logging.INFO,
             "tick (%s): %d claimed, %d ok, %d failed, %d released, %d ms%s%s",
             trigger,
             report.claimed,
@@ -201,6 +202,7 @@ class TickService:
             report.execution_time_ms,
             lag,
             f"; error: {report.error}" if report.error else "",
+            extra={"tick_summary": True},
         )
         return report
 

@@ -120,3 +120,18 @@ def test_uvicorns_coloured_copy_of_its_message_is_no_field(
     )
     [line] = json_lines(capsys.readouterr().err)
     assert line["message"] == "Started server process [42]" and "color_message" not in line
+
+
+async def test_a_failed_ticks_line_is_a_warning_naming_the_cause(
+    json_logs: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    down = SqlStore.postgres("postgresql://postgres@127.0.0.1:9/none", timeout=0.5)
+    await down.open()
+    try:
+        report = await TickService(down, ScriptedExecutor(), Settings(), FakeClock(NOW)).tick()
+    finally:
+        await down.close()
+    assert report.error is not None
+    [line] = [x for x in json_lines(capsys.readouterr().err) if x["logger"] == "cascadian.tick"]
+    assert line["level"] == "WARNING"
+    assert "Connection refused" in line["message"] and "tick_summary" not in line

@@ -158,6 +158,10 @@ def tick_table(data: TickSummary, trigger: str) -> Table:
     return table
 
 
+def _not_the_tick_summary(record: logging.LogRecord) -> bool:
+    return not getattr(record, "tick_summary", False)
+
+
 async def _tick_once(settings: Settings, trigger: str) -> TickReport:
     async with services(settings) as s:
         return await s.ticks.tick(trigger=trigger)
@@ -170,6 +174,8 @@ def tick(
     """Run one tick in this process and print its summary; exits 1 if the tick failed."""
     settings = load_settings()
     configure_logging(log_format=settings.log_format)
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(_not_the_tick_summary)  # this command prints the tick itself
     report = asyncio.run(_tick_once(settings, "cli"))
     if as_json:
         print(report.response().model_dump_json(indent=2))

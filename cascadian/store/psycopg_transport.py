@@ -73,7 +73,7 @@ class PsycopgTransport:
                 "run `cascadian migrate`"
             ) from exc
         except (psycopg.OperationalError, psycopg.InterfaceError, PoolTimeout) as exc:
-            raise StoreUnavailable(f"database unavailable: {type(exc).__name__}") from exc
+            raise StoreUnavailable(f"database unavailable: {_cause(exc)}") from exc
         except psycopg.Error as exc:  # the statement failed; its transaction rolled back
             detail = exc.diag.message_primary or type(exc).__name__
             raise StoreRejected(f"database error: {detail}") from exc
@@ -137,6 +137,13 @@ class PsycopgTransport:
                 raise StoreUnavailable(
                     f"database did not answer within {self._timeout:g}s"
                 ) from exc
+
+
+def _cause(exc: Exception) -> str:
+    """The driver's reason on one line ("connection failed: ... Connection refused"):
+    libpq's messages name the host and port, never the password."""
+    first = " ".join(str(exc).split("\n", 1)[0].split())
+    return f"{first[:200]} ({type(exc).__name__})" if first else type(exc).__name__
 
 
 @cache

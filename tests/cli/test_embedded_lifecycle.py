@@ -10,10 +10,12 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,13 +27,18 @@ import pytest
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(autouse=True)
-def no_server_outlives_its_test(tmp_path: Path) -> Iterator[None]:
-    yield
-    pid_file = tmp_path / "data" / "pg" / "postmaster.pid"
-    if pid_file.exists():
-        with contextlib.suppress(psutil.Error, ValueError):
-            psutil.Process(_postmaster_pid(tmp_path / "data")).terminate()
+@pytest.fixture
+def data_dir() -> Iterator[Path]:
+    """A data directory outside pytest's own temporary folder: pytest makes that one
+    private to root at every session start, and the embedded server runs as another
+    user; no server outlives its test."""
+    where = Path(tempfile.mkdtemp(prefix="cascadian-lifecycle-"))
+    try:
+        yield where / "data"
+    finally:
+        with contextlib.suppress(psutil.Error, OSError, ValueError, IndexError):
+            psutil.Process(_postmaster_pid(where / "data")).terminate()
+        shutil.rmtree(where, ignore_errors=True)
 
 
 def _env(data_dir: Path) -> dict[str, str]:
@@ -76,9 +83,9 @@ def _answers(port: int) -> bool:
 
 @pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 def test_serve_stopped_by_a_signal_stops_its_embedded_postgres(
-    tmp_path: Path, stop: signal.Signals
+    tmp_path: Path, data_dir: Path, stop: signal.Signals
 ) -> None:
-    data_dir, port = tmp_path / "data", _free_port()
+    port = _free_port()
     proc = subprocess.Popen(  # noqa: S603 - our own command line
         _cascadian("serve", "--port", str(port)),
         env=_env(data_dir),
@@ -101,9 +108,8 @@ def test_serve_stopped_by_a_signal_stops_its_embedded_postgres(
 
 
 def test_a_killed_holder_left_in_the_handle_file_does_not_keep_the_server_running(
-    tmp_path: Path,
+    tmp_path: Path, data_dir: Path
 ) -> None:
-    data_dir = tmp_path / "data"
     env = _env(data_dir)
     first = subprocess.run(  # noqa: S603 - our own command line
         _cascadian("migrate"), env=env, cwd=tmp_path, capture_output=True, timeout=120

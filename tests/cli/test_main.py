@@ -89,3 +89,15 @@ def test_demo_on_a_busy_port_says_so_in_one_line_and_starts_nothing(
     assert f"cannot listen on 127.0.0.1:{port}" in line and "--port" in line
     assert result.stdout == ""
     assert not (tmp_path / "never-created").exists()
+
+
+def test_a_database_that_is_down_is_one_line_with_its_cause(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", "postgresql://postgres@127.0.0.1:9/none")
+    monkeypatch.setenv("CASCADIAN_DB_TIMEOUT_SECONDS", "0.5")
+    result = runner.invoke(app, ["tick"])
+    assert result.exit_code == 1
+    [line] = result.stderr.splitlines()
+    assert "database unavailable: connection failed" in line
+    assert "127.0.0.1" in line and "port 9" in line
