@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 
 from cascadian.bootstrap import services
 from cascadian.clock import Clock
@@ -39,10 +40,13 @@ def create_app(
             app.state.strategy_service = s.strategies
             yield
 
-    app = FastAPI(
+    # /docs and /redoc serve Swagger UI and ReDoc from the package's own copies, so
+    # they work offline and behind a strict network policy (no CDN).
+    app = FastAPIOffline(
         title="cascadian",
         summary="Runs users' trading strategies on their schedules.",
         lifespan=lifespan,
+        static_url="/docs-assets",
     )
     app.state.settings = settings
     app.include_router(cron.router)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -163,3 +164,16 @@ async def test_openapi_declares_the_bearer_secrets_so_docs_can_send_them(
                 assert op["security"] == [{"CronSecret": []}], (method, path)
             else:
                 assert op["security"] == [{"AdminApiKey": []}], (method, path)
+
+
+@pytest.mark.parametrize("page", ["/docs", "/redoc"])
+async def test_the_api_docs_load_only_the_apps_own_assets(dead_store: SqlStore, page: str) -> None:
+    app = create_app(Settings(ADMIN_API_KEY=KEY), store=dead_store)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
+        html = (await c.get(page)).text
+        assets = re.findall(r"""(?:src|href)=["']([^"']+)["']""", html)
+        fetched = {url: await c.get(url) for url in assets}
+    assert assets and all(url.startswith("/") for url in assets), assets
+    assert "http" not in " ".join(assets)
+    assert all(r.status_code == 200 and r.content for r in fetched.values())
