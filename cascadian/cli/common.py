@@ -13,6 +13,7 @@ import logging
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, NoReturn
 
 import typer
@@ -87,11 +88,14 @@ def _setting_problem(error: Any) -> str:
     return f"{where}: {message}" if where else message
 
 
-def load_settings(*, opens_database: bool = True) -> Settings:
+def load_settings(*, opens_database: bool = True, may_create: bool = False) -> Settings:
     """The settings, or one line saying which variable to fix and exit 2.
 
-    A command that will open the embedded PostgreSQL, and would create it, says
-    where first (it lives under the directory the command runs in by default).
+    The embedded PostgreSQL lives in `.cascadian` under the directory a command runs
+    in. From a subdirectory the nearest one above is used (as git finds its
+    repository). Only a command that sets a database up (`may_create`: migrate,
+    demo) creates one, saying where first; any other stops, naming the directory,
+    rather than opening an empty database.
     """
     try:
         settings = Settings()
@@ -104,8 +108,8 @@ def load_settings(*, opens_database: bool = True) -> Settings:
         )
     except SettingsError as exc:
         fail(f"configuration error: {exc}", "fix it in the environment or .env", CONFIG_EXIT)
-    if opens_database:
-        announce_new_embedded(settings)
+    if opens_database and uses_embedded(settings) and not embedded.exists(settings.data_dir):
+        settings = _embedded_home(settings, may_create)
     return settings
 
 
@@ -113,12 +117,25 @@ def uses_embedded(settings: Settings) -> bool:
     return settings.database_url is None and not settings.uses_supabase
 
 
-def announce_new_embedded(settings: Settings) -> None:
-    if uses_embedded(settings) and not embedded.exists(settings.data_dir):
-        note(
-            f"creating a new embedded PostgreSQL in {embedded.data_path(settings.data_dir)} "
-            "(set DATABASE_URL, or CASCADIAN_DATA_DIR, to use another database)"
+def _embedded_home(settings: Settings, may_create: bool) -> Settings:
+    """Where the embedded PostgreSQL is, when it is not in the configured data dir."""
+    if "data_dir" not in settings.model_fields_set and not settings.data_dir.is_absolute():
+        for parent in Path.cwd().parents:
+            if embedded.exists(parent / settings.data_dir):
+                return settings.model_copy(update={"data_dir": parent / settings.data_dir})
+    where = embedded.data_path(settings.data_dir)
+    if not may_create:
+        fail(
+            f"no embedded PostgreSQL in {where}",
+            "run `cascadian migrate` (or `cascadian demo`) in the directory that should "
+            "hold it, or set CASCADIAN_DATA_DIR or DATABASE_URL",
+            CONFIG_EXIT,
         )
+    note(
+        f"creating a new embedded PostgreSQL in {where} "
+        "(set DATABASE_URL, or CASCADIAN_DATA_DIR, to use another database)"
+    )
+    return settings
 
 
 def cli_database_url(settings: Settings) -> str:

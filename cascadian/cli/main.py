@@ -102,7 +102,7 @@ def _migrate_or_exit(url: str) -> None:
 @app.command("migrate")
 def migrate_cmd() -> None:
     """Apply the migrations in order; re-running is a no-op."""
-    url = cli_database_url(load_settings())
+    url = cli_database_url(load_settings(may_create=True))
     note(f"migrating {describe(url)} with the migrations in {migrations_dir()}")
     _migrate_or_exit(url)
 
@@ -291,7 +291,7 @@ def demo(
     # Bound before anything is created, seeded or printed, so a busy port is one
     # line and nothing announces a demo that never started.
     listening = _listen("127.0.0.1", port)
-    settings = load_settings()
+    settings = load_settings(may_create=True)
     url = cli_database_url(settings)
     note(f"database: {describe(url)}")
     _migrate_or_exit(url)

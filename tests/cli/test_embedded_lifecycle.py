@@ -86,6 +86,10 @@ def test_serve_stopped_by_a_signal_stops_its_embedded_postgres(
     tmp_path: Path, data_dir: Path, stop: signal.Signals
 ) -> None:
     port = _free_port()
+    made = subprocess.run(  # noqa: S603 - our own command line
+        _cascadian("migrate"), env=_env(data_dir), cwd=tmp_path, capture_output=True, timeout=120
+    )
+    assert made.returncode == 0, made.stderr.decode()
     proc = subprocess.Popen(  # noqa: S603 - our own command line
         _cascadian("serve", "--port", str(port)),
         env=_env(data_dir),

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import typer
 from typer.testing import CliRunner
 
 from cascadian.cli import main as cli_main
@@ -93,12 +94,12 @@ def test_version_prints_the_installed_version() -> None:
     assert result.stdout == f"cascadian {version('cascadian')}\n"
 
 
-def test_a_command_that_would_create_an_embedded_database_says_where(
+def test_a_command_that_sets_a_database_up_says_where_it_creates_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("CASCADIAN_DATA_DIR", raising=False)
-    load_settings()
+    load_settings(may_create=True)
     assert capsys.readouterr().err == (
         f"creating a new embedded PostgreSQL in {tmp_path.resolve() / '.cascadian'} "
         "(set DATABASE_URL, or CASCADIAN_DATA_DIR, to use another database)\n"
@@ -106,6 +107,45 @@ def test_a_command_that_would_create_an_embedded_database_says_where(
     (tmp_path / ".cascadian" / "pg").mkdir(parents=True)
     load_settings()
     assert capsys.readouterr().err == ""  # it exists: nothing to announce
+
+
+def test_any_other_command_stops_rather_than_create_an_empty_database(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("CASCADIAN_DATA_DIR", raising=False)
+    result = runner.invoke(app, ["strategies", "list"])
+    assert result.exit_code == 2
+    [line] = result.stderr.splitlines()
+    assert f"no embedded PostgreSQL in {tmp_path.resolve() / '.cascadian'}" in line
+    assert "cascadian migrate" in line
+    assert not (tmp_path / ".cascadian").exists()
+
+
+def test_from_a_subdirectory_the_nearest_embedded_database_above_is_used(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / ".cascadian" / "pg").mkdir(parents=True)
+    below = tmp_path / "docs" / "deeper"
+    below.mkdir(parents=True)
+    monkeypatch.chdir(below)
+    monkeypatch.delenv("CASCADIAN_DATA_DIR", raising=False)
+    settings = load_settings()
+    assert settings.data_dir.resolve() == (tmp_path / ".cascadian").resolve()
+    assert capsys.readouterr().err == ""
+    assert not (below / ".cascadian").exists()
+
+
+def test_an_explicit_data_dir_is_never_looked_for_elsewhere(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / ".cascadian" / "pg").mkdir(parents=True)
+    below = tmp_path / "sub"
+    below.mkdir()
+    monkeypatch.chdir(below)
+    monkeypatch.setenv("CASCADIAN_DATA_DIR", ".cascadian")
+    with pytest.raises(typer.Exit):
+        load_settings()
 
 
 def test_config_alone_never_announces_a_database(
