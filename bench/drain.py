@@ -72,7 +72,10 @@ async def drain(url: str, env: dict[str, Any]) -> dict[str, Any]:
     """Tick until nothing is due; return runs, ticks, start/end times, CPU, store calls."""
     settings = common.bench_settings(url, **env)
     if hasattr(settings, "gc_threshold"):  # as bootstrap.services does; a --tree may predate it
-        from cascadian.gc_tuning import tune_gc
+        try:
+            from cascadian.bootstrap import tune_gc
+        except ImportError:  # a --tree from before it moved there
+            from cascadian.gc_tuning import tune_gc  # type: ignore[no-redef]
 
         tune_gc(settings)
     inner = SqlStore.postgres(url, pool_size=settings.db_pool_size)

@@ -1,8 +1,10 @@
-"""The composition root: which store and which executor this process uses, and the
-dry-run executor beside it (the same nodes, on services that write nothing)."""
+"""The composition root: which store and which executor this process uses, the
+dry-run executor beside it (the same nodes, on services that write nothing), and the
+process's garbage collector, tuned for ticking."""
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -13,19 +15,18 @@ from urllib.parse import urlsplit
 import httpx
 from psycopg.conninfo import conninfo_to_dict
 
-from cascadian.alerts import Alerts
 from cascadian.clock import Clock, SystemClock
 from cascadian.config import Settings
-from cascadian.console import ConsoleService
+from cascadian.console.service import ConsoleService
 from cascadian.control import ControlService
 from cascadian.errors import ConfigurationError
-from cascadian.gc_tuning import tune_gc
-from cascadian.metrics import WorkerMetrics
-from cascadian.paper import PaperService
+from cascadian.observers.alerts import Alerts
+from cascadian.observers.metrics import WorkerMetrics
 from cascadian.ports import FullStore, NodeStore, WorkflowExecutor
 from cascadian.store.sql_store import SqlStore
 from cascadian.strategies import StrategyService
 from cascadian.tick import TickService
+from cascadian.trading.paper import PaperService
 from cascadian.workflow.market import MarketData
 from cascadian.workflow.original.markets import LiveMarks
 
@@ -33,6 +34,23 @@ if TYPE_CHECKING:
     from cascadian.workflow.dry_run import DryRunner, DryRunTransport
 
 log = logging.getLogger(__name__)
+
+
+def tune_gc(settings: Settings) -> None:
+    """Set the collector's first threshold to CASCADIAN_GC_THRESHOLD (0: leave Python's).
+
+    A run allocates hundreds of container objects (tasks, futures, node records, the
+    outcome's JSON) that its end frees again by reference counting. With Python's
+    default first threshold (700 allocations) the collector still runs every few
+    runs and walks the young objects each time: about a tenth of a no-op run's CPU
+    (docs/performance.md, section 14). A higher threshold collects the same cycles,
+    less often; the young objects it lets pile up are a few MB at most. It is the
+    process's setting: set when the services are built, and kept (a later 0 does not
+    restore Python's).
+    """
+    if settings.gc_threshold:
+        _, older, oldest = gc.get_threshold()
+        gc.set_threshold(settings.gc_threshold, older, oldest)
 
 
 def database_url(settings: Settings) -> str:

@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from cascadian.workflow.allowlist import parse_allowlist
+from cascadian.outbound.allowlist import parse_allowlist
 
 PLACEHOLDER_SECRETS = {"changeme", "changethis", "secret", "password", "test"}
 # Vercel recommends at least 16 random characters for CRON_SECRET; so do we, for
@@ -134,7 +134,7 @@ class Settings(BaseSettings):
     graph_cache_size: int = Field(
         default=1_000, ge=0, le=100_000, validation_alias="CASCADIAN_GRAPH_CACHE_SIZE"
     )
-    # The garbage collector's first threshold in a process that ticks (gc_tuning.py);
+    # The garbage collector's first threshold in a process that ticks (bootstrap.tune_gc);
     # 0 leaves Python's own (700).
     gc_threshold: int = Field(
         default=10_000, ge=0, le=1_000_000, validation_alias="CASCADIAN_GC_THRESHOLD"
@@ -202,7 +202,7 @@ class Settings(BaseSettings):
         default="text", validation_alias="CASCADIAN_LOG_FORMAT"
     )
 
-    # Operators' alerts (alerts.py): a webhook POSTed on an auto-pause and on
+    # Operators' alerts (observers/alerts.py): a webhook POSTed on an auto-pause and on
     # ticks failing alert_failed_ticks times in a row. A secret: webhook URLs
     # often carry their token.
     alert_webhook_url: SecretStr | None = Field(

@@ -32,7 +32,7 @@ from cascadian.config import Settings
 from cascadian.data import ClaimedRun, RunOutcome, RunResult, Workflow
 from cascadian.errors import ScheduleError, StoreUnavailable, raise_unless_ok
 from cascadian.logs import bind, unbind
-from cascadian.metrics import WorkerMetrics
+from cascadian.observers.metrics import WorkerMetrics
 from cascadian.ports import Store, WorkflowExecutor
 from cascadian.recorder import OutcomeRecorder
 from cascadian.reports import RunReport, TickReport, failed_result
@@ -40,7 +40,7 @@ from cascadian.retention import Pruner
 from cascadian.schedule import MAX_INTERVAL_MINUTES, next_slot, validate
 
 if TYPE_CHECKING:
-    from cascadian.alerts import Alerts
+    from cascadian.observers.alerts import Alerts
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

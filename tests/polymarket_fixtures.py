@@ -15,8 +15,8 @@ from typing import Any
 import httpx
 
 from cascadian.config import Settings
+from cascadian.outbound.retry import RetryPolicy
 from cascadian.workflow.market import MarketData
-from cascadian.workflow.retry import RetryPolicy
 
 FIXTURES = Path(__file__).parent / "fixtures"
 GAMMA = "https://gamma.test"

@@ -7,8 +7,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from cascadian.bootstrap import tune_gc
 from cascadian.config import Settings
-from cascadian.gc_tuning import tune_gc
 
 
 @pytest.fixture(autouse=True)

@@ -22,9 +22,9 @@ from starlette.responses import Response
 
 from cascadian.config import Settings
 from cascadian.control import ControlService
-from cascadian.paper import PaperService
 from cascadian.strategies import StrategyService
 from cascadian.tick import TickService
+from cascadian.trading.paper import PaperService
 from cascadian.web.responses import Misconfigured, Unauthorized
 
 log = logging.getLogger(__name__)

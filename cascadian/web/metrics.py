@@ -13,7 +13,7 @@ from fastapi.responses import Response
 
 from cascadian.data import Gauges
 from cascadian.errors import StoreUnavailable
-from cascadian.metrics import CONTENT_TYPE, WorkerMetrics, exposition
+from cascadian.observers.metrics import CONTENT_TYPE, WorkerMetrics, exposition
 from cascadian.web.deps import Control, admin_router
 from cascadian.web.responses import error_responses
 

@@ -16,7 +16,7 @@ from uuid import UUID
 from fastapi import Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from cascadian.paper import NOTE
+from cascadian.trading.paper import NOTE
 from cascadian.web.deps import Paper, admin_router
 from cascadian.web.responses import error_responses
 from cascadian.web.strategies import StrategyId

@@ -18,7 +18,7 @@ from pydantic import SecretStr
 
 from cascadian.config import Settings
 from cascadian.errors import NodeError
-from cascadian.workflow.retry import DEADLINE_SLACK, RetryGaveUp, RetryPolicy, describe_status
+from cascadian.outbound.retry import DEADLINE_SLACK, RetryGaveUp, RetryPolicy, describe_status
 
 # What a strategy with an llm-analysis node is told when no provider is configured.
 NOT_CONFIGURED = (

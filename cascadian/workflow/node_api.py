@@ -21,13 +21,13 @@ from cascadian.clock import Clock, SystemClock
 from cascadian.config import Settings
 from cascadian.data import Workflow
 from cascadian.errors import NodeError
+from cascadian.outbound.retry import RetryPolicy
+from cascadian.outbound.ssrf import Resolver
 from cascadian.ports import NodeStore
-from cascadian.workflow.http_safety import Resolver
 from cascadian.workflow.javascript import JsLimits
 from cascadian.workflow.llm import LlmProvider
 from cascadian.workflow.market import MarketData
 from cascadian.workflow.offload import Checkpoint, offload
-from cascadian.workflow.retry import RetryPolicy
 
 T = TypeVar("T")
 

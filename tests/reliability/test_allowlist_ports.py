@@ -10,7 +10,7 @@ import pytest
 from pydantic import ValidationError
 
 from cascadian.config import Settings
-from cascadian.workflow.http_safety import UnsafeURL, check_url
+from cascadian.outbound.ssrf import UnsafeURL, check_url
 
 
 def dns(table: dict[str, Sequence[str]]):  # type: ignore[no-untyped-def]

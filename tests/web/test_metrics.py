@@ -14,7 +14,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from cascadian.clock import FakeClock
 from cascadian.config import Settings
-from cascadian.metrics import WorkerMetrics
+from cascadian.observers.metrics import WorkerMetrics
 from cascadian.store.sql_store import SqlStore
 from cascadian.web.app import create_app
 from tests.api_client import CRON, KEY, bearer

@@ -17,7 +17,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.routing import APIRoute
 from starlette.responses import Response
 
-from cascadian.console import ConsoleService
+from cascadian.console.service import ConsoleService
 from cascadian.errors import NotFound, StoreUnavailable
 from cascadian.web.console.render import templates
 from cascadian.web.console.session import COOKIE_PATH, Refused, Sessions, SignInRequired

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 
 from markupsafe import Markup
 
-from cascadian.console import TickWindow
+from cascadian.console.service import TickWindow
 from cascadian.data import TickEntry
 
 # The cron ticks once a minute; this much between two ticks is a missed minute

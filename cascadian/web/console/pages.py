@@ -23,7 +23,7 @@ from uuid import UUID
 from fastapi import Request
 from starlette.responses import Response
 
-from cascadian.console import FILTERS, SORTS, lag
+from cascadian.console.service import FILTERS, SORTS, lag
 from cascadian.web.console.base import (
     DONE,
     PAGE_SIZE,

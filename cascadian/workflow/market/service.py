@@ -17,13 +17,13 @@ from typing import Any
 import httpx
 
 from cascadian.config import Settings
+from cascadian.outbound.retry import RetryPolicy
 from cascadian.workflow.market.clob import ClobClient
 from cascadian.workflow.market.gamma import GammaClient, MarketQuery
 from cascadian.workflow.market.limiter import RateLimiter
 from cascadian.workflow.market.record import LiveQuote, Market, MarketPage
 from cascadian.workflow.market.shared import SharedRequests
 from cascadian.workflow.market.upstream import Upstream
-from cascadian.workflow.retry import RetryPolicy
 
 # Polymarket's limits are per 10 s sliding window.
 RATE_WINDOW = 10.0

@@ -16,8 +16,8 @@ from typing import Any
 import httpx
 
 from cascadian.errors import NodeError
+from cascadian.outbound.retry import DEADLINE_SLACK, RetryGaveUp, RetryPolicy, describe_status
 from cascadian.workflow.market.limiter import RateLimited, RateLimiter
-from cascadian.workflow.retry import DEADLINE_SLACK, RetryGaveUp, RetryPolicy, describe_status
 
 log = logging.getLogger(__name__)
 

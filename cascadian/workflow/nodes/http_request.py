@@ -2,7 +2,7 @@
 
 Every hop (the URL and each redirect Location) passes `check_url` and is sent to
 the checked address. The body is streamed, decoded in bounded steps and cut off at
-the configured size and at the run's deadline (http_body.py).
+the configured size and at the run's deadline (outbound/body.py).
 Services used: the HTTP client, settings, retry policy and resolver.
 """
 
@@ -17,10 +17,10 @@ import httpx
 from pydantic import ConfigDict, Field, field_validator
 
 from cascadian.config import Settings
-from cascadian.workflow.http_body import ACCEPT_ENCODING, read_capped
-from cascadian.workflow.http_safety import Resolver, SafeTarget, check_url, pinned_request
+from cascadian.outbound.body import ACCEPT_ENCODING, read_capped
+from cascadian.outbound.retry import DEADLINE_SLACK, RetryPolicy, describe_status
+from cascadian.outbound.ssrf import Resolver, SafeTarget, check_url, pinned_request
 from cascadian.workflow.node_api import NodeConfig, NodeContext, NodeError, NodeType
-from cascadian.workflow.retry import DEADLINE_SLACK, RetryPolicy, describe_status
 
 MAX_REDIRECTS = 5
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})

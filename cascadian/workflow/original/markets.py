@@ -139,7 +139,7 @@ async def order_price(
 
 class LiveMarks:
     """Prices open paper positions at their outcome's live midpoint (else Gamma's
-    listed price): cascadian.paper's MarkSource."""
+    listed price): cascadian.trading.paper's MarkSource."""
 
     def __init__(self, markets: MarketData) -> None:
         self.markets = markets

@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from cascadian.console import TickWindow
+from cascadian.console.service import TickWindow
 from cascadian.data import TickEntry
 from cascadian.web.console.charts import axes, chart_data, gaps, runs_chart
 from cascadian.web.console.diagram import NodeMark, graph_diagram, layers

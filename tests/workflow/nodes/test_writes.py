@@ -15,11 +15,11 @@ from cascadian.cli.demo import polymarket_watchlist_graph
 from cascadian.clock import FakeClock
 from cascadian.config import Settings
 from cascadian.data import Workflow
+from cascadian.outbound.retry import RetryPolicy
 from cascadian.store.sql_store import SqlStore
 from cascadian.tick import TickService
 from cascadian.workflow.executor import GraphExecutor
 from cascadian.workflow.node_api import NodeServices
-from cascadian.workflow.retry import RetryPolicy
 from tests.factories import USER, add_strategy, chain, node, rows
 from tests.polymarket_fixtures import ONE_PAGE
 

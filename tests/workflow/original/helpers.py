@@ -14,9 +14,9 @@ import respx
 
 from cascadian.clock import FakeClock
 from cascadian.data import RunResult, Workflow
+from cascadian.outbound.ssrf import Resolver
 from cascadian.store.sql_store import SqlStore
 from cascadian.workflow.executor import GraphExecutor
-from cascadian.workflow.http_safety import Resolver
 from cascadian.workflow.node_api import NodeServices
 from tests.factories import USER, add_strategy
 from tests.polymarket_fixtures import (

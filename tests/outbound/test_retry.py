@@ -9,7 +9,7 @@ from email.utils import formatdate
 import httpx
 import pytest
 
-from cascadian.workflow.retry import RetryGaveUp, RetryPolicy, retry_after_seconds
+from cascadian.outbound.retry import RetryGaveUp, RetryPolicy, retry_after_seconds
 
 REQUEST = httpx.Request("GET", "https://api.example.com/data")
 WALL_NOW = 1_700_000_000.0

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from cascadian.clock import FakeClock
-from cascadian.console import MAX_CHART_TICKS, ConsoleService, lag
+from cascadian.console.service import MAX_CHART_TICKS, ConsoleService, lag
 from cascadian.data import Schedule, StrategyStatus
 from cascadian.store.sql_store import SqlStore
 from tests.factories import USER

@@ -30,11 +30,11 @@ import httpx
 
 from cascadian.clock import Clock, SystemClock
 from cascadian.config import Settings
-from cascadian.metrics import WorkerMetrics
+from cascadian.observers.metrics import WorkerMetrics
+from cascadian.outbound.retry import RetryPolicy
+from cascadian.outbound.ssrf import Resolver, check_url, pinned_request
 from cascadian.ports import Store
 from cascadian.reports import RunReport, TickReport
-from cascadian.workflow.http_safety import Resolver, check_url, pinned_request
-from cascadian.workflow.retry import RetryPolicy
 
 log = logging.getLogger(__name__)
 

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import pytest
 
-from cascadian.workflow.http_safety import (
+from cascadian.outbound.ssrf import (
     Resolver,
     UnsafeURL,
     blocked_reason,

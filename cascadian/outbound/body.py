@@ -16,7 +16,7 @@ from collections.abc import Iterator
 import httpx
 
 from cascadian.errors import NodeError
-from cascadian.workflow.retry import describe_error
+from cascadian.outbound.retry import describe_error
 
 ACCEPT_ENCODING = "gzip, deflate"
 STEP = 64 * 1024

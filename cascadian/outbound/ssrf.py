@@ -25,7 +25,7 @@ from typing import Any
 import httpx
 
 from cascadian.errors import NodeError
-from cascadian.workflow.allowlist import DEFAULT_PORTS, AllowEntry, parse_allowlist
+from cascadian.outbound.allowlist import DEFAULT_PORTS, AllowEntry, parse_allowlist
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 # (host, port) -> the addresses it resolves to, as strings.

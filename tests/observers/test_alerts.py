@@ -13,16 +13,16 @@ import httpx
 import pytest
 import respx
 
-from cascadian.alerts import AUTO_PAUSED, TICKS_FAILING, Alerts
 from cascadian.clock import FakeClock
 from cascadian.config import Settings
 from cascadian.data import ClaimedRun, TickEntry
 from cascadian.errors import StoreReplyMalformed, StoreUnavailable
-from cascadian.metrics import WorkerMetrics
+from cascadian.observers.alerts import AUTO_PAUSED, TICKS_FAILING, Alerts
+from cascadian.observers.metrics import WorkerMetrics
+from cascadian.outbound.retry import RetryPolicy
 from cascadian.reports import TickReport
 from cascadian.store.sql_store import SqlStore
 from cascadian.tick import TickService
-from cascadian.workflow.retry import RetryPolicy
 from tests.executors import ScriptedExecutor, failed, returns
 from tests.factories import add_strategy
 
