@@ -90,7 +90,7 @@ async def test_cpu_work_stops_once_the_runs_deadline_has_passed() -> None:
         await FILTER.run(config, ctx)
 
 
-# The original builder's list nodes (cascadian/workflow/nodes/original/) get the same
+# The original builder's list nodes (cascadian/workflow/original/nodes/) get the same
 # treatment: off the loop, stopped at the deadline, capped.
 
 
@@ -99,9 +99,9 @@ def original(node: Any, raw: dict[str, Any]) -> Any:
 
 
 def original_nodes() -> list[tuple[str, Any, dict[str, Any]]]:
-    from cascadian.workflow.nodes.original.filter import FILTER as OFILTER
-    from cascadian.workflow.nodes.original.market_filter import MARKET_FILTER
-    from cascadian.workflow.nodes.original.transform import TRANSFORM
+    from cascadian.workflow.original.nodes.filter import FILTER as OFILTER
+    from cascadian.workflow.original.nodes.market_filter import MARKET_FILTER
+    from cascadian.workflow.original.nodes.transform import TRANSFORM
 
     return [
         (

@@ -1,2 +1,2 @@
-"""The original Cascadian builder's vocabulary: its saved graphs translated to the
-engine's own, its expression syntax, and its market fields."""
+"""The original Cascadian builder, in one place: its saved graphs translated to the
+engine's own, its expression syntax, its market fields, and its node types (`nodes/`)."""

@@ -9,7 +9,7 @@ import httpx
 import pytest
 import respx
 
-from cascadian.workflow.nodes.original.llm_analysis import fill, parse_reply
+from cascadian.workflow.original.nodes.llm_analysis import fill, parse_reply
 from tests.workflow.original.helpers import NOW_MS, polymarket, run_saved, saved
 
 LLM = "https://llm.test/v1"

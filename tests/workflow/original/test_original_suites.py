@@ -12,8 +12,8 @@ import pytest
 from cascadian.config import Settings
 from cascadian.data import Workflow
 from cascadian.workflow.node_api import NodeContext, NodeServices
-from cascadian.workflow.nodes.original.filter import FILTER
-from cascadian.workflow.nodes.original.transform import TRANSFORM
+from cascadian.workflow.original.nodes.filter import FILTER
+from cascadian.workflow.original.nodes.transform import TRANSFORM
 
 MARKETS: list[dict[str, Any]] = [
     {

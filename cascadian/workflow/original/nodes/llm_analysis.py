@@ -27,8 +27,8 @@ from pydantic import Field
 
 from cascadian.workflow.llm import NOT_CONFIGURED, complete
 from cascadian.workflow.node_api import NodeContext, NodeError, NodeServices, NodeType
-from cascadian.workflow.nodes.original.common import OriginalConfig, epoch_ms, one_input
 from cascadian.workflow.original.jsvalues import to_string
+from cascadian.workflow.original.nodes.common import OriginalConfig, epoch_ms, one_input
 from cascadian.workflow.templates import MISSING, get_path
 
 _PLACEHOLDER = re.compile(r"\{\{([^}]+)\}\}")

@@ -18,8 +18,8 @@ from pydantic import Field
 
 from cascadian.workflow.javascript import run_javascript
 from cascadian.workflow.node_api import NodeContext, NodeType, Routed, routed_handle
-from cascadian.workflow.nodes.original.common import OriginalConfig, upstream
 from cascadian.workflow.original.jsvalues import truthy
+from cascadian.workflow.original.nodes.common import OriginalConfig, upstream
 
 MAX_CODE = 100_000
 

@@ -18,8 +18,8 @@ from pydantic import Field, field_validator
 
 from cascadian.workflow.market import MarketQuery
 from cascadian.workflow.node_api import NodeContext, NodeType
-from cascadian.workflow.nodes.original.common import OriginalConfig, epoch_ms
 from cascadian.workflow.original.markets import normal_category, original_record
+from cascadian.workflow.original.nodes.common import OriginalConfig, epoch_ms
 
 # The most markets read to fill maxResults when categories narrow them.
 SCAN_LIMIT = 500

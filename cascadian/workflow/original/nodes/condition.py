@@ -20,8 +20,8 @@ from typing import Any, Self
 from pydantic import Field, model_validator
 
 from cascadian.workflow.node_api import NodeContext, NodeType, Routed, routed_handle
-from cascadian.workflow.nodes.original.common import OriginalConfig, one_input
 from cascadian.workflow.original.expressions import ExpressionError, compile_expression, holds
+from cascadian.workflow.original.nodes.common import OriginalConfig, one_input
 
 
 class Branch(OriginalConfig):

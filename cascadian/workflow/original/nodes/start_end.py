@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from cascadian.workflow.node_api import NodeContext, NodeType
-from cascadian.workflow.nodes.original.common import OriginalConfig, epoch_ms, first_input
+from cascadian.workflow.original.nodes.common import OriginalConfig, epoch_ms, first_input
 
 
 async def _start(config: OriginalConfig, ctx: NodeContext) -> dict[str, Any]:

@@ -25,9 +25,9 @@ from pydantic import Field, field_validator, model_validator
 
 from cascadian.data import PaperOrder, PaperSide
 from cascadian.workflow.node_api import NodeContext, NodeError, NodeType
-from cascadian.workflow.nodes.original.common import OriginalConfig, epoch_ms, items
 from cascadian.workflow.original.jsvalues import item_id, to_string
 from cascadian.workflow.original.markets import market_by_id, order_price
+from cascadian.workflow.original.nodes.common import OriginalConfig, epoch_ms, items
 
 NOTE = "PAPER TRADE: a simulated order; nothing was sent to Polymarket"
 KEYS = ("markets", "filtered", "transformed", "data")

@@ -23,8 +23,8 @@ from typing import Any
 from cascadian.data import Notification, WatchlistEntry
 from cascadian.errors import StoreRejected
 from cascadian.workflow.node_api import NodeContext, NodeError, NodeType
-from cascadian.workflow.nodes.original.common import OriginalConfig, epoch_ms, items, upstream
 from cascadian.workflow.original.jsvalues import item_id, to_number, to_string, truthy
+from cascadian.workflow.original.nodes.common import OriginalConfig, epoch_ms, items, upstream
 
 KEYS = ("markets", "filtered", "data", "transformed")
 

@@ -20,7 +20,7 @@ from pydantic import Field, field_validator
 
 from cascadian.workflow.node_api import NodeContext, NodeError, NodeType
 from cascadian.workflow.nodes.http_request import HttpRequestConfig, fetch
-from cascadian.workflow.nodes.original.common import OriginalConfig, upstream
+from cascadian.workflow.original.nodes.common import OriginalConfig, upstream
 
 _INPUT = re.compile(r"\$input(\d+)")
 

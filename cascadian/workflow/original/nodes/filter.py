@@ -29,8 +29,8 @@ from typing import Any, Self
 from pydantic import Field, model_validator
 
 from cascadian.workflow.node_api import Checkpoint, NodeContext, NodeType
-from cascadian.workflow.nodes.original.common import OriginalConfig, items
 from cascadian.workflow.original.jsvalues import item_id, less_than, to_number, to_string
+from cascadian.workflow.original.nodes.common import OriginalConfig, items
 from cascadian.workflow.templates import MISSING, get_path
 
 # The original read `markets`, then `data`; the other nodes' list keys follow, so a

@@ -26,7 +26,6 @@ from typing import Any, Literal, Self
 from pydantic import Field, model_validator
 
 from cascadian.workflow.node_api import Checkpoint, NodeContext, NodeError, NodeType
-from cascadian.workflow.nodes.original.common import OriginalConfig, items
 from cascadian.workflow.original.expressions import (
     ExpressionError,
     compile_expression,
@@ -34,6 +33,7 @@ from cascadian.workflow.original.expressions import (
     holds,
 )
 from cascadian.workflow.original.jsvalues import less_than, to_number, to_string
+from cascadian.workflow.original.nodes.common import OriginalConfig, items
 
 KEYS = ("filtered", "data", "markets", "transformed")
 _AGGREGATES = ("count", "sum", "avg", "min", "max")

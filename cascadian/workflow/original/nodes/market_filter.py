@@ -20,8 +20,8 @@ from typing import Any
 from pydantic import Field
 
 from cascadian.workflow.node_api import Checkpoint, NodeContext, NodeType
-from cascadian.workflow.nodes.original.common import OriginalConfig, epoch_ms, items
 from cascadian.workflow.original.jsvalues import to_number, to_string, truthy
+from cascadian.workflow.original.nodes.common import OriginalConfig, epoch_ms, items
 
 KEYS = ("markets", "data", "filtered", "transformed")
 DAY_MS = 86_400_000
