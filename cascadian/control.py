@@ -1,6 +1,6 @@
 """Operators' control of strategies, and the reads dashboards use.
 
-The web routes (web/strategies.py, web/ops.py) and `cascadian strategies` call
+The web routes (web/control.py, web/ops.py) and `cascadian strategies` call
 this service. It computes next slots (schedule.py) and makes each change with
 one control-store call, that is one SQL function (migrations/005). Running a
 strategy now is the tick service's job (TickService.run_now).

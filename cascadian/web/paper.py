@@ -17,9 +17,9 @@ from fastapi import Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from cascadian.trading.paper import NOTE
+from cascadian.web.control import StrategyId
 from cascadian.web.deps import Paper, admin_router
 from cascadian.web.responses import error_responses
-from cascadian.web.strategies import StrategyId
 
 router = admin_router()
 

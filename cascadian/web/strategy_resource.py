@@ -37,9 +37,9 @@ from cascadian.data import (
 )
 from cascadian.errors import GraphInvalid
 from cascadian.schedule import MAX_INTERVAL_MINUTES
+from cascadian.web.control import NodeLogModel, Page, StrategyStatusModel
 from cascadian.web.deps import Strategies, admin_router
 from cascadian.web.responses import error_responses
-from cascadian.web.strategies import NodeLogModel, Page, StrategyStatusModel
 from cascadian.workflow.format import Graph, StrategyDocument, document
 
 router = admin_router()
