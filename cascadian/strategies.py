@@ -1,7 +1,7 @@
 """Strategies as a resource: create, list, read, edit, archive, validate, dry-run,
 export and import.
 
-The web routes (web/strategy_resource.py), `cascadian strategies` and any console
+The web routes (web/strategies.py), `cascadian strategies` and any console
 call this service. A graph is checked whole (GraphRunner.problems, the one
 validate path of workflow/validation.py) before anything is saved, and a bad one
 raises GraphInvalid with every problem. Each change is one store call, so one SQL

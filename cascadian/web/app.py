@@ -12,7 +12,7 @@ from cascadian.bootstrap import services
 from cascadian.clock import Clock
 from cascadian.config import Settings, get_settings
 from cascadian.ports import FullStore, WorkflowExecutor
-from cascadian.web import console, control, cron, metrics, ops, paper, strategy_resource
+from cascadian.web import console, control, cron, metrics, ops, paper, strategies
 from cascadian.web.body_limit import BodyLimit
 from cascadian.web.responses import install_error_handlers
 
@@ -52,7 +52,7 @@ def create_app(
     app.include_router(cron.router)
     app.include_router(ops.router)
     app.include_router(control.router)
-    app.include_router(strategy_resource.router)
+    app.include_router(strategies.router)
     app.include_router(paper.router)
     console.install(app, settings)
     app.include_router(metrics.router)
