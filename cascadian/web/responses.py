@@ -3,9 +3,11 @@ OpenAPI description, and the handlers that turn our errors into it.
 
     {"success": false, "error": "Not Found", "message": "...", "timestamp": "..."}
 
-The 401 body is a fixed contract and has no timestamp; a 503 adds
-`execution_time_ms`, a 422 `details` (each invalid field and why; for a graph that
-cannot run, each problem's node_id, node_type, field and msg).
+Every error has it, the 401 too (its first three fields are the original app's
+contract); a 503 adds `execution_time_ms`, a 422 `details` (each invalid field's
+`loc` and `message`; for a graph that cannot run, each problem's node_id,
+node_type, field and message). A 405's `Allow` names every method the path
+answers, across the routes that serve it.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
+from starlette.routing import Match
 
 from cascadian.errors import Conflict, GraphInvalid, NotFound, ScheduleError, StoreUnavailable
 
@@ -45,12 +48,12 @@ class ErrorBody(BaseModel):
     success: bool = False
     error: str
     message: str | None = None
-    timestamp: datetime | None = Field(
-        default=None, description="Absent from the 401 body, which is a fixed contract"
-    )
+    timestamp: datetime | None = None
     execution_time_ms: int | None = Field(default=None, description="503 only")
     details: list[dict[str, Any]] | None = Field(
-        default=None, description="422 only: each invalid field's location and message"
+        default=None,
+        description="422 only: each invalid field's `loc` and `message`, or each "
+        "graph problem's `node_id`, `node_type`, `field` and `message`",
     )
 
 
@@ -97,10 +100,7 @@ def error(
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(Unauthorized)
     async def unauthorized(_: Request, exc: Unauthorized) -> JSONResponse:
-        return JSONResponse(
-            status_code=401,
-            content={"success": False, "error": "Unauthorized", "message": exc.message},
-        )
+        return error(401, "Unauthorized", exc.message)
 
     @app.exception_handler(Misconfigured)
     async def misconfigured(_: Request, exc: Misconfigured) -> JSONResponse:
@@ -126,7 +126,7 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(GraphInvalid)
     async def invalid_graph(_: Request, exc: GraphInvalid) -> JSONResponse:
         details = [
-            {"node_id": p.node_id, "node_type": p.node_type, "field": p.field, "msg": p.message}
+            {"node_id": p.node_id, "node_type": p.node_type, "field": p.field, "message": p.message}
             for p in exc.problems
         ]
         message = f"the graph cannot run: {len(details)} problem(s)"
@@ -137,14 +137,14 @@ def install_error_handlers(app: FastAPI) -> None:
         details = [
             {
                 "loc": list(e.get("loc", ()))[:10],
-                "msg": _short(str(e.get("msg", "")), MAX_DETAIL_CHARS),
+                "message": _short(str(e.get("msg", "")), MAX_DETAIL_CHARS),
             }
             for e in exc.errors()[:50]
         ]
         return error(422, "Validation Error", "the request is not valid", details=details)
 
     @app.exception_handler(HTTPException)
-    async def http_error(_: Request, exc: HTTPException) -> Response:
+    async def http_error(request: Request, exc: HTTPException) -> Response:
         """404 for an unknown route, 405 for a wrong method, and any other HTTP error
         Starlette raises, in the same shape as ours (with its headers: 405's Allow)."""
         if exc.status_code in (204, 304):  # answers without a body, as Starlette's
@@ -154,4 +154,21 @@ def install_error_handlers(app: FastAPI) -> None:
         except ValueError:
             name = "HTTP Error"
         message = exc.detail if isinstance(exc.detail, str) and exc.detail != name else None
-        return error(exc.status_code, name, message, headers=exc.headers)
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            headers["Allow"] = ", ".join(_allowed_methods(request))
+        return error(exc.status_code, name, message, headers=headers)
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method some route answers on this path: the cron route is one route per
+    method (an operation id each), so the refusing route's own list is too short."""
+    routes = request.app.router.routes
+    return [
+        method
+        for method in _METHODS
+        if any(r.matches({**request.scope, "method": method})[0] is Match.FULL for r in routes)
+    ]
+
+
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")

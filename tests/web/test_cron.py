@@ -97,7 +97,9 @@ async def test_a_bad_or_missing_secret_gets_401_without_touching_the_database(
     async with client(dead_store) as c:
         reply = await c.post(URL, headers=headers)
     assert reply.status_code == 401
-    assert reply.json() == UNAUTHORIZED
+    body = reply.json()
+    assert datetime.fromisoformat(body.pop("timestamp"))
+    assert body == UNAUTHORIZED
 
 
 async def test_admin_api_key_is_accepted_when_cron_secret_is_unset(
@@ -200,3 +202,15 @@ async def test_secrets_never_appear_in_responses_or_logs(
             texts = [(await c.post(URL, headers=bearer(h))).text for h in (SECRET, "nope")]
     assert all(SECRET not in t for t in texts)
     assert SECRET not in caplog.text
+
+
+async def test_a_wrong_method_is_405_naming_every_method_the_route_answers(
+    store: SqlStore,
+) -> None:
+    async with client(store) as c:
+        reply = await c.put(URL, headers={"Authorization": f"Bearer {SECRET}"})
+    assert reply.status_code == 405
+    assert {m.strip() for m in reply.headers["allow"].split(",")} >= {"GET", "POST"}
+    body = reply.json()
+    assert (body["error"], body["success"]) == ("Method Not Allowed", False)
+    assert datetime.fromisoformat(body["timestamp"])

@@ -100,7 +100,9 @@ async def test_a_missing_or_wrong_key_gets_401_even_with_a_bad_body(
             method, path.format(uuid.uuid4()), headers=headers, content=b"{not json"
         )
     assert reply.status_code == 401
-    assert reply.json() == UNAUTHORIZED
+    body = reply.json()
+    assert datetime.fromisoformat(body.pop("timestamp"))
+    assert body == UNAUTHORIZED
 
 
 @pytest.mark.parametrize(("method", "path"), BY_ID)
@@ -209,7 +211,7 @@ async def test_every_config_problem_of_a_node_names_its_field(store: SqlStore, d
         "no-such-type",
         "type",
     )
-    assert "unknown type" in problem["msg"]
+    assert "unknown type" in problem["message"]
 
 
 @pytest.mark.parametrize(
