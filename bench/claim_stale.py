@@ -8,7 +8,9 @@ ANALYZE. Autovacuum is off for the table during the benchmark, so that its
 autoanalyze cannot freshen the statistics halfway through a stale drain. Rounds
 interleave stale and fresh; `--tree PATH` measures another source tree (the
 before) in the same rounds. First, the latency of one claim by the function
-itself, cascadian_claim_due_v2 (the before) and v3, on the stale and fresh table.
+itself, cascadian_claim_due_v2 (the before) and v3, on the stale and fresh table:
+migrations/021 dropped v2, so the benchmark installs it from migrations/008's text,
+under a name of its own.
 
     .venv/bin/python bench/claim_stale.py [--quick] [--rounds 2] [--tree /tmp/ab-base]
 """
@@ -28,6 +30,10 @@ import psycopg
 DB = "cascadian_bench_stale"
 BEFORE = "cascadian_bench_stale_before"
 HERE = Path(__file__).resolve().parent.parent
+# The claim as migrations/008 wrote it, installed only in the benchmark's database.
+BEFORE_SOURCE = ("008_current_versions_and_side_writes.sql", "cascadian_claim_due_v2")
+CLAIM_BEFORE = "bench_claim_due_008"
+CLAIMS = {"v2": CLAIM_BEFORE, "v3": "cascadian_claim_due_v3"}
 
 DRAIN = (
     "import asyncio, json, sys; import drain; "
@@ -48,9 +54,20 @@ def prepare(url: str, strategies: int, fresh: bool) -> None:
             conn.execute("analyze workflow_sessions")
 
 
+def install_claim_before(url: str) -> None:
+    """Create CLAIM_BEFORE from BEFORE_SOURCE's function, as its migration wrote it."""
+    migration, name = BEFORE_SOURCE
+    text = (HERE / "migrations" / migration).read_text()
+    start = text.index(f"create or replace function {name}(")
+    end = text.index("$$;", text.index("as $$", start)) + len("$$;")
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(text[start:end].replace(name, CLAIM_BEFORE, 1).encode())
+
+
 def claim_latency(url: str, strategies: int, samples: int) -> list[tuple[Any, ...]]:
     """One claim of 25 by each version of the claim function, on the stale and the
     fresh table, interleaved; each rolled back so every sample claims the same rows."""
+    install_claim_before(url)
     rows = []
     for stats in ("stale", "fresh"):
         prepare(url, strategies, fresh=stats == "fresh")
@@ -60,7 +77,7 @@ def claim_latency(url: str, strategies: int, samples: int) -> list[tuple[Any, ..
                 for version, ms in times.items():
                     t0 = time.perf_counter()
                     conn.execute(
-                        f"select count(*) from cascadian_claim_due_{version}(now(), 25, 60)"
+                        f"select count(*) from {CLAIMS[version]}(now(), 25, 60)"
                     ).fetchone()
                     ms.append((time.perf_counter() - t0) * 1000)
                     conn.rollback()

@@ -1,6 +1,6 @@
 """What a run's outcome does to a strategy: counters, rolling average, auto-pause.
 
-The rules run in SQL, in cascadian_finish_runs_v1, so they are atomic under
+The rules run in SQL, in cascadian_finish_runs_v3, so they are atomic under
 concurrent ticks. The pure `apply` below is their specification: the store
 tests check the SQL against it.
 """

@@ -1,8 +1,8 @@
 """One tick: claim due strategies, run them concurrently, record each outcome.
 
-    claim  -> store.claim_due       (SQL: cascadian_claim_due_v1)
+    claim  -> store.claim_due       (SQL: cascadian_claim_due_v3)
     run    -> executor.execute      (per-strategy timeout)
-    record -> store.finish_runs     (SQL: cascadian_finish_runs_v1)
+    record -> store.finish_runs     (SQL: cascadian_finish_runs_v3)
 
 Claims are taken in batches no larger than the free concurrency, so every
 claimed strategy starts at once; claiming stops when a new run could no
@@ -12,7 +12,7 @@ next claim and its runs overlap the write of the last batch (up to as many runs
 again waiting on the write): the database writes while the process runs.
 
 `run_now` runs one strategy on demand through the same run and record steps,
-under a manual claim (SQL: cascadian_claim_manual_v1).
+under a manual claim (SQL: cascadian_claim_manual_v3).
 """
 
 from __future__ import annotations

@@ -138,7 +138,7 @@ def execution_page(d: dict[str, Any]) -> ExecutionPage:
 
 @answer_of("cascadian_execution_v2")
 def execution_detail(d: dict[str, Any]) -> ExecutionDetail:
-    """The JSON of cascadian_execution_v1."""
+    """The JSON of cascadian_execution_v2."""
     logs = [
         NodeRun(
             node_id=log["node_id"],
@@ -184,7 +184,7 @@ _GRAPH_FIELDS = ("nodes", "edges", "variables", "trigger")
 
 @answer_of("a claim")
 def claimed_run(row: dict[str, Any], claimed_at: datetime | None = None) -> ClaimedRun:
-    """A row of cascadian_claim_due_v1 (or an ok row of cascadian_claim_manual_v1)
+    """A row of cascadian_claim_due_v3 (or an ok row of cascadian_claim_manual_v3)
     as a ClaimedRun; `claimed_at` is the claim's `now`, for a scheduled run."""
     problem = None
     parts = [row[k] for k in _GRAPH_FIELDS]
@@ -235,7 +235,7 @@ def _json(value: Any) -> Any:
 
 @answer_of("cascadian_claim_manual_v3")
 def manual_claim(row: dict[str, Any]) -> ManualClaim:
-    """The row of cascadian_claim_manual_v1."""
+    """The row of cascadian_claim_manual_v3."""
     result = control_result(row["result"])
     return ManualClaim(result, claimed_run(row) if result == "ok" else None)
 

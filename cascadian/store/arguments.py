@@ -170,7 +170,7 @@ def _log_row(run: NodeRun, notes: list[str], clean: bool = False) -> dict[str, A
 
 
 def outcome_record(outcome: RunOutcome) -> dict[str, Any]:
-    """The JSON element cascadian_finish_runs_v2 takes for one outcome. Never raises:
+    """The JSON element cascadian_finish_runs_v3 takes for one outcome. Never raises:
     whatever a run produced, its outcome can be written. Values that cannot be
     stored are replaced and the run's errors say so; if the record cannot be built
     at all, it is written without outputs and logs."""
@@ -242,7 +242,7 @@ def tick_record(report: TickReport) -> dict[str, Any]:
 
 
 def notification_record(n: Notification) -> dict[str, Any]:
-    """The JSON cascadian_notify_v1 takes."""
+    """The JSON cascadian_notify_v2 takes."""
     record = asdict(n)
     record["user_id"] = str(n.user_id)
     record["workflow_id"] = str(n.workflow_id) if n.workflow_id else None

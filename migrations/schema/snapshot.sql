@@ -316,139 +316,6 @@ as $$
     select count(*)::integer from released;
 $$;
 
-create function cascadian_claim_due_v1(p_now timestamp with time zone, p_limit integer, p_lease_seconds double precision)
-returns TABLE(execution_id uuid, workflow_id uuid, user_id uuid, name text, nodes text, edges text, variables text, trigger text, execution_interval_minutes integer, cron_expression text, timezone text, scheduled_for timestamp with time zone, attempt integer, lease_expires_at timestamp with time zone)
-language sql volatile
-as $$
-    with due as (
-        select s.id, s.lease_token as abandoned_token
-        from workflow_sessions s
-        where s.auto_run
-          and s.status in ('running', 'error')
-          and s.next_execution_at <= p_now
-          and (s.lease_expires_at is null or s.lease_expires_at <= p_now)
-        order by s.next_execution_at
-        limit p_limit
-        for update skip locked
-    ),
-    abandoned as (
-        update workflow_executions e
-        set status = 'cancelled',
-            execution_completed_at = p_now,
-            error_message = 'abandoned: the lease expired before the run was recorded'
-        from due
-        where e.id = due.abandoned_token and e.status = 'running'
-        returning e.id
-    ),
-    claimed as (
-        update workflow_sessions s
-        set lease_token = gen_random_uuid(),
-            lease_expires_at = p_now + make_interval(secs => p_lease_seconds)
-        from due
-        where s.id = due.id
-        returning s.*
-    ),
-    runs as (
-        insert into workflow_executions (
-            id, workflow_id, user_id, execution_started_at, status,
-            trigger_kind, scheduled_for, attempt, workflow_snapshot
-        )
-        select
-            c.lease_token, c.id, c.user_id, p_now, 'running',
-            'scheduled', c.next_execution_at,
-            -- max, not count: history rows deleted by a clean-up must not make
-            -- the next attempt collide with a surviving one.
-            1 + coalesce((
-                select max(prior.attempt)
-                from workflow_executions prior
-                where prior.workflow_id = c.id
-                  and prior.scheduled_for = c.next_execution_at
-                  and prior.trigger_kind = 'scheduled'
-            ), 0),
-            jsonb_build_object(
-                'name', c.name, 'nodes', c.nodes, 'edges', c.edges,
-                'variables', c.variables, 'trigger', c.trigger
-            )
-        from claimed c
-        returning id, attempt
-    )
-    select
-        c.lease_token, c.id, c.user_id, c.name, c.nodes::text, c.edges::text,
-        coalesce(c.variables, '{}'::jsonb)::text, c.trigger::text,
-        c.execution_interval_minutes, c.cron_expression, c.timezone,
-        c.next_execution_at, r.attempt, c.lease_expires_at
-    from claimed c
-    join runs r on r.id = c.lease_token
-    order by c.next_execution_at;
-$$;
-
-create function cascadian_claim_due_v2(p_now timestamp with time zone, p_limit integer, p_lease_seconds double precision)
-returns TABLE(execution_id uuid, workflow_id uuid, user_id uuid, name text, nodes text, edges text, variables text, trigger text, execution_interval_minutes integer, cron_expression text, timezone text, scheduled_for timestamp with time zone, attempt integer, lease_expires_at timestamp with time zone)
-language sql volatile
-as $$
-    with due as (
-        select s.id, s.lease_token as abandoned_token
-        from workflow_sessions s
-        where s.auto_run
-          and s.status in ('running', 'error')
-          and s.is_current_version
-          and s.next_execution_at <= p_now
-          and (s.lease_expires_at is null or s.lease_expires_at <= p_now)
-        order by s.next_execution_at
-        limit p_limit
-        for update skip locked
-    ),
-    abandoned as (
-        update workflow_executions e
-        set status = 'cancelled',
-            execution_completed_at = p_now,
-            error_message = 'abandoned: the lease expired before the run was recorded'
-        from due
-        where e.id = due.abandoned_token and e.status = 'running'
-        returning e.id
-    ),
-    claimed as (
-        update workflow_sessions s
-        set lease_token = gen_random_uuid(),
-            lease_expires_at = p_now + make_interval(secs => p_lease_seconds)
-        from due
-        where s.id = due.id
-        returning s.*
-    ),
-    runs as (
-        insert into workflow_executions (
-            id, workflow_id, user_id, execution_started_at, status,
-            trigger_kind, scheduled_for, attempt, workflow_snapshot
-        )
-        select
-            c.lease_token, c.id, c.user_id, p_now, 'running',
-            'scheduled', c.next_execution_at,
-            -- max, not count: history rows deleted by a clean-up must not make
-            -- the next attempt collide with a surviving one.
-            1 + coalesce((
-                select max(prior.attempt)
-                from workflow_executions prior
-                where prior.workflow_id = c.id
-                  and prior.scheduled_for = c.next_execution_at
-                  and prior.trigger_kind = 'scheduled'
-            ), 0),
-            jsonb_build_object(
-                'name', c.name, 'nodes', c.nodes, 'edges', c.edges,
-                'variables', c.variables, 'trigger', c.trigger, 'version', c.version
-            )
-        from claimed c
-        returning id, attempt
-    )
-    select
-        c.lease_token, c.id, c.user_id, c.name, c.nodes::text, c.edges::text,
-        coalesce(c.variables, '{}'::jsonb)::text, c.trigger::text,
-        coalesce(c.execution_interval_minutes, 5), c.cron_expression, c.timezone,
-        c.next_execution_at, r.attempt, c.lease_expires_at
-    from claimed c
-    join runs r on r.id = c.lease_token
-    order by c.next_execution_at;
-$$;
-
 create function cascadian_claim_due_v3(p_now timestamp with time zone, p_limit integer, p_lease_seconds double precision)
 returns TABLE(execution_id uuid, workflow_id uuid, user_id uuid, name text, nodes text, edges text, variables text, trigger text, execution_interval_minutes integer, cron_expression text, timezone text, scheduled_for timestamp with time zone, attempt integer, lease_expires_at timestamp with time zone)
 language sql volatile
@@ -514,58 +381,6 @@ as $$
     from claimed c
     join runs r on r.id = c.lease_token
     order by c.next_execution_at;
-$$;
-
-create function cascadian_claim_manual_v1(p_id uuid, p_now timestamp with time zone, p_lease_seconds double precision)
-returns TABLE(result text, execution_id uuid, workflow_id uuid, user_id uuid, name text, nodes text, edges text, variables text, trigger text, execution_interval_minutes integer, cron_expression text, timezone text, scheduled_for timestamp with time zone, attempt integer, lease_expires_at timestamp with time zone, next_execution_at timestamp with time zone)
-language plpgsql volatile
-as $$
-declare
-    s workflow_sessions%rowtype;
-begin
-    select * into s from workflow_sessions w where w.id = p_id for update;
-    if not found then
-        result := 'not_found';
-        return next;
-        return;
-    elsif s.lease_expires_at > p_now then
-        result := 'run_in_flight';
-        return next;
-        return;
-    end if;
-
-    if s.lease_token is not null then
-        update workflow_executions e
-        set status = 'cancelled',
-            execution_completed_at = p_now,
-            error_message = 'abandoned: the lease expired before the run was recorded'
-        where e.id = s.lease_token and e.status = 'running';
-    end if;
-
-    update workflow_sessions w
-    set lease_token = gen_random_uuid(),
-        lease_expires_at = p_now + make_interval(secs => p_lease_seconds)
-    where w.id = p_id
-    returning * into s;
-
-    insert into workflow_executions (
-        id, workflow_id, user_id, execution_started_at, status,
-        trigger_kind, scheduled_for, attempt, workflow_snapshot
-    )
-    values (
-        s.lease_token, s.id, s.user_id, p_now, 'running', 'manual', null, 1,
-        jsonb_build_object(
-            'name', s.name, 'nodes', s.nodes, 'edges', s.edges,
-            'variables', s.variables, 'trigger', s.trigger
-        )
-    );
-
-    return query select
-        'ok'::text, s.lease_token, s.id, s.user_id, s.name, s.nodes::text, s.edges::text,
-        coalesce(s.variables, '{}'::jsonb)::text, s.trigger::text,
-        s.execution_interval_minutes, s.cron_expression, s.timezone,
-        null::timestamptz, 1, s.lease_expires_at, s.next_execution_at;
-end;
 $$;
 
 create function cascadian_claim_manual_v2(p_id uuid, p_now timestamp with time zone, p_lease_seconds double precision)
@@ -795,29 +610,6 @@ begin
 end;
 $$;
 
-create function cascadian_execution_v1(p_id uuid)
-returns jsonb
-language sql stable
-as $$
-    select (to_jsonb(e) - 'workflow_snapshot') || jsonb_build_object(
-        'logs', coalesce((
-            select jsonb_agg(
-                jsonb_build_object(
-                    'node_id', l.node_id, 'node_type', l.node_type, 'status', l.status,
-                    'started_at', l.started_at, 'completed_at', l.completed_at,
-                    'duration_ms', l.duration_ms, 'error_message', l.error_message,
-                    'output', l.output
-                )
-                order by l.id
-            )
-            from strategy_execution_logs l
-            where l.execution_id = e.id
-        ), '[]'::jsonb)
-    )
-    from workflow_executions e
-    where e.id = p_id;
-$$;
-
 create function cascadian_execution_v2(p_id uuid)
 returns jsonb
 language sql stable
@@ -864,119 +656,6 @@ as $$
     )
     from workflow_sessions s
     where s.id = p_workflow_id;
-$$;
-
-create function cascadian_finish_runs_v1(p_outcomes jsonb, p_pause_threshold integer)
-returns TABLE(execution_id uuid, accepted boolean, auto_paused boolean)
-language plpgsql volatile
-as $$
-declare
-    o jsonb;
-    s workflow_sessions%rowtype;
-    v_success boolean;
-    v_duration integer;
-    v_errors integer;
-    v_pause boolean;
-begin
-    for o in select value from jsonb_array_elements(p_outcomes) loop
-        execution_id := (o ->> 'execution_id')::uuid;
-        v_success := (o ->> 'success')::boolean;
-        v_duration := (o ->> 'duration_ms')::integer;
-
-        select * into s
-        from workflow_sessions w
-        where w.id = (o ->> 'workflow_id')::uuid and w.lease_token = execution_id
-        for update;
-
-        if not found then
-            accepted := false;
-            auto_paused := false;
-            return next;
-            continue;
-        end if;
-
-        v_errors := case when v_success then 0 else s.error_count + 1 end;
-        -- A strategy an operator stopped mid-run is not auto-paused on top.
-        v_pause := not v_success and s.auto_run and v_errors >= p_pause_threshold;
-
-        update workflow_sessions w
-        set last_executed_at = (o ->> 'finished_at')::timestamptz,
-            execution_count = s.execution_count + 1,
-            success_count = s.success_count + v_success::integer,
-            error_count = v_errors,
-            -- Rolling mean over all runs: (prev_avg * prev_count + new) / (prev_count + 1).
-            average_execution_time_ms = case
-                when s.average_execution_time_ms is null or s.execution_count = 0 then v_duration
-                else round(
-                    (s.average_execution_time_ms::numeric * s.execution_count + v_duration)
-                    / (s.execution_count + 1)
-                )::integer
-            end,
-            last_error = case when v_success then s.last_error else o ->> 'error_message' end,
-            status = case
-                when v_pause then 'error'
-                -- Only a strategy still scheduled leaves 'error' by succeeding: a
-                -- manual run of an auto-paused one leaves it paused until resumed.
-                when v_success and s.status = 'error' and s.auto_run then 'running'
-                else s.status
-            end,
-            auto_run = s.auto_run and not v_pause,
-            -- Re-arm only a strategy that is still scheduled: a stop or pause
-            -- during the run wins.
-            next_execution_at = case
-                when s.auto_run and s.status in ('running', 'error') and not v_pause
-                    then coalesce((o ->> 'next_execution_at')::timestamptz, s.next_execution_at)
-                else s.next_execution_at
-            end,
-            lease_token = null,
-            lease_expires_at = null,
-            updated_at = now()
-        where w.id = s.id;
-
-        update workflow_executions e
-        set status = case when v_success then 'completed' else 'failed' end,
-            execution_completed_at = (o ->> 'finished_at')::timestamptz,
-            duration_ms = v_duration,
-            nodes_executed = coalesce((o ->> 'nodes_executed')::integer, 0),
-            outputs = o -> 'outputs',
-            errors = o -> 'errors',
-            error_message = o ->> 'error_message'
-        where e.id = execution_id;
-
-        insert into strategy_execution_logs (
-            execution_id, workflow_id, node_id, node_type, status,
-            started_at, completed_at, duration_ms, error_message, output
-        )
-        select
-            execution_id, s.id, l.node_id, l.node_type, l.status,
-            l.started_at, l.completed_at, l.duration_ms, l.error_message, l.output
-        from jsonb_to_recordset(coalesce(o -> 'logs', '[]'::jsonb)) as l (
-            node_id text, node_type text, status text, started_at timestamptz,
-            completed_at timestamptz, duration_ms integer, error_message text, output jsonb
-        );
-
-        if v_pause then
-            insert into notifications (
-                user_id, workflow_id, type, title, message, link, priority, metadata
-            )
-            values (
-                s.user_id, s.id, 'strategy_error',
-                'Strategy paused: ' || s.name,
-                format(
-                    'Strategy "%s" was paused after %s consecutive errors. Last error: %s',
-                    s.name, v_errors, coalesce(o ->> 'error_message', 'unknown error')
-                ),
-                '/strategies/' || s.id,
-                'high',
-                jsonb_build_object('error_count', v_errors, 'execution_id', execution_id)
-            );
-        end if;
-
-        accepted := true;
-        auto_paused := v_pause;
-        return next;
-    end loop;
-end;
 $$;
 
 create function cascadian_finish_runs_v2(p_outcomes jsonb, p_pause_threshold integer)
@@ -1408,41 +1087,6 @@ begin
 end;
 $$;
 
-create function cascadian_halt_v1(p_id uuid, p_status text)
-returns text
-language plpgsql volatile
-as $$
-declare
-    s workflow_sessions%rowtype;
-begin
-    if p_status not in ('paused', 'stopped') then
-        raise exception 'cascadian_halt_v1: p_status must be paused or stopped, not %', p_status;
-    end if;
-
-    select * into s from workflow_sessions w where w.id = p_id for update;
-    if not found then
-        return 'not_found';
-    elsif s.status = p_status and not s.auto_run then
-        return 'already_' || p_status;
-    end if;
-
-    update workflow_sessions w
-    set auto_run = false, status = p_status, updated_at = now()
-    where w.id = p_id;
-
-    insert into notifications (user_id, workflow_id, type, title, message, link, priority, metadata)
-    values (
-        s.user_id, s.id, 'strategy_' || p_status,
-        'Strategy ' || p_status || ': ' || s.name,
-        format('Strategy "%s" was %s by an operator.', s.name, p_status),
-        '/strategies/' || s.id,
-        'normal',
-        jsonb_build_object('previous_status', s.status)
-    );
-    return 'ok';
-end;
-$$;
-
 create function cascadian_halt_v2(p_id uuid, p_status text, p_now timestamp with time zone)
 returns text
 language plpgsql volatile
@@ -1747,24 +1391,6 @@ as $$
              (select (p_now at time zone current_setting('TimeZone'))::time as now) t
         where st.user_id = p_user_id and st.notification_type = p_type
     ), true);
-$$;
-
-create function cascadian_notify_v1(p jsonb)
-returns bigint
-language sql volatile
-as $$
-    insert into notifications (user_id, workflow_id, type, title, message, link, priority, metadata)
-    values (
-        (p ->> 'user_id')::uuid,
-        (p ->> 'workflow_id')::uuid,
-        coalesce(p ->> 'type', 'strategy_alert'),
-        p ->> 'title',
-        p ->> 'message',
-        p ->> 'link',
-        coalesce(p ->> 'priority', 'normal'),
-        coalesce(p -> 'metadata', '{}'::jsonb)
-    )
-    returning id;
 $$;
 
 create function cascadian_notify_v2(p jsonb, p_now timestamp with time zone)
@@ -2146,58 +1772,6 @@ begin
 end;
 $$;
 
-create function cascadian_record_tick_v1(p_tick jsonb)
-returns uuid
-language sql volatile
-as $$
-    insert into cron_ticks (
-        trigger, started_at, finished_at, success, strategies_checked,
-        strategies_executed, succeeded, failed, released, execution_time_ms, error, summary
-    )
-    values (
-        coalesce(p_tick ->> 'trigger', 'cron'),
-        (p_tick ->> 'started_at')::timestamptz,
-        (p_tick ->> 'finished_at')::timestamptz,
-        (p_tick ->> 'success')::boolean,
-        coalesce((p_tick ->> 'strategies_checked')::integer, 0),
-        coalesce((p_tick ->> 'strategies_executed')::integer, 0),
-        coalesce((p_tick ->> 'succeeded')::integer, 0),
-        coalesce((p_tick ->> 'failed')::integer, 0),
-        coalesce((p_tick ->> 'released')::integer, 0),
-        coalesce((p_tick ->> 'execution_time_ms')::integer, 0),
-        p_tick ->> 'error',
-        coalesce(p_tick -> 'summary', '{}'::jsonb)
-    )
-    returning id;
-$$;
-
-create function cascadian_record_tick_v2(p_tick jsonb)
-returns uuid
-language sql volatile
-as $$
-    insert into cron_ticks (
-        trigger, started_at, finished_at, success, strategies_checked,
-        strategies_executed, succeeded, failed, released, execution_time_ms, error, summary,
-        delivery_id
-    )
-    values (
-        coalesce(p_tick ->> 'trigger', 'cron'),
-        (p_tick ->> 'started_at')::timestamptz,
-        (p_tick ->> 'finished_at')::timestamptz,
-        (p_tick ->> 'success')::boolean,
-        coalesce((p_tick ->> 'strategies_checked')::integer, 0),
-        coalesce((p_tick ->> 'strategies_executed')::integer, 0),
-        coalesce((p_tick ->> 'succeeded')::integer, 0),
-        coalesce((p_tick ->> 'failed')::integer, 0),
-        coalesce((p_tick ->> 'released')::integer, 0),
-        coalesce((p_tick ->> 'execution_time_ms')::integer, 0),
-        p_tick ->> 'error',
-        coalesce(p_tick -> 'summary', '{}'::jsonb),
-        p_tick ->> 'delivery_id'
-    )
-    returning id;
-$$;
-
 create function cascadian_record_tick_v3(p_tick jsonb)
 returns uuid
 language sql volatile
@@ -2318,36 +1892,6 @@ begin
 end;
 $$;
 
-create function cascadian_resume_v1(p_id uuid, p_now timestamp with time zone, p_next timestamp with time zone)
-returns text
-language plpgsql volatile
-as $$
-declare
-    s workflow_sessions%rowtype;
-begin
-    select * into s from workflow_sessions w where w.id = p_id for update;
-    if not found then
-        return 'not_found';
-    elsif s.auto_run and s.status = 'running' then
-        return 'already_running';
-    elsif s.status not in ('paused', 'stopped', 'error', 'running') then
-        return 'not_resumable';
-    elsif s.lease_expires_at > p_now then
-        return 'run_in_flight';
-    end if;
-
-    update workflow_sessions w
-    set auto_run = true,
-        status = 'running',
-        error_count = 0,
-        last_error = null,
-        next_execution_at = p_next,
-        updated_at = now()
-    where w.id = p_id;
-    return 'ok';
-end;
-$$;
-
 create function cascadian_resume_v2(p_id uuid, p_now timestamp with time zone, p_next timestamp with time zone)
 returns text
 language plpgsql volatile
@@ -2434,37 +1978,6 @@ begin
     )
     returning id into new_id;
     return new_id;
-end;
-$$;
-
-create function cascadian_start_v1(p_id uuid, p_now timestamp with time zone, p_interval integer, p_cron text, p_timezone text, p_next timestamp with time zone)
-returns text
-language plpgsql volatile
-as $$
-declare
-    s workflow_sessions%rowtype;
-begin
-    select * into s from workflow_sessions w where w.id = p_id for update;
-    if not found then
-        return 'not_found';
-    elsif s.auto_run and s.status = 'running' then
-        return 'already_running';
-    elsif s.lease_expires_at > p_now then
-        return 'run_in_flight';
-    end if;
-
-    update workflow_sessions w
-    set auto_run = true,
-        status = 'running',
-        error_count = 0,
-        last_error = null,
-        execution_interval_minutes = p_interval,
-        cron_expression = p_cron,
-        timezone = p_timezone,
-        next_execution_at = p_next,
-        updated_at = now()
-    where w.id = p_id;
-    return 'ok';
 end;
 $$;
 
@@ -2564,26 +2077,6 @@ as $$
     )
     from workflow_sessions s
     where s.id = p_id;
-$$;
-
-create function cascadian_ticks_v1(p_limit integer)
-returns TABLE(id uuid, trigger text, started_at timestamp with time zone, finished_at timestamp with time zone, success boolean, strategies_checked integer, strategies_executed integer, succeeded integer, failed integer, released integer, execution_time_ms integer, error text, summary jsonb, gap_seconds double precision)
-language sql stable
-as $$
-    select *
-    from (
-        select
-            t.id, t.trigger, t.started_at, t.finished_at, t.success,
-            t.strategies_checked, t.strategies_executed, t.succeeded, t.failed,
-            t.released, t.execution_time_ms, t.error, t.summary,
-            extract(epoch from t.started_at - lag(t.started_at) over (order by t.started_at))
-                ::double precision as gap_seconds
-        from (
-            select * from cron_ticks order by started_at desc limit p_limit + 1
-        ) t
-    ) g
-    order by g.started_at desc
-    limit p_limit;
 $$;
 
 create function cascadian_ticks_v2(p_limit integer)

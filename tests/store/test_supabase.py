@@ -292,7 +292,7 @@ async def test_the_cron_endpoint_answers_503_when_supabase_is_unreachable(
     add_strategy(db, next_execution_at=NOW - timedelta(minutes=1))
     down = httpx.ConnectError("connection refused")
     store = await forwarder.store(
-        router_with(forwarder, **{CLAIM: down, "/rest/v1/rpc/cascadian_record_tick_v2": down})
+        router_with(forwarder, **{CLAIM: down, "/rest/v1/rpc/cascadian_record_tick_v3": down})
     )
     executor = ScriptedExecutor()
     app = create_app(settings(CRON_SECRET="s3cr3t-cron"), store=store, executor=executor)

@@ -1,0 +1,119 @@
+"""Every SQL function the code names exists after migrating, and no version is left
+that nothing calls.
+
+A change to a function's behaviour adds a new version beside the old one
+(cascadian_claim_due_v3 beside v2), so the previous release keeps working while
+the next one deploys; once nothing calls the old one, a migration drops it
+(021). Names are found wherever they are written, as the regex finds them.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+
+from cascadian.store.migrate import SOURCE_MIGRATIONS, migrate
+from tests.store.schema_snapshot import describe, scratch_database
+
+ROOT = Path(__file__).resolve().parents[2]
+FUNCTION_NAME = re.compile(r"cascadian_[a-z0-9_]+_v[0-9]+")
+DROPS = SOURCE_MIGRATIONS / "021_drop_superseded_functions.sql"
+DROP = re.compile(r"drop function if exists\s+(cascadian_\w+)\s*\(([^)]*)\)")
+
+# Functions that stay although no Python names them, and why.
+KEPT = {
+    "cascadian_finish_runs_v2": "cascadian_finish_runs_v3 falls back to it for a refused batch",
+    "cascadian_claim_manual_v2": "cascadian_claim_manual_v3 calls it for a strategy not archived",
+    "cascadian_start_v2": "cascadian_start_v3 calls it for a strategy not archived",
+    "cascadian_resume_v2": "cascadian_resume_v3 calls it for a strategy not archived",
+    "cascadian_halt_v2": "cascadian_halt_v3 calls it for a strategy not archived",
+    "cascadian_archived_v1": "the v3 control functions ask it",
+    "cascadian_send_notification_v1": "the finish, the halt and cascadian_notify_v2 send with it",
+    "cascadian_notification_allowed_v1": "cascadian_send_notification_v1 asks it",
+    "cascadian_restrict_functions_v1": "each migration that adds a function ends with it",
+    "cascadian_grant_data_api_v1": "019 calls it, and so will a migration that adds a table",
+    "cascadian_restore_policies_v1": "the roll back in docs/existing-deployment.md calls it",
+    "cascadian_guard_scheduler_columns_v1": "022's trigger on workflow_sessions runs it",
+}
+# Named although dropped: a benchmark installs it, from its migration, as its before.
+MEASURED_BEFORE = {"cascadian_claim_due_v2": "bench/claim_stale.py"}
+
+
+def names_in(*folders: str) -> dict[str, set[str]]:
+    """Each function name written in the folders' Python files (but this one), with where."""
+    found: dict[str, set[str]] = {}
+    for folder in folders:
+        for path in (ROOT / folder).rglob("*.py"):
+            if path == Path(__file__).resolve():
+                continue
+            for name in FUNCTION_NAME.findall(path.read_text(encoding="utf-8")):
+                found.setdefault(name, set()).add(path.relative_to(ROOT).as_posix())
+    return found
+
+
+def functions(db: psycopg.Connection[Any]) -> set[str]:
+    """Ours (an existing deployment has the app's own functions too)."""
+    query = (
+        "select proname from pg_proc "
+        "where pronamespace = 'public'::regnamespace and proname like 'cascadian\\_%'"
+    )
+    return {name for (name,) in db.execute(query).fetchall()}
+
+
+@pytest.mark.both_schemas
+def test_every_function_the_code_names_exists_after_migrating(
+    schema: str, db: psycopg.Connection[Any]
+) -> None:
+    named = names_in("cascadian", "api", "tests", "bench")
+    missing = {name: sorted(where) for name, where in named.items() if name not in functions(db)}
+    assert missing == {name: [where] for name, where in MEASURED_BEFORE.items()}
+
+
+@pytest.mark.both_schemas
+def test_no_function_is_left_that_neither_the_code_nor_another_function_calls(
+    schema: str, db: psycopg.Connection[Any]
+) -> None:
+    called = set(names_in("cascadian", "api"))
+    assert functions(db) - called == set(KEPT)
+
+
+@pytest.mark.both_schemas
+def test_no_function_policy_or_default_names_a_function_that_is_gone(
+    schema: str, db: psycopg.Connection[Any]
+) -> None:
+    # A PL/pgSQL body's calls are not dependencies PostgreSQL tracks: a function
+    # that called a dropped one would fail only when it ran.
+    existing = functions(db)
+    mentioned = {
+        (part.kind, part.name, name)
+        for part in describe(db)
+        for name in FUNCTION_NAME.findall(part.text)
+    }
+    assert {m for m in mentioned if m[2] not in existing} == set()
+
+
+def test_each_function_021_drops_existed_with_that_signature_and_is_gone(
+    admin_url: str, tmp_path: Path
+) -> None:
+    drops = [f"{name}({' '.join(args.split())})" for name, args in DROP.findall(DROPS.read_text())]
+    assert len(drops) == 12
+    for migration in sorted(SOURCE_MIGRATIONS.glob("*.sql")):
+        if migration.name < DROPS.name:
+            shutil.copy(migration, tmp_path / migration.name)
+    with scratch_database(admin_url, "cascadian_drop_test") as url:
+        migrate(url, tmp_path)
+        before = existing_signatures(url, drops)
+        assert migrate(url)[0] == DROPS.name  # then any later ones
+        after = existing_signatures(url, drops)
+    assert (before, after) == (set(drops), set())
+
+
+def existing_signatures(url: str, signatures: list[str]) -> set[str]:
+    with psycopg.connect(url) as conn:
+        query = "select to_regprocedure(%s) is not null"
+        return {s for s in signatures if conn.execute(query, (s,)).fetchone() == (True,)}
