@@ -29,6 +29,7 @@ from cascadian.tick import TickService
 from cascadian.trading.paper import PaperService
 from cascadian.workflow.market import MarketData
 from cascadian.workflow.original.markets import LiveMarks
+from cascadian.workflow.sandbox.pool import JsSandbox
 
 if TYPE_CHECKING:
     from cascadian.workflow.dry_run import DryRunner, DryRunTransport
@@ -122,10 +123,12 @@ def build_executor(
     store: NodeStore | None = None,
     clock: Clock | None = None,
     markets: MarketData | None = None,
+    javascript: JsSandbox | None = None,
 ) -> WorkflowExecutor:
     """The executor CASCADIAN_EXECUTOR names; graph nodes get the HTTP client, the
-    store, the clock and the process's market data (its rate limits and shared
-    requests; built here unless given)."""
+    store, the clock, the process's market data (its rate limits and shared
+    requests; built here unless given) and its JavaScript sandbox (without one, each
+    run starts its own)."""
     if settings.executor == "http":
         from cascadian.workflow.http_executor import HttpExecutor
 
@@ -141,7 +144,12 @@ def build_executor(
 
     markets = markets or MarketData.create(settings, http)
     services = NodeServices(
-        settings, http=http, store=store, clock=clock or SystemClock(), markets=markets
+        settings,
+        http=http,
+        store=store,
+        clock=clock or SystemClock(),
+        markets=markets,
+        javascript=javascript,
     )
     return GraphExecutor(services=services)
 
@@ -151,10 +159,11 @@ def build_dry_runner(
     http: httpx.AsyncClient,
     clock: Clock | None = None,
     markets: MarketData | None = None,
+    javascript: JsSandbox | None = None,
 ) -> DryRunner:
     """The executor of dry runs, always in-process: the node store writes nothing
-    and `http` (built on dry_run_transport) sends only reads; the market data may
-    be the process's own (it only reads)."""
+    and `http` (built on dry_run_transport) sends only reads; the market data and
+    the JavaScript sandbox may be the process's own (they write nothing)."""
     from cascadian.workflow.dry_run import DryRunner, DryRunStore, tagged
     from cascadian.workflow.executor import GraphExecutor
     from cascadian.workflow.node_api import NodeServices
@@ -166,6 +175,7 @@ def build_dry_runner(
         store=DryRunStore(),
         clock=clock or SystemClock(),
         markets=markets or MarketData.create(settings, http),
+        javascript=javascript,
     )
     executor = GraphExecutor(registry=tagged(default_registry()), services=services)
     return DryRunner(executor, settings.strategy_timeout_seconds)
@@ -182,7 +192,8 @@ def dry_run_transport(settings: Settings) -> DryRunTransport:
 @dataclass(frozen=True)
 class Services:
     """What a process runs on: the store, and the tick, control, paper-trading,
-    console and strategy services over it."""
+    console and strategy services over it, and the JavaScript sandbox their runs
+    share."""
 
     store: FullStore
     ticks: TickService
@@ -192,6 +203,7 @@ class Services:
     metrics: WorkerMetrics
     alerts: Alerts
     strategies: StrategyService
+    javascript: JsSandbox
 
 
 @asynccontextmanager
@@ -203,7 +215,8 @@ async def services(
     clock: Clock | None = None,
 ) -> AsyncIterator[Services]:
     """Open the configured store (unless one is given) and the HTTP client nodes use,
-    build the services, and close what was opened on the way out."""
+    build the services, and close what was opened on the way out (the JavaScript
+    sandbox's processes included: they start when first needed)."""
     tune_gc(settings)
     # The clients' timeout stays well under the tick budget.
     timeout = settings.node_http_timeout_seconds
@@ -212,13 +225,16 @@ async def services(
         httpx.AsyncClient(timeout=timeout, transport=dry_run_transport(settings)) as dry_http,
     ):
         active = store if store is not None else await open_store(settings)
+        sandbox = JsSandbox.from_settings(settings)
         try:
             # One per process: its rate limits and shared requests cover every use.
             markets = MarketData.create(settings, http)
-            runner = executor or build_executor(settings, http, active, clock, markets)
+            runner = executor or build_executor(
+                settings, http, active, clock, markets, javascript=sandbox
+            )
             metrics = WorkerMetrics()  # this process's; /api/metrics adds the database's
             alerts = Alerts(settings, http, active, clock=clock, metrics=metrics)
-            dry = build_dry_runner(settings, dry_http, clock, markets)
+            dry = build_dry_runner(settings, dry_http, clock, markets, javascript=sandbox)
             yield Services(
                 active,
                 TickService(active, runner, settings, clock, metrics=metrics, alerts=alerts),
@@ -230,9 +246,11 @@ async def services(
                 metrics,
                 alerts,
                 StrategyService(active, dry, clock),
+                sandbox,
             )
             # Alerts on their way get their own bounded time before the client closes.
             await alerts.drain(settings.alert_timeout_seconds)
         finally:
+            await sandbox.close()
             if store is None:
                 await active.close()

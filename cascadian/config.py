@@ -150,11 +150,32 @@ class Settings(BaseSettings):
         default=1_000_000, ge=1, validation_alias="CASCADIAN_HTTP_MAX_RESPONSE_BYTES"
     )
 
-    # The original builder's javascript and conditional nodes (workflow/javascript.py).
+    # The original builder's javascript and conditional nodes, run in sandbox processes
+    # (workflow/sandbox/). Per evaluation: its CPU time and memory (QuickJS's limits,
+    # and the kernel's on the sandbox process), and the wall-clock time after which
+    # its process is killed.
     js_cpu_seconds: float = Field(
         default=1.0, gt=0, le=30, validation_alias="CASCADIAN_JS_CPU_SECONDS"
     )
     js_memory_mb: int = Field(default=32, ge=1, le=1024, validation_alias="CASCADIAN_JS_MEMORY_MB")
+    js_wall_seconds: float = Field(
+        default=5.0, gt=0, le=120, validation_alias="CASCADIAN_JS_WALL_SECONDS"
+    )
+    # Sandbox processes this process keeps (started when first needed), and how many
+    # evaluations may wait for one before the next fails as "busy".
+    js_processes: int = Field(default=2, ge=1, le=64, validation_alias="CASCADIAN_JS_PROCESSES")
+    js_max_waiting: int = Field(default=100, ge=0, validation_alias="CASCADIAN_JS_MAX_WAITING")
+    # Fan-out: one run's evaluations in flight at once, the JSON one run's evaluations
+    # may return in all, and what the runs in flight in this process may hold together.
+    js_run_concurrency: int = Field(
+        default=4, ge=1, le=64, validation_alias="CASCADIAN_JS_RUN_CONCURRENCY"
+    )
+    js_run_output_bytes: int = Field(
+        default=8_000_000, ge=1, validation_alias="CASCADIAN_JS_RUN_OUTPUT_BYTES"
+    )
+    js_process_output_bytes: int = Field(
+        default=64_000_000, ge=1, validation_alias="CASCADIAN_JS_PROCESS_OUTPUT_BYTES"
+    )
 
     # The original builder's llm-analysis node: an OpenAI-compatible chat-completions
     # endpoint (workflow/llm.py). Unset: strategies with that node are refused.

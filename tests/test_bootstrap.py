@@ -1,16 +1,19 @@
-"""CASCADIAN_EXECUTOR picks the WorkflowExecutor adapter."""
+"""CASCADIAN_EXECUTOR picks the WorkflowExecutor adapter; the JavaScript sandbox is
+the process's, shared and closed with its services."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from uuid import uuid4
 
 import httpx
 import pytest
 import respx
 
-from cascadian.bootstrap import build_executor
+from cascadian.bootstrap import build_executor, services
 from cascadian.config import Settings
-from cascadian.data import Workflow
+from cascadian.data import StrategyGraph, Workflow
+from cascadian.store.sql_store import SqlStore
 from cascadian.workflow.executor import GraphExecutor
 from cascadian.workflow.http_executor import HttpExecutor
 from cascadian.workflow.market import MarketData
@@ -51,3 +54,25 @@ async def test_executor_http_posts_workflows_to_the_configured_service() -> None
 def test_executor_http_without_a_url_is_refused_at_start_up() -> None:
     with pytest.raises(ValueError, match="CASCADIAN_EXECUTOR=http needs CASCADIAN_EXECUTOR_URL"):
         Settings(CASCADIAN_EXECUTOR="http")
+
+
+def running(pid: int) -> bool:
+    return Path(f"/proc/{pid}").exists()
+
+
+async def test_runs_and_dry_runs_share_one_javascript_sandbox_closed_with_the_services(
+    store: SqlStore,
+) -> None:
+    nodes = [{"id": "js", "type": "javascript", "data": {"code": "return 6 * 7"}}]
+    async with services(Settings(), store=store) as s:
+        executor = s.ticks.executor
+        assert isinstance(executor, GraphExecutor)
+        assert executor.services.javascript is s.javascript
+        result = await executor.execute(Workflow(id=uuid4(), name="w", nodes=nodes, edges=[]))
+        assert result.outputs["js"] == 42
+        dry = await s.strategies.dry_run_graph(StrategyGraph(nodes))
+        assert dry.result.outputs["js"] == 42
+        pids = s.javascript.pids
+        assert len(pids) == 1, "the dry run reused the run's warm sandbox process"
+    [pid] = pids
+    assert not running(pid), "the sandbox outlived the services"

@@ -18,6 +18,7 @@ from cascadian.workflow.graph import Edge, Error, Graph, error, validated_config
 from cascadian.workflow.graph_cache import GraphCache, content_key
 from cascadian.workflow.node_api import NodeContext, NodeError, NodeServices, NodeType, Routed
 from cascadian.workflow.registry import NodeRegistry, default_registry
+from cascadian.workflow.sandbox.quota import JsRun
 from cascadian.workflow.templates import resolve
 from cascadian.workflow.validation import Validated, validate
 
@@ -40,9 +41,10 @@ class _Run:
         workflow: Workflow,
         services: NodeServices,
         deadline: float | None,
+        javascript: JsRun | None = None,
     ) -> None:
         self.graph, self.types, self.workflow, self.services = graph, types, workflow, services
-        self.deadline = deadline
+        self.deadline, self.javascript = deadline, javascript
         self.waiting = {node_id: len(preds) for node_id, preds in graph.predecessors.items()}
         self.outputs: dict[str, Any] = {}
         self.handles: dict[str, str | None] = {}
@@ -130,7 +132,12 @@ class _Run:
             raw = resolve(node.config, self.outputs, variables=self.workflow.variables)
             config = validated_config(node_type, node, raw)
             context = NodeContext(
-                self.workflow, node_id, inputs, services=self.services, deadline=self.deadline
+                self.workflow,
+                node_id,
+                inputs,
+                services=self.services,
+                deadline=self.deadline,
+                javascript=self.javascript,
             )
             output = await node_type.run(config, context)
             handle = node_type.branch(output) if node_type.branch else None
@@ -211,17 +218,18 @@ class GraphExecutor:
         if graph is None or checked.errors:
             return RunResult(False, {}, checked.errors, 0, _ms_since(start), checked.node_runs)
         types = {n.id: self.registry[n.type_name] for n in graph.nodes.values()}
-        run = _Run(graph, types, checked.workflow, self.services, deadline)
         begun = asyncio.get_running_loop().time()
-        try:
-            # Enforced here too, not only by the caller's cancellation, so a run
-            # that times out still reports which nodes finished and which did not.
-            async with asyncio.timeout_at(deadline):
-                await run.run()
-        except TimeoutError:
-            assert deadline is not None  # only a deadline times out
-            # Tenths: setting up the run takes a little of the budget it was given.
-            run.timed_out(f"timed out after {round(deadline - begun, 1):g}s")
+        async with self.services.javascript_run() as javascript:
+            run = _Run(graph, types, checked.workflow, self.services, deadline, javascript)
+            try:
+                # Enforced here too, not only by the caller's cancellation, so a run
+                # that times out still reports which nodes finished and which did not.
+                async with asyncio.timeout_at(deadline):
+                    await run.run()
+            except TimeoutError:
+                assert deadline is not None  # only a deadline times out
+                # Tenths: setting up the run takes a little of the budget it was given.
+                run.timed_out(f"timed out after {round(deadline - begun, 1):g}s")
         outputs = {n: run.outputs[n] for n in graph.order if n in run.outputs}
         return RunResult(
             success=not run.errors,

@@ -24,10 +24,11 @@ from cascadian.errors import NodeError
 from cascadian.outbound.retry import RetryPolicy
 from cascadian.outbound.ssrf import Resolver
 from cascadian.ports import NodeStore
-from cascadian.workflow.javascript import JsLimits
 from cascadian.workflow.llm import LlmProvider
 from cascadian.workflow.market import MarketData
 from cascadian.workflow.offload import Checkpoint, offload
+from cascadian.workflow.sandbox.pool import JsSandbox
+from cascadian.workflow.sandbox.quota import JsRun
 
 T = TypeVar("T")
 
@@ -67,15 +68,28 @@ class NodeServices:
     # Polymarket data, one per process (its rate limits and shared requests);
     # None: each node call gets its own, sharing nothing with other runs.
     markets: MarketData | None = None
+    # The sandbox processes user JavaScript runs in, one pool per process; None:
+    # each run that evaluates JavaScript starts a sandbox of its own.
+    javascript: JsSandbox | None = None
 
-    @property
-    def js_limits(self) -> JsLimits:
-        """Each JavaScript evaluation's limits (javascript and conditional nodes)."""
-        return JsLimits(
-            cpu_seconds=self.settings.js_cpu_seconds,
-            memory_bytes=self.settings.js_memory_mb * 1024 * 1024,
-            output_bytes=self.settings.http_max_response_bytes,
-        )
+    @asynccontextmanager
+    async def javascript_run(self) -> AsyncIterator[JsRun]:
+        """A run's share of the process's JavaScript sandbox, or of one of its own,
+        closed with the run, when none is configured (tests, tools)."""
+        if self.javascript is not None:
+            shared = self.javascript.run()
+            try:
+                yield shared
+            finally:
+                shared.close()
+            return
+        sandbox = JsSandbox.from_settings(self.settings)
+        own = sandbox.run()
+        try:
+            yield own
+        finally:
+            own.close()
+            await sandbox.close()
 
     @property
     def llm(self) -> LlmProvider | None:
@@ -116,6 +130,8 @@ class NodeContext:
     # When the run must be over, on the event loop's clock (loop.time()); None: no
     # limit. Retrying nodes use it to give up rather than sleep past the deadline.
     deadline: float | None = None
+    # This run's share of the JavaScript sandbox (the executor opens one per run).
+    javascript: JsRun | None = None
 
     @property
     def input(self) -> Any:
@@ -129,6 +145,14 @@ class NodeContext:
         keep running; `work` calls `checkpoint()` in its loops, which stops it once
         this run's deadline has passed (see offload.py)."""
         return await offload(work, self.deadline)
+
+    async def run_javascript(self, body: str, bindings: dict[str, Any], *, what: str) -> Any:
+        """Run a user's JavaScript `body` (a function body over `bindings`) in a sandbox
+        process; its return value as JSON data. JavaScriptError("<what> error: ...")
+        when it throws, hits a limit or a cap (workflow/sandbox/)."""
+        if self.javascript is None:
+            raise NodeError("JavaScript cannot run here: this node was given no sandbox")
+        return await self.javascript.run(body, bindings, what=what)
 
     def check_size(self, items: list[Any]) -> list[Any]:
         """`items`, unless there are more than a node may handle (CASCADIAN_NODE_MAX_ITEMS)."""

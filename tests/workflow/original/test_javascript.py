@@ -1,10 +1,10 @@
-"""The original's javascript and conditional nodes in QuickJS: what the code is given,
-that it can reach nothing, and that its limits fail it without holding up anything."""
+"""The original's javascript and conditional nodes in QuickJS, in sandbox processes:
+what the code is given, that it can reach nothing, and that its limits fail it without
+holding up anything. Hostile scripts and fan-out: tests/reliability/test_js_sandbox.py."""
 
 from __future__ import annotations
 
 import asyncio
-import threading
 import uuid
 from typing import Any
 
@@ -15,6 +15,7 @@ from cascadian.data import RunResult, Workflow
 from cascadian.workflow.executor import GraphExecutor
 from cascadian.workflow.node_api import NodeConfig, NodeContext, NodeServices, NodeType
 from cascadian.workflow.registry import NodeRegistry, default_registry
+from cascadian.workflow.sandbox.pool import JsSandbox
 
 
 def js(node_id: str, code: str, x: float = 0) -> dict[str, Any]:
@@ -34,9 +35,11 @@ async def run(
     nodes: list[dict[str, Any]],
     edges: list[dict[str, Any]],
     registry: NodeRegistry | None = None,
+    sandbox: JsSandbox | None = None,
     **env: Any,
 ) -> RunResult:
-    services = NodeServices(Settings(**env))
+    """One run; JavaScript in `sandbox`, else in a sandbox of the run's own."""
+    services = NodeServices(Settings(**env), javascript=sandbox)
     flow = Workflow(uuid.uuid4(), "w", nodes, edges)
     return await GraphExecutor(registry, services).execute(flow)
 
@@ -128,21 +131,10 @@ async def test_a_conditional_that_throws_names_itself() -> None:
     )
 
 
-async def script_thread(before: set[threading.Thread]) -> threading.Thread:
-    """The script thread started after `before` was taken, once the executor has
-    started it (a few loop turns). An earlier test's script may still be winding
-    down under its own CPU limit, so any script thread will not do."""
-    for _ in range(1000):
-        found = [t for t in threading.enumerate() if t.name == "cascadian-js" and t not in before]
-        if found:
-            return found[0]
-        await asyncio.sleep(0)  # a turn of the loop, not a wait for time
-    raise AssertionError("the script thread never started")
-
-
 async def test_a_looping_script_does_not_hold_up_another_strategys_run() -> None:
-    """Strategy A's script spins until its CPU limit; strategy B's run, started once A's
-    script is under way, finishes while A is still running."""
+    """Strategy A's script spins in one sandbox process until its CPU limit; strategy
+    B's run, started once A's graph is under way, gets the other process and finishes
+    while A is still running."""
     entered = asyncio.Event()
 
     async def mark(config: NodeConfig, ctx: NodeContext) -> dict[str, Any]:
@@ -151,27 +143,30 @@ async def test_a_looping_script_does_not_hold_up_another_strategys_run() -> None
 
     registry = default_registry().copy()
     registry.register(NodeType("test-mark", NodeConfig, mark))
-    looping = run(
-        [{"id": "mark", "type": "test-mark", "data": {}}, js("spin", "while (true) {}")],
-        [edge("mark", "spin")],
-        registry,
-        # Long enough that B surely ends first on a busy machine: the limit counts
-        # the whole process's CPU time, B's included.
-        CASCADIAN_JS_CPU_SECONDS=3.0,
+    sandbox = JsSandbox.from_settings(
+        Settings(CASCADIAN_JS_CPU_SECONDS=3.0, CASCADIAN_JS_WALL_SECONDS=60)
     )
-    before = set(threading.enumerate())
-    a = asyncio.create_task(looping)
-    await entered.wait()
-    spinning = await script_thread(before)
-    light = await run(
-        [
-            {"id": "s", "type": "start", "data": {}},
-            js("quick", "return 1 + 1"),
-            {"id": "e", "type": "end", "data": {}},
-        ],
-        [edge("s", "quick"), edge("quick", "e")],
-    )
-    assert light.success and light.outputs["e"] == 2
-    assert spinning.is_alive() and not a.done(), "B finished while A's script still ran"
-    spun = await a
-    assert "CPU time" in spun.errors[0]["error"]
+    try:
+        looping = run(
+            [{"id": "mark", "type": "test-mark", "data": {}}, js("spin", "while (true) {}")],
+            [edge("mark", "spin")],
+            registry,
+            sandbox=sandbox,
+        )
+        a = asyncio.create_task(looping)
+        await entered.wait()
+        light = await run(
+            [
+                {"id": "s", "type": "start", "data": {}},
+                js("quick", "return 1 + 1"),
+                {"id": "e", "type": "end", "data": {}},
+            ],
+            [edge("s", "quick"), edge("quick", "e")],
+            sandbox=sandbox,
+        )
+        assert light.success and light.outputs["e"] == 2
+        assert not a.done(), "B finished while A's script still ran"
+        spun = await a
+        assert "CPU time" in spun.errors[0]["error"]
+    finally:
+        await sandbox.close()

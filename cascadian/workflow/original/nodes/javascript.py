@@ -6,8 +6,9 @@ as a function body (so it needs a `return`); its return value, as JSON, is the
 output. conditional evaluates `condition` as an expression and routes to its "true"
 or "false" edges (edges without a handle always run); what it passes on is its
 input (one input as it is, several as a list), not the boolean the original passed,
-so a branch can use the data that was tested. Limits and isolation:
-workflow/javascript.py.
+so a branch can use the data that was tested. The code runs in a sandbox process,
+never in the scheduler's (workflow/sandbox/): its limits, isolation and the caps
+on a run's JavaScript are described there.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ from typing import Any
 
 from pydantic import Field
 
-from cascadian.workflow.javascript import run_javascript
 from cascadian.workflow.node_api import NodeContext, NodeType, Routed, routed_handle
 from cascadian.workflow.original.jsvalues import truthy
 from cascadian.workflow.original.nodes.common import OriginalConfig, upstream
@@ -38,17 +38,12 @@ def bindings(ctx: NodeContext) -> dict[str, Any]:
 
 
 async def _javascript(config: JavaScriptConfig, ctx: NodeContext) -> Any:
-    return await run_javascript(
-        config.code, bindings(ctx), ctx.services.js_limits, what="JavaScript execution"
-    )
+    return await ctx.run_javascript(config.code, bindings(ctx), what="JavaScript execution")
 
 
 async def _conditional(config: ConditionalConfig, ctx: NodeContext) -> Routed:
-    result = await run_javascript(
-        f"return (\n{config.condition}\n);",
-        bindings(ctx),
-        ctx.services.js_limits,
-        what="Condition evaluation",
+    result = await ctx.run_javascript(
+        f"return (\n{config.condition}\n);", bindings(ctx), what="Condition evaluation"
     )
     passed = truthy(result)
     values = upstream(ctx)
