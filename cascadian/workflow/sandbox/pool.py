@@ -34,7 +34,9 @@ if TYPE_CHECKING:
     from cascadian.config import Settings
     from cascadian.workflow.sandbox.quota import JsRun
 
-EVALUATIONS_PER_PROCESS = 1000
+# Starting a process costs about 0.1 s of CPU (Python and QuickJS); this many
+# evaluations make that a few microseconds each, and still bound any slow leak.
+EVALUATIONS_PER_PROCESS = 10_000
 # A process that has not said READY within this long is not coming (a machine that
 # busy fails the evaluation; the run's own deadline usually comes first anyway).
 START_SECONDS = 30.0
@@ -231,7 +233,10 @@ class JsSandbox:
 
 
 async def _stop(process: _Process) -> None:
-    """Kill and reap: once this returns the process is gone, not a zombie. The wait
-    is shielded, so a cancelled caller still leaves no process running."""
+    """Kill and reap: once this returns the process is gone, not a zombie, and its
+    pipes are closed. The wait is shielded, so a cancelled caller still leaves no
+    process running."""
     process.kill()
+    if process.process.stdin is not None:
+        process.process.stdin.close()
     await asyncio.shield(process.process.wait())
