@@ -178,6 +178,27 @@ async def test_an_await_loop_is_killed_at_the_wall_deadline_and_its_process_is_g
         await sandbox.close()
 
 
+async def test_a_run_stopped_at_its_deadline_kills_its_scripts_process() -> None:
+    """The strategy's own timeout comes first here (1 s; the script's limits are far
+    off): the run times out as any other, and its script does not run on."""
+    sandbox = JsSandbox.from_settings(
+        settings(
+            CASCADIAN_JS_PROCESSES=1, CASCADIAN_JS_CPU_SECONDS=30, CASCADIAN_JS_WALL_SECONDS=60
+        )
+    )
+    try:
+        assert (await run(sandbox, js("warm", "return 0"))).success
+        [pid] = sandbox.pids
+        services = NodeServices(Settings(), javascript=sandbox)
+        workflow = Workflow(uuid.uuid4(), "w", [js("spin", "while (true) {}")], [])
+        deadline = asyncio.get_running_loop().time() + 1
+        result = await GraphExecutor(services=services).execute(workflow, deadline)
+        assert result.errors[0]["error"] == "timed out after 1s"
+        assert gone(pid) and sandbox.pids == set()
+    finally:
+        await sandbox.close()
+
+
 async def test_an_await_loop_is_stopped_at_its_cpu_budget_for_the_whole_evaluation() -> None:
     """Item 2: the CPU limit is the evaluation's, not each step's. 200 steps of 0.1 s
     took 20 s of CPU on the thread, the limit restarting at every `await`."""
