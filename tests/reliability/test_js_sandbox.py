@@ -343,3 +343,15 @@ async def test_a_sandbox_process_has_no_secrets_and_kernel_limits() -> None:
         del os.environ["CASCADIAN_TEST_SECRET"]
         await sandbox.close()
     assert gone(pid), "closing the sandbox leaves its process running"
+
+
+async def test_closing_the_sandbox_fails_the_evaluations_waiting_for_it() -> None:
+    sandbox = JsSandbox.from_settings(settings(CASCADIAN_JS_PROCESSES=1))
+    first, second = sandbox.run(), sandbox.run()
+    running = asyncio.create_task(first.run("while (true) {}", {}))
+    waiting = asyncio.create_task(second.run("return 1", {}))
+    await asyncio.sleep(0)  # one turn: both have asked for the one process
+    await sandbox.close()
+    outcomes = await asyncio.gather(running, waiting, return_exceptions=True)
+    assert all(isinstance(o, JavaScriptError) and "closed" in str(o) for o in outcomes), outcomes
+    assert sandbox.pids == set()

@@ -41,6 +41,7 @@ EVALUATIONS_PER_PROCESS = 10_000
 # busy fails the evaluation; the run's own deadline usually comes first anyway).
 START_SECONDS = 30.0
 CHILD = "cascadian.workflow.sandbox.child"
+CLOSED = "the JavaScript sandbox is closed (the process is stopping)"
 
 
 class SandboxError(Exception):
@@ -132,7 +133,7 @@ class JsSandbox:
         """The reply (protocol.OK or UNDEFINED and its text) to a request; SandboxError
         when the script failed, was stopped, or could not get a process."""
         if self._closed:
-            raise SandboxError("the JavaScript sandbox is closed (the process is stopping)")
+            raise SandboxError(CLOSED)
         if self._slots.locked() and self._waiting >= self.caps.max_waiting:
             raise SandboxError(
                 f"the JavaScript sandbox is busy: {self._waiting} evaluations are already "
@@ -145,6 +146,9 @@ class JsSandbox:
             self._waiting -= 1
         try:
             process = self._idle.pop() if self._idle else await self._start()
+            if self._closed:  # closed while this evaluation waited, or its process started
+                await _stop(process)
+                raise SandboxError(CLOSED)
             self._busy.add(process)
             keep = False
             try:
@@ -184,7 +188,7 @@ class JsSandbox:
     async def _death(self, process: _Process) -> str:
         """What a process that stopped mid-evaluation died of."""
         if self._closed:
-            return "the JavaScript sandbox was closed (the process is stopping)"
+            return CLOSED
         try:
             async with asyncio.timeout(self.limits.wall_seconds):
                 status = await process.process.wait()
