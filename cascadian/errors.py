@@ -55,6 +55,11 @@ class NodeError(CascadianError):
     """A node failed in a way its author anticipated; the message is shown to users."""
 
 
+class OutboundError(CascadianError):
+    """An outgoing HTTP call (outbound/) was refused or failed; the message says why
+    in words a user can act on. Nodes pass it on as a NodeError with the same message."""
+
+
 class MigrationError(CascadianError):
     """A migration cannot be applied (or was edited after it was applied)."""
 

@@ -6,5 +6,7 @@ to reach a URL they were given, so none of them reaches into another for it.
     retry.py      backoff with jitter inside a deadline (on tenacity)
     body.py       a response body read with its decoded size capped, by a deadline
 
-It imports nothing of the engine.
+It imports nothing of the engine, and its errors have their own root
+(errors.OutboundError): a failed alert is not a node's error. A node passes one on
+as a NodeError with the same message (see nodes/http_request.fetch).
 """

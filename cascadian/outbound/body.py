@@ -15,7 +15,7 @@ from collections.abc import Iterator
 
 import httpx
 
-from cascadian.errors import NodeError
+from cascadian.errors import OutboundError
 from cascadian.outbound.retry import describe_error
 
 ACCEPT_ENCODING = "gzip, deflate"
@@ -23,7 +23,7 @@ STEP = 64 * 1024
 _WBITS = {"gzip": 16 + zlib.MAX_WBITS, "x-gzip": 16 + zlib.MAX_WBITS, "deflate": zlib.MAX_WBITS}
 
 
-class BodyTooLarge(NodeError):
+class BodyTooLarge(OutboundError):
     pass
 
 
@@ -59,7 +59,7 @@ def _encodings(response: httpx.Response) -> list[str]:
     names = [n for n in names if n != "identity"]
     unknown = [n for n in names if n not in _WBITS]
     if unknown:
-        raise NodeError(
+        raise OutboundError(
             f"the response is encoded as {unknown[0][:40]!r}, which cannot be decoded "
             f"(requests ask for {ACCEPT_ENCODING})"
         )
@@ -79,7 +79,7 @@ def _decode(inflaters: list[_Inflater], data: bytes) -> Iterator[bytes]:
 async def read_capped(
     response: httpx.Response, cap: int, label: str, deadline: float | None = None
 ) -> bytes:
-    """The decoded body, or a NodeError once it passes `cap` bytes, the loop time
+    """The decoded body, or an OutboundError once it passes `cap` bytes, the loop time
     `deadline` passes, or it cannot be read or decoded."""
     too_large = BodyTooLarge(
         f"The response from {label} is larger than the {cap}-byte limit "
@@ -108,11 +108,13 @@ async def read_capped(
                     if len(body) > cap:
                         raise too_large
     except TimeoutError:
-        raise NodeError(
+        raise OutboundError(
             f"Reading the response from {label} did not finish before the run's deadline."
         ) from None
     except zlib.error as exc:
-        raise NodeError(f"The response from {label} could not be decoded: {exc}") from None
+        raise OutboundError(f"The response from {label} could not be decoded: {exc}") from None
     except httpx.HTTPError as exc:
-        raise NodeError(f"Reading the response from {label} failed: {describe_error(exc)}") from exc
+        raise OutboundError(
+            f"Reading the response from {label} failed: {describe_error(exc)}"
+        ) from exc
     return bytes(body)

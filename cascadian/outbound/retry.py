@@ -26,7 +26,7 @@ from email.utils import parsedate_to_datetime
 import httpx
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type
 
-from cascadian.errors import NodeError
+from cascadian.errors import OutboundError
 
 # The request never reached the server: always safe to send again.
 UNSENT_ERRORS = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
@@ -38,7 +38,7 @@ TRANSIENT_ERRORS = (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProt
 DEADLINE_SLACK = 0.1
 
 
-class RetryGaveUp(NodeError):
+class RetryGaveUp(OutboundError):
     """Retries were exhausted or would pass the deadline; carries the last failure."""
 
     def __init__(

@@ -24,7 +24,7 @@ from typing import Any
 
 import httpx
 
-from cascadian.errors import NodeError
+from cascadian.errors import OutboundError
 from cascadian.outbound.allowlist import DEFAULT_PORTS, AllowEntry, parse_allowlist
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -41,7 +41,7 @@ CGNAT = ipaddress.ip_network("100.64.0.0/10")
 NAT64 = ipaddress.ip_network("64:ff9b::/96")
 
 
-class UnsafeURL(NodeError):
+class UnsafeURL(OutboundError):
     """The URL points somewhere a strategy may not reach (scheme, host or address)."""
 
 
@@ -91,7 +91,7 @@ def _entries(allowlist: Iterable[str]) -> list[AllowEntry]:
     try:
         return parse_allowlist(allowlist)
     except ValueError as exc:  # the settings check this at start-up; here for direct callers
-        raise NodeError(f"{ALLOWLIST_SETTING}: {exc}") from None
+        raise OutboundError(f"{ALLOWLIST_SETTING}: {exc}") from None
 
 
 def _host_allowed(host: str, scheme: str, port: int, entries: Sequence[AllowEntry]) -> bool:
@@ -123,9 +123,9 @@ async def _resolve(host: str, port: int, resolver: Resolver) -> tuple[IPAddress,
         resolved = await resolver(host, port)
         addresses = tuple(dict.fromkeys(ipaddress.ip_address(a) for a in resolved))
     except (OSError, ValueError) as exc:
-        raise NodeError(f"Could not resolve host {host!r}: {exc}") from None
+        raise OutboundError(f"Could not resolve host {host!r}: {exc}") from None
     if not addresses:
-        raise NodeError(f"Could not resolve host {host!r}: no addresses found.")
+        raise OutboundError(f"Could not resolve host {host!r}: no addresses found.")
     return addresses
 
 
@@ -139,7 +139,8 @@ def _refuse(host: str, detail: str, allow_hint: str) -> UnsafeURL:
 async def check_url(
     url: str | httpx.URL, allowlist: Iterable[str] = (), resolver: Resolver | None = None
 ) -> SafeTarget:
-    """Return the checked target of `url`, or raise UnsafeURL (NodeError if unresolvable)."""
+    """Return the checked target of `url`, or raise UnsafeURL (OutboundError if
+    unresolvable)."""
     try:
         parsed = httpx.URL(url)
     except httpx.InvalidURL as exc:

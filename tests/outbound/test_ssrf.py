@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 import pytest
 
+from cascadian.errors import NodeError, OutboundError
 from cascadian.outbound.ssrf import (
     Resolver,
     UnsafeURL,
@@ -14,7 +15,6 @@ from cascadian.outbound.ssrf import (
     check_url,
     pinned_request,
 )
-from cascadian.workflow.node_api import NodeError
 
 PUBLIC = "93.184.216.34"
 
@@ -110,10 +110,17 @@ async def test_a_public_name_passes_with_its_checked_addresses() -> None:
     assert calls == ["api.example.com:443"]
 
 
-async def test_an_unresolvable_name_is_a_node_error_not_an_ssrf_refusal() -> None:
-    with pytest.raises(NodeError, match=r"Could not resolve host 'nowhere\.invalid'") as info:
+async def test_an_unresolvable_name_is_an_outbound_error_not_an_ssrf_refusal() -> None:
+    with pytest.raises(OutboundError, match=r"Could not resolve host 'nowhere\.invalid'") as info:
         await check_url("http://nowhere.invalid/", resolver=resolver({}))
     assert not isinstance(info.value, UnsafeURL)
+
+
+async def test_a_refusal_is_an_outbound_error_and_not_the_engines_node_error() -> None:
+    with pytest.raises(UnsafeURL) as info:
+        await check_url("http://127.0.0.1/", resolver=resolver({}))
+    assert isinstance(info.value, OutboundError)
+    assert not isinstance(info.value, NodeError)
 
 
 async def test_allowlisted_host_name_may_resolve_to_a_private_address() -> None:

@@ -17,6 +17,7 @@ import httpx
 from pydantic import ConfigDict, Field, field_validator
 
 from cascadian.config import Settings
+from cascadian.errors import OutboundError
 from cascadian.outbound.body import ACCEPT_ENCODING, read_capped
 from cascadian.outbound.retry import DEADLINE_SLACK, RetryPolicy, describe_status
 from cascadian.outbound.ssrf import Resolver, SafeTarget, check_url, pinned_request
@@ -121,7 +122,23 @@ async def fetch(
     raw_body: bytes | None = None,
 ) -> dict[str, Any]:
     """Perform the request `config` describes (`raw_body`: sent instead of its
-    JSON one); the node's output or a NodeError."""
+    JSON one); the node's output or a NodeError. A call the outbound guard refused
+    or that failed (an OutboundError) becomes the NodeError, with its message."""
+    try:
+        return await _fetch(client, config, settings, policy, resolver, deadline, raw_body)
+    except OutboundError as exc:
+        raise NodeError(str(exc)) from exc
+
+
+async def _fetch(
+    client: httpx.AsyncClient,
+    config: HttpRequestConfig,
+    settings: Settings,
+    policy: RetryPolicy | None,
+    resolver: Resolver | None,
+    deadline: float | None,
+    raw_body: bytes | None,
+) -> dict[str, Any]:
     policy = policy or RetryPolicy()
     url: str | httpx.URL = config.url
     method: str = config.method

@@ -122,15 +122,17 @@ async def test_a_shared_clients_credentials_never_reach_the_user_url(clock: Fake
     ["http://127.0.0.1:8080/", "http://10.0.0.8/", "http://169.254.169.254/", "http://[::1]/"],
 )
 async def test_private_targets_are_refused_before_any_request(clock: FakeClock, url: str) -> None:
-    with pytest.raises(UnsafeURL, match="Refusing to connect"):
+    with pytest.raises(NodeError, match="Refusing to connect") as info:
         await run(context(clock), url=url)
+    assert isinstance(info.value.__cause__, UnsafeURL)
     assert respx.calls.call_count == 0
 
 
 @respx.mock
 async def test_name_resolving_to_private_address_is_refused(clock: FakeClock) -> None:
-    with pytest.raises(UnsafeURL, match=r"resolves to 10\.0\.0\.7"):
+    with pytest.raises(NodeError, match=r"resolves to 10\.0\.0\.7") as info:
         await run(context(clock), url="http://internal.example.com/admin")
+    assert isinstance(info.value.__cause__, UnsafeURL)
     assert respx.calls.call_count == 0
 
 
@@ -147,8 +149,9 @@ async def test_allowlisted_internal_host_is_reachable(clock: FakeClock) -> None:
 )
 async def test_redirect_to_a_private_address_is_refused(clock: FakeClock, location: str) -> None:
     respx.get(f"https://{API}/go").respond(302, headers={"Location": location})
-    with pytest.raises(UnsafeURL):
+    with pytest.raises(NodeError, match="Refusing to connect") as info:
         await run(context(clock), url="https://api.example.com/go")
+    assert isinstance(info.value.__cause__, UnsafeURL)
     assert respx.calls.call_count == 1
 
 
