@@ -264,6 +264,18 @@ def cpu_per_run(url: str, before: float | None, runs: int) -> float | None:
     return (after - before) / runs * 1e6
 
 
+def tick_service(store: Any, executor: Any, settings: Settings) -> Any:
+    """A TickService watched by this process's metrics, as bootstrap wires it (a tree
+    from before the observers built its own metrics inside the tick)."""
+    from cascadian.tick import TickService
+
+    try:
+        from cascadian.observers.metrics import WorkerMetrics
+    except ImportError:
+        return TickService(store, executor, settings)
+    return TickService(store, executor, settings, observers=[WorkerMetrics()])
+
+
 def bench_settings(url: str, **env: Any) -> Settings:
     base: dict[str, Any] = {"DATABASE_URL": url, "CRON_SECRET": "bench-secret-not-used"}
     return Settings(**(base | env))

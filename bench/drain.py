@@ -28,7 +28,6 @@ import common
 import httpx
 
 from cascadian.store.sql_store import SqlStore
-from cascadian.tick import TickService
 from cascadian.workflow.executor import GraphExecutor
 from cascadian.workflow.node_api import NodeServices
 
@@ -85,7 +84,7 @@ async def drain(url: str, env: dict[str, Any]) -> dict[str, Any]:
     try:
         async with httpx.AsyncClient() as http:
             executor = GraphExecutor(services=NodeServices(settings, http=http, store=store))
-            service = TickService(store, executor, settings)
+            service = common.tick_service(store, executor, settings)
             await inner.ping()
             start, cpu = time.time(), _cpu()
             while True:

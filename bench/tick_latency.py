@@ -28,7 +28,6 @@ from cascadian.config import Settings
 from cascadian.data import Schedule, Workflow
 from cascadian.schedule import next_slot
 from cascadian.store.sql_store import SqlStore
-from cascadian.tick import TickService
 from cascadian.workflow.executor import GraphExecutor
 from cascadian.workflow.node_api import NodeServices
 
@@ -39,7 +38,7 @@ DELAY = 0.2
 async def our_tick(url: str, store: SqlStore, http: httpx.AsyncClient, **env: Any) -> float:
     settings = common.bench_settings(url, CASCADIAN_CLAIM_LIMIT=STRATEGIES, **env)
     executor = GraphExecutor(services=NodeServices(settings, http=http, store=store))
-    service = TickService(store, executor, settings)
+    service = common.tick_service(store, executor, settings)
     t0 = time.perf_counter()
     report = await service.tick(trigger="bench")
     elapsed = time.perf_counter() - t0

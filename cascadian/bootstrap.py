@@ -237,7 +237,8 @@ async def services(
             dry = build_dry_runner(settings, dry_http, clock, markets, javascript=sandbox)
             yield Services(
                 active,
-                TickService(active, runner, settings, clock, metrics=metrics, alerts=alerts),
+                # The tick tells its observers what happens; it imports neither.
+                TickService(active, runner, settings, clock, observers=[metrics, alerts]),
                 ControlService(
                     active, clock, max_schedule_lag_seconds=settings.max_schedule_lag_seconds
                 ),

@@ -1,5 +1,5 @@
-"""The ports: the store and the workflow executor the tick service talks to, and
-the control store operators' requests go through.
+"""The ports: the store and the workflow executor the tick service talks to, the
+observers that watch it, and the control store operators' requests go through.
 
 Adapters implement these Protocols; the services and the web layer only see
 these names. The data crossing them is in data.py, the errors in errors.py.
@@ -50,7 +50,7 @@ from cascadian.data import (
     WatchlistEntry,
     Workflow,
 )
-from cascadian.reports import TickReport
+from cascadian.reports import RunReport, TickReport
 
 
 class WorkflowExecutor(Protocol):
@@ -268,3 +268,51 @@ class StrategyStore(Protocol):
 class FullStore(Store, ControlStore, StrategyStore, ConsoleStore, Protocol):
     """A process's store: the tick's side, the operators' side, strategies and the
     console's reads (both adapters)."""
+
+
+class TickObserver(Protocol):
+    """Who watches the tick: this process's metrics, the operators' alerts
+    (observers/). The tick calls these as things happen and goes on at once: each
+    returns without waiting and never raises; one with slow work (an alert to send)
+    starts it on a task of its own. The tick never imports its observers;
+    bootstrap.py hands them to it."""
+
+    def claimed(self, n: int) -> None:
+        """A claim took `n` strategies (none included)."""
+        ...
+
+    def store_error(self, operation: str) -> None:
+        """A store call of the tick failed: claim, release, finish_runs or record_tick."""
+        ...
+
+    def tick_finished(self, report: TickReport) -> None:
+        """A tick ended, after its ledger row was written (or not wanted); its runs
+        are in the report."""
+        ...
+
+    def run_now_finished(self, report: RunReport) -> None:
+        """A run outside any tick (run now) ended and was recorded."""
+        ...
+
+
+class TickObservers:
+    """Several observers as one, each told in the order given."""
+
+    def __init__(self, observers: Sequence[TickObserver] = ()) -> None:
+        self.observers = tuple(observers)
+
+    def claimed(self, n: int) -> None:
+        for o in self.observers:
+            o.claimed(n)
+
+    def store_error(self, operation: str) -> None:
+        for o in self.observers:
+            o.store_error(operation)
+
+    def tick_finished(self, report: TickReport) -> None:
+        for o in self.observers:
+            o.tick_finished(report)
+
+    def run_now_finished(self, report: RunReport) -> None:
+        for o in self.observers:
+            o.run_now_finished(report)

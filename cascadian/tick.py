@@ -20,11 +20,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Sequence
 from contextlib import suppress
 from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import Any, TypeVar, cast
 from uuid import UUID
 
 from cascadian.clock import Clock, SystemClock
@@ -32,15 +32,11 @@ from cascadian.config import Settings
 from cascadian.data import ClaimedRun, RunOutcome, RunResult, Workflow
 from cascadian.errors import ScheduleError, StoreUnavailable, raise_unless_ok
 from cascadian.logs import bind, unbind
-from cascadian.observers.metrics import WorkerMetrics
-from cascadian.ports import Store, WorkflowExecutor
+from cascadian.ports import Store, TickObserver, TickObservers, WorkflowExecutor
 from cascadian.recorder import OutcomeRecorder
 from cascadian.reports import RunReport, TickReport, failed_result
 from cascadian.retention import Pruner
 from cascadian.schedule import MAX_INTERVAL_MINUTES, next_slot, validate
-
-if TYPE_CHECKING:
-    from cascadian.observers.alerts import Alerts
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -71,15 +67,14 @@ class TickService:
         settings: Settings,
         clock: Clock | None = None,
         *,
-        metrics: WorkerMetrics | None = None,
-        alerts: Alerts | None = None,
+        observers: Sequence[TickObserver] = (),
     ) -> None:
         self.store = store
         self.executor = executor
         self.settings = settings
         self.clock = clock or SystemClock()
-        self.metrics = metrics or WorkerMetrics()
-        self.alerts = alerts
+        # Told of claims, store errors, ticks and runs now (metrics, alerts).
+        self.observers = TickObservers(observers)
         self.pruner = Pruner(store, settings, self.clock)
         self._pruned_at: float | None = None  # monotonic
         # When this service last wrote the ledger (monotonic; its start counts), and
@@ -186,9 +181,7 @@ class TickService:
         if self._ledger_wanted(report, ledger_if_idle):
             await self._record_tick(report)
             self._last_ledgered = (self.clock.monotonic(), report.success)
-        self.metrics.tick(report)
-        if self.alerts is not None:
-            self.alerts.after_tick(report)  # sent on a task of its own, after the record
+        self.observers.tick_finished(report)  # alerts go on a task of their own
         d = report.summary()
         lag = "" if d.max_lag_seconds is None else f", max lag {d.max_lag_seconds:.1f}s"
         log.log(
@@ -261,9 +254,7 @@ class TickService:
         raise_unless_ok(claim.result)
         assert claim.run is not None  # result ok
         report = await self._run(claim.run)
-        self.metrics.run(report)
-        if self.alerts is not None:
-            self.alerts.after_runs([report])
+        self.observers.run_now_finished(report)
         return report
 
     async def _claim(
@@ -273,13 +264,13 @@ class TickService:
         try:
             claims = await self.store.claim_due(now, limit, self.settings.lease_seconds)
         except StoreUnavailable as exc:
-            self.metrics.store_error("claim")
+            self.observers.store_error("claim")
             report.error = str(exc)
             # Unreachable (not a refusal or a bad answer): the ledger write would only
             # wait out the same timeout again, doubling the time to the 503.
             report.store_down = type(exc) is StoreUnavailable
             return []
-        self.metrics.claimed(len(claims))
+        self.observers.claimed(len(claims))
         if any(c.claimed_at is None for c in claims):  # a store that did not stamp them
             claims = [replace(c, claimed_at=c.claimed_at or now) for c in claims]
         report.claimed += len(claims)
@@ -290,7 +281,7 @@ class TickService:
             try:
                 report.released += await self.store.release([c.execution_id for c in claims])
             except StoreUnavailable as exc:
-                self.metrics.store_error("release")
+                self.observers.store_error("release")
                 report.error = str(exc)  # the leases expire and the strategies come back
             return []
         return claims
@@ -403,7 +394,7 @@ class TickService:
         try:
             recorded = await self.recorder.record(outcome)
         except Exception as exc:  # one outcome that cannot be written must not end the tick
-            self.metrics.store_error("finish_runs")
+            self.observers.store_error("finish_runs")
             log.error("could not record run %s: %s", claim.execution_id, exc)
             report.record_error = str(exc)  # its lease expires and a later tick re-runs it
             return report
@@ -420,7 +411,7 @@ class TickService:
         try:
             await self.store.record_tick(report)
         except StoreUnavailable as exc:
-            self.metrics.store_error("record_tick")
+            self.observers.store_error("record_tick")
             log.warning("tick not written to the ledger: %s", exc)
 
 

@@ -69,7 +69,8 @@ def auto_pause_alerts(runs: Sequence[RunReport], tick_id: str | None) -> list[Al
 
 
 class Alerts:
-    """Sends alerts for ticks and runs; `drain()` waits for those on their way."""
+    """Sends alerts for ticks and runs, as an observer of the tick (a TickObserver);
+    `drain()` waits for those on their way."""
 
     def __init__(
         self,
@@ -96,15 +97,21 @@ class Alerts:
     def enabled(self) -> bool:
         return self.settings.alert_webhook_url is not None
 
-    def after_tick(self, report: TickReport) -> None:
+    def claimed(self, n: int) -> None:
+        pass  # a claim's size is the metrics' business
+
+    def store_error(self, operation: str) -> None:
+        pass  # a failed tick is alerted on when it ends
+
+    def tick_finished(self, report: TickReport) -> None:
         """Start working out and sending the tick's alerts; returns at once."""
         self._failed_in_row = 0 if report.success else self._failed_in_row + 1
         if self.enabled:
             self._start(self._for_tick(report, self._failed_in_row))
 
-    def after_runs(self, runs: Sequence[RunReport]) -> None:
-        """Alerts for runs outside a tick (a run now that auto-paused its strategy)."""
-        alerts = auto_pause_alerts(runs, None)
+    def run_now_finished(self, report: RunReport) -> None:
+        """Alerts for a run outside a tick (a run now that auto-paused its strategy)."""
+        alerts = auto_pause_alerts([report], None)
         if self.enabled and alerts:
             self._start(self._send_all(alerts))
 

@@ -5,10 +5,10 @@
   invocation may be a new one: the due backlog, the oldest overdue strategy's lag,
   leases in flight, strategies by status, runs of the last 5 minutes by status,
   auto-pauses of the last hour, the tick ledger's age, table sizes.
-- Counters and histograms of this process (`WorkerMetrics`): tick and run
-  durations, schedule lag, claim sizes, store errors, prunes, alerts. They mean
-  most for a long-running `cascadian worker` or `serve`; a serverless invocation
-  only shows its own.
+- Counters and histograms of this process (`WorkerMetrics`, an observer of the
+  tick: ports.TickObserver): tick and run durations, schedule lag, claim sizes,
+  store errors, prunes, alerts. They mean most for a long-running `cascadian
+  worker` or `serve`; a serverless invocation only shows its own.
 
 Each app (and each test) has its own CollectorRegistry, never prometheus-client's
 global one.
@@ -33,7 +33,8 @@ _CLAIM = (0, 1, 2, 5, 10, 25, 50, 100, 250, 500, 1000)
 
 
 class WorkerMetrics:
-    """This process's counters and histograms, in a registry of its own."""
+    """This process's counters and histograms, in a registry of its own; the tick
+    tells it what happens (a TickObserver)."""
 
     def __init__(self) -> None:
         r = self.registry = CollectorRegistry()
@@ -104,7 +105,10 @@ class WorkerMetrics:
         if run.lag_seconds is not None:
             self.schedule_lag.observe(run.lag_seconds)
 
-    def tick(self, report: TickReport) -> None:
+    def run_now_finished(self, run: RunReport) -> None:
+        self.run(run)
+
+    def tick_finished(self, report: TickReport) -> None:
         self.ticks.labels("success" if report.success else "failure").inc()
         self.tick_duration.observe(report.execution_time_ms / 1000)
         for run in report.executions:

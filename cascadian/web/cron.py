@@ -15,6 +15,7 @@ from typing import Any
 from fastapi import APIRouter, BackgroundTasks, Depends, Request
 from fastapi.responses import JSONResponse
 
+from cascadian.observers.alerts import Alerts
 from cascadian.reports import TickResponse
 from cascadian.web.deps import Ticks, require_cron_secret
 from cascadian.web.responses import ErrorBody
@@ -55,8 +56,9 @@ def delivery_id(request: Request) -> str | None:
 @router.post("/strategy-executor", **_TICK_ROUTE)
 async def strategy_executor(service: Ticks, request: Request, later: BackgroundTasks) -> Any:
     report = await service.tick(trigger="cron", delivery_id=delivery_id(request))
-    if service.alerts is not None:  # after the answer, within the alerts' own time limit
-        later.add_task(service.alerts.drain, service.settings.alert_timeout_seconds)
+    alerts: Alerts | None = getattr(request.app.state, "alerts", None)
+    if alerts is not None:  # after the answer, within the alerts' own time limit
+        later.add_task(alerts.drain, service.settings.alert_timeout_seconds)
     response = report.response()
     if report.success:
         return response

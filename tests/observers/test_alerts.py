@@ -63,7 +63,7 @@ def ticks_with(
     at: datetime = NOW,
 ) -> TickService:
     settings = Settings(CASCADIAN_AUTO_PAUSE_THRESHOLD=1)
-    return TickService(store, executor, settings, FakeClock(at), metrics=metrics, alerts=alerts)
+    return TickService(store, executor, settings, FakeClock(at), observers=[metrics, alerts])
 
 
 def sent(metrics: WorkerMetrics, event: str, outcome: str) -> float:
