@@ -15,7 +15,15 @@ invocations; when the ledger cannot be read (the usual reason ticks fail: the
 database is down) this process's own count of failed ticks stands in.
 
 The body is JSON with a `text` line (what Slack-compatible webhooks show) and the
-details: `{"event", "text", "details", "timestamp"}`.
+details: `{"event", "text", "details", "timestamp"}`. `text` carries user-written
+words (a strategy's name, a node's error), so it is escaped as Slack's formatting
+rules say (`&`, `<`, `>`): a name like `<!channel> <https://evil|click>` shows as
+written instead of notifying the channel or hiding a link. `details` are plain
+JSON values, unescaped: they are data, not markup.
+
+The webhook's answer is read through the http nodes' capped streaming reader
+(outbound/body.py), at most ANSWER_CAP bytes: only its status and the start of
+a refusal matter, and a hostile endpoint's gzip bomb must not inflate here.
 """
 
 from __future__ import annotations
@@ -30,7 +38,9 @@ import httpx
 
 from cascadian.clock import Clock, SystemClock
 from cascadian.config import Settings
+from cascadian.errors import NodeError
 from cascadian.observers.metrics import WorkerMetrics
+from cascadian.outbound.body import ACCEPT_ENCODING, read_capped
 from cascadian.outbound.retry import RetryPolicy
 from cascadian.outbound.ssrf import Resolver, check_url, pinned_request
 from cascadian.ports import Store
@@ -40,6 +50,14 @@ log = logging.getLogger(__name__)
 
 AUTO_PAUSED = "strategy_auto_paused"
 TICKS_FAILING = "ticks_failing"
+# How much of the webhook's answer is read (and then dropped).
+ANSWER_CAP = 64 * 1024
+
+
+def slack_escaped(text: str) -> str:
+    """`text` with Slack's three control characters escaped, so `<!channel>`,
+    `<@U123>` and `<https://x|label>` written by a user show as typed."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 @dataclass(frozen=True)
@@ -167,7 +185,7 @@ class Alerts:
         total = self.settings.alert_timeout_seconds
         body = {
             "event": alert.event,
-            "text": alert.text,
+            "text": slack_escaped(alert.text),
             "details": alert.details,
             "timestamp": self.clock.now().isoformat(),
         }
@@ -178,19 +196,29 @@ class Alerts:
                     secret.get_secret_value(), self.settings.http_allowlist, self.resolver
                 )
                 deadline = asyncio.get_running_loop().time() + total
+                request = pinned_request(
+                    target,
+                    "POST",
+                    headers={"Accept-Encoding": ACCEPT_ENCODING},
+                    json=body,
+                    timeout=min(5.0, total),
+                )
                 response = await self.policy.send(
-                    lambda: self.http.send(
-                        pinned_request(target, "POST", json=body, timeout=min(5.0, total))
-                    ),
+                    lambda: self.http.send(request, stream=True),
                     deadline=deadline,
                     what="the alert webhook",
                 )
-                sent = response.is_success
+                try:
+                    sent = response.is_success
+                    answer = await _answer(response, deadline)
+                finally:
+                    await response.aclose()
                 if not sent:
                     log.warning(
-                        "alert %s not taken: the webhook answered %d",
+                        "alert %s not taken: the webhook answered %d %s",
                         alert.event,
                         response.status_code,
+                        _without_url(answer, secret.get_secret_value()),
                     )
         except TimeoutError:
             log.warning("alert %s not sent within %gs", alert.event, total)
@@ -204,6 +232,16 @@ class Alerts:
         if self.metrics is not None:
             self.metrics.alert(alert.event, sent)
         return sent
+
+
+async def _answer(response: httpx.Response, deadline: float) -> str:
+    """The start of the webhook's answer (Slack's says why it refused, e.g.
+    `invalid_payload`), read capped; empty when it is too large or undecodable."""
+    try:
+        content = await read_capped(response, ANSWER_CAP, "the alert webhook", deadline)
+    except NodeError:
+        return ""
+    return repr(content[:200].decode("utf-8", "replace"))
 
 
 def _without_url(message: str, url: str) -> str:
