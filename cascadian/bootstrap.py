@@ -182,11 +182,14 @@ def build_dry_runner(
 
 
 def dry_run_transport(settings: Settings) -> DryRunTransport:
-    """Reads go out; any other call is answered unsent, but the LLM provider's."""
+    """Reads go out; any other call is answered unsent, but the LLM provider's
+    chat completion when a dry run allows it."""
     from cascadian.workflow.dry_run import DryRunTransport
+    from cascadian.workflow.llm import LlmProvider
 
-    llm = settings.llm_base_url.rstrip("/") + "/" if settings.llm_base_url else None
-    return DryRunTransport(httpx.AsyncHTTPTransport(), passthrough=[llm] if llm else [])
+    provider = LlmProvider.from_settings(settings)
+    chat_url = provider.chat_url if provider is not None else None
+    return DryRunTransport(httpx.AsyncHTTPTransport(), llm_chat_url=chat_url)
 
 
 @dataclass(frozen=True)

@@ -71,8 +71,9 @@ class GraphRunner(Protocol):
         """Every reason the graph cannot run, one per field; empty when it can."""
         ...
 
-    async def dry_run(self, workflow: Workflow) -> DryRun:
-        """Run it now, every write switched to a report of what it would have done."""
+    async def dry_run(self, workflow: Workflow, allow_llm: bool = False) -> DryRun:
+        """Run it now, every write switched to a report of what it would have done;
+        `allow_llm`: the LLM provider's chat completions are really asked."""
         ...
 
     def node_types(self) -> list[NodeTypeInfo]:

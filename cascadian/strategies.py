@@ -141,16 +141,21 @@ class StrategyService:
     async def export(self, strategy_id: UUID) -> StrategyDraft:
         return draft_of(await self.get(strategy_id))
 
-    async def dry_run(self, strategy_id: UUID) -> DryRun:
+    async def dry_run(self, strategy_id: UUID, allow_llm: bool = False) -> DryRun:
         """Run the saved strategy now with every write switched off: not recorded,
-        not counted, whatever its state (an old version or an archived one too)."""
+        not counted, whatever its state (an old version or an archived one too).
+        Only GET and HEAD go out, and the LLM provider's chat completions when
+        `allow_llm`."""
         s = await self.get(strategy_id)
         self._check(s.graph)
         return await self.runner.dry_run(
-            workflow_of(s.graph, id=s.id, name=s.name, user_id=s.user_id)
+            workflow_of(s.graph, id=s.id, name=s.name, user_id=s.user_id), allow_llm
         )
 
-    async def dry_run_graph(self, graph: StrategyGraph, user_id: UUID | None = None) -> DryRun:
+    async def dry_run_graph(
+        self, graph: StrategyGraph, user_id: UUID | None = None, allow_llm: bool = False
+    ) -> DryRun:
         """Run a graph that is not saved, the same way."""
         self._check(graph)
-        return await self.runner.dry_run(workflow_of(graph, name="dry run", user_id=user_id))
+        workflow = workflow_of(graph, name="dry run", user_id=user_id)
+        return await self.runner.dry_run(workflow, allow_llm)

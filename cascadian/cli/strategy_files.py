@@ -183,12 +183,20 @@ def dry_run_table(run: DryRun) -> Table:
 def dry_run(
     strategy_id: Annotated[UUID, typer.Argument(help="The strategy's id")],
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON")] = False,
+    allow_llm: Annotated[
+        bool,
+        typer.Option(
+            "--allow-llm",
+            help="Really ask the LLM provider (its chat completions only); without it "
+            "an llm-analysis node fails, unsent",
+        ),
+    ] = False,
 ) -> None:
     """Run a strategy now, writing and recording nothing; exits 1 if the run failed.
 
     Each node's output, and the writes it would have made (watchlist, notify, paper
-    orders, HTTP other than GET)."""
-    run = call(lambda s: s.dry_run(strategy_id))
+    orders, HTTP other than GET and HEAD, the LLM provider's unless --allow-llm)."""
+    run = call(lambda s: s.dry_run(strategy_id, allow_llm))
     if as_json:
         r = run.result
         body = {

@@ -131,6 +131,13 @@ class RetryPolicy:
         """The current time on the deadline's clock."""
         return self.clock() if self.clock else asyncio.get_running_loop().time()
 
+    def on_loop_clock(self, deadline: float | None) -> float | None:
+        """`deadline`, on this policy's clock, as a time of the running loop's clock
+        (what asyncio.timeout_at takes)."""
+        if deadline is None:
+            return None
+        return asyncio.get_running_loop().time() + (deadline - self.now())
+
     async def send(
         self,
         send: Callable[[], Awaitable[httpx.Response]],

@@ -45,6 +45,14 @@ from cascadian.workflow.format import Graph, StrategyDocument, document
 router = admin_router()
 
 StrategyId = Annotated[UUID, Path(description="The strategy's id (a workflow_sessions id)")]
+AllowLlm = Annotated[
+    bool,
+    Query(
+        description="Really ask the LLM provider (its chat-completions call only; every "
+        "other request but GET and HEAD stays unsent). Off: an llm-analysis node fails "
+        "saying so"
+    ),
+]
 Status = Literal["draft", "active", "running", "paused", "stopped", "error", "archived"]
 TAGS: list[str | Enum] = ["strategies"]
 
@@ -306,9 +314,11 @@ async def validate(body: Graph, strategies: Strategies) -> ValidationResponse:
     tags=TAGS,
     summary="Run a posted graph now, writing nothing",
 )
-async def dry_run_graph(body: DryRunRequest, strategies: Strategies) -> DryRunResponse:
+async def dry_run_graph(
+    body: DryRunRequest, strategies: Strategies, allow_llm: AllowLlm = False
+) -> DryRunResponse:
     """As `POST /api/strategies/{id}/dry-run`, for a graph that is not saved."""
-    return _dry_run(await strategies.dry_run_graph(body.to_graph(), body.user_id))
+    return _dry_run(await strategies.dry_run_graph(body.to_graph(), body.user_id, allow_llm))
 
 
 @router.get(
@@ -377,14 +387,17 @@ async def archive(strategy_id: StrategyId, strategies: Strategies) -> StrategyDe
     tags=TAGS,
     summary="Run a strategy now, writing nothing",
 )
-async def dry_run(strategy_id: StrategyId, strategies: Strategies) -> DryRunResponse:
+async def dry_run(
+    strategy_id: StrategyId, strategies: Strategies, allow_llm: AllowLlm = False
+) -> DryRunResponse:
     """Runs the saved graph now through the executor, with every side effect
     switched to a report: watchlist entries, notifications and paper orders are not
-    written, and outgoing HTTP other than GET and HEAD is not sent (the LLM provider
-    is still called). Each node's output and the writes it did not make (`would`)
+    written, and outgoing HTTP other than GET and HEAD is not sent, to the LLM
+    provider neither, unless `allow_llm=true`: then its chat-completions call (and
+    only that) is sent. Each node's output and the writes it did not make (`would`)
     are answered. Nothing is recorded and nothing counts: no run row, no counters,
     no lease, the schedule untouched. 422 for a graph that cannot run."""
-    return _dry_run(await strategies.dry_run(strategy_id))
+    return _dry_run(await strategies.dry_run(strategy_id, allow_llm))
 
 
 @router.get(

@@ -8,8 +8,11 @@ composition root (bootstrap.py) builds them once per process:
   becomes an intent, answered as if it had been written;
 - DryRunTransport is under the nodes' HTTP client: GET and HEAD go out (they read),
   any other method is answered here, unsent, with a 200 whose body says so, and
-  becomes an intent. Calls to the configured LLM provider go out: they write nothing
-  of the owner's, and `llm-analysis` needs the answer;
+  becomes an intent. That includes everything under the LLM provider's base URL
+  (its file uploads, say), and its chat-completions call unless the caller allowed
+  LLM calls for this dry run (`allow_llm`): then exactly that call, `POST
+  {base}/chat/completions`, goes out, and nothing else of the provider's. Not
+  allowed, `llm-analysis` fails saying how to allow it (workflow/llm.py);
 - the market data is the process's own (it only reads).
 Each intent names the node it came from: `tagged` wraps every node type's run to
 set the node's id in a context variable, which the tasks the node starts inherit.
@@ -41,6 +44,7 @@ from cascadian.data import (
     Workflow,
 )
 from cascadian.workflow.executor import GraphExecutor
+from cascadian.workflow.llm import NOT_SENT_HEADER
 from cascadian.workflow.node_api import NodeContext, NodeType
 from cascadian.workflow.registry import NodeRegistry
 from cascadian.workflow.validation import problems
@@ -52,6 +56,8 @@ NOT_SENT = "not sent: dry run"
 
 _intents: ContextVar[list[Intent] | None] = ContextVar("cascadian_dry_run_intents", default=None)
 _node: ContextVar[str | None] = ContextVar("cascadian_dry_run_node", default=None)
+# Whether this dry run's caller allowed the LLM provider's chat-completions call.
+_llm_allowed: ContextVar[bool] = ContextVar("cascadian_dry_run_llm_allowed", default=False)
 
 
 def _note(action: str, detail: dict[str, Any]) -> None:
@@ -122,16 +128,27 @@ def _preview(request: httpx.Request) -> Any:
 
 
 class DryRunTransport(httpx.AsyncBaseTransport):
-    """Sends reads (GET, HEAD) and calls under `passthrough` URL prefixes through
-    `inner`; answers every other request itself, unsent."""
+    """Sends reads (GET, HEAD) through `inner`, and `POST llm_chat_url` when the dry
+    run allows LLM calls; answers every other request itself, unsent."""
 
-    def __init__(self, inner: httpx.AsyncBaseTransport, passthrough: Sequence[str] = ()) -> None:
+    def __init__(self, inner: httpx.AsyncBaseTransport, llm_chat_url: str | None = None) -> None:
         self.inner = inner
-        self.passthrough = tuple(passthrough)
+        self.llm_chat_url = httpx.URL(llm_chat_url) if llm_chat_url else None
+
+    def _sends(self, request: httpx.Request) -> bool:
+        if request.method in SAFE_METHODS:
+            return True
+        # Where the request really goes (not its Host header), exactly the provider's
+        # chat URL: a pinned request to another address never matches.
+        return (
+            _llm_allowed.get()
+            and request.method == "POST"
+            and self.llm_chat_url is not None
+            and request.url == self.llm_chat_url
+        )
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        url = str(request.url)
-        if request.method in SAFE_METHODS or any(url.startswith(p) for p in self.passthrough):
+        if self._sends(request):
             return await self.inner.handle_async_request(request)
         await request.aread()
         # The SSRF guard sends to the checked address with the name as Host.
@@ -144,7 +161,7 @@ class DryRunTransport(httpx.AsyncBaseTransport):
         return httpx.Response(
             200,
             json={"dry_run": True, "sent": False, **target},
-            headers={"x-cascadian-dry-run": NOT_SENT},
+            headers={NOT_SENT_HEADER: NOT_SENT},
             request=request,
         )
 
@@ -185,12 +202,14 @@ class DryRunner:
             for t in (registry[name] for name in registry.names())
         ]
 
-    async def dry_run(self, workflow: Workflow) -> DryRun:
+    async def dry_run(self, workflow: Workflow, allow_llm: bool = False) -> DryRun:
         intents: list[Intent] = []
         token = _intents.set(intents)
+        allowed = _llm_allowed.set(allow_llm)
         try:
             deadline = asyncio.get_running_loop().time() + self.timeout_seconds
             result = await self.executor.execute(workflow, deadline)
         finally:
+            _llm_allowed.reset(allowed)
             _intents.reset(token)
         return DryRun(result, intents)

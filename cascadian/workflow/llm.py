@@ -5,11 +5,18 @@ hosted or local model servers answer this same API, so the provider is three
 settings: the base URL, the key, and a map from the model names strategies saved
 to the provider's. Each call has a timeout and a token cap, and is retried on 429
 and 5xx (honouring Retry-After) within the run's deadline. The key is sent as a
-bearer token and never appears in an error or an output.
+bearer token and never appears in an error or an output. The reply is read through
+the http nodes' capped streaming reader (outbound/body.py), so a provider answering a
+gzip bomb is stopped at CASCADIAN_HTTP_MAX_RESPONSE_BYTES, never inflated whole.
+
+A dry run answers this call itself unless the caller allowed LLM calls
+(workflow/dry_run.py); its answer carries NOT_SENT_HEADER, and the node then
+fails saying how to allow it, rather than reading a made-up reply.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,6 +25,7 @@ from pydantic import SecretStr
 
 from cascadian.config import Settings
 from cascadian.errors import NodeError
+from cascadian.outbound.body import ACCEPT_ENCODING, read_capped
 from cascadian.outbound.retry import DEADLINE_SLACK, RetryGaveUp, RetryPolicy, describe_status
 
 # What a strategy with an llm-analysis node is told when no provider is configured.
@@ -25,6 +33,13 @@ NOT_CONFIGURED = (
     "needs an LLM provider: set CASCADIAN_LLM_BASE_URL to an OpenAI-compatible "
     "chat-completions endpoint (e.g. https://generativelanguage.googleapis.com/v1beta/openai "
     "for Gemini) and CASCADIAN_LLM_API_KEY"
+)
+
+# On an answer a dry run's transport made up instead of sending the request.
+NOT_SENT_HEADER = "x-cascadian-dry-run"
+DRY_RUN_REFUSAL = (
+    "The LLM provider was not called: a dry run calls it only when the caller allows "
+    "LLM calls (allow_llm=true on the API, --allow-llm on the command line)."
 )
 
 
@@ -39,6 +54,8 @@ class LlmProvider:
     models: dict[str, str] = field(default_factory=dict)
     timeout: float = 20.0
     max_tokens: int = 1000
+    # The most of a reply that is read, decoded (CASCADIAN_HTTP_MAX_RESPONSE_BYTES).
+    max_response_bytes: int = 1_000_000
 
     @classmethod
     def from_settings(cls, settings: Settings) -> LlmProvider | None:
@@ -50,7 +67,13 @@ class LlmProvider:
             dict(settings.llm_models),
             settings.llm_timeout_seconds,
             settings.llm_max_tokens,
+            settings.http_max_response_bytes,
         )
+
+    @property
+    def chat_url(self) -> str:
+        """The one URL this client POSTs to."""
+        return f"{self.base_url}/chat/completions"
 
     def model_for(self, saved: str) -> str:
         """The provider's model for the name a strategy saved."""
@@ -69,7 +92,7 @@ async def complete(
     deadline: float | None = None,
 ) -> str:
     """The reply's text; LlmError with a plain message otherwise."""
-    url = f"{provider.base_url}/chat/completions"
+    url = provider.chat_url
     body: dict[str, Any] = {
         "model": provider.model_for(model),
         "messages": messages,
@@ -77,7 +100,7 @@ async def complete(
     }
     if temperature is not None:
         body["temperature"] = temperature
-    headers = {"Content-Type": "application/json"}
+    headers = {"Content-Type": "application/json", "Accept-Encoding": ACCEPT_ENCODING}
     if provider.api_key is not None:
         headers["Authorization"] = f"Bearer {provider.api_key.get_secret_value()}"
     timeout = provider.timeout
@@ -87,24 +110,35 @@ async def complete(
             raise LlmError("No time left before the run's deadline to ask the model.")
         timeout = min(timeout, left + DEADLINE_SLACK)
     where = f"The LLM provider at {provider.base_url}"
+    request = client.build_request("POST", url, json=body, headers=headers, timeout=timeout)
     try:
         response = await retry.send(
-            lambda: client.post(url, json=body, headers=headers, timeout=timeout),
-            deadline=deadline,
-            what=f"POST {url}",
+            lambda: client.send(request, stream=True), deadline=deadline, what=f"POST {url}"
         )
     except RetryGaveUp as exc:
         raise LlmError(f"{where} could not be reached: {exc}") from exc
+    try:
+        if response.headers.get(NOT_SENT_HEADER):
+            raise LlmError(DRY_RUN_REFUSAL)
+        content = await read_capped(
+            response,
+            provider.max_response_bytes,
+            f"the LLM provider at {provider.base_url}",
+            retry.on_loop_clock(deadline),
+        )
+    finally:
+        await response.aclose()
+    shown = content[:300].decode("utf-8", "replace")
     if not response.is_success:
         raise LlmError(
             f"{where} refused the request for model {body['model']!r}: "
-            f"{describe_status(response)}: {response.text[:300]}"
+            f"{describe_status(response)}: {shown}"
         )
     try:
-        reply = response.json()
+        reply = json.loads(content)
         text = reply["choices"][0]["message"]["content"]
     except (ValueError, KeyError, IndexError, TypeError):
-        raise LlmError(f"{where} sent a reply without a message: {response.text[:300]}") from None
+        raise LlmError(f"{where} sent a reply without a message: {shown}") from None
     if not isinstance(text, str):
         raise LlmError(f"{where} sent a reply whose message is not text")
     return text

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import respx
 from typer.testing import CliRunner
 
 from cascadian.cli import strategies as cli_strategies
@@ -139,6 +140,30 @@ def test_dry_run_shows_what_each_node_would_have_done(env: None, db: Any) -> Non
     assert strategy(db, sid)["execution_count"] == 0
     as_json = json.loads(cli("dry-run", str(sid), "--json").output)
     assert as_json["success"] is True and as_json["intents"][0]["action"] == "notify"
+
+
+def test_dry_run_asks_the_llm_provider_only_with_allow_llm(
+    env: None, db: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    llm = "https://llm.test/v1"
+    monkeypatch.setenv("CASCADIAN_LLM_BASE_URL", llm)
+    nodes, edges = chain(
+        node("start", "start"), node("ai", "original-llm-analysis", userPrompt="Yes?")
+    )
+    sid = add_strategy(
+        db, next_execution_at=datetime.now(UTC) + timedelta(hours=1), graph=(nodes, edges)
+    )
+    with respx.mock(assert_all_called=False) as router:
+        chat = router.post(f"{llm}/chat/completions").respond(
+            200, json={"choices": [{"message": {"content": "yes"}}]}
+        )
+        refused = cli("dry-run", str(sid), "--json")
+        assert refused.exit_code == 1 and not chat.called
+        assert "--allow-llm" in json.loads(refused.output)["error"]
+        allowed = cli("dry-run", str(sid), "--json", "--allow-llm")
+        assert allowed.exit_code == 0, allowed.output
+        assert chat.call_count == 1
+    assert json.loads(allowed.output)["outputs"]["ai"]["result"] == "yes"
 
 
 def test_list_filters_and_says_how_many_match(env: None, db: Any) -> None:

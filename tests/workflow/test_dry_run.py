@@ -22,20 +22,20 @@ def recording_transport(sent: list[httpx.Request]) -> DryRunTransport:
         sent.append(request)
         return httpx.Response(200, json={"real": True})
 
-    return DryRunTransport(httpx.MockTransport(inner), passthrough=["https://llm.test/v1/"])
+    return DryRunTransport(
+        httpx.MockTransport(inner), llm_chat_url="https://llm.test/v1/chat/completions"
+    )
 
 
-async def test_only_reads_and_the_llm_provider_go_out() -> None:
+async def test_only_reads_go_out_and_the_llm_provider_is_not_asked_by_default() -> None:
     sent: list[httpx.Request] = []
     async with httpx.AsyncClient(transport=recording_transport(sent)) as http:
         posted = await http.post("https://example.com/orders", json={"buy": 1})
         deleted = await http.delete("https://example.com/orders/1")
         got = await http.get("https://example.com/markets")
         llm = await http.post("https://llm.test/v1/chat/completions", json={})
-    assert [f"{r.method} {r.url}" for r in sent] == [
-        "GET https://example.com/markets",
-        "POST https://llm.test/v1/chat/completions",
-    ]
+        upload = await http.post("https://llm.test/v1/files", json={})
+    assert [f"{r.method} {r.url}" for r in sent] == ["GET https://example.com/markets"]
     assert posted.json() == {
         "dry_run": True,
         "sent": False,
@@ -45,7 +45,8 @@ async def test_only_reads_and_the_llm_provider_go_out() -> None:
     }
     assert posted.headers["x-cascadian-dry-run"] == "not sent: dry run"
     assert deleted.json()["sent"] is False
-    assert got.json() == llm.json() == {"real": True}
+    assert got.json() == {"real": True}
+    assert llm.json()["sent"] is False and upload.json()["sent"] is False
 
 
 async def test_a_pinned_request_is_reported_by_its_host_name_not_its_address() -> None:

@@ -8,7 +8,6 @@ Services used: the HTTP client, settings, retry policy and resolver.
 
 from __future__ import annotations
 
-import asyncio
 import json
 from functools import partial
 from typing import Any, Literal
@@ -104,13 +103,6 @@ def _follow(
     return url, method, headers, body
 
 
-def _loop_time(policy: RetryPolicy, deadline: float | None) -> float | None:
-    """`deadline`, on the policy's clock, as a time of the running loop's clock."""
-    if deadline is None:
-        return None
-    return asyncio.get_running_loop().time() + (deadline - policy.now())
-
-
 async def fetch(
     client: httpx.AsyncClient,
     config: HttpRequestConfig,
@@ -173,7 +165,7 @@ async def _fetch(
                 response,
                 settings.http_max_response_bytes,
                 target.label,
-                _loop_time(policy, deadline),
+                policy.on_loop_clock(deadline),
             )
         finally:
             await response.aclose()
