@@ -30,6 +30,12 @@ class StoreReplyMalformed(StoreUnavailable):
     the call may have been carried out; its answer is lost."""
 
 
+class StoreAnswerLost(StoreUnavailable):
+    """The call was sent, and what came back is not the database's own answer: a
+    gateway's 5xx, or the connection dropped before any answer. The database may
+    have carried it out (and committed); only reading back can tell."""
+
+
 class NotFound(CascadianError, LookupError):
     """No strategy (or run) has this id."""
 

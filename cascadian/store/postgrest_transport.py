@@ -15,7 +15,11 @@ keeps every call well inside the tick budget.
 
 Errors: a PostgREST error (`postgrest.APIError`) or a transport error (connect,
 read, timeout) becomes StoreUnavailable (StoreRejected for a data error that
-would fail again). Messages never carry the key.
+would fail again). Messages never carry the key. When the call was sent and the
+error is not PostgREST's or the database's own (a gateway's 5xx page, a
+connection dropped or a read timing out before any answer), the call may have
+been carried out and committed: that is StoreAnswerLost, which the store reads
+back where it matters (SqlStore.finish_runs).
 """
 
 from __future__ import annotations
@@ -27,7 +31,12 @@ from uuid import UUID
 import httpx
 from postgrest import APIError, AsyncPostgrestClient
 
-from cascadian.errors import StoreRejected, StoreReplyMalformed, StoreUnavailable
+from cascadian.errors import (
+    StoreAnswerLost,
+    StoreRejected,
+    StoreReplyMalformed,
+    StoreUnavailable,
+)
 from cascadian.store.transport import Args, Json
 
 # PostgREST's codes for "no such function/table in the schema cache" and
@@ -37,6 +46,17 @@ _SCHEMA_CODES = {"PGRST202", "PGRST205", "42883", "42P01"}
 # resources, 57 operator intervention or timeout, 58 system). Any other SQLSTATE
 # means this statement failed on its data and would fail again as it is.
 _UNAVAILABLE_CLASSES = {"08", "53", "57", "58"}
+# Sent in full, and no answer came back: the database may have run the call.
+_ANSWER_LOST_ERRORS = (httpx.ReadError, httpx.ReadTimeout, httpx.RemoteProtocolError)
+
+
+def _answer_lost(exc: APIError) -> bool:
+    """Not PostgREST's or PostgreSQL's own error (a PGRST code or a SQLSTATE, which
+    say the call was refused or rolled back) but a 5xx from something in front of
+    them: postgrest-py gives a body that is not PostgREST's (a gateway's page) the
+    HTTP status as its code, and an error object without a code none."""
+    code = exc.code or ""
+    return code == "" or (len(code) == 3 and code.isdigit() and code >= "500")
 
 
 class PostgrestTransport:
@@ -95,8 +115,12 @@ class PostgrestTransport:
                 is_sqlstate = len(code) == 5 and not code.startswith("PGRST")
                 if is_sqlstate and code[:2] not in _UNAVAILABLE_CLASSES:
                     return StoreRejected(self._redact(text))
+            if _answer_lost(exc):
+                return StoreAnswerLost(self._redact(f"{text} (the call may have been carried out)"))
         else:
             text = f"database unavailable: supabase {type(exc).__name__}"
+            if isinstance(exc, _ANSWER_LOST_ERRORS):
+                return StoreAnswerLost(f"{text} after the call was sent")
         return StoreUnavailable(self._redact(text))
 
     def _redact(self, text: str) -> str:

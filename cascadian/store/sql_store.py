@@ -50,7 +50,7 @@ from cascadian.data import (
     Watched,
     WatchlistEntry,
 )
-from cascadian.errors import StoreReplyMalformed, StoreUnavailable
+from cascadian.errors import StoreAnswerLost, StoreReplyMalformed, StoreUnavailable
 from cascadian.reports import TickReport
 from cascadian.store import answers
 from cascadian.store.arguments import (
@@ -156,29 +156,36 @@ class SqlStore:
                 )
             return [answers.recorded(r) for r in rows]
         except StoreReplyMalformed as garbled:
-            return await self._read_back(outcomes, garbled)
+            note = f"the answer to recording this run was unreadable ({garbled}); read back"
+            return await self._read_back(outcomes, garbled, note)
+        except StoreAnswerLost as lost:
+            note = f"the answer to recording this run was lost ({lost}); read back"
+            return await self._read_back(outcomes, lost, note)
 
     async def _read_back(
-        self, outcomes: Sequence[RunOutcome], garbled: StoreReplyMalformed
+        self,
+        outcomes: Sequence[RunOutcome],
+        cause: StoreReplyMalformed | StoreAnswerLost,
+        note: str,
     ) -> list[Recorded]:
-        """The call went through but its answer is unreadable: read each run back, so a
-        run the database shows recorded is not reported as unrecorded (and re-run)."""
-        note = f"the answer to recording this run was unreadable ({garbled}); read back"
+        """The call may have gone through, but its answer is unreadable or lost: read
+        each run back, so a run the database shows recorded is not reported as
+        unrecorded (and re-run). Otherwise `cause`'s kind of error, saying why."""
         found: list[Recorded] = []
         for outcome in outcomes:
             try:
                 run = await self.execution(outcome.execution_id)
             except StoreUnavailable as exc:
-                raise StoreReplyMalformed(
-                    f"{garbled}; reading the runs back failed too ({exc}), so whether "
+                raise type(cause)(
+                    f"{cause}; reading the runs back failed too ({exc}), so whether "
                     f"{len(outcomes)} outcome(s) were recorded is unknown"
                 ) from exc
             # Only our own outcome ends a run completed or failed; cancelled is
             # another claim's doing (an abandoned lease), running is not written.
             if run is None or run.status not in RECORDED_STATUSES:
                 status = "missing" if run is None else run.status
-                raise StoreReplyMalformed(
-                    f"{garbled}; run {outcome.execution_id} reads back {status}, "
+                raise type(cause)(
+                    f"{cause}; run {outcome.execution_id} reads back {status}, "
                     "so this batch's outcomes are not known to be recorded"
                 )
             found.append(Recorded(outcome.execution_id, True, False, (f"{note}: recorded",)))
