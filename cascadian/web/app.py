@@ -54,7 +54,7 @@ def create_app(
     app.include_router(control.router)
     app.include_router(strategies.router)
     app.include_router(paper.router)
-    console.install(app, settings)
+    console.install(app, settings, clock)
     app.include_router(metrics.router)
     install_error_handlers(app)
     app.add_middleware(BodyLimit, max_bytes=settings.max_request_bytes)

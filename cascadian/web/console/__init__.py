@@ -7,6 +7,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
+from cascadian.clock import Clock
 from cascadian.config import Settings
 
 # The routes register on base.router as their modules are imported.
@@ -14,10 +15,13 @@ from cascadian.web.console import access, actions, pages  # noqa: F401
 from cascadian.web.console.base import router
 from cascadian.web.console.render import STATIC
 from cascadian.web.console.session import Sessions
+from cascadian.web.console.throttle import SignInThrottle
 
 
-def install(app: FastAPI, settings: Settings) -> None:
-    """Add the console's routes and static files to the app."""
+def install(app: FastAPI, settings: Settings, clock: Clock | None = None) -> None:
+    """Add the console's routes and static files to the app; `clock` times the
+    sign-in throttle (the system's when None)."""
     app.state.console_sessions = Sessions(settings)
+    app.state.console_sign_ins = SignInThrottle(clock.monotonic) if clock else SignInThrottle()
     app.mount("/console/static", StaticFiles(directory=STATIC), name="console-static")
     app.include_router(router)

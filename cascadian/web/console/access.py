@@ -1,4 +1,5 @@
-"""Signing in to the console with ADMIN_API_KEY, and out (session.py has the rules).
+"""Signing in to the console with ADMIN_API_KEY, and out (session.py has the rules;
+throttle.py how often one client may try).
 
 GET/POST /console/sign-in, POST /console/sign-out
 """
@@ -6,12 +7,13 @@ GET/POST /console/sign-in, POST /console/sign-out
 from __future__ import annotations
 
 import logging
+import math
 
 from fastapi import Request
 from fastapi.responses import RedirectResponse
 from starlette.responses import Response
 
-from cascadian.web.console.base import page, read_form, router, sessions_of
+from cascadian.web.console.base import page, read_form, refusal, router, sessions_of
 from cascadian.web.console.session import (
     COOKIE,
     COOKIE_PATH,
@@ -19,6 +21,7 @@ from cascadian.web.console.session import (
     check_same_origin,
     safe_next,
 )
+from cascadian.web.console.throttle import SignInThrottle
 
 log = logging.getLogger(__name__)
 
@@ -37,10 +40,24 @@ async def sign_in_form(request: Request) -> Response:
 async def sign_in(request: Request) -> Response:
     sessions = sessions_of(request)
     sessions.check_configured()
+    client = request.client.host if request.client else "?"
+    throttle: SignInThrottle = request.app.state.console_sign_ins
+    verdict = throttle.attempt(client)
+    if verdict.wait:
+        if verdict.first_refusal:
+            log.warning(
+                "console: too many sign-in attempts from %s; refusing them (429) and not "
+                "logging each until one is let through",
+                client,
+            )
+        seconds = math.ceil(verdict.wait)
+        message = f"Too many sign-in attempts from your address. Try again in {seconds} s."
+        throttled = refusal(request, 429, message)
+        throttled.headers["Retry-After"] = str(seconds)
+        return throttled
     check_same_origin(request)
     form = await read_form(request)
     target = safe_next(form.get("next"))
-    client = request.client.host if request.client else "?"
     if not sessions.key_matches(form.get("key", "")):
         log.warning("console: sign-in refused (wrong key) from %s", client)
         return page(
