@@ -219,6 +219,11 @@ class Settings(BaseSettings):
     max_schedule_lag_seconds: float = Field(
         default=300.0, gt=0, validation_alias="CASCADIAN_MAX_SCHEDULE_LAG_SECONDS"
     )
+    # GET /api/health answers a snapshot at most this old (per process; 0: a read per
+    # request, concurrent requests still sharing one).
+    health_cache_seconds: float = Field(
+        default=5.0, ge=0, le=300, validation_alias="CASCADIAN_HEALTH_CACHE_SECONDS"
+    )
     log_format: Literal["text", "json"] = Field(
         default="text", validation_alias="CASCADIAN_LOG_FORMAT"
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -14,6 +15,7 @@ from cascadian.config import Settings, get_settings
 from cascadian.ports import FullStore, WorkflowExecutor
 from cascadian.web import console, control, cron, metrics, ops, paper, strategies
 from cascadian.web.body_limit import BodyLimit
+from cascadian.web.health_snapshot import HealthSnapshot
 from cascadian.web.responses import install_error_handlers
 
 
@@ -38,6 +40,11 @@ def create_app(
             app.state.metrics = s.metrics
             app.state.alerts = s.alerts
             app.state.strategy_service = s.strategies
+            app.state.health_snapshot = HealthSnapshot(
+                s.control.health,
+                settings.health_cache_seconds,
+                clock.monotonic if clock is not None else time.monotonic,
+            )
             yield
 
     # /docs and /redoc serve Swagger UI and ReDoc from the package's own copies, so
