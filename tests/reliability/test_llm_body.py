@@ -13,10 +13,10 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 import respx
-from cascadian.workflow.retry import RetryPolicy
 
 from cascadian.config import Settings
 from cascadian.errors import NodeError
+from cascadian.outbound.retry import RetryPolicy
 from cascadian.workflow.llm import LlmProvider, complete
 
 LLM = "https://llm.test/v1"
