@@ -38,7 +38,7 @@ import httpx
 
 from cascadian.clock import Clock, SystemClock
 from cascadian.config import Settings
-from cascadian.errors import NodeError
+from cascadian.errors import OutboundError
 from cascadian.observers.metrics import WorkerMetrics
 from cascadian.outbound.body import ACCEPT_ENCODING, read_capped
 from cascadian.outbound.retry import RetryPolicy
@@ -239,7 +239,7 @@ async def _answer(response: httpx.Response, deadline: float) -> str:
     `invalid_payload`), read capped; empty when it is too large or undecodable."""
     try:
         content = await read_capped(response, ANSWER_CAP, "the alert webhook", deadline)
-    except NodeError:
+    except OutboundError:
         return ""
     return repr(content[:200].decode("utf-8", "replace"))
 

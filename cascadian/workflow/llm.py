@@ -24,7 +24,7 @@ import httpx
 from pydantic import SecretStr
 
 from cascadian.config import Settings
-from cascadian.errors import NodeError
+from cascadian.errors import NodeError, OutboundError
 from cascadian.outbound.body import ACCEPT_ENCODING, read_capped
 from cascadian.outbound.retry import DEADLINE_SLACK, RetryGaveUp, RetryPolicy, describe_status
 
@@ -126,6 +126,8 @@ async def complete(
             f"the LLM provider at {provider.base_url}",
             retry.on_loop_clock(deadline),
         )
+    except OutboundError as exc:  # too large, undecodable, or past the deadline
+        raise LlmError(str(exc)) from exc
     finally:
         await response.aclose()
     shown = content[:300].decode("utf-8", "replace")

@@ -66,7 +66,7 @@ async def test_a_hostile_strategy_name_reaches_the_webhook_escaped_not_as_markup
         sender = alerts(store, http)
         executor = ScriptedExecutor(**{HOSTILE: returns(failed("<!everyone> said <b>no</b>"))})
         settings = Settings(CASCADIAN_AUTO_PAUSE_THRESHOLD=1)  # type: ignore[call-arg]
-        ticks = TickService(store, executor, settings, FakeClock(NOW), alerts=sender)
+        ticks = TickService(store, executor, settings, FakeClock(NOW), observers=[sender])
         report = await ticks.tick()
         await sender.drain()
     assert report.executions[0].auto_paused
