@@ -27,8 +27,8 @@ from psycopg.types.json import Jsonb
 
 from cascadian.config import Settings
 from cascadian.data import NodeRun, RunOutcome, RunResult
-from cascadian.store.arguments import outcome_record
 from cascadian.store.migrate import migrate
+from cascadian.store.run_records import outcome_record
 
 BENCH_USER = uuid.UUID("bbbbbbbb-bbbb-4bbb-8bbb-bbbbbbbbbbbb")
 

@@ -1,11 +1,11 @@
 """The transport port under the store: "call this SQL function with these named
 arguments", and nothing else.
 
-The store (sql_store.py) knows every function's name, its arguments and how its
-answer becomes our data; a transport only moves the call and its answer, and
-maps its driver's errors to StoreUnavailable / StoreRejected. Arguments are
-Python values (UUID, datetime, int, float, str, None, a list of UUIDs), or
-`Json` for a jsonb argument.
+The store's port modules (runs.py, control.py, ...) know each function's name, its
+arguments and how its answer becomes our data; a transport only moves the call and
+its answer, and maps its driver's errors to StoreUnavailable / StoreRejected.
+Arguments are Python values (UUID, datetime, int, float, str, None, a list of
+UUIDs), or `Json` for a jsonb argument.
 """
 
 from __future__ import annotations

@@ -22,7 +22,7 @@ from psycopg.types.json import Jsonb
 
 from cascadian.config import Settings
 from cascadian.data import RunOutcome, RunResult, Workflow
-from cascadian.store.arguments import outcome_record
+from cascadian.store.run_records import outcome_record
 from cascadian.store.sql_store import SqlStore
 from cascadian.web.app import create_app
 from cascadian.workflow.executor import GraphExecutor

@@ -11,7 +11,7 @@ import pytest
 from psycopg.types.json import Jsonb
 
 from cascadian.data import NodeRun, RunOutcome, RunResult
-from cascadian.store.arguments import outcome_record
+from cascadian.store.run_records import outcome_record
 from cascadian.store.sql_store import SqlStore
 from tests.factories import add_strategy, rows, strategy
 

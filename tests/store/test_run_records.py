@@ -1,4 +1,4 @@
-"""What the store sends: records that the database can always store."""
+"""What the tick writes: records that the database can always store."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ from datetime import UTC, datetime
 from uuid import uuid4
 
 from cascadian.data import NodeRun, RunOutcome, RunResult
-from cascadian.store.arguments import LOG_OUTPUT_CAP, outcome_record, to_json
+from cascadian.store.run_records import outcome_record
+from cascadian.store.storable import LOG_OUTPUT_CAP, to_json
 
 
 def test_the_record_caps_large_node_outputs() -> None:

@@ -1,0 +1,63 @@
+"""A claimed run as the claim answers it: one row per run, its graph as stored.
+
+The same row comes from the scheduled claim (`claim_due`) and from an accepted
+manual one (`claim_manual`); store/runs.py reads each under its own function's
+name. A graph the database stores but Python cannot load fails that strategy
+alone, never the claim.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from cascadian.data import ClaimedRun, Schedule, Workflow
+from cascadian.store.readers import as_dt, as_uuid, dt_or_none, json_value
+
+_GRAPH_FIELDS = ("nodes", "edges", "variables", "trigger")
+
+
+def claimed_run(row: dict[str, Any], claimed_at: datetime | None = None) -> ClaimedRun:
+    """A claim's row as a ClaimedRun; `claimed_at` is the claim's `now`, for a
+    scheduled run."""
+    problem = None
+    parts = [row[k] for k in _GRAPH_FIELDS]
+    # jsonb's text never holds a NUL (jsonb refuses \u0000, and escapes control
+    # characters), so joined with NULs the four texts say which is which.
+    stored = (
+        "\x00".join(p or "null" for p in parts)
+        if all(p is None or isinstance(p, str) for p in parts)
+        else None
+    )
+    try:
+        graph = {k: json_value(v) for k, v in zip(_GRAPH_FIELDS, parts, strict=True)}
+    except (ValueError, RecursionError) as exc:
+        # PostgreSQL stores nesting Python cannot load: fail this strategy alone.
+        why = "nested too deeply" if isinstance(exc, RecursionError) else "not valid JSON"
+        problem = f"the strategy's stored graph cannot be read: {why}"
+        graph = {"nodes": [], "edges": [], "variables": {}, "trigger": None}
+    return ClaimedRun(
+        execution_id=as_uuid(row["execution_id"]),
+        workflow=Workflow(
+            id=as_uuid(row["workflow_id"]),
+            name=row["name"],
+            nodes=graph["nodes"],
+            edges=graph["edges"],
+            variables=graph["variables"] or {},
+            trigger=graph["trigger"],
+            user_id=as_uuid(row["user_id"]),
+            execution_id=as_uuid(row["execution_id"]),
+            stored_text=stored if problem is None else None,
+        ),
+        schedule=Schedule(
+            interval_minutes=row["execution_interval_minutes"],
+            cron=row["cron_expression"],
+            timezone=row["timezone"] or "UTC",
+        ),
+        scheduled_for=dt_or_none(row["scheduled_for"]),
+        attempt=row["attempt"],
+        lease_expires_at=as_dt(row["lease_expires_at"]),
+        next_execution_at=dt_or_none(row.get("next_execution_at")),
+        problem=problem,
+        claimed_at=claimed_at,
+    )

@@ -1,0 +1,134 @@
+"""Making values storable: whatever a node outputs or a user types, a copy jsonb takes.
+
+jsonb refuses NUL characters, unpaired surrogates, NaN and Infinity, and JSON
+cannot hold every Python value; these helpers replace what it refuses and cap
+outputs in size, and never raise, so a run's outcome can always be written.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from datetime import datetime
+from typing import Any
+
+# Per-node output summaries in strategy_execution_logs are capped at this many
+# characters of JSON; the execution row's outputs at OUTPUTS_CAP in total.
+LOG_OUTPUT_CAP = 4_000
+OUTPUTS_CAP = 200_000
+
+
+def to_json(value: Any, notes: list[str] | None = None) -> Any:
+    """A copy of a node output that jsonb accepts, whatever it holds. Other objects
+    become strings; NUL characters and unpaired surrogates become U+FFFD, NaN and
+    Infinity null (jsonb refuses them); what JSON cannot hold at all (an integer
+    longer than Python will print, a circular reference, nesting too deep) becomes a
+    placeholder saying so, noted in `notes`. Never raises."""
+    if value is None or isinstance(value, bool | str | float) or value in ({}, []):
+        return without_nul(value)  # the common cases, without a JSON round trip
+    if isinstance(value, int) and not _too_long(value):
+        return value
+    if clean_json(value) is not None:
+        return value  # as it is: it is written as this same JSON
+    try:
+        text = json.dumps(value, default=str)
+    except RecursionError:
+        return _placeholder("nested too deeply", notes)
+    except (ValueError, TypeError, OverflowError):
+        value = _storable(value, notes, set())
+        try:
+            text = json.dumps(value, default=str)
+        except RecursionError:
+            return _placeholder("nested too deeply", notes)
+    return without_nul(json.loads(text))
+
+
+def clean_json(value: Any) -> str | None:
+    """`value`'s JSON if jsonb takes it as it is (the common case, one pass in C);
+    None if anything in it needs the careful path."""
+    try:
+        text = json.dumps(value, allow_nan=False)
+    except (ValueError, TypeError, OverflowError, RecursionError):
+        return None
+    # ASCII-escaped: a NUL shows as \u0000, a surrogate (paired or not) as \udXXX.
+    return None if "\\u0000" in text or "\\ud" in text else text
+
+
+def _placeholder(why: str, notes: list[str] | None) -> str:
+    if notes is not None:
+        notes.append(why)
+    return f"(not stored: {why})"
+
+
+# log2(10): digits to bits.
+_BITS_PER_DIGIT = 3.3219
+
+
+def _too_long(number: int) -> bool:
+    limit = sys.get_int_max_str_digits()
+    # bit_length is cheap; str() of such a number is what raises.
+    return limit > 0 and number.bit_length() > limit * _BITS_PER_DIGIT
+
+
+def _storable(value: Any, notes: list[str] | None, path: set[int]) -> Any:
+    """`value` with every part json.dumps refuses replaced (the slow path)."""
+    if isinstance(value, bool) or value is None or isinstance(value, str | float):
+        return value
+    if isinstance(value, int):
+        if _too_long(value):
+            limit = sys.get_int_max_str_digits()
+            return _placeholder(f"an integer of more than {limit} digits", notes)
+        return value
+    if not isinstance(value, dict | list | tuple | set | frozenset):
+        return str(value)
+    if id(value) in path:
+        return _placeholder("a circular reference", notes)
+    path.add(id(value))
+    try:
+        if isinstance(value, dict):
+            return {_key(k, notes, path): _storable(v, notes, path) for k, v in value.items()}
+        return [_storable(v, notes, path) for v in value]
+    finally:
+        path.discard(id(value))
+
+
+def _key(key: Any, notes: list[str] | None, path: set[int]) -> str:
+    return key if isinstance(key, str) else str(_storable(key, notes, path))
+
+
+def without_nul(value: Any) -> Any:
+    if isinstance(value, str):
+        if value.isascii():
+            return value.replace("\x00", "\ufffd")
+        # Unpaired surrogates (e.g. from "\ud800" in parsed JSON) are refused too.
+        text = value.encode("utf-8", "replace").decode("utf-8")
+        return text.replace("\x00", "\ufffd")
+    if isinstance(value, float) and not math.isfinite(value):
+        return None  # jsonb has no NaN or Infinity
+    if isinstance(value, list):
+        return [without_nul(v) for v in value]
+    if isinstance(value, dict):
+        return {without_nul(k): without_nul(v) for k, v in value.items()}
+    return value
+
+
+def capped(value: Any, cap: int, notes: list[str] | None = None) -> Any:
+    """`value` made storable, or a preview of its JSON when that is over `cap` long."""
+    return capped_as(value, clean_json(value), cap, notes)
+
+
+def capped_as(value: Any, text: str | None, cap: int, notes: list[str] | None) -> Any:
+    """capped(), given `value`'s clean_json."""
+    if text is None:
+        safe = to_json(value, notes)
+        text = json.dumps(safe)
+    else:
+        safe = value
+    if len(text) <= cap:
+        return safe
+    return {"truncated": True, "size": len(text), "preview": text[:cap]}
+
+
+def iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
