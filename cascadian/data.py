@@ -478,7 +478,7 @@ class Backlog:
 
 @dataclass(frozen=True)
 class Gauges:
-    """The figures /api/metrics reads from the database (cascadian_metrics_v1)."""
+    """The figures /api/metrics reads from the database (`gauges`)."""
 
     due: int
     oldest_due_lag_seconds: float

@@ -1,8 +1,8 @@
 """What a run's outcome does to a strategy: counters, rolling average, auto-pause.
 
-The rules run in SQL, in cascadian_finish_runs_v3, so they are atomic under
-concurrent ticks. The pure `apply` below is their specification: the store
-tests check the SQL against it.
+The rules run in SQL, in the function `finish_runs` calls (store/runs.py), so they
+are atomic under concurrent ticks. The pure `apply` below is their specification:
+the store tests check the SQL against it.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Group commit for run outcomes.
 
 Runs that finish while an earlier write is in flight are written together in the
-next call of cascadian_finish_runs_v3, so a busy tick makes one round trip per
+next call of `store.finish_runs`, so a busy tick makes one round trip per
 batch instead of one per run, and a quiet one adds no waiting at all.
 """
 

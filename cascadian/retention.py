@@ -6,8 +6,8 @@ CASCADIAN_PRUNE_MAX_MS milliseconds (never past the tick's own budget); a prune
 that fails is logged and reported in the tick's summary, and never fails the tick.
 `cascadian prune` deletes everything due, one bounded call after another. What is
 never deleted (a running run, the newest runs of each strategy, what a lease
-points at, unread notifications) is decided in SQL: cascadian_prune_v1 in
-migrations/013_retention_and_lag.sql.
+points at, unread notifications) is decided in SQL, by the function `prune` calls
+(store/runs.py; migrations/013_retention_and_lag.sql).
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """One tick: claim due strategies, run them concurrently, record each outcome.
 
-    claim  -> store.claim_due       (SQL: cascadian_claim_due_v3)
+    claim  -> store.claim_due       (one SQL call: store/runs.py)
     run    -> executor.execute      (per-strategy timeout)
-    record -> store.finish_runs     (SQL: cascadian_finish_runs_v3)
+    record -> store.finish_runs     (one SQL call per batch: store/runs.py)
 
 Claims are taken in batches no larger than the free concurrency, so every
 claimed strategy starts at once; claiming stops when a new run could no
@@ -12,7 +12,7 @@ next claim and its runs overlap the write of the last batch (up to as many runs
 again waiting on the write): the database writes while the process runs.
 
 `run_now` runs one strategy on demand through the same run and record steps,
-under a manual claim (SQL: cascadian_claim_manual_v3).
+under a manual claim (store.claim_manual).
 """
 
 from __future__ import annotations
@@ -98,7 +98,7 @@ class TickService:
 
         `stop` is how a worker shuts down: once it is set nothing more is claimed,
         runs in flight get `grace_seconds` to finish, and those still going then
-        are cancelled and their claims given back (SQL: cascadian_cancel_runs_v1).
+        are cancelled and their claims given back (store.cancel_runs).
         `delivery_id` is the scheduler's id for this delivery, kept in the ledger.
         `ledger_if_idle=False` leaves a tick that claimed nothing and failed at
         nothing out of the ledger (a worker wakes at every slot; most find it taken),

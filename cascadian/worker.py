@@ -6,10 +6,10 @@ slot. On SIGTERM or SIGINT a worker stops claiming, lets runs in flight finish
 for up to `grace` seconds, then cancels the rest and gives their claims back
 (TickService.tick's `stop`).
 
-Between ticks a worker sleeps until the next strategy falls due (SQL:
-cascadian_next_due_v1), or for `interval` seconds at most, so a run starts within
-milliseconds of its slot and a strategy started or resumed meanwhile, or a lease
-left by a dead worker, waits no longer than `interval`.
+Between ticks a worker sleeps until the next strategy falls due (store.next_due),
+or for `interval` seconds at most, so a run starts within milliseconds of its slot
+and a strategy started or resumed meanwhile, or a lease left by a dead worker,
+waits no longer than `interval`.
 """
 
 from __future__ import annotations

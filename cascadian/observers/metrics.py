@@ -1,6 +1,6 @@
 """Metrics in Prometheus's text format (GET /api/metrics), from two sources.
 
-- Gauges read from the database at each scrape (cascadian_metrics_v1, one call), so
+- Gauges read from the database at each scrape (`store.gauges`, one call), so
   they are right whichever process answers, even on serverless where every
   invocation may be a new one: the due backlog, the oldest overdue strategy's lag,
   leases in flight, strategies by status, runs of the last 5 minutes by status,

@@ -46,7 +46,7 @@ from cascadian.store.transport import Json, Transport
 START = "cascadian_start_v3"
 HALT = "cascadian_halt_v3"
 RESUME = "cascadian_resume_v3"
-# migrations/005; a run with its node logs, 012.
+# migrations/005 (a run with its node logs v2: 008).
 STRATEGIES = "cascadian_strategies_v1"
 EXECUTIONS = "cascadian_executions_v1"
 EXECUTION = "cascadian_execution_v2"

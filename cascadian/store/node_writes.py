@@ -19,7 +19,7 @@ from cascadian.store.readers import answer_of, dt_or_none, json_value, uuid_or_n
 from cascadian.store.storable import to_json
 from cascadian.store.transport import Json, Transport
 
-# migrations/004: the native nodes' writes (notify v2: the owner's settings).
+# migrations/004: the native nodes' writes (notify v2, the owner's settings: 007).
 ADD_TO_WATCHLIST = "cascadian_add_to_watchlist_v1"
 NOTIFY = "cascadian_notify_v2"
 # migrations/011: the original builder's nodes' writes.

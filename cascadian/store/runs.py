@@ -40,18 +40,16 @@ from cascadian.store.readers import (
 from cascadian.store.run_records import outcome_record, tick_record
 from cascadian.store.transport import Json, Transport
 
-# migrations/015 (v1 in 003): claim, and record a batch of outcomes in one call.
-CLAIM_DUE = "cascadian_claim_due_v3"
-FINISH_RUNS = "cascadian_finish_runs_v3"
-# migrations/010 (over 005): a run now, unless one holds the lease; shutdown (005).
-CLAIM_MANUAL = "cascadian_claim_manual_v3"
-CANCEL_RUNS = "cascadian_cancel_runs_v1"
-RELEASE_RUNS = "cascadian_release_runs_v1"
-NEXT_DUE = "cascadian_next_due_v1"  # migrations/016
-# The tick ledger (migrations/012, 013) and retention (013).
-RECORD_TICK = "cascadian_record_tick_v3"
-TICKS = "cascadian_ticks_v2"
-PRUNE = "cascadian_prune_v1"
+# Each function's migration (its first version's, when that is older).
+CLAIM_DUE = "cascadian_claim_due_v3"  # 015, set-based (v1 in 003)
+FINISH_RUNS = "cascadian_finish_runs_v3"  # 015, set-based
+CLAIM_MANUAL = "cascadian_claim_manual_v3"  # 010, archived strategies refused (v1 in 005)
+CANCEL_RUNS = "cascadian_cancel_runs_v1"  # 005
+RELEASE_RUNS = "cascadian_release_runs_v1"  # 003
+NEXT_DUE = "cascadian_next_due_v1"  # 016
+RECORD_TICK = "cascadian_record_tick_v3"  # 013, the tick's own id and delivery id (ledger 012)
+TICKS = "cascadian_ticks_v2"  # 012
+PRUNE = "cascadian_prune_v1"  # 013
 
 # The statuses a run's own recorded outcome leaves it in.
 RECORDED_STATUSES = frozenset({"completed", "failed"})

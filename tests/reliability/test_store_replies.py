@@ -10,7 +10,8 @@ as a broken proxy or gateway would.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -19,8 +20,9 @@ import psycopg
 import pytest
 import respx
 
-from cascadian.data import RunOutcome, RunResult
+from cascadian.data import RunOutcome, RunResult, Schedule
 from cascadian.errors import StoreReplyMalformed, StoreUnavailable
+from cascadian.store import console, control, runs, strategies
 from cascadian.store.sql_store import SqlStore
 from tests.factories import add_strategy
 from tests.supabase_forwarder import PostgrestForwarder
@@ -71,7 +73,7 @@ async def test_a_malformed_claim_answer_is_a_clear_store_error_not_a_key_error(
     wire: Wire, body: bytes
 ) -> None:
     store = wire[0]
-    answer(wire, "cascadian_claim_due_v3", body)
+    answer(wire, runs.CLAIM_DUE, body)
     forward_the_rest(wire)
     with pytest.raises(StoreReplyMalformed, match="malformed") as info:
         await store.claim_due(NOW, 25, 120.0)
@@ -101,7 +103,7 @@ async def test_a_record_whose_answer_is_garbled_is_reported_as_the_database_show
     wire: Wire, db: psycopg.Connection[Any], body: bytes
 ) -> None:
     store = wire[0]
-    answer(wire, "cascadian_finish_runs_v3", body)
+    answer(wire, runs.FINISH_RUNS, body)
     forward_the_rest(wire)
     outcome = await claimed(store, db)
     [recorded] = await store.finish_runs([outcome], 3)
@@ -117,8 +119,8 @@ async def test_when_the_read_back_fails_too_the_record_is_reported_unknown(
     wire: Wire, db: psycopg.Connection[Any]
 ) -> None:
     store, router, _ = wire
-    answer(wire, "cascadian_finish_runs_v3", json.dumps([{"nonsense": 1}]).encode())
-    router.post(path__regex=f"{RPC}cascadian_execution_v2$").respond(
+    answer(wire, runs.FINISH_RUNS, json.dumps([{"nonsense": 1}]).encode())
+    router.post(path__regex=f"{RPC}{control.EXECUTION}$").respond(
         503, json={"code": "PGRST000", "message": "upstream went away"}
     )
     forward_the_rest(wire)
@@ -134,9 +136,41 @@ async def test_a_run_that_reads_back_unwritten_is_not_reported_recorded(
 ) -> None:
     store, router, _ = wire
     # The answer is garbled and the call never reached the database.
-    router.post(path__regex=f"{RPC}cascadian_finish_runs_v3$").respond(200, json=[{"x": 1}])
+    router.post(path__regex=f"{RPC}{runs.FINISH_RUNS}$").respond(200, json=[{"x": 1}])
     forward_the_rest(wire)
     outcome = await claimed(store, db)
     with pytest.raises(StoreReplyMalformed, match="reads back running"):
         await store.finish_runs([outcome], 3)
     assert status_of(db, outcome) == ("running", 0)
+
+
+SID = uuid.UUID("44444444-4444-4444-8444-444444444444")
+LACKING_KEYS = b'[{"execution_id": "33333333-3333-4333-8333-333333333333", "result": "ok"}]'
+Call = Callable[[SqlStore], Awaitable[object]]
+
+
+# Each call, and an answer to it that cannot be read.
+NAMED_ANSWERS: list[tuple[str, Call, bytes]] = [
+    (runs.CLAIM_DUE, lambda s: s.claim_due(NOW, 25, 120.0), LACKING_KEYS),
+    (runs.CLAIM_MANUAL, lambda s: s.claim_manual(SID, NOW, 120.0), LACKING_KEYS),
+    (runs.NEXT_DUE, lambda s: s.next_due(NOW), b'"not a time"'),
+    (runs.TICKS, lambda s: s.ticks(10), b'[{"id": "not a uuid"}]'),
+    (control.START, lambda s: s.start(SID, Schedule(5), NOW, NOW), b'"perhaps"'),
+    (control.HALT, lambda s: s.pause(SID, NOW), b'"perhaps"'),
+    (control.STRATEGIES, lambda s: s.strategy_status(SID, NOW), b'[{"id": 7}]'),
+    (strategies.ARCHIVE_STRATEGY, lambda s: s.archive_strategy(SID, NOW), b'"perhaps"'),
+    (strategies.STRATEGY, lambda s: s.strategy(SID, NOW), b'{"id": "x"}'),
+    (console.CONSOLE_OVERVIEW, lambda s: s.console_overview(NOW), b'{"in_flight": 1}'),
+]
+
+
+@pytest.mark.parametrize(
+    ("function", "call", "body"), NAMED_ANSWERS, ids=[f for f, _, _ in NAMED_ANSWERS]
+)
+async def test_a_malformed_answer_names_the_function_that_was_called(
+    wire: Wire, function: str, call: Call, body: bytes
+) -> None:
+    answer(wire, function, body)
+    forward_the_rest(wire)
+    with pytest.raises(StoreReplyMalformed, match=f"answer to {function} is malformed"):
+        await call(wire[0])
