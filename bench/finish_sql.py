@@ -3,7 +3,7 @@ per outcome) against v3 (set-based, falling back to v2 when refused), same batch
 
 Strategies are claimed 200 at a time (cascadian_claim_due_v3); each batch's no-op
 outcomes (start -> end: two node logs, outputs {"end": {}}) are built once by
-store/arguments.py, as the store sends them, and written by v2 or v3 in turn, so
+store/run_records.py, as the store sends them, and written by v2 or v3 in turn, so
 the two versions alternate batch by batch and a busy machine slows both alike.
 The time is the client's, around the one statement: the server's work plus a
 local round trip. Median and p95 per outcome.
