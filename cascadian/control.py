@@ -15,9 +15,10 @@ from uuid import UUID
 from cascadian.clock import Clock, SystemClock
 from cascadian.data import (
     Backlog,
+    Execution,
     ExecutionDetail,
-    ExecutionPage,
     Gauges,
+    Page,
     Schedule,
     ScheduleLag,
     StrategyStatus,
@@ -123,7 +124,7 @@ class ControlService:
         raise_unless_ok(await self.store.resume(strategy_id, first_slot(schedule, now), now))
         return await self.status(strategy_id)
 
-    async def executions(self, strategy_id: UUID, limit: int, offset: int) -> ExecutionPage:
+    async def executions(self, strategy_id: UUID, limit: int, offset: int) -> Page[Execution]:
         page = await self.store.executions(strategy_id, limit, offset)
         if page is None:
             raise NotFound("strategy not found")

@@ -9,10 +9,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Generic, Literal, TypeVar
 from uuid import UUID
 
 NodeStatus = Literal["success", "error", "skipped"]
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    """One page of a longer list (runs, strategies, notifications, paper orders), and
+    how many match in all, not only on this page."""
+
+    items: list[T]
+    total: int
 
 
 @dataclass(frozen=True)
@@ -235,12 +245,6 @@ class ExecutionDetail(Execution):
 
 
 @dataclass(frozen=True)
-class ExecutionPage:
-    executions: list[Execution]
-    total: int  # all of the strategy's runs
-
-
-@dataclass(frozen=True)
 class TickEntry:
     """One row of the tick ledger, with the gap since the tick before it."""
 
@@ -385,12 +389,6 @@ class ConsoleOverview:
 
 
 @dataclass(frozen=True)
-class StrategyList:
-    strategies: list[StrategyStatus]
-    total: int  # all that match the filter
-
-
-@dataclass(frozen=True)
 class NotificationEntry:
     id: str  # bigserial here, uuid on some existing deployments
     user_id: UUID | None
@@ -406,24 +404,12 @@ class NotificationEntry:
 
 
 @dataclass(frozen=True)
-class NotificationPage:
-    notifications: list[NotificationEntry]
-    total: int
-
-
-@dataclass(frozen=True)
 class PaperOrderEntry:
     """A paper order with the strategy that placed it."""
 
     workflow_id: UUID
     workflow_name: str
     order: PaperOrderRecord
-
-
-@dataclass(frozen=True)
-class PaperOrderPage:
-    orders: list[PaperOrderEntry]
-    total: int
 
 
 @dataclass(frozen=True)
@@ -573,12 +559,6 @@ class StrategyDetail(StrategyRow):
 
     graph: StrategyGraph = field(default_factory=lambda: StrategyGraph(nodes=[]))
     current_version_id: UUID | None = None
-
-
-@dataclass(frozen=True)
-class StrategyPage:
-    strategies: list[StrategyRow]
-    total: int  # all that match the filters
 
 
 @dataclass(frozen=True)

@@ -18,19 +18,20 @@ from cascadian.data import (
     ConsoleOverview,
     ControlResult,
     DryRun,
+    Execution,
     ExecutionDetail,
-    ExecutionPage,
     Gauges,
     GraphProblem,
     ManualClaim,
     NodeTypeInfo,
     Notification,
-    NotificationPage,
+    NotificationEntry,
+    Page,
     PaperBook,
     PaperFill,
     PaperMark,
     PaperOrder,
-    PaperOrderPage,
+    PaperOrderEntry,
     PruneResult,
     Recorded,
     RetentionPolicy,
@@ -41,9 +42,8 @@ from cascadian.data import (
     StrategyChanges,
     StrategyDetail,
     StrategyDraft,
-    StrategyList,
-    StrategyPage,
     StrategyQuery,
+    StrategyRow,
     StrategyStatus,
     TickEntry,
     Watched,
@@ -173,7 +173,9 @@ class ControlStore(Protocol):
         self, now: datetime, limit: int, offset: int = 0
     ) -> list[StrategyStatus]: ...
 
-    async def executions(self, strategy_id: UUID, limit: int, offset: int) -> ExecutionPage | None:
+    async def executions(
+        self, strategy_id: UUID, limit: int, offset: int
+    ) -> Page[Execution] | None:
         """A page of the strategy's runs, newest first; None if there is no such strategy."""
         ...
 
@@ -210,17 +212,17 @@ class ConsoleStore(Protocol):
 
     async def console_strategies(
         self, now: datetime, filter: str, search: str | None, sort: str, limit: int, offset: int
-    ) -> StrategyList:
+    ) -> Page[StrategyStatus]:
         """A page of current strategies matching `filter` and `search`, sorted by `sort`."""
         ...
 
     async def notifications(
         self, strategy_id: UUID | None, limit: int, offset: int
-    ) -> NotificationPage:
+    ) -> Page[NotificationEntry]:
         """The newest notifications (of one strategy, or of all when None)."""
         ...
 
-    async def paper_orders(self, limit: int, offset: int) -> PaperOrderPage:
+    async def paper_orders(self, limit: int, offset: int) -> Page[PaperOrderEntry]:
         """The newest paper orders of every strategy."""
         ...
 
@@ -236,7 +238,7 @@ class StrategyStore(Protocol):
 
     async def strategy(self, strategy_id: UUID, now: datetime) -> StrategyDetail | None: ...
 
-    async def strategies(self, query: StrategyQuery, now: datetime) -> StrategyPage:
+    async def strategies(self, query: StrategyQuery, now: datetime) -> Page[StrategyRow]:
         """A page of current versions matching the query, and how many match."""
         ...
 

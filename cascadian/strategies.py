@@ -18,13 +18,14 @@ from cascadian.data import (
     DryRun,
     GraphProblem,
     NodeTypeInfo,
+    Page,
     Schedule,
     StrategyChanges,
     StrategyDetail,
     StrategyDraft,
     StrategyGraph,
-    StrategyPage,
     StrategyQuery,
+    StrategyRow,
     Workflow,
 )
 from cascadian.errors import GraphInvalid, NotFound, raise_unless_ok
@@ -98,7 +99,7 @@ class StrategyService:
             raise NotFound("strategy not found")
         return found
 
-    async def list(self, query: StrategyQuery) -> StrategyPage:
+    async def list(self, query: StrategyQuery) -> Page[StrategyRow]:
         return await self.store.strategies(query, self.clock.now())
 
     async def create(self, draft: StrategyDraft, start: bool = False) -> StrategyDetail:

@@ -170,7 +170,7 @@ def list_cmd(
         status, owner, auto_run, search, cast(StrategySort, sort), desc, limit, offset
     )
     page = strategy_files.call(lambda s: s.list(query))
-    console.print(list_table(list(page.strategies), page.total))
+    console.print(list_table(list(page.items), page.total))
 
 
 @app.command()

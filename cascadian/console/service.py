@@ -17,9 +17,9 @@ from uuid import UUID
 from cascadian.clock import Clock, SystemClock
 from cascadian.data import (
     ConsoleOverview,
-    NotificationPage,
-    PaperOrderPage,
-    StrategyList,
+    NotificationEntry,
+    Page,
+    PaperOrderEntry,
     StrategyStatus,
     TickEntry,
 )
@@ -80,7 +80,7 @@ class ConsoleService:
 
     async def strategies(
         self, filter: str, search: str | None, sort: str, limit: int, offset: int
-    ) -> StrategyList:
+    ) -> Page[StrategyStatus]:
         """ValueError for a filter or sort the console does not offer."""
         if filter not in FILTERS:
             raise ValueError(f"unknown filter {filter!r}; one of {', '.join(FILTERS)}")
@@ -93,8 +93,8 @@ class ConsoleService:
 
     async def notifications(
         self, strategy_id: UUID | None, limit: int, offset: int
-    ) -> NotificationPage:
+    ) -> Page[NotificationEntry]:
         return await self.store.notifications(strategy_id, limit, offset)
 
-    async def paper_orders(self, limit: int, offset: int) -> PaperOrderPage:
+    async def paper_orders(self, limit: int, offset: int) -> Page[PaperOrderEntry]:
         return await self.store.paper_orders(limit, offset)

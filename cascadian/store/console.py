@@ -15,10 +15,9 @@ from uuid import UUID
 from cascadian.data import (
     ConsoleOverview,
     NotificationEntry,
-    NotificationPage,
+    Page,
     PaperOrderEntry,
-    PaperOrderPage,
-    StrategyList,
+    StrategyStatus,
 )
 from cascadian.store.readers import answer_of, as_dt, as_uuid, json_value, uuid_or_none
 from cascadian.store.rows import paper_order, strategy_status
@@ -38,7 +37,7 @@ class SqlConsoleStore:
 
     async def console_strategies(
         self, now: datetime, filter: str, search: str | None, sort: str, limit: int, offset: int
-    ) -> StrategyList:
+    ) -> Page[StrategyStatus]:
         rows = await self.transport.rows(
             CONSOLE_STRATEGIES,
             {
@@ -54,14 +53,14 @@ class SqlConsoleStore:
 
     async def notifications(
         self, strategy_id: UUID | None, limit: int, offset: int
-    ) -> NotificationPage:
+    ) -> Page[NotificationEntry]:
         page = await self.transport.value(
             CONSOLE_NOTIFICATIONS,
             {"p_workflow_id": strategy_id, "p_limit": limit, "p_offset": offset},
         )
         return notification_page(page)
 
-    async def paper_orders(self, limit: int, offset: int) -> PaperOrderPage:
+    async def paper_orders(self, limit: int, offset: int) -> Page[PaperOrderEntry]:
         page = await self.transport.value(
             CONSOLE_PAPER_ORDERS, {"p_limit": limit, "p_offset": offset}
         )
@@ -78,14 +77,14 @@ def console_overview(value: Any) -> ConsoleOverview:
 
 
 @answer_of(CONSOLE_STRATEGIES)
-def strategy_list(rows: list[dict[str, Any]]) -> StrategyList:
+def strategy_list(rows: list[dict[str, Any]]) -> Page[StrategyStatus]:
     """Each row carries the total."""
     total = int(rows[0]["total"]) if rows else 0
-    return StrategyList([strategy_status(r) for r in rows], total)
+    return Page([strategy_status(r) for r in rows], total)
 
 
 @answer_of(CONSOLE_NOTIFICATIONS)
-def notification_page(value: Any) -> NotificationPage:
+def notification_page(value: Any) -> Page[NotificationEntry]:
     d = json_value(value)
     entries = [
         NotificationEntry(
@@ -103,14 +102,14 @@ def notification_page(value: Any) -> NotificationPage:
         )
         for n in d["data"]
     ]
-    return NotificationPage(entries, int(d["total"]))
+    return Page(entries, int(d["total"]))
 
 
 @answer_of(CONSOLE_PAPER_ORDERS)
-def paper_order_page(value: Any) -> PaperOrderPage:
+def paper_order_page(value: Any) -> Page[PaperOrderEntry]:
     d = json_value(value)
     entries = [
         PaperOrderEntry(as_uuid(o["workflow_id"]), o["workflow_name"], paper_order(o))
         for o in d["data"]
     ]
-    return PaperOrderPage(entries, int(d["total"]))
+    return Page(entries, int(d["total"]))

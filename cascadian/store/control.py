@@ -19,9 +19,9 @@ from cascadian.data import (
     ControlResult,
     Execution,
     ExecutionDetail,
-    ExecutionPage,
     Gauges,
     NodeRun,
+    Page,
     PaperBook,
     PaperMark,
     PaperPosition,
@@ -108,7 +108,9 @@ class SqlControlStore:
     ) -> list[StrategyStatus]:
         return await self._strategies(now, None, limit, offset)
 
-    async def executions(self, strategy_id: UUID, limit: int, offset: int) -> ExecutionPage | None:
+    async def executions(
+        self, strategy_id: UUID, limit: int, offset: int
+    ) -> Page[Execution] | None:
         page = await self.transport.value(
             EXECUTIONS, {"p_workflow_id": strategy_id, "p_limit": limit, "p_offset": offset}
         )
@@ -170,8 +172,8 @@ def _execution_fields(d: dict[str, Any]) -> dict[str, Any]:
 
 
 @answer_of(EXECUTIONS)
-def execution_page(d: dict[str, Any]) -> ExecutionPage:
-    return ExecutionPage([Execution(**_execution_fields(e)) for e in d["data"]], int(d["total"]))
+def execution_page(d: dict[str, Any]) -> Page[Execution]:
+    return Page([Execution(**_execution_fields(e)) for e in d["data"]], int(d["total"]))
 
 
 @answer_of(EXECUTION)

@@ -14,12 +14,12 @@ from uuid import UUID
 
 from cascadian.data import (
     ControlResult,
+    Page,
     Schedule,
     StrategyChanges,
     StrategyDetail,
     StrategyDraft,
     StrategyGraph,
-    StrategyPage,
     StrategyQuery,
     StrategyRow,
     StrategyStatus,
@@ -65,7 +65,7 @@ class SqlStrategyStore:
         found = await self.transport.value(STRATEGY, {"p_id": strategy_id, "p_now": now})
         return None if found is None else strategy_detail(found)
 
-    async def strategies(self, query: StrategyQuery, now: datetime) -> StrategyPage:
+    async def strategies(self, query: StrategyQuery, now: datetime) -> Page[StrategyRow]:
         page = await self.transport.value(
             LIST_STRATEGIES, {"p": Json(query_record(query)), "p_now": now}
         )
@@ -123,9 +123,9 @@ def _row_fields(d: dict[str, Any]) -> dict[str, Any]:
 
 
 @answer_of(LIST_STRATEGIES)
-def strategy_page(value: Any) -> StrategyPage:
+def strategy_page(value: Any) -> Page[StrategyRow]:
     d = json_value(value)
-    return StrategyPage([StrategyRow(**_row_fields(r)) for r in d["data"]], int(d["total"]))
+    return Page([StrategyRow(**_row_fields(r)) for r in d["data"]], int(d["total"]))
 
 
 @answer_of(STRATEGY)

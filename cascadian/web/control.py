@@ -257,7 +257,7 @@ async def executions(
     """Each run's node logs are at `GET /api/executions/{execution_id}`."""
     page = await control.executions(strategy_id, limit, offset)
     return ExecutionListResponse(
-        data=[ExecutionModel.model_validate(e) for e in page.executions],
+        data=[ExecutionModel.model_validate(e) for e in page.items],
         metadata=Page(total=page.total, limit=limit, offset=offset),
     )
 

@@ -271,7 +271,7 @@ async def list_strategies(
     query = StrategyQuery(status, user_id, auto_run, q, sort, descending, limit, offset)
     page = await strategies.list(query)
     return StrategyListResponse(
-        data=[StrategyRowModel.model_validate(_row(s)) for s in page.strategies],
+        data=[StrategyRowModel.model_validate(_row(s)) for s in page.items],
         metadata=Page(total=page.total, limit=limit, offset=offset),
     )
 

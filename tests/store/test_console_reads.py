@@ -65,9 +65,9 @@ async def test_failing_strategies_come_first_with_the_longest_streak(
 ) -> None:
     ids = arrange(db)
     page = await any_store.console_strategies(NOW, "failing", None, "attention", 10, 0)
-    assert [s.id for s in page.strategies] == [ids["paused"], ids["streak"]]
+    assert [s.id for s in page.items] == [ids["paused"], ids["streak"]]
     assert page.total == 2
-    assert page.strategies[1].last_error == "node 'x': boom"
+    assert page.items[1].last_error == "node 'x': boom"
 
 
 async def test_the_list_filters_by_due_and_status_searches_and_pages_with_a_total(
@@ -75,17 +75,17 @@ async def test_the_list_filters_by_due_and_status_searches_and_pages_with_a_tota
 ) -> None:
     ids = arrange(db)
     due = await any_store.console_strategies(NOW, "due", None, "attention", 10, 0)
-    assert [s.name for s in due.strategies] == ["Late", "Later", "Held"]  # most overdue first
+    assert [s.name for s in due.items] == ["Late", "Later", "Held"]  # most overdue first
     drafts = await any_store.console_strategies(NOW, "draft", None, "name", 10, 0)
-    assert [s.id for s in drafts.strategies] == [ids["draft"]]
+    assert [s.id for s in drafts.items] == [ids["draft"]]
     search = await any_store.console_strategies(NOW, "all", "LATE", "name", 10, 0)
-    assert [s.name for s in search.strategies] == ["Late", "Later"]  # never the old version
+    assert [s.name for s in search.items] == ["Late", "Later"]  # never the old version
     by_id = await any_store.console_strategies(NOW, "all", str(ids["held"]), "name", 10, 0)
-    assert [s.name for s in by_id.strategies] == ["Held"]
+    assert [s.name for s in by_id.items] == ["Held"]
     second = await any_store.console_strategies(NOW, "all", None, "name", 2, 2)
-    assert [s.name for s in second.strategies] == ["Held", "Late"] and second.total == 6
+    assert [s.name for s in second.items] == ["Held", "Late"] and second.total == 6
     empty = await any_store.console_strategies(NOW, "all", "nothing like it", "name", 10, 0)
-    assert (empty.strategies, empty.total) == ([], 0)
+    assert (empty.items, empty.total) == ([], 0)
 
 
 async def test_notifications_come_newest_first_with_their_strategys_name(
@@ -96,10 +96,10 @@ async def test_notifications_come_newest_first_with_their_strategys_name(
         await any_store.notify(Notification(USER, sid, f"n{i}", "m"), NOW + timedelta(seconds=i))
     await any_store.notify(Notification(USER, None, "system", "m"), NOW + timedelta(seconds=9))
     everything = await any_store.notifications(None, 2, 0)
-    assert everything.total == 4 and [n.title for n in everything.notifications][:1] == ["system"]
+    assert everything.total == 4 and [n.title for n in everything.items][:1] == ["system"]
     mine = await any_store.notifications(sid, 10, 0)
-    assert [n.title for n in mine.notifications] == ["n2", "n1", "n0"]
-    assert {n.workflow_name for n in mine.notifications} == {"Sender"}
+    assert [n.title for n in mine.items] == ["n2", "n1", "n0"]
+    assert {n.workflow_name for n in mine.items} == {"Sender"}
 
 
 async def test_paper_orders_of_every_strategy_come_newest_first(
@@ -112,5 +112,5 @@ async def test_paper_orders_of_every_strategy_come_newest_first(
         await any_store.record_paper_order(order, NOW)
     page = await any_store.paper_orders(10, 0)
     assert page.total == 2
-    assert [e.workflow_name for e in page.orders] == ["B", "A"]
-    assert page.orders[0].order.shares == pytest.approx(20.0)
+    assert [e.workflow_name for e in page.items] == ["B", "A"]
+    assert page.items[0].order.shares == pytest.approx(20.0)

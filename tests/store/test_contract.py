@@ -449,9 +449,9 @@ async def test_executions_page_newest_first_and_one_run_has_its_logs(
     await any_store.finish_runs([outcome(first, result(duration_ms=7))], 3)
     second = await claim_one(any_store, LATER)
     page = await any_store.executions(sid, 1, 0)
-    assert page.total == 2 and [e.id for e in page.executions] == [second.execution_id]
-    assert page.executions[0].status == "running"
-    older = (await any_store.executions(sid, 1, 1)).executions[0]
+    assert page.total == 2 and [e.id for e in page.items] == [second.execution_id]
+    assert page.items[0].status == "running"
+    older = (await any_store.executions(sid, 1, 1)).items[0]
     assert (older.id, older.status, older.duration_ms, older.attempt) == (
         first.execution_id,
         "completed",

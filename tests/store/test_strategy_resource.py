@@ -42,7 +42,7 @@ async def test_create_read_and_list_over_both_transports(any_store: FullStore, d
     assert s.schedule == Schedule(10, "0 9 * * *", "Europe/Paris")
     assert s.graph == GRAPH and s.current_version_id == sid
     page = await any_store.strategies(StrategyQuery(q="MAD"), NOW)
-    assert (page.total, [r.id for r in page.strategies]) == (1, [sid])
+    assert (page.total, [r.id for r in page.items]) == (1, [sid])
     assert await any_store.strategy(uuid.uuid4(), NOW) is None
 
 
@@ -87,7 +87,7 @@ async def test_a_builders_row_with_null_counters_lists_as_zeros(
         "auto_run = null, execution_interval_minutes = null where id = %s",
         (sid,),
     )
-    [row] = (await store.strategies(StrategyQuery(), NOW)).strategies
+    [row] = (await store.strategies(StrategyQuery(), NOW)).items
     assert (row.execution_count, row.success_count, row.success_rate) == (0, 0, None)
     assert (row.auto_run, row.schedule.interval_minutes) == (False, 5)
     detail = await store.strategy(sid, NOW)

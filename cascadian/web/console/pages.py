@@ -142,7 +142,7 @@ async def strategy_page(
         control.schedule_lag(strategy_id),
     )
     newest = runs if runs_page == 1 else await control.executions(strategy_id, 1, 0)
-    latest = await control.execution(newest.executions[0].id) if newest.executions else None
+    latest = await control.execution(newest.items[0].id) if newest.items else None
     marks = _marks(latest.logs) if latest else {}
     now = console.now()
     return page(
