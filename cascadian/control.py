@@ -76,9 +76,6 @@ class ControlService:
             raise NotFound("strategy not found")
         return status
 
-    async def list_strategies(self, limit: int = 100, offset: int = 0) -> list[StrategyStatus]:
-        return await self.store.list_strategies(self.clock.now(), limit, offset)
-
     async def start(
         self,
         strategy_id: UUID,

@@ -169,10 +169,6 @@ class ControlStore(Protocol):
 
     async def strategy_status(self, strategy_id: UUID, now: datetime) -> StrategyStatus | None: ...
 
-    async def list_strategies(
-        self, now: datetime, limit: int, offset: int = 0
-    ) -> list[StrategyStatus]: ...
-
     async def executions(
         self, strategy_id: UUID, limit: int, offset: int
     ) -> Page[Execution] | None:

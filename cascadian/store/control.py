@@ -91,22 +91,12 @@ class SqlControlStore:
             RESUME, {"p_id": strategy_id, "p_now": now, "p_next": next_execution_at}
         )
 
-    async def _strategies(
-        self, now: datetime, strategy_id: UUID | None, limit: int, offset: int
-    ) -> list[StrategyStatus]:
-        rows = await self.transport.rows(
-            STRATEGIES, {"p_now": now, "p_id": strategy_id, "p_limit": limit, "p_offset": offset}
-        )
-        return strategy_statuses(rows)
-
     async def strategy_status(self, strategy_id: UUID, now: datetime) -> StrategyStatus | None:
-        found = await self._strategies(now, strategy_id, 1, 0)
+        rows = await self.transport.rows(
+            STRATEGIES, {"p_now": now, "p_id": strategy_id, "p_limit": 1, "p_offset": 0}
+        )
+        found = strategy_statuses(rows)
         return found[0] if found else None
-
-    async def list_strategies(
-        self, now: datetime, limit: int, offset: int = 0
-    ) -> list[StrategyStatus]:
-        return await self._strategies(now, None, limit, offset)
 
     async def executions(
         self, strategy_id: UUID, limit: int, offset: int

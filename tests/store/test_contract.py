@@ -426,7 +426,6 @@ async def test_a_strategy_with_a_run_in_flight_cannot_be_restarted(any_store: An
 
 async def test_strategy_status_reports_counters_rate_and_the_lease(any_store: Any, db: Any) -> None:
     sid = add_strategy(db, next_execution_at=NOW, name="b")
-    add_strategy(db, next_execution_at=None, name="a", status="draft", auto_run=False)
     claim = await claim_one(any_store)
     status = await any_store.strategy_status(sid, NOW)
     assert status.id == sid and status.user_id == USER and status.schedule == Schedule(5)
@@ -436,8 +435,6 @@ async def test_strategy_status_reports_counters_rate_and_the_lease(any_store: An
     status = await any_store.strategy_status(sid, NOW)
     assert (status.execution_count, status.success_rate, status.run_in_flight) == (1, 0.0, False)
     assert status.last_error == "node 'n1': bad" and status.last_executed_at == NOW
-    assert [s.name for s in await any_store.list_strategies(NOW, 10)] == ["a", "b"]
-    assert [s.name for s in await any_store.list_strategies(NOW, 10, 1)] == ["b"]
     assert await any_store.strategy_status(uuid.uuid4(), NOW) is None
 
 

@@ -190,11 +190,6 @@ CALLS: list[tuple[str, Callable[[SqlStore], Awaitable[Any]], dict[str, Any]]] = 
         {"p_now": NOW_ISO, "p_id": str(SID), "p_limit": 1, "p_offset": 0},
     ),
     (
-        "cascadian_strategies_v1",
-        lambda s: s.list_strategies(NOW, 50, 100),
-        {"p_now": NOW_ISO, "p_id": None, "p_limit": 50, "p_offset": 100},
-    ),
-    (
         "cascadian_executions_v1",
         lambda s: s.executions(SID, 20, 40),
         {"p_workflow_id": str(SID), "p_limit": 20, "p_offset": 40},
