@@ -22,7 +22,8 @@ import respx
 from cascadian.config import Settings
 from cascadian.data import Workflow
 from cascadian.workflow.node_api import NodeContext, NodeError, NodeServices
-from cascadian.workflow.nodes.http_request import HTTP_REQUEST, HttpRequestConfig
+from cascadian.workflow.nodes.http_fetch import HttpRequestConfig
+from cascadian.workflow.nodes.http_request import HTTP_REQUEST
 
 API = "93.184.216.34"
 URL = "https://api.example.com/data"

@@ -11,8 +11,8 @@ from typing import Any, Literal, Self
 
 from pydantic import Field, model_validator
 
-from cascadian.workflow.node_api import Checkpoint, NodeConfig, NodeContext, NodeError, NodeType
-from cascadian.workflow.nodes.condition import compare
+from cascadian.workflow.node_api import Checkpoint, NodeConfig, NodeContext, NodeType
+from cascadian.workflow.nodes.common import collect_items, compare
 from cascadian.workflow.templates import MISSING, get_path
 
 
@@ -36,33 +36,6 @@ class FilterConfig(NodeConfig):
     items: Any = None
     conditions: list[FilterCondition] = Field(min_length=1)
     combine: Literal["and", "or"] = "and"
-
-
-def collect_items(config: NodeConfig, ctx: NodeContext) -> list[Any]:
-    """The list a collection node works on: config `items` when set, else its input."""
-    if "items" in config.model_fields_set:
-        source, where = getattr(config, "items", None), "config.items"
-    elif len(ctx.inputs) > 1:
-        raise NodeError(
-            f"{len(ctx.inputs)} upstream nodes feed this node; set config.items to pick "
-            'the list, e.g. "${node_id.items}"'
-        )
-    else:
-        source, where = ctx.input, "the input"
-    if isinstance(source, list):
-        return ctx.check_size(source)
-    if isinstance(source, dict) and isinstance(source.get("items"), list):
-        items: list[Any] = source["items"]
-        return ctx.check_size(items)
-    raise NodeError(
-        f"expected a list, or an object with an 'items' list, in {where}; got {_kind(source)}"
-    )
-
-
-def _kind(value: Any) -> str:
-    if isinstance(value, dict):
-        return "an object without an 'items' list"
-    return "null" if value is None else type(value).__name__
 
 
 def _matches(item: Any, condition: FilterCondition) -> bool:

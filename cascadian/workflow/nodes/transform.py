@@ -18,7 +18,7 @@ from typing import Annotated, Any, Literal, Self
 from pydantic import Field, model_validator
 
 from cascadian.workflow.node_api import Checkpoint, NodeConfig, NodeContext, NodeType
-from cascadian.workflow.nodes.filter import collect_items
+from cascadian.workflow.nodes.common import collect_items
 from cascadian.workflow.templates import MISSING, get_path
 
 

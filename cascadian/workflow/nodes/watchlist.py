@@ -14,7 +14,7 @@ from pydantic import Field
 
 from cascadian.data import WatchlistEntry
 from cascadian.workflow.node_api import NodeConfig, NodeContext, NodeError, NodeType
-from cascadian.workflow.nodes.filter import collect_items
+from cascadian.workflow.nodes.common import collect_items
 from cascadian.workflow.templates import MISSING, get_path
 
 

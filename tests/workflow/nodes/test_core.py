@@ -12,7 +12,8 @@ from pydantic import ValidationError
 from cascadian.config import Settings
 from cascadian.data import Workflow
 from cascadian.workflow.node_api import NodeConfig, NodeContext, NodeError, NodeServices, NodeType
-from cascadian.workflow.nodes.condition import CONDITION, compare
+from cascadian.workflow.nodes.common import compare
+from cascadian.workflow.nodes.condition import CONDITION
 from cascadian.workflow.nodes.delay import DELAY
 from cascadian.workflow.nodes.filter import FILTER
 from cascadian.workflow.nodes.start_end import END, START

@@ -18,7 +18,8 @@ from cascadian.data import Workflow
 from cascadian.outbound.retry import RetryPolicy
 from cascadian.outbound.ssrf import UnsafeURL
 from cascadian.workflow.node_api import NodeContext, NodeError, NodeServices
-from cascadian.workflow.nodes.http_request import HTTP_REQUEST, HttpRequestConfig
+from cascadian.workflow.nodes.http_fetch import HttpRequestConfig
+from cascadian.workflow.nodes.http_request import HTTP_REQUEST
 
 API = "93.184.216.34"  # what api.example.com resolves to in these tests
 OTHER = "93.184.216.35"  # other.example.com

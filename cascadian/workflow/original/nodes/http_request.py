@@ -1,5 +1,5 @@
 """original-http-request: the original's API Request node, through cascadian's
-SSRF-guarded client (workflow/nodes/http_request.py).
+SSRF-guarded client (workflow/nodes/http_fetch.py).
 
 Config as the builder saved it: `url`, `method` (GET), `headers` (an object, or the
 JSON text the builder's panel saved) and `body` (text, sent as it is, or an object,
@@ -19,7 +19,7 @@ from typing import Any, Literal
 from pydantic import Field, field_validator
 
 from cascadian.workflow.node_api import NodeContext, NodeError, NodeType
-from cascadian.workflow.nodes.http_request import HttpRequestConfig, fetch
+from cascadian.workflow.nodes.http_fetch import HttpRequestConfig, fetch
 from cascadian.workflow.original.nodes.common import OriginalConfig, upstream
 
 _INPUT = re.compile(r"\$input(\d+)")
