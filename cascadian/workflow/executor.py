@@ -215,7 +215,7 @@ class GraphExecutor:
         start = time.perf_counter()
         checked = self.validated(workflow)
         graph = checked.graph
-        if graph is None or checked.errors:
+        if graph is None or checked.problems:
             return RunResult(False, {}, checked.errors, 0, _ms_since(start), checked.node_runs)
         types = {n.id: self.registry[n.type_name] for n in graph.nodes.values()}
         begun = asyncio.get_running_loop().time()

@@ -1,7 +1,8 @@
 """A workflow graph: parsed from its JSON and checked before anything runs.
 
-Parsing never raises, whatever the input: every problem becomes an error that
-names the node, so a malformed graph is a recorded failure, never a crash.
+Parsing never raises, whatever the input: every problem becomes a Problem that
+names the node and the field, so a malformed graph is a recorded failure, never a
+crash.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pydantic import ValidationError
 
 from cascadian.data import NodeRun, Workflow
 from cascadian.workflow.node_api import NodeError, NodeServices, NodeType
+from cascadian.workflow.problem import Problem
 from cascadian.workflow.registry import NodeRegistry
 from cascadian.workflow.templates import VARIABLES, has_template, references, resolve
 
@@ -55,51 +57,55 @@ class Graph:
 
 
 def error(node_id: str | None, node_type: str | None, message: str) -> Error:
+    """A run's error, as RunResult.errors holds it."""
     return {"node_id": node_id, "node_type": node_type, "error": message}
 
 
-def parse(workflow: Workflow) -> Graph | list[Error]:
+def parse(workflow: Workflow) -> Graph | list[Problem]:
     """Check the JSON shapes; nothing here may raise, whatever the input."""
     raw_nodes, raw_edges = workflow.nodes, workflow.edges
     if raw_nodes is None or raw_nodes == []:
-        return [error(None, None, "workflow has no nodes")]
+        return [Problem(None, None, "nodes", "workflow has no nodes")]
     if not isinstance(raw_nodes, list):
-        return [error(None, None, "workflow nodes must be a list of objects")]
-    errors: list[Error] = []
+        return [Problem(None, None, "nodes", "workflow nodes must be a list of objects")]
+    problems: list[Problem] = []
     nodes: dict[str, Node] = {}
     for index, raw in enumerate(raw_nodes):
         node_id = raw.get("id") if isinstance(raw, dict) else None
         if not isinstance(node_id, str) or not node_id:
-            errors.append(error(None, None, f"node #{index} must be an object with an 'id'"))
+            message = f"node #{index} must be an object with an 'id'"
+            problems.append(Problem(None, None, "nodes", message))
             continue
         type_name, data = raw.get("type"), raw.get("data") or {}
         config = (data.get("config") or {}) if isinstance(data, dict) else None
         if not isinstance(type_name, str) or not type_name:
-            errors.append(error(node_id, None, f"node {node_id!r} has no 'type'"))
+            problems.append(Problem(node_id, None, "type", f"node {node_id!r} has no 'type'"))
         elif not isinstance(config, dict):
             message = f"node {node_id!r} ({type_name}): data.config must be an object"
-            errors.append(error(node_id, type_name, message))
+            problems.append(Problem(node_id, type_name, "data.config", message))
         elif node_id in nodes:
-            errors.append(error(node_id, type_name, f"duplicate node id {node_id!r}"))
+            message = f"duplicate node id {node_id!r}"
+            problems.append(Problem(node_id, type_name, "id", message))
         else:
             nodes[node_id] = Node(node_id, type_name, config)
     if raw_edges is None:
         raw_edges = []
     if not isinstance(raw_edges, list):
-        return [*errors, error(None, None, "workflow edges must be a list of objects")]
+        message = "workflow edges must be a list of objects"
+        return [*problems, Problem(None, None, "edges", message)]
     edges: list[Edge] = []
     for index, raw in enumerate(raw_edges):
         if not isinstance(raw, dict):
-            errors.append(error(None, None, f"edge #{index} must be an object"))
+            problems.append(Problem(None, None, "edges", f"edge #{index} must be an object"))
             continue
         label = raw["id"] if isinstance(raw.get("id"), str) else f"#{index}"
         source, target, handle = raw.get("source"), raw.get("target"), raw.get("sourceHandle")
         problem = _edge_problem(label, source, target, handle, nodes)
         if problem:
-            errors.append(error(None, None, problem))
+            problems.append(Problem(None, None, "edges", problem))
         else:
             edges.append(Edge(label, str(source), str(target), handle))
-    return errors or Graph(nodes, edges)
+    return problems or Graph(nodes, edges)
 
 
 def _edge_problem(
@@ -173,6 +179,20 @@ def _configerror(node: Node, exc: ValidationError) -> str:
     return f"{node_name(node)}: " + "; ".join(problems[:5]) + more
 
 
+def _config_problem(node: Node, exc: ValidationError) -> Problem:
+    """A refused config: one message for the run, and every field's own."""
+    by_field = tuple(
+        (
+            ".".join(["data.config", *(str(part) for part in e["loc"])]),
+            f"{node_name(node)}: config.{'.'.join(str(part) for part in e['loc'])}: {e['msg']}"
+            if e["loc"]
+            else f"{node_name(node)}: config: {e['msg']}",
+        )
+        for e in exc.errors(include_url=False)
+    )
+    return Problem(node.id, node.type_name, "data.config", _configerror(node, exc), by_field)
+
+
 def validated_config(node_type: NodeType, node: Node, raw: Any) -> Any:
     try:
         return node_type.config_model.model_validate(raw)
@@ -182,16 +202,16 @@ def validated_config(node_type: NodeType, node: Node, raw: Any) -> Any:
 
 def check(
     graph: Graph, registry: NodeRegistry, services: NodeServices | None = None
-) -> list[Error]:
+) -> list[Problem]:
     """Checks that need the whole graph or the node types: cycles, types, configs, and
     (given the services) what each node type needs from the process."""
-    errors: list[Error] = []
+    problems: list[Problem] = []
     graph.order = _topological_order(graph)
     if len(graph.order) < len(graph.nodes):
         cycle = _find_cycle(graph, graph.order)
         start = graph.nodes[cycle[0]]
         message = "workflow has a cycle: " + " -> ".join(repr(n) for n in cycle)
-        errors.append(error(start.id, start.type_name, message))
+        problems.append(Problem(start.id, start.type_name, "edges", message))
     for edge in graph.edges:
         source = graph.nodes[edge.source]
         node_type = registry.get(source.type_name)
@@ -199,76 +219,80 @@ def check(
             continue
         if node_type.branch is not None and edge.handle is None:
             message = f"edge {edge.label!r} needs a sourceHandle (the branch it follows)"
-            errors.append(error(source.id, source.type_name, f"{node_name(source)}: {message}"))
         elif node_type.handles and edge.handle not in node_type.handles:
             known = " or ".join(repr(h) for h in node_type.handles)
             message = f"edge {edge.label!r} has sourceHandle {edge.handle!r}; expected {known}"
-            errors.append(error(source.id, source.type_name, f"{node_name(source)}: {message}"))
+        else:
+            continue
+        message = f"{node_name(source)}: {message}"
+        problems.append(Problem(source.id, source.type_name, "edges", message))
     for node in graph.nodes.values():
-        problems = _node_problems(graph, registry, node)
+        problems.extend(_node_problems(graph, registry, node))
         node_type = registry.get(node.type_name)
         if services is not None and node_type is not None and node_type.preflight is not None:
             needed = node_type.preflight(services)
-            if needed:
-                problems.append(f"{node_name(node)}: {needed}")
-        errors.extend(error(node.id, node.type_name, problem) for problem in problems)
-    return errors
+            if needed:  # what the process lacks, not a field of the graph
+                message = f"{node_name(node)}: {needed}"
+                problems.append(Problem(node.id, node.type_name, None, message))
+    return problems
 
 
 def node_name(node: Node) -> str:
     return f"node {node.id!r} ({node.type_name})"
 
 
-def _node_problems(graph: Graph, registry: NodeRegistry, node: Node) -> list[str]:
+def _node_problems(graph: Graph, registry: NodeRegistry, node: Node) -> list[Problem]:
     node_type = registry.get(node.type_name)
     if node_type is None:
         known = ", ".join(registry.names())
-        return [f"node {node.id!r} has unknown type {node.type_name!r}; known types: {known}"]
+        message = f"node {node.id!r} has unknown type {node.type_name!r}; known types: {known}"
+        return [Problem(node.id, node.type_name, "type", message)]
     if has_template(node.config):
         # Validated once resolved, at run time; here only check what templates refer to.
-        problems = []
+        messages = []
         for template, root in dict.fromkeys(references(node.config)):
             if root == VARIABLES:
                 continue
             if root not in graph.nodes:
-                problems.append(f"{node_name(node)}: {template} refers to missing node {root!r}")
+                messages.append(f"{node_name(node)}: {template} refers to missing node {root!r}")
             elif not _is_upstream(graph, root, node.id):
-                problems.append(
+                messages.append(
                     f"{node_name(node)}: {template} refers to node {root!r}, which is not upstream"
                 )
-        return problems
+        return [Problem(node.id, node.type_name, "data.config", m) for m in messages]
     try:
         # Without templates, resolving only turns escapes (`$${`) into text.
-        validated_config(node_type, node, resolve(node.config, {}))
-    except NodeError as exc:
-        return [str(exc)]
+        node_type.config_model.model_validate(resolve(node.config, {}))
+    except ValidationError as exc:
+        return [_config_problem(node, exc)]
     except Exception as exc:
-        return [f"{node_name(node)}: config: {type(exc).__name__}: {exc}"]
+        message = f"{node_name(node)}: config: {type(exc).__name__}: {exc}"
+        return [Problem(node.id, node.type_name, "data.config", message)]
     return []
 
 
-def unrun(graph: Graph, errors: list[Error]) -> list[NodeRun]:
-    """Node runs for a graph that failed validation: none ran; the nodes an error
+def unrun(graph: Graph, problems: list[Problem]) -> list[NodeRun]:
+    """Node runs for a graph that failed validation: none ran; the nodes a problem
     names are logged as errors, the others as skipped."""
     ordered = graph.order if len(graph.order) == len(graph.nodes) else list(graph.nodes)
-    return _not_run([(n, graph.nodes[n].type_name) for n in ordered], errors)
+    return _not_run([(n, graph.nodes[n].type_name) for n in ordered], problems)
 
 
-def unparsed(workflow: Workflow, errors: list[Error]) -> list[NodeRun]:
+def unparsed(workflow: Workflow, problems: list[Problem]) -> list[NodeRun]:
     """Node runs for a graph whose JSON shape is wrong: one per node that has an id."""
     raw = workflow.nodes if isinstance(workflow.nodes, list) else []
     named = [(n.get("id"), n.get("type")) for n in raw if isinstance(n, dict)]
     return _not_run(
         [(i, t if isinstance(t, str) else None) for i, t in named if isinstance(i, str) and i],
-        errors,
+        problems,
     )
 
 
-def _not_run(nodes: list[tuple[str, str | None]], errors: list[Error]) -> list[NodeRun]:
+def _not_run(nodes: list[tuple[str, str | None]], problems: list[Problem]) -> list[NodeRun]:
     messages: dict[str, list[str]] = {}
-    for e in errors:
-        if e["node_id"] is not None:
-            messages.setdefault(e["node_id"], []).append(e["error"])
+    for p in problems:
+        if p.node_id is not None:
+            messages.setdefault(p.node_id, []).append(p.message)
     return [
         NodeRun(n, t or "", "error" if n in messages else "skipped", error="; ".join(messages[n]))
         if n in messages

@@ -17,7 +17,8 @@ What the translation decides (docs/nodes.md explains each):
 - `${` in the original's configs is text (JavaScript template literals, say), except
   in a buy or sell node's `marketId`, where the original meant a reference.
 
-Nothing here raises: problems are errors naming the node, reported with the rest.
+Nothing here raises: each problem names the node and the field (a Problem),
+reported with the rest.
 """
 
 from __future__ import annotations
@@ -34,8 +35,8 @@ from cascadian.workflow.original.vocabulary import (
     REFUSED,
     RUNS,
 )
+from cascadian.workflow.problem import Problem
 
-Error = dict[str, Any]
 # The only config strings in which `${…}` is a reference, per type.
 TEMPLATED_FIELDS = {"polymarket-buy": {"marketId"}, "polymarket-sell": {"marketId"}}
 
@@ -43,12 +44,8 @@ TEMPLATED_FIELDS = {"polymarket-buy": {"marketId"}, "polymarket-sell": {"marketI
 @dataclass(frozen=True)
 class Translation:
     workflow: Workflow  # in the engine's vocabulary
-    errors: list[Error] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
     original: bool = False  # whether the graph was in the original's vocabulary
-
-
-def _error(node_id: str | None, node_type: str | None, message: str) -> Error:
-    return {"node_id": node_id, "node_type": node_type, "error": message}
 
 
 def _data(raw: dict[str, Any]) -> dict[str, Any]:
@@ -104,15 +101,16 @@ class _Node:
     x: float
 
 
-def _config(raw: dict[str, Any], kind: str) -> dict[str, Any] | str:
-    """The node's config from wherever the builder put it; a problem as a string."""
+def _config(raw: dict[str, Any], kind: str) -> dict[str, Any] | tuple[str, str]:
+    """The node's config from wherever the builder put it; else the field to blame
+    and what is wrong with it."""
     data = _data(raw)
     inner, flat = data.get("config") or {}, raw.get("config") or {}
     for where, part in (("data.config", inner), ("config", flat)):
         if not isinstance(part, dict):
-            return f"{where} must be an object"
+            return "data.config", f"{where} must be an object"
     if data.get("inputs"):
-        return (
+        return "data.inputs", (
             "data.inputs is not read here: a node's inputs are the outputs of the nodes "
             "its edges come from (the original's builder never wrote data.inputs)"
         )
@@ -131,7 +129,7 @@ def _position_x(raw: dict[str, Any]) -> float:
     return float(x) if isinstance(x, int | float) and not isinstance(x, bool) else 0.0
 
 
-def _translate_node(raw: Any, errors: list[Error]) -> _Node | Any | None:
+def _translate_node(raw: Any, problems: list[Problem]) -> _Node | Any | None:
     """The engine node (in a _Node), the raw value when parse() should judge it, or
     None when it is refused."""
     if not isinstance(raw, dict) or not isinstance(raw.get("id"), str) or not raw["id"]:
@@ -140,16 +138,16 @@ def _translate_node(raw: Any, errors: list[Error]) -> _Node | Any | None:
     if kind is None:
         return raw
     if kind in REFUSED:
-        errors.append(
-            _error(node_id, kind, f"node {node_id!r} ({kind}) cannot run here: it {REFUSED[kind]}")
-        )
+        message = f"node {node_id!r} ({kind}) cannot run here: it {REFUSED[kind]}"
+        problems.append(Problem(node_id, kind, "type", message))
         return None
     try:
         config = _config(raw, kind)
     except RecursionError:
-        config = "its config is nested too deeply"
-    if isinstance(config, str):
-        errors.append(_error(node_id, kind, f"node {node_id!r} ({kind}): {config}"))
+        config = "data.config", "its config is nested too deeply"
+    if isinstance(config, tuple):
+        where, what = config
+        problems.append(Problem(node_id, kind, where, f"node {node_id!r} ({kind}): {what}"))
         return None
     engine_type = RUNS.get(kind, kind)  # cascadian's own types pass through
     label = _data(raw).get("label")
@@ -181,12 +179,12 @@ def translate(workflow: Workflow) -> Translation:
     """The workflow in the engine's vocabulary, and the problems found on the way."""
     if not is_original(workflow):
         return Translation(workflow)
-    errors: list[Error] = []
+    problems: list[Problem] = []
     nodes_out: list[Any] = []
     nodes: dict[str, _Node] = {}
     refused: set[str] = set()
     for raw in workflow.nodes:
-        translated = _translate_node(raw, errors)
+        translated = _translate_node(raw, problems)
         if translated is None:
             refused.add(raw["id"])
         elif isinstance(translated, _Node):
@@ -194,14 +192,14 @@ def translate(workflow: Workflow) -> Translation:
             nodes_out.append(translated.engine)
         else:
             nodes_out.append(translated)
-    edges = _translate_edges(workflow.edges, nodes, refused, errors)
+    edges = _translate_edges(workflow.edges, nodes, refused, problems)
     # Another graph now: the stored text no longer describes it.
     translated_workflow = replace(workflow, nodes=nodes_out, edges=edges, stored_text=None)
-    return Translation(translated_workflow, errors, original=True)
+    return Translation(translated_workflow, problems, original=True)
 
 
 def _translate_edges(
-    raw_edges: Any, nodes: dict[str, _Node], refused: set[str], errors: list[Error]
+    raw_edges: Any, nodes: dict[str, _Node], refused: set[str], problems: list[Problem]
 ) -> Any:
     if not isinstance(raw_edges, list):
         return raw_edges  # parse() says what is wrong
@@ -223,7 +221,7 @@ def _translate_edges(
             others.append(edge)  # parse() reports the missing node
     kept.sort(key=lambda pair: pair[0])  # stable: ties keep the saved order
     edges = _without_empty_start_edges([e for _, e in kept], nodes)
-    _route_conditions(edges, nodes, errors)
+    _route_conditions(edges, nodes, problems)
     return [*edges, *others]
 
 
@@ -264,7 +262,7 @@ def _branch_names(config: dict[str, Any]) -> list[str]:
 
 
 def _route_conditions(
-    edges: list[dict[str, Any]], nodes: dict[str, _Node], errors: list[Error]
+    edges: list[dict[str, Any]], nodes: dict[str, _Node], problems: list[Problem]
 ) -> None:
     """Give each edge out of a condition the branch name that runs it (or none:
     it always runs); refuse a condition whose branches name none of its targets."""
@@ -285,10 +283,11 @@ def _route_conditions(
                 + (f" (label {nodes[e['target']].label!r})" if nodes[e["target"]].label else "")
                 for e in out
             )
-            errors.append(
-                _error(
+            problems.append(
+                Problem(
                     node.id,
                     "condition",
+                    "data.config.conditions",
                     f"node {node.id!r} (condition): its branches name "
                     f"{', '.join(repr(n) for n in names)}, but none of the nodes it leads to "
                     f"({targets}); set each branch's then/else to the id or label of the node "
