@@ -12,15 +12,12 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from contextvars import ContextVar, Token
 from typing import Any
 
 from pythonjsonlogger.core import RESERVED_ATTRS
 from pythonjsonlogger.json import JsonFormatter
 
-CONTEXT_FIELDS = ("tick_id", "strategy_id", "execution_id")
 # Record attributes that are no field of ours: uvicorn's copy of its message with
 # terminal colours, and the mark on a tick's summary line (for `cascadian tick`).
 NOT_FIELDS = ("color_message", "tick_summary")
@@ -49,20 +46,6 @@ def bind(**ids: Any) -> Token[dict[str, Any] | None]:
 
 def unbind(token: Token[dict[str, Any] | None]) -> None:
     _ids.reset(token)
-
-
-@contextmanager
-def log_context(**ids: Any) -> Iterator[None]:
-    """Add ids to the log lines written inside the block."""
-    token = _ids.set(_merged(ids))
-    try:
-        yield
-    finally:
-        _ids.reset(token)
-
-
-def current_ids() -> dict[str, str]:
-    return {k: str(v) for k, v in (_ids.get() or {}).items()}
 
 
 class ContextFilter(logging.Filter):

@@ -1,5 +1,5 @@
 """FastAPI dependencies: the bearer-secret checks, and the services on app.state as
-typed aliases (`Control`, `Ticks`, `Paper`, `Strategies`, `AppSettings`) for route signatures.
+typed aliases (`Control`, `Ticks`, `Paper`, `Strategies`) for route signatures.
 
 The secrets are declared to OpenAPI as HTTP bearer schemes (`CronSecret`,
 `AdminApiKey`), so /docs has an Authorize button and "Try it out" sends the key.
@@ -131,7 +131,6 @@ def get_strategy_service(request: Request) -> StrategyService:
     return service
 
 
-AppSettings = Annotated[Settings, Depends(get_settings)]
 Control = Annotated[ControlService, Depends(get_control_service)]
 Ticks = Annotated[TickService, Depends(get_tick_service)]
 Paper = Annotated[PaperService, Depends(get_paper_service)]
