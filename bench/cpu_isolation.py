@@ -2,7 +2,8 @@
 
 One tick runs 10 light strategies (start -> delay 100 ms -> end) together with one
 heavy strategy (start -> transform: sort N items held in its variables), N set by
---items (default 200,000; CASCADIAN_NODE_MAX_ITEMS is raised to let it through).
+--items (default 200,000; CASCADIAN_NODE_MAX_ITEMS and the variables' size limit are
+raised to let it through).
 Each round is one real tick (TickService, GraphExecutor, the Postgres store on the
 embedded PostgreSQL); the figures are the light runs' durations as the executor
 measured them (median and max over all light runs of all rounds) and the heavy
@@ -79,7 +80,12 @@ async def main() -> None:
         f"{rounds} ticks.",
     )
     settings = common.bench_settings(
-        url, CASCADIAN_NODE_MAX_ITEMS=10 * args.items, CASCADIAN_STRATEGY_TIMEOUT_SECONDS=30
+        url,
+        CASCADIAN_NODE_MAX_ITEMS=10 * args.items,
+        CASCADIAN_STRATEGY_TIMEOUT_SECONDS=30,
+        # The items are stored in the heavy strategy's variables: room for them.
+        CASCADIAN_VARIABLES_MAX_BYTES=100 * args.items,
+        CASCADIAN_GRAPH_MAX_BYTES=100 * args.items,
     )
     store = SqlStore.postgres(url, pool_size=10)
     await store.open()

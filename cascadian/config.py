@@ -30,6 +30,15 @@ MAX_CLAIM = 1000
 MAX_NODE_HTTP_TIMEOUT_SECONDS = 10.0
 # Shared market answers are never kept longer than this.
 MAX_MARKET_CACHE_SECONDS = 30.0
+# How deep and big a strategy's graph may be (workflow/limits.py checks them). Depth:
+# containers nested in one node, the edges, the variables or the trigger; the
+# original builder's graphs nest 7 at most, and the ceiling stays well under what
+# the API's JSON encoder writes back (about 250 levels with its envelope).
+DEFAULT_GRAPH_MAX_DEPTH = 64
+MAX_GRAPH_DEPTH = 200
+DEFAULT_VARIABLES_MAX_BYTES = 262_144
+# As CASCADIAN_MAX_REQUEST_BYTES's default: any graph the API reads passes.
+DEFAULT_GRAPH_MAX_BYTES = 1_048_576
 
 
 class Settings(BaseSettings):
@@ -130,6 +139,20 @@ class Settings(BaseSettings):
     )
     # The most items a collection node (filter, transform, watchlist) handles.
     node_max_items: int = Field(default=100_000, ge=1, validation_alias="CASCADIAN_NODE_MAX_ITEMS")
+    # How deep and big a strategy's graph may be (workflow/limits.py): checked when
+    # it is saved (422) and before each run (the run fails).
+    graph_max_depth: int = Field(
+        default=DEFAULT_GRAPH_MAX_DEPTH,
+        ge=8,
+        le=MAX_GRAPH_DEPTH,
+        validation_alias="CASCADIAN_GRAPH_MAX_DEPTH",
+    )
+    variables_max_bytes: int = Field(
+        default=DEFAULT_VARIABLES_MAX_BYTES, ge=2, validation_alias="CASCADIAN_VARIABLES_MAX_BYTES"
+    )
+    graph_max_bytes: int = Field(
+        default=DEFAULT_GRAPH_MAX_BYTES, ge=1024, validation_alias="CASCADIAN_GRAPH_MAX_BYTES"
+    )
     # How many distinct graphs the executor keeps validated (0: validate every run).
     graph_cache_size: int = Field(
         default=1_000, ge=0, le=100_000, validation_alias="CASCADIAN_GRAPH_CACHE_SIZE"

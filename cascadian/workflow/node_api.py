@@ -24,6 +24,7 @@ from cascadian.errors import NodeError
 from cascadian.outbound.retry import RetryPolicy
 from cascadian.outbound.ssrf import Resolver
 from cascadian.ports import NodeStore
+from cascadian.workflow.limits import GraphLimits
 from cascadian.workflow.llm import LlmProvider
 from cascadian.workflow.market import MarketData
 from cascadian.workflow.offload import Checkpoint, offload
@@ -90,6 +91,15 @@ class NodeServices:
         finally:
             own.close()
             await sandbox.close()
+
+    @property
+    def graph_limits(self) -> GraphLimits:
+        """How deep and big a graph may be, when saved and before each run."""
+        return GraphLimits(
+            max_depth=self.settings.graph_max_depth,
+            variables_max_bytes=self.settings.variables_max_bytes,
+            graph_max_bytes=self.settings.graph_max_bytes,
+        )
 
     @property
     def llm(self) -> LlmProvider | None:

@@ -15,6 +15,7 @@ from typing import Any
 
 from cascadian.data import GraphProblem, NodeRun, Workflow
 from cascadian.workflow.graph import Graph, check, parse, unparsed, unrun
+from cascadian.workflow.limits import GraphLimits, over_limits
 from cascadian.workflow.node_api import NodeServices
 from cascadian.workflow.original.translate import translate
 from cascadian.workflow.problem import Problem
@@ -46,6 +47,11 @@ def validate(
     workflow: Workflow, registry: NodeRegistry, services: NodeServices | None = None
 ) -> Validated:
     """Never raises, whatever the workflow holds."""
+    limits = services.graph_limits if services is not None else GraphLimits()
+    w = workflow
+    over = over_limits(w.nodes, w.edges, w.variables, w.trigger, limits)
+    if over:  # checked first: nothing below walks a graph past the limits
+        return Validated(workflow, None, over, unparsed(workflow, over))
     translation = translate(workflow)
     engine = translation.workflow
     if translation.problems and not engine.nodes:  # every node was refused

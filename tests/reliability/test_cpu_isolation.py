@@ -40,7 +40,13 @@ def add_heavy(db: Any, items: int) -> uuid.UUID:
 
 
 async def tick(store: SqlStore, **env: Any) -> dict[str, Any]:
-    base = {"CASCADIAN_STRATEGY_TIMEOUT_SECONDS": 2, "CASCADIAN_LEASE_SECONDS": 60}
+    base = {
+        "CASCADIAN_STRATEGY_TIMEOUT_SECONDS": 2,
+        "CASCADIAN_LEASE_SECONDS": 60,
+        # The rows are stored in the strategy's variables: room for them.
+        "CASCADIAN_VARIABLES_MAX_BYTES": 100_000_000,
+        "CASCADIAN_GRAPH_MAX_BYTES": 100_000_000,
+    }
     settings = Settings(**(base | env))
     executor = GraphExecutor(services=NodeServices(settings))
     report = await TickService(store, executor, settings, FakeClock(NOW)).tick()
