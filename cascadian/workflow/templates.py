@@ -49,10 +49,18 @@ def get_path(value: Any, path: str) -> Any:
 def _step(value: Any, segment: str) -> Any:
     if isinstance(value, dict):
         return value.get(segment, MISSING)
-    if isinstance(value, list) and re.fullmatch(r"-?\d+", segment):
-        index = int(segment)
-        return value[index] if -len(value) <= index < len(value) else MISSING
+    if isinstance(value, list):
+        index = _index(segment)
+        return value[index] if index is not None and -len(value) <= index < len(value) else MISSING
     return MISSING
+
+
+def _index(segment: str) -> int | None:
+    digits = segment.removeprefix("-")
+    # Bounded before int(): a long digit string costs time, and past 4,300 digits raises.
+    if not (digits.isascii() and digits.isdigit()) or len(digits) > 18:
+        return None
+    return int(segment)
 
 
 def has_template(value: Any) -> bool:

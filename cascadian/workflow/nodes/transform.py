@@ -17,7 +17,7 @@ from typing import Annotated, Any, Literal, Self
 
 from pydantic import Field, model_validator
 
-from cascadian.workflow.node_api import Checkpoint, NodeConfig, NodeContext, NodeType
+from cascadian.workflow.node_api import Checkpoint, NodeConfig, NodeContext, NodeError, NodeType
 from cascadian.workflow.nodes.common import collect_items
 from cascadian.workflow.templates import MISSING, get_path
 
@@ -109,7 +109,10 @@ def _aggregate_value(items: list[Any], op: Aggregate, checkpoint: Checkpoint) ->
     if not numbers:
         return None
     if op.function == "avg":
-        return sum(numbers) / len(numbers)
+        try:
+            return sum(numbers) / len(numbers)
+        except OverflowError:  # integers past the largest float
+            raise NodeError(f"avg of {op.field!r}: the total is too large to divide") from None
     return min(numbers) if op.function == "min" else max(numbers)
 
 

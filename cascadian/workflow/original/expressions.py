@@ -14,7 +14,11 @@ mathjs's for arithmetic (numbers; null counts as 0).
 
 Parsed by lark (a grammar, never Python's eval); formulas are capped in length and
 nesting, arithmetic is in floats (no huge integers), and nothing builds strings, so
-an expression cannot take much time or memory.
+an expression cannot take much time or memory. A string's escapes are JavaScript's
+and are read when the expression is compiled, so one that cannot be read (`'\\x'`)
+refuses the strategy before it runs. Whatever a row holds, evaluating on it either
+gives a value or raises ExpressionError (a per-row error to the nodes): Infinity,
+NaN and overflow give JavaScript's values where it has one.
 """
 
 from __future__ import annotations
@@ -82,18 +86,36 @@ class ExpressionError(ValueError):
 
 
 def _round(x: Any, digits: Any = 0) -> float:
-    value, n = to_number(x), int(to_number(digits))
-    if not math.isfinite(value):
-        return value
-    scale = 10.0**n
-    return math.copysign(math.floor(abs(value) * scale + 0.5) / scale, value)  # half away
+    value, n = to_number(x), to_number(digits)
+    if not (math.isfinite(n) and n == int(n) and 0 <= n <= 15):
+        raise ExpressionError("round() takes a whole number of decimals from 0 to 15")
+    scaled = abs(value) * 10.0 ** int(n)
+    if not math.isfinite(scaled) or scaled >= 2**52:
+        return value  # Infinity, NaN, or already whole at this scale
+    return math.copysign(math.floor(scaled + 0.5) / 10.0 ** int(n), value)  # half away
+
+
+def _ln(value: float) -> float:
+    if math.isnan(value) or value < 0:
+        return math.nan
+    return -math.inf if value == 0 else math.log(value)  # log(Infinity) is Infinity
 
 
 def _log(x: Any, base: Any = None) -> float:
-    value = to_number(x)
-    if value <= 0 or math.isnan(value):
-        return -math.inf if value == 0 else math.nan
-    return math.log(value) if base is None else math.log(value) / math.log(to_number(base))
+    value = _ln(to_number(x))
+    return value if base is None else divide(value, _ln(to_number(base)))
+
+
+def divide(a: float, b: float) -> float:
+    """JavaScript's a / b: by zero gives Infinity (signed) or NaN, never an error."""
+    if b == 0:
+        if a == 0 or math.isnan(a):
+            return math.nan
+        return math.copysign(math.inf, a) * math.copysign(1.0, b)
+    try:
+        return a / b
+    except OverflowError:
+        return math.copysign(math.inf, a) * math.copysign(1.0, b)
 
 
 def _sqrt(x: Any) -> float:
@@ -119,14 +141,27 @@ def _extreme(pick: Callable[[list[float]], float]) -> Callable[..., float]:
 
 
 def _mean(values: list[float]) -> float:
-    return math.fsum(values) / len(values) if values else math.nan
+    return total(values) / len(values) if values else math.nan
+
+
+def total(values: list[float]) -> float:
+    """The exact sum (fsum), or JavaScript's for Infinity, NaN and overflow."""
+    if all(math.isfinite(v) for v in values):
+        try:
+            return math.fsum(values)
+        except OverflowError:
+            pass
+    return sum(values, 0.0)  # inf + -inf is NaN, overflow Infinity: no error
 
 
 def _mod(x: Any, y: Any) -> float:
     a, b = to_number(x), to_number(y)
     if b == 0:
         return a  # mathjs: mod(x, 0) is x
-    return a - b * math.floor(a / b)
+    quotient = divide(a, b)
+    if not math.isfinite(quotient):
+        return math.nan  # Infinity % 2, or a NaN: mathjs's x - y * floor(x / y)
+    return a - b * math.floor(quotient)
 
 
 def _pow(x: Any, y: Any) -> float:
@@ -139,11 +174,20 @@ def _pow(x: Any, y: Any) -> float:
     return result
 
 
-def _one(fn: Callable[[float], float]) -> Callable[[Any], float]:
+def _one(
+    fn: Callable[[float], float], *, overflow: float = math.nan, whole: bool = False
+) -> Callable[[Any], float]:
+    """A function of one number; `whole` (floor and the like) keeps Infinity and NaN."""
+
     def call(x: Any) -> float:
+        value = to_number(x)
+        if whole and not math.isfinite(value):
+            return value
         try:
-            return fn(to_number(x))
-        except (OverflowError, ValueError):
+            return fn(value)
+        except OverflowError:
+            return overflow
+        except ValueError:
             return math.nan
 
     return call
@@ -152,18 +196,18 @@ def _one(fn: Callable[[float], float]) -> Callable[[Any], float]:
 FUNCTIONS: dict[str, Callable[..., Any]] = {
     "abs": _one(abs),
     "round": _round,
-    "floor": _one(math.floor),
-    "ceil": _one(math.ceil),
-    "fix": _one(math.trunc),
-    "trunc": _one(math.trunc),
+    "floor": _one(math.floor, whole=True),
+    "ceil": _one(math.ceil, whole=True),
+    "fix": _one(math.trunc, whole=True),
+    "trunc": _one(math.trunc, whole=True),
     "sign": _one(lambda v: v if v == 0 or math.isnan(v) else math.copysign(1.0, v)),
     "min": _extreme(min),
     "max": _extreme(max),
-    "sum": lambda *args: math.fsum(_numbers(args)),
+    "sum": lambda *args: total(_numbers(args)),
     "mean": lambda *args: _mean(_numbers(args)),
     "sqrt": _sqrt,
     "cbrt": _one(lambda v: math.copysign(abs(v) ** (1 / 3), v)),
-    "exp": _one(math.exp),
+    "exp": _one(math.exp, overflow=math.inf),
     "log": _log,
     "log10": lambda x: _log(x, 10),
     "log2": lambda x: _log(x, 2),
@@ -188,6 +232,58 @@ CONSTANTS: dict[str, Any] = {
 }
 
 
+_SIMPLE_ESCAPES = {"b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", "v": "\v", "0": "\0"}
+_HEX = frozenset("0123456789abcdefABCDEF")
+
+
+@lru_cache(maxsize=1024)
+def string_value(body: str) -> str:
+    """A string literal's text (between its quotes) with JavaScript's escapes read, in
+    one pass; ExpressionError where strict JavaScript refuses it too (`\\x` without two
+    hex digits, a bad `\\u`, an octal escape, a lone surrogate)."""
+    parts: list[str] = []
+    start = 0
+    while (slash := body.find("\\", start)) != -1:
+        parts.append(body[start:slash])
+        code, start = body[slash + 1 : slash + 2], slash + 2
+        if code in _SIMPLE_ESCAPES and not (code == "0" and body[start : start + 1].isdigit()):
+            parts.append(_SIMPLE_ESCAPES[code])
+        elif code == "x":
+            parts.append(chr(_hex(body[start : start + 2], 2, "\\x needs two hex digits")))
+            start += 2
+        elif code == "u" and body[start : start + 1] == "{":
+            end = body.find("}", start)
+            digits = body[start + 1 : end] if end != -1 else ""
+            point = _hex(digits, len(digits), "\\u{...} needs hex digits")
+            if point > 0x10FFFF:
+                raise ExpressionError(f"\\u{{{point:X}}} is past the last code point")
+            parts.append(chr(point))
+            start = end + 1
+        elif code == "u":
+            parts.append(chr(_hex(body[start : start + 4], 4, "\\u needs four hex digits")))
+            start += 4
+        elif code == "" or code.isdigit():
+            raise ExpressionError(
+                f"'\\{body[slash + 1 : slash + 3]}': octal escapes are not allowed"
+            )
+        elif code == "\r" and body[start : start + 1] == "\n":
+            start += 1  # a line continuation adds nothing
+        elif code not in "\r\n\u2028\u2029":
+            parts.append(code)  # any other character stands for itself
+    parts.append(body[start:])
+    text = "".join(parts)
+    try:  # \\uD83D\\uDE00 is one character, as in JavaScript
+        return text.encode("utf-16", "surrogatepass").decode("utf-16")
+    except UnicodeDecodeError:
+        raise ExpressionError("a string holds half of a surrogate pair") from None
+
+
+def _hex(digits: str, length: int, problem: str) -> int:
+    if not digits or len(digits) != length or not all(c in _HEX for c in digits):
+        raise ExpressionError(problem)
+    return int(digits, 16)
+
+
 @lru_cache(maxsize=512)
 def compile_expression(text: str) -> Tree[Token]:
     """The parsed expression; ExpressionError naming the problem."""
@@ -203,6 +299,8 @@ def compile_expression(text: str) -> Tree[Token]:
         ) from None
     if _depth(tree) > MAX_DEPTH:
         raise ExpressionError(f"the expression is nested more than {MAX_DEPTH} deep")
+    for token in tree.scan_values(lambda v: isinstance(v, Token) and v.type == "STRING"):
+        string_value(str(token)[1:-1])  # refuses a string whose escapes cannot be read
     return tree
 
 
@@ -216,8 +314,15 @@ def _depth(tree: Tree[Token]) -> int:
 
 
 def evaluate(text: str, scope: Mapping[str, Any]) -> Any:
-    """The expression's value on `scope` (a row); ExpressionError when it has none."""
-    return _Evaluator(scope).value(compile_expression(text))
+    """The expression's value on `scope` (a row); ExpressionError when it has none,
+    whatever the row holds (so the nodes can fail that row alone)."""
+    tree = compile_expression(text)
+    try:
+        return _Evaluator(scope).value(tree)
+    except ExpressionError:
+        raise
+    except (ArithmeticError, ValueError, TypeError, RecursionError) as exc:
+        raise ExpressionError(f"cannot evaluate on this row: {type(exc).__name__}: {exc}") from None
 
 
 def holds(text: str, scope: Mapping[str, Any]) -> bool:
@@ -247,8 +352,7 @@ class _Evaluator:
         return float(token)
 
     def _string(self, token: Token) -> str:
-        body = str(token)[1:-1]
-        return body.encode("latin-1", "backslashreplace").decode("unicode_escape")
+        return string_value(str(token)[1:-1])
 
     def _name(self, token: Token) -> Any:
         name = str(token)
@@ -277,6 +381,10 @@ class _Evaluator:
             return function(*values)
         except TypeError:
             raise ExpressionError(f"{name}() cannot take {len(values)} values") from None
+        except ExpressionError:
+            raise
+        except (ArithmeticError, ValueError) as exc:
+            raise ExpressionError(f"{name}() failed on this row: {exc}") from None
 
     def _ternary(self, test: Tree[Token], yes: Tree[Token], no: Tree[Token]) -> Any:
         return self.value(yes) if truthy(self.value(test)) else self.value(no)
@@ -312,13 +420,7 @@ class _Evaluator:
         if symbol == "*":
             return a * b
         if symbol == "/":
-            if b == 0:
-                return (
-                    math.nan
-                    if a == 0 or math.isnan(a)
-                    else math.copysign(math.inf, a) * (math.copysign(1.0, b))
-                )
-            return a / b
+            return divide(a, b)
         if symbol == "%":
             return _mod(a, b)
         return _pow(a, b)

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from typing import Any
 
 from pydantic import Field
@@ -31,7 +32,6 @@ from cascadian.workflow.original.jsvalues import to_string
 from cascadian.workflow.original.nodes.common import OriginalConfig, epoch_ms, one_input
 from cascadian.workflow.templates import MISSING, get_path
 
-_PLACEHOLDER = re.compile(r"\{\{([^}]+)\}\}")
 _FENCE = re.compile(r"```json\s*([\s\S]*?)```")
 _NUMBER = re.compile(r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?")
 
@@ -47,14 +47,34 @@ class LlmAnalysisConfig(OriginalConfig):
 
 def fill(template: str, scope: Any) -> str:
     """`{{path}}` placeholders filled from `scope`."""
-
-    def value(match: re.Match[str]) -> str:
-        found = get_path(scope, match.group(1).strip())
+    parts, done = [], 0
+    for start, end in _placeholders(template):
+        found = get_path(scope, template[start + 2 : end - 2].strip())
         if found is MISSING:
-            return match.group(0)
-        return found if isinstance(found, str) else to_string(found)
+            text = template[start:end]
+        else:
+            text = found if isinstance(found, str) else to_string(found)
+        parts += [template[done:start], text]
+        done = end
+    parts.append(template[done:])
+    return "".join(parts)
 
-    return _PLACEHOLDER.sub(value, template)
+
+def _placeholders(template: str) -> Iterator[tuple[int, int]]:
+    """Where the original's `/\\{\\{([^}]+)\\}\\}/g` matched, found in linear time (that
+    pattern backtracks quadratically over a run of `{`): from each `{{`, the first `}`
+    after it must be followed by another, with something between."""
+    close, start = -1, template.find("{{")
+    while start != -1:
+        if close < start + 2:
+            close = template.find("}", start + 2)
+            if close == -1:
+                return
+        if close > start + 2 and template.startswith("}", close + 1):
+            yield start, close + 2
+            start = template.find("{{", close + 2)
+        else:
+            start = template.find("{{", start + 1)
 
 
 def parse_reply(text: str, output_format: str | None) -> Any:

@@ -31,6 +31,7 @@ from cascadian.workflow.original.expressions import (
     compile_expression,
     evaluate,
     holds,
+    total,
 )
 from cascadian.workflow.original.jsvalues import less_than, to_number, to_string
 from cascadian.workflow.original.nodes.common import OriginalConfig, items
@@ -156,8 +157,8 @@ def _result(rows: list[Any], operation: str, field: str | None) -> float:
         return 0
     numbers = [to_number(_scope(r).get(field)) for r in rows]
     if op in ("sum", "avg"):
-        total = math.fsum(0.0 if math.isnan(n) else n for n in numbers)
-        return total if op == "sum" else total / len(rows)
+        summed = total([0.0 if math.isnan(n) else n for n in numbers])
+        return summed if op == "sum" else summed / len(rows)
     usable = [n for n in numbers if not math.isnan(n)]
     if not usable:
         return 0
@@ -177,7 +178,7 @@ def _aggregate(rows: list[Any], c: dict[str, Any], checkpoint: Checkpoint) -> li
         value = _scope(row).get(group_by)
         groups.setdefault("undefined" if value is None else to_string(value), []).append(row)
     # JavaScript's key order: integer-like keys first, ascending; then first seen.
-    numeric = sorted((k for k in groups if k.isdigit() and str(int(k)) == k), key=int)
+    numeric = sorted((k for k in groups if _array_index(k)), key=int)
     order = numeric + [k for k in groups if k not in numeric]
     return [
         {
@@ -189,6 +190,13 @@ def _aggregate(rows: list[Any], c: dict[str, Any], checkpoint: Checkpoint) -> li
         }
         for name, members in ((k, groups[k]) for k in order)
     ]
+
+
+def _array_index(key: str) -> bool:
+    """Whether JavaScript orders the key as an integer: 0 to 2**32 - 2, no leading 0."""
+    if not (key.isascii() and key.isdigit()) or len(key) > 10:
+        return False  # length first: int() of a long digit string is costly, or refused
+    return str(int(key)) == key and int(key) < 2**32 - 1
 
 
 def _apply(config: TransformConfig, rows: list[Any], checkpoint: Checkpoint) -> dict[str, Any]:
