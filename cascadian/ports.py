@@ -80,6 +80,10 @@ class GraphRunner(Protocol):
         """The node types a graph may use, by name."""
         ...
 
+    def over_limits(self, workflow: Workflow) -> list[GraphProblem]:
+        """The size and depth limits the graph passes (empty when within them)."""
+        ...
+
 
 class NodeStore(Protocol):
     """What nodes may write while a strategy runs (NodeServices.store)."""

@@ -99,6 +99,16 @@ class StrategyService:
             raise NotFound("strategy not found")
         return found
 
+    async def read(self, strategy_id: UUID) -> StrategyDetail:
+        """The strategy to serve whole. One written past the graph limits straight into
+        the database (the original app's users can) is GraphInvalid naming the limit,
+        rather than an answer that cannot be encoded."""
+        found = await self.get(strategy_id)
+        over = self.runner.over_limits(workflow_of(found.graph))
+        if over:
+            raise GraphInvalid(over)
+        return found
+
     async def list(self, query: StrategyQuery) -> Page[StrategyRow]:
         return await self.store.strategies(query, self.clock.now())
 
@@ -140,7 +150,7 @@ class StrategyService:
         return await self.get(strategy_id)
 
     async def export(self, strategy_id: UUID) -> StrategyDraft:
-        return draft_of(await self.get(strategy_id))
+        return draft_of(await self.read(strategy_id))
 
     async def dry_run(self, strategy_id: UUID, allow_llm: bool = False) -> DryRun:
         """Run the saved strategy now with every write switched off: not recorded,

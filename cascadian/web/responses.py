@@ -143,6 +143,12 @@ def install_error_handlers(app: FastAPI) -> None:
         ]
         return error(422, "Validation Error", "the request is not valid", details=details)
 
+    @app.exception_handler(Exception)
+    async def unexpected(_: Request, exc: Exception) -> JSONResponse:
+        """A bug still answers in the one shape, so a client can tell it from a lost
+        connection (Starlette logs the traceback after this answer)."""
+        return error(500, "Internal Server Error", f"unexpected {type(exc).__name__}")
+
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> Response:
         """404 for an unknown route, 405 for a wrong method, and any other HTTP error

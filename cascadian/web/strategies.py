@@ -344,7 +344,7 @@ async def node_types(strategies: Strategies) -> NodeTypesResponse:
     summary="One strategy, with its graph",
 )
 async def read(strategy_id: StrategyId, strategies: Strategies) -> StrategyDetailResponse:
-    return _detail(await strategies.get(strategy_id))
+    return _detail(await strategies.read(strategy_id))
 
 
 @router.patch(

@@ -47,7 +47,7 @@ from cascadian.workflow.executor import GraphExecutor
 from cascadian.workflow.llm import NOT_SENT_HEADER
 from cascadian.workflow.node_api import NodeContext, NodeType
 from cascadian.workflow.registry import NodeRegistry
-from cascadian.workflow.validation import problems
+from cascadian.workflow.validation import limit_problems, problems
 
 SAFE_METHODS = frozenset({"GET", "HEAD"})
 BODY_PREVIEW_CHARS = 2_000
@@ -194,6 +194,9 @@ class DryRunner:
 
     def problems(self, workflow: Workflow) -> list[GraphProblem]:
         return problems(workflow, self.executor.registry, self.executor.services)
+
+    def over_limits(self, workflow: Workflow) -> list[GraphProblem]:
+        return limit_problems(workflow, self.executor.services)
 
     def node_types(self) -> list[NodeTypeInfo]:
         registry = self.executor.registry

@@ -69,6 +69,14 @@ def validate(
     return Validated(engine, parsed, found, runs, translation.original)
 
 
+def limit_problems(workflow: Workflow, services: NodeServices | None) -> list[GraphProblem]:
+    """Only the size and depth limits: what a stored graph must keep to be served."""
+    limits = services.graph_limits if services is not None else GraphLimits()
+    w = workflow
+    found = over_limits(w.nodes, w.edges, w.variables, w.trigger, limits)
+    return [answer for problem in found for answer in problem.answers()]
+
+
 def problems(
     workflow: Workflow, registry: NodeRegistry, services: NodeServices | None = None
 ) -> list[GraphProblem]:

@@ -168,6 +168,27 @@ async def test_stored_variables_past_the_limits_fail_their_run_saying_so(
     assert {r["status"] for r in logged} == {"skipped", "success"}
 
 
+async def test_a_stored_strategy_past_the_limits_reads_as_a_422_naming_the_limit(
+    store: SqlStore, db: Any
+) -> None:
+    # Through Supabase's Data API an owner may write variables the API would refuse;
+    # nested 300 deep, GET and export answered a plain-text 500.
+    sid = insert_due(db, {"x": nested(300)}, "deep")
+    async with client(store) as c:
+        read = await c.get(f"/api/strategies/{sid}")
+        export = await c.get(f"/api/strategies/{sid}/export")
+        listed = await c.get("/api/strategies")
+    for reply in (read, export):
+        assert problems(reply) == [
+            (
+                None,
+                "variables",
+                "variables are nested more than 64 deep (64, CASCADIAN_GRAPH_MAX_DEPTH)",
+            )
+        ]
+    assert listed.status_code == 200 and str(sid) in listed.text
+
+
 class Untouchable(list[Any]):
     """A list whose items must not be looked at."""
 

@@ -177,3 +177,20 @@ async def test_the_api_docs_load_only_the_apps_own_assets(dead_store: SqlStore, 
     assert assets and all(url.startswith("/") for url in assets), assets
     assert "http" not in " ".join(assets)
     assert all(r.status_code == 200 and r.content for r in fetched.values())
+
+
+class BuggyStore(SqlStore):
+    async def strategies(self, *args: Any, **kwargs: Any) -> Any:
+        raise ZeroDivisionError("a bug")
+
+
+async def test_a_bug_still_answers_a_json_500_in_the_one_error_shape(store: SqlStore) -> None:
+    app = create_app(Settings(ADMIN_API_KEY=KEY), store=BuggyStore(store.transport))
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
+            reply = await c.get("/api/strategies", headers={"Authorization": f"Bearer {KEY}"})
+    assert reply.status_code == 500
+    body = reply.json()
+    assert (body["success"], body["error"]) == (False, "Internal Server Error")
+    assert body["message"] == "unexpected ZeroDivisionError" and "a bug" not in reply.text
