@@ -13,6 +13,10 @@ from psycopg.types.json import Jsonb
 
 TABLES = [
     "notification_settings",
+    "cascadian_kill_switches",
+    "cascadian_trading_orders",
+    "cascadian_trading_limits",
+    "cascadian_paper_portfolios",
     "cascadian_paper_orders",
     "strategy_watchlists",
     "strategy_execution_logs",
