@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 from typing import Any, Generic, Literal, TypeVar
 from uuid import UUID
 
@@ -295,6 +296,80 @@ class PaperOrder:
     # the node was given).
     price_source: str
     limit_price: float | None = None
+
+
+OrderResult = Literal["filled", "partly_filled", "refused"]
+# FOK: all or nothing (market orders' default); FAK: what the book holds, the rest
+# cancelled; limit: at or better than its price, now, the rest cancelled.
+TimeInForce = Literal["FOK", "FAK", "limit"]
+
+
+@dataclass(frozen=True)
+class OrderIntent:
+    """What an order node asks the trading book for; the executor fills and records
+    it (paper: never sent anywhere)."""
+
+    workflow_id: UUID
+    execution_id: UUID | None
+    node_id: str
+    market_id: str
+    market_question: str | None
+    outcome: str
+    side: PaperSide
+    # Dollars to spend (a buy) or to raise (a sell, at the best bid's price).
+    amount_usd: Decimal
+    time_in_force: TimeInForce = "FOK"
+    limit_price: Decimal | None = None
+    # Overrides the run's slot as the order's key (tests, tools); None: the run's.
+    slot: str | None = None
+
+
+@dataclass(frozen=True)
+class MarketBook:
+    """The order's token as the CLOB shows it now: its GET /book answer, as sent, and
+    the taker fee rate (a fraction), from the CLOB or the configured default."""
+
+    book: Any
+    fee_rate: Decimal
+    fee_rate_source: Literal["clob", "default"]
+
+
+@dataclass(frozen=True)
+class FilledLevel:
+    price: Decimal
+    shares: Decimal
+    fee_usd: Decimal
+
+
+@dataclass(frozen=True)
+class PaperPlacement:
+    """A computed fill (or the book's refusal) for the store to check and record."""
+
+    intent: OrderIntent
+    result: OrderResult
+    levels: tuple[FilledLevel, ...] = ()
+    refusal: str | None = None
+    detail: str | None = None
+
+
+@dataclass(frozen=True)
+class OrderOutcome:
+    """What became of an order: filled, partly filled or refused (with the limit,
+    switch or book rule it hit). `recorded` is False in a dry run; `replayed` True
+    when this is the first order of a re-run slot, answered again."""
+
+    result: OrderResult
+    shares: Decimal = Decimal(0)
+    notional_usd: Decimal = Decimal(0)
+    fee_usd: Decimal = Decimal(0)
+    average_price: Decimal | None = None
+    refusal: str | None = None
+    detail: str | None = None
+    order_id: UUID | None = None
+    position_shares: Decimal | None = None
+    available_cash: Decimal | None = None
+    replayed: bool = False
+    recorded: bool = True
 
 
 @dataclass(frozen=True)

@@ -23,15 +23,19 @@ from cascadian.data import (
     Gauges,
     GraphProblem,
     ManualClaim,
+    MarketBook,
     NodeTypeInfo,
     Notification,
     NotificationEntry,
+    OrderIntent,
+    OrderOutcome,
     Page,
     PaperBook,
     PaperFill,
     PaperMark,
     PaperOrder,
     PaperOrderEntry,
+    PaperPlacement,
     PruneResult,
     Recorded,
     RetentionPolicy,
@@ -268,9 +272,26 @@ class StrategyStore(Protocol):
     async def archive_strategy(self, strategy_id: UUID, now: datetime) -> ControlResult: ...
 
 
-class FullStore(Store, ControlStore, StrategyStore, ConsoleStore, Protocol):
-    """A process's store: the tick's side, the operators' side, strategies and the
-    console's reads (both adapters)."""
+class TradingStore(Protocol):
+    async def place_paper_order(self, placement: PaperPlacement, now: datetime) -> OrderOutcome:
+        """Record a paper order once per strategy, slot and node, checking the kill
+        switch, the limits, the cash and the position under the portfolio's lock."""
+        ...
+
+
+class OrderExecutor(Protocol):
+    """Where an order node's order goes: the paper executor today (trading/); a live
+    one could sit behind this port, and the same limits, without changing a node."""
+
+    async def place(self, order: OrderIntent, market: MarketBook, now: datetime) -> OrderOutcome:
+        """Fill `order` against `market`, and record it unless this is a dry run.
+        A refusal is an outcome, never an exception."""
+        ...
+
+
+class FullStore(Store, ControlStore, StrategyStore, ConsoleStore, TradingStore, Protocol):
+    """A process's store: the tick's side, the operators' side, strategies, the
+    console's reads and the trading book (both adapters)."""
 
 
 class TickObserver(Protocol):

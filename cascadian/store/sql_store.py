@@ -1,7 +1,7 @@
 """The store: one object over one transport, composed from the port modules.
 
 Each port's calls live in its own module (runs.py for the tick, node_writes.py,
-control.py, strategies.py, console.py), which names each SQL function it calls
+control.py, strategies.py, console.py, trading.py), which names each SQL function it calls
 once, with its named arguments and the mapping of its answer. One class serves
 both back ends: the transport under it (psycopg, or PostgREST's `.rpc()` for
 Supabase) only moves the call, so the two cannot drift apart. Each function is
@@ -19,13 +19,21 @@ from cascadian.store.control import SqlControlStore
 from cascadian.store.node_writes import SqlNodeStore
 from cascadian.store.runs import SqlRunStore
 from cascadian.store.strategies import SqlStrategyStore
+from cascadian.store.trading import SqlTradingStore
 from cascadian.store.transport import Transport
 
 if TYPE_CHECKING:
     from cascadian.ports import FullStore
 
 
-class SqlStore(SqlRunStore, SqlNodeStore, SqlControlStore, SqlStrategyStore, SqlConsoleStore):
+class SqlStore(
+    SqlRunStore,
+    SqlNodeStore,
+    SqlControlStore,
+    SqlStrategyStore,
+    SqlConsoleStore,
+    SqlTradingStore,
+):
     def __init__(self, transport: Transport) -> None:
         self.transport = transport
 

@@ -1,5 +1,7 @@
-"""What strategies do to markets: today the paper book (simulated orders, valued at
-live prices); the trading book (fills, cash, limits, a kill switch) grows here.
+"""What strategies do to markets: the paper book (simulated orders, valued at live
+prices) and the trading book (fills, cash, limits, a kill switch; issue 28).
 
-    paper.py  a strategy's paper book, valued at live prices
+    paper.py     a strategy's paper book, valued at live prices
+    fills.py     a paper order's fill against the CLOB's book, with the taker fee
+    executor.py  the paper OrderExecutor: fill, then record once with limits checked
 """

@@ -26,8 +26,9 @@ from dataclasses import dataclass
 from decimal import ROUND_DOWN, Decimal, InvalidOperation
 from typing import Any, Literal
 
+from cascadian.data import FilledLevel, TimeInForce
+
 Side = Literal["buy", "sell"]
-TimeInForce = Literal["FOK", "FAK", "limit"]
 # Shares are kept to 1e-6 and dollars to 1e-8; the CLOB itself trades in 1e-6 units.
 SHARE = Decimal("0.000001")
 CENT_FRACTION = Decimal("0.00000001")
@@ -61,13 +62,6 @@ class OrderRequest:
     shares: Decimal | None = None
     time_in_force: TimeInForce = "FOK"
     limit_price: Decimal | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class FilledLevel:
-    price: Decimal
-    shares: Decimal
-    fee_usd: Decimal
 
 
 @dataclass(frozen=True, slots=True)

@@ -40,7 +40,6 @@ KEPT = {
     "cascadian_restore_policies_v1": "the roll back in docs/existing-deployment.md calls it",
     "cascadian_guard_scheduler_columns_v1": "022's trigger on workflow_sessions runs it",
     # The trading book's SQL core (023) lands before its store calls (issue 28).
-    "cascadian_place_paper_order_v1": "the order nodes' store call is its next step",
     "cascadian_set_trading_limits_v1": "the limits API is a later step of issue 28",
     "cascadian_set_kill_switch_v1": "the kill switch API is a later step of issue 28",
     "cascadian_paper_portfolio_v1": "the portfolio read is a later step of issue 28",
