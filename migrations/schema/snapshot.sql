@@ -1788,9 +1788,9 @@ begin
     if v_refusal is not null then
         v_answer := jsonb_build_object(
             'result', 'refused', 'order_id', v_order_id, 'refusal', v_refusal,
-            'detail', v_detail, 'shares', 0, 'notional_usd', 0, 'fee_usd', 0,
-            'available_cash', v_portfolio.available_cash, 'position_shares', v_held,
-            'realized_pnl', 0, 'created_at', p_now
+            'detail', v_detail, 'shares', '0', 'notional_usd', '0', 'fee_usd', '0',
+            'available_cash', v_portfolio.available_cash::text,
+            'position_shares', v_held::text, 'realized_pnl', '0', 'created_at', p_now
         );
         insert into cascadian_trading_orders (
             order_id, workflow_id, slot, node_id, execution_id, market_id, outcome, side,
@@ -1854,11 +1854,13 @@ begin
         v_notional, v_notional / v_shares, v_shares, 'clob', (p ->> 'limit_price')::numeric,
         v_held, v_cost, v_position_realized, v_fee, p_now
     );
+    -- Numbers as text: a JSON number is read as a float by the drivers' JSON parsers.
     v_answer := jsonb_build_object(
-        'result', v_result, 'order_id', v_order_id, 'shares', v_shares,
-        'notional_usd', v_notional, 'fee_usd', v_fee, 'average_price', v_notional / v_shares,
-        'available_cash', v_portfolio.available_cash, 'position_shares', v_held,
-        'realized_pnl', v_delta, 'created_at', p_now
+        'result', v_result, 'order_id', v_order_id, 'shares', v_shares::text,
+        'notional_usd', v_notional::text, 'fee_usd', v_fee::text,
+        'average_price', round(v_notional / v_shares, 8)::text,
+        'available_cash', v_portfolio.available_cash::text,
+        'position_shares', v_held::text, 'realized_pnl', v_delta::text, 'created_at', p_now
     );
     insert into cascadian_trading_orders (
         order_id, workflow_id, slot, node_id, execution_id, market_id, outcome, side, result,
