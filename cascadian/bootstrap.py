@@ -22,10 +22,11 @@ from cascadian.control import ControlService
 from cascadian.errors import ConfigurationError
 from cascadian.observers.alerts import Alerts
 from cascadian.observers.metrics import WorkerMetrics
-from cascadian.ports import FullStore, NodeStore, WorkflowExecutor
+from cascadian.ports import FullStore, WorkflowExecutor
 from cascadian.store.sql_store import SqlStore
 from cascadian.strategies import StrategyService
 from cascadian.tick import TickService
+from cascadian.trading.executor import PaperExecutor
 from cascadian.trading.paper import PaperService
 from cascadian.workflow.market import MarketData
 from cascadian.workflow.original.markets import LiveMarks
@@ -120,7 +121,7 @@ async def open_store(settings: Settings) -> SqlStore:
 def build_executor(
     settings: Settings,
     http: httpx.AsyncClient,
-    store: NodeStore | None = None,
+    store: FullStore | None = None,
     clock: Clock | None = None,
     markets: MarketData | None = None,
     javascript: JsSandbox | None = None,
@@ -150,6 +151,7 @@ def build_executor(
         clock=clock or SystemClock(),
         markets=markets,
         javascript=javascript,
+        orders=None if store is None else PaperExecutor(store),
     )
     return GraphExecutor(services=services)
 
@@ -164,7 +166,7 @@ def build_dry_runner(
     """The executor of dry runs, always in-process: the node store writes nothing
     and `http` (built on dry_run_transport) sends only reads; the market data and
     the JavaScript sandbox may be the process's own (they write nothing)."""
-    from cascadian.workflow.dry_run import DryRunner, DryRunStore, tagged
+    from cascadian.workflow.dry_run import DryRunner, DryRunOrders, DryRunStore, tagged
     from cascadian.workflow.executor import GraphExecutor
     from cascadian.workflow.node_api import NodeServices
     from cascadian.workflow.registry import default_registry
@@ -176,6 +178,7 @@ def build_dry_runner(
         clock=clock or SystemClock(),
         markets=markets or MarketData.create(settings, http),
         javascript=javascript,
+        orders=DryRunOrders(PaperExecutor(None)),
     )
     executor = GraphExecutor(registry=tagged(default_registry()), services=services)
     return DryRunner(executor, settings.strategy_timeout_seconds)

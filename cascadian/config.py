@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -118,6 +119,15 @@ class Settings(BaseSettings):
         ge=0,
         le=MAX_MARKET_CACHE_SECONDS,
         validation_alias="CASCADIAN_PRICE_CACHE_SECONDS",
+    )
+    # The taker fee rate (a fraction: 0.02 is 2%) of a paper order whose market's rate
+    # the CLOB's /fee-rate does not answer; the order says it used this default.
+    default_fee_rate: Decimal = Field(
+        default=Decimal("0.02"), ge=0, le=1, validation_alias="CASCADIAN_DEFAULT_FEE_RATE"
+    )
+    # How long a market's fee rate from the CLOB is kept (rates change rarely).
+    fee_rate_cache_seconds: float = Field(
+        default=3600.0, ge=0, validation_alias="CASCADIAN_FEE_RATE_CACHE_SECONDS"
     )
     # Requests per 10 s this process sends; half of Polymarket's published limits
     # (Gamma /markets 300, CLOB /midpoints and /prices 500 each), so that two

@@ -6,6 +6,8 @@ The nodes are the real ones; only the services they are given differ, and the
 composition root (bootstrap.py) builds them once per process:
 - DryRunStore is the node store: a watchlist entry, a notification or a paper order
   becomes an intent, answered as if it had been written;
+- DryRunOrders is the order executor: an order is filled against the live book,
+  recorded nowhere, and noted with its fill and fee;
 - DryRunTransport is under the nodes' HTTP client: GET and HEAD go out (they read),
   any other method is answered here, unsent, with a 200 whose body says so, and
   becomes an intent. That includes everything under the LLM provider's base URL
@@ -35,14 +37,18 @@ from cascadian.data import (
     DryRun,
     GraphProblem,
     Intent,
+    MarketBook,
     NodeTypeInfo,
     Notification,
+    OrderIntent,
+    OrderOutcome,
     PaperFill,
     PaperOrder,
     Watched,
     WatchlistEntry,
     Workflow,
 )
+from cascadian.ports import OrderExecutor
 from cascadian.workflow.executor import GraphExecutor
 from cascadian.workflow.llm import NOT_SENT_HEADER
 from cascadian.workflow.node_api import NodeContext, NodeType
@@ -115,6 +121,39 @@ class DryRunStore:
         )
         held = shares if order.side == "buy" else 0.0
         return PaperFill("filled", shares=shares, held_shares=held, created_at=now)
+
+
+class DryRunOrders:
+    """The order executor of a dry run: the paper executor without a store fills
+    against the live book and records nothing; the order is noted as an intent with
+    what it would have filled and paid."""
+
+    def __init__(self, inner: OrderExecutor) -> None:
+        self.inner = inner
+
+    async def place(self, order: OrderIntent, market: MarketBook, now: datetime) -> OrderOutcome:
+        outcome = await self.inner.place(order, market, now)
+        _note(
+            "paper-order",
+            {
+                "side": order.side,
+                "market_id": order.market_id,
+                "outcome": order.outcome,
+                "amount_usd": str(order.amount_usd),
+                "time_in_force": order.time_in_force,
+                "result": outcome.result,
+                "refusal": outcome.refusal,
+                "shares": str(outcome.shares),
+                "average_price": None
+                if outcome.average_price is None
+                else str(outcome.average_price),
+                "fee_usd": str(outcome.fee_usd),
+                "fee_rate": str(market.fee_rate),
+                "fee_rate_source": market.fee_rate_source,
+                "note": "not recorded: the limits, cash and position are not checked in a dry run",
+            },
+        )
+        return outcome
 
 
 def _preview(request: httpx.Request) -> Any:

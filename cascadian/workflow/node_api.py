@@ -23,7 +23,7 @@ from cascadian.data import Workflow
 from cascadian.errors import NodeError
 from cascadian.outbound.retry import RetryPolicy
 from cascadian.outbound.ssrf import Resolver
-from cascadian.ports import NodeStore
+from cascadian.ports import NodeStore, OrderExecutor
 from cascadian.workflow.limits import GraphLimits
 from cascadian.workflow.llm import LlmProvider
 from cascadian.workflow.market import MarketData
@@ -72,6 +72,9 @@ class NodeServices:
     # The sandbox processes user JavaScript runs in, one pool per process; None:
     # each run that evaluates JavaScript starts a sandbox of its own.
     javascript: JsSandbox | None = None
+    # Where order nodes' orders go (the paper executor, trading/); None: they fail,
+    # saying so.
+    orders: OrderExecutor | None = None
 
     @asynccontextmanager
     async def javascript_run(self) -> AsyncIterator[JsRun]:
@@ -105,6 +108,11 @@ class NodeServices:
     def llm(self) -> LlmProvider | None:
         """The configured chat-completions provider; None when there is none."""
         return LlmProvider.from_settings(self.settings)
+
+    def order_executor(self) -> OrderExecutor:
+        if self.orders is None:
+            raise NodeError("no order executor is configured for order nodes")
+        return self.orders
 
     def node_store(self) -> NodeStore:
         if self.store is None:

@@ -17,10 +17,12 @@ from typing import Any
 import httpx
 
 from cascadian.config import Settings
+from cascadian.data import MarketBook
 from cascadian.outbound.retry import RetryPolicy
 from cascadian.workflow.market.clob import ClobClient
 from cascadian.workflow.market.gamma import GammaClient, MarketQuery
 from cascadian.workflow.market.limiter import RateLimiter
+from cascadian.workflow.market.orderbook import OrderBooks
 from cascadian.workflow.market.record import LiveQuote, Market, MarketPage
 from cascadian.workflow.market.shared import SharedRequests
 from cascadian.workflow.market.upstream import Upstream
@@ -33,6 +35,7 @@ RATE_WINDOW = 10.0
 class MarketData:
     gamma: GammaClient
     clob: ClobClient
+    books: OrderBooks
 
     @classmethod
     def create(
@@ -61,6 +64,12 @@ class MarketData:
         return cls(
             GammaClient(gamma, shared(settings.market_cache_seconds), settings.gamma_page_size),
             ClobClient(clob, shared(settings.price_cache_seconds)),
+            OrderBooks(
+                clob,
+                settings.default_fee_rate,
+                shared(settings.price_cache_seconds),
+                shared(settings.fee_rate_cache_seconds),
+            ),
         )
 
     async def markets(
@@ -78,6 +87,10 @@ class MarketData:
     ) -> dict[str, LiveQuote]:
         """Live CLOB quotes for `token_ids`; a token without an order book is missing."""
         return await self.clob.quotes(token_ids, deadline=deadline)
+
+    async def market_book(self, token_id: str, *, deadline: float | None = None) -> MarketBook:
+        """A token's order book and taker fee rate, for a paper order (orderbook.py)."""
+        return await self.books.market_book(token_id, deadline=deadline)
 
     async def with_live_prices(
         self, markets: Sequence[Market], *, deadline: float | None = None

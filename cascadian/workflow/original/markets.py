@@ -6,9 +6,8 @@
 - `category_of`: the original's categories (Politics, Crypto, Sport, Culture, Science,
   Finance, Tech, Other), by its own mapping: Gamma's category text, then its keyword
   lists; a market Gamma gives no category is classed by the words of its question;
-- `market_by_id` and `order_price`: the market a paper order names, and the price it
-  would trade at on the live order book (best ask to buy, best bid to sell), else its
-  midpoint, else Gamma's listed price;
+- `market_by_id`: the market a paper order names (its fill is the trading book's,
+  against the live order book: cascadian/trading/);
 - `LiveMarks`: the live prices the paper book values open positions at.
 """
 
@@ -17,7 +16,6 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
@@ -111,30 +109,6 @@ async def market_by_id(markets: MarketData, market_id: str, deadline: float | No
         raise PolymarketError(
             f"Polymarket's record of market {market_id!r} is unusable: {exc.errors()[0]['msg']}"
         ) from None
-
-
-@dataclass(frozen=True)
-class Price:
-    value: float
-    source: str  # clob or gamma
-
-
-async def order_price(
-    markets: MarketData, market: Market, index: int, side: str, deadline: float | None
-) -> Price | None:
-    """What the outcome at `index` trades at for a `side` order now; None when neither
-    the order book nor Gamma has a usable price."""
-    if market.clob_token_ids and market.enable_order_book is not False:
-        token = market.clob_token_ids[index]
-        quotes = await markets.live_quotes([token], deadline=deadline)
-        found = quotes.get(token)
-        if found is not None:
-            best = found.best_ask if side == "buy" else found.best_bid
-            for candidate in (best, found.midpoint):
-                if candidate is not None and 0 < candidate <= 1:
-                    return Price(candidate, "clob")
-    listed = market.outcome_prices[index] if index < len(market.outcome_prices) else None
-    return Price(listed, "gamma") if listed is not None and 0 < listed <= 1 else None
 
 
 class LiveMarks:

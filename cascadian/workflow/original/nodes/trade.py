@@ -1,32 +1,37 @@
 """original-polymarket-buy and original-polymarket-sell: PAPER orders, never real ones.
 
 The original's buy node returned a made-up fill at 0.45 and its sell node was never
-written. Here both simulate the order: priced from the live order book (best ask to
-buy, best bid to sell; else the midpoint, else Gamma's listed price), recorded in
-`cascadian_paper_orders` with the position it leaves, and readable with the strategy's
-P&L at `GET /api/strategies/{id}/paper`. Nothing is ever sent to Polymarket.
+written. Here both place a paper order through the order executor port
+(NodeServices.orders; the paper executor in cascadian/trading/): filled against the
+outcome's live CLOB order book, level by level, with Polymarket's taker fee, and
+recorded once per strategy, slot and node with the strategy's limits, cash and
+position checked (docs/trading.md). Nothing is ever sent to Polymarket.
 
 Config as saved: `marketId` (a `${node.path}` reference may fill it, as the original's
 type comment intended), `outcome` (Yes, matched to the market's outcomes without
-regard to case), `amount` (US dollars, 10), `orderType` (market or limit), and
-`limitPrice` (a limit buy fills only at or below it, a limit sell at or above it,
-at the live price; otherwise it is not filled). Without `marketId` the node trades the
-first market of its input (a filtered or sorted list, say); with none, it places no
-order. A sell of more shares than the strategy's paper position holds is rejected.
-Output, the original's shape: `{orderId, marketId, outcome, amount, executedPrice,
-status, timestamp, note}`, plus `paper: true`, `side`, `shares`, `priceSource`.
+regard to case), `amount` (US dollars, 10: spent by a buy, raised by a sell at the
+best bid), `orderType` (market or limit), `limitPrice` (a limit fills now at or
+better than it, or not at all), and ours: `timeInForce` (FOK, the default, or FAK for
+a market order) and `failOnRefusal` (false: a refused order is an outcome, and the
+run goes on). Without `marketId` the node trades the first market of its input; with
+none, it places no order. Output, the original's shape: `{orderId, marketId, outcome,
+amount, executedPrice, status, timestamp, note}` (status filled, partly_filled,
+refused or skipped), plus `paper: true`, `side`, `shares`, `fee`, `feeRate`,
+`feeRateSource` (clob or default), `positionShares`, `availableCash`, `replayed`,
+and for a refusal `refusal` and `reason`.
 """
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any, Literal, Self
 
 from pydantic import Field, field_validator, model_validator
 
-from cascadian.data import PaperOrder, PaperSide
+from cascadian.data import OrderIntent, PaperSide
 from cascadian.workflow.node_api import NodeContext, NodeError, NodeType
 from cascadian.workflow.original.jsvalues import item_id, to_string
-from cascadian.workflow.original.markets import market_by_id, order_price
+from cascadian.workflow.original.markets import market_by_id
 from cascadian.workflow.original.nodes.common import OriginalConfig, epoch_ms, items
 
 NOTE = "PAPER TRADE: a simulated order; nothing was sent to Polymarket"
@@ -39,6 +44,12 @@ class TradeConfig(OriginalConfig):
     amount: float = Field(default=10, gt=0, le=1_000_000)
     orderType: Literal["market", "limit"] = "market"
     limitPrice: float | None = Field(default=None, gt=0, le=1)
+    # A market order's type: fill-or-kill (all or nothing) or fill-and-kill (what the
+    # book holds, the rest cancelled). A limit order fills now or not at all.
+    timeInForce: Literal["FOK", "FAK"] = "FOK"
+    # A refused order (a limit, the kill switch, the book) fails the node, and so the
+    # run, instead of being an outcome in its output.
+    failOnRefusal: bool = False
 
     @field_validator("orderType", mode="before")
     @classmethod
@@ -85,6 +96,13 @@ def _output(
     }
 
 
+def _token(market: Any, index: int) -> str | None:
+    tokens = market.clob_token_ids
+    if not tokens or market.enable_order_book is False or index >= len(tokens):
+        return None
+    return str(tokens[index])
+
+
 async def _trade(config: TradeConfig, ctx: NodeContext, side: PaperSide) -> dict[str, Any]:
     target = _target(config, ctx)
     if target is None:
@@ -99,27 +117,22 @@ async def _trade(config: TradeConfig, ctx: NodeContext, side: PaperSide) -> dict
                 f"its outcomes are {', '.join(market.outcomes)}"
             )
         index = names.index(config.outcome.strip().lower())
-        price = await order_price(markets, market, index, side, ctx.deadline)
-    if price is None:
-        raise NodeError(f"no price for {market.outcomes[index]!r} in market {market_id!r}")
-    outcome = market.outcomes[index]
-    common = {"marketId": market_id, "outcome": outcome, "question": market.question}
-    if config.limitPrice is not None and config.orderType == "limit":
-        beyond = (
-            price.value > config.limitPrice if side == "buy" else price.value < config.limitPrice
-        )
-        if beyond:
-            return _output(
+        token = _token(market, index)
+        if token is None:
+            return _refused(
                 config,
-                side,
                 ctx,
-                **common,
-                status="unfilled",
-                reason=f"the price is {price.value:g}; the limit is {config.limitPrice:g}",
-                priceSource=price.source,
+                side,
+                market_id,
+                market.outcomes[index],
+                market.question,
+                "no_order_book",
+                f"market {market_id!r} has no order book on the CLOB",
             )
-    fill = await ctx.services.node_store().record_paper_order(
-        PaperOrder(
+        book = await markets.market_book(token, deadline=ctx.deadline)
+    outcome = market.outcomes[index]
+    placed = await ctx.services.order_executor().place(
+        OrderIntent(
             workflow_id=ctx.workflow.id,
             execution_id=ctx.workflow.execution_id,
             node_id=ctx.node_id,
@@ -127,36 +140,75 @@ async def _trade(config: TradeConfig, ctx: NodeContext, side: PaperSide) -> dict
             market_question=market.question,
             outcome=outcome,
             side=side,
-            order_type=config.orderType,
-            amount_usd=config.amount,
-            price=price.value,
-            price_source=price.source,
-            limit_price=config.limitPrice,
+            amount_usd=Decimal(str(config.amount)),
+            time_in_force="limit" if config.orderType == "limit" else config.timeInForce,
+            limit_price=None if config.limitPrice is None else Decimal(str(config.limitPrice)),
         ),
+        book,
         ctx.services.clock.now(),
     )
-    if fill.result != "filled":
-        return _output(
+    if placed.result == "refused":
+        return _refused(
             config,
-            side,
             ctx,
-            **common,
-            status="rejected",
-            reason=f"the paper position holds {fill.held_shares:g} shares; "
-            f"selling ${config.amount:g} needs {fill.shares:g}",
-            priceSource=price.source,
+            side,
+            market_id,
+            outcome,
+            market.question,
+            placed.refusal or "refused",
+            placed.detail or "",
+            replayed=placed.replayed,
+            recorded=placed.recorded,
+            feeRateSource=book.fee_rate_source,
         )
     return _output(
         config,
         side,
         ctx,
-        **common,
-        orderId=str(fill.order_id),
-        executedPrice=price.value,
-        status="filled",
-        shares=fill.shares,
-        positionShares=fill.held_shares,
-        priceSource=price.source,
+        marketId=market_id,
+        outcome=outcome,
+        question=market.question,
+        orderId=None if placed.order_id is None else str(placed.order_id),
+        executedPrice=None if placed.average_price is None else float(placed.average_price),
+        status=placed.result,
+        shares=float(placed.shares),
+        notional=str(placed.notional_usd),
+        fee=str(placed.fee_usd),
+        feeRate=str(book.fee_rate),
+        feeRateSource=book.fee_rate_source,
+        positionShares=None if placed.position_shares is None else float(placed.position_shares),
+        availableCash=None if placed.available_cash is None else str(placed.available_cash),
+        replayed=placed.replayed,
+        recorded=placed.recorded,
+        priceSource="clob",
+    )
+
+
+def _refused(
+    config: TradeConfig,
+    ctx: NodeContext,
+    side: PaperSide,
+    market_id: str,
+    outcome: str,
+    question: str | None,
+    refusal: str,
+    detail: str,
+    **fields: Any,
+) -> dict[str, Any]:
+    """A refused order is an outcome the run goes on from, unless the node says to fail."""
+    if config.failOnRefusal:
+        raise NodeError(f"the {side} order was refused ({refusal}): {detail}")
+    return _output(
+        config,
+        side,
+        ctx,
+        marketId=market_id,
+        outcome=outcome,
+        question=question,
+        status="refused",
+        refusal=refusal,
+        reason=detail,
+        **fields,
     )
 
 
