@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+import sys
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -28,6 +29,8 @@ from cascadian.store.sql_store import SqlStore
 from cascadian.workflow.executor import GraphExecutor
 from cascadian.workflow.node_api import NodeServices
 from cascadian.workflow.sandbox.pool import JsSandbox
+from cascadian.workflow.sandbox.pool import _Process as pool_process
+from cascadian.workflow.sandbox.pool import _stop as pool_stop
 from cascadian.workflow.sandbox.quota import JavaScriptError
 from tests.api_client import CRON, bearer, client
 from tests.factories import add_strategy, rows
@@ -355,3 +358,33 @@ async def test_closing_the_sandbox_fails_the_evaluations_waiting_for_it() -> Non
     outcomes = await asyncio.gather(running, waiting, return_exceptions=True)
     assert all(isinstance(o, JavaScriptError) and "closed" in str(o) for o in outcomes), outcomes
     assert sandbox.pids == set()
+
+
+async def test_a_killed_process_whose_unread_reply_filled_the_pipe_is_still_reaped() -> None:
+    """A reply past the size cap is refused after its 4-byte header: the process is
+    killed with the rest of the reply unread. Once the parent has buffered more than
+    its stream's limit, asyncio stops reading that pipe, never sees its end, and
+    `Process.wait()` (which waits for the pipes too) never returned: the
+    evaluation held its sandbox slot until the run's deadline, or for good where
+    there is none (closing the pool at shutdown), and leaked the pipe. The child
+    here writes such a reply (190 KB: more than the parent buffers before it stops
+    reading, and less than that plus a pipe's worth, so the write completes) and says
+    so on stderr."""
+    writes_a_big_reply = (
+        "import sys; sys.stdout.buffer.write(b'\\0\\x4c\\x4b\\x40' + b'x' * 190_000); "
+        "sys.stdout.flush(); sys.stderr.write('written\\n'); sys.stderr.flush(); "
+        "sys.stdin.read()"
+    )
+    created = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        writes_a_big_reply,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    assert created.stdout is not None and created.stderr is not None
+    assert await created.stdout.readexactly(4) == b"\0\x4c\x4b\x40"  # 5 MB declared
+    assert await created.stderr.readline() == b"written\n"
+    await asyncio.wait_for(pool_stop(pool_process(created)), timeout=10)
+    assert created.returncode is not None and gone(created.pid)

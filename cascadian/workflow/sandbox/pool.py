@@ -42,6 +42,8 @@ EVALUATIONS_PER_PROCESS = 10_000
 START_SECONDS = 30.0
 CHILD = "cascadian.workflow.sandbox.child"
 CLOSED = "the JavaScript sandbox is closed (the process is stopping)"
+# How much of a killed process's unread output is dropped at a time.
+_DRAIN_CHUNK = 64 * 1024
 
 
 class SandboxError(Exception):
@@ -243,4 +245,15 @@ async def _stop(process: _Process) -> None:
     process.kill()
     if process.process.stdin is not None:
         process.process.stdin.close()
-    await asyncio.shield(process.process.wait())
+    await asyncio.shield(_reap(process.process))
+
+
+async def _reap(process: asyncio.subprocess.Process) -> None:
+    """`wait()` returns only once the pipes have closed too; a reply left unread (one
+    past the size cap) stops asyncio reading stdout, which then never sees its end.
+    So what is left is read and dropped first: the process is dead, so it ends."""
+    if process.stdout is not None:
+        with contextlib.suppress(ConnectionError):
+            while await process.stdout.read(_DRAIN_CHUNK):
+                pass
+    await process.wait()
