@@ -34,14 +34,31 @@ def zone(name: str) -> ZoneInfo:
 
 def validate(schedule: Schedule) -> None:
     """Raise ScheduleError with a clear message if the schedule cannot be used."""
+    found = problems(schedule)
+    if found:
+        raise ScheduleError(found[0])
+
+
+def problems(schedule: Schedule) -> list[str]:
+    """Every reason the schedule cannot be used (interval, time zone, cron), at once."""
+    found = []
     minutes = schedule.interval_minutes
     if not isinstance(minutes, int) or minutes < 1:
-        raise ScheduleError("interval_minutes must be at least 1")
-    if minutes > MAX_INTERVAL_MINUTES:
-        raise ScheduleError(f"interval_minutes must be at most {MAX_INTERVAL_MINUTES} (a year)")
-    tz = zone(schedule.timezone)
-    if schedule.cron is not None:
-        _cron_after(schedule.cron, datetime(2000, 1, 1, tzinfo=tz))
+        found.append("interval_minutes must be at least 1")
+    elif minutes > MAX_INTERVAL_MINUTES:
+        found.append(f"interval_minutes must be at most {MAX_INTERVAL_MINUTES} (a year)")
+    for check in (lambda: zone(schedule.timezone), lambda: check_cron(schedule.cron)):
+        try:
+            check()
+        except ScheduleError as exc:
+            found.append(str(exc))
+    return found
+
+
+def check_cron(expr: str | None) -> None:
+    """Raise ScheduleError unless `expr` is None or a cron expression that matches."""
+    if expr is not None:
+        _cron_after(expr, datetime(2000, 1, 1, tzinfo=UTC))
 
 
 def _cron_after(expr: str, after: datetime) -> datetime:

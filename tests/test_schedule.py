@@ -8,7 +8,7 @@ import pytest
 
 from cascadian.data import Schedule
 from cascadian.errors import ScheduleError
-from cascadian.schedule import first_slot, missed_slots, next_slot, validate
+from cascadian.schedule import first_slot, missed_slots, next_slot, problems, validate
 
 T0 = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 EVERY_5 = Schedule(interval_minutes=5)
@@ -92,6 +92,12 @@ def test_unusable_schedules_are_refused_with_a_clear_message(
 ) -> None:
     with pytest.raises(ScheduleError, match=message):
         validate(schedule)
+
+
+def test_every_problem_of_a_schedule_is_named_at_once() -> None:
+    found = problems(Schedule(0, "61 * * * *", "Mars/Olympus"))
+    assert [p.split()[0] for p in found] == ["interval_minutes", "unknown", "invalid"]
+    assert problems(Schedule(5, "*/15 * * * *", "Europe/London")) == []
 
 
 def test_first_slot_of_a_started_strategy() -> None:

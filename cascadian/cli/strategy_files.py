@@ -29,7 +29,7 @@ from cascadian.data import DryRun, GraphProblem, StrategyDetail
 from cascadian.errors import Conflict, GraphInvalid, NotFound, ScheduleError, StoreUnavailable
 from cascadian.schedule import MAX_INTERVAL_MINUTES
 from cascadian.strategies import StrategyService, workflow_of
-from cascadian.workflow.format import Graph, StrategyDocument, document
+from cascadian.workflow.format import Graph, StrategyDocument, document, shape_problems
 
 T = TypeVar("T")
 File = Annotated[
@@ -37,6 +37,9 @@ File = Annotated[
     typer.Argument(help="A JSON file: a strategy document or a graph", dir_okay=False),
 ]
 GRAPH_KEYS = ("nodes", "edges", "variables", "trigger")
+IDENTITY = ("name", "user_id")
+# What `validate` checks a bare graph's document shape with (never saved).
+PLACEHOLDER_IDENTITY = {"name": "-", "user_id": "00000000-0000-0000-0000-000000000000"}
 
 
 def call(action: Callable[[StrategyService], Awaitable[T]]) -> T:
@@ -62,8 +65,9 @@ def call(action: Callable[[StrategyService], Awaitable[T]]) -> T:
         fail(str(exc))
 
 
-def problems_out(problems: list[GraphProblem]) -> None:
-    error_line(f"the graph cannot run: {len(problems)} problem(s)")
+def problems_out(problems: list[GraphProblem], path: Path | None = None) -> None:
+    what = f"{path}" if path else "the graph"
+    error_line(f"{what} cannot be used: {len(problems)} problem(s)")
     for p in problems:
         where = ", ".join(x for x in (p.node_id and f"node {p.node_id!r}", p.field) if x)
         error_line(f"{where or 'graph'}: {p.message}")
@@ -81,14 +85,31 @@ def read_json(path: Path) -> dict[str, Any]:
     return value
 
 
-def parsed(model: type[T], value: dict[str, Any], path: Path) -> T:
+def checked(value: dict[str, Any], path: Path, *, identity: bool = True) -> StrategyDocument:
+    """The file as a strategy document, or exit 1 listing every problem at once: its
+    shape (the schedule included) and, when the graph's shape holds, whether the graph
+    can run. Without `identity`, a missing name or owner is no problem (`validate`
+    of a bare graph, whose name and owner `create` takes as options)."""
+    found: list[GraphProblem] = []
+    doc: StrategyDocument | None = None
     try:
-        return model.model_validate(value)  # type: ignore[attr-defined,no-any-return]
+        doc = StrategyDocument.model_validate(value)
     except ValidationError as exc:
-        for e in exc.errors(include_url=False):
-            where = ".".join(str(p) for p in e["loc"])
-            error_line(f"{path}: {where}: {e['msg']}")
-        raise typer.Exit(1) from None
+        found = [
+            p
+            for p in shape_problems(exc)
+            if identity or p.field not in IDENTITY or "required" not in p.message
+        ]
+    try:
+        graph: Graph | None = Graph.model_validate({k: value[k] for k in GRAPH_KEYS if k in value})
+    except ValidationError:
+        graph = None  # its shape errors are in `found` already
+    if graph is not None:
+        found += _problems(load_settings(opens_database=False), graph)
+    if found:
+        problems_out(found, path)
+        raise typer.Exit(1)
+    return doc or StrategyDocument.model_validate(value | PLACEHOLDER_IDENTITY)
 
 
 def detail_line(s: StrategyDetail, verb: str) -> None:
@@ -112,17 +133,18 @@ def create(
     value = read_json(file)
     given = {"name": name, "user_id": owner and str(owner), "description": description}
     value |= {k: v for k, v in given.items() if v is not None}
-    schedule = dict(value.get("schedule") or {})
-    asked = {"interval_minutes": interval, "cron": cron, "timezone": timezone}
-    schedule |= {k: v for k, v in asked.items() if v is not None}
-    if interval is not None and cron is None:
-        schedule["cron"] = None  # an interval alone makes it an interval schedule
-    if schedule:
-        value["schedule"] = schedule
+    schedule = value.get("schedule") or {}
+    if isinstance(schedule, dict):  # else a problem checked() names, as given
+        asked = {"interval_minutes": interval, "cron": cron, "timezone": timezone}
+        schedule = schedule | {k: v for k, v in asked.items() if v is not None}
+        if interval is not None and cron is None:
+            schedule["cron"] = None  # an interval alone makes it an interval schedule
+        if schedule:
+            value["schedule"] = schedule
     missing = [o for k, o in (("name", "--name"), ("user_id", "--owner")) if not value.get(k)]
     if missing:
         fail(f"{file} names no {' and no '.join(m[2:] for m in missing)}", f"give {missing[0]}")
-    doc = parsed(StrategyDocument, value, file)
+    doc = checked(value, file)
     detail_line(call(lambda s: s.create(doc.to_draft(), start=start)), "created")
 
 
@@ -131,7 +153,7 @@ def import_cmd(
     start: Annotated[bool, typer.Option(help="Start it on its schedule now")] = False,
 ) -> None:
     """Create a strategy from a document `export` wrote, unchanged."""
-    doc = parsed(StrategyDocument, read_json(file), file)
+    doc = checked(read_json(file), file)
     detail_line(call(lambda s: s.create(doc.to_draft(), start=start)), "imported")
 
 
@@ -142,14 +164,10 @@ def export(strategy_id: Annotated[UUID, typer.Argument(help="The strategy's id")
 
 
 def validate(file: File) -> None:
-    """Check a graph without saving it (no database needed); exits 1 with every problem."""
-    value = read_json(file)
-    graph = parsed(Graph, {k: value[k] for k in GRAPH_KEYS if k in value}, file)
-    found = _problems(load_settings(opens_database=False), graph)
-    if found:
-        problems_out(found)
-        raise typer.Exit(1)
-    console.print(f"{file}: valid ({len(graph.nodes)} nodes, {len(graph.edges)} edges)")
+    """Check a strategy document or a graph without saving it (no database needed): its
+    shape, its schedule and its graph; exits 1 listing every problem at once."""
+    doc = checked(read_json(file), file, identity=False)
+    console.print(f"{file}: valid ({len(doc.nodes)} nodes, {len(doc.edges)} edges)")
 
 
 def _problems(settings: Settings, graph: Graph) -> list[GraphProblem]:

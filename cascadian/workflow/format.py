@@ -16,10 +16,11 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from cascadian.data import Schedule, StrategyDraft, StrategyGraph
-from cascadian.schedule import MAX_INTERVAL_MINUTES
+from cascadian.data import GraphProblem, Schedule, StrategyDraft, StrategyGraph
+from cascadian.errors import ScheduleError
+from cascadian.schedule import MAX_INTERVAL_MINUTES, check_cron, zone
 
 MAX_NODES = 1_000
 MAX_EDGES = 5_000
@@ -92,6 +93,26 @@ class StrategySchedule(BaseModel):
         default="UTC", min_length=1, max_length=64, description="IANA time zone for `cron`"
     )
 
+    # A schedule that would only fail when saved is a problem of the document, listed
+    # with its others (`strategies validate`), not a later refusal.
+    @field_validator("cron")
+    @classmethod
+    def _cron_matches(cls, value: str | None) -> str | None:
+        try:
+            check_cron(value)
+        except ScheduleError as exc:
+            raise ValueError(str(exc)) from None
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone_exists(cls, value: str) -> str:
+        try:
+            zone(value)
+        except ScheduleError as exc:
+            raise ValueError(str(exc)) from None
+        return value
+
     def to_schedule(self) -> Schedule:
         return Schedule(self.interval_minutes, self.cron, self.timezone)
 
@@ -106,6 +127,16 @@ class StrategyDocument(Graph):
     description: str | None = Field(default=None, max_length=10_000)
     user_id: UUID = Field(description="The owner (a Supabase auth user's id)")
     schedule: StrategySchedule = Field(default_factory=StrategySchedule)
+
+    @field_validator("schedule", mode="before")
+    @classmethod
+    def _schedule_is_an_object(cls, value: Any) -> Any:
+        if isinstance(value, dict | StrategySchedule):
+            return value
+        raise ValueError(
+            f'must be an object such as {{"interval_minutes": 5}} or '
+            f'{{"cron": "*/5 * * * *", "timezone": "UTC"}}, not {value!r:.60}'
+        )
 
     def to_draft(self) -> StrategyDraft:
         return StrategyDraft(
@@ -134,3 +165,16 @@ def document(draft: StrategyDraft) -> dict[str, Any]:
         "variables": draft.graph.variables,
         "trigger": draft.graph.trigger,
     }
+
+
+def shape_problems(exc: ValidationError) -> list[GraphProblem]:
+    """A document's shape errors as problems, each naming its field (`schedule.cron`)."""
+    return [
+        GraphProblem(
+            None,
+            None,
+            ".".join(str(p) for p in e["loc"]) or None,
+            e["msg"].removeprefix("Value error, "),
+        )
+        for e in exc.errors(include_url=False)
+    ]

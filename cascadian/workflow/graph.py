@@ -237,6 +237,9 @@ def check(
     return problems
 
 
+INTERNAL_PREFIX = "original-"
+
+
 def node_name(node: Node) -> str:
     return f"node {node.id!r} ({node.type_name})"
 
@@ -244,8 +247,13 @@ def node_name(node: Node) -> str:
 def _node_problems(graph: Graph, registry: NodeRegistry, node: Node) -> list[Problem]:
     node_type = registry.get(node.type_name)
     if node_type is None:
-        known = ", ".join(registry.names())
-        message = f"node {node.id!r} has unknown type {node.type_name!r}; known types: {known}"
+        # The original builder's types (original-*) are what its graphs translate to,
+        # not names anyone writes: listing them would bury the few that are.
+        known = ", ".join(n for n in registry.names() if not n.startswith(INTERNAL_PREFIX))
+        message = (
+            f"node {node.id!r} has unknown type {node.type_name!r}; "
+            f"known types: {known} (docs/nodes.md)"
+        )
         return [Problem(node.id, node.type_name, "type", message)]
     if has_template(node.config):
         # Validated once resolved, at run time; here only check what templates refer to.

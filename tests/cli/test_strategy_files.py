@@ -126,6 +126,37 @@ def test_validate_needs_no_database(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     assert bad.exit_code == 1 and "node 'x', type" in bad.output
 
 
+def test_validate_checks_the_whole_document_and_lists_every_problem_at_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", "postgresql://nobody@127.0.0.1:9/none")
+    doc = {
+        "name": "bad",
+        "user_id": str(USER),
+        "schedule": {"interval_minutes": 0, "cron": "61 * * * *", "timezone": "Mars/Olympus"},
+        "nodes": [node("x", "no-such-type")],
+    }
+    result = cli("validate", write(tmp_path, doc))
+    assert result.exit_code == 1
+    assert "4 problem(s)" in result.output
+    assert "schedule.interval_minutes" in result.output
+    assert "schedule.cron: invalid cron expression '61 * * * *'" in result.output
+    assert "schedule.timezone: unknown time zone 'Mars/Olympus'" in result.output
+    assert "node 'x', type" in result.output
+
+
+def test_create_refuses_a_schedule_in_words_as_a_problem_not_a_bug(
+    env: None, db: Any, tmp_path: Path
+) -> None:
+    doc = {**GRAPH, "name": "words", "user_id": str(USER), "schedule": "every 5 min"}
+    for command in ("validate", "create", "import"):
+        result = cli(command, write(tmp_path, doc))
+        assert result.exit_code == 1, (command, result.output)
+        assert "schedule: must be an object" in result.output
+        assert "bug" not in result.output and "ValueError" not in result.output
+    assert rows(db, "select id from workflow_sessions") == []
+
+
 def test_dry_run_shows_what_each_node_would_have_done(env: None, db: Any) -> None:
     nodes, edges = chain(
         node("start", "start"), node("tell", "notify", title="Hello", message="there")

@@ -233,11 +233,17 @@ async def test_a_malformed_create_body_is_422(
     assert rows(db, "select id from workflow_sessions") == []
 
 
-async def test_an_invalid_cron_expression_is_422(store: SqlStore, db: Any) -> None:
+async def test_an_invalid_cron_expression_and_time_zone_are_422_naming_both(
+    store: SqlStore, db: Any
+) -> None:
+    schedule = {"cron": "every day", "timezone": "Mars/Olympus"}
     async with client(store) as c:
-        reply = await c.post("/api/strategies", json=document(schedule={"cron": "every day"}))
+        reply = await c.post("/api/strategies", json=document(schedule=schedule))
     assert reply.status_code == 422
-    assert "invalid cron expression" in reply.json()["message"]
+    by_field = {".".join(map(str, d["loc"][-2:])): d["message"] for d in reply.json()["details"]}
+    assert "invalid cron expression 'every day'" in by_field["schedule.cron"]
+    assert "unknown time zone 'Mars/Olympus'" in by_field["schedule.timezone"]
+    assert rows(db, "select id from workflow_sessions") == []
 
 
 # List

@@ -168,13 +168,14 @@ async def test_a_cycle_names_the_nodes_on_it_and_nothing_runs(
     }
 
 
-async def test_an_unknown_node_type_names_the_node_type_and_known_types(
+async def test_an_unknown_node_type_names_the_node_type_and_only_the_types_one_writes(
     executor: GraphExecutor,
 ) -> None:
     result = await executor.execute(workflow([node("x", "teleport")]))
     message = result.errors[0]["error"]
     assert message.startswith("node 'x' has unknown type 'teleport'; known types: ")
-    assert "filter" in message and "probe" in message
+    assert "filter" in message and "probe" in message and "docs/nodes.md" in message
+    assert "original-" not in message
 
 
 async def test_a_bad_static_config_names_node_and_field_and_nothing_runs(
