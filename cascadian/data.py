@@ -220,6 +220,18 @@ class StrategyStatus:
     run_in_flight: bool  # a run holds an unexpired lease
     lease_expires_at: datetime | None
 
+    @property
+    def auto_paused(self) -> bool:
+        """Paused by its own consecutive errors: the finish functions record an
+        auto-pause as status `error` and off its schedule. A strategy failing for the
+        first time stays `running` (on its schedule) with an error streak."""
+        return self.status == "error" and not self.auto_run
+
+    @property
+    def shown_status(self) -> str:
+        """The status as operators read it: `auto-paused` rather than `error`."""
+        return "auto-paused" if self.auto_paused else self.status
+
 
 @dataclass(frozen=True)
 class Execution:

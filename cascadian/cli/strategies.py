@@ -79,30 +79,45 @@ def _schedule(s: Schedule) -> str:
 
 
 def _status_style(status: str) -> str:
-    style = {"running": "green", "error": "red", "paused": "yellow"}.get(status)
-    return f"[{style}]{status}[/{style}]" if style else status
+    style = {"running": "green", "error": "red", "auto-paused": "red", "paused": "yellow"}
+    return f"[{style[status]}]{status}[/{style[status]}]" if status in style else status
 
 
-def list_table(strategies: list[StrategyStatus], total: int | None = None) -> Table:
-    """One line per strategy; `status ID` has the rest."""
+# Below this many columns `list` drops the schedule and next run (`status ID` has
+# them) so that the full id, which the other commands take, still fits on its line.
+WIDE_LIST_COLUMNS = 110
+
+
+def list_table(
+    strategies: list[StrategyStatus], total: int | None = None, width: int | None = None
+) -> Table:
+    """One line per strategy; `status ID` has the rest. Readable at 80 columns."""
     shown = f"{len(strategies)} strateg{'y' if len(strategies) == 1 else 'ies'}"
     if total is not None and total > len(strategies):
         shown += f" of {total}"
-    table = Table(title=shown, box=box.SIMPLE)
+    wide = (width or console.width) >= WIDE_LIST_COLUMNS
+    table = Table(title=shown, box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
     table.add_column("id", no_wrap=True)
-    for col in ("name", "status", "schedule", "next run (UTC)", "runs"):
-        table.add_column(col)
+    table.add_column("name", overflow="fold")
+    table.add_column("status")
+    if wide:
+        table.add_column("schedule")
+        table.add_column("next run (UTC)", no_wrap=True)
+    table.add_column("runs", no_wrap=True, justify="right")
     for s in strategies:
-        status = _status_style(s.status) + ("" if s.auto_run else " (off)")
+        status = _status_style(s.shown_status)
+        if not s.auto_run and not s.auto_paused:
+            status += " (off)"
+        if s.run_in_flight:
+            status += ", in flight"
         runs = f"{s.execution_count}" + (f" ({s.error_count} err)" if s.error_count else "")
-        table.add_row(
-            str(s.id),
-            s.name,
-            status + (", in flight" if s.run_in_flight else ""),
-            _schedule(s.schedule),
-            _short_when(s.next_execution_at) if s.auto_run else "-",
-            runs,
-        )
+        row = [str(s.id), s.name, status]
+        if wide:
+            row += [
+                _schedule(s.schedule),
+                _short_when(s.next_execution_at) if s.auto_run else "-",
+            ]
+        table.add_row(*row, runs)
     return table
 
 
@@ -114,7 +129,7 @@ def status_table(s: StrategyStatus) -> Table:
     avg = "-" if s.average_execution_time_ms is None else f"{s.average_execution_time_ms} ms"
     for field, value in (
         ("id", str(s.id)),
-        ("status", _status_style(s.status)),
+        ("status", _status_style(s.shown_status)),
         ("auto_run", str(s.auto_run).lower()),
         ("schedule", _schedule(s.schedule)),
         ("next run", _when(s.next_execution_at)),

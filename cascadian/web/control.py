@@ -44,6 +44,10 @@ class StrategyStatusModel(BaseModel):
     name: str
     status: str = Field(description="draft, active, running, paused, stopped, error or archived")
     auto_run: bool = Field(description="Whether the scheduler runs it")
+    auto_paused: bool = Field(
+        description="Paused by its own consecutive errors (status `error`, not scheduled); "
+        "a strategy failing for the first time is still `running` with an `error_count`"
+    )
     schedule: ScheduleModel
     next_execution_at: datetime | None
     last_executed_at: datetime | None

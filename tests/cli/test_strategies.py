@@ -52,9 +52,43 @@ def test_status_shows_counters_and_the_last_error(env: None, db: Any) -> None:
     )
     result = cli("status", str(sid))
     assert result.exit_code == 0, result.output
-    assert "Gamma" in result.output and "error" in result.output
+    assert "Gamma" in result.output and "auto-paused" in result.output
     assert "4 (1 ok, success rate 25.0%)" in result.output
     assert "node 'f': boom" in result.output
+
+
+def test_list_tells_an_auto_paused_strategy_from_one_failing_for_the_first_time(
+    env: None, db: Any
+) -> None:
+    add_strategy(
+        db,
+        next_execution_at=None,
+        name="Paused by errors",
+        status="error",
+        auto_run=False,
+        error_count=3,
+    )
+    add_strategy(db, next_execution_at=datetime.now(UTC), name="Failing once", error_count=1)
+    lines = cli("list").output.splitlines()
+    [paused] = [line for line in lines if "Paused by errors" in line]
+    [failing] = [line for line in lines if "Failing once" in line]
+    assert "auto-paused" in paused and "(3 err)" in paused
+    assert "running" in failing and "auto-paused" not in failing and "(1 err)" in failing
+
+
+def test_list_fits_80_columns_with_every_id_whole(
+    env: None, db: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(cli_strategies.console, "width", 80)
+    ids = [
+        add_strategy(db, next_execution_at=datetime.now(UTC), name=f"A long strategy name {i}")
+        for i in range(3)
+    ]
+    result = cli("list")
+    assert result.exit_code == 0, result.output
+    assert max(len(line) for line in result.output.splitlines()) <= 80
+    assert all(str(sid) in result.output for sid in ids)
+    assert "schedule" not in result.output  # `status ID` has it
 
 
 def test_start_pause_stop_and_resume_change_the_strategy(env: None, db: Any) -> None:

@@ -36,6 +36,7 @@ DONE = {
     "resume": "Resumed: it runs from its next slot.",
     "run-now": "Ran now: this is the run.",
 }
+RAN_AND_FAILED = "Ran now, and the run failed: the node in red says why."
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'none'; style-src 'self'; script-src 'self'; "
     "img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",

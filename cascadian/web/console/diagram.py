@@ -17,6 +17,7 @@ from markupsafe import Markup, escape
 NODE_W, NODE_H = 176, 54
 GAP_X, GAP_Y, PAD = 64, 22, 16
 LABEL_CHARS = 24
+PHONE_WIDTH = 340  # what a 390 px screen leaves inside a card
 
 
 @dataclass(frozen=True)
@@ -104,8 +105,10 @@ def graph_diagram(
         pos[nid] = (PAD + column * (NODE_W + GAP_X), PAD + row * (NODE_H + GAP_Y))
     width = PAD * 2 + (max(layer.values()) + 1) * (NODE_W + GAP_X) - GAP_X
     height = PAD * 2 + max(rows.values()) * (NODE_H + GAP_Y) - GAP_Y
+    # Wider than a phone's screen: the page says it scrolls (console.css).
+    wide = " scrolls-on-phone" if width > PHONE_WIDTH else ""
     parts = [
-        f'<svg class="diagram" width="{width}" height="{height}" '
+        f'<svg class="diagram{wide}" width="{width}" height="{height}" '
         f'viewBox="0 0 {width} {height}" role="img" aria-label="the strategy\'s graph" '
         'xmlns="http://www.w3.org/2000/svg">',
         '<defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" '

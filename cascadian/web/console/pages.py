@@ -27,6 +27,7 @@ from cascadian.console.service import FILTERS, SORTS, lag
 from cascadian.web.console.base import (
     DONE,
     PAGE_SIZE,
+    RAN_AND_FAILED,
     RUNS_PAGE,
     WINDOWS,
     clamp,
@@ -215,7 +216,9 @@ async def run(request: Request, execution_id: str) -> Response:
         run=detail,
         graph=graph,
         diagram=graph_diagram(graph.graph.nodes, graph.graph.edges, _marks(detail.logs)),
-        notice=DONE.get(done or ""),
+        # "Ran now" is good news only when the run succeeded.
+        notice=DONE.get(done or "") if detail.status != "failed" else None,
+        error=RAN_AND_FAILED if done == "run-now" and detail.status == "failed" else None,
     )
 
 

@@ -278,3 +278,55 @@ def test_the_pages_fit_a_phone(browser: Any, server: str, db: Any) -> None:
         shot(phone, "phone-run")
     finally:
         context.close()
+
+
+LONG_ERROR = "node 'cheap': " + "a-very-long-unbroken-upstream-error-text-" * 6
+
+
+def test_a_wide_graph_a_long_error_and_a_failed_run_now_read_right(
+    browser: Any, page: Any, server: str, db: Any
+) -> None:
+    six = chain(
+        node("start", "start"),
+        *(node(f"step{i}", "transform", operations=[]) for i in range(4)),
+        node("cheap", "filter", items="${start.missing}", conditions=[]),
+    )
+    sid = add_strategy(
+        db,
+        next_execution_at=datetime.now(UTC) + timedelta(hours=1),
+        name="Six nodes",
+        graph=six,
+        error_count=1,
+        last_error=LONG_ERROR,
+    )
+    sign_in(page, f"/console/strategies/{sid}")
+    box = page.locator(".diagram-box")
+    # At a laptop's width the whole graph is drawn, scaled to the card.
+    assert box.evaluate("b => b.scrollWidth <= b.clientWidth")
+    assert page.locator("g[data-node-id=cheap]").bounding_box()["x"] < LAPTOP["width"]
+    shot(page, "six-nodes")
+
+    context = browser.new_context(base_url=server, viewport=PHONE, is_mobile=True)
+    phone = context.new_page()
+    try:
+        sign_in(phone)
+        error = phone.locator("td.error-text").first
+        assert error.evaluate("td => td.scrollWidth <= td.clientWidth")
+        assert phone.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+        assert "upstream-error-text" in error.inner_text()
+        shot(phone, "phone-overview-long-error")
+        phone.goto(f"/console/strategies/{sid}")
+        hint = phone.evaluate(
+            "getComputedStyle(document.querySelector('.diagram-box'), '::before').content"
+        )
+        assert "Swipe sideways" in hint
+        shot(phone, "phone-six-nodes")
+    finally:
+        context.close()
+
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.click("button:has-text('Run now')")
+    page.wait_for_url("**/console/runs/**")
+    assert page.locator(".banner.ok").count() == 0
+    assert "the run failed" in page.locator(".banner.bad").inner_text()
+    shot(page, "run-now-failed")

@@ -54,6 +54,44 @@ async def test_the_strategies_list_filters_failing_ones_and_searches_by_name(
     assert bad.status_code == 422 and "Choose a filter" in bad.text
 
 
+async def test_an_auto_paused_strategy_is_shown_as_auto_paused_on_every_page_and_the_api(
+    store: SqlStore, db: Any
+) -> None:
+    sid = add_strategy(
+        db,
+        next_execution_at=None,
+        name="Paused by errors",
+        status="error",
+        auto_run=False,
+        error_count=3,
+        last_error="boom",
+    )
+    first = add_strategy(
+        db,
+        next_execution_at=datetime.now(UTC),
+        name="Failing once",
+        error_count=1,
+        last_error="boom",
+    )
+    async with console_client(store) as c:
+        await sign_in(c)
+        overview = (await c.get("/console")).text
+        listed = (await c.get("/console/strategies", params={"filter": "failing"})).text
+        one = (await c.get(f"/console/strategies/{sid}")).text
+        other = (await c.get(f"/console/strategies/{first}")).text
+        api = await c.get(
+            f"/api/strategies/{sid}/status", headers={"Authorization": f"Bearer {KEY}"}
+        )
+    for page in (overview, listed):
+        row = re.search(r"Paused by errors.*?</tr>", page, re.S)
+        assert row and ">auto-paused</span>" in row.group(0)
+        row = re.search(r"Failing once.*?</tr>", page, re.S)
+        assert row and "auto-paused" not in row.group(0)
+    assert "auto-paused after 3 consecutive errors" in one
+    assert "failing: 1 consecutive error" in other and "auto-paused" not in other
+    assert api.json()["data"]["auto_paused"] is True
+
+
 async def test_a_strategy_page_draws_its_graph_coloured_by_the_latest_run(
     store: SqlStore, db: Any
 ) -> None:
@@ -61,7 +99,7 @@ async def test_a_strategy_page_draws_its_graph_coloured_by_the_latest_run(
     async with console_client(store) as c:
         await sign_in(c)
         page = (await c.get(f"/console/strategies/{sid}")).text
-    assert '<svg class="diagram"' in page
+    assert '<svg class="diagram' in page
     recent = re.search(r'id="recent-lag">(.*?)</dd>', page, re.S)
     assert recent and "over 1 scheduled run" in recent.group(1)  # issue 15's schedule lag
     assert re.search(r'class="node node-error" data-node-id="cheap"', page)
