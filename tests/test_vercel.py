@@ -20,6 +20,8 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from cascadian.config import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -61,6 +63,7 @@ def entrypoint() -> tuple[str, str, Path]:
     return module, variable, found
 
 
+@pytest.mark.slow
 def test_the_entry_point_imports_the_app_as_vercel_would_and_serves_the_docs(
     tmp_path: Path,
 ) -> None:

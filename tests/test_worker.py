@@ -91,6 +91,7 @@ def count(db: Any, query: str, *params: Any) -> int:
     return int(rows(db, query, *params)[0]["n"])
 
 
+@pytest.mark.slow
 def test_sigterm_mid_run_lets_the_runs_finish_and_loses_or_doubles_nothing(
     workers: Workers, db: Any
 ) -> None:
@@ -123,6 +124,7 @@ def test_sigterm_mid_run_lets_the_runs_finish_and_loses_or_doubles_nothing(
     assert "stopping: no new claims" in workers.logs()
 
 
+@pytest.mark.slow
 def test_runs_outlasting_the_grace_period_are_cancelled_and_their_slots_given_back(
     workers: Workers, db: Any
 ) -> None:
@@ -147,6 +149,7 @@ def test_runs_outlasting_the_grace_period_are_cancelled_and_their_slots_given_ba
     assert tick["summary"]["cancelled"] == 2
 
 
+@pytest.mark.slow
 def test_three_workers_drain_a_thousand_due_strategies_each_exactly_once(
     workers: Workers, db: Any
 ) -> None:

@@ -160,6 +160,7 @@ def fuzz(api_schema: Any, check: Callable[[Any], None]) -> None:
         pytest.xfail(f"known: {'; '.join(known)} ({len(failures)} operation(s))")
 
 
+@pytest.mark.slow
 def test_without_secrets_nothing_but_the_health_check_answers(api_schema: Any) -> None:
     def check(case: Any) -> None:
         response = case.call_and_validate(checks=CHECKS)
@@ -217,6 +218,7 @@ def test_the_refused_requests_changed_nothing(database_url: str, fuzz_app: FastA
 
 
 # Last: with valid secrets, requests may run ticks and change strategies.
+@pytest.mark.slow
 def test_with_valid_secrets_no_request_fails_or_breaks_its_schema(api_schema: Any) -> None:
     def check(case: Any) -> None:
         case.call_and_validate(headers=bearer(_secret_for(case.path)), checks=CHECKS)

@@ -65,6 +65,7 @@ async def test_a_node_given_more_items_than_it_may_handle_fails_saying_so(
     assert strategy(db, sid)["error_count"] == 1
 
 
+@pytest.mark.slow
 async def test_a_heavy_sort_does_not_make_another_strategys_run_time_out(
     store: SqlStore, db: Any
 ) -> None:

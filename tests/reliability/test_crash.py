@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 import psycopg
+import pytest
 from psycopg.types.json import Jsonb
 
 from cascadian.config import Settings
@@ -56,6 +57,7 @@ def post_tick_in_background(server: Server) -> threading.Thread:
     return thread
 
 
+@pytest.mark.slow
 async def test_a_tick_killed_mid_run_is_rerun_once_after_its_leases_expire(
     db: psycopg.Connection[Any],
     database_url: str,

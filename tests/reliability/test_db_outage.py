@@ -109,6 +109,7 @@ def half_updated(conn: psycopg.Connection[Any]) -> list[tuple[Any, ...]]:
     ).fetchall()
 
 
+@pytest.mark.slow
 def test_a_database_outage_mid_tick_is_a_503_and_nothing_is_half_written(
     postgres: Postgres, serve: Any
 ) -> None:

@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 import psycopg
+import pytest
 from psycopg.types.json import Jsonb
 
 from tests.factories import HELLO, USER
@@ -36,6 +37,7 @@ def seed_due(conn: psycopg.Connection[Any], n: int) -> None:
     )
 
 
+@pytest.mark.slow
 async def test_sixteen_concurrent_ticks_run_each_due_strategy_exactly_once(
     db: psycopg.Connection[Any], database_url: str, serve: Callable[..., Server]
 ) -> None:

@@ -62,6 +62,7 @@ def assert_a_success_or_a_clear_failure(result: RunResult) -> None:
         assert isinstance(message, str) and message.strip(), result.errors
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None, derandomize=True)  # the same graphs in every CI run
 @given(graph=graphs())
 async def test_any_graph_runs_to_a_success_or_a_failure_with_a_message(graph: Any) -> None:
@@ -138,6 +139,7 @@ async def tick_and_check(store: SqlStore, conn: psycopg.Connection[Any], strateg
     derandomize=True,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
+@pytest.mark.slow
 @given(batch=st.lists(graphs(max_nodes=6), min_size=1, max_size=4))
 async def test_any_graph_in_a_real_tick_is_recorded_and_the_endpoint_answers_200(
     database_url: str, store: SqlStore, batch: list[Any]

@@ -113,6 +113,7 @@ def test_where_a_database_is_described_its_password_is_left_out() -> None:
     assert CRON_SECRET not in repr(production(UNREACHABLE)) + str(production(UNREACHABLE))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("database", ["reachable", "unreachable"])
 def test_the_tick_command_never_prints_a_secret(
     database_url: str, db: Any, tmp_path: Path, secret_scan: SecretScan, database: str

@@ -23,6 +23,7 @@ from uuid import UUID
 from fastapi import Request
 from starlette.responses import Response
 
+from cascadian.console.node_inputs import node_inputs
 from cascadian.console.service import FILTERS, SORTS, lag
 from cascadian.web.console.base import (
     DONE,
@@ -216,6 +217,9 @@ async def run(request: Request, execution_id: str) -> Response:
         run=detail,
         graph=graph,
         diagram=graph_diagram(graph.graph.nodes, graph.graph.edges, _marks(detail.logs)),
+        inputs=node_inputs(
+            graph.graph, {log.node_id: log.output for log in detail.logs if log.status == "success"}
+        ),
         # "Ran now" is good news only when the run succeeded.
         notice=DONE.get(done or "") if detail.status != "failed" else None,
         error=RAN_AND_FAILED if done == "run-now" and detail.status == "failed" else None,

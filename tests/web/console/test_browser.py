@@ -330,3 +330,7 @@ def test_a_wide_graph_a_long_error_and_a_failed_run_now_read_right(
     assert page.locator(".banner.ok").count() == 0
     assert "the run failed" in page.locator(".banner.bad").inner_text()
     shot(page, "run-now-failed")
+    config = page.locator("li[data-node-id=step0] details.node-config")
+    config.locator("summary").click()
+    assert '"operations": []' in config.locator("pre").inner_text()
+    shot(page, "run-node-config")

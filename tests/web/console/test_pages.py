@@ -11,7 +11,7 @@ from cascadian.data import PaperOrder
 from cascadian.reports import TickReport
 from cascadian.store.sql_store import SqlStore
 from tests.api_client import KEY
-from tests.factories import USER, add_strategy, rows, strategy
+from tests.factories import USER, add_strategy, chain, node, rows, strategy
 from tests.web.console.helpers import (
     console_client,
     failing_strategy,
@@ -144,6 +144,33 @@ async def test_run_now_from_the_console_opens_the_recorded_run(store: SqlStore, 
         page = (await c.get(reply.headers["location"])).text
     assert "Ran now" in page and "run-completed" in page
     assert strategy(db, sid)["execution_count"] == 1
+
+
+async def test_a_run_page_shows_each_nodes_config_and_resolved_inputs_secrets_redacted(
+    store: SqlStore, db: Any
+) -> None:
+    graph = chain(
+        node("start", "start"),
+        node("tell", "notify", title="Weather in ${start.city}", message="Bearer s3cret"),
+    )
+    sid = add_strategy(
+        db, next_execution_at=None, graph=graph, variables={"city": "Paris"}, auto_run=False
+    )
+    async with console_client(store) as c:
+        csrf = await sign_in(c)
+        reply = await c.post(f"/console/strategies/{sid}/run-now", data={"csrf": csrf})
+        page = (await c.get(reply.headers["location"])).text
+    tell = re.search(r'<li[^>]*data-node-id="tell".*?</li>', page, re.S)
+    assert tell, page
+    config = re.search(
+        r'class="node-config".*?<pre class="output">(.*?)</pre>', tell.group(0), re.S
+    )
+    inputs = re.search(
+        r'class="node-inputs".*?<pre class="output">(.*?)</pre>', tell.group(0), re.S
+    )
+    assert config and "Weather in ${start.city}" in config.group(1)
+    assert inputs and "Weather in Paris" in inputs.group(1)
+    assert "s3cret" not in page and "[redacted]" in config.group(1)
 
 
 async def test_notifications_and_paper_orders_are_listed_with_their_strategy(

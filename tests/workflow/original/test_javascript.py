@@ -131,6 +131,7 @@ async def test_a_conditional_that_throws_names_itself() -> None:
     )
 
 
+@pytest.mark.slow
 async def test_a_looping_script_does_not_hold_up_another_strategys_run() -> None:
     """Strategy A's script spins in one sandbox process until its CPU limit; strategy
     B's run, started once A's graph is under way, gets the other process and finishes
