@@ -25,6 +25,7 @@ from cascadian.web.deps import get_control_service, get_strategy_service, get_ti
 
 TEMPLATES = templates()
 PAGE_SIZE = 50
+LIVE_SECONDS = 5  # how often the overview and a strategy's page poll /console/live
 RUNS_PAGE = 20
 MAX_FORM_BYTES = 4096
 WINDOWS = (1, 3, 6, 24)
@@ -38,8 +39,10 @@ DONE = {
 }
 RAN_AND_FAILED = "Ran now, and the run failed: the node in red says why."
 SECURITY_HEADERS = {
+    # connect-src: console.js polls /console/live.
     "Content-Security-Policy": "default-src 'none'; style-src 'self'; script-src 'self'; "
-    "img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+    "img-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; "
+    "base-uri 'none'",
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
     "Referrer-Policy": "same-origin",
@@ -53,6 +56,7 @@ def page(request: Request, name: str, status_code: int = 200, **context: Any) ->
     context.setdefault("notice", None)
     context.setdefault("error", None)
     context["open_console"] = not sessions.needs_key
+    context["live_every"] = LIVE_SECONDS
     return TEMPLATES.TemplateResponse(request, name, context, status_code=status_code)
 
 

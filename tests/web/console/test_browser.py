@@ -334,3 +334,41 @@ def test_a_wide_graph_a_long_error_and_a_failed_run_now_read_right(
     config.locator("summary").click()
     assert '"operations": []' in config.locator("pre").inner_text()
     shot(page, "run-node-config")
+
+
+def test_the_overview_and_a_strategys_page_update_live_without_a_reload(
+    browser: Any, page: Any, server: str, db: Any
+) -> None:
+    sid = add_strategy(db, next_execution_at=None, name="Live one", auto_run=False)
+    sign_in(page)
+    page.evaluate("window.loadedOnce = true")  # gone if the page reloads
+    assert page.locator("#backlog strong").inner_text() == "0"
+    add_strategy(db, next_execution_at=datetime.now(UTC) - timedelta(minutes=3), name="Late")
+    sync_api.expect(page.locator("#backlog strong")).to_have_text("1", timeout=20_000)
+    assert page.evaluate("window.loadedOnce") is True
+    assert page.locator("#backlog strong.live-changed").count() == 1
+    assert "late" in page.locator("#live-backlog-note").inner_text()
+    shot(page, "overview-live")
+
+    page.goto(f"/console/strategies/{sid}")
+    page.evaluate("window.loadedOnce = true")
+    assert page.locator("#newest-run").inner_text() == "none yet"
+    reply = httpx.post(
+        f"{server}/api/strategies/{sid}/execute-now",
+        headers={"Authorization": f"Bearer {KEY}"},
+        timeout=60,
+    )
+    assert reply.status_code == 200, reply.text
+    page.locator("#newest-run a").wait_for()
+    assert page.locator("#newest-run a").inner_text().startswith("completed, started")
+    assert page.locator("#runs-value").inner_text().startswith("1 · 100")
+    assert page.evaluate("window.loadedOnce") is True
+    shot(page, "strategy-live")
+    phone = browser.new_context(base_url=server, viewport=PHONE, is_mobile=True).new_page()
+    try:
+        sign_in(phone, f"/console/strategies/{sid}")
+        assert phone.locator("#newest-run a").inner_text().startswith("completed, started")
+        assert phone.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+        shot(phone, "phone-strategy-live")
+    finally:
+        phone.context.close()

@@ -14,6 +14,7 @@ from tests.api_client import KEY
 from tests.factories import USER, add_strategy, chain, node, rows, strategy
 from tests.web.console.helpers import (
     console_client,
+    csrf_of,
     failing_strategy,
     notify,
     sign_in,
@@ -171,6 +172,36 @@ async def test_a_run_page_shows_each_nodes_config_and_resolved_inputs_secrets_re
     assert config and "Weather in ${start.city}" in config.group(1)
     assert inputs and "Weather in Paris" in inputs.group(1)
     assert "s3cret" not in page and "[redacted]" in config.group(1)
+
+
+async def test_the_live_endpoint_answers_the_figures_the_pages_update(
+    store: SqlStore, db: Any
+) -> None:
+    sid = add_strategy(
+        db,
+        next_execution_at=None,
+        name="Paused by errors",
+        status="error",
+        auto_run=False,
+        error_count=3,
+    )
+    add_strategy(db, next_execution_at=datetime.now(UTC) - timedelta(minutes=2))
+    async with console_client(store) as c:
+        refused = await c.get("/console/live")
+        await sign_in(c)
+        overview = (await c.get("/console/live")).json()
+        before = (await c.get("/console/live", params={"strategy": str(sid)})).json()
+        csrf = (await c.get(f"/console/strategies/{sid}")).text
+        await c.post(f"/console/strategies/{sid}/run-now", data={"csrf": csrf_of(csrf)})
+        after = (await c.get("/console/live", params={"strategy": str(sid)})).json()
+        bad = await c.get("/console/live", params={"strategy": "nope"})
+    assert refused.status_code == 303 and "/sign-in" in refused.headers["location"]
+    assert (overview["due"], overview["failing"], overview["in_flight"]) == (1, 1, 0)
+    assert before["strategy"]["status"] == "auto-paused"
+    assert before["strategy"]["newest_run"] is None and before["strategy"]["runs"] == 0
+    assert after["strategy"]["runs"] == 1
+    assert after["strategy"]["newest_run"]["status"] == "completed"
+    assert bad.status_code == 404
 
 
 async def test_notifications_and_paper_orders_are_listed_with_their_strategy(

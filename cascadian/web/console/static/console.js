@@ -21,3 +21,63 @@ document.addEventListener("change", function (event) {
     field.form.submit();
   }
 });
+
+// Live figures: an element with data-live polls that small JSON endpoint every
+// data-live-every seconds and updates the figures in place (no reload). A failed
+// poll leaves the page as it is and tries again at the next beat.
+(function () {
+  var box = document.querySelector("[data-live]");
+  if (!box || !window.fetch) {
+    return;
+  }
+  var every = 1000 * (parseFloat(box.getAttribute("data-live-every")) || 5);
+  function put(selector, text, quiet) {
+    var el = document.querySelector(selector);
+    if (el && text !== undefined && text !== null && el.textContent !== String(text)) {
+      el.textContent = String(text);
+      if (!quiet) {
+        el.classList.add("live-changed");
+      }
+    }
+  }
+  function show(data) {
+    put("#live-now", data.now, true);
+    put("#health strong", data.healthy ? "healthy" : "degraded");
+    put("#live-last-tick", data.last_tick, true);
+    put("#backlog strong", data.due);
+    put("#live-backlog-note", data.due_note, true);
+    put("#in-flight strong", data.in_flight);
+    put("#failing strong", data.failing);
+    var s = data.strategy;
+    if (!s) {
+      return;
+    }
+    if (s.status !== box.getAttribute("data-status")) {
+      box.setAttribute("data-status", s.status);
+      put("#status-value", s.status);
+    }
+    put("#in-flight-value", s.in_flight);
+    put("#runs-value", s.runs_line);
+    put("#last-run-value", s.last_run, true);
+    put("#error-streak-value", s.error_streak);
+    var run = s.newest_run;
+    var cell = document.querySelector("#newest-run");
+    // A new run, or the newest one's status changed (running, then how it ended).
+    if (run && cell && run.id + " " + run.status !== box.getAttribute("data-newest-run")) {
+      box.setAttribute("data-newest-run", run.id + " " + run.status);
+      var link = document.createElement("a");
+      link.href = "/console/runs/" + run.id;
+      link.textContent = run.status + ", started " + run.started;
+      cell.replaceChildren(link);
+      cell.classList.add("live-changed");
+    }
+  }
+  function poll() {
+    window.fetch(box.getAttribute("data-live"), { credentials: "same-origin", cache: "no-store" })
+      .then(function (reply) { return reply.ok ? reply.json() : null; })
+      .then(function (data) { if (data) { show(data); } })
+      .catch(function () {})
+      .then(function () { window.setTimeout(poll, every); });
+  }
+  window.setTimeout(poll, every);
+})();
