@@ -1,5 +1,4 @@
 """The operators' console, as a service: what its pages (web/console/) read.
 
-service.py      the reads (one store call each) and schedule lag
-node_inputs.py  a run's node configs and resolved inputs, secrets redacted
+service.py  the reads (one store call each) and schedule lag
 """

@@ -23,7 +23,6 @@ from uuid import UUID
 from fastapi import Request
 from starlette.responses import Response
 
-from cascadian.console.node_inputs import node_inputs
 from cascadian.console.service import FILTERS, SORTS, lag
 from cascadian.web.console.base import (
     DONE,
@@ -43,6 +42,7 @@ from cascadian.web.console.base import (
 )
 from cascadian.web.console.charts import axes, chart_data, duration_chart, runs_chart
 from cascadian.web.console.diagram import NodeMark, graph_diagram
+from cascadian.web.console.node_inputs import node_inputs
 from cascadian.web.console.session import ConsoleSession, Refused
 
 

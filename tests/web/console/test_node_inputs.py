@@ -3,8 +3,8 @@ resolved from the run's outputs, secrets redacted."""
 
 from __future__ import annotations
 
-from cascadian.console.node_inputs import REDACTED, node_inputs, redact
 from cascadian.data import StrategyGraph
+from cascadian.web.console.node_inputs import REDACTED, node_inputs, redact
 from tests.factories import chain, node
 
 
