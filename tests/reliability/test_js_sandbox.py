@@ -388,3 +388,18 @@ async def test_a_killed_process_whose_unread_reply_filled_the_pipe_is_still_reap
     assert await created.stderr.readline() == b"written\n"
     await asyncio.wait_for(pool_stop(pool_process(created)), timeout=10)
     assert created.returncode is not None and gone(created.pid)
+
+
+async def test_closing_the_sandbox_under_an_evaluation_reading_its_reply_stops_cleanly() -> None:
+    """Closing stops a busy process while its evaluation still reads its stdout: the
+    close drops nothing itself then (asyncio allows one reader), and neither raises."""
+    sandbox = JsSandbox.from_settings(settings(CASCADIAN_JS_PROCESSES=1))
+    js_run = sandbox.run()
+    assert await js_run.run("return 1", {}) == 1  # warm: the next one goes straight to it
+    running = asyncio.create_task(js_run.run("while (true) {}", {}))
+    await asyncio.sleep(0)  # one turn: it has sent its request and waits for the reply
+    assert sandbox.busy == 1
+    await sandbox.close()
+    with pytest.raises(JavaScriptError, match="closed"):
+        await running
+    assert sandbox.pids == set()

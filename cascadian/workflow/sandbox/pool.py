@@ -251,9 +251,12 @@ async def _stop(process: _Process) -> None:
 async def _reap(process: asyncio.subprocess.Process) -> None:
     """`wait()` returns only once the pipes have closed too; a reply left unread (one
     past the size cap) stops asyncio reading stdout, which then never sees its end.
-    So what is left is read and dropped first: the process is dead, so it ends."""
+    So what is left is read and dropped first: the process is dead, so it ends. When
+    the evaluation this process serves is still reading (the pool is closing under
+    it), asyncio refuses a second reader (RuntimeError): that one reads on, and its
+    own _stop drops what it leaves."""
     if process.stdout is not None:
-        with contextlib.suppress(ConnectionError):
+        with contextlib.suppress(ConnectionError, RuntimeError):
             while await process.stdout.read(_DRAIN_CHUNK):
                 pass
     await process.wait()
