@@ -403,3 +403,17 @@ async def test_closing_the_sandbox_under_an_evaluation_reading_its_reply_stops_c
     with pytest.raises(JavaScriptError, match="closed"):
         await running
     assert sandbox.pids == set()
+
+
+async def test_stopping_a_process_whose_unread_output_paused_its_pipe_returns() -> None:
+    """A cancelled evaluation leaves its reply unread; once the reader's buffer is full
+    the stdout pipe is paused, so it never reads the killed process's EOF, and wait()
+    (which in Python 3.12 also waits for the pipes) waited forever: the run hung."""
+    sandbox = JsSandbox.from_settings(settings(CASCADIAN_JS_PROCESSES=1))
+    try:
+        process = await sandbox._start()
+        process.process._transport.get_pipe_transport(1).pause_reading()  # type: ignore[attr-defined]
+        await asyncio.wait_for(pool_stop(process), timeout=10)  # a guard: it returns at once
+        assert gone(process.pid), "the stopped process is left running"
+    finally:
+        await sandbox.close()

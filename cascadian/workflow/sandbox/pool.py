@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import os
 import signal
 import sys
@@ -40,10 +41,13 @@ EVALUATIONS_PER_PROCESS = 10_000
 # A process that has not said READY within this long is not coming (a machine that
 # busy fails the evaluation; the run's own deadline usually comes first anyway).
 START_SECONDS = 30.0
+# A killed process is reaped within milliseconds; past this long it is logged and left
+# to the event loop's child watcher, so no stop (nor close at shutdown) waits forever.
+STOP_SECONDS = 5.0
 CHILD = "cascadian.workflow.sandbox.child"
 CLOSED = "the JavaScript sandbox is closed (the process is stopping)"
-# How much of a killed process's unread output is dropped at a time.
-_DRAIN_CHUNK = 64 * 1024
+
+log = logging.getLogger(__name__)
 
 
 class SandboxError(Exception):
@@ -59,6 +63,7 @@ class _Process:
     def __init__(self, process: asyncio.subprocess.Process) -> None:
         self.process = process
         self.served = 0
+        self.killed = False
 
     @property
     def pid(self) -> int:
@@ -75,9 +80,22 @@ class _Process:
         return await stdout.readexactly(size)
 
     def kill(self) -> None:
-        if self.process.returncode is None:
+        # Once only: Popen.send_signal polls first, and a poll that reaps the dead
+        # child leaves the event loop's watcher "exit status already read".
+        if self.process.returncode is None and not self.killed:
+            self.killed = True
             with contextlib.suppress(ProcessLookupError):
                 self.process.kill()
+
+    def close_pipes(self) -> None:
+        """Close its pipes. Process.wait() returns only once the process has exited
+        AND its pipes are closed (Python 3.12), and a stdout whose reader stopped
+        reading (cancelled with its buffer full) is paused: it never reads its EOF."""
+        transport = self.process._transport  # type: ignore[attr-defined]  # the only way to its pipes
+        for fd in (0, 1, 2):
+            pipe = transport.get_pipe_transport(fd)
+            if pipe is not None:
+                pipe.close()
 
 
 class _TooLarge(Exception):
@@ -241,22 +259,16 @@ class JsSandbox:
 async def _stop(process: _Process) -> None:
     """Kill and reap: once this returns the process is gone, not a zombie, and its
     pipes are closed. The wait is shielded, so a cancelled caller still leaves no
-    process running."""
+    process running, and bounded: a process not reaped by STOP_SECONDS is logged
+    (the child watcher still reaps it) instead of holding its run or close."""
     process.kill()
-    if process.process.stdin is not None:
-        process.process.stdin.close()
-    await asyncio.shield(_reap(process.process))
-
-
-async def _reap(process: asyncio.subprocess.Process) -> None:
-    """`wait()` returns only once the pipes have closed too; a reply left unread (one
-    past the size cap) stops asyncio reading stdout, which then never sees its end.
-    So what is left is read and dropped first: the process is dead, so it ends. When
-    the evaluation this process serves is still reading (the pool is closing under
-    it), asyncio refuses a second reader (RuntimeError): that one reads on, and its
-    own _stop drops what it leaves."""
-    if process.stdout is not None:
-        with contextlib.suppress(ConnectionError, RuntimeError):
-            while await process.stdout.read(_DRAIN_CHUNK):
-                pass
-    await process.wait()
+    process.close_pipes()
+    try:
+        async with asyncio.timeout(STOP_SECONDS):
+            await asyncio.shield(process.process.wait())
+    except TimeoutError:
+        log.warning(
+            "sandbox process %d was not reaped %.0fs after it was killed",
+            process.pid,
+            STOP_SECONDS,
+        )
