@@ -125,13 +125,17 @@ def serve(
     """Serve the API with uvicorn."""
     import uvicorn
 
+    from cascadian.cli.serving import Server
     from cascadian.web.app import create_app
 
     settings = load_settings()
     # Ours for every logger, uvicorn's too (log_config=None), so the store line at
     # start-up shows, and CASCADIAN_LOG_FORMAT=json covers every line.
     configure_logging(logging.INFO, with_time=True, log_format=settings.log_format)
-    uvicorn.run(create_app(settings), host=host, port=port, log_config=None)
+    server = Server(uvicorn.Config(create_app(settings), host=host, port=port, log_config=None))
+    server.run()
+    if not server.started:  # uvicorn said why (a busy port, say), as uvicorn.run exits
+        raise typer.Exit(3)
 
 
 def tick_table(data: TickSummary, trigger: str) -> Table:
@@ -334,12 +338,13 @@ async def _serve_and_tick(
     import uvicorn
 
     from cascadian.cli.demo_screen import curl_lines, secret_lines, tick_line
+    from cascadian.cli.serving import Server
     from cascadian.web.app import create_app
 
     settings, made = _demo_secrets(settings)
     port = listening.getsockname()[1]
     config = uvicorn.Config(create_app(settings), log_level="warning")
-    server = uvicorn.Server(config)
+    server = Server(config)
     serving = asyncio.create_task(server.serve(sockets=[listening]))
     base = f"http://127.0.0.1:{port}"
     secret = settings.tick_secret

@@ -26,6 +26,8 @@ import pytest
 
 pytestmark = pytest.mark.slow
 
+CRON = "lifecycle-cron-secret-0123456789"
+
 
 @pytest.fixture
 def data_dir() -> Iterator[Path]:
@@ -47,7 +49,12 @@ def _env(data_dir: Path) -> dict[str, str]:
         for k, v in os.environ.items()
         if not k.startswith(("DATABASE_URL", "SUPABASE_", "NEXT_PUBLIC_SUPABASE"))
     }
-    return {**env, "CASCADIAN_DATA_DIR": str(data_dir), "ENVIRONMENT": "development"}
+    return {
+        **env,
+        "CASCADIAN_DATA_DIR": str(data_dir),
+        "ENVIRONMENT": "development",
+        "CRON_SECRET": CRON,
+    }
 
 
 def _cascadian(*args: str) -> list[str]:
@@ -82,8 +89,9 @@ def _answers(port: int) -> bool:
 
 
 @pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
-def test_serve_stopped_by_a_signal_stops_its_embedded_postgres(
-    tmp_path: Path, data_dir: Path, stop: signal.Signals
+@pytest.mark.parametrize("command", ["serve", "demo"])
+def test_serve_and_demo_stopped_by_a_signal_stop_their_embedded_postgres(
+    tmp_path: Path, data_dir: Path, stop: signal.Signals, command: str
 ) -> None:
     port = _free_port()
     made = subprocess.run(  # noqa: S603 - our own command line
@@ -91,7 +99,7 @@ def test_serve_stopped_by_a_signal_stops_its_embedded_postgres(
     )
     assert made.returncode == 0, made.stderr.decode()
     proc = subprocess.Popen(  # noqa: S603 - our own command line
-        _cascadian("serve", "--port", str(port)),
+        _cascadian(command, "--port", str(port), *(["--every", "1"] if command == "demo" else [])),
         env=_env(data_dir),
         cwd=tmp_path,
         stdout=subprocess.DEVNULL,
@@ -99,6 +107,13 @@ def test_serve_stopped_by_a_signal_stops_its_embedded_postgres(
     )
     try:
         _wait_until(lambda: _answers(port))
+        # A tick through the cron route, as a scheduler's would be, before the signal.
+        ticked = httpx.get(
+            f"http://127.0.0.1:{port}/api/cron/strategy-executor",
+            headers={"Authorization": f"Bearer {CRON}"},
+            timeout=60,
+        )
+        assert ticked.status_code == 200, ticked.text
         postmaster = _postmaster_pid(data_dir)
         assert psutil.pid_exists(postmaster)
 
