@@ -6,10 +6,10 @@ import logging
 from typing import Any
 
 import pytest
-import uvicorn
 from typer.testing import CliRunner
 
 from cascadian.cli import main
+from cascadian.cli.serving import Server
 from cascadian.logs import ContextFilter
 
 runner = CliRunner()
@@ -23,14 +23,15 @@ def test_serve_logs_at_info_in_the_chosen_format_for_uvicorn_too(
 ) -> None:
     seen: dict[str, Any] = {}
 
-    def fake_run(app: Any, **kwargs: Any) -> None:
+    def fake_run(server: Server, sockets: Any = None) -> None:
         root = logging.getLogger()
         seen["level"] = root.level
         seen["formatters"] = [type(h.formatter).__name__ for h in root.handlers]
         seen["filters"] = [type(f) for h in root.handlers for f in h.filters]
-        seen["log_config"] = kwargs.get("log_config", "default")
+        seen["log_config"] = server.config.log_config
+        server.started = True
 
-    monkeypatch.setattr(uvicorn, "run", fake_run)
+    monkeypatch.setattr(Server, "run", fake_run)
     monkeypatch.setenv("CASCADIAN_LOG_FORMAT", fmt)
     monkeypatch.setenv("DATABASE_URL", "postgresql://postgres@127.0.0.1:9/none")
     result = runner.invoke(main.app, ["serve"])
