@@ -47,9 +47,7 @@ def validate(
     workflow: Workflow, registry: NodeRegistry, services: NodeServices | None = None
 ) -> Validated:
     """Never raises, whatever the workflow holds."""
-    limits = services.graph_limits if services is not None else GraphLimits()
-    w = workflow
-    over = over_limits(w.nodes, w.edges, w.variables, w.trigger, limits)
+    over = _over_limits(workflow, services)
     if over:  # checked first: nothing below walks a graph past the limits
         return Validated(workflow, None, over, unparsed(workflow, over))
     translation = translate(workflow)
@@ -71,10 +69,13 @@ def validate(
 
 def limit_problems(workflow: Workflow, services: NodeServices | None) -> list[GraphProblem]:
     """Only the size and depth limits: what a stored graph must keep to be served."""
+    return [answer for problem in _over_limits(workflow, services) for answer in problem.answers()]
+
+
+def _over_limits(workflow: Workflow, services: NodeServices | None) -> list[Problem]:
     limits = services.graph_limits if services is not None else GraphLimits()
     w = workflow
-    found = over_limits(w.nodes, w.edges, w.variables, w.trigger, limits)
-    return [answer for problem in found for answer in problem.answers()]
+    return over_limits(w.nodes, w.edges, w.variables, w.trigger, limits)
 
 
 def problems(
