@@ -22,7 +22,7 @@ from cascadian.control import ControlService
 from cascadian.errors import ConfigurationError
 from cascadian.observers.alerts import Alerts
 from cascadian.observers.metrics import WorkerMetrics
-from cascadian.ports import FullStore, WorkflowExecutor
+from cascadian.ports import FullStore, HaltObserver, WorkflowExecutor
 from cascadian.store.sql_store import SqlStore
 from cascadian.strategies import StrategyService
 from cascadian.tick import TickService
@@ -125,11 +125,13 @@ def build_executor(
     clock: Clock | None = None,
     markets: MarketData | None = None,
     javascript: JsSandbox | None = None,
+    halts: HaltObserver | None = None,
 ) -> WorkflowExecutor:
     """The executor CASCADIAN_EXECUTOR names; graph nodes get the HTTP client, the
     store, the clock, the process's market data (its rate limits and shared
-    requests; built here unless given) and its JavaScript sandbox (without one, each
-    run starts its own)."""
+    requests; built here unless given), its JavaScript sandbox (without one, each
+    run starts its own) and the paper order executor, which tells `halts` (the
+    operators' alerts) when an order halts its strategy."""
     if settings.executor == "http":
         from cascadian.workflow.http_executor import HttpExecutor
 
@@ -151,7 +153,7 @@ def build_executor(
         clock=clock or SystemClock(),
         markets=markets,
         javascript=javascript,
-        orders=None if store is None else PaperExecutor(store),
+        orders=None if store is None else PaperExecutor(store, halts),
     )
     return GraphExecutor(services=services)
 
@@ -235,11 +237,11 @@ async def services(
         try:
             # One per process: its rate limits and shared requests cover every use.
             markets = MarketData.create(settings, http)
-            runner = executor or build_executor(
-                settings, http, active, clock, markets, javascript=sandbox
-            )
             metrics = WorkerMetrics()  # this process's; /api/metrics adds the database's
             alerts = Alerts(settings, http, active, clock=clock, metrics=metrics)
+            runner = executor or build_executor(
+                settings, http, active, clock, markets, javascript=sandbox, halts=alerts
+            )
             dry = build_dry_runner(settings, dry_http, clock, markets, javascript=sandbox)
             yield Services(
                 active,

@@ -334,6 +334,10 @@ class OrderIntent:
     limit_price: Decimal | None = None
     # Overrides the run's slot as the order's key (tests, tools); None: the run's.
     slot: str | None = None
+    # The order's own identity within its strategy (copy trading: one per source
+    # trade): a node may then place several orders in a run, each exactly once.
+    # None: the order is the (slot, node)'s one order.
+    order_key: str | None = None
 
 
 @dataclass(frozen=True)
@@ -365,6 +369,17 @@ class PaperPlacement:
 
 
 @dataclass(frozen=True)
+class TradingHalt:
+    """An order breached the daily loss limit: the strategy's trading is halted and
+    the strategy auto-paused (unless archived), in the order's own transaction."""
+
+    reason: str  # the limit: daily_loss_usd
+    detail: str
+    strategy_name: str | None
+    auto_paused: bool
+
+
+@dataclass(frozen=True)
 class OrderOutcome:
     """What became of an order: filled, partly filled or refused (with the limit,
     switch or book rule it hit). `recorded` is False in a dry run; `replayed` True
@@ -382,6 +397,8 @@ class OrderOutcome:
     available_cash: Decimal | None = None
     replayed: bool = False
     recorded: bool = True
+    # This order halted its strategy's trading (the first answer of a replay says so too).
+    halted: TradingHalt | None = None
 
 
 @dataclass(frozen=True)

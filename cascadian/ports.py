@@ -50,6 +50,7 @@ from cascadian.data import (
     StrategyRow,
     StrategyStatus,
     TickEntry,
+    TradingHalt,
     Watched,
     WatchlistEntry,
     Workflow,
@@ -274,9 +275,18 @@ class StrategyStore(Protocol):
 
 class TradingStore(Protocol):
     async def place_paper_order(self, placement: PaperPlacement, now: datetime) -> OrderOutcome:
-        """Record a paper order once per strategy, slot and node, checking the kill
-        switch, the limits, the cash and the position under the portfolio's lock."""
+        """Record a paper order once per strategy, slot and node (or per strategy and
+        order key), checking the kill switch, the halt, the limits, the cash and the
+        position under the portfolio's lock; a daily loss breach halts and
+        auto-pauses the strategy in the same transaction."""
         ...
+
+
+class HaltObserver(Protocol):
+    """Who hears that an order halted its strategy's trading (the operators' alerts,
+    observers/). Returns at once and never raises."""
+
+    def trading_halted(self, order: OrderIntent, halt: TradingHalt) -> None: ...
 
 
 class OrderExecutor(Protocol):

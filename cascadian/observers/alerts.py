@@ -1,6 +1,8 @@
 """Operators' alerts: a webhook (CASCADIAN_ALERT_WEBHOOK_URL) POSTed when a run
-auto-pauses a strategy, and when ticks have failed CASCADIAN_ALERT_FAILED_TICKS
-times in a row (once per streak).
+auto-pauses a strategy, when an order breaches its strategy's daily loss limit
+(which halts and auto-pauses it: the paper executor tells us, as a HaltObserver),
+and when ticks have failed CASCADIAN_ALERT_FAILED_TICKS times in a row (once per
+streak).
 
 Alerts never hold up a tick: they are worked out and sent after the tick is
 recorded, on a task of their own, each within CASCADIAN_ALERT_TIMEOUT_SECONDS,
@@ -38,6 +40,7 @@ import httpx
 
 from cascadian.clock import Clock, SystemClock
 from cascadian.config import Settings
+from cascadian.data import OrderIntent, TradingHalt
 from cascadian.errors import OutboundError
 from cascadian.observers.metrics import WorkerMetrics
 from cascadian.outbound.body import ACCEPT_ENCODING, read_capped
@@ -49,6 +52,7 @@ from cascadian.reports import RunReport, TickReport
 log = logging.getLogger(__name__)
 
 AUTO_PAUSED = "strategy_auto_paused"
+TRADING_HALTED = "strategy_trading_halted"
 TICKS_FAILING = "ticks_failing"
 # How much of the webhook's answer is read (and then dropped).
 ANSWER_CAP = 64 * 1024
@@ -84,6 +88,22 @@ def auto_pause_alerts(runs: Sequence[RunReport], tick_id: str | None) -> list[Al
         for r in runs
         if r.auto_paused
     ]
+
+
+def halt_alert(order: OrderIntent, halt: TradingHalt) -> Alert:
+    paused = "auto-paused and its trading halted" if halt.auto_paused else "its trading halted"
+    return Alert(
+        TRADING_HALTED,
+        f"cascadian: strategy {halt.strategy_name!r} was {paused}: {halt.detail}",
+        {
+            "strategy_id": str(order.workflow_id),
+            "strategy_name": halt.strategy_name,
+            "execution_id": None if order.execution_id is None else str(order.execution_id),
+            "reason": halt.reason,
+            "detail": halt.detail,
+            "auto_paused": halt.auto_paused,
+        },
+    )
 
 
 class Alerts:
@@ -132,6 +152,11 @@ class Alerts:
         alerts = auto_pause_alerts([report], None)
         if self.enabled and alerts:
             self._start(self._send_all(alerts))
+
+    def trading_halted(self, order: OrderIntent, halt: TradingHalt) -> None:
+        """An order halted its strategy's trading (a HaltObserver); returns at once."""
+        if self.enabled:
+            self._start(self._send_all([halt_alert(order, halt)]))
 
     async def drain(self, within: float | None = None) -> None:
         """Wait (up to `within` seconds) for the alerts on their way."""

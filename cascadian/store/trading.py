@@ -1,5 +1,5 @@
 """The trading book's calls (the TradingStore port): recording a paper order, once,
-with its limits checked where it is written (migrations/023).
+with its limits checked where it is written (migrations/023, 024).
 
 The fill arrives computed (cascadian/trading/fills.py); the SQL function re-checks
 the kill switch, every limit, the cash and the position under the portfolio's lock.
@@ -12,12 +12,12 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from cascadian.data import OrderOutcome, PaperPlacement
+from cascadian.data import OrderOutcome, PaperPlacement, TradingHalt
 from cascadian.store.readers import answer_of, json_value, uuid_or_none
 from cascadian.store.transport import Json, Transport
 
-# migrations/023: the trading book.
-PLACE_PAPER_ORDER = "cascadian_place_paper_order_v1"
+# migrations/024: the trading book's order, with order keys and the daily loss halt.
+PLACE_PAPER_ORDER = "cascadian_place_paper_order_v2"
 
 
 class SqlTradingStore:
@@ -25,7 +25,12 @@ class SqlTradingStore:
 
     async def place_paper_order(self, placement: PaperPlacement, now: datetime) -> OrderOutcome:
         answer = await self.transport.value(
-            PLACE_PAPER_ORDER, {"p": Json(placement_record(placement)), "p_now": now}
+            PLACE_PAPER_ORDER,
+            {
+                "p": Json(placement_record(placement)),
+                "p_now": now,
+                "p_order_key": placement.intent.order_key,
+            },
         )
         return order_outcome(answer)
 
@@ -72,4 +77,16 @@ def order_outcome(value: Any) -> OrderOutcome:
         position_shares=_money(d["position_shares"]),
         available_cash=_money(d["available_cash"]),
         replayed=bool(d["replayed"]),
+        halted=_halt(d.get("halted")),
+    )
+
+
+def _halt(value: Any) -> TradingHalt | None:
+    if not value:
+        return None
+    return TradingHalt(
+        reason=str(value["reason"]),
+        detail=str(value["detail"]),
+        strategy_name=value.get("strategy_name"),
+        auto_paused=bool(value["auto_paused"]),
     )

@@ -4,9 +4,12 @@ port). Nothing is ever sent to Polymarket.
 It fills the order against the book it is given (fills.py) and hands the fill, or
 the book's refusal, to the store, which checks the kill switch, the limits, the
 cash and the position under the portfolio's lock and records the order once per
-strategy, slot and node. Without a store (a dry run) it records nothing and answers
-what the book would have given, fee included. A live executor would sit behind the
-same port, after the same SQL checks.
+strategy, slot and node (or per strategy and order key). An order that breaches the
+daily loss limit halts and auto-pauses its strategy in the same transaction; the
+executor then tells its halt observer (the operators' alerts), once: a replay of
+that order does not tell it again. Without a store (a dry run) it records nothing
+and answers what the book would have given, fee included. A live executor would sit
+behind the same port, after the same SQL checks.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from decimal import ROUND_DOWN
 
 from cascadian.data import MarketBook, OrderIntent, OrderOutcome, PaperPlacement
 from cascadian.errors import NodeError
-from cascadian.ports import TradingStore
+from cascadian.ports import HaltObserver, TradingStore
 from cascadian.trading.fills import (
     SHARE,
     Book,
@@ -29,9 +32,10 @@ from cascadian.trading.fills import (
 
 
 class PaperExecutor:
-    def __init__(self, store: TradingStore | None) -> None:
+    def __init__(self, store: TradingStore | None, halts: HaltObserver | None = None) -> None:
         """`store` None: a dry run, which records nothing."""
         self.store = store
+        self.halts = halts
 
     async def place(self, order: OrderIntent, market: MarketBook, now: datetime) -> OrderOutcome:
         try:
@@ -48,7 +52,10 @@ class PaperExecutor:
             refusal=found.refusal,
             detail=found.detail,
         )
-        return await self.store.place_paper_order(placement, now)
+        outcome = await self.store.place_paper_order(placement, now)
+        if outcome.halted is not None and not outcome.replayed and self.halts is not None:
+            self.halts.trading_halted(order, outcome.halted)
+        return outcome
 
 
 def _request(order: OrderIntent, book: Book) -> OrderRequest:

@@ -1,5 +1,6 @@
-"""Operators' alerts: the webhook on an auto-pause and on N failing ticks in a row, with
-retries, the SSRF guard, and never holding up a tick (the webhook is mocked with respx)."""
+"""Operators' alerts: the webhook on an auto-pause, on an order that halts its
+strategy, and on N failing ticks in a row, with retries, the SSRF guard, and never
+holding up a tick (the webhook is mocked with respx)."""
 
 from __future__ import annotations
 
@@ -12,19 +13,22 @@ from typing import Any
 import httpx
 import pytest
 import respx
+from psycopg.types.json import Jsonb
 
 from cascadian.clock import FakeClock
 from cascadian.config import Settings
 from cascadian.data import ClaimedRun, TickEntry
 from cascadian.errors import StoreReplyMalformed, StoreUnavailable
-from cascadian.observers.alerts import AUTO_PAUSED, TICKS_FAILING, Alerts
+from cascadian.observers.alerts import AUTO_PAUSED, TICKS_FAILING, TRADING_HALTED, Alerts
 from cascadian.observers.metrics import WorkerMetrics
 from cascadian.outbound.retry import RetryPolicy
 from cascadian.reports import TickReport
 from cascadian.store.sql_store import SqlStore
 from cascadian.tick import TickService
+from cascadian.trading.executor import PaperExecutor
 from tests.executors import ScriptedExecutor, failed, returns
 from tests.factories import add_strategy
+from tests.trading.test_paper_executor import MARKET, intent
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 HOOK_HOST = "hooks.example.com"
@@ -237,3 +241,30 @@ def test_the_webhook_must_be_an_http_url() -> None:
     with pytest.raises(ValueError, match="CASCADIAN_ALERT_WEBHOOK_URL must be an http"):
         Settings(CASCADIAN_ALERT_WEBHOOK_URL="ftp://hooks.example.com/x")
     assert Settings(CASCADIAN_ALERT_WEBHOOK_URL="  ").alert_webhook_url is None
+
+
+@respx.mock
+async def test_an_order_that_halts_its_strategy_posts_the_webhook_once(
+    store: SqlStore, db: Any
+) -> None:
+    route = respx.post(PINNED).mock(return_value=httpx.Response(200))
+    sid = add_strategy(db, next_execution_at=NOW, name="Loser")
+    db.execute(
+        "select cascadian_set_trading_limits_v1(%s, %s, %s)",
+        (sid, Jsonb({"daily_loss_usd": "1"}), NOW),
+    )
+    metrics = WorkerMetrics()
+    async with httpx.AsyncClient() as http:
+        alerts = alerts_for(store, http, metrics)
+        executor = PaperExecutor(store, alerts)
+        await executor.place(intent(sid, amount="100"), MARKET, NOW)
+        for _ in range(2):  # the second is a replay: no second alert
+            await executor.place(intent(sid, "sell", "48", node_id="sell"), MARKET, NOW)
+        await alerts.drain()
+    assert route.call_count == 1
+    body = json.loads(route.calls.last.request.content)
+    assert body["event"] == TRADING_HALTED
+    assert body["details"]["strategy_id"] == str(sid)
+    assert body["details"]["reason"] == "daily_loss_usd"
+    assert "Loser" in body["text"] and "auto-paused" in body["text"]
+    assert sent(metrics, TRADING_HALTED, "sent") == 1

@@ -43,6 +43,10 @@ KEPT = {
     "cascadian_set_trading_limits_v1": "the limits API is a later step of issue 28",
     "cascadian_set_kill_switch_v1": "the kill switch API is a later step of issue 28",
     "cascadian_paper_portfolio_v1": "the portfolio read is a later step of issue 28",
+    "cascadian_place_paper_order_v1": "the previous release's order nodes call it while this "
+    "one deploys (024 adds v2); a later migration drops it",
+    "cascadian_halt_trading_v1": "cascadian_place_paper_order_v2 calls it on a daily loss breach",
+    "cascadian_clear_trading_halt_v1": "024's trigger on workflow_sessions runs it",
 }
 # Named although dropped: a benchmark installs it, from its migration, as its before.
 MEASURED_BEFORE = {"cascadian_claim_due_v2": "bench/claim_stale.py"}

@@ -1,6 +1,8 @@
-"""The trading book's SQL (migrations/023) on both schemas: an order is recorded once
-per strategy, slot and node, under the portfolio's lock, and every limit, the cash,
-the position and the kill switch are checked where the write happens."""
+"""The trading book's SQL (migrations/023, its order function's v2 in 024) on both
+schemas: an order is recorded once per strategy, slot and node, under the
+portfolio's lock, and every limit, the cash, the position and the kill switch are
+checked where the write happens. The daily loss halt and order keys:
+test_trading_halt.py."""
 
 from __future__ import annotations
 
@@ -29,6 +31,7 @@ def place(
     market: str = "m1",
     fee: str = "0",
     now: datetime = NOW,
+    key: str | None = None,
     **fields: Any,
 ) -> dict[str, Any]:
     p = {
@@ -43,7 +46,9 @@ def place(
         "fee_usd": fee,
         "fills": [{"price": price, "shares": shares} for price, shares in fills],
     } | fields
-    row = db.execute("select cascadian_place_paper_order_v1(%s, %s)", (Jsonb(p), now)).fetchone()
+    row = db.execute(
+        "select cascadian_place_paper_order_v2(%s, %s, %s)", (Jsonb(p), now, key)
+    ).fetchone()
     assert row is not None
     return dict(row[0])
 
@@ -164,14 +169,14 @@ def test_a_new_position_beyond_max_open_positions_is_refused_but_adding_to_one_i
     assert refused["refusal"] == "max_open_positions"
 
 
-def test_after_the_daily_loss_limit_buys_are_refused_until_the_next_day_but_sells_go_on(
+def test_a_loss_under_the_daily_limit_leaves_buys_and_sells_going(
     db: psycopg.Connection[Any],
 ) -> None:
     sid = add_strategy(db, next_execution_at=None)
-    limits(db, sid, daily_loss_usd=20)
+    limits(db, sid, daily_loss_usd=25)
     place(db, sid, "buy", [("0.5", "200")], node="buy")
     place(db, sid, "sell", [("0.3", "100")], node="sell")  # realises -20
-    assert place(db, sid, "buy", [("0.3", "10")], node="again")["refusal"] == "daily_loss_usd"
+    assert place(db, sid, "buy", [("0.3", "10")], node="again", market="m2")["result"] == "filled"
     assert place(db, sid, "sell", [("0.3", "10")], node="reduce")["result"] == "filled"
     tomorrow = NOW + timedelta(days=1)
     assert place(db, sid, "buy", [("0.3", "10")], node="t", now=tomorrow)["result"] == "filled"

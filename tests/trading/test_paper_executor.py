@@ -13,7 +13,7 @@ import psycopg
 import pytest
 from psycopg.types.json import Jsonb
 
-from cascadian.data import MarketBook, OrderIntent
+from cascadian.data import MarketBook, OrderIntent, TradingHalt
 from cascadian.errors import NodeError
 from cascadian.ports import FullStore
 from cascadian.trading.executor import PaperExecutor
@@ -117,3 +117,56 @@ async def test_a_book_not_in_the_clobs_shape_fails_the_node_naming_the_market() 
         await PaperExecutor(None).place(
             intent(uuid.uuid4()), MarketBook({"asks": "x"}, D(0), "default"), NOW
         )
+
+
+class HeardHalts:
+    """A HaltObserver that keeps what it hears."""
+
+    def __init__(self) -> None:
+        self.heard: list[tuple[OrderIntent, TradingHalt]] = []
+
+    def trading_halted(self, order: OrderIntent, halt: TradingHalt) -> None:
+        self.heard.append((order, halt))
+
+
+@pytest.mark.both_schemas
+async def test_an_order_that_halts_its_strategy_is_told_to_the_observer_once(
+    schema: str, any_store: FullStore, db: psycopg.Connection[Any]
+) -> None:
+    sid = add_strategy(db, next_execution_at=NOW, name="Loser")
+    db.execute(
+        "select cascadian_set_trading_limits_v1(%s, %s, %s)",
+        (sid, Jsonb({"daily_loss_usd": "1"}), NOW),
+    )
+    halts = HeardHalts()
+    executor = PaperExecutor(any_store, halts)
+    await executor.place(intent(sid, amount="100"), MARKET, NOW)
+    # Sold at the bids below what the asks cost: a loss of more than $1.
+    sold = await executor.place(intent(sid, "sell", "48", node_id="sell"), MARKET, NOW)
+    replayed = await executor.place(intent(sid, "sell", "48", node_id="sell"), MARKET, NOW)
+
+    assert sold.result == "filled" and sold.halted is not None
+    assert (sold.halted.reason, sold.halted.strategy_name, sold.halted.auto_paused) == (
+        "daily_loss_usd",
+        "Loser",
+        True,
+    )
+    assert (replayed.replayed, replayed.halted) == (True, sold.halted)
+    assert [(o.node_id, h) for o, h in halts.heard] == [("sell", sold.halted)]
+    [row] = rows(db, "select status, auto_run from workflow_sessions")
+    assert (row["status"], row["auto_run"]) == ("error", False)
+
+
+@pytest.mark.both_schemas
+async def test_orders_with_keys_are_several_per_node_and_run_each_recorded_once(
+    schema: str, any_store: FullStore, db: psycopg.Connection[Any]
+) -> None:
+    sid = add_strategy(db, next_execution_at=None)
+    executor = PaperExecutor(any_store)
+    first = await executor.place(intent(sid, amount="10", order_key="copy:1"), MARKET, NOW)
+    second = await executor.place(intent(sid, amount="20", order_key="copy:2"), MARKET, NOW)
+    again = await executor.place(intent(sid, amount="30", order_key="copy:1"), MARKET, NOW)
+    assert [o.replayed for o in (first, second, again)] == [False, False, True]
+    assert again.order_id == first.order_id and again.shares == first.shares
+    keys = rows(db, "select order_key from cascadian_trading_orders order by id")
+    assert [k["order_key"] for k in keys] == ["copy:1", "copy:2"]
