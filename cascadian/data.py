@@ -701,3 +701,116 @@ class DryRun:
 
     result: RunResult
     intents: list[Intent] = field(default_factory=list)
+
+
+# The trading book's marks and settlements (issue 28; migrations/025).
+
+
+@dataclass(frozen=True)
+class OpenMarket:
+    """A market some strategy holds a position in, and the outcomes held."""
+
+    market_id: str
+    outcomes: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class MarketState:
+    """What marking needs of one market, from Gamma: its outcomes and their CLOB
+    tokens (in the same order), and, once it has resolved, each outcome's payout
+    (1 or 0; 0.5 each for a 50-50 resolution)."""
+
+    market_id: str
+    outcomes: tuple[str, ...]
+    token_ids: tuple[str, ...]
+    payouts: tuple[Decimal, ...] | None = None
+
+
+@dataclass(frozen=True)
+class SettledPosition:
+    workflow_id: UUID
+    outcome: str
+    shares: Decimal
+    price: Decimal  # the payout per share
+    payout: Decimal
+    realized_pnl: Decimal
+
+
+@dataclass(frozen=True)
+class Settlement:
+    """What settling one resolved market did: the positions it closed, and those
+    left open because their outcome had no payout."""
+
+    market_id: str
+    settled: tuple[SettledPosition, ...]
+    unpriced: tuple[tuple[UUID, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class PositionMark:
+    """An outcome's token marked at its best bid, now."""
+
+    market_id: str
+    outcome: str
+    price: Decimal
+    token_id: str | None = None
+
+
+@dataclass(frozen=True)
+class MarkResult:
+    """What one mark call wrote: marks kept, portfolios valued, equity points
+    written, and old points pruned."""
+
+    marks: int
+    portfolios: int
+    points: int
+    pruned: int
+
+
+@dataclass(frozen=True)
+class EquityPoint:
+    at: datetime
+    equity: Decimal
+    cash: Decimal
+    positions_value: Decimal
+    realized_pnl: Decimal
+    unrealized_pnl: Decimal
+
+
+@dataclass(frozen=True)
+class MarkedPosition:
+    market_id: str
+    outcome: str
+    shares: Decimal
+    cost: Decimal
+    mark_price: Decimal | None  # None: not marked yet, valued at its cost
+    marked_at: datetime | None
+    value: Decimal
+    unrealized_pnl: Decimal
+
+
+@dataclass(frozen=True)
+class EquityCurve:
+    """A portfolio's equity over time, and its value now at the stored marks."""
+
+    points: tuple[EquityPoint, ...]
+    initial_bankroll: Decimal
+    cash: Decimal
+    positions_value: Decimal
+    unrealized_pnl: Decimal
+    realized_pnl: Decimal
+    equity: Decimal
+    peak_equity: Decimal
+    max_drawdown: Decimal
+    positions: tuple[MarkedPosition, ...]
+
+
+@dataclass(frozen=True)
+class Bookkeeping:
+    """What one tick's settle-and-mark step did (trading/marking.py)."""
+
+    markets: int = 0  # markets with open positions
+    settled: int = 0  # positions settled
+    marked: int = 0  # tokens marked
+    points: int = 0  # equity points written
+    error: str | None = None

@@ -7,26 +7,32 @@ these names. The data crossing them is in data.py, the errors in errors.py.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import datetime
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Protocol
 from uuid import UUID
 
 from cascadian.data import (
     Backlog,
+    Bookkeeping,
     ClaimedRun,
     ConsoleOverview,
     ControlResult,
     DryRun,
+    EquityCurve,
     Execution,
     ExecutionDetail,
     Gauges,
     GraphProblem,
     ManualClaim,
     MarketBook,
+    MarketState,
+    MarkResult,
     NodeTypeInfo,
     Notification,
     NotificationEntry,
+    OpenMarket,
     OrderIntent,
     OrderOutcome,
     Page,
@@ -36,6 +42,7 @@ from cascadian.data import (
     PaperOrder,
     PaperOrderEntry,
     PaperPlacement,
+    PositionMark,
     PruneResult,
     Recorded,
     RetentionPolicy,
@@ -43,6 +50,7 @@ from cascadian.data import (
     RunResult,
     Schedule,
     ScheduleLag,
+    Settlement,
     StrategyChanges,
     StrategyDetail,
     StrategyDraft,
@@ -299,7 +307,75 @@ class OrderExecutor(Protocol):
         ...
 
 
-class FullStore(Store, ControlStore, StrategyStore, ConsoleStore, TradingStore, Protocol):
+class MarkStore(Protocol):
+    """Settlements of resolved markets and marks from live books (migrations/025)."""
+
+    async def open_markets(self) -> list[OpenMarket]:
+        """Every market some strategy holds a position in, with the outcomes held."""
+        ...
+
+    async def settle_market(
+        self, market_id: str, payouts: Mapping[str, Decimal], now: datetime
+    ) -> Settlement:
+        """Settle every open position in a resolved market at its outcome's payout,
+        once, under each portfolio's lock."""
+        ...
+
+    async def mark_portfolios(
+        self,
+        marks: Sequence[PositionMark],
+        now: datetime,
+        *,
+        min_gap: timedelta,
+        keep_after: datetime | None,
+        prune_limit: int,
+    ) -> MarkResult:
+        """Keep the marks, value every portfolio holding them, write equity points
+        (one per strategy per `min_gap` at most), prune points before `keep_after`."""
+        ...
+
+    async def equity_curve(
+        self, strategy_id: UUID, since: datetime | None, limit: int
+    ) -> EquityCurve | None:
+        """A strategy's equity points (the newest `limit` since `since`, oldest first)
+        and its value now at the stored marks; None for an unknown strategy."""
+        ...
+
+
+class MarketStates(Protocol):
+    """What the bookkeeping step asks of the market data (workflow/market/): one
+    batched read of Gamma for the markets, one of the CLOB for the books."""
+
+    async def market_states(
+        self, market_ids: Sequence[str], *, deadline: float | None = None
+    ) -> list[MarketState]:
+        """The markets Gamma knows among `market_ids`, resolved or not."""
+        ...
+
+    async def best_bids(
+        self, token_ids: Sequence[str], *, deadline: float | None = None
+    ) -> dict[str, Decimal]:
+        """Each token's best bid now; a token without a book or without bids is missing."""
+        ...
+
+
+class Bookkeeper(Protocol):
+    """The tick's settle-and-mark step (trading/marking.py); the tick runs it beside
+    its claims, bounded by a deadline, and never fails because of it."""
+
+    def due(self) -> bool:
+        """Whether this tick should run the step (it runs at most every so often)."""
+        ...
+
+    async def keep(self, deadline: float) -> Bookkeeping:
+        """Settle what resolved, mark the rest; never raises (a failure is in the
+        answer's `error`). `deadline` is on the event loop's clock."""
+        ...
+
+
+class FullStore(
+    Store, ControlStore, StrategyStore, ConsoleStore, TradingStore, MarkStore, Protocol
+):
     """A process's store: the tick's side, the operators' side, strategies, the
     console's reads and the trading book (both adapters)."""
 

@@ -14,6 +14,9 @@ from psycopg.types.json import Jsonb
 TABLES = [
     "notification_settings",
     "cascadian_kill_switches",
+    "cascadian_marks",
+    "cascadian_equity_points",
+    "cascadian_positions",
     "cascadian_trading_orders",
     "cascadian_trading_limits",
     "cascadian_paper_portfolios",

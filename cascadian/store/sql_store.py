@@ -1,7 +1,7 @@
 """The store: one object over one transport, composed from the port modules.
 
 Each port's calls live in its own module (runs.py for the tick, node_writes.py,
-control.py, strategies.py, console.py, trading.py), which names each SQL function it calls
+control.py, strategies.py, console.py, trading.py, marks.py), which names each SQL function it calls
 once, with its named arguments and the mapping of its answer. One class serves
 both back ends: the transport under it (psycopg, or PostgREST's `.rpc()` for
 Supabase) only moves the call, so the two cannot drift apart. Each function is
@@ -16,6 +16,7 @@ import httpx
 
 from cascadian.store.console import SqlConsoleStore
 from cascadian.store.control import SqlControlStore
+from cascadian.store.marks import SqlMarkStore
 from cascadian.store.node_writes import SqlNodeStore
 from cascadian.store.runs import SqlRunStore
 from cascadian.store.strategies import SqlStrategyStore
@@ -33,6 +34,7 @@ class SqlStore(
     SqlStrategyStore,
     SqlConsoleStore,
     SqlTradingStore,
+    SqlMarkStore,
 ):
     def __init__(self, transport: Transport) -> None:
         self.transport = transport
