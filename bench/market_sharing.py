@@ -66,14 +66,14 @@ GRAPH = common.chain(
 )
 
 
-def page_body() -> bytes:
+def page_body(shift: int = 0) -> bytes:
     """100 markets in Gamma's shape, made from the test fixture's first record: 24h
     volumes from $500k down (half over $100k), Yes prices from 0.01 up (a fifth of
-    those between 0.2 and 0.4), as in a real top-100 list."""
+    those between 0.2 and 0.4), as in a real top-100 list. `shift` moves every price."""
     [record, *_] = json.loads((FIXTURES / "gamma_markets_keyset_page1.json").read_text())["markets"]
     markets = []
     for i in range(100):
-        yes = round(0.01 + (i * 37 % 100) * 0.0098, 4)
+        yes = round(0.01 + ((i * 37 + shift) % 100) * 0.0098, 4)
         prices = json.dumps([str(yes), str(round(1 - yes, 4))])
         markets.append(
             {
@@ -91,13 +91,14 @@ class FakeGamma:
     """The keyset endpoint, 100 ms late, counting what it is asked: in a process of its
     own, so its latency does not wait for this one's CPU."""
 
-    def __init__(self) -> None:
+    def __init__(self, moving: bool = False) -> None:
+        """`moving`: every answer's prices differ from the last one's."""
         self._count = multiprocessing.Value("i", 0)
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             self.port = probe.getsockname()[1]
         self._process = multiprocessing.get_context("fork").Process(
-            target=_serve, args=(self.port, self._count), daemon=True
+            target=_serve, args=(self.port, self._count, moving), daemon=True
         )
 
     @property
@@ -118,14 +119,15 @@ class FakeGamma:
         self._process.join()
 
 
-def _serve(port: int, count: Any) -> None:
+def _serve(port: int, count: Any, moving: bool = False) -> None:
     body = page_body()
 
     async def markets(request: Request) -> Response:
         with count.get_lock():
             count.value += 1
+            n = count.value
         await asyncio.sleep(LATENCY)
-        return Response(body, media_type="application/json")
+        return Response(page_body(n) if moving else body, media_type="application/json")
 
     app = Starlette(routes=[Route("/markets/keyset", markets)])
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")

@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 import httpx
 from psycopg.conninfo import conninfo_to_dict
 
+from cascadian.backtests.recording import HistoryRecorder
 from cascadian.clock import Clock, SystemClock
 from cascadian.config import Settings
 from cascadian.console.service import ConsoleService
@@ -22,13 +23,14 @@ from cascadian.control import ControlService
 from cascadian.errors import ConfigurationError
 from cascadian.observers.alerts import Alerts
 from cascadian.observers.metrics import WorkerMetrics
-from cascadian.ports import FullStore, HaltObserver, WorkflowExecutor
+from cascadian.ports import FullStore, HaltObserver, TickObserver, WorkflowExecutor
 from cascadian.store.sql_store import SqlStore
 from cascadian.strategies import StrategyService
 from cascadian.tick import TickService
 from cascadian.trading.executor import PaperExecutor
 from cascadian.trading.paper import PaperService
 from cascadian.workflow.market import MarketData
+from cascadian.workflow.market.tap import HistoryTap
 from cascadian.workflow.original.markets import LiveMarks
 from cascadian.workflow.sandbox.pool import JsSandbox
 
@@ -212,6 +214,8 @@ class Services:
     alerts: Alerts
     strategies: StrategyService
     javascript: JsSandbox
+    # Records the market data ticks fetched (None: CASCADIAN_HISTORY_RECORD is off).
+    history: HistoryRecorder | None = None
 
 
 @asynccontextmanager
@@ -236,17 +240,22 @@ async def services(
         sandbox = JsSandbox.from_settings(settings)
         try:
             # One per process: its rate limits and shared requests cover every use.
-            markets = MarketData.create(settings, http)
+            tap = HistoryTap() if settings.history_record else None
+            markets = MarketData.create(settings, http, tap=tap)
+            history = None if tap is None else HistoryRecorder(active, tap, settings, clock)
             metrics = WorkerMetrics()  # this process's; /api/metrics adds the database's
             alerts = Alerts(settings, http, active, clock=clock, metrics=metrics)
             runner = executor or build_executor(
                 settings, http, active, clock, markets, javascript=sandbox, halts=alerts
             )
+            observers: list[TickObserver] = [metrics, alerts]
+            if history is not None:
+                observers.append(history)
             dry = build_dry_runner(settings, dry_http, clock, markets, javascript=sandbox)
             yield Services(
                 active,
                 # The tick tells its observers what happens; it imports neither.
-                TickService(active, runner, settings, clock, observers=[metrics, alerts]),
+                TickService(active, runner, settings, clock, observers=observers),
                 ControlService(
                     active, clock, max_schedule_lag_seconds=settings.max_schedule_lag_seconds
                 ),
@@ -256,9 +265,12 @@ async def services(
                 alerts,
                 StrategyService(active, dry, clock),
                 sandbox,
+                history,
             )
             # Alerts on their way get their own bounded time before the client closes.
             await alerts.drain(settings.alert_timeout_seconds)
+            if history is not None:
+                await history.drain(settings.db_timeout_seconds)
         finally:
             await sandbox.close()
             if store is None:

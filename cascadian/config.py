@@ -248,6 +248,34 @@ class Settings(BaseSettings):
         default=250, ge=1, le=10_000, validation_alias="CASCADIAN_PRUNE_MAX_MS"
     )
 
+    # Recorded market history, for backtests (docs/backtests.md). On by default: history
+    # not recorded now can never be backtested later, and it is bounded by retention.
+    history_record: bool = Field(default=True, validation_alias="CASCADIAN_HISTORY_RECORD")
+    # A market's (or token's) state is recorded at most this often: a backtest sees
+    # the market at this resolution (Polymarket's public series are 1 and 5 minutes).
+    history_every_seconds: float = Field(
+        default=300.0, ge=10, le=3600, validation_alias="CASCADIAN_HISTORY_EVERY_SECONDS"
+    )
+    # Recorded states last seen longer ago than this are pruned; 0: kept for ever.
+    history_retention_days: float = Field(
+        default=30.0, ge=0, validation_alias="CASCADIAN_HISTORY_RETENTION_DAYS"
+    )
+    # The longest window one backtest may cover, and the most slots it may run.
+    backtest_max_days: float = Field(
+        default=90.0, gt=0, le=3660, validation_alias="CASCADIAN_BACKTEST_MAX_DAYS"
+    )
+    backtest_max_slots: int = Field(
+        default=50_000, ge=1, validation_alias="CASCADIAN_BACKTEST_MAX_SLOTS"
+    )
+    # Where no book was recorded, a backtest's order fills against a book made from the
+    # midpoint: this half-spread either side (a fraction of a dollar per share).
+    backtest_half_spread: Decimal = Field(
+        default=Decimal("0.01"),
+        ge=0,
+        le=Decimal("0.5"),
+        validation_alias="CASCADIAN_BACKTEST_HALF_SPREAD",
+    )
+
     # Health is degraded when the oldest due strategy is later than this.
     max_schedule_lag_seconds: float = Field(
         default=300.0, gt=0, validation_alias="CASCADIAN_MAX_SCHEDULE_LAG_SECONDS"

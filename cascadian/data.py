@@ -814,3 +814,58 @@ class Bookkeeping:
     marked: int = 0  # tokens marked
     points: int = 0  # equity points written
     error: str | None = None
+
+
+@dataclass(frozen=True)
+class HistoryRecording:
+    """One recording of the market data a tick fetched (the MarketHistoryStore port):
+    each market once (`{"id", "static", "state"}`), each token's quote once
+    (`{"token_id", "midpoint", "best_bid", "best_ask"}`) and book once
+    (`{"token_id", "book"}`), as JSON values."""
+
+    markets: list[dict[str, Any]]
+    prices: list[dict[str, Any]]
+    books: list[dict[str, Any]]
+
+    def __bool__(self) -> bool:
+        return bool(self.markets or self.prices or self.books)
+
+
+HistoryKind = Literal["market", "price", "book"]
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryRow:
+    """One recorded state: of a market (`key` its id) or a token (its id), held from
+    `seen_at` to `last_seen_at`; `value` the state, as JSON."""
+
+    key: str
+    seen_at: datetime
+    last_seen_at: datetime
+    value: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class HistorySpan:
+    """What recorded history there is (None: none of that kind)."""
+
+    markets_from: datetime | None
+    markets_to: datetime | None
+    prices_from: datetime | None
+    prices_to: datetime | None
+    recorded_prices_from: datetime | None
+    books_from: datetime | None
+    books_to: datetime | None
+
+
+@dataclass(frozen=True)
+class HistoryPruned:
+    markets: int
+    prices: int
+    books: int
+    static: int
+    complete: bool
+
+    @property
+    def rows(self) -> int:
+        return self.markets + self.prices + self.books + self.static

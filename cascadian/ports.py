@@ -7,10 +7,10 @@ these names. The data crossing them is in data.py, the errors in errors.py.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Protocol
+from typing import Any, Protocol
 from uuid import UUID
 
 from cascadian.data import (
@@ -25,6 +25,11 @@ from cascadian.data import (
     ExecutionDetail,
     Gauges,
     GraphProblem,
+    HistoryKind,
+    HistoryPruned,
+    HistoryRecording,
+    HistoryRow,
+    HistorySpan,
     ManualClaim,
     MarketBook,
     MarketState,
@@ -373,11 +378,47 @@ class Bookkeeper(Protocol):
         ...
 
 
+class MarketHistoryStore(Protocol):
+    """Recorded market history, for backtests (backtests/, migrations/029)."""
+
+    async def record_history(self, recording: HistoryRecording, at: datetime) -> dict[str, int]:
+        """Write one recording: unchanged states extend their rows, changed ones add."""
+        ...
+
+    async def import_price_history(self, points: Sequence[dict[str, Any]]) -> int:
+        """Polymarket's public price history; how many points were new."""
+        ...
+
+    def history_rows(
+        self, kind: HistoryKind, start: datetime, end: datetime, grace_seconds: float
+    ) -> AsyncIterator[HistoryRow]:
+        """The rows of `kind` whose state overlaps [start - grace, end], in time order."""
+        ...
+
+    async def history_markets(
+        self, start: datetime, end: datetime, grace_seconds: float
+    ) -> dict[str, dict[str, Any]]: ...
+
+    async def history_span(self) -> HistorySpan: ...
+
+    async def prune_history(self, before: datetime, max_rows: int) -> HistoryPruned:
+        """Delete at most `max_rows` per table of states last seen before `before`."""
+        ...
+
+
 class FullStore(
-    Store, ControlStore, StrategyStore, ConsoleStore, TradingStore, MarkStore, Protocol
+    Store,
+    ControlStore,
+    StrategyStore,
+    ConsoleStore,
+    TradingStore,
+    MarkStore,
+    MarketHistoryStore,
+    Protocol,
 ):
     """A process's store: the tick's side, the operators' side, strategies, the
-    console's reads and the trading book (both adapters)."""
+    console's reads, the trading book and the recorded market history (both
+    adapters)."""
 
 
 class TickObserver(Protocol):

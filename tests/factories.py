@@ -12,6 +12,10 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 TABLES = [
+    "cascadian_history_markets",
+    "cascadian_market_history",
+    "cascadian_price_history",
+    "cascadian_book_history",
     "notification_settings",
     "cascadian_kill_switches",
     "cascadian_marks",

@@ -27,9 +27,29 @@ MAY_IMPORT: dict[str, set[str]] = {
     "observers": {"core", "outbound"},
     "trading": {"core"},
     "console": {"core"},
-    "bootstrap": {"core", "outbound", "store", "workflow", "observers", "trading", "console"},
-    "web": {"bootstrap", "core", "outbound", "workflow", "observers", "trading", "console"},
-    "cli": {"bootstrap", "core", "outbound", "store", "workflow", "web"},
+    # Backtests run the engine (workflow) on history, filling with the trading book.
+    "backtests": {"core", "workflow", "trading"},
+    "bootstrap": {
+        "core",
+        "outbound",
+        "store",
+        "workflow",
+        "observers",
+        "trading",
+        "console",
+        "backtests",
+    },
+    "web": {
+        "bootstrap",
+        "core",
+        "outbound",
+        "workflow",
+        "observers",
+        "trading",
+        "console",
+        "backtests",
+    },
+    "cli": {"bootstrap", "core", "outbound", "store", "workflow", "web", "backtests"},
     "main": {"cli"},
 }
 

@@ -1,11 +1,12 @@
 """The store: one object over one transport, composed from the port modules.
 
 Each port's calls live in its own module (runs.py for the tick, node_writes.py,
-control.py, strategies.py, console.py, trading.py, marks.py), which names each SQL function it calls
-once, with its named arguments and the mapping of its answer. One class serves
-both back ends: the transport under it (psycopg, or PostgREST's `.rpc()` for
-Supabase) only moves the call, so the two cannot drift apart. Each function is
-one transaction in the database; nothing here reads a row and writes it back.
+control.py, strategies.py, console.py, trading.py, marks.py, market_history.py),
+which names each SQL function it calls once, with its named arguments and the
+mapping of its answer. One class serves both back ends: the transport under it
+(psycopg, or PostgREST's `.rpc()` for Supabase) only moves the call, so the two
+cannot drift apart. Each function is one transaction in the database; nothing here
+reads a row and writes it back.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import httpx
 
 from cascadian.store.console import SqlConsoleStore
 from cascadian.store.control import SqlControlStore
+from cascadian.store.market_history import SqlMarketHistoryStore
 from cascadian.store.marks import SqlMarkStore
 from cascadian.store.node_writes import SqlNodeStore
 from cascadian.store.runs import SqlRunStore
@@ -35,6 +37,7 @@ class SqlStore(
     SqlConsoleStore,
     SqlTradingStore,
     SqlMarkStore,
+    SqlMarketHistoryStore,
 ):
     def __init__(self, transport: Transport) -> None:
         self.transport = transport

@@ -15,6 +15,17 @@ create sequence strategy_execution_logs_id_seq as bigint owned by strategy_execu
 
 create sequence strategy_watchlists_id_seq as bigint owned by strategy_watchlists.id;
 
+create table cascadian_book_history (
+    token_id text not null,
+    seen_at timestamp with time zone not null,
+    last_seen_at timestamp with time zone not null,
+    book jsonb not null,
+    constraint cascadian_book_history_check CHECK (last_seen_at >= seen_at),
+    constraint cascadian_book_history_pkey PRIMARY KEY (token_id, seen_at)
+);
+CREATE INDEX cascadian_book_history_last ON public.cascadian_book_history USING btree (last_seen_at);
+CREATE INDEX cascadian_book_history_seen ON public.cascadian_book_history USING btree (seen_at);
+
 create table cascadian_equity_points (
     id bigint not null default nextval('cascadian_equity_points_id_seq'::regclass),
     workflow_id uuid not null,
@@ -30,6 +41,13 @@ create table cascadian_equity_points (
 CREATE INDEX cascadian_equity_points_at ON public.cascadian_equity_points USING btree (at);
 CREATE INDEX cascadian_equity_points_strategy ON public.cascadian_equity_points USING btree (workflow_id, at DESC);
 
+create table cascadian_history_markets (
+    market_id text not null,
+    static jsonb not null,
+    updated_at timestamp with time zone not null,
+    constraint cascadian_history_markets_pkey PRIMARY KEY (market_id)
+);
+
 create table cascadian_kill_switches (
     scope text not null,
     workflow_id uuid,
@@ -41,6 +59,17 @@ create table cascadian_kill_switches (
     constraint cascadian_kill_switches_pkey PRIMARY KEY (scope),
     constraint cascadian_kill_switches_workflow_id_fkey FOREIGN KEY (workflow_id) REFERENCES workflow_sessions(id) ON DELETE CASCADE
 );
+
+create table cascadian_market_history (
+    market_id text not null,
+    seen_at timestamp with time zone not null,
+    last_seen_at timestamp with time zone not null,
+    state jsonb not null,
+    constraint cascadian_market_history_check CHECK (last_seen_at >= seen_at),
+    constraint cascadian_market_history_pkey PRIMARY KEY (market_id, seen_at)
+);
+CREATE INDEX cascadian_market_history_last ON public.cascadian_market_history USING btree (last_seen_at);
+CREATE INDEX cascadian_market_history_seen ON public.cascadian_market_history USING btree (seen_at);
 
 create table cascadian_marks (
     market_id text not null,
@@ -138,6 +167,21 @@ create table cascadian_positions (
     constraint cascadian_positions_workflow_id_fkey FOREIGN KEY (workflow_id) REFERENCES workflow_sessions(id) ON DELETE CASCADE
 );
 CREATE INDEX cascadian_positions_open ON public.cascadian_positions USING btree (market_id, workflow_id) WHERE (shares > (0)::numeric);
+
+create table cascadian_price_history (
+    token_id text not null,
+    seen_at timestamp with time zone not null,
+    last_seen_at timestamp with time zone not null,
+    source text not null,
+    midpoint numeric,
+    best_bid numeric,
+    best_ask numeric,
+    constraint cascadian_price_history_check CHECK (last_seen_at >= seen_at),
+    constraint cascadian_price_history_pkey PRIMARY KEY (token_id, seen_at),
+    constraint cascadian_price_history_source_check CHECK (source = ANY (ARRAY['clob'::text, 'prices-history'::text]))
+);
+CREATE INDEX cascadian_price_history_last ON public.cascadian_price_history USING btree (last_seen_at);
+CREATE INDEX cascadian_price_history_seen ON public.cascadian_price_history USING btree (seen_at);
 
 create table cascadian_replaced_policies (
     table_name text not null,
@@ -1402,6 +1446,110 @@ begin
 end;
 $$;
 
+create function cascadian_history_markets_v1(p_from timestamp with time zone, p_to timestamp with time zone, p_grace_seconds double precision)
+returns jsonb
+language sql stable
+as $$
+    select coalesce(jsonb_object_agg(m.market_id, m.static), '{}'::jsonb)
+    from cascadian_history_markets m
+    where exists (
+        select 1 from cascadian_market_history h
+        where h.market_id = m.market_id and h.seen_at <= p_to
+          and h.last_seen_at >= p_from - make_interval(secs => p_grace_seconds)
+    );
+$$;
+
+create function cascadian_history_page_v1(p_kind text, p_from timestamp with time zone, p_to timestamp with time zone, p_grace_seconds double precision, p_after_at timestamp with time zone, p_after_key text, p_limit integer)
+returns jsonb
+language plpgsql stable
+as $$
+declare
+    v_since timestamptz := p_from - make_interval(secs => p_grace_seconds);
+    v_after_at timestamptz := coalesce(p_after_at, '-infinity'::timestamptz);
+    v_after_key text := coalesce(p_after_key, '');
+begin
+    if p_kind = 'market' then
+        return coalesce((
+            select jsonb_agg(jsonb_build_object(
+                'key', r.market_id, 'seen_at', r.seen_at, 'last_seen_at', r.last_seen_at,
+                'state', r.state
+            ) order by r.seen_at, r.market_id)
+            from (
+                select * from cascadian_market_history h
+                where h.seen_at <= p_to and h.last_seen_at >= v_since
+                  and (h.seen_at, h.market_id) > (v_after_at, v_after_key)
+                order by h.seen_at, h.market_id
+                limit p_limit
+            ) r
+        ), '[]'::jsonb);
+    elsif p_kind = 'price' then
+        return coalesce((
+            select jsonb_agg(jsonb_build_object(
+                'key', r.token_id, 'seen_at', r.seen_at, 'last_seen_at', r.last_seen_at,
+                'source', r.source, 'midpoint', r.midpoint::text,
+                'best_bid', r.best_bid::text, 'best_ask', r.best_ask::text
+            ) order by r.seen_at, r.token_id)
+            from (
+                select * from cascadian_price_history h
+                where h.seen_at <= p_to and h.last_seen_at >= v_since
+                  and (h.seen_at, h.token_id) > (v_after_at, v_after_key)
+                order by h.seen_at, h.token_id
+                limit p_limit
+            ) r
+        ), '[]'::jsonb);
+    elsif p_kind = 'book' then
+        return coalesce((
+            select jsonb_agg(jsonb_build_object(
+                'key', r.token_id, 'seen_at', r.seen_at, 'last_seen_at', r.last_seen_at,
+                'book', r.book
+            ) order by r.seen_at, r.token_id)
+            from (
+                select * from cascadian_book_history h
+                where h.seen_at <= p_to and h.last_seen_at >= v_since
+                  and (h.seen_at, h.token_id) > (v_after_at, v_after_key)
+                order by h.seen_at, h.token_id
+                limit p_limit
+            ) r
+        ), '[]'::jsonb);
+    end if;
+    raise exception 'unknown history kind %', p_kind using errcode = '22023';
+end;
+$$;
+
+create function cascadian_history_span_v1()
+returns jsonb
+language sql stable
+as $$
+    select jsonb_build_object(
+        'markets_from', (select min(seen_at) from cascadian_market_history),
+        'markets_to', (select max(last_seen_at) from cascadian_market_history),
+        'prices_from', (select min(seen_at) from cascadian_price_history),
+        'prices_to', (select max(last_seen_at) from cascadian_price_history),
+        'recorded_prices_from',
+            (select min(seen_at) from cascadian_price_history where source = 'clob'),
+        'books_from', (select min(seen_at) from cascadian_book_history),
+        'books_to', (select max(last_seen_at) from cascadian_book_history)
+    );
+$$;
+
+create function cascadian_import_price_history_v1(p jsonb)
+returns integer
+language sql volatile
+as $$
+    with added as (
+        insert into cascadian_price_history
+            (token_id, seen_at, last_seen_at, source, midpoint)
+        select t ->> 'token_id', (pt ->> 't')::timestamptz,
+               greatest((pt ->> 't')::timestamptz, (pt ->> 'until')::timestamptz),
+               'prices-history', (pt ->> 'p')::numeric
+        from jsonb_array_elements(p) t,
+             jsonb_array_elements(coalesce(t -> 'points', '[]')) pt
+        on conflict do nothing
+        returning 1
+    )
+    select count(*)::integer from added;
+$$;
+
 create function cascadian_list_strategies_v1(p jsonb, p_now timestamp with time zone)
 returns jsonb
 language plpgsql stable
@@ -2471,6 +2619,48 @@ as $$
     where p.workflow_id = p_workflow_id and p.shares > 0;
 $$;
 
+create function cascadian_prune_market_history_v1(p_before timestamp with time zone, p_max_rows integer)
+returns jsonb
+language plpgsql volatile
+as $$
+declare
+    v_markets integer;
+    v_prices integer;
+    v_books integer;
+    v_static integer;
+begin
+    delete from cascadian_market_history where ctid in (
+        select ctid from cascadian_market_history where last_seen_at < p_before
+        limit p_max_rows
+    );
+    get diagnostics v_markets = row_count;
+    delete from cascadian_price_history where ctid in (
+        select ctid from cascadian_price_history where last_seen_at < p_before
+        limit p_max_rows
+    );
+    get diagnostics v_prices = row_count;
+    delete from cascadian_book_history where ctid in (
+        select ctid from cascadian_book_history where last_seen_at < p_before
+        limit p_max_rows
+    );
+    get diagnostics v_books = row_count;
+    delete from cascadian_history_markets m where m.ctid in (
+        select s.ctid from cascadian_history_markets s
+        where s.updated_at < p_before
+          and not exists (
+              select 1 from cascadian_market_history h where h.market_id = s.market_id
+          )
+        limit p_max_rows
+    );
+    get diagnostics v_static = row_count;
+    return jsonb_build_object(
+        'markets', v_markets, 'prices', v_prices, 'books', v_books, 'static', v_static,
+        'complete', v_markets < p_max_rows and v_prices < p_max_rows
+            and v_books < p_max_rows and v_static < p_max_rows
+    );
+end;
+$$;
+
 create function cascadian_prune_v1(p_now timestamp with time zone, p_run_retention_seconds double precision, p_keep_last integer, p_tick_retention_seconds double precision, p_notification_retention_seconds double precision, p_max_rows integer, p_max_ms integer, p_dry_run boolean, p_after uuid)
 returns TABLE(runs bigint, node_logs bigint, ticks bigint, notifications bigint, complete boolean, elapsed_ms integer, resume_after uuid)
 language plpgsql volatile
@@ -2680,6 +2870,132 @@ begin
 
     elapsed_ms := round(extract(epoch from clock_timestamp() - v_started) * 1000)::integer;
     return next;
+end;
+$$;
+
+create function cascadian_record_market_history_v1(p_at timestamp with time zone, p jsonb)
+returns jsonb
+language plpgsql volatile
+as $$
+declare
+    v_markets integer := 0;
+    v_prices integer := 0;
+    v_books integer := 0;
+    v_extended integer := 0;
+    n integer;
+begin
+    insert into cascadian_history_markets as h (market_id, static, updated_at)
+    select m ->> 'id', m -> 'static', p_at
+    from jsonb_array_elements(coalesce(p -> 'markets', '[]')) m
+    on conflict (market_id) do update
+        set static = excluded.static, updated_at = excluded.updated_at
+        where h.static is distinct from excluded.static;
+
+    with incoming as (
+        select m ->> 'id' as market_id, m -> 'state' as state
+        from jsonb_array_elements(coalesce(p -> 'markets', '[]')) m
+    ),
+    latest as (
+        select i.market_id, i.state, l.seen_at, l.state as was
+        from incoming i
+        left join lateral (
+            select h.seen_at, h.state from cascadian_market_history h
+            where h.market_id = i.market_id order by h.seen_at desc limit 1
+        ) l on true
+    ),
+    extended as (
+        update cascadian_market_history h
+        set last_seen_at = greatest(h.last_seen_at, p_at)
+        from latest l
+        where h.market_id = l.market_id and h.seen_at = l.seen_at
+          and l.was = l.state and l.seen_at <= p_at
+        returning 1
+    ),
+    added as (
+        insert into cascadian_market_history (market_id, seen_at, last_seen_at, state)
+        select l.market_id, p_at, p_at, l.state from latest l
+        where l.seen_at is null or (l.seen_at < p_at and l.was <> l.state)
+        on conflict do nothing
+        returning 1
+    )
+    select (select count(*) from added), (select count(*) from extended)
+    into v_markets, n;
+    v_extended := v_extended + n;
+
+    with incoming as (
+        select q ->> 'token_id' as token_id,
+               (q ->> 'midpoint')::numeric as midpoint,
+               (q ->> 'best_bid')::numeric as best_bid,
+               (q ->> 'best_ask')::numeric as best_ask
+        from jsonb_array_elements(coalesce(p -> 'prices', '[]')) q
+    ),
+    latest as (
+        select i.*, l.seen_at, l.midpoint as was_mid, l.best_bid as was_bid,
+               l.best_ask as was_ask
+        from incoming i
+        left join lateral (
+            select h.seen_at, h.midpoint, h.best_bid, h.best_ask from cascadian_price_history h
+            where h.token_id = i.token_id order by h.seen_at desc limit 1
+        ) l on true
+    ),
+    extended as (
+        update cascadian_price_history h
+        set last_seen_at = greatest(h.last_seen_at, p_at)
+        from latest l
+        where h.token_id = l.token_id and h.seen_at = l.seen_at and l.seen_at <= p_at
+          and (l.was_mid, l.was_bid, l.was_ask)
+              is not distinct from (l.midpoint, l.best_bid, l.best_ask)
+        returning 1
+    ),
+    added as (
+        insert into cascadian_price_history
+            (token_id, seen_at, last_seen_at, source, midpoint, best_bid, best_ask)
+        select l.token_id, p_at, p_at, 'clob', l.midpoint, l.best_bid, l.best_ask
+        from latest l
+        where l.seen_at is null
+           or (l.seen_at < p_at and (l.was_mid, l.was_bid, l.was_ask)
+               is distinct from (l.midpoint, l.best_bid, l.best_ask))
+        on conflict do nothing
+        returning 1
+    )
+    select (select count(*) from added), (select count(*) from extended)
+    into v_prices, n;
+    v_extended := v_extended + n;
+
+    with incoming as (
+        select b ->> 'token_id' as token_id, b -> 'book' as book
+        from jsonb_array_elements(coalesce(p -> 'books', '[]')) b
+    ),
+    latest as (
+        select i.token_id, i.book, l.seen_at, l.book as was
+        from incoming i
+        left join lateral (
+            select h.seen_at, h.book from cascadian_book_history h
+            where h.token_id = i.token_id order by h.seen_at desc limit 1
+        ) l on true
+    ),
+    extended as (
+        update cascadian_book_history h
+        set last_seen_at = greatest(h.last_seen_at, p_at)
+        from latest l
+        where h.token_id = l.token_id and h.seen_at = l.seen_at
+          and l.was = l.book and l.seen_at <= p_at
+        returning 1
+    ),
+    added as (
+        insert into cascadian_book_history (token_id, seen_at, last_seen_at, book)
+        select l.token_id, p_at, p_at, l.book from latest l
+        where l.seen_at is null or (l.seen_at < p_at and l.was <> l.book)
+        on conflict do nothing
+        returning 1
+    )
+    select (select count(*) from added), (select count(*) from extended)
+    into v_books, n;
+    v_extended := v_extended + n;
+
+    return jsonb_build_object(
+        'markets', v_markets, 'prices', v_prices, 'books', v_books, 'extended', v_extended
+    );
 end;
 $$;
 

@@ -24,6 +24,7 @@ from typing import Any
 
 from cascadian.workflow.market.record import LiveQuote
 from cascadian.workflow.market.shared import RequestKey, SharedRequests
+from cascadian.workflow.market.tap import HistoryTap
 from cascadian.workflow.market.upstream import PolymarketError, PolymarketRejected, Upstream
 
 log = logging.getLogger(__name__)
@@ -53,8 +54,14 @@ def _object(payload: Any, what: str) -> Mapping[str, Any]:
 
 
 class ClobClient:
-    def __init__(self, upstream: Upstream, shared: SharedRequests | None = None) -> None:
+    def __init__(
+        self,
+        upstream: Upstream,
+        shared: SharedRequests | None = None,
+        tap: HistoryTap | None = None,
+    ) -> None:
         self.upstream, self.shared = upstream, shared
+        self.tap = tap  # told of the quotes read, for the recorded history
 
     async def quotes(
         self, token_ids: Iterable[str], *, deadline: float | None = None
@@ -77,10 +84,13 @@ class ClobClient:
             log.warning("no live prices for %d token(s): %s", len(tokens), exc)
             return []
         try:
-            return self._quotes(tokens, _object(mids, "midpoints"), _object(sides, "prices"))
+            quotes = self._quotes(tokens, _object(mids, "midpoints"), _object(sides, "prices"))
         except ValueError as exc:
             where = self.upstream.where
             raise PolymarketError(f"{where} sent an unexpected reply: {exc}") from None
+        if self.tap is not None:
+            self.tap.quotes(quotes)
+        return quotes
 
     @staticmethod
     def _quotes(

@@ -22,6 +22,7 @@ from urllib.parse import quote
 
 from cascadian.workflow.market.record import Market, MarketPage, parse_markets
 from cascadian.workflow.market.shared import RequestKey, SharedRequests
+from cascadian.workflow.market.tap import HistoryTap
 from cascadian.workflow.market.upstream import PolymarketError, Upstream
 
 MARKETS_PATH = "/markets/keyset"
@@ -93,9 +94,15 @@ def parse_keyset_page(payload: Any) -> KeysetPage:
 
 class GammaClient:
     def __init__(
-        self, upstream: Upstream, shared: SharedRequests | None = None, page_size: int = 100
+        self,
+        upstream: Upstream,
+        shared: SharedRequests | None = None,
+        page_size: int = 100,
+        tap: HistoryTap | None = None,
     ) -> None:
         self.upstream, self.shared, self.page_size = upstream, shared, page_size
+        # Told of every page fetched upstream, for the recorded history; None: nobody.
+        self.tap = tap
 
     async def markets(
         self, query: MarketQuery, limit: int, *, deadline: float | None = None
@@ -122,7 +129,10 @@ class GammaClient:
         """One market's raw record by its Gamma id (GET /markets/{id}); a missing one
         is a PolymarketRejected with status 404."""
         path = f"/markets/{quote(market_id, safe='')}"
-        return await self.upstream.call("GET", path, deadline=deadline)
+        record = await self.upstream.call("GET", path, deadline=deadline)
+        if self.tap is not None:
+            self.tap.markets(parse_markets([record])[0])
+        return record
 
     async def _page(
         self, params: Mapping[str, str], cursor: str | None, deadline: float | None
@@ -138,7 +148,10 @@ class GammaClient:
     async def _fetch(self, query: Mapping[str, str], deadline: float | None) -> KeysetPage:
         payload = await self.upstream.call("GET", MARKETS_PATH, params=query, deadline=deadline)
         try:
-            return parse_keyset_page(payload)
+            page = parse_keyset_page(payload)
         except ValueError as exc:
             where = self.upstream.where
             raise PolymarketError(f"{where} sent an unexpected reply: {exc}") from None
+        if self.tap is not None:
+            self.tap.markets(page.markets)
+        return page

@@ -18,6 +18,7 @@ from typing import Any
 
 from cascadian.data import MarketBook
 from cascadian.workflow.market.shared import RequestKey, SharedRequests
+from cascadian.workflow.market.tap import HistoryTap
 from cascadian.workflow.market.upstream import PolymarketError, Upstream
 
 log = logging.getLogger(__name__)
@@ -34,13 +35,17 @@ class OrderBooks:
         default_fee_rate: Decimal,
         books: SharedRequests | None = None,
         fee_rates: SharedRequests | None = None,
+        tap: HistoryTap | None = None,
     ) -> None:
         self.upstream, self.default_fee_rate = upstream, default_fee_rate
         self.books, self.fee_rates = books, fee_rates
+        self.tap = tap  # told of the books read, for the recorded history
 
     async def market_book(self, token_id: str, *, deadline: float | None = None) -> MarketBook:
         """The token's book and fee rate; PolymarketError when the book cannot be read."""
         book = await self._get(self.books, BOOK_PATH, token_id, deadline)
+        if self.tap is not None:
+            self.tap.book(token_id, book)
         try:
             answer = await self._get(self.fee_rates, FEE_RATE_PATH, token_id, deadline)
             return MarketBook(book, _rate(answer), "clob")

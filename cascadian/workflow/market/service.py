@@ -25,6 +25,7 @@ from cascadian.workflow.market.limiter import RateLimiter
 from cascadian.workflow.market.orderbook import OrderBooks
 from cascadian.workflow.market.record import LiveQuote, Market, MarketPage
 from cascadian.workflow.market.shared import SharedRequests
+from cascadian.workflow.market.tap import HistoryTap
 from cascadian.workflow.market.upstream import Upstream
 
 # Polymarket's limits are per 10 s sliding window.
@@ -47,9 +48,11 @@ class MarketData:
         share: bool = True,
         limit: bool = True,
         clock: Callable[[], float] = time.monotonic,
+        tap: HistoryTap | None = None,
     ) -> MarketData:
         """The clients `settings` describe over `http`. `share=False` and `limit=False`
-        turn sharing and rate limiting off (benchmarks compare with them)."""
+        turn sharing and rate limiting off (benchmarks compare with them). `tap` is told
+        of what is fetched upstream, for the recorded history."""
         retry = retry or RetryPolicy()
 
         def upstream(url: str, name: str, per_window: int) -> Upstream:
@@ -62,13 +65,16 @@ class MarketData:
         gamma = upstream(settings.polymarket_base_url, "Polymarket API", settings.gamma_rate_limit)
         clob = upstream(settings.clob_url, "Polymarket CLOB API", settings.clob_rate_limit)
         return cls(
-            GammaClient(gamma, shared(settings.market_cache_seconds), settings.gamma_page_size),
-            ClobClient(clob, shared(settings.price_cache_seconds)),
+            GammaClient(
+                gamma, shared(settings.market_cache_seconds), settings.gamma_page_size, tap
+            ),
+            ClobClient(clob, shared(settings.price_cache_seconds), tap),
             OrderBooks(
                 clob,
                 settings.default_fee_rate,
                 shared(settings.price_cache_seconds),
                 shared(settings.fee_rate_cache_seconds),
+                tap,
             ),
         )
 
