@@ -33,6 +33,7 @@ from cascadian.workflow.market import MarketData
 from cascadian.workflow.market.tap import HistoryTap
 from cascadian.workflow.original.markets import LiveMarks
 from cascadian.workflow.sandbox.pool import JsSandbox
+from cascadian.workflow.wallets import WalletData
 
 if TYPE_CHECKING:
     from cascadian.workflow.dry_run import DryRunner, DryRunTransport
@@ -128,6 +129,7 @@ def build_executor(
     markets: MarketData | None = None,
     javascript: JsSandbox | None = None,
     halts: HaltObserver | None = None,
+    wallets: WalletData | None = None,
 ) -> WorkflowExecutor:
     """The executor CASCADIAN_EXECUTOR names; graph nodes get the HTTP client, the
     store, the clock, the process's market data (its rate limits and shared
@@ -156,6 +158,7 @@ def build_executor(
         markets=markets,
         javascript=javascript,
         orders=None if store is None else PaperExecutor(store, halts),
+        wallets=wallets or WalletData.create(settings, http, store),
     )
     return GraphExecutor(services=services)
 
@@ -183,6 +186,8 @@ def build_dry_runner(
         markets=markets or MarketData.create(settings, http),
         javascript=javascript,
         orders=DryRunOrders(PaperExecutor(None)),
+        # Reads only: a dry run keeps no wallet metrics.
+        wallets=WalletData.create(settings, http),
     )
     executor = GraphExecutor(registry=tagged(default_registry()), services=services)
     return DryRunner(executor, settings.strategy_timeout_seconds)
@@ -243,10 +248,18 @@ async def services(
             tap = HistoryTap() if settings.history_record else None
             markets = MarketData.create(settings, http, tap=tap)
             history = None if tap is None else HistoryRecorder(active, tap, settings, clock)
+            wallets = WalletData.create(settings, http, active)
             metrics = WorkerMetrics()  # this process's; /api/metrics adds the database's
             alerts = Alerts(settings, http, active, clock=clock, metrics=metrics)
             runner = executor or build_executor(
-                settings, http, active, clock, markets, javascript=sandbox, halts=alerts
+                settings,
+                http,
+                active,
+                clock,
+                markets,
+                javascript=sandbox,
+                halts=alerts,
+                wallets=wallets,
             )
             observers: list[TickObserver] = [metrics, alerts]
             if history is not None:

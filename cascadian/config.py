@@ -134,6 +134,35 @@ class Settings(BaseSettings):
     # processes behind one address stay within them.
     gamma_rate_limit: int = Field(default=150, ge=1, validation_alias="CASCADIAN_GAMMA_RATE_LIMIT")
     clob_rate_limit: int = Field(default=250, ge=1, validation_alias="CASCADIAN_CLOB_RATE_LIMIT")
+    # Polymarket's Data API (wallets, holders, trades: workflow/wallets/). Requests per
+    # 10 s this process sends, half of the published limits (1,000 general, 200 for
+    # /trades, 150 for /positions and /closed-positions), as for Gamma and the CLOB.
+    data_api_url: str = Field(
+        default="https://data-api.polymarket.com", validation_alias="CASCADIAN_DATA_API_URL"
+    )
+    data_api_rate_limit: int = Field(
+        default=500, ge=1, le=1000, validation_alias="CASCADIAN_DATA_API_RATE_LIMIT"
+    )
+    data_api_trades_rate_limit: int = Field(
+        default=100, ge=1, le=200, validation_alias="CASCADIAN_DATA_API_TRADES_RATE_LIMIT"
+    )
+    data_api_positions_rate_limit: int = Field(
+        default=75, ge=1, le=150, validation_alias="CASCADIAN_DATA_API_POSITIONS_RATE_LIMIT"
+    )
+    # The most wallets one DATA_SOURCE reads from the leaderboard (paged); a node asking
+    # for more fails, naming this setting.
+    wallet_universe_max: int = Field(
+        default=200, ge=1, le=10_000, validation_alias="CASCADIAN_WALLET_UNIVERSE_MAX"
+    )
+    # A wallet's metrics (from its closed positions) are kept in the database this long
+    # and shared by every strategy and worker; one upstream read per wallet per period.
+    wallet_metrics_ttl_seconds: float = Field(
+        default=3600.0, ge=0, le=7 * 86_400, validation_alias="CASCADIAN_WALLET_METRICS_TTL_SECONDS"
+    )
+    # The newest closed positions read per wallet (pages of 50) for its metrics.
+    wallet_closed_positions_max: int = Field(
+        default=500, ge=50, le=5000, validation_alias="CASCADIAN_WALLET_CLOSED_POSITIONS_MAX"
+    )
     # Markets per Gamma keyset page; public clients report caps of 100 and 1,000.
     gamma_page_size: int = Field(
         default=100, ge=1, le=1000, validation_alias="CASCADIAN_GAMMA_PAGE_SIZE"

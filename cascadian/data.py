@@ -869,3 +869,15 @@ class HistoryPruned:
     @property
     def rows(self) -> int:
         return self.markets + self.prices + self.books + self.static
+
+
+@dataclass(frozen=True)
+class WalletClaim:
+    """What the wallet metrics store answers a reader (WalletStore): the stored
+    metrics still fresh, by wallet (as stored: the original's field names, numbers as
+    decimal strings), the wallets this reader must read and store, and those another
+    reader is reading."""
+
+    fresh: dict[str, dict[str, Any]]
+    claimed: list[str]
+    busy: list[str]

@@ -64,6 +64,7 @@ from cascadian.data import (
     StrategyStatus,
     TickEntry,
     TradingHalt,
+    WalletClaim,
     Watched,
     WatchlistEntry,
     Workflow,
@@ -403,6 +404,30 @@ class MarketHistoryStore(Protocol):
 
     async def prune_history(self, before: datetime, max_rows: int) -> HistoryPruned:
         """Delete at most `max_rows` per table of states last seen before `before`."""
+
+
+class WalletStore(Protocol):
+    """Wallet metrics from Polymarket's public data, shared by every strategy and
+    worker (workflow/wallets/): read while fresh, each wallet read upstream by one
+    reader at a time, which claims it first."""
+
+    async def claim_wallet_metrics(
+        self, wallets: Sequence[str], max_age_seconds: float, lease_seconds: float, now: datetime
+    ) -> WalletClaim:
+        """Of `wallets`: the stored metrics younger than `max_age_seconds`, the ones
+        the caller now holds the claim to read (for `lease_seconds`), and the ones
+        another reader holds."""
+        ...
+
+    async def put_wallet_metrics(
+        self, metrics: Mapping[str, Mapping[str, Any]], fetched_at: datetime
+    ) -> int:
+        """Store metrics read at `fetched_at`, by wallet, ending their claims; an older
+        read never replaces a newer one. How many rows were written."""
+        ...
+
+    async def release_wallet_metrics(self, wallets: Sequence[str]) -> int:
+        """End the claims on `wallets` without metrics (their read failed)."""
         ...
 
 
@@ -414,11 +439,12 @@ class FullStore(
     TradingStore,
     MarkStore,
     MarketHistoryStore,
+    WalletStore,
     Protocol,
 ):
     """A process's store: the tick's side, the operators' side, strategies, the
-    console's reads, the trading book and the recorded market history (both
-    adapters)."""
+    console's reads, the trading book, the recorded market history and wallet
+    metrics (both adapters)."""
 
 
 class TickObserver(Protocol):

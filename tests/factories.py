@@ -16,6 +16,7 @@ TABLES = [
     "cascadian_market_history",
     "cascadian_price_history",
     "cascadian_book_history",
+    "cascadian_wallet_metrics",
     "notification_settings",
     "cascadian_kill_switches",
     "cascadian_marks",

@@ -1,9 +1,9 @@
 """The store: one object over one transport, composed from the port modules.
 
 Each port's calls live in its own module (runs.py for the tick, node_writes.py,
-control.py, strategies.py, console.py, trading.py, marks.py, market_history.py),
-which names each SQL function it calls once, with its named arguments and the
-mapping of its answer. One class serves both back ends: the transport under it
+control.py, strategies.py, console.py, trading.py, marks.py, market_history.py,
+wallets.py), which names each SQL function it calls once, with its named arguments
+and the mapping of its answer. One class serves both back ends: the transport under it
 (psycopg, or PostgREST's `.rpc()` for Supabase) only moves the call, so the two
 cannot drift apart. Each function is one transaction in the database; nothing here
 reads a row and writes it back.
@@ -24,6 +24,7 @@ from cascadian.store.runs import SqlRunStore
 from cascadian.store.strategies import SqlStrategyStore
 from cascadian.store.trading import SqlTradingStore
 from cascadian.store.transport import Transport
+from cascadian.store.wallets import SqlWalletStore
 
 if TYPE_CHECKING:
     from cascadian.ports import FullStore
@@ -38,6 +39,7 @@ class SqlStore(
     SqlTradingStore,
     SqlMarkStore,
     SqlMarketHistoryStore,
+    SqlWalletStore,
 ):
     def __init__(self, transport: Transport) -> None:
         self.transport = transport

@@ -30,6 +30,7 @@ from cascadian.workflow.market import MarketData
 from cascadian.workflow.offload import Checkpoint, offload
 from cascadian.workflow.sandbox.pool import JsSandbox
 from cascadian.workflow.sandbox.quota import JsRun
+from cascadian.workflow.wallets import WalletData
 
 T = TypeVar("T")
 
@@ -75,6 +76,10 @@ class NodeServices:
     # Where order nodes' orders go (the paper executor, trading/); None: they fail,
     # saying so.
     orders: OrderExecutor | None = None
+    # Polymarket's Data API, one per process (its rate limits, shared requests, and
+    # the wallet metrics it keeps in the database); None: each node call gets its
+    # own, which keeps nothing.
+    wallets: WalletData | None = None
 
     @asynccontextmanager
     async def javascript_run(self) -> AsyncIterator[JsRun]:
@@ -136,6 +141,15 @@ class NodeServices:
             return
         async with self.http_client() as client:
             yield MarketData.create(self.settings, client, retry=self.retry)
+
+    @asynccontextmanager
+    async def wallet_data(self) -> AsyncIterator[WalletData]:
+        """The process's wallet data, or one for this call (keeping nothing)."""
+        if self.wallets is not None:
+            yield self.wallets
+            return
+        async with self.http_client() as client:
+            yield WalletData.create(self.settings, client, retry=self.retry)
 
 
 @dataclass(frozen=True)

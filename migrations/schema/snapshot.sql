@@ -244,6 +244,17 @@ CREATE INDEX cascadian_trading_orders_day ON public.cascadian_trading_orders USI
 CREATE UNIQUE INDEX cascadian_trading_orders_key ON public.cascadian_trading_orders USING btree (workflow_id, order_key) WHERE (order_key IS NOT NULL);
 CREATE UNIQUE INDEX cascadian_trading_orders_slot_node ON public.cascadian_trading_orders USING btree (workflow_id, slot, node_id) WHERE (order_key IS NULL);
 
+create table cascadian_wallet_metrics (
+    wallet text not null,
+    metrics jsonb,
+    fetched_at timestamp with time zone,
+    refreshing_until timestamp with time zone,
+    constraint cascadian_wallet_metrics_check CHECK ((metrics IS NULL) = (fetched_at IS NULL)),
+    constraint cascadian_wallet_metrics_metrics_check CHECK (jsonb_typeof(metrics) = 'object'::text),
+    constraint cascadian_wallet_metrics_pkey PRIMARY KEY (wallet),
+    constraint cascadian_wallet_metrics_wallet_check CHECK (wallet = lower(wallet) AND wallet <> ''::text)
+);
+
 create table cron_ticks (
     id uuid not null default gen_random_uuid(),
     trigger text not null,
@@ -631,6 +642,62 @@ begin
         return;
     end if;
     return query select * from cascadian_claim_manual_v2(p_id, p_now, p_lease_seconds);
+end;
+$$;
+
+create function cascadian_claim_wallet_metrics_v1(p_wallets text[], p_max_age_seconds double precision, p_lease_seconds double precision, p_now timestamp with time zone)
+returns jsonb
+language plpgsql volatile
+as $$
+declare
+    -- Sorted: every claim locks rows in the same order, so claims never deadlock.
+    v_wallets text[] := array(
+        select distinct lower(w) from unnest(p_wallets) as w where coalesce(w, '') <> ''
+        order by 1
+    );
+    v_stale_before timestamptz := p_now - make_interval(secs => p_max_age_seconds);
+    v_claimed text[];
+    v_fresh jsonb;
+begin
+    if p_max_age_seconds < 0 or p_lease_seconds <= 0 then
+        raise exception 'the age must not be negative and the lease must be positive'
+            using errcode = '22023';
+    end if;
+    with claimed as (
+        insert into cascadian_wallet_metrics as m (wallet, refreshing_until)
+        select w, p_now + make_interval(secs => p_lease_seconds)
+        from unnest(v_wallets) as w
+        order by w
+        on conflict (wallet) do update
+            set refreshing_until = excluded.refreshing_until
+            where (m.fetched_at is null or m.fetched_at <= v_stale_before)
+              and (m.refreshing_until is null or m.refreshing_until <= p_now)
+        returning m.wallet
+    )
+    select coalesce(array_agg(wallet order by wallet), '{}') into v_claimed from claimed;
+
+    select coalesce(
+        jsonb_agg(jsonb_build_object('wallet', m.wallet, 'metrics', m.metrics)
+                  order by m.wallet),
+        '[]'::jsonb
+    )
+    into v_fresh
+    from cascadian_wallet_metrics m
+    where m.wallet = any(v_wallets)
+      and not m.wallet = any(v_claimed)
+      and m.fetched_at > v_stale_before;
+
+    return jsonb_build_object(
+        'fresh', v_fresh,
+        'claimed', to_jsonb(v_claimed),
+        'busy', coalesce((
+            select jsonb_agg(w order by w)
+            from unnest(v_wallets) as w
+            where not w = any(v_claimed)
+              and not exists (select 1 from jsonb_array_elements(v_fresh) f
+                              where f ->> 'wallet' = w)
+        ), '[]'::jsonb)
+    );
 end;
 $$;
 
@@ -2873,6 +2940,29 @@ begin
 end;
 $$;
 
+create function cascadian_put_wallet_metrics_v1(p jsonb)
+returns integer
+language plpgsql volatile
+as $$
+declare
+    n integer;
+begin
+    if jsonb_typeof(p) is distinct from 'array' then
+        raise exception 'wallet metrics must be a JSON array' using errcode = '22023';
+    end if;
+    insert into cascadian_wallet_metrics as m (wallet, metrics, fetched_at)
+    select lower(x.wallet), x.metrics, x.fetched_at
+    from jsonb_to_recordset(p) as x(wallet text, metrics jsonb, fetched_at timestamptz)
+    on conflict (wallet) do update
+        set metrics = excluded.metrics,
+            fetched_at = excluded.fetched_at,
+            refreshing_until = null
+        where m.fetched_at is null or m.fetched_at <= excluded.fetched_at;
+    get diagnostics n = row_count;
+    return n;
+end;
+$$;
+
 create function cascadian_record_market_history_v1(p_at timestamp with time zone, p jsonb)
 returns jsonb
 language plpgsql volatile
@@ -3127,6 +3217,22 @@ as $$
         returning s.id
     )
     select count(*)::integer from released;
+$$;
+
+create function cascadian_release_wallet_metrics_v1(p_wallets text[])
+returns integer
+language plpgsql volatile
+as $$
+declare
+    n integer;
+begin
+    update cascadian_wallet_metrics
+    set refreshing_until = null
+    where wallet = any(array(select lower(w) from unnest(p_wallets) as w))
+      and refreshing_until is not null;
+    get diagnostics n = row_count;
+    return n;
+end;
 $$;
 
 create function cascadian_restore_policies_v1()

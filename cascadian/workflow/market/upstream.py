@@ -8,6 +8,7 @@ run's deadline. Polymarket's read endpoints take no credentials, and none are se
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -15,7 +16,8 @@ from typing import Any
 
 import httpx
 
-from cascadian.errors import NodeError
+from cascadian.errors import NodeError, OutboundError
+from cascadian.outbound.body import read_capped
 from cascadian.outbound.retry import DEADLINE_SLACK, RetryGaveUp, RetryPolicy, describe_status
 from cascadian.workflow.market.limiter import RateLimited, RateLimiter
 
@@ -44,6 +46,9 @@ class Upstream:
     retry: RetryPolicy
     limiter: RateLimiter | None = None
     timeout: float = 10.0
+    # The largest decoded body read (streamed, so a larger one is never held whole);
+    # None: read as httpx reads it.
+    max_body_bytes: int | None = None
     _warned: set[str] = field(default_factory=set)
 
     def __post_init__(self) -> None:
@@ -74,7 +79,14 @@ class Upstream:
             if limiter is not None:
                 left = None if deadline is None else deadline - self.retry.now()
                 await limiter.acquire(within=left, what=f"{method} {url}")
-            return await self.client.request(method, url, params=params, json=body, timeout=timeout)
+            if self.max_body_bytes is None:
+                return await self.client.request(
+                    method, url, params=params, json=body, timeout=timeout
+                )
+            request = self.client.build_request(
+                method, url, params=params, json=body, timeout=timeout
+            )
+            return await self.client.send(request, stream=True)
 
         try:
             response = await self.retry.send(attempt, deadline=deadline, what=f"{method} {url}")
@@ -82,18 +94,32 @@ class Upstream:
             raise PolymarketError(f"{self.where} could not be reached: {exc}") from exc
         except RateLimited as exc:
             raise PolymarketError(f"{self.where} was not called: {exc}") from exc
+        content = await self._content(response, url, deadline)
         self._warn_if_deprecated(path, response)
         if not response.is_success:
+            text = content[:200].decode("utf-8", "replace")
             raise PolymarketRejected(
-                f"{self.where} rejected the request: {describe_status(response)}: "
-                f"{response.text[:200]}",
+                f"{self.where} rejected the request: {describe_status(response)}: {text}",
                 response.status_code,
             )
         try:
-            return response.json()
+            return json.loads(content)
         except ValueError:
             kind = response.headers.get("content-type", "no content-type")
             raise PolymarketError(f"{self.where} sent a reply that is not JSON ({kind}).") from None
+
+    async def _content(self, response: httpx.Response, url: str, deadline: float | None) -> bytes:
+        """The body: as httpx read it, or streamed within `max_body_bytes`."""
+        if self.max_body_bytes is None:
+            return response.content
+        try:
+            return await read_capped(
+                response, self.max_body_bytes, url, self.retry.on_loop_clock(deadline)
+            )
+        except OutboundError as exc:
+            raise PolymarketError(f"{self.where}: {exc}") from None
+        finally:
+            await response.aclose()
 
     def _timeout(self, url: str, deadline: float | None) -> float:
         if deadline is None:
