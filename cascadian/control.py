@@ -2,8 +2,11 @@
 
 The web routes (web/control.py, web/ops.py) and `cascadian strategies` call
 this service. It computes next slots (schedule.py) and makes each change with
-one control-store call, that is one SQL function (migrations/005). Running a
-strategy now is the tick service's job (TickService.run_now).
+one control-store call, that is one SQL function (migrations/005, 027). Every change
+is made by an Actor, which the SQL writes to the audit log in the change's own
+transaction; a user acting on a strategy that is not theirs gets NotFound, as for
+one that does not exist. Running a strategy now is the tick service's job
+(TickService.run_now).
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from uuid import UUID
 
 from cascadian.clock import Clock, SystemClock
 from cascadian.data import (
+    Actor,
     Backlog,
     Execution,
     ExecutionDetail,
@@ -70,15 +74,17 @@ class ControlService:
         self.clock = clock or SystemClock()
         self.max_schedule_lag_seconds = max_schedule_lag_seconds
 
-    async def status(self, strategy_id: UUID) -> StrategyStatus:
+    async def status(self, strategy_id: UUID, actor: Actor | None = None) -> StrategyStatus:
+        """NotFound also when `actor` is a user who does not own it."""
         status = await self.store.strategy_status(strategy_id, self.clock.now())
-        if status is None:
+        if status is None or (actor is not None and not actor.owns(status.user_id)):
             raise NotFound("strategy not found")
         return status
 
     async def start(
         self,
         strategy_id: UUID,
+        actor: Actor,
         interval_minutes: int | None = None,
         cron: str | None = None,
         timezone: str | None = None,
@@ -90,7 +96,7 @@ class ControlService:
         without a cron expression makes it an interval schedule. ScheduleError
         for an invalid cron expression or time zone; Conflict if already running.
         """
-        keep = (await self.status(strategy_id)).schedule
+        keep = (await self.status(strategy_id, actor)).schedule
         if cron is None and interval_minutes is None:
             cron = keep.cron
         schedule = Schedule(
@@ -101,24 +107,24 @@ class ControlService:
         validate(schedule)
         now = self.clock.now()
         next_at = first_slot(schedule, now)
-        raise_unless_ok(await self.store.start(strategy_id, schedule, next_at, now))
+        raise_unless_ok(await self.store.start(strategy_id, schedule, next_at, now, actor))
         return await self.status(strategy_id)
 
-    async def pause(self, strategy_id: UUID) -> StrategyStatus:
-        raise_unless_ok(await self.store.pause(strategy_id, self.clock.now()))
+    async def pause(self, strategy_id: UUID, actor: Actor) -> StrategyStatus:
+        raise_unless_ok(await self.store.pause(strategy_id, self.clock.now(), actor))
         return await self.status(strategy_id)
 
-    async def stop(self, strategy_id: UUID) -> StrategyStatus:
-        raise_unless_ok(await self.store.stop(strategy_id, self.clock.now()))
+    async def stop(self, strategy_id: UUID, actor: Actor) -> StrategyStatus:
+        raise_unless_ok(await self.store.stop(strategy_id, self.clock.now(), actor))
         return await self.status(strategy_id)
 
-    async def resume(self, strategy_id: UUID) -> StrategyStatus:
+    async def resume(self, strategy_id: UUID, actor: Actor) -> StrategyStatus:
         """Set a paused, stopped or auto-paused strategy running again from now,
         with its error state cleared."""
-        schedule = (await self.status(strategy_id)).schedule
+        schedule = (await self.status(strategy_id, actor)).schedule
         validate(schedule)
         now = self.clock.now()
-        raise_unless_ok(await self.store.resume(strategy_id, first_slot(schedule, now), now))
+        raise_unless_ok(await self.store.resume(strategy_id, first_slot(schedule, now), now, actor))
         return await self.status(strategy_id)
 
     async def executions(self, strategy_id: UUID, limit: int, offset: int) -> Page[Execution]:

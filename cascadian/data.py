@@ -26,6 +26,52 @@ class Page(Generic[T]):
     total: int
 
 
+ActorKind = Literal["operator", "user", "system"]
+ActorSource = Literal["api", "cli", "console", "cron"]
+ACTOR_KINDS: tuple[ActorKind, ...] = ("operator", "user", "system")
+ACTOR_SOURCES: tuple[ActorSource, ...] = ("api", "cli", "console", "cron")
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who makes a change, passed from every entry point to every change: the SQL
+    writes it to the audit log in the change's transaction, and a user (not an
+    operator or the system) may change only the strategies they own.
+
+    `user_id` is set for a user and only for one; `address` is the client's
+    address where there is one (the API, the console), else None.
+    """
+
+    kind: ActorKind
+    source: ActorSource
+    user_id: UUID | None = None
+    address: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind not in ACTOR_KINDS:
+            raise ValueError(f"an actor's kind is operator, user or system, not {self.kind!r}")
+        if self.source not in ACTOR_SOURCES:
+            raise ValueError(f"an actor's source is api, cli, console or cron, not {self.source!r}")
+        if (self.kind == "user") != (self.user_id is not None):
+            raise ValueError("a user actor has a user id, and only a user actor has one")
+
+    @classmethod
+    def operator(cls, source: ActorSource, address: str | None = None) -> Actor:
+        return cls("operator", source, None, address)
+
+    @classmethod
+    def user(cls, user_id: UUID, source: ActorSource = "api", address: str | None = None) -> Actor:
+        return cls("user", source, user_id, address)
+
+    @classmethod
+    def system(cls, source: ActorSource = "cron") -> Actor:
+        return cls("system", source)
+
+    def owns(self, user_id: UUID) -> bool:
+        """Whether this actor may see and change a strategy owned by `user_id`."""
+        return self.kind != "user" or self.user_id == user_id
+
+
 @dataclass(frozen=True)
 class Workflow:
     """What an executor needs to run one strategy once."""

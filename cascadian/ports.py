@@ -14,6 +14,7 @@ from typing import Any, Protocol
 from uuid import UUID
 
 from cascadian.data import (
+    Actor,
     Backlog,
     Bookkeeping,
     ClaimedRun,
@@ -134,9 +135,10 @@ class Store(NodeStore, Protocol):
         ...
 
     async def claim_manual(
-        self, strategy_id: UUID, now: datetime, lease_seconds: float
+        self, strategy_id: UUID, now: datetime, lease_seconds: float, actor: Actor
     ) -> ManualClaim:
-        """Claim one strategy for a run now, unless a run of it holds a lease."""
+        """Claim one strategy for a run now, unless a run of it holds a lease; the
+        claim is the actor's (audited; a user claims only their own strategies)."""
         ...
 
     async def cancel_runs(self, execution_ids: Sequence[UUID], reason: str, now: datetime) -> int:
@@ -176,18 +178,25 @@ class Store(NodeStore, Protocol):
 
 
 class ControlStore(Protocol):
-    """What operators and dashboards use: each change is one SQL function call."""
+    """What operators and dashboards use: each change is one SQL function call, made
+    by an actor: audited in its transaction, and not_found for a user acting on a
+    strategy that is not theirs."""
 
     async def start(
-        self, strategy_id: UUID, schedule: Schedule, next_execution_at: datetime, now: datetime
+        self,
+        strategy_id: UUID,
+        schedule: Schedule,
+        next_execution_at: datetime,
+        now: datetime,
+        actor: Actor,
     ) -> ControlResult: ...
 
-    async def pause(self, strategy_id: UUID, now: datetime) -> ControlResult: ...
+    async def pause(self, strategy_id: UUID, now: datetime, actor: Actor) -> ControlResult: ...
 
-    async def stop(self, strategy_id: UUID, now: datetime) -> ControlResult: ...
+    async def stop(self, strategy_id: UUID, now: datetime, actor: Actor) -> ControlResult: ...
 
     async def resume(
-        self, strategy_id: UUID, next_execution_at: datetime, now: datetime
+        self, strategy_id: UUID, next_execution_at: datetime, now: datetime, actor: Actor
     ) -> ControlResult: ...
 
     async def strategy_status(self, strategy_id: UUID, now: datetime) -> StrategyStatus | None: ...
@@ -247,12 +256,20 @@ class ConsoleStore(Protocol):
 
 
 class StrategyStore(Protocol):
-    """Strategies as a resource (strategies.py): each change one SQL function call."""
+    """Strategies as a resource (strategies.py): each change one SQL function call,
+    made by an actor as the control store's are."""
 
     async def create_strategy(
-        self, draft: StrategyDraft, start: bool, next_execution_at: datetime | None, now: datetime
+        self,
+        draft: StrategyDraft,
+        start: bool,
+        next_execution_at: datetime | None,
+        now: datetime,
+        actor: Actor,
+        imported: bool = False,
     ) -> UUID:
-        """Save a new strategy (a draft unless `start`); its id."""
+        """Save a new strategy (a draft unless `start`); its id. A user's is theirs,
+        whatever the draft says; `imported` logs it as an import."""
         ...
 
     async def strategy(self, strategy_id: UUID, now: datetime) -> StrategyDetail | None: ...
@@ -268,6 +285,7 @@ class StrategyStore(Protocol):
         schedule: Schedule | None,
         next_execution_at: datetime | None,
         now: datetime,
+        actor: Actor,
     ) -> tuple[ControlResult, UUID | None]:
         """A new version with the changed graph (and schedule, unless None); the
         result and, when ok, the new version's id."""
@@ -280,11 +298,14 @@ class StrategyStore(Protocol):
         schedule: Schedule | None,
         next_execution_at: datetime | None,
         now: datetime,
+        actor: Actor,
     ) -> ControlResult:
         """Rename or reschedule in place (`schedule` None: leave it)."""
         ...
 
-    async def archive_strategy(self, strategy_id: UUID, now: datetime) -> ControlResult: ...
+    async def archive_strategy(
+        self, strategy_id: UUID, now: datetime, actor: Actor
+    ) -> ControlResult: ...
 
 
 class TradingStore(Protocol):

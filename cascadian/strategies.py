@@ -5,8 +5,10 @@ The web routes (web/strategies.py), `cascadian strategies` and any console
 call this service. A graph is checked whole (GraphRunner.problems, the one
 validate path of workflow/validation.py) before anything is saved, and a bad one
 raises GraphInvalid with every problem. Each change is one store call, so one SQL
-function (migrations/010). A new graph makes a new version, as the original
-builder does: the answer is the new version, whose id is new.
+function (migrations/010, 027), made by an Actor: audited in its transaction, and
+NotFound for a user acting on a strategy that is not theirs. A new graph makes a
+new version, as the original builder does: the answer is the new version, whose id
+is new.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from uuid import UUID, uuid4
 
 from cascadian.clock import Clock, SystemClock
 from cascadian.data import (
+    Actor,
     DryRun,
     GraphProblem,
     NodeTypeInfo,
@@ -93,9 +96,10 @@ class StrategyService:
         if found:
             raise GraphInvalid(found)
 
-    async def get(self, strategy_id: UUID) -> StrategyDetail:
+    async def get(self, strategy_id: UUID, actor: Actor | None = None) -> StrategyDetail:
+        """NotFound also when `actor` is a user who does not own it."""
         found = await self.store.strategy(strategy_id, self.clock.now())
-        if found is None:
+        if found is None or (actor is not None and not actor.owns(found.user_id)):
             raise NotFound("strategy not found")
         return found
 
@@ -112,21 +116,28 @@ class StrategyService:
     async def list(self, query: StrategyQuery) -> Page[StrategyRow]:
         return await self.store.strategies(query, self.clock.now())
 
-    async def create(self, draft: StrategyDraft, start: bool = False) -> StrategyDetail:
+    async def create(
+        self, draft: StrategyDraft, actor: Actor, start: bool = False, imported: bool = False
+    ) -> StrategyDetail:
         """Save a checked graph as a draft, or (`start`) running from its next slot.
-        GraphInvalid or ScheduleError, and nothing saved, when it cannot run."""
+        GraphInvalid or ScheduleError, and nothing saved, when it cannot run. A
+        user's strategy is theirs whatever the draft's owner; `imported` logs it as
+        an import."""
         validate(draft.schedule)
         self._check(draft.graph)
         now = self.clock.now()
         next_at = first_slot(draft.schedule, now) if start else None
-        return await self.get(await self.store.create_strategy(draft, start, next_at, now))
+        new_id = await self.store.create_strategy(draft, start, next_at, now, actor, imported)
+        return await self.get(new_id)
 
-    async def update(self, strategy_id: UUID, changes: StrategyChanges) -> StrategyDetail:
+    async def update(
+        self, strategy_id: UUID, changes: StrategyChanges, actor: Actor
+    ) -> StrategyDetail:
         """A new graph makes a new version (answered, with its new id); a name,
         description or schedule alone changes the strategy in place. Conflict for
         an old version or an archived strategy, and while a run holds the lease
         (for a new graph or schedule)."""
-        current = await self.get(strategy_id)
+        current = await self.get(strategy_id, actor)
         schedule = _merged(current.schedule, changes) if changes.reschedules else None
         if schedule is not None:
             validate(schedule)
@@ -136,17 +147,21 @@ class StrategyService:
         next_at = first_slot(schedule, now) if schedule is not None else None
         if changes.graph is None:
             raise_unless_ok(
-                await self.store.update_strategy(strategy_id, changes, schedule, next_at, now)
+                await self.store.update_strategy(
+                    strategy_id, changes, schedule, next_at, now, actor
+                )
             )
             return await self.get(strategy_id)
-        result, new_id = await self.store.new_version(strategy_id, changes, schedule, next_at, now)
+        result, new_id = await self.store.new_version(
+            strategy_id, changes, schedule, next_at, now, actor
+        )
         raise_unless_ok(result)
         assert new_id is not None  # result ok
         return await self.get(new_id)
 
-    async def archive(self, strategy_id: UUID) -> StrategyDetail:
+    async def archive(self, strategy_id: UUID, actor: Actor) -> StrategyDetail:
         """Never runs again; its runs and counters stay."""
-        raise_unless_ok(await self.store.archive_strategy(strategy_id, self.clock.now()))
+        raise_unless_ok(await self.store.archive_strategy(strategy_id, self.clock.now(), actor))
         return await self.get(strategy_id)
 
     async def export(self, strategy_id: UUID) -> StrategyDraft:

@@ -29,7 +29,7 @@ from uuid import UUID
 
 from cascadian.clock import Clock, SystemClock
 from cascadian.config import Settings
-from cascadian.data import ClaimedRun, RunOutcome, RunResult, Workflow
+from cascadian.data import Actor, ClaimedRun, RunOutcome, RunResult, Workflow
 from cascadian.errors import ScheduleError, StoreUnavailable, raise_unless_ok
 from cascadian.logs import bind, unbind
 from cascadian.ports import Store, TickObserver, TickObservers, WorkflowExecutor
@@ -241,16 +241,18 @@ class TickService:
             report.prune_error = f"{type(exc).__name__}: {exc}"
             log.warning("prune failed; the tick goes on: %s", report.prune_error)
 
-    async def run_now(self, strategy_id: UUID) -> RunReport:
+    async def run_now(self, strategy_id: UUID, actor: Actor) -> RunReport:
         """Run one strategy now, outside its schedule, and record the run.
 
         The manual claim takes the strategy's lease, so this never overlaps a
         scheduled run of it (Conflict while one holds the lease). The run does
         not move the schedule, and counts in the counters and towards the
-        auto-pause like any run. NotFound for an unknown id.
+        auto-pause like any run. The claim is the actor's, in the audit log.
+        NotFound for an unknown id, and for a user's run of another's strategy.
         """
         now = self.clock.now()
-        claim = await self.store.claim_manual(strategy_id, now, self.settings.lease_seconds)
+        lease = self.settings.lease_seconds
+        claim = await self.store.claim_manual(strategy_id, now, lease, actor)
         raise_unless_ok(claim.result)
         assert claim.run is not None  # result ok
         report = await self._run(claim.run)

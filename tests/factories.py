@@ -11,6 +11,8 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
+from cascadian.data import Actor
+
 TABLES = [
     "cascadian_history_markets",
     "cascadian_market_history",
@@ -32,10 +34,13 @@ TABLES = [
     "workflow_executions",
     "workflow_sessions",
     "cron_ticks",
+    "cascadian_audit_log",
 ]
 
 USER = uuid.UUID("11111111-1111-4111-8111-111111111111")
 OTHER_USER = uuid.UUID("22222222-2222-4222-8222-222222222222")
+# Who acts in tests that are not about who acts.
+OPERATOR = Actor.operator("api", "127.0.0.1")
 _names = itertools.count(1)
 
 

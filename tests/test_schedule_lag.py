@@ -20,7 +20,7 @@ from cascadian.tick import TickService
 from cascadian.web.app import create_app
 from tests.api_client import KEY, bearer
 from tests.executors import ScriptedExecutor
-from tests.factories import add_strategy, rows
+from tests.factories import OPERATOR, add_strategy, rows
 
 pytestmark = pytest.mark.both_schemas
 
@@ -76,7 +76,9 @@ async def test_a_tick_that_runs_nothing_has_no_max_lag(store: SqlStore, db: Any)
 
 async def test_a_run_now_has_no_slot_and_so_no_lag(store: SqlStore, db: Any) -> None:
     sid = add_strategy(db, next_execution_at=NOW + timedelta(hours=1))
-    run = await TickService(store, ScriptedExecutor(), Settings(), FakeClock(NOW)).run_now(sid)
+    run = await TickService(store, ScriptedExecutor(), Settings(), FakeClock(NOW)).run_now(
+        sid, OPERATOR
+    )
     assert run.lag_seconds is None
 
 
@@ -87,7 +89,7 @@ async def test_the_status_endpoint_shows_the_strategys_recent_lag(store: SqlStor
     await ticks.tick()  # the slot NOW-10s, run at NOW: 10 s late
     clock.advance(80)  # the next slot is NOW+50s: run at NOW+80s, 30 s late
     await ticks.tick()
-    await ticks.run_now(sid)  # manual: not counted
+    await ticks.run_now(sid, OPERATOR)  # manual: not counted
     async with app_client(store, clock) as c:
         reply = await c.get(f"/api/strategies/{sid}/status")
     assert reply.status_code == 200

@@ -15,7 +15,7 @@ from cascadian.errors import Conflict, NotFound
 from cascadian.store.sql_store import SqlStore
 from cascadian.tick import CUT_SHORT, TickService
 from tests.executors import ScriptedExecutor, failed, hangs, returns, then
-from tests.factories import add_strategy, rows, strategy
+from tests.factories import OPERATOR, add_strategy, rows, strategy
 
 # The key scenarios: on a fresh database and on one shaped like an existing deployment.
 pytestmark = pytest.mark.both_schemas
@@ -38,7 +38,7 @@ async def test_run_now_records_a_manual_run_without_moving_the_schedule(
     later = NOW + timedelta(hours=1)
     sid = add_strategy(db, next_execution_at=later, name="now")
     executor = ScriptedExecutor()
-    report = await service(store, executor).run_now(sid)
+    report = await service(store, executor).run_now(sid, OPERATOR)
     assert executor.calls == ["now"]
     assert report.status == "completed" and report.recorded
     assert report.next_execution_at == later
@@ -51,7 +51,7 @@ async def test_run_now_records_a_manual_run_without_moving_the_schedule(
 
 async def test_run_now_counts_towards_the_auto_pause(store: SqlStore, db: Any) -> None:
     sid = add_strategy(db, next_execution_at=NOW + timedelta(minutes=3), name="bad", error_count=2)
-    report = await service(store, ScriptedExecutor(bad=returns(failed()))).run_now(sid)
+    report = await service(store, ScriptedExecutor(bad=returns(failed()))).run_now(sid, OPERATOR)
     assert report.status == "failed" and report.auto_paused
     s = strategy(db, sid)
     assert (s["status"], s["auto_run"], s["error_count"]) == ("error", False, 3)
@@ -62,7 +62,7 @@ async def test_a_successful_manual_run_leaves_an_auto_paused_strategy_paused(
     store: SqlStore, db: Any
 ) -> None:
     sid = add_strategy(db, next_execution_at=NOW, name="p", status="error", auto_run=False)
-    report = await service(store, ScriptedExecutor()).run_now(sid)
+    report = await service(store, ScriptedExecutor()).run_now(sid, OPERATOR)
     assert report.status == "completed"
     s = strategy(db, sid)
     assert (s["status"], s["auto_run"], s["error_count"]) == ("error", False, 0)
@@ -76,14 +76,14 @@ async def test_run_now_while_a_scheduled_run_holds_the_lease_is_a_conflict(
     await store.claim_due(NOW, 10, 60)
     executor = ScriptedExecutor()
     with pytest.raises(Conflict, match="in flight"):
-        await service(store, executor).run_now(sid)
+        await service(store, executor).run_now(sid, OPERATOR)
     assert executor.calls == []
     assert rows(db, "select count(*) as n from workflow_executions") == [{"n": 1}]
 
 
 async def test_run_now_of_an_unknown_strategy_is_not_found(store: SqlStore, db: Any) -> None:
     with pytest.raises(NotFound):
-        await service(store, ScriptedExecutor()).run_now(uuid.uuid4())
+        await service(store, ScriptedExecutor()).run_now(uuid.uuid4(), OPERATOR)
 
 
 async def test_a_stopped_tick_claims_nothing(store: SqlStore, db: Any) -> None:

@@ -15,7 +15,7 @@ from cascadian.reports import RunReport, TickReport
 from cascadian.store.sql_store import SqlStore
 from cascadian.tick import TickService
 from tests.executors import ScriptedExecutor
-from tests.factories import add_strategy
+from tests.factories import OPERATOR, add_strategy
 
 NOW = datetime(2026, 6, 1, 12, 0, 30, tzinfo=UTC)
 
@@ -92,7 +92,7 @@ async def test_a_claim_that_finds_the_database_down_is_heard_as_a_store_error(
 async def test_a_run_now_is_heard_as_a_run_now_and_not_as_a_tick(store: SqlStore, db: Any) -> None:
     sid = add_strategy(db, next_execution_at=NOW + timedelta(hours=1), name="now")
     log: list[tuple[str, str, Any]] = []
-    run = await ticks(store, log).run_now(sid)
+    run = await ticks(store, log).run_now(sid, OPERATOR)
     assert log == [
         ("first", "run_now_finished", run.execution_id),
         ("second", "run_now_finished", run.execution_id),

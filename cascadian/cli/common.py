@@ -27,9 +27,13 @@ from typer.core import TyperGroup
 from cascadian import logs
 from cascadian.bootstrap import database_url
 from cascadian.config import Settings
+from cascadian.data import Actor
 from cascadian.errors import CascadianError, ConfigurationError
 from cascadian.logs import one_line
 from cascadian.store import embedded
+
+# Who acts at a shell: the operator (the audit log says `cli`, with no address).
+CLI_ACTOR = Actor.operator("cli")
 
 console = Console(soft_wrap=True)  # a result line stays one line; tables still fit
 # soft_wrap: an error stays one line however narrow the terminal.

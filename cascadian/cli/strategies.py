@@ -20,7 +20,7 @@ from rich.table import Table
 
 from cascadian.bootstrap import services
 from cascadian.cli import strategy_files
-from cascadian.cli.common import console, error_line, fail, load_settings
+from cascadian.cli.common import CLI_ACTOR, console, error_line, fail, load_settings
 from cascadian.control import ControlService
 from cascadian.data import Schedule, StrategyQuery, StrategySort, StrategyStatus
 from cascadian.errors import Conflict, NotFound, ScheduleError, StoreUnavailable
@@ -207,7 +207,7 @@ def start(
     timezone: Annotated[str | None, typer.Option(help="IANA time zone for --cron")] = None,
 ) -> None:
     """Schedule a strategy and set it running (its own schedule unless given one)."""
-    s = _call(lambda c, _: c.start(strategy_id, interval, cron, timezone))
+    s = _call(lambda c, _: c.start(strategy_id, CLI_ACTOR, interval, cron, timezone))
     console.print(f"started; next run at {_when(s.next_execution_at)}")
     console.print(status_table(s))
 
@@ -215,19 +215,19 @@ def start(
 @app.command()
 def pause(strategy_id: Id) -> None:
     """Pause a strategy (its owner is notified)."""
-    console.print(status_table(_call(lambda c, _: c.pause(strategy_id))))
+    console.print(status_table(_call(lambda c, _: c.pause(strategy_id, CLI_ACTOR))))
 
 
 @app.command()
 def stop(strategy_id: Id) -> None:
     """Stop a strategy (its owner is notified)."""
-    console.print(status_table(_call(lambda c, _: c.stop(strategy_id))))
+    console.print(status_table(_call(lambda c, _: c.stop(strategy_id, CLI_ACTOR))))
 
 
 @app.command()
 def resume(strategy_id: Id) -> None:
     """Resume a paused, stopped or auto-paused strategy, clearing its error state."""
-    s = _call(lambda c, _: c.resume(strategy_id))
+    s = _call(lambda c, _: c.resume(strategy_id, CLI_ACTOR))
     console.print(f"resumed; next run at {_when(s.next_execution_at)}")
     console.print(status_table(s))
 
@@ -235,7 +235,7 @@ def resume(strategy_id: Id) -> None:
 @app.command()
 def run(strategy_id: Id) -> None:
     """Run a strategy now, without moving its schedule; exits 1 if the run failed."""
-    report = _call(lambda _, t: t.run_now(strategy_id))
+    report = _call(lambda _, t: t.run_now(strategy_id, CLI_ACTOR))
     console.print(run_table(report))
     if report.record_error:
         error_line(f"the run was not recorded: {report.record_error}")

@@ -23,7 +23,7 @@ from rich import box
 from rich.table import Table
 
 from cascadian.bootstrap import services
-from cascadian.cli.common import console, error_line, fail, load_settings
+from cascadian.cli.common import CLI_ACTOR, console, error_line, fail, load_settings
 from cascadian.config import Settings
 from cascadian.data import DryRun, GraphProblem, StrategyDetail
 from cascadian.errors import Conflict, GraphInvalid, NotFound, ScheduleError, StoreUnavailable
@@ -145,7 +145,7 @@ def create(
     if missing:
         fail(f"{file} names no {' and no '.join(m[2:] for m in missing)}", f"give {missing[0]}")
     doc = checked(value, file)
-    detail_line(call(lambda s: s.create(doc.to_draft(), start=start)), "created")
+    detail_line(call(lambda s: s.create(doc.to_draft(), CLI_ACTOR, start=start)), "created")
 
 
 def import_cmd(
@@ -154,7 +154,8 @@ def import_cmd(
 ) -> None:
     """Create a strategy from a document `export` wrote, unchanged."""
     doc = checked(read_json(file), file)
-    detail_line(call(lambda s: s.create(doc.to_draft(), start=start)), "imported")
+    imported = call(lambda s: s.create(doc.to_draft(), CLI_ACTOR, start=start, imported=True))
+    detail_line(imported, "imported")
 
 
 def export(strategy_id: Annotated[UUID, typer.Argument(help="The strategy's id")]) -> None:

@@ -1,5 +1,6 @@
 """What operators and dashboards use (the ControlStore port): start, pause, stop and
-resume a strategy, each one SQL function call answering a result code, and the
+resume a strategy, each one SQL function call answering a result code (and, in its
+transaction, writing the actor's audit entry), and the
 reads behind the control API, the paper book and the metrics.
 
 Each SQL function is named here once, as a constant used for the call and for
@@ -15,6 +16,7 @@ from typing import Any
 from uuid import UUID
 
 from cascadian.data import (
+    Actor,
     Backlog,
     ControlResult,
     Execution,
@@ -29,6 +31,7 @@ from cascadian.data import (
     ScheduleLag,
     StrategyStatus,
 )
+from cascadian.store.audit import actor_arg
 from cascadian.store.readers import (
     answer_of,
     as_dt,
@@ -42,10 +45,11 @@ from cascadian.store.readers import (
 from cascadian.store.rows import paper_order, strategy_status
 from cascadian.store.transport import Json, Transport
 
-# migrations/010 (over 005 and 008): archived strategies are refused.
-START = "cascadian_start_v3"
-HALT = "cascadian_halt_v3"
-RESUME = "cascadian_resume_v3"
+# migrations/027 (over 005, 008 and 010): each change takes its actor, is written to
+# the audit log, and a user finds only their own strategies.
+START = "cascadian_start_v4"
+HALT = "cascadian_halt_v4"
+RESUME = "cascadian_resume_v4"
 # migrations/005 (a run with its node logs v2: 008).
 STRATEGIES = "cascadian_strategies_v1"
 EXECUTIONS = "cascadian_executions_v1"
@@ -64,7 +68,12 @@ class SqlControlStore:
         return read_answer(function, control_result, await self.transport.value(function, args))
 
     async def start(
-        self, strategy_id: UUID, schedule: Schedule, next_execution_at: datetime, now: datetime
+        self,
+        strategy_id: UUID,
+        schedule: Schedule,
+        next_execution_at: datetime,
+        now: datetime,
+        actor: Actor,
     ) -> ControlResult:
         return await self._control(
             START,
@@ -75,20 +84,33 @@ class SqlControlStore:
                 "p_cron": schedule.cron,
                 "p_timezone": schedule.timezone,
                 "p_next": next_execution_at,
+                "p_actor": actor_arg(actor),
             },
         )
 
-    async def pause(self, strategy_id: UUID, now: datetime) -> ControlResult:
-        return await self._control(HALT, {"p_id": strategy_id, "p_status": "paused", "p_now": now})
+    async def pause(self, strategy_id: UUID, now: datetime, actor: Actor) -> ControlResult:
+        return await self._halt(strategy_id, "paused", now, actor)
 
-    async def stop(self, strategy_id: UUID, now: datetime) -> ControlResult:
-        return await self._control(HALT, {"p_id": strategy_id, "p_status": "stopped", "p_now": now})
+    async def stop(self, strategy_id: UUID, now: datetime, actor: Actor) -> ControlResult:
+        return await self._halt(strategy_id, "stopped", now, actor)
+
+    async def _halt(
+        self, strategy_id: UUID, status: str, now: datetime, actor: Actor
+    ) -> ControlResult:
+        args = {"p_id": strategy_id, "p_status": status, "p_now": now, "p_actor": actor_arg(actor)}
+        return await self._control(HALT, args)
 
     async def resume(
-        self, strategy_id: UUID, next_execution_at: datetime, now: datetime
+        self, strategy_id: UUID, next_execution_at: datetime, now: datetime, actor: Actor
     ) -> ControlResult:
         return await self._control(
-            RESUME, {"p_id": strategy_id, "p_now": now, "p_next": next_execution_at}
+            RESUME,
+            {
+                "p_id": strategy_id,
+                "p_now": now,
+                "p_next": next_execution_at,
+                "p_actor": actor_arg(actor),
+            },
         )
 
     async def strategy_status(self, strategy_id: UUID, now: datetime) -> StrategyStatus | None:

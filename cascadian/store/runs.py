@@ -16,6 +16,7 @@ from typing import Any
 from uuid import UUID
 
 from cascadian.data import (
+    Actor,
     ClaimedRun,
     ManualClaim,
     PruneResult,
@@ -26,6 +27,7 @@ from cascadian.data import (
 )
 from cascadian.errors import StoreAnswerLost, StoreReplyMalformed, StoreUnavailable
 from cascadian.reports import TickReport
+from cascadian.store.audit import actor_arg
 from cascadian.store.claims import claimed_run
 from cascadian.store.control import read_execution
 from cascadian.store.readers import (
@@ -43,7 +45,8 @@ from cascadian.store.transport import Json, Transport
 # Each function's migration (its first version's, when that is older).
 CLAIM_DUE = "cascadian_claim_due_v3"  # 015, set-based (v1 in 003)
 FINISH_RUNS = "cascadian_finish_runs_v3"  # 015, set-based
-CLAIM_MANUAL = "cascadian_claim_manual_v3"  # 010, archived strategies refused (v1 in 005)
+# 027: the actor's, audited, a user's own strategies only (archived refused: 010; v1: 005)
+CLAIM_MANUAL = "cascadian_claim_manual_v4"
 CANCEL_RUNS = "cascadian_cancel_runs_v1"  # 005
 RELEASE_RUNS = "cascadian_release_runs_v1"  # 003
 NEXT_DUE = "cascadian_next_due_v1"  # 016
@@ -146,10 +149,16 @@ class SqlRunStore:
         await self.transport.value(RECORD_TICK, {"p_tick": Json(tick_record(report))})
 
     async def claim_manual(
-        self, strategy_id: UUID, now: datetime, lease_seconds: float
+        self, strategy_id: UUID, now: datetime, lease_seconds: float, actor: Actor
     ) -> ManualClaim:
         rows = await self.transport.rows(
-            CLAIM_MANUAL, {"p_id": strategy_id, "p_now": now, "p_lease_seconds": lease_seconds}
+            CLAIM_MANUAL,
+            {
+                "p_id": strategy_id,
+                "p_now": now,
+                "p_lease_seconds": lease_seconds,
+                "p_actor": actor_arg(actor),
+            },
         )
         if len(rows) != 1:
             raise StoreReplyMalformed(

@@ -1,6 +1,6 @@
 """Strategies as a resource (the StrategyStore port): create, read, list, edit (a new
 version, or a rename or reschedule in place) and archive, each change one SQL
-function call (migrations/010).
+function call (migrations/010) that takes its actor and writes the audit log (027).
 
 Each SQL function is named here once, as a constant used for the call and for
 reading its answer. The JSON arguments are built in strategy_records.py.
@@ -13,6 +13,7 @@ from typing import Any
 from uuid import UUID
 
 from cascadian.data import (
+    Actor,
     ControlResult,
     Page,
     Schedule,
@@ -24,6 +25,7 @@ from cascadian.data import (
     StrategyRow,
     StrategyStatus,
 )
+from cascadian.store.audit import actor_arg
 from cascadian.store.readers import (
     answer_of,
     control_result,
@@ -41,23 +43,33 @@ from cascadian.store.strategy_records import (
 )
 from cascadian.store.transport import Json, Transport
 
-CREATE_STRATEGY = "cascadian_create_strategy_v1"
 STRATEGY = "cascadian_strategy_v1"
 LIST_STRATEGIES = "cascadian_list_strategies_v1"
-NEW_VERSION = "cascadian_new_version_v1"
-UPDATE_STRATEGY = "cascadian_update_strategy_v1"
-ARCHIVE_STRATEGY = "cascadian_archive_strategy_v1"
+# migrations/027 (over 010): each change takes its actor and writes the audit log;
+# a user finds only their own strategies, and owns what they create.
+CREATE_STRATEGY = "cascadian_create_strategy_v2"
+NEW_VERSION = "cascadian_new_version_v2"
+UPDATE_STRATEGY = "cascadian_update_strategy_v2"
+ARCHIVE_STRATEGY = "cascadian_archive_strategy_v2"
 
 
 class SqlStrategyStore:
     transport: Transport
 
     async def create_strategy(
-        self, draft: StrategyDraft, start: bool, next_execution_at: datetime | None, now: datetime
+        self,
+        draft: StrategyDraft,
+        start: bool,
+        next_execution_at: datetime | None,
+        now: datetime,
+        actor: Actor,
+        imported: bool = False,
     ) -> UUID:
+        record = draft_record(draft, start, next_execution_at) | {
+            "origin": "import" if imported else "create"
+        }
         new_id = await self.transport.value(
-            CREATE_STRATEGY,
-            {"p": Json(draft_record(draft, start, next_execution_at)), "p_now": now},
+            CREATE_STRATEGY, {"p": Json(record), "p_now": now, "p_actor": actor_arg(actor)}
         )
         return created_id(new_id)
 
@@ -78,10 +90,12 @@ class SqlStrategyStore:
         schedule: Schedule | None,
         next_execution_at: datetime | None,
         now: datetime,
+        actor: Actor,
     ) -> tuple[ControlResult, UUID | None]:
         record = version_record(changes, schedule, next_execution_at)
         rows = await self.transport.rows(
-            NEW_VERSION, {"p_id": strategy_id, "p": Json(record), "p_now": now}
+            NEW_VERSION,
+            {"p_id": strategy_id, "p": Json(record), "p_now": now, "p_actor": actor_arg(actor)},
         )
         return new_version(rows)
 
@@ -92,15 +106,21 @@ class SqlStrategyStore:
         schedule: Schedule | None,
         next_execution_at: datetime | None,
         now: datetime,
+        actor: Actor,
     ) -> ControlResult:
         record = update_record(changes, schedule, next_execution_at)
         answer = await self.transport.value(
-            UPDATE_STRATEGY, {"p_id": strategy_id, "p": Json(record), "p_now": now}
+            UPDATE_STRATEGY,
+            {"p_id": strategy_id, "p": Json(record), "p_now": now, "p_actor": actor_arg(actor)},
         )
         return read_answer(UPDATE_STRATEGY, control_result, answer)
 
-    async def archive_strategy(self, strategy_id: UUID, now: datetime) -> ControlResult:
-        answer = await self.transport.value(ARCHIVE_STRATEGY, {"p_id": strategy_id, "p_now": now})
+    async def archive_strategy(
+        self, strategy_id: UUID, now: datetime, actor: Actor
+    ) -> ControlResult:
+        answer = await self.transport.value(
+            ARCHIVE_STRATEGY, {"p_id": strategy_id, "p_now": now, "p_actor": actor_arg(actor)}
+        )
         return read_answer(ARCHIVE_STRATEGY, control_result, answer)
 
 

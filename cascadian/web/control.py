@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from cascadian.errors import StoreUnavailable
 from cascadian.schedule import MAX_INTERVAL_MINUTES
-from cascadian.web.deps import Control, Ticks, admin_router
+from cascadian.web.deps import Acting, Control, Ticks, admin_router
 from cascadian.web.responses import error_responses
 
 router = admin_router()
@@ -180,14 +180,14 @@ def _strategy(status: Any) -> StrategyResponse:
     summary="Schedule a strategy and set it running",
 )
 async def start(
-    strategy_id: StrategyId, control: Control, body: StartRequest | None = None
+    strategy_id: StrategyId, control: Control, actor: Acting, body: StartRequest | None = None
 ) -> StrategyResponse:
     """Sets `auto_run`, status `running`, `next_execution_at` to the next slot of the
     schedule (the body changes the schedule), and starts a fresh error streak
     (`error_count` 0). 409 if it is already running, or while a run of it is in flight."""
     body = body or StartRequest()
     return _strategy(
-        await control.start(strategy_id, body.interval_minutes, body.cron, body.timezone)
+        await control.start(strategy_id, actor, body.interval_minutes, body.cron, body.timezone)
     )
 
 
@@ -198,10 +198,10 @@ async def start(
     tags=["strategies"],
     summary="Pause a strategy",
 )
-async def pause(strategy_id: StrategyId, control: Control) -> StrategyResponse:
+async def pause(strategy_id: StrategyId, control: Control, actor: Acting) -> StrategyResponse:
     """Status `paused`, `auto_run` false; the owner is notified. A run in flight finishes
     and is recorded, but does not re-arm it. 409 if already paused."""
-    return _strategy(await control.pause(strategy_id))
+    return _strategy(await control.pause(strategy_id, actor))
 
 
 @router.post(
@@ -211,10 +211,10 @@ async def pause(strategy_id: StrategyId, control: Control) -> StrategyResponse:
     tags=["strategies"],
     summary="Stop a strategy",
 )
-async def stop(strategy_id: StrategyId, control: Control) -> StrategyResponse:
+async def stop(strategy_id: StrategyId, control: Control, actor: Acting) -> StrategyResponse:
     """Status `stopped`, `auto_run` false; the owner is notified. A run in flight finishes
     and is recorded, but does not re-arm it. 409 if already stopped."""
-    return _strategy(await control.stop(strategy_id))
+    return _strategy(await control.stop(strategy_id, actor))
 
 
 @router.post(
@@ -224,11 +224,11 @@ async def stop(strategy_id: StrategyId, control: Control) -> StrategyResponse:
     tags=["strategies"],
     summary="Resume a paused, stopped or auto-paused strategy",
 )
-async def resume(strategy_id: StrategyId, control: Control) -> StrategyResponse:
+async def resume(strategy_id: StrategyId, control: Control, actor: Acting) -> StrategyResponse:
     """Status `running`, `auto_run` true, `error_count` 0 and `last_error` cleared;
     `next_execution_at` is the schedule's next slot from now. 409 if it is already
     running or was never started, or while a run of it is in flight."""
-    return _strategy(await control.resume(strategy_id))
+    return _strategy(await control.resume(strategy_id, actor))
 
 
 @router.get(
@@ -277,11 +277,12 @@ async def execute_now(
     strategy_id: StrategyId,
     control: Control,
     ticks: Ticks,
+    actor: Acting,
 ) -> ExecuteNowResponse:
     """Runs synchronously, within the strategy timeout. It does not move the schedule,
     and counts in the counters and towards the auto-pause like any run. 409 while a run
     of the strategy (scheduled or manual) holds its lease."""
-    report = await ticks.run_now(strategy_id)
+    report = await ticks.run_now(strategy_id, actor)
     if report.record_error:
         raise StoreUnavailable(f"the run finished but was not recorded: {report.record_error}")
     run = await control.execution(report.execution_id)

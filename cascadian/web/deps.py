@@ -1,5 +1,6 @@
-"""FastAPI dependencies: the bearer-secret checks, and the services on app.state as
-typed aliases (`Control`, `Ticks`, `Paper`, `Strategies`) for route signatures.
+"""FastAPI dependencies: the bearer-secret checks, who is acting (`Acting`), and the
+services on app.state as typed aliases (`Control`, `Ticks`, `Paper`, `Strategies`)
+for route signatures.
 
 The secrets are declared to OpenAPI as HTTP bearer schemes (`CronSecret`,
 `AdminApiKey`), so /docs has an Authorize button and "Try it out" sends the key.
@@ -22,6 +23,7 @@ from starlette.responses import Response
 
 from cascadian.config import Settings
 from cascadian.control import ControlService
+from cascadian.data import Actor
 from cascadian.strategies import StrategyService
 from cascadian.tick import TickService
 from cascadian.trading.paper import PaperService
@@ -131,6 +133,19 @@ def get_strategy_service(request: Request) -> StrategyService:
     return service
 
 
+def client_address(request: Request) -> str | None:
+    """The client's address as the server saw it (behind a proxy, the proxy's,
+    unless uvicorn is told to trust its forwarded headers)."""
+    return request.client.host if request.client else None
+
+
+def api_actor(request: Request) -> Actor:
+    """Who acts on an API route: the operator (ADMIN_API_KEY, checked before this),
+    from the client's address."""
+    return Actor.operator("api", client_address(request))
+
+
+Acting = Annotated[Actor, Depends(api_actor)]
 Control = Annotated[ControlService, Depends(get_control_service)]
 Ticks = Annotated[TickService, Depends(get_tick_service)]
 Paper = Annotated[PaperService, Depends(get_paper_service)]

@@ -38,7 +38,7 @@ from cascadian.data import (
 from cascadian.errors import GraphInvalid
 from cascadian.schedule import MAX_INTERVAL_MINUTES
 from cascadian.web.control import NodeLogModel, Page, StrategyStatusModel
-from cascadian.web.deps import Strategies, admin_router
+from cascadian.web.deps import Acting, Strategies, admin_router
 from cascadian.web.responses import error_responses
 from cascadian.workflow.format import Graph, StrategyDocument, document
 
@@ -284,12 +284,14 @@ async def list_strategies(
     tags=TAGS,
     summary="Create a strategy (a draft unless `start`)",
 )
-async def create(body: CreateRequest, strategies: Strategies) -> StrategyDetailResponse:
+async def create(
+    body: CreateRequest, strategies: Strategies, actor: Acting
+) -> StrategyDetailResponse:
     """The graph is checked whole first: one that cannot run gets 422 with every
     problem (`details`: node_id, node_type, field, msg), and nothing is saved. This
     body is what `GET /api/strategies/{id}/export` answers, so an export imports
     unchanged."""
-    return _detail(await strategies.create(body.to_draft(), start=body.start))
+    return _detail(await strategies.create(body.to_draft(), actor, start=body.start))
 
 
 @router.post(
@@ -355,7 +357,7 @@ async def read(strategy_id: StrategyId, strategies: Strategies) -> StrategyDetai
     summary="Edit a strategy: a new graph makes a new version",
 )
 async def update(
-    strategy_id: StrategyId, body: UpdateRequest, strategies: Strategies
+    strategy_id: StrategyId, body: UpdateRequest, strategies: Strategies, actor: Acting
 ) -> StrategyDetailResponse:
     """A `graph` makes a new version, as the original builder does: a new row, the
     current one, with a new id (answered), `version` one more and
@@ -364,7 +366,7 @@ async def update(
     A name, description or schedule alone changes the strategy in place. 409 for an
     old version or an archived strategy, and, for a graph or a schedule, while a
     run holds the lease; 422 for a graph that cannot run."""
-    return _detail(await strategies.update(strategy_id, body.changes()))
+    return _detail(await strategies.update(strategy_id, body.changes(), actor))
 
 
 @router.delete(
@@ -374,10 +376,12 @@ async def update(
     tags=TAGS,
     summary="Archive a strategy: it never runs again; its history is kept",
 )
-async def archive(strategy_id: StrategyId, strategies: Strategies) -> StrategyDetailResponse:
+async def archive(
+    strategy_id: StrategyId, strategies: Strategies, actor: Acting
+) -> StrategyDetailResponse:
     """Status `archived`, `auto_run` off: never claimed, started, resumed or run now
     again. Its runs stay. 409 if already archived, or for an old version."""
-    return _detail(await strategies.archive(strategy_id))
+    return _detail(await strategies.archive(strategy_id, actor))
 
 
 @router.post(

@@ -15,6 +15,26 @@ create sequence strategy_execution_logs_id_seq as bigint owned by strategy_execu
 
 create sequence strategy_watchlists_id_seq as bigint owned by strategy_watchlists.id;
 
+create table cascadian_audit_log (
+    id bigint generated always as identity not null,
+    at timestamp with time zone not null,
+    actor_kind text not null,
+    actor_user_id uuid,
+    source text not null,
+    address text,
+    action text not null,
+    workflow_id uuid,
+    before jsonb,
+    after jsonb,
+    constraint cascadian_audit_log_actor_kind_check CHECK (actor_kind = ANY (ARRAY['operator'::text, 'user'::text, 'system'::text])),
+    constraint cascadian_audit_log_check CHECK ((actor_kind = 'user'::text) = (actor_user_id IS NOT NULL)),
+    constraint cascadian_audit_log_pkey PRIMARY KEY (id),
+    constraint cascadian_audit_log_source_check CHECK (source = ANY (ARRAY['api'::text, 'cli'::text, 'console'::text, 'cron'::text]))
+);
+CREATE INDEX cascadian_audit_log_at_idx ON public.cascadian_audit_log USING btree (at, id);
+CREATE INDEX cascadian_audit_log_user_idx ON public.cascadian_audit_log USING btree (actor_user_id, at, id) WHERE (actor_user_id IS NOT NULL);
+CREATE INDEX cascadian_audit_log_workflow_idx ON public.cascadian_audit_log USING btree (workflow_id, at, id) WHERE (workflow_id IS NOT NULL);
+
 create table cascadian_book_history (
     token_id text not null,
     seen_at timestamp with time zone not null,
@@ -409,6 +429,29 @@ CREATE INDEX workflow_sessions_list_owner_idx ON public.workflow_sessions USING 
 CREATE INDEX workflow_sessions_parent_idx ON public.workflow_sessions USING btree (parent_workflow_id) WHERE (parent_workflow_id IS NOT NULL);
 CREATE TRIGGER cascadian_clear_trading_halt AFTER UPDATE OF auto_run ON workflow_sessions FOR EACH ROW WHEN (new.auto_run AND NOT COALESCE(old.auto_run, false)) EXECUTE FUNCTION cascadian_clear_trading_halt_v1();
 
+create function cascadian_actor_user_v1(p_actor jsonb)
+returns uuid
+language plpgsql immutable
+as $$
+declare
+    v_kind text := p_actor ->> 'kind';
+begin
+    if jsonb_typeof(p_actor) is distinct from 'object'
+       or v_kind is null or v_kind not in ('operator', 'user', 'system') then
+        raise exception 'an actor needs a kind: operator, user or system' using errcode = '22023';
+    elsif (p_actor ->> 'source') is null
+          or (p_actor ->> 'source') not in ('api', 'cli', 'console', 'cron') then
+        raise exception 'an actor needs a source: api, cli, console or cron'
+            using errcode = '22023';
+    elsif v_kind = 'user' and (p_actor ->> 'user_id') is null then
+        raise exception 'a user actor needs the user''s id' using errcode = '22023';
+    elsif v_kind <> 'user' and (p_actor ->> 'user_id') is not null then
+        raise exception 'only a user actor has a user id' using errcode = '22023';
+    end if;
+    return (p_actor ->> 'user_id')::uuid;
+end;
+$$;
+
 create function cascadian_add_to_watchlist_v1(p_workflow_id uuid, p_execution_id uuid, p_entries jsonb)
 returns TABLE(added integer, duplicates integer)
 language sql volatile
@@ -454,6 +497,37 @@ begin
 end;
 $$;
 
+create function cascadian_archive_strategy_v2(p_id uuid, p_now timestamp with time zone, p_actor jsonb)
+returns text
+language plpgsql volatile
+as $$
+declare
+    v_user uuid := cascadian_actor_user_v1(p_actor);
+    s workflow_sessions%rowtype;
+    v_after workflow_sessions%rowtype;
+begin
+    select * into s from workflow_sessions w
+    where w.id = p_id and (v_user is null or w.user_id = v_user)
+    for update;
+    if not found then
+        return 'not_found';
+    elsif not s.is_current_version then
+        return 'superseded';
+    elsif s.status = 'archived' then
+        return 'archived';
+    end if;
+    update workflow_sessions w
+    set status = 'archived', auto_run = false, next_execution_at = null, updated_at = p_now
+    where w.id = p_id
+    returning * into v_after;
+    perform cascadian_audit_v1(
+        p_actor, 'archive', p_id, cascadian_audit_fields_v1(s), cascadian_audit_fields_v1(v_after),
+        p_now
+    );
+    return 'ok';
+end;
+$$;
+
 create function cascadian_archived_v1(p_id uuid)
 returns boolean
 language sql volatile
@@ -462,6 +536,50 @@ as $$
         (select s.status = 'archived' from workflow_sessions s where s.id = p_id for update),
         false
     );
+$$;
+
+create function cascadian_audit_fields_v1(s workflow_sessions)
+returns jsonb
+language sql immutable
+as $$
+    select coalesce(jsonb_object_agg(f.key, f.value), '{}'::jsonb)
+    from jsonb_each(to_jsonb(s)) f
+    where f.key in (
+        'id', 'user_id', 'name', 'description', 'status', 'auto_run',
+        'execution_interval_minutes', 'cron_expression', 'timezone', 'next_execution_at',
+        'error_count', 'last_error', 'version', 'is_current_version'
+    );
+$$;
+
+create function cascadian_audit_v1(p_actor jsonb, p_action text, p_workflow_id uuid, p_before jsonb, p_after jsonb, p_now timestamp with time zone)
+returns void
+language sql volatile
+as $$
+    with changed as (
+        select k.key
+        from (
+            select jsonb_object_keys(coalesce(p_before, '{}'::jsonb)) as key
+            union
+            select jsonb_object_keys(coalesce(p_after, '{}'::jsonb))
+        ) k
+        where p_before -> k.key is distinct from p_after -> k.key
+          and (p_before is not null or jsonb_typeof(p_after -> k.key) <> 'null')
+    )
+    insert into cascadian_audit_log (
+        at, actor_kind, actor_user_id, source, address, action, workflow_id, before, after
+    )
+    select
+        p_now,
+        p_actor ->> 'kind',
+        (p_actor ->> 'user_id')::uuid,
+        p_actor ->> 'source',
+        left(p_actor ->> 'address', 100),
+        p_action,
+        p_workflow_id,
+        case when p_before is not null then
+            coalesce((select jsonb_object_agg(c.key, p_before -> c.key) from changed c), '{}')
+        end,
+        coalesce((select jsonb_object_agg(c.key, p_after -> c.key) from changed c), '{}');
 $$;
 
 create function cascadian_backlog_v1(p_now timestamp with time zone)
@@ -642,6 +760,73 @@ begin
         return;
     end if;
     return query select * from cascadian_claim_manual_v2(p_id, p_now, p_lease_seconds);
+end;
+$$;
+
+create function cascadian_claim_manual_v4(p_id uuid, p_now timestamp with time zone, p_lease_seconds double precision, p_actor jsonb)
+returns TABLE(result text, execution_id uuid, workflow_id uuid, user_id uuid, name text, nodes text, edges text, variables text, trigger text, execution_interval_minutes integer, cron_expression text, timezone text, scheduled_for timestamp with time zone, attempt integer, lease_expires_at timestamp with time zone, next_execution_at timestamp with time zone)
+language plpgsql volatile
+as $$
+declare
+    v_user uuid := cascadian_actor_user_v1(p_actor);
+    s workflow_sessions%rowtype;
+begin
+    select * into s from workflow_sessions w
+    where w.id = p_id and (v_user is null or w.user_id = v_user)
+    for update;
+    if not found then
+        result := 'not_found';
+        return next;
+        return;
+    elsif s.status = 'archived' then
+        result := 'archived';
+        return next;
+        return;
+    elsif not s.is_current_version then
+        result := 'superseded';
+        return next;
+        return;
+    elsif s.lease_expires_at > p_now then
+        result := 'run_in_flight';
+        return next;
+        return;
+    end if;
+
+    if s.lease_token is not null then
+        update workflow_executions e
+        set status = 'cancelled',
+            execution_completed_at = p_now,
+            error_message = 'abandoned: the lease expired before the run was recorded'
+        where e.id = s.lease_token and e.status = 'running';
+    end if;
+
+    update workflow_sessions w
+    set lease_token = gen_random_uuid(),
+        lease_expires_at = p_now + make_interval(secs => p_lease_seconds)
+    where w.id = p_id
+    returning * into s;
+
+    insert into workflow_executions (
+        id, workflow_id, user_id, execution_started_at, status,
+        trigger_kind, scheduled_for, attempt, workflow_snapshot
+    )
+    values (
+        s.lease_token, s.id, s.user_id, p_now, 'running', 'manual', null, 1,
+        jsonb_build_object(
+            'name', s.name, 'nodes', s.nodes, 'edges', s.edges,
+            'variables', s.variables, 'trigger', s.trigger, 'version', s.version
+        )
+    );
+    perform cascadian_audit_v1(
+        p_actor, 'run_now', p_id, '{}'::jsonb, jsonb_build_object('execution_id', s.lease_token),
+        p_now
+    );
+
+    return query select
+        'ok'::text, s.lease_token, s.id, s.user_id, s.name, s.nodes::text, s.edges::text,
+        coalesce(s.variables, '{}'::jsonb)::text, s.trigger::text,
+        coalesce(s.execution_interval_minutes, 5), s.cron_expression, s.timezone,
+        null::timestamptz, 1, s.lease_expires_at, s.next_execution_at;
 end;
 $$;
 
@@ -867,6 +1052,46 @@ begin
     )
     returning id into v_id;
     return v_id;
+end;
+$$;
+
+create function cascadian_create_strategy_v2(p jsonb, p_now timestamp with time zone, p_actor jsonb)
+returns uuid
+language plpgsql volatile
+as $$
+declare
+    v_user uuid := cascadian_actor_user_v1(p_actor);
+    v_start boolean := coalesce((p ->> 'start')::boolean, false);
+    s workflow_sessions%rowtype;
+begin
+    insert into workflow_sessions (
+        user_id, name, description, nodes, edges, variables, trigger, status, auto_run,
+        execution_interval_minutes, cron_expression, timezone, next_execution_at,
+        created_at, updated_at
+    )
+    values (
+        coalesce(v_user, (p ->> 'user_id')::uuid),
+        p ->> 'name',
+        p ->> 'description',
+        coalesce(p -> 'nodes', '[]'::jsonb),
+        coalesce(p -> 'edges', '[]'::jsonb),
+        coalesce(p -> 'variables', '{}'::jsonb),
+        case when jsonb_typeof(p -> 'trigger') = 'object' then p -> 'trigger' end,
+        case when v_start then 'running' else 'draft' end,
+        v_start,
+        coalesce((p ->> 'interval_minutes')::integer, 5),
+        p ->> 'cron',
+        coalesce(p ->> 'timezone', 'UTC'),
+        case when v_start then (p ->> 'next_execution_at')::timestamptz end,
+        p_now,
+        p_now
+    )
+    returning * into s;
+    perform cascadian_audit_v1(
+        p_actor, case when p ->> 'origin' = 'import' then 'import' else 'create' end, s.id,
+        null, cascadian_audit_fields_v1(s), p_now
+    );
+    return s.id;
 end;
 $$;
 
@@ -1513,6 +1738,60 @@ begin
 end;
 $$;
 
+create function cascadian_halt_v4(p_id uuid, p_status text, p_now timestamp with time zone, p_actor jsonb)
+returns text
+language plpgsql volatile
+as $$
+declare
+    v_user uuid := cascadian_actor_user_v1(p_actor);
+    s workflow_sessions%rowtype;
+    v_after workflow_sessions%rowtype;
+begin
+    if p_status not in ('paused', 'stopped') then
+        raise exception 'cascadian_halt_v4: p_status must be paused or stopped, not %', p_status;
+    end if;
+
+    select * into s from workflow_sessions w
+    where w.id = p_id and (v_user is null or w.user_id = v_user)
+    for update;
+    if not found then
+        return 'not_found';
+    elsif s.status = 'archived' then
+        return 'archived';
+    elsif s.status = p_status and not s.auto_run then
+        return 'already_' || p_status;
+    end if;
+
+    update workflow_sessions w
+    set auto_run = false, status = p_status, updated_at = p_now
+    where w.id = p_id
+    returning * into v_after;
+    perform cascadian_audit_v1(
+        p_actor, case when p_status = 'paused' then 'pause' else 'stop' end, p_id,
+        cascadian_audit_fields_v1(s), cascadian_audit_fields_v1(v_after), p_now
+    );
+
+    begin
+        perform cascadian_send_notification_v1(
+            s.user_id, s.id, 'strategy_' || p_status,
+            'Strategy ' || p_status || ': ' || s.name,
+            format(
+                'Strategy "%s" was %s by %s.', s.name, p_status,
+                case p_actor ->> 'kind' when 'user' then 'you' when 'system' then 'cascadian'
+                    else 'an operator' end
+            ),
+            '/strategies/' || s.id,
+            'normal',
+            jsonb_build_object('previous_status', s.status),
+            p_now
+        );
+    exception when others then
+        raise warning 'cascadian_halt_v4: notification for strategy % not sent: %', s.id, sqlerrm;
+    end;
+    return 'ok';
+end;
+$$;
+
 create function cascadian_history_markets_v1(p_from timestamp with time zone, p_to timestamp with time zone, p_grace_seconds double precision)
 returns jsonb
 language sql stable
@@ -1917,6 +2196,82 @@ begin
             'updated_at', p_now
         )
     )).*;
+    return query select 'ok'::text, v_new;
+end;
+$$;
+
+create function cascadian_new_version_v2(p_id uuid, p jsonb, p_now timestamp with time zone, p_actor jsonb)
+returns TABLE(result text, id uuid)
+language plpgsql volatile
+as $$
+declare
+    v_user uuid := cascadian_actor_user_v1(p_actor);
+    s workflow_sessions%rowtype;
+    v_after workflow_sessions%rowtype;
+    v_new uuid := gen_random_uuid();
+    v_schedule boolean := coalesce((p ->> 'schedule')::boolean, false);
+    v_scheduled boolean;
+begin
+    select * into s from workflow_sessions w
+    where w.id = p_id and (v_user is null or w.user_id = v_user)
+    for update;
+    if not found then
+        return query select 'not_found'::text, null::uuid;
+        return;
+    elsif not s.is_current_version then
+        return query select 'superseded'::text, null::uuid;
+        return;
+    elsif s.status = 'archived' then
+        return query select 'archived'::text, null::uuid;
+        return;
+    elsif s.lease_expires_at > p_now then
+        return query select 'run_in_flight'::text, null::uuid;
+        return;
+    end if;
+
+    v_scheduled := coalesce(s.auto_run, false) and s.status in ('running', 'error');
+    update workflow_sessions w
+    set is_current_version = false, updated_at = p_now
+    where w.id = p_id;
+
+    insert into workflow_sessions
+    select (jsonb_populate_record(
+        null::workflow_sessions,
+        to_jsonb(s) || jsonb_build_object(
+            'id', v_new,
+            'version', coalesce(s.version, 1) + 1,
+            'parent_workflow_id', s.id,
+            'is_current_version', true,
+            'nodes', coalesce(p -> 'nodes', s.nodes),
+            'edges', coalesce(p -> 'edges', s.edges),
+            'variables', coalesce(p -> 'variables', s.variables, '{}'::jsonb),
+            'trigger', case when p ? 'trigger' then p -> 'trigger' else to_jsonb(s.trigger) end,
+            'name', coalesce(p ->> 'name', s.name),
+            'description', case when p ? 'description' then p ->> 'description'
+                else s.description end,
+            'execution_interval_minutes', case when v_schedule
+                then (p ->> 'interval_minutes')::integer else s.execution_interval_minutes end,
+            'cron_expression', case when v_schedule then p ->> 'cron' else s.cron_expression end,
+            'timezone', case when v_schedule then p ->> 'timezone' else s.timezone end,
+            'next_execution_at', case when v_schedule and v_scheduled
+                then (p ->> 'next_execution_at')::timestamptz else s.next_execution_at end,
+            'execution_count', 0,
+            'success_count', 0,
+            'error_count', 0,
+            'average_execution_time_ms', null,
+            'last_executed_at', null,
+            'last_error', null,
+            'lease_token', null,
+            'lease_expires_at', null,
+            'created_at', p_now,
+            'updated_at', p_now
+        )
+    )).*
+    returning * into v_after;
+    perform cascadian_audit_v1(
+        p_actor, 'new_version', v_new, cascadian_audit_fields_v1(s),
+        cascadian_audit_fields_v1(v_after), p_now
+    );
     return query select 'ok'::text, v_new;
 end;
 $$;
@@ -3344,6 +3699,49 @@ begin
 end;
 $$;
 
+create function cascadian_resume_v4(p_id uuid, p_now timestamp with time zone, p_next timestamp with time zone, p_actor jsonb)
+returns text
+language plpgsql volatile
+as $$
+declare
+    v_user uuid := cascadian_actor_user_v1(p_actor);
+    s workflow_sessions%rowtype;
+    v_after workflow_sessions%rowtype;
+begin
+    select * into s from workflow_sessions w
+    where w.id = p_id and (v_user is null or w.user_id = v_user)
+    for update;
+    if not found then
+        return 'not_found';
+    elsif s.status = 'archived' then
+        return 'archived';
+    elsif not s.is_current_version then
+        return 'superseded';
+    elsif s.auto_run and s.status = 'running' then
+        return 'already_running';
+    elsif s.status not in ('paused', 'stopped', 'error', 'running') then
+        return 'not_resumable';
+    elsif s.lease_expires_at > p_now then
+        return 'run_in_flight';
+    end if;
+
+    update workflow_sessions w
+    set auto_run = true,
+        status = 'running',
+        error_count = 0,
+        last_error = null,
+        next_execution_at = p_next,
+        updated_at = p_now
+    where w.id = p_id
+    returning * into v_after;
+    perform cascadian_audit_v1(
+        p_actor, 'resume', p_id, cascadian_audit_fields_v1(s), cascadian_audit_fields_v1(v_after),
+        p_now
+    );
+    return 'ok';
+end;
+$$;
+
 create function cascadian_schedule_lag_v1(p_id uuid, p_limit integer)
 returns TABLE(runs integer, last_lag_seconds double precision, average_lag_seconds double precision, max_lag_seconds double precision, last_scheduled_for timestamp with time zone)
 language sql stable
@@ -3623,6 +4021,50 @@ begin
 end;
 $$;
 
+create function cascadian_start_v4(p_id uuid, p_now timestamp with time zone, p_interval integer, p_cron text, p_timezone text, p_next timestamp with time zone, p_actor jsonb)
+returns text
+language plpgsql volatile
+as $$
+declare
+    v_user uuid := cascadian_actor_user_v1(p_actor);
+    s workflow_sessions%rowtype;
+    v_after workflow_sessions%rowtype;
+begin
+    select * into s from workflow_sessions w
+    where w.id = p_id and (v_user is null or w.user_id = v_user)
+    for update;
+    if not found then
+        return 'not_found';
+    elsif s.status = 'archived' then
+        return 'archived';
+    elsif not s.is_current_version then
+        return 'superseded';
+    elsif s.auto_run and s.status = 'running' then
+        return 'already_running';
+    elsif s.lease_expires_at > p_now then
+        return 'run_in_flight';
+    end if;
+
+    update workflow_sessions w
+    set auto_run = true,
+        status = 'running',
+        error_count = 0,
+        last_error = null,
+        execution_interval_minutes = p_interval,
+        cron_expression = p_cron,
+        timezone = p_timezone,
+        next_execution_at = p_next,
+        updated_at = p_now
+    where w.id = p_id
+    returning * into v_after;
+    perform cascadian_audit_v1(
+        p_actor, 'start', p_id, cascadian_audit_fields_v1(s), cascadian_audit_fields_v1(v_after),
+        p_now
+    );
+    return 'ok';
+end;
+$$;
+
 create function cascadian_strategies_v1(p_now timestamp with time zone, p_id uuid, p_limit integer, p_offset integer)
 returns TABLE(id uuid, user_id uuid, name text, status text, auto_run boolean, execution_interval_minutes integer, cron_expression text, timezone text, next_execution_at timestamp with time zone, last_executed_at timestamp with time zone, execution_count integer, success_count integer, error_count integer, success_rate double precision, average_execution_time_ms integer, last_error text, run_in_flight boolean, lease_expires_at timestamp with time zone)
 language sql stable
@@ -3750,6 +4192,53 @@ begin
         end,
         updated_at = p_now
     where w.id = p_id;
+    return 'ok';
+end;
+$$;
+
+create function cascadian_update_strategy_v2(p_id uuid, p jsonb, p_now timestamp with time zone, p_actor jsonb)
+returns text
+language plpgsql volatile
+as $$
+declare
+    v_user uuid := cascadian_actor_user_v1(p_actor);
+    s workflow_sessions%rowtype;
+    v_after workflow_sessions%rowtype;
+    v_schedule boolean := coalesce((p ->> 'schedule')::boolean, false);
+begin
+    select * into s from workflow_sessions w
+    where w.id = p_id and (v_user is null or w.user_id = v_user)
+    for update;
+    if not found then
+        return 'not_found';
+    elsif not s.is_current_version then
+        return 'superseded';
+    elsif s.status = 'archived' then
+        return 'archived';
+    elsif v_schedule and s.lease_expires_at > p_now then
+        return 'run_in_flight';
+    end if;
+
+    update workflow_sessions w
+    set name = coalesce(p ->> 'name', w.name),
+        description = case when p ? 'description' then p ->> 'description'
+            else w.description end,
+        execution_interval_minutes = case when v_schedule
+            then (p ->> 'interval_minutes')::integer else w.execution_interval_minutes end,
+        cron_expression = case when v_schedule then p ->> 'cron' else w.cron_expression end,
+        timezone = case when v_schedule then p ->> 'timezone' else w.timezone end,
+        next_execution_at = case
+            when v_schedule and w.auto_run and w.status in ('running', 'error')
+                then (p ->> 'next_execution_at')::timestamptz
+            else w.next_execution_at
+        end,
+        updated_at = p_now
+    where w.id = p_id
+    returning * into v_after;
+    perform cascadian_audit_v1(
+        p_actor, 'update', p_id, cascadian_audit_fields_v1(s), cascadian_audit_fields_v1(v_after),
+        p_now
+    );
     return 'ok';
 end;
 $$;

@@ -24,7 +24,7 @@ from cascadian.data import RunOutcome, RunResult, Schedule
 from cascadian.errors import StoreReplyMalformed, StoreUnavailable
 from cascadian.store import console, control, runs, strategies
 from cascadian.store.sql_store import SqlStore
-from tests.factories import add_strategy
+from tests.factories import OPERATOR, add_strategy
 from tests.supabase_forwarder import PostgrestForwarder
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
@@ -152,13 +152,13 @@ Call = Callable[[SqlStore], Awaitable[object]]
 # Each call, and an answer to it that cannot be read.
 NAMED_ANSWERS: list[tuple[str, Call, bytes]] = [
     (runs.CLAIM_DUE, lambda s: s.claim_due(NOW, 25, 120.0), LACKING_KEYS),
-    (runs.CLAIM_MANUAL, lambda s: s.claim_manual(SID, NOW, 120.0), LACKING_KEYS),
+    (runs.CLAIM_MANUAL, lambda s: s.claim_manual(SID, NOW, 120.0, OPERATOR), LACKING_KEYS),
     (runs.NEXT_DUE, lambda s: s.next_due(NOW), b'"not a time"'),
     (runs.TICKS, lambda s: s.ticks(10), b'[{"id": "not a uuid"}]'),
-    (control.START, lambda s: s.start(SID, Schedule(5), NOW, NOW), b'"perhaps"'),
-    (control.HALT, lambda s: s.pause(SID, NOW), b'"perhaps"'),
+    (control.START, lambda s: s.start(SID, Schedule(5), NOW, NOW, OPERATOR), b'"perhaps"'),
+    (control.HALT, lambda s: s.pause(SID, NOW, OPERATOR), b'"perhaps"'),
     (control.STRATEGIES, lambda s: s.strategy_status(SID, NOW), b'[{"id": 7}]'),
-    (strategies.ARCHIVE_STRATEGY, lambda s: s.archive_strategy(SID, NOW), b'"perhaps"'),
+    (strategies.ARCHIVE_STRATEGY, lambda s: s.archive_strategy(SID, NOW, OPERATOR), b'"perhaps"'),
     (strategies.STRATEGY, lambda s: s.strategy(SID, NOW), b'{"id": "x"}'),
     (console.CONSOLE_OVERVIEW, lambda s: s.console_overview(NOW), b'{"in_flight": 1}'),
 ]

@@ -27,7 +27,7 @@ from cascadian.data import (
 from cascadian.outcome import Counters, apply
 from cascadian.ports import Store
 from cascadian.reports import TickReport
-from tests.factories import USER, add_strategy, rows, strategy
+from tests.factories import OPERATOR, USER, add_strategy, rows, strategy
 
 # The key scenarios: on a fresh database and on one shaped like an existing deployment.
 pytestmark = pytest.mark.both_schemas
@@ -356,7 +356,7 @@ async def test_a_manual_claim_runs_any_strategy_once_without_moving_its_schedule
     any_store: Store, db: Any
 ) -> None:
     sid = add_strategy(db, next_execution_at=LATER, status="paused", auto_run=False)
-    claim = await any_store.claim_manual(sid, NOW, 60)
+    claim = await any_store.claim_manual(sid, NOW, 60, OPERATOR)
     assert claim.result == "ok" and claim.run is not None
     run = claim.run
     assert run.manual and run.workflow.id == sid and run.next_execution_at == LATER
@@ -368,9 +368,9 @@ async def test_a_manual_claim_runs_any_strategy_once_without_moving_its_schedule
         "scheduled_for": None,
         "status": "running",
     }
-    again = await any_store.claim_manual(sid, NOW + timedelta(seconds=1), 60)
+    again = await any_store.claim_manual(sid, NOW + timedelta(seconds=1), 60, OPERATOR)
     assert (again.result, again.run) == ("run_in_flight", None)
-    assert (await any_store.claim_manual(uuid.uuid4(), NOW, 60)).result == "not_found"
+    assert (await any_store.claim_manual(uuid.uuid4(), NOW, 60, OPERATOR)).result == "not_found"
 
 
 async def test_cancelled_runs_give_their_slot_back_for_another_attempt(
@@ -394,7 +394,7 @@ async def test_cancelled_runs_give_their_slot_back_for_another_attempt(
 async def test_start_pause_stop_and_resume_answer_result_codes(any_store: Any, db: Any) -> None:
     sid = add_strategy(db, next_execution_at=None, status="draft", auto_run=False, name="Mo")
     hourly = Schedule(interval_minutes=60, cron="0 * * * *", timezone="Europe/Paris")
-    assert await any_store.start(sid, hourly, LATER, NOW) == "ok"
+    assert await any_store.start(sid, hourly, LATER, NOW, OPERATOR) == "ok"
     s = strategy(db, sid)
     assert (s["status"], s["auto_run"], s["next_execution_at"]) == ("running", True, LATER)
     assert (s["execution_interval_minutes"], s["cron_expression"], s["timezone"]) == (
@@ -402,26 +402,26 @@ async def test_start_pause_stop_and_resume_answer_result_codes(any_store: Any, d
         "0 * * * *",
         "Europe/Paris",
     )
-    assert await any_store.start(sid, hourly, LATER, NOW) == "already_running"
-    assert await any_store.pause(sid, NOW) == "ok"
-    assert await any_store.pause(sid, NOW) == "already_paused"
-    assert await any_store.stop(sid, NOW) == "ok"
-    assert await any_store.stop(sid, NOW) == "already_stopped"
+    assert await any_store.start(sid, hourly, LATER, NOW, OPERATOR) == "already_running"
+    assert await any_store.pause(sid, NOW, OPERATOR) == "ok"
+    assert await any_store.pause(sid, NOW, OPERATOR) == "already_paused"
+    assert await any_store.stop(sid, NOW, OPERATOR) == "ok"
+    assert await any_store.stop(sid, NOW, OPERATOR) == "already_stopped"
     assert [n["title"] for n in rows(db, "select title from notifications order by id")] == [
         "Strategy paused: Mo",
         "Strategy stopped: Mo",
     ]
-    assert await any_store.resume(sid, LATER, NOW) == "ok"
-    assert await any_store.resume(sid, LATER, NOW) == "already_running"
-    assert await any_store.pause(uuid.uuid4(), NOW) == "not_found"
+    assert await any_store.resume(sid, LATER, NOW, OPERATOR) == "ok"
+    assert await any_store.resume(sid, LATER, NOW, OPERATOR) == "already_running"
+    assert await any_store.pause(uuid.uuid4(), NOW, OPERATOR) == "not_found"
 
 
 async def test_a_strategy_with_a_run_in_flight_cannot_be_restarted(any_store: Any, db: Any) -> None:
     sid = add_strategy(db, next_execution_at=NOW)
     await claim_one(any_store)
-    assert await any_store.stop(sid, NOW) == "ok"  # the run finishes; it is not re-armed
-    assert await any_store.resume(sid, LATER, NOW) == "run_in_flight"
-    assert await any_store.start(sid, Schedule(5), LATER, NOW) == "run_in_flight"
+    assert await any_store.stop(sid, NOW, OPERATOR) == "ok"  # the run finishes; it is not re-armed
+    assert await any_store.resume(sid, LATER, NOW, OPERATOR) == "run_in_flight"
+    assert await any_store.start(sid, Schedule(5), LATER, NOW, OPERATOR) == "run_in_flight"
 
 
 async def test_strategy_status_reports_counters_rate_and_the_lease(any_store: Any, db: Any) -> None:

@@ -12,7 +12,7 @@ import pytest
 
 from cascadian.data import ClaimedRun, RunOutcome, RunResult, Schedule
 from cascadian.store.sql_store import SqlStore
-from tests.factories import add_strategy, rows, strategy
+from tests.factories import OPERATOR, add_strategy, rows, strategy
 
 # The key scenarios: on a fresh database and on one shaped like an existing deployment.
 pytestmark = pytest.mark.both_schemas
@@ -38,7 +38,7 @@ async def test_stop_during_a_run_records_the_outcome_but_does_not_rearm(
 ) -> None:
     sid = add_strategy(db, next_execution_at=NOW)
     [claim] = await store.claim_due(NOW, 10, 60)
-    assert await store.stop(sid, NOW) == "ok"
+    assert await store.stop(sid, NOW, OPERATOR) == "ok"
     [rec] = await store.finish_runs([outcome(claim, ok())], 3)
     assert rec.accepted
     s = strategy(db, sid)
@@ -51,8 +51,8 @@ async def test_pause_and_stop_notify_the_owner_with_normal_priority(
     store: SqlStore, db: Any
 ) -> None:
     sid = add_strategy(db, next_execution_at=NOW, name="Arb")
-    assert await store.pause(sid, NOW) == "ok"
-    assert await store.stop(sid, NOW) == "ok"
+    assert await store.pause(sid, NOW, OPERATOR) == "ok"
+    assert await store.stop(sid, NOW, OPERATOR) == "ok"
     notes = rows(
         db, "select type, priority, link, message, metadata from notifications order by id"
     )
@@ -78,7 +78,7 @@ async def test_resume_after_an_auto_pause_clears_the_error_state(store: SqlStore
     s = strategy(db, sid)
     assert (s["status"], s["auto_run"], s["error_count"]) == ("error", False, 3)
 
-    assert await store.resume(sid, LATER, NOW) == "ok"
+    assert await store.resume(sid, LATER, NOW, OPERATOR) == "ok"
     s = strategy(db, sid)
     assert (s["status"], s["auto_run"], s["error_count"], s["last_error"]) == (
         "running",
@@ -92,10 +92,10 @@ async def test_resume_after_an_auto_pause_clears_the_error_state(store: SqlStore
 
 async def test_only_a_halted_or_errored_strategy_is_resumed(store: SqlStore, db: Any) -> None:
     draft = add_strategy(db, next_execution_at=None, status="draft", auto_run=False)
-    assert await store.resume(draft, LATER, NOW) == "not_resumable"
+    assert await store.resume(draft, LATER, NOW, OPERATOR) == "not_resumable"
     # A successful manual run of an auto-paused strategy leaves it running, unscheduled.
     idle = add_strategy(db, next_execution_at=NOW, status="running", auto_run=False)
-    assert await store.resume(idle, LATER, NOW) == "ok"
+    assert await store.resume(idle, LATER, NOW, OPERATOR) == "ok"
     assert strategy(db, idle)["auto_run"] is True
 
 
@@ -103,7 +103,7 @@ async def test_a_manual_run_holds_the_lease_against_scheduled_claims(
     store: SqlStore, db: Any
 ) -> None:
     sid = add_strategy(db, next_execution_at=NOW)
-    manual = await store.claim_manual(sid, NOW, 60)
+    manual = await store.claim_manual(sid, NOW, 60, OPERATOR)
     assert manual.run is not None
     assert await store.claim_due(NOW + timedelta(seconds=30), 10, 60) == []
     await store.finish_runs([outcome(manual.run, ok(), manual.run.next_execution_at)], 3)
@@ -115,8 +115,8 @@ async def test_a_manual_run_holds_the_lease_against_scheduled_claims(
 
 async def test_a_manual_claim_cancels_the_row_of_an_abandoned_run(store: SqlStore, db: Any) -> None:
     sid = add_strategy(db, next_execution_at=LATER)
-    dead = await store.claim_manual(sid, NOW, 60)
-    again = await store.claim_manual(sid, NOW + timedelta(seconds=61), 60)
+    dead = await store.claim_manual(sid, NOW, 60, OPERATOR)
+    again = await store.claim_manual(sid, NOW + timedelta(seconds=61), 60, OPERATOR)
     assert dead.run is not None and again.run is not None
     by_id = {
         r["id"]: r for r in rows(db, "select id, status, error_message from workflow_executions")
@@ -132,7 +132,7 @@ async def test_a_manual_run_of_a_strategy_without_a_next_slot_keeps_it_without_o
     store: SqlStore, db: Any
 ) -> None:
     sid = add_strategy(db, next_execution_at=None, status="draft", auto_run=False)
-    manual = await store.claim_manual(sid, NOW, 60)
+    manual = await store.claim_manual(sid, NOW, 60, OPERATOR)
     assert manual.run is not None and manual.run.next_execution_at is None
     [rec] = await store.finish_runs([outcome(manual.run, ok(), None)], 3)
     assert rec.accepted
@@ -146,7 +146,7 @@ async def test_start_of_an_auto_paused_strategy_begins_a_fresh_error_streak(
     sid = add_strategy(
         db, next_execution_at=NOW, status="error", auto_run=False, error_count=3, last_error="x"
     )
-    assert await store.start(sid, Schedule(5), LATER, NOW) == "ok"
+    assert await store.start(sid, Schedule(5), LATER, NOW, OPERATOR) == "ok"
     s = strategy(db, sid)
     assert (s["status"], s["auto_run"], s["error_count"], s["last_error"]) == (
         "running",
@@ -160,11 +160,11 @@ async def test_start_writes_the_schedule_it_is_given(store: SqlStore, db: Any) -
     sid = add_strategy(
         db, next_execution_at=None, status="stopped", auto_run=False, cron="* * * * *"
     )
-    assert await store.start(sid, Schedule(10), LATER, NOW) == "ok"
+    assert await store.start(sid, Schedule(10), LATER, NOW, OPERATOR) == "ok"
     s = strategy(db, sid)
     assert (s["cron_expression"], s["execution_interval_minutes"], s["timezone"]) == (
         None,
         10,
         "UTC",
     )
-    assert await store.start(uuid.uuid4(), Schedule(10), LATER, NOW) == "not_found"
+    assert await store.start(uuid.uuid4(), Schedule(10), LATER, NOW, OPERATOR) == "not_found"

@@ -19,7 +19,7 @@ from cascadian.data import (
     StrategyQuery,
 )
 from cascadian.ports import FullStore
-from tests.factories import USER, add_strategy, rows, strategy
+from tests.factories import OPERATOR, USER, add_strategy, rows, strategy
 
 pytestmark = pytest.mark.both_schemas
 
@@ -29,7 +29,7 @@ GRAPH = StrategyGraph([{"id": "start", "type": "start", "data": {"config": {}}}]
 
 async def test_create_read_and_list_over_both_transports(any_store: FullStore, db: Any) -> None:
     draft = StrategyDraft(USER, "made", GRAPH, Schedule(10, "0 9 * * *", "Europe/Paris"), "d")
-    sid = await any_store.create_strategy(draft, True, NOW + timedelta(hours=1), NOW)
+    sid = await any_store.create_strategy(draft, True, NOW + timedelta(hours=1), NOW, OPERATOR)
     s = await any_store.strategy(sid, NOW)
     assert s is not None
     assert (s.name, s.description, s.status, s.auto_run, s.version) == (
@@ -60,7 +60,9 @@ async def test_a_new_version_copies_every_other_column_and_starts_fresh_counters
     )
     for column, value in extra.items():  # the builder's own columns, as it saves them
         db.execute(f"update workflow_sessions set {column} = %s where id = %s", (value, sid))
-    result, new_id = await any_store.new_version(sid, StrategyChanges(graph=GRAPH), None, None, NOW)
+    result, new_id = await any_store.new_version(
+        sid, StrategyChanges(graph=GRAPH), None, None, NOW, OPERATOR
+    )
     assert result == "ok" and new_id is not None
     old, new = strategy(db, sid), strategy(db, new_id)
     assert (old["is_current_version"], old["execution_count"]) == (False, 9)
@@ -71,7 +73,9 @@ async def test_a_new_version_copies_every_other_column_and_starts_fresh_counters
     for column, value in extra.items():
         assert new[column] == value
     # A version of a version: the oldest finds the current one down the line.
-    _, third = await any_store.new_version(new_id, StrategyChanges(graph=GRAPH), None, None, NOW)
+    _, third = await any_store.new_version(
+        new_id, StrategyChanges(graph=GRAPH), None, None, NOW, OPERATOR
+    )
     first = await any_store.strategy(sid, NOW)
     assert first is not None and first.current_version_id == third
 
@@ -99,14 +103,16 @@ async def test_archiving_during_a_run_records_it_and_never_rearms(
 ) -> None:
     sid = add_strategy(db, next_execution_at=NOW)
     [claim] = await store.claim_due(NOW, 10, 60)
-    assert await store.archive_strategy(sid, NOW) == "ok"
+    assert await store.archive_strategy(sid, NOW, OPERATOR) == "ok"
     done = RunOutcome(claim.execution_id, sid, RunResult(True, {}, [], 1, 5), NOW, NOW)
     [recorded] = await store.finish_runs([done], 3)
     assert recorded.accepted
     s = strategy(db, sid)
     assert (s["status"], s["auto_run"], s["execution_count"]) == ("archived", False, 1)
     assert await store.claim_due(NOW + timedelta(days=1), 10, 60) == []
-    assert (await store.claim_manual(sid, NOW + timedelta(days=1), 60)).result == "archived"
+    assert (
+        await store.claim_manual(sid, NOW + timedelta(days=1), 60, OPERATOR)
+    ).result == "archived"
 
 
 async def test_a_reschedule_of_an_unscheduled_strategy_leaves_it_unscheduled(
@@ -114,7 +120,12 @@ async def test_a_reschedule_of_an_unscheduled_strategy_leaves_it_unscheduled(
 ) -> None:
     sid = add_strategy(db, next_execution_at=None, status="draft", auto_run=False)
     result = await store.update_strategy(
-        sid, StrategyChanges(interval_minutes=3), Schedule(3), NOW + timedelta(minutes=3), NOW
+        sid,
+        StrategyChanges(interval_minutes=3),
+        Schedule(3),
+        NOW + timedelta(minutes=3),
+        NOW,
+        OPERATOR,
     )
     assert result == "ok"
     s = strategy(db, sid)

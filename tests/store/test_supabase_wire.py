@@ -30,11 +30,12 @@ from cascadian.data import (
 from cascadian.reports import TickReport
 from cascadian.store.sql_store import SqlStore
 from tests.conftest import SUPABASE_KEY
-from tests.factories import USER, add_strategy
+from tests.factories import OPERATOR, USER, add_strategy
 from tests.supabase_forwarder import PostgrestForwarder
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 NOW_ISO = "2026-06-01T12:00:00+00:00"
+ACTOR_JSON = {"kind": "operator", "user_id": None, "source": "api", "address": "127.0.0.1"}
 SID = uuid.UUID("22222222-2222-4222-8222-222222222222")
 EID = uuid.UUID("33333333-3333-4333-8333-333333333333")
 TICK_ID = uuid.UUID("44444444-4444-4444-8444-444444444444")
@@ -148,9 +149,14 @@ CALLS: list[tuple[str, Callable[[SqlStore], Awaitable[Any]], dict[str, Any]]] = 
         },
     ),
     (
-        "cascadian_claim_manual_v3",
-        lambda s: s.claim_manual(SID, NOW, 120.0),
-        {"p_id": str(SID), "p_now": NOW_ISO, "p_lease_seconds": 120.0},
+        "cascadian_claim_manual_v4",
+        lambda s: s.claim_manual(SID, NOW, 120.0, OPERATOR),
+        {
+            "p_id": str(SID),
+            "p_now": NOW_ISO,
+            "p_lease_seconds": 120.0,
+            "p_actor": ACTOR_JSON,
+        },
     ),
     (
         "cascadian_cancel_runs_v1",
@@ -158,8 +164,8 @@ CALLS: list[tuple[str, Callable[[SqlStore], Awaitable[Any]], dict[str, Any]]] = 
         {"p_execution_ids": [str(EID)], "p_reason": "worker stopped", "p_now": NOW_ISO},
     ),
     (
-        "cascadian_start_v3",
-        lambda s: s.start(SID, Schedule(15, "*/15 * * * *", "Asia/Tokyo"), NOW, NOW),
+        "cascadian_start_v4",
+        lambda s: s.start(SID, Schedule(15, "*/15 * * * *", "Asia/Tokyo"), NOW, NOW, OPERATOR),
         {
             "p_id": str(SID),
             "p_now": NOW_ISO,
@@ -167,22 +173,23 @@ CALLS: list[tuple[str, Callable[[SqlStore], Awaitable[Any]], dict[str, Any]]] = 
             "p_cron": "*/15 * * * *",
             "p_timezone": "Asia/Tokyo",
             "p_next": NOW_ISO,
+            "p_actor": ACTOR_JSON,
         },
     ),
     (
-        "cascadian_halt_v3",
-        lambda s: s.pause(SID, NOW),
-        {"p_id": str(SID), "p_status": "paused", "p_now": NOW_ISO},
+        "cascadian_halt_v4",
+        lambda s: s.pause(SID, NOW, OPERATOR),
+        {"p_id": str(SID), "p_status": "paused", "p_now": NOW_ISO, "p_actor": ACTOR_JSON},
     ),
     (
-        "cascadian_halt_v3",
-        lambda s: s.stop(SID, NOW),
-        {"p_id": str(SID), "p_status": "stopped", "p_now": NOW_ISO},
+        "cascadian_halt_v4",
+        lambda s: s.stop(SID, NOW, OPERATOR),
+        {"p_id": str(SID), "p_status": "stopped", "p_now": NOW_ISO, "p_actor": ACTOR_JSON},
     ),
     (
-        "cascadian_resume_v3",
-        lambda s: s.resume(SID, NOW, NOW),
-        {"p_id": str(SID), "p_now": NOW_ISO, "p_next": NOW_ISO},
+        "cascadian_resume_v4",
+        lambda s: s.resume(SID, NOW, NOW, OPERATOR),
+        {"p_id": str(SID), "p_now": NOW_ISO, "p_next": NOW_ISO, "p_actor": ACTOR_JSON},
     ),
     (
         "cascadian_strategies_v1",
@@ -205,12 +212,13 @@ CALLS: list[tuple[str, Callable[[SqlStore], Awaitable[Any]], dict[str, Any]]] = 
         {"p_limit": 10},
     ),
     (
-        "cascadian_create_strategy_v1",
+        "cascadian_create_strategy_v2",
         lambda s: s.create_strategy(
-            StrategyDraft(USER, "new", GRAPH, Schedule(5, None, "UTC")), True, NOW, NOW
+            StrategyDraft(USER, "new", GRAPH, Schedule(5, None, "UTC")), True, NOW, NOW, OPERATOR
         ),
         {
             "p_now": NOW_ISO,
+            "p_actor": ACTOR_JSON,
             "p": {
                 "user_id": str(USER),
                 "name": "new",
@@ -222,6 +230,7 @@ CALLS: list[tuple[str, Callable[[SqlStore], Awaitable[Any]], dict[str, Any]]] = 
                 "timezone": "UTC",
                 "start": True,
                 "next_execution_at": NOW_ISO,
+                "origin": "create",
             },
         },
     ),
@@ -248,18 +257,26 @@ CALLS: list[tuple[str, Callable[[SqlStore], Awaitable[Any]], dict[str, Any]]] = 
         },
     ),
     (
-        "cascadian_new_version_v1",
-        lambda s: s.new_version(SID, StrategyChanges(name="v2", graph=GRAPH), None, None, NOW),
-        {"p_id": str(SID), "p_now": NOW_ISO, "p": {**GRAPH_JSON, "trigger": None, "name": "v2"}},
-    ),
-    (
-        "cascadian_update_strategy_v1",
-        lambda s: s.update_strategy(
-            SID, StrategyChanges(interval_minutes=7), Schedule(7), NOW, NOW
+        "cascadian_new_version_v2",
+        lambda s: s.new_version(
+            SID, StrategyChanges(name="v2", graph=GRAPH), None, None, NOW, OPERATOR
         ),
         {
             "p_id": str(SID),
             "p_now": NOW_ISO,
+            "p": {**GRAPH_JSON, "trigger": None, "name": "v2"},
+            "p_actor": ACTOR_JSON,
+        },
+    ),
+    (
+        "cascadian_update_strategy_v2",
+        lambda s: s.update_strategy(
+            SID, StrategyChanges(interval_minutes=7), Schedule(7), NOW, NOW, OPERATOR
+        ),
+        {
+            "p_id": str(SID),
+            "p_now": NOW_ISO,
+            "p_actor": ACTOR_JSON,
             "p": {
                 "schedule": True,
                 "interval_minutes": 7,
@@ -270,9 +287,9 @@ CALLS: list[tuple[str, Callable[[SqlStore], Awaitable[Any]], dict[str, Any]]] = 
         },
     ),
     (
-        "cascadian_archive_strategy_v1",
-        lambda s: s.archive_strategy(SID, NOW),
-        {"p_id": str(SID), "p_now": NOW_ISO},
+        "cascadian_archive_strategy_v2",
+        lambda s: s.archive_strategy(SID, NOW, OPERATOR),
+        {"p_id": str(SID), "p_now": NOW_ISO, "p_actor": ACTOR_JSON},
     ),
 ]
 

@@ -2,8 +2,9 @@
 
     POST /console/strategies/{id}/{action}
 
-Each is the control API's change, with its rules: a refusal (Conflict, or an
-invalid schedule) is shown on the strategy's page with 409, never as JSON.
+Each is the control API's change, with its rules, made by the operator from the
+console (the audit log says so, with the client's address): a refusal (Conflict,
+or an invalid schedule) is shown on the strategy's page with 409, never as JSON.
 Every form carries the session's CSRF token (session.py).
 """
 
@@ -15,6 +16,7 @@ from fastapi import Request
 from fastapi.responses import RedirectResponse
 from starlette.responses import Response
 
+from cascadian.data import Actor
 from cascadian.errors import Conflict, ScheduleError, StoreUnavailable
 from cascadian.web.console.base import (
     ACTIONS,
@@ -27,6 +29,7 @@ from cascadian.web.console.base import (
 )
 from cascadian.web.console.pages import strategy_page
 from cascadian.web.console.session import COOKIE_PATH, Refused
+from cascadian.web.deps import client_address
 
 log = logging.getLogger(__name__)
 
@@ -38,9 +41,10 @@ async def act(request: Request, strategy_id: str, action: str) -> Response:
     if action not in ACTIONS:
         raise Refused(404, f"There is no action {action[:40]!r}.")
     control = control_of(request)
+    actor = Actor.operator("console", client_address(request))
     try:
         if action == "run-now":
-            report = await ticks_of(request).run_now(sid)
+            report = await ticks_of(request).run_now(sid, actor)
             if report.record_error:
                 raise StoreUnavailable(
                     f"the run finished but was not recorded: {report.record_error}"
@@ -55,7 +59,7 @@ async def act(request: Request, strategy_id: str, action: str) -> Response:
             "stop": control.stop,
             "resume": control.resume,
         }[action]
-        await change(sid)
+        await change(sid, actor)
     except (Conflict, ScheduleError) as exc:
         return await strategy_page(request, session, sid, error=f"Refused: {exc}.", status_code=409)
     log.info("console: %s %s", action, sid)
