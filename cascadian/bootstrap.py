@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import gc
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -23,10 +23,11 @@ from cascadian.control import ControlService
 from cascadian.errors import ConfigurationError
 from cascadian.observers.alerts import Alerts
 from cascadian.observers.metrics import WorkerMetrics
-from cascadian.ports import FullStore, HaltObserver, TickObserver, WorkflowExecutor
+from cascadian.ports import FullStore, TickObserver, TradingObserver, WorkflowExecutor
 from cascadian.store.sql_store import SqlStore
 from cascadian.strategies import StrategyService
 from cascadian.tick import TickService
+from cascadian.trading.controls import TradingService
 from cascadian.trading.executor import PaperExecutor
 from cascadian.trading.paper import PaperService
 from cascadian.workflow.market import MarketData
@@ -128,14 +129,14 @@ def build_executor(
     clock: Clock | None = None,
     markets: MarketData | None = None,
     javascript: JsSandbox | None = None,
-    halts: HaltObserver | None = None,
+    trading_observers: Sequence[TradingObserver] = (),
     wallets: WalletData | None = None,
 ) -> WorkflowExecutor:
     """The executor CASCADIAN_EXECUTOR names; graph nodes get the HTTP client, the
     store, the clock, the process's market data (its rate limits and shared
     requests; built here unless given), its JavaScript sandbox (without one, each
-    run starts its own) and the paper order executor, which tells `halts` (the
-    operators' alerts) when an order halts its strategy."""
+    run starts its own) and the paper order executor, which tells
+    `trading_observers` (metrics, alerts) what each order did."""
     if settings.executor == "http":
         from cascadian.workflow.http_executor import HttpExecutor
 
@@ -157,7 +158,7 @@ def build_executor(
         clock=clock or SystemClock(),
         markets=markets,
         javascript=javascript,
-        orders=None if store is None else PaperExecutor(store, halts),
+        orders=None if store is None else PaperExecutor(store, trading_observers),
         wallets=wallets or WalletData.create(settings, http, store),
     )
     return GraphExecutor(services=services)
@@ -207,13 +208,14 @@ def dry_run_transport(settings: Settings) -> DryRunTransport:
 @dataclass(frozen=True)
 class Services:
     """What a process runs on: the store, and the tick, control, paper-trading,
-    console and strategy services over it, and the JavaScript sandbox their runs
-    share."""
+    trading (limits, switches, portfolio), console and strategy services over it,
+    and the JavaScript sandbox their runs share."""
 
     store: FullStore
     ticks: TickService
     control: ControlService
     paper: PaperService
+    trading: TradingService
     console: ConsoleService
     metrics: WorkerMetrics
     alerts: Alerts
@@ -258,7 +260,7 @@ async def services(
                 clock,
                 markets,
                 javascript=sandbox,
-                halts=alerts,
+                trading_observers=[metrics, alerts],
                 wallets=wallets,
             )
             observers: list[TickObserver] = [metrics, alerts]
@@ -273,6 +275,7 @@ async def services(
                     active, clock, max_schedule_lag_seconds=settings.max_schedule_lag_seconds
                 ),
                 PaperService(active, LiveMarks(markets)),
+                TradingService(active, clock or SystemClock()),
                 ConsoleService(active, active, clock),
                 metrics,
                 alerts,

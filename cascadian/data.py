@@ -425,6 +425,129 @@ class TradingHalt:
     auto_paused: bool
 
 
+# What operators read and set of the trading book (migrations/032).
+
+LIMIT_NAMES = (
+    "initial_bankroll",
+    "max_order_usd",
+    "max_position_usd",
+    "max_open_positions",
+    "daily_loss_usd",
+    "min_cash_reserve_usd",
+)
+
+
+@dataclass(frozen=True)
+class TradingLimits:
+    """A strategy's trading settings; None: no limit. `updated_at` None: never set."""
+
+    initial_bankroll: Decimal = Decimal(10000)
+    max_order_usd: Decimal | None = None
+    max_position_usd: Decimal | None = None
+    max_open_positions: int | None = None
+    daily_loss_usd: Decimal | None = None
+    min_cash_reserve_usd: Decimal | None = None
+    updated_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class KillSwitch:
+    """A kill switch that is on: the global one (workflow_id None) or a strategy's."""
+
+    scope: str
+    workflow_id: UUID | None
+    set_by: str
+    reason: str
+    set_at: datetime
+    workflow_name: str | None = None
+
+
+@dataclass(frozen=True)
+class HaltState:
+    """Why and since when a strategy's trading is halted (until it is resumed)."""
+
+    reason: str
+    detail: str
+    halted_at: datetime
+
+
+@dataclass(frozen=True)
+class TradingDay:
+    """The day so far, from midnight in the strategy's time zone."""
+
+    start: datetime
+    realized_pnl: Decimal
+    orders: int
+    refused: int
+
+
+@dataclass(frozen=True)
+class Portfolio:
+    """A strategy's paper portfolio with the original app's fields, its settings,
+    the switches that stop it, its halt and its day. Unrealised P&L is the paper
+    book's (positions at marks), not here."""
+
+    initial_bankroll: Decimal
+    available_cash: Decimal
+    deployed_capital: Decimal  # the cost of the open positions: the exposure at cost
+    realized_pnl: Decimal
+    open_positions: int
+    total_trades: int
+    winning_trades: int
+    losing_trades: int
+    win_rate: Decimal | None
+    average_win: Decimal | None
+    average_loss: Decimal | None
+    largest_win: Decimal
+    largest_loss: Decimal
+    max_drawdown: Decimal
+    limits: TradingLimits
+    kill_switches: list[KillSwitch]
+    halt: HaltState | None
+    day: TradingDay
+
+    @property
+    def trading_stopped_by(self) -> str | None:
+        """What refuses its orders now: a kill switch, the halt, or None."""
+        if self.kill_switches:
+            return "kill_switch"
+        return "halted" if self.halt is not None else None
+
+
+@dataclass(frozen=True)
+class TradingOrder:
+    """One order of a strategy as recorded: filled, partly filled, refused (with the
+    limit, switch or book rule it hit, and why) or settled."""
+
+    order_id: UUID
+    execution_id: UUID | None
+    node_id: str
+    order_key: str | None
+    market_id: str
+    market_question: str | None
+    outcome: str
+    side: str
+    result: str
+    refusal: str | None
+    detail: str | None
+    shares: Decimal
+    notional_usd: Decimal
+    fee_usd: Decimal
+    average_price: Decimal | None
+    realized_pnl: Decimal
+    position_shares: Decimal | None
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class TradingGauges:
+    """/api/metrics' trading gauges, read from the database."""
+
+    halted_by_limit: dict[str, int]
+    global_kill_switch: bool
+    strategy_kill_switches: int
+
+
 @dataclass(frozen=True)
 class OrderOutcome:
     """What became of an order: filled, partly filled or refused (with the limit,

@@ -44,6 +44,11 @@ class Conflict(CascadianError):
     """The strategy is not in a state that allows the change; nothing was written."""
 
 
+class InvalidInput(CascadianError, ValueError):
+    """A value the caller sent cannot be used (a negative limit, a kill switch without
+    a reason); the message says which, and nothing was written."""
+
+
 class ScheduleError(CascadianError, ValueError):
     """A cron expression, time zone or interval that cannot be used."""
 

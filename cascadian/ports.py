@@ -31,6 +31,7 @@ from cascadian.data import (
     HistoryRecording,
     HistoryRow,
     HistorySpan,
+    KillSwitch,
     ManualClaim,
     MarketBook,
     MarketState,
@@ -48,6 +49,7 @@ from cascadian.data import (
     PaperOrder,
     PaperOrderEntry,
     PaperPlacement,
+    Portfolio,
     PositionMark,
     PruneResult,
     Recorded,
@@ -64,7 +66,10 @@ from cascadian.data import (
     StrategyRow,
     StrategyStatus,
     TickEntry,
+    TradingGauges,
     TradingHalt,
+    TradingLimits,
+    TradingOrder,
     WalletClaim,
     Watched,
     WatchlistEntry,
@@ -316,12 +321,53 @@ class TradingStore(Protocol):
         auto-pauses the strategy in the same transaction."""
         ...
 
+    async def set_trading_limits(
+        self, strategy_id: UUID, changes: Mapping[str, Any], now: datetime
+    ) -> TradingLimits | None:
+        """Set the named settings (a None value: no limit), keep the others; None for
+        an unknown strategy."""
+        ...
 
-class HaltObserver(Protocol):
-    """Who hears that an order halted its strategy's trading (the operators' alerts,
-    observers/). Returns at once and never raises."""
+    async def set_kill_switch(
+        self,
+        strategy_id: UUID | None,
+        on: bool,
+        set_by: str | None,
+        reason: str | None,
+        now: datetime,
+    ) -> bool:
+        """The global switch (strategy_id None) or a strategy's, on (with who and why)
+        or off; False for an unknown strategy."""
+        ...
 
-    def trading_halted(self, order: OrderIntent, halt: TradingHalt) -> None: ...
+    async def kill_switches(self) -> list[KillSwitch]:
+        """Every switch that is on, the global one first."""
+        ...
+
+    async def paper_portfolio(self, strategy_id: UUID, now: datetime) -> Portfolio | None:
+        """The portfolio, its settings, switches, halt and day; None: unknown strategy."""
+        ...
+
+    async def trading_orders(
+        self, strategy_id: UUID, result: str | None, limit: int, offset: int
+    ) -> Page[TradingOrder] | None:
+        """A page of its orders, newest first (of one result if given); None: unknown."""
+        ...
+
+    async def trading_gauges(self) -> TradingGauges: ...
+
+
+class TradingObserver(Protocol):
+    """Who hears what recorded orders did (observers/: the metrics count them, the
+    operators' alerts hear of a halt). Each returns at once and never raises."""
+
+    def order_placed(self, order: OrderIntent, outcome: OrderOutcome) -> None:
+        """An order was recorded (a replay is not told again)."""
+        ...
+
+    def trading_halted(self, order: OrderIntent, halt: TradingHalt) -> None:
+        """That order halted its strategy's trading and auto-paused it."""
+        ...
 
 
 class OrderExecutor(Protocol):

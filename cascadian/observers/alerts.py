@@ -1,6 +1,6 @@
 """Operators' alerts: a webhook (CASCADIAN_ALERT_WEBHOOK_URL) POSTed when a run
 auto-pauses a strategy, when an order breaches its strategy's daily loss limit
-(which halts and auto-pauses it: the paper executor tells us, as a HaltObserver),
+(which halts and auto-pauses it: the paper executor tells us, a TradingObserver),
 and when ticks have failed CASCADIAN_ALERT_FAILED_TICKS times in a row (once per
 streak).
 
@@ -40,7 +40,7 @@ import httpx
 
 from cascadian.clock import Clock, SystemClock
 from cascadian.config import Settings
-from cascadian.data import OrderIntent, TradingHalt
+from cascadian.data import OrderIntent, OrderOutcome, TradingHalt
 from cascadian.errors import OutboundError
 from cascadian.observers.metrics import WorkerMetrics
 from cascadian.outbound.body import ACCEPT_ENCODING, read_capped
@@ -153,8 +153,11 @@ class Alerts:
         if self.enabled and alerts:
             self._start(self._send_all(alerts))
 
+    def order_placed(self, order: OrderIntent, outcome: OrderOutcome) -> None:
+        pass  # orders are the metrics' business
+
     def trading_halted(self, order: OrderIntent, halt: TradingHalt) -> None:
-        """An order halted its strategy's trading (a HaltObserver); returns at once."""
+        """An order halted its strategy's trading (a TradingObserver); returns at once."""
         if self.enabled:
             self._start(self._send_all([halt_alert(order, halt)]))
 

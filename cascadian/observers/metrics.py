@@ -4,10 +4,12 @@
   they are right whichever process answers, even on serverless where every
   invocation may be a new one: the due backlog, the oldest overdue strategy's lag,
   leases in flight, strategies by status, runs of the last 5 minutes by status,
-  auto-pauses of the last hour, the tick ledger's age, table sizes.
+  auto-pauses of the last hour, the tick ledger's age, table sizes, and the
+  trading book's: strategies whose trading a limit halted, kill switches on.
 - Counters and histograms of this process (`WorkerMetrics`, an observer of the
   tick: ports.TickObserver): tick and run durations, schedule lag, claim sizes,
-  store errors, prunes, alerts. They mean most for a long-running `cascadian
+  store errors, prunes, alerts, and orders recorded by result (an observer of the
+  paper executor too: ports.TradingObserver). They mean most for a long-running `cascadian
   worker` or `serve`; a serverless invocation only shows its own.
 
 Each app (and each test) has its own CollectorRegistry, never prometheus-client's
@@ -22,7 +24,7 @@ from datetime import datetime
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 
-from cascadian.data import Gauges
+from cascadian.data import Gauges, OrderIntent, OrderOutcome, TradingGauges, TradingHalt
 from cascadian.reports import RunReport, TickReport
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -86,6 +88,20 @@ class WorkerMetrics:
             registry=r,
         )
 
+        self.orders = Counter(
+            "cascadian_orders",
+            "Paper orders this process recorded, by result and refusal (the limit, switch "
+            "or book rule; empty unless refused)",
+            ["result", "refusal"],
+            registry=r,
+        )
+        self.trading_halts = Counter(
+            "cascadian_trading_halts",
+            "Strategies this process's orders halted (and auto-paused), by limit",
+            ["limit"],
+            registry=r,
+        )
+
     def _children(self, status: str) -> tuple[Counter, Histogram]:
         children = (self.runs.labels(status), self.run_duration.labels(status))
         self._by_status[status] = children
@@ -126,6 +142,12 @@ class WorkerMetrics:
                 self.pruned_rows.labels(kind).inc(n)
             self.prune_duration.observe(p.elapsed_ms / 1000)
 
+    def order_placed(self, order: OrderIntent, outcome: OrderOutcome) -> None:
+        self.orders.labels(outcome.result, outcome.refusal or "").inc()
+
+    def trading_halted(self, order: OrderIntent, halt: TradingHalt) -> None:
+        self.trading_halts.labels(halt.reason).inc()
+
     def alert(self, event: str, sent: bool) -> None:
         self.alerts.labels(event, "sent" if sent else "failed").inc()
 
@@ -133,9 +155,12 @@ class WorkerMetrics:
 class _DatabaseGauges:
     """A one-scrape collector over the gauges the database answered (None: it did not)."""
 
-    def __init__(self, gauges: Gauges | None, now: datetime) -> None:
+    def __init__(
+        self, gauges: Gauges | None, now: datetime, trading: TradingGauges | None = None
+    ) -> None:
         self.gauges = gauges
         self.now = now
+        self.trading = trading
 
     def collect(self) -> Iterator[Metric]:
         g = self.gauges
@@ -188,6 +213,20 @@ class _DatabaseGauges:
             "table",
             g.table_rows,
         )
+        t = self.trading
+        if t is not None:
+            yield _labelled(
+                "cascadian_trading_halted_strategies",
+                "Strategies whose trading a limit halted (auto-paused until resumed), by limit",
+                "limit",
+                t.halted_by_limit,
+            )
+            yield _labelled(
+                "cascadian_kill_switches",
+                "Kill switches on: the global one (0 or 1) and strategies' own",
+                "scope",
+                {"global": int(t.global_kill_switch), "strategy": t.strategy_kill_switches},
+            )
 
 
 def _labelled(name: str, doc: str, label: str, values: dict[str, int]) -> GaugeMetricFamily:
@@ -197,10 +236,15 @@ def _labelled(name: str, doc: str, label: str, values: dict[str, int]) -> GaugeM
     return family
 
 
-def exposition(gauges: Gauges | None, worker: WorkerMetrics | None, now: datetime) -> bytes:
+def exposition(
+    gauges: Gauges | None,
+    worker: WorkerMetrics | None,
+    now: datetime,
+    trading: TradingGauges | None = None,
+) -> bytes:
     """The text /api/metrics answers: the database's gauges, then this process's."""
     scrape = CollectorRegistry()
-    scrape.register(_DatabaseGauges(gauges, now))
+    scrape.register(_DatabaseGauges(gauges, now, trading))
     text = generate_latest(scrape)
     if worker is not None:
         text += generate_latest(worker.registry)

@@ -6,20 +6,22 @@ the book's refusal, to the store, which checks the kill switch, the limits, the
 cash and the position under the portfolio's lock and records the order once per
 strategy, slot and node (or per strategy and order key). An order that breaches the
 daily loss limit halts and auto-pauses its strategy in the same transaction; the
-executor then tells its halt observer (the operators' alerts), once: a replay of
-that order does not tell it again. Without a store (a dry run) it records nothing
-and answers what the book would have given, fee included. A live executor would sit
-behind the same port, after the same SQL checks.
+executor tells its observers (metrics, the operators' alerts) of each order it
+records and of a halt, once: a replay of that order does not tell them again.
+Without a store (a dry run) it records nothing and answers what the book would have
+given, fee included. A live executor would sit behind the same port, after the same
+SQL checks.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from decimal import ROUND_DOWN
 
 from cascadian.data import MarketBook, OrderIntent, OrderOutcome, PaperPlacement
 from cascadian.errors import NodeError
-from cascadian.ports import HaltObserver, TradingStore
+from cascadian.ports import TradingObserver, TradingStore
 from cascadian.trading.fills import (
     SHARE,
     Book,
@@ -32,10 +34,12 @@ from cascadian.trading.fills import (
 
 
 class PaperExecutor:
-    def __init__(self, store: TradingStore | None, halts: HaltObserver | None = None) -> None:
+    def __init__(
+        self, store: TradingStore | None, observers: Sequence[TradingObserver] = ()
+    ) -> None:
         """`store` None: a dry run, which records nothing."""
         self.store = store
-        self.halts = halts
+        self.observers = tuple(observers)
 
     async def place(self, order: OrderIntent, market: MarketBook, now: datetime) -> OrderOutcome:
         try:
@@ -53,8 +57,11 @@ class PaperExecutor:
             detail=found.detail,
         )
         outcome = await self.store.place_paper_order(placement, now)
-        if outcome.halted is not None and not outcome.replayed and self.halts is not None:
-            self.halts.trading_halted(order, outcome.halted)
+        if not outcome.replayed:
+            for observer in self.observers:
+                observer.order_placed(order, outcome)
+                if outcome.halted is not None:
+                    observer.trading_halted(order, outcome.halted)
         return outcome
 
 

@@ -13,7 +13,7 @@ from cascadian.bootstrap import services
 from cascadian.clock import Clock
 from cascadian.config import Settings, get_settings
 from cascadian.ports import FullStore, WorkflowExecutor
-from cascadian.web import console, control, cron, metrics, ops, paper, strategies
+from cascadian.web import console, control, cron, metrics, ops, paper, strategies, trading
 from cascadian.web.body_limit import BodyLimit
 from cascadian.web.health_snapshot import HealthSnapshot
 from cascadian.web.responses import install_error_handlers
@@ -36,6 +36,7 @@ def create_app(
             app.state.tick_service = s.ticks
             app.state.control_service = s.control
             app.state.paper_service = s.paper
+            app.state.trading_service = s.trading
             app.state.console_service = s.console
             app.state.metrics = s.metrics
             app.state.alerts = s.alerts
@@ -61,6 +62,7 @@ def create_app(
     app.include_router(control.router)
     app.include_router(strategies.router)
     app.include_router(paper.router)
+    app.include_router(trading.router)
     console.install(app, settings, clock)
     app.include_router(metrics.router)
     install_error_handlers(app)

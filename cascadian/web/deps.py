@@ -1,6 +1,6 @@
 """FastAPI dependencies: the bearer-secret checks, who is acting (`Acting`), and the
-services on app.state as typed aliases (`Control`, `Ticks`, `Paper`, `Strategies`)
-for route signatures.
+services on app.state as typed aliases (`Control`, `Ticks`, `Paper`, `Trading`,
+`Strategies`) for route signatures.
 
 The secrets are declared to OpenAPI as HTTP bearer schemes (`CronSecret`,
 `AdminApiKey`), so /docs has an Authorize button and "Try it out" sends the key.
@@ -26,6 +26,7 @@ from cascadian.control import ControlService
 from cascadian.data import Actor
 from cascadian.strategies import StrategyService
 from cascadian.tick import TickService
+from cascadian.trading.controls import TradingService
 from cascadian.trading.paper import PaperService
 from cascadian.web.responses import Misconfigured, Unauthorized
 
@@ -128,6 +129,11 @@ def get_paper_service(request: Request) -> PaperService:
     return service
 
 
+def get_trading_service(request: Request) -> TradingService:
+    service: TradingService = request.app.state.trading_service
+    return service
+
+
 def get_strategy_service(request: Request) -> StrategyService:
     service: StrategyService = request.app.state.strategy_service
     return service
@@ -149,6 +155,7 @@ Acting = Annotated[Actor, Depends(api_actor)]
 Control = Annotated[ControlService, Depends(get_control_service)]
 Ticks = Annotated[TickService, Depends(get_tick_service)]
 Paper = Annotated[PaperService, Depends(get_paper_service)]
+Trading = Annotated[TradingService, Depends(get_trading_service)]
 Strategies = Annotated[StrategyService, Depends(get_strategy_service)]
 
 

@@ -11,10 +11,10 @@ from __future__ import annotations
 from fastapi import Request
 from fastapi.responses import Response
 
-from cascadian.data import Gauges
+from cascadian.data import Gauges, TradingGauges
 from cascadian.errors import StoreUnavailable
 from cascadian.observers.metrics import CONTENT_TYPE, WorkerMetrics, exposition
-from cascadian.web.deps import Control, admin_router
+from cascadian.web.deps import Control, Trading, admin_router
 from cascadian.web.responses import error_responses
 
 router = admin_router()
@@ -30,12 +30,14 @@ router = admin_router()
     tags=["ops"],
     summary="Metrics in Prometheus's text format",
 )
-async def metrics(request: Request, control: Control) -> Response:
+async def metrics(request: Request, control: Control, trading: Trading) -> Response:
     gauges: Gauges | None
+    trading_gauges: TradingGauges | None = None
     try:
         gauges = await control.gauges()
+        trading_gauges = await trading.gauges()
     except StoreUnavailable:
         gauges = None
     worker: WorkerMetrics | None = getattr(request.app.state, "metrics", None)
-    body = exposition(gauges, worker, control.clock.now())
+    body = exposition(gauges, worker, control.clock.now(), trading_gauges)
     return Response(content=body, media_type=CONTENT_TYPE)

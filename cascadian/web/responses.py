@@ -25,7 +25,14 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
 from starlette.routing import Match
 
-from cascadian.errors import Conflict, GraphInvalid, NotFound, ScheduleError, StoreUnavailable
+from cascadian.errors import (
+    Conflict,
+    GraphInvalid,
+    InvalidInput,
+    NotFound,
+    ScheduleError,
+    StoreUnavailable,
+)
 
 log = logging.getLogger(__name__)
 
@@ -118,6 +125,10 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(Conflict)
     async def conflict(_: Request, exc: Conflict) -> JSONResponse:
         return error(409, "Conflict", str(exc))
+
+    @app.exception_handler(InvalidInput)
+    async def invalid_input(_: Request, exc: InvalidInput) -> JSONResponse:
+        return error(422, "Validation Error", str(exc))
 
     @app.exception_handler(ScheduleError)
     async def invalid_schedule(_: Request, exc: ScheduleError) -> JSONResponse:

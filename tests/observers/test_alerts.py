@@ -250,13 +250,13 @@ async def test_an_order_that_halts_its_strategy_posts_the_webhook_once(
     route = respx.post(PINNED).mock(return_value=httpx.Response(200))
     sid = add_strategy(db, next_execution_at=NOW, name="Loser")
     db.execute(
-        "select cascadian_set_trading_limits_v1(%s, %s, %s)",
+        "select cascadian_set_trading_limits_v2(%s, %s, %s)",
         (sid, Jsonb({"daily_loss_usd": "1"}), NOW),
     )
     metrics = WorkerMetrics()
     async with httpx.AsyncClient() as http:
         alerts = alerts_for(store, http, metrics)
-        executor = PaperExecutor(store, alerts)
+        executor = PaperExecutor(store, [alerts])
         await executor.place(intent(sid, amount="100"), MARKET, NOW)
         for _ in range(2):  # the second is a replay: no second alert
             await executor.place(intent(sid, "sell", "48", node_id="sell"), MARKET, NOW)

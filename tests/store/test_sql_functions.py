@@ -52,10 +52,7 @@ KEPT = {
     "cascadian_grant_data_api_v1": "019 calls it, and so will a migration that adds a table",
     "cascadian_restore_policies_v1": "the roll back in docs/existing-deployment.md calls it",
     "cascadian_guard_scheduler_columns_v1": "022's trigger on workflow_sessions runs it",
-    # The trading book's SQL core (023) lands before its store calls (issue 28).
-    "cascadian_set_trading_limits_v1": "the limits API is a later step of issue 28",
-    "cascadian_set_kill_switch_v1": "the kill switch API is a later step of issue 28",
-    "cascadian_paper_portfolio_v1": "the portfolio read is a later step of issue 28",
+    "cascadian_limits_json_v1": "032's limits and portfolio functions answer with it",
     "cascadian_place_paper_order_v1": "the previous release's order nodes call it while this "
     "one deploys (024 adds v2); a later migration drops it",
     "cascadian_halt_trading_v1": "cascadian_place_paper_order_v2 calls it on a daily loss breach",

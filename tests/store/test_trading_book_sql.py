@@ -55,14 +55,14 @@ def place(
 
 def limits(db: psycopg.Connection[Any], sid: uuid.UUID, **settings: Any) -> dict[str, Any]:
     row = db.execute(
-        "select cascadian_set_trading_limits_v1(%s, %s, %s)", (sid, Jsonb(settings), NOW)
+        "select cascadian_set_trading_limits_v2(%s, %s, %s)", (sid, Jsonb(settings), NOW)
     ).fetchone()
     assert row is not None
     return dict(row[0])
 
 
 def portfolio(db: psycopg.Connection[Any], sid: uuid.UUID) -> dict[str, Any]:
-    row = db.execute("select cascadian_paper_portfolio_v1(%s)", (sid,)).fetchone()
+    row = db.execute("select cascadian_paper_portfolio_v2(%s, %s)", (sid, NOW)).fetchone()
     assert row is not None
     return dict(row[0])
 
@@ -118,7 +118,7 @@ def test_a_sell_realises_pnl_after_fees_and_counts_a_win(
     assert Decimal(str(sold["realized_pnl"])) == Decimal("19")
     book = portfolio(db, sid)
     assert Decimal(str(book["available_cash"])) == Decimal("10019")
-    assert (book["open_positions"], book["winning_trades"], book["win_rate"]) == (0, 1, 1)
+    assert (book["open_positions"], book["winning_trades"], Decimal(book["win_rate"])) == (0, 1, 1)
     assert Decimal(str(book["largest_win"])) == Decimal("19")
 
 
@@ -217,7 +217,7 @@ def test_a_portfolio_that_never_traded_takes_its_configured_bankroll(
 
 def limits_or_none(db: psycopg.Connection[Any], sid: uuid.UUID) -> Any:
     row = db.execute(
-        "select cascadian_set_trading_limits_v1(%s, %s, %s)", (sid, Jsonb({}), NOW)
+        "select cascadian_set_trading_limits_v2(%s, %s, %s)", (sid, Jsonb({}), NOW)
     ).fetchone()
     return None if row is None else row[0]
 

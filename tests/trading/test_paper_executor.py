@@ -13,7 +13,7 @@ import psycopg
 import pytest
 from psycopg.types.json import Jsonb
 
-from cascadian.data import MarketBook, OrderIntent, TradingHalt
+from cascadian.data import MarketBook, OrderIntent, OrderOutcome, TradingHalt
 from cascadian.errors import NodeError
 from cascadian.ports import FullStore
 from cascadian.trading.executor import PaperExecutor
@@ -63,7 +63,7 @@ async def test_an_order_the_book_or_a_limit_refuses_is_an_outcome_recorded_as_re
 ) -> None:
     sid = add_strategy(db, next_execution_at=None)
     db.execute(
-        "select cascadian_set_trading_limits_v1(%s, %s, %s)",
+        "select cascadian_set_trading_limits_v2(%s, %s, %s)",
         (sid, Jsonb({"max_order_usd": 50}), NOW),
     )
     executor = PaperExecutor(any_store)
@@ -119,27 +119,31 @@ async def test_a_book_not_in_the_clobs_shape_fails_the_node_naming_the_market() 
         )
 
 
-class HeardHalts:
-    """A HaltObserver that keeps what it hears."""
+class Heard:
+    """A TradingObserver that keeps what it hears."""
 
     def __init__(self) -> None:
+        self.placed: list[tuple[str, str]] = []
         self.heard: list[tuple[OrderIntent, TradingHalt]] = []
+
+    def order_placed(self, order: OrderIntent, outcome: OrderOutcome) -> None:
+        self.placed.append((order.node_id, outcome.result))
 
     def trading_halted(self, order: OrderIntent, halt: TradingHalt) -> None:
         self.heard.append((order, halt))
 
 
 @pytest.mark.both_schemas
-async def test_an_order_that_halts_its_strategy_is_told_to_the_observer_once(
+async def test_each_order_and_a_halt_are_told_to_the_observers_once(
     schema: str, any_store: FullStore, db: psycopg.Connection[Any]
 ) -> None:
     sid = add_strategy(db, next_execution_at=NOW, name="Loser")
     db.execute(
-        "select cascadian_set_trading_limits_v1(%s, %s, %s)",
+        "select cascadian_set_trading_limits_v2(%s, %s, %s)",
         (sid, Jsonb({"daily_loss_usd": "1"}), NOW),
     )
-    halts = HeardHalts()
-    executor = PaperExecutor(any_store, halts)
+    halts = Heard()
+    executor = PaperExecutor(any_store, [halts])
     await executor.place(intent(sid, amount="100"), MARKET, NOW)
     # Sold at the bids below what the asks cost: a loss of more than $1.
     sold = await executor.place(intent(sid, "sell", "48", node_id="sell"), MARKET, NOW)
@@ -153,6 +157,7 @@ async def test_an_order_that_halts_its_strategy_is_told_to_the_observer_once(
     )
     assert (replayed.replayed, replayed.halted) == (True, sold.halted)
     assert [(o.node_id, h) for o, h in halts.heard] == [("sell", sold.halted)]
+    assert halts.placed == [("buy-1", "filled"), ("sell", "filled")]
     [row] = rows(db, "select status, auto_run from workflow_sessions")
     assert (row["status"], row["auto_run"]) == ("error", False)
 

@@ -2,24 +2,29 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import httpx
 import pytest
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
+from psycopg.types.json import Jsonb
 
 from cascadian.clock import FakeClock
 from cascadian.config import Settings
+from cascadian.data import OrderIntent, OrderOutcome, TradingHalt
 from cascadian.observers.metrics import WorkerMetrics
 from cascadian.store.sql_store import SqlStore
 from cascadian.web.app import create_app
 from tests.api_client import CRON, KEY, bearer
 from tests.executors import ScriptedExecutor, failed, returns
 from tests.factories import add_strategy
+from tests.store.test_trading_book_sql import place
 
 pytestmark = pytest.mark.both_schemas
 
@@ -139,3 +144,38 @@ def test_store_errors_are_counted_by_operation() -> None:
     metrics.store_error("claim")
     text = generate_latest(metrics.registry).decode()
     assert samples(text)[("cascadian_store_errors_total", (("operation", "claim"),))] == 2
+
+
+async def test_strategies_halted_by_a_limit_and_kill_switches_are_gauges(
+    store: SqlStore, db: Any
+) -> None:
+    halted = add_strategy(db, next_execution_at=None)
+    switched = add_strategy(db, next_execution_at=None)
+    db.execute(
+        "select cascadian_set_trading_limits_v2(%s, %s, %s)",
+        (halted, Jsonb({"daily_loss_usd": "5"}), NOW),
+    )
+    place(db, halted, "buy", [("0.5", "100")], node="buy")
+    place(db, halted, "sell", [("0.4", "100")], node="sell")  # -10: halts
+    for scope in (None, switched):
+        db.execute(
+            "select cascadian_set_kill_switch_v1(%s, true, 'ops', 'incident', %s)", (scope, NOW)
+        )
+    async with app_client(store, FakeClock(NOW)) as c:
+        m = samples((await c.get(METRICS)).text)
+    assert m[("cascadian_trading_halted_strategies", (("limit", "daily_loss_usd"),))] == 1
+    assert m[("cascadian_kill_switches", (("scope", "global"),))] == 1
+    assert m[("cascadian_kill_switches", (("scope", "strategy"),))] == 1
+
+
+def test_orders_are_counted_by_result_and_refusal_and_halts_by_limit() -> None:
+    metrics = WorkerMetrics()
+    order = OrderIntent(uuid.uuid4(), None, "n", "m", None, "Yes", "buy", Decimal(1))
+    metrics.order_placed(order, OrderOutcome("filled"))
+    metrics.order_placed(order, OrderOutcome("refused", refusal="max_order_usd"))
+    metrics.order_placed(order, OrderOutcome("refused", refusal="max_order_usd"))
+    metrics.trading_halted(order, TradingHalt("daily_loss_usd", "…", "s", True))
+    m = samples(generate_latest(metrics.registry).decode())
+    assert m[("cascadian_orders_total", (("refusal", ""), ("result", "filled")))] == 1
+    assert m[("cascadian_orders_total", (("refusal", "max_order_usd"), ("result", "refused")))] == 2
+    assert m[("cascadian_trading_halts_total", (("limit", "daily_loss_usd"),))] == 1

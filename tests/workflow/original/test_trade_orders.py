@@ -61,7 +61,7 @@ async def test_an_order_over_a_limit_is_refused_in_the_output_and_the_run_goes_o
 
     def limit(sid: object) -> None:
         db.execute(
-            "select cascadian_set_trading_limits_v1(%s, %s, now())",
+            "select cascadian_set_trading_limits_v2(%s, %s, now())",
             (sid, Jsonb({"max_order_usd": 30})),
         )
 

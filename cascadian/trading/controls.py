@@ -1,0 +1,142 @@
+"""What operators set and read of the trading book: a strategy's limits, the kill
+switches, its portfolio and its orders (the API, the CLI and the console share it).
+
+Every input is checked here first, so a bad one is an InvalidInput naming it (a
+422, exit 1, a form's message) and nothing is written; the SQL functions check the
+same rules again where they write (migrations/023, 032). Limits change only the
+settings named; a kill switch records who set it, when (the clock's now) and why.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from decimal import Decimal, InvalidOperation
+from typing import Any
+from uuid import UUID
+
+from cascadian.clock import Clock
+from cascadian.data import (
+    LIMIT_NAMES,
+    KillSwitch,
+    Page,
+    Portfolio,
+    TradingGauges,
+    TradingLimits,
+    TradingOrder,
+)
+from cascadian.errors import InvalidInput, NotFound
+from cascadian.ports import TradingStore
+
+ORDER_RESULTS = ("filled", "partly_filled", "refused", "settled")
+# Who set a switch and why are kept as written, up to this many characters.
+MAX_SWITCH_TEXT = 500
+
+
+class TradingService:
+    def __init__(self, store: TradingStore, clock: Clock) -> None:
+        self.store, self.clock = store, clock
+
+    async def portfolio(self, strategy_id: UUID) -> Portfolio:
+        found = await self.store.paper_portfolio(strategy_id, self.clock.now())
+        if found is None:
+            raise NotFound("strategy not found")
+        return found
+
+    async def limits(self, strategy_id: UUID) -> TradingLimits:
+        return (await self.portfolio(strategy_id)).limits
+
+    async def set_limits(self, strategy_id: UUID, changes: Mapping[str, Any]) -> TradingLimits:
+        """Set the named settings (None: no limit; the bankroll: back to 10,000) and
+        keep the others. InvalidInput for an unknown name or a value out of range."""
+        checked = limit_changes(changes)
+        found = await self.store.set_trading_limits(strategy_id, checked, self.clock.now())
+        if found is None:
+            raise NotFound("strategy not found")
+        return found
+
+    async def kill_switches(self) -> list[KillSwitch]:
+        return await self.store.kill_switches()
+
+    async def switch_on(
+        self, strategy_id: UUID | None, set_by: str | None, reason: str | None
+    ) -> list[KillSwitch]:
+        """Turn the global switch (strategy_id None) or a strategy's on; answers the
+        switches on now. InvalidInput without who and why."""
+        who, why = _required(set_by, "who sets the switch (set_by)"), _required(reason, "reason")
+        if not await self.store.set_kill_switch(strategy_id, True, who, why, self.clock.now()):
+            raise NotFound("strategy not found")
+        return await self.store.kill_switches()
+
+    async def switch_off(self, strategy_id: UUID | None) -> list[KillSwitch]:
+        """Clear a switch (already off is not an error); answers the switches on now."""
+        if not await self.store.set_kill_switch(strategy_id, False, None, None, self.clock.now()):
+            raise NotFound("strategy not found")
+        return await self.store.kill_switches()
+
+    async def orders(
+        self, strategy_id: UUID, result: str | None = None, limit: int = 50, offset: int = 0
+    ) -> Page[TradingOrder]:
+        if result is not None and result not in ORDER_RESULTS:
+            raise InvalidInput(f"result is one of {', '.join(ORDER_RESULTS)}")
+        if not 1 <= limit <= 500 or offset < 0:
+            raise InvalidInput("limit is 1 to 500 and offset >= 0")
+        page = await self.store.trading_orders(strategy_id, result, limit, offset)
+        if page is None:
+            raise NotFound("strategy not found")
+        return page
+
+    async def gauges(self) -> TradingGauges:
+        return await self.store.trading_gauges()
+
+
+def limit_changes(changes: Mapping[str, Any]) -> dict[str, Decimal | int | None]:
+    """The changes as exact numbers, each in its range; InvalidInput naming the first
+    that is not."""
+    unknown = sorted(set(changes) - set(LIMIT_NAMES))
+    if unknown:
+        raise InvalidInput(
+            f"unknown trading settings: {', '.join(unknown)} (known: {', '.join(LIMIT_NAMES)})"
+        )
+    if not changes:
+        raise InvalidInput(f"name at least one of {', '.join(LIMIT_NAMES)}")
+    checked: dict[str, Decimal | int | None] = {}
+    for name, value in changes.items():
+        if value is None:
+            checked[name] = None
+            continue
+        number = _number(name, value)
+        if name == "max_open_positions":
+            if number < 0 or number != number.to_integral_value():
+                raise InvalidInput("max_open_positions is a whole number, 0 or more")
+            checked[name] = int(number)
+        elif name == "min_cash_reserve_usd":
+            if number < 0:
+                raise InvalidInput("min_cash_reserve_usd is 0 or more")
+            checked[name] = number
+        else:
+            if number <= 0:
+                raise InvalidInput(f"{name} is more than 0")
+            checked[name] = number
+    return checked
+
+
+def _number(name: str, value: Any) -> Decimal:
+    """A JSON number or a string as written (str of a float is its shortest repr)."""
+    try:
+        number = None if isinstance(value, bool) else Decimal(str(value).strip())
+    except InvalidOperation:
+        number = None
+    if number is None or not number.is_finite():
+        raise InvalidInput(f"{name} is not a number: {str(value)[:40]!r}")
+    if number > Decimal("1e15"):
+        raise InvalidInput(f"{name} is more than 10^15")
+    return number
+
+
+def _required(value: str | None, what: str) -> str:
+    text = (value or "").strip()
+    if not text:
+        raise InvalidInput(f"a kill switch needs {what}")
+    if len(text) > MAX_SWITCH_TEXT:
+        raise InvalidInput(f"{what} is at most {MAX_SWITCH_TEXT} characters")
+    return text
