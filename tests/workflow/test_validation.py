@@ -81,9 +81,9 @@ CASES: list[tuple[str, Any, Any, Found]] = [
     ),
     (
         "a type the original cannot run here",
-        [original("d", "DATA_SOURCE")],
+        [original("d", "llm-research")],
         [],
-        ("d", "DATA_SOURCE", "type"),
+        ("d", "llm-research", "type"),
     ),
     (
         "the original's data.inputs",
@@ -141,7 +141,7 @@ def test_a_reworded_message_names_the_same_field(
     nodes: Any, edges: Any, expected: Found, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(graph, "node_name", lambda n: f"node {n.id!r} ({n.type_name}) [{PHRASES}]")
-    monkeypatch.setitem(vocabulary.REFUSED, "DATA_SOURCE", PHRASES)
+    monkeypatch.setitem(vocabulary.REFUSED, "llm-research", PHRASES)
     assert found(nodes, edges) == [expected]
 
 

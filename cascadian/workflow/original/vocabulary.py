@@ -27,6 +27,10 @@ RUNS: Final[dict[str, str]] = {
     "polymarket-sell": "original-polymarket-sell",
     "add-to-watchlist": "original-add-to-watchlist",
     "MARKET_FILTER": "original-market-filter",
+    # Warehouse-bound in the original; here from Polymarket's public Data API.
+    "DATA_SOURCE": "original-data-source",
+    "WALLET_FILTER": "original-wallet-filter",
+    "SMART_MONEY_SIGNAL": "original-smart-money-signal",
 }
 
 # Types whose fields the original's panels wrote at `data.*`, not `data.config.*`.
@@ -52,9 +56,6 @@ REFUSED: Final[dict[str, str]] = {
     "orchestrator_decisions table and portfolio settings, and the wallets of " + _WAREHOUSE,
     "ORCHESTRATOR": "was never run by the original's server (only the lower-case "
     "'orchestrator' was), and that one needs its AI position-sizing agent and " + _WAREHOUSE,
-    "DATA_SOURCE": "reads " + _WAREHOUSE,
-    "WALLET_FILTER": "filters the wallets that DATA_SOURCE reads from " + _WAREHOUSE,
-    "SMART_MONEY_SIGNAL": "scores markets with smart-money data (OWRR) from " + _WAREHOUSE,
     "FILTER": _SCREENING,
     "LOGIC": _SCREENING,
     "AGGREGATION": _SCREENING,

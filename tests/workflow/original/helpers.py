@@ -21,6 +21,7 @@ from cascadian.store.sql_store import SqlStore
 from cascadian.trading.executor import PaperExecutor
 from cascadian.workflow.executor import GraphExecutor
 from cascadian.workflow.node_api import NodeServices
+from cascadian.workflow.wallets import WalletData
 from tests.factories import USER, add_strategy
 from tests.polymarket_fixtures import (
     CLOB,
@@ -99,6 +100,7 @@ async def run_saved(
     resolver: Resolver | None = None,
     again: uuid.UUID | None = None,
     arrange: Callable[[uuid.UUID], object] | None = None,
+    wallets: WalletData | None = None,
     **env: Any,
 ) -> tuple[RunResult, uuid.UUID]:
     """Run the graph once as a strategy (a real row when a database is given), or
@@ -123,6 +125,7 @@ async def run_saved(
         markets=market_data(client, **env),
         resolver=resolver,
         orders=None if store is None else PaperExecutor(store),
+        wallets=wallets,
     )
     workflow = Workflow(workflow_id, name, nodes, edges, {}, None, USER, execution_id)
     try:

@@ -93,25 +93,31 @@ def test_the_flat_format_with_from_and_to_edges_is_read() -> None:
 def test_warehouse_and_unimplemented_types_are_refused_naming_each_node_and_why() -> None:
     nodes, edges = saved("warehouse.json")
     found = problems(nodes, edges)
-    assert len(found) == 6
-    assert found[0].startswith(
-        "node 'wallets' (DATA_SOURCE) cannot run here: it reads the "
-        "original's ClickHouse wallet-analytics warehouse"
-    )
-    assert "node 'cohort' (WALLET_FILTER)" in found[1] and "warehouse" in found[1]
-    assert "node 'owrr' (SMART_MONEY_SIGNAL)" in found[2] and "OWRR" in found[2]
-    assert "node 'sizing' (orchestrator)" in found[3] and "position-sizing agent" in found[3]
-    assert "node 'sizing-ui' (ORCHESTRATOR)" in found[4]
-    assert "node 'research' (llm-research)" in found[5] and "never implemented" in found[5]
+    assert len(found) == 4
+    assert "node 'sizing' (orchestrator)" in found[0] and "position-sizing agent" in found[0]
+    assert "node 'sizing-ui' (ORCHESTRATOR)" in found[1]
+    assert "node 'research' (llm-research)" in found[2] and "never implemented" in found[2]
+    # The wallet nodes run on public data now; SQL for the warehouse does not.
+    assert found[3].startswith("node 'wallets' (original-data-source)")
+    assert "prefilters.where is SQL for the original's ClickHouse warehouse" in found[3]
+
+
+def test_a_data_source_of_markets_or_trades_is_refused_as_the_original_never_ran_it() -> None:
+    for source in ("MARKETS", "TRADES"):
+        nodes = [{"type": "DATA_SOURCE", "id": "d", "config": {"source": source}}]
+        [problem] = problems(nodes, [])
+        assert f"source {source!r} cannot run" in problem
+        assert f"'{source} data source not yet implemented'" in problem
 
 
 async def test_a_refused_graph_runs_nothing_and_logs_every_node_as_saved() -> None:
     nodes, edges = saved("warehouse.json")
     result = await GraphExecutor().execute(workflow(nodes, edges))
     assert not result.success and result.nodes_executed == 0
-    assert [(r.node_id, r.node_type, r.status) for r in result.node_runs][:2] == [
-        ("wallets", "DATA_SOURCE", "error"),
-        ("cohort", "WALLET_FILTER", "error"),
+    assert [(r.node_id, r.node_type, r.status) for r in result.node_runs][3:] == [
+        ("sizing", "orchestrator", "error"),
+        ("sizing-ui", "ORCHESTRATOR", "error"),
+        ("research", "llm-research", "error"),
     ]
 
 
