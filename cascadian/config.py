@@ -270,6 +270,10 @@ class Settings(BaseSettings):
     retention_notification_days: float = Field(
         default=90.0, ge=0, validation_alias="CASCADIAN_RETENTION_NOTIFICATION_DAYS"
     )
+    # The audit log (who changed what): kept long, it is small (a row per change).
+    retention_audit_days: float = Field(
+        default=365.0, ge=0, validation_alias="CASCADIAN_RETENTION_AUDIT_DAYS"
+    )
     # What one tick's prune may delete (rows, node logs included) and take; 0 rows:
     # ticks do not prune (`cascadian prune` still does).
     prune_max_rows: int = Field(default=5000, ge=0, validation_alias="CASCADIAN_PRUNE_MAX_ROWS")

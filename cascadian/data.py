@@ -72,6 +72,67 @@ class Actor:
         return self.kind != "user" or self.user_id == user_id
 
 
+AuditAction = Literal[
+    "start",
+    "pause",
+    "stop",
+    "resume",
+    "run_now",
+    "create",
+    "import",
+    "new_version",
+    "update",
+    "archive",
+]
+
+
+@dataclass(frozen=True)
+class AuditCursor:
+    """Where a page of the audit log ended: the next page is what is older."""
+
+    at: datetime
+    id: int
+
+
+@dataclass(frozen=True)
+class AuditQuery:
+    """Which entries of the audit log, newest first (each filter None: any)."""
+
+    workflow_id: UUID | None = None
+    actor_kind: ActorKind | None = None
+    user_id: UUID | None = None  # the acting user's
+    source: ActorSource | None = None
+    action: AuditAction | None = None
+    since: datetime | None = None  # at or after
+    until: datetime | None = None  # before
+    limit: int = 50
+    before: AuditCursor | None = None
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """One change, as the audit log keeps it: who, what, which strategy (and its
+    name while it exists), when, and its changed fields before and after (`before`
+    None: a creation)."""
+
+    id: int
+    at: datetime
+    actor: Actor
+    action: str
+    workflow_id: UUID | None
+    strategy_name: str | None
+    before: dict[str, Any] | None
+    after: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class AuditPage:
+    """A page of entries and the cursor of the next one (None: the last page)."""
+
+    items: list[AuditEntry]
+    next: AuditCursor | None
+
+
 @dataclass(frozen=True)
 class Workflow:
     """What an executor needs to run one strategy once."""
@@ -709,10 +770,11 @@ class PruneResult:
     elapsed_ms: int
     # The strategy a pass over the strategies' runs stopped after (None: it ended).
     resume_after: UUID | None = None
+    audit_entries: int = 0  # the audit log's, by its own retention
 
     @property
     def rows(self) -> int:
-        return self.runs + self.node_logs + self.ticks + self.notifications
+        return self.runs + self.node_logs + self.ticks + self.notifications + self.audit_entries
 
 
 @dataclass(frozen=True)

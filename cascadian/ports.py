@@ -15,6 +15,8 @@ from uuid import UUID
 
 from cascadian.data import (
     Actor,
+    AuditPage,
+    AuditQuery,
     Backlog,
     Bookkeeping,
     ClaimedRun,
@@ -175,6 +177,11 @@ class Store(NodeStore, Protocol):
     ) -> PruneResult:
         """Delete history past its retention, within the policy's caps, going on
         from the strategy `after` (a dry run counts everything due, deleting nothing)."""
+        ...
+
+    async def prune_audit(self, before: datetime, max_rows: int, dry_run: bool) -> int:
+        """Delete at most `max_rows` audit entries older than `before`, oldest first
+        (a dry run counts them all); how many."""
         ...
 
     async def ping(self) -> None: ...
@@ -498,8 +505,17 @@ class WalletStore(Protocol):
         ...
 
 
+class AuditStore(Protocol):
+    """The audit log, read (the changes write it themselves, in their SQL)."""
+
+    async def audit_log(self, query: AuditQuery) -> AuditPage:
+        """A page of the entries matching `query`, newest first."""
+        ...
+
+
 class FullStore(
     Store,
+    AuditStore,
     ControlStore,
     StrategyStore,
     ConsoleStore,

@@ -53,6 +53,7 @@ class PruneReport(BaseModel):
     node_logs: int = 0
     ticks: int = 0
     notifications: int = 0
+    audit_entries: int = 0
     complete: bool = Field(
         default=True,
         description="False: this prune did not cover everything due (a cap stopped it, or "
@@ -136,6 +137,7 @@ class TickReport:
             node_logs=p.node_logs,
             ticks=p.ticks,
             notifications=p.notifications,
+            audit_entries=p.audit_entries,
             complete=p.complete,
             elapsed_ms=p.elapsed_ms,
         )

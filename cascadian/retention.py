@@ -7,13 +7,16 @@ that fails is logged and reported in the tick's summary, and never fails the tic
 `cascadian prune` deletes everything due, one bounded call after another. What is
 never deleted (a running run, the newest runs of each strategy, what a lease
 points at, unread notifications) is decided in SQL, by the function `prune` calls
-(store/runs.py; migrations/013_retention_and_lag.sql).
+(store/runs.py; migrations/013_retention_and_lag.sql). The audit log has a
+window of its own (CASCADIAN_RETENTION_AUDIT_DAYS), pruned oldest first within
+the same row cap, after the rest (store/audit.py; migrations/035).
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import replace
+from datetime import datetime, timedelta
 from uuid import UUID
 
 from cascadian.clock import Clock, SystemClock
@@ -57,6 +60,7 @@ def add(a: PruneResult, b: PruneResult) -> PruneResult:
         complete=b.complete,
         elapsed_ms=a.elapsed_ms + b.elapsed_ms,
         resume_after=b.resume_after,
+        audit_entries=a.audit_entries + b.audit_entries,
     )
 
 
@@ -75,8 +79,9 @@ class Pruner:
         """Whether ticks prune: a row cap above 0 and something with a window."""
         p = retention_policy(self.settings)
         windows = (p.run_retention_seconds, p.tick_retention_seconds)
-        return p.max_rows > 0 and any(
-            w is not None for w in (*windows, p.notification_retention_seconds)
+        return p.max_rows > 0 and (
+            any(w is not None for w in (*windows, p.notification_retention_seconds))
+            or self.settings.retention_audit_days > 0
         )
 
     async def in_tick(self, max_ms: int) -> PruneResult:
@@ -84,9 +89,22 @@ class Pruner:
         reports it)."""
         policy = retention_policy(self.settings)
         policy = replace(policy, max_ms=max(1, min(policy.max_ms, max_ms)))
-        result = await self.store.prune(self.clock.now(), policy, False, self._after)
+        now = self.clock.now()
+        result = await self.store.prune(now, policy, False, self._after)
         self._after = result.resume_after
+        left = policy.max_rows - result.rows
+        if result.complete and left > 0:
+            n = await self._prune_audit(now, left, False)
+            result = replace(result, audit_entries=n, complete=n < left)
         return result
+
+    async def _prune_audit(self, now: datetime, max_rows: int, dry_run: bool) -> int:
+        """The audit log's entries past its window deleted (or counted); 0 when it is
+        kept for ever."""
+        days = self.settings.retention_audit_days
+        if days <= 0:
+            return 0
+        return await self.store.prune_audit(now - timedelta(days=days), max_rows, dry_run)
 
     async def everything(self, dry_run: bool = False) -> PruneResult:
         """Delete everything due (or, in a dry run, count it), call after bounded call."""
@@ -95,18 +113,24 @@ class Pruner:
         )
         now = self.clock.now()  # one cutoff for the whole command
         if dry_run:
-            return await self.store.prune(now, policy, True, None)
+            counted = await self.store.prune(now, policy, True, None)
+            return replace(counted, audit_entries=await self._prune_audit(now, 0, True))
         # Each call deletes rows or moves on through the strategies, and the cutoff
         # stays put: the calls end with one that started from the first strategy
         # and had nothing left (rows other transactions hold locked are skipped).
         total = await self.store.prune(now, policy, False, None)
         while not total.complete:
             total = add(total, await self.store.prune(now, policy, False, total.resume_after))
+        audit = 0
+        while (n := await self._prune_audit(now, policy.max_rows, False)) > 0:
+            audit += n
+        total = replace(total, audit_entries=audit)
         log.info(
-            "pruned %d run(s), %d node log(s), %d tick(s), %d notification(s)",
+            "pruned %d run(s), %d node log(s), %d tick(s), %d notification(s), %d audit entr(ies)",
             total.runs,
             total.node_logs,
             total.ticks,
             total.notifications,
+            total.audit_entries,
         )
         return total

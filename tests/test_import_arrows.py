@@ -27,6 +27,8 @@ MAY_IMPORT: dict[str, set[str]] = {
     "observers": {"core", "outbound"},
     "trading": {"core"},
     "console": {"core"},
+    # The audit log's reads (the changes write it in SQL).
+    "audit": {"core"},
     # Backtests run the engine (workflow) on history, filling with the trading book.
     "backtests": {"core", "workflow", "trading"},
     "bootstrap": {
@@ -40,6 +42,7 @@ MAY_IMPORT: dict[str, set[str]] = {
         "backtests",
     },
     "web": {
+        "audit",
         "bootstrap",
         "core",
         "outbound",
@@ -49,7 +52,7 @@ MAY_IMPORT: dict[str, set[str]] = {
         "console",
         "backtests",
     },
-    "cli": {"bootstrap", "core", "outbound", "store", "workflow", "web", "backtests"},
+    "cli": {"audit", "bootstrap", "core", "outbound", "store", "workflow", "web", "backtests"},
     "main": {"cli"},
 }
 

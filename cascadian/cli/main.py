@@ -1,4 +1,4 @@
-"""The `cascadian` command: migrate, serve, tick, worker, prune, strategies, config, demo.
+"""The `cascadian` command: migrate, serve, tick, worker, prune, strategies, audit, config, demo.
 
 Results go to stdout; notices and every error (one line each) to stderr, through
 cli/common.py.
@@ -21,6 +21,7 @@ from pydantic import SecretStr
 from rich.table import Table
 
 from cascadian.bootstrap import describe, services
+from cascadian.cli import audit as cli_audit
 from cascadian.cli import strategies as cli_strategies
 from cascadian.cli.common import (
     OneLineErrors,
@@ -47,6 +48,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(cli_strategies.app, name="strategies")
+app.command("audit")(cli_audit.audit)
 
 
 def package_version() -> str:
@@ -241,6 +243,7 @@ def prune_table(result: PruneResult, dry_run: bool) -> Table:
         ("node logs", result.node_logs),
         ("ticks", result.ticks),
         ("read notifications", result.notifications),
+        ("audit entries", result.audit_entries),
     ):
         table.add_row(what, str(n))
     return table

@@ -138,6 +138,7 @@ class WorkerMetrics:
                 ("node_logs", p.node_logs),
                 ("ticks", p.ticks),
                 ("notifications", p.notifications),
+                ("audit_entries", p.audit_entries),
             ):
                 self.pruned_rows.labels(kind).inc(n)
             self.prune_duration.observe(p.elapsed_ms / 1000)

@@ -1,7 +1,7 @@
 """The store: one object over one transport, composed from the port modules.
 
-Each port's calls live in its own module (runs.py for the tick, node_writes.py,
-control.py, strategies.py, console.py, trading.py, marks.py, market_history.py,
+Each port's calls live in its own module (runs.py for the tick, audit.py,
+node_writes.py, control.py, strategies.py, console.py, trading.py, marks.py, market_history.py,
 wallets.py), which names each SQL function it calls once, with its named arguments
 and the mapping of its answer. One class serves both back ends: the transport under it
 (psycopg, or PostgREST's `.rpc()` for Supabase) only moves the call, so the two
@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 import httpx
 
+from cascadian.store.audit import SqlAuditStore
 from cascadian.store.console import SqlConsoleStore
 from cascadian.store.control import SqlControlStore
 from cascadian.store.market_history import SqlMarketHistoryStore
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
 
 class SqlStore(
     SqlRunStore,
+    SqlAuditStore,
     SqlNodeStore,
     SqlControlStore,
     SqlStrategyStore,

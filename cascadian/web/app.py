@@ -9,11 +9,22 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 
+from cascadian.audit.service import AuditService
 from cascadian.bootstrap import services
 from cascadian.clock import Clock
 from cascadian.config import Settings, get_settings
 from cascadian.ports import FullStore, WorkflowExecutor
-from cascadian.web import console, control, cron, metrics, ops, paper, strategies, trading
+from cascadian.web import (
+    audit,
+    console,
+    control,
+    cron,
+    metrics,
+    ops,
+    paper,
+    strategies,
+    trading,
+)
 from cascadian.web.body_limit import BodyLimit
 from cascadian.web.health_snapshot import HealthSnapshot
 from cascadian.web.responses import install_error_handlers
@@ -41,6 +52,7 @@ def create_app(
             app.state.metrics = s.metrics
             app.state.alerts = s.alerts
             app.state.strategy_service = s.strategies
+            app.state.audit_service = AuditService(s.store)
             app.state.health_snapshot = HealthSnapshot(
                 s.control.health,
                 settings.health_cache_seconds,
@@ -63,6 +75,7 @@ def create_app(
     app.include_router(strategies.router)
     app.include_router(paper.router)
     app.include_router(trading.router)
+    app.include_router(audit.router)
     console.install(app, settings, clock)
     app.include_router(metrics.router)
     install_error_handlers(app)
