@@ -16,6 +16,8 @@ import httpx
 from psycopg.conninfo import conninfo_to_dict
 
 from cascadian.backtests.recording import HistoryRecorder
+from cascadian.backtests.runner import Backtester
+from cascadian.backtests.service import BacktestService
 from cascadian.clock import Clock, SystemClock
 from cascadian.config import Settings
 from cascadian.console.service import ConsoleService
@@ -221,6 +223,8 @@ class Services:
     alerts: Alerts
     strategies: StrategyService
     javascript: JsSandbox
+    # Backtests over the recorded history (backtests/).
+    backtests: BacktestService
     # Records the market data ticks fetched (None: CASCADIAN_HISTORY_RECORD is off).
     history: HistoryRecorder | None = None
 
@@ -267,6 +271,7 @@ async def services(
             if history is not None:
                 observers.append(history)
             dry = build_dry_runner(settings, dry_http, clock, markets, javascript=sandbox)
+            strategies = StrategyService(active, dry, clock)
             yield Services(
                 active,
                 # The tick tells its observers what happens; it imports neither.
@@ -279,8 +284,9 @@ async def services(
                 ConsoleService(active, active, clock),
                 metrics,
                 alerts,
-                StrategyService(active, dry, clock),
+                strategies,
                 sandbox,
+                BacktestService(strategies, Backtester(active, settings, javascript=sandbox)),
                 history,
             )
             # Alerts on their way get their own bounded time before the client closes.

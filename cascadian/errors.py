@@ -100,3 +100,16 @@ def raise_unless_ok(result: ControlResult) -> None:
         raise NotFound("strategy not found")
     if result != "ok":
         raise Conflict(_CONFLICTS[result])
+
+
+class BacktestInvalid(CascadianError, ValueError):
+    """A backtest cannot run as asked (its window, its variables, the history, or nodes
+    that would look ahead); `problems` names each node and field. Nothing ran."""
+
+    def __init__(self, message: str, problems: list[GraphProblem] | None = None) -> None:
+        super().__init__(message)
+        self.problems = problems or []
+
+
+class BacktestCancelled(CascadianError):
+    """A backtest was stopped before its last slot."""

@@ -56,10 +56,14 @@ class HistoryRecorder:
         pass
 
     def tick_finished(self, report: TickReport) -> None:
-        self.poke()
+        # Only after a tick that went well: one that failed (the database down, say)
+        # is no time to write, and its error is the tick's to report.
+        if report.success:
+            self.poke()
 
     def run_now_finished(self, report: RunReport) -> None:
-        self.poke()
+        if report.record_error is None:
+            self.poke()
 
     def poke(self) -> None:
         """Start a recording (and a prune) if one is due and none is on its way."""

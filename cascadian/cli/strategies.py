@@ -19,6 +19,7 @@ from rich import box
 from rich.table import Table
 
 from cascadian.bootstrap import services
+from cascadian.cli import backtests as cli_backtests
 from cascadian.cli import strategy_files
 from cascadian.cli.common import CLI_ACTOR, console, error_line, fail, load_settings
 from cascadian.control import ControlService
@@ -248,3 +249,4 @@ app.command("import")(strategy_files.import_cmd)
 app.command()(strategy_files.export)
 app.command()(strategy_files.validate)
 app.command("dry-run")(strategy_files.dry_run)
+app.command("backtest")(cli_backtests.backtest)

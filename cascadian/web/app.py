@@ -16,6 +16,7 @@ from cascadian.config import Settings, get_settings
 from cascadian.ports import FullStore, WorkflowExecutor
 from cascadian.web import (
     audit,
+    backtests,
     console,
     control,
     cron,
@@ -53,6 +54,7 @@ def create_app(
             app.state.alerts = s.alerts
             app.state.strategy_service = s.strategies
             app.state.audit_service = AuditService(s.store)
+            app.state.backtest_service = s.backtests
             app.state.health_snapshot = HealthSnapshot(
                 s.control.health,
                 settings.health_cache_seconds,
@@ -73,6 +75,7 @@ def create_app(
     app.include_router(ops.router)
     app.include_router(control.router)
     app.include_router(strategies.router)
+    app.include_router(backtests.router)
     app.include_router(paper.router)
     app.include_router(trading.router)
     app.include_router(audit.router)

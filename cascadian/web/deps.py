@@ -21,6 +21,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import SecretStr
 from starlette.responses import Response
 
+from cascadian.backtests.service import BacktestService
 from cascadian.config import Settings
 from cascadian.control import ControlService
 from cascadian.data import Actor
@@ -157,6 +158,14 @@ Ticks = Annotated[TickService, Depends(get_tick_service)]
 Paper = Annotated[PaperService, Depends(get_paper_service)]
 Trading = Annotated[TradingService, Depends(get_trading_service)]
 Strategies = Annotated[StrategyService, Depends(get_strategy_service)]
+
+
+def get_backtest_service(request: Request) -> BacktestService:
+    service: BacktestService = request.app.state.backtest_service
+    return service
+
+
+Backtests = Annotated[BacktestService, Depends(get_backtest_service)]
 
 
 def declare_admin_key(_: AdminDeclared = None) -> None:

@@ -26,6 +26,7 @@ from starlette.exceptions import HTTPException
 from starlette.routing import Match
 
 from cascadian.errors import (
+    BacktestInvalid,
     Conflict,
     GraphInvalid,
     InvalidInput,
@@ -142,6 +143,14 @@ def install_error_handlers(app: FastAPI) -> None:
         ]
         message = f"the graph cannot run: {len(details)} problem(s)"
         return error(422, "Validation Error", message, details=details)
+
+    @app.exception_handler(BacktestInvalid)
+    async def invalid_backtest(_: Request, exc: BacktestInvalid) -> JSONResponse:
+        details = [
+            {"node_id": p.node_id, "node_type": p.node_type, "field": p.field, "message": p.message}
+            for p in exc.problems
+        ]
+        return error(422, "Validation Error", f"cannot backtest: {exc}", details=details)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:

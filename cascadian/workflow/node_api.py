@@ -26,7 +26,7 @@ from cascadian.outbound.ssrf import Resolver
 from cascadian.ports import NodeStore, OrderExecutor
 from cascadian.workflow.limits import GraphLimits
 from cascadian.workflow.llm import LlmProvider
-from cascadian.workflow.market import MarketData
+from cascadian.workflow.market import MarketData, MarketSource
 from cascadian.workflow.offload import Checkpoint, offload
 from cascadian.workflow.sandbox.pool import JsSandbox
 from cascadian.workflow.sandbox.quota import JsRun
@@ -69,7 +69,7 @@ class NodeServices:
     clock: Clock = field(default_factory=SystemClock)
     # Polymarket data, one per process (its rate limits and shared requests);
     # None: each node call gets its own, sharing nothing with other runs.
-    markets: MarketData | None = None
+    markets: MarketSource | None = None
     # The sandbox processes user JavaScript runs in, one pool per process; None:
     # each run that evaluates JavaScript starts a sandbox of its own.
     javascript: JsSandbox | None = None
@@ -134,7 +134,7 @@ class NodeServices:
             yield client
 
     @asynccontextmanager
-    async def market_data(self) -> AsyncIterator[MarketData]:
+    async def market_data(self) -> AsyncIterator[MarketSource]:
         """The process's market data, or one for this call when none is configured."""
         if self.markets is not None:
             yield self.markets

@@ -198,3 +198,17 @@ async def test_the_recorder_writes_after_a_tick_at_most_once_per_period(
     assert recorder.recorded == 2
     found = rows(db, "select seen_at, last_seen_at from cascadian_market_history")
     assert [(r["seen_at"], r["last_seen_at"]) for r in found] == [(T0, T0 + timedelta(seconds=480))]
+
+
+async def test_a_failed_tick_neither_records_nor_prunes(
+    pg_store: FullStore, db: psycopg.Connection[Any]
+) -> None:
+    from cascadian.reports import TickReport
+
+    tap = HistoryTap()
+    recorder = HistoryRecorder(pg_store, tap, settings(), FakeClock(T0))
+    failed = TickReport(trigger="cron", started_at=T0)
+    failed.error = "database unavailable"
+    recorder.tick_finished(failed)
+    await recorder.drain()
+    assert recorder._task is None and recorder.recorded == 0

@@ -13,7 +13,7 @@ them right at scale (one rate limiter per process, identical requests made once)
 
 from cascadian.workflow.market.gamma import MarketQuery
 from cascadian.workflow.market.record import LiveQuote, Market, MarketPage, parse_markets
-from cascadian.workflow.market.service import MarketData
+from cascadian.workflow.market.service import MarketData, MarketSource
 from cascadian.workflow.market.upstream import PolymarketError
 
 __all__ = [
@@ -22,6 +22,7 @@ __all__ = [
     "MarketData",
     "MarketPage",
     "MarketQuery",
+    "MarketSource",
     "PolymarketError",
     "parse_markets",
 ]

@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 
@@ -30,6 +30,27 @@ from cascadian.workflow.market.upstream import Upstream
 
 # Polymarket's limits are per 10 s sliding window.
 RATE_WINDOW = 10.0
+
+
+class MarketSource(Protocol):
+    """What nodes read of the market: MarketData live, or the market as it was at a
+    backtest's slot (backtests/markets.py), behind the same calls."""
+
+    async def markets(
+        self, query: MarketQuery, limit: int, *, deadline: float | None = None
+    ) -> MarketPage: ...
+
+    async def market(self, market_id: str, *, deadline: float | None = None) -> Any: ...
+
+    async def live_quotes(
+        self, token_ids: Iterable[str], *, deadline: float | None = None
+    ) -> dict[str, LiveQuote]: ...
+
+    async def market_book(self, token_id: str, *, deadline: float | None = None) -> MarketBook: ...
+
+    async def with_live_prices(
+        self, markets: Sequence[Market], *, deadline: float | None = None
+    ) -> list[Market]: ...
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from pydantic import ValidationError
 
 from cascadian.data import PaperMark, PaperPosition
 from cascadian.errors import NodeError
-from cascadian.workflow.market import Market, MarketData, PolymarketError
+from cascadian.workflow.market import Market, MarketData, MarketSource, PolymarketError
 from cascadian.workflow.market.upstream import PolymarketRejected
 
 log = logging.getLogger(__name__)
@@ -95,7 +95,7 @@ def original_record(market: Market) -> dict[str, Any]:
     }
 
 
-async def market_by_id(markets: MarketData, market_id: str, deadline: float | None) -> Market:
+async def market_by_id(markets: MarketSource, market_id: str, deadline: float | None) -> Market:
     """The market with this Gamma id; NodeError when there is none."""
     try:
         record = await markets.market(market_id, deadline=deadline)

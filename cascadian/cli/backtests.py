@@ -1,0 +1,148 @@
+"""`cascadian strategies backtest ID --from T0 --to T1 [--var NAME=VALUE ...] [--json]`:
+a strategy's graph over recorded history, through the same backtest service as
+`POST /api/strategies/{id}/backtest` (backtests/service.py).
+
+`--var threshold=0.6,0.65,0.7` is a sweep: one result row per combination of the
+values given. Progress goes to stderr, the result to stdout (a table, or the JSON
+the API answers). A request that cannot run exits 1 with every reason, one line
+each, and nothing runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Annotated, Any
+from uuid import UUID
+
+import typer
+from rich import box
+from rich.table import Table
+
+from cascadian.bootstrap import services
+from cascadian.cli.common import console, fail, load_settings, note
+from cascadian.cli.strategy_files import problems_out
+from cascadian.errors import BacktestCancelled, BacktestInvalid, NotFound, StoreUnavailable
+
+
+def parse_time(text: str) -> datetime:
+    """An ISO date or time; without a zone it is UTC."""
+    try:
+        at = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        fail(f"{text!r} is not an ISO date or time", "e.g. 2026-11-01T00:00Z")
+    return at if at.tzinfo else at.replace(tzinfo=UTC)
+
+
+def _value(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def parse_vars(items: list[str]) -> dict[str, list[Any]]:
+    """NAME=V1,V2,... each; a value that reads as JSON (a number, true) is that."""
+    found: dict[str, list[Any]] = {}
+    for item in items:
+        name, sep, values = item.partition("=")
+        if not sep or not name.strip():
+            fail(f"--var {item!r} is not NAME=VALUE", "e.g. --var threshold=0.6,0.65,0.7")
+        found[name.strip()] = [_value(v.strip()) for v in values.split(",")]
+    return found
+
+
+def rows_table(report: dict[str, Any]) -> Table:
+    table = Table(box=box.SIMPLE_HEAD, title=f"backtest of {report['name']}")
+    heads = ["variables", "ROI", "total P&L", "realised", "orders", "win rate"]
+    heads += ["profit factor", "max drawdown", "Sharpe", "failed slots"]
+    for head in heads:
+        table.add_column(head, justify="left" if head == "variables" else "right")
+    for row in report["rows"]:
+        shown = ", ".join(f"{k}={v}" for k, v in row["variables"].items()) or "-"
+        table.add_row(
+            shown,
+            f"{row['roi'] * 100:.2f}%",
+            _money(row["total_pnl"]),
+            _money(row["realized_pnl"]),
+            str(row["orders"]),
+            "-" if row["win_rate"] is None else f"{row['win_rate'] * 100:.0f}%",
+            "-" if row["profit_factor"] is None else f"{row['profit_factor']:.2f}",
+            f"{row['max_drawdown'] * 100:.2f}%",
+            "-" if row["sharpe"] is None else f"{row['sharpe']:.2f}",
+            str(row["failed_slots"]),
+        )
+    return table
+
+
+def orders_table(run: dict[str, Any], limit: int = 20) -> Table:
+    table = Table(box=box.SIMPLE_HEAD, title="orders (the first 20)")
+    for head in ("at", "market", "side", "result", "shares", "price", "fee", "book"):
+        table.add_column(head)
+    for o in run["orders"][:limit]:
+        table.add_row(
+            o["at"][:16],
+            o["market_id"],
+            o["side"],
+            o["result"] if not o["refusal"] else f"refused ({o['refusal']})",
+            o["shares"],
+            o["average_price"] or "-",
+            o["fee_usd"],
+            str(o["based_on"].get("book", "-")),
+        )
+    return table
+
+
+def _money(text: str) -> str:
+    return f"{Decimal(text):,.2f}"
+
+
+def backtest(
+    strategy_id: Annotated[UUID, typer.Argument(help="The strategy's id")],
+    start: Annotated[str, typer.Option("--from", help="Window start, ISO (UTC unless zoned)")],
+    end: Annotated[str, typer.Option("--to", help="Window end, ISO (UTC unless zoned)")],
+    var: Annotated[
+        list[str] | None,
+        typer.Option("--var", help="NAME=VALUE, or NAME=V1,V2,... for a sweep; repeatable"),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON")] = False,
+    allow_llm: Annotated[
+        bool, typer.Option("--allow-llm", help="Let llm-analysis nodes call the provider")
+    ] = False,
+) -> None:
+    """Run a strategy's graph at every slot of its schedule between --from and --to, on
+    the market as it was then; nothing is written."""
+    t0, t1 = parse_time(start), parse_time(end)
+    variables = parse_vars(var or [])
+
+    def progress(done: int, total: int) -> None:
+        if done == total or done % max(1, total // 10) == 0:
+            note(f"backtest: {done}/{total} slots")
+
+    async def go() -> dict[str, Any]:
+        async with services(load_settings()) as s:
+            return await s.backtests.backtest(
+                strategy_id, t0, t1, variables, allow_llm=allow_llm, progress=progress
+            )
+
+    try:
+        report = asyncio.run(go())
+    except BacktestInvalid as exc:
+        if exc.problems:
+            problems_out(exc.problems)
+            raise typer.Exit(1) from None
+        fail(f"cannot backtest: {exc}")
+    except NotFound as exc:
+        fail(f"not found: {exc}", "`cascadian strategies list` shows the ids")
+    except (BacktestCancelled, StoreUnavailable) as exc:
+        fail(str(exc))
+    if as_json:
+        print(json.dumps(report, indent=2, default=str))
+        return
+    console.print(rows_table(report))
+    if len(report["runs"]) == 1:
+        console.print(orders_table(report["runs"][0]))
+    for flag in report["flags"]:
+        note(f"note: node {flag['node_id']!r}, {flag['field']}: {flag['message']}")
