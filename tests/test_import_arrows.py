@@ -52,7 +52,17 @@ MAY_IMPORT: dict[str, set[str]] = {
         "console",
         "backtests",
     },
-    "cli": {"audit", "bootstrap", "core", "outbound", "store", "workflow", "web", "backtests"},
+    "cli": {
+        "audit",
+        "bootstrap",
+        "core",
+        "outbound",
+        "store",
+        "workflow",
+        "web",
+        "backtests",
+        "trading",
+    },
     "main": {"cli"},
 }
 

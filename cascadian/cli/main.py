@@ -1,4 +1,5 @@
-"""The `cascadian` command: migrate, serve, tick, worker, prune, strategies, audit, config, demo.
+"""The `cascadian` command: migrate, serve, tick, worker, prune, strategies,
+kill-switch, audit, config, demo.
 
 Results go to stdout; notices and every error (one line each) to stderr, through
 cli/common.py.
@@ -23,6 +24,7 @@ from rich.table import Table
 from cascadian.bootstrap import describe, services
 from cascadian.cli import audit as cli_audit
 from cascadian.cli import strategies as cli_strategies
+from cascadian.cli import trading as cli_trading
 from cascadian.cli.common import (
     OneLineErrors,
     cli_database_url,
@@ -49,6 +51,7 @@ app = typer.Typer(
 )
 app.add_typer(cli_strategies.app, name="strategies")
 app.command("audit")(cli_audit.audit)
+app.add_typer(cli_trading.kill_switch, name="kill-switch")
 
 
 def package_version() -> str:

@@ -8,8 +8,7 @@ HTTP API, against the configured database.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Annotated, TypeVar, cast, get_args
 from uuid import UUID
@@ -18,12 +17,12 @@ import typer
 from rich import box
 from rich.table import Table
 
-from cascadian.bootstrap import services
+from cascadian.bootstrap import Services, services
 from cascadian.cli import backtests as cli_backtests
-from cascadian.cli import strategy_files
+from cascadian.cli import strategy_files, trading
 from cascadian.cli.common import CLI_ACTOR, console, error_line, fail, load_settings
 from cascadian.control import ControlService
-from cascadian.data import Schedule, StrategyQuery, StrategySort, StrategyStatus
+from cascadian.data import Portfolio, Schedule, StrategyQuery, StrategySort, StrategyStatus
 from cascadian.errors import Conflict, NotFound, ScheduleError, StoreUnavailable
 from cascadian.reports import RunReport
 from cascadian.schedule import MAX_INTERVAL_MINUTES
@@ -40,18 +39,15 @@ STATUSES = ("draft", "active", "running", "paused", "stopped", "error", "archive
 Id = Annotated[UUID, typer.Argument(help="The strategy's id")]
 
 
-@asynccontextmanager
-async def _services() -> AsyncIterator[tuple[ControlService, TickService]]:
-    async with services(load_settings()) as s:
-        yield s.control, s.ticks
-
-
 def _call(action: Callable[[ControlService, TickService], Awaitable[T]]) -> T:
     """Run one action against the database; a refusal is one line on stderr, exit 1."""
+    return _call_services(lambda s: action(s.control, s.ticks))
 
+
+def _call_services(action: Callable[[Services], Awaitable[T]]) -> T:
     async def go() -> T:
-        async with _services() as (control, ticks):
-            return await action(control, ticks)
+        async with services(load_settings()) as s:
+            return await action(s)
 
     try:
         return asyncio.run(go())
@@ -122,7 +118,7 @@ def list_table(
     return table
 
 
-def status_table(s: StrategyStatus) -> Table:
+def status_table(s: StrategyStatus, portfolio: Portfolio | None = None) -> Table:
     table = Table(title=s.name, show_header=False)
     table.add_column("field", style="bold")
     table.add_column("value")
@@ -140,6 +136,7 @@ def status_table(s: StrategyStatus) -> Table:
         ("average run", avg),
         ("last error", s.last_error or "-"),
         ("run in flight", "yes" if s.run_in_flight else "no"),
+        *(trading.portfolio_rows(portfolio) if portfolio is not None else []),
     ):
         table.add_row(field, value)
     return table
@@ -191,8 +188,16 @@ def list_cmd(
 
 @app.command()
 def status(strategy_id: Id) -> None:
-    """One strategy's status, schedule, counters and last error."""
-    console.print(status_table(_call(lambda c, _: c.status(strategy_id))))
+    """One strategy's status, schedule, counters and last error; its paper cash,
+    exposure, the day's P&L, and a halt or kill switch that stops its trading."""
+
+    async def both(s: Services) -> tuple[StrategyStatus, Portfolio]:
+        return await s.control.status(strategy_id), await s.trading.portfolio(strategy_id)
+
+    console.print(status_table(*_call_services(both)))
+
+
+app.command("limits")(trading.limits)
 
 
 @app.command()
