@@ -162,6 +162,7 @@ def build_executor(
         javascript=javascript,
         orders=None if store is None else PaperExecutor(store, trading_observers),
         wallets=wallets or WalletData.create(settings, http, store),
+        copy_trades=store,
     )
     return GraphExecutor(services=services)
 

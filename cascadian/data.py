@@ -1112,3 +1112,36 @@ class WalletClaim:
     fresh: dict[str, dict[str, Any]]
     claimed: list[str]
     busy: list[str]
+
+
+@dataclass(frozen=True)
+class SourceTrade:
+    """A copied wallet's trade as a copy-trading node records it (CopyTradeStore):
+    its identity, the consensus (market, side, outcome) it votes for, whether it
+    counts, and the trade itself (JSON, amounts as decimal strings)."""
+
+    trade_key: str
+    wallet: str
+    consensus_key: str
+    traded_at: int
+    eligible: bool
+    trade: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class OwedCopy:
+    """A consensus met whose copy's paper order is not recorded yet."""
+
+    consensus_key: str
+    order_key: str
+    trade: dict[str, Any]
+    wallets: list[str]
+
+
+@dataclass(frozen=True)
+class CopyObservation:
+    """What recording a run's source trades answered: the trade keys seen for the
+    first time, and every copy the node owes."""
+
+    new: list[str]
+    owed: list[OwedCopy]

@@ -22,6 +22,7 @@ from cascadian.data import (
     ClaimedRun,
     ConsoleOverview,
     ControlResult,
+    CopyObservation,
     DryRun,
     EquityCurve,
     Execution,
@@ -61,6 +62,7 @@ from cascadian.data import (
     Schedule,
     ScheduleLag,
     Settlement,
+    SourceTrade,
     StrategyChanges,
     StrategyDetail,
     StrategyDraft,
@@ -505,6 +507,31 @@ class WalletStore(Protocol):
         ...
 
 
+class CopyTradeStore(Protocol):
+    """What copy-trading nodes keep (migrations/038): each wallet's read cursor, every
+    source trade once, each consensus triggered once, and the copies owed."""
+
+    async def copy_trade_cursors(
+        self, workflow_id: UUID, node_id: str, wallets: Sequence[str]
+    ) -> dict[str, int]:
+        """The newest source trade (unix seconds) seen of each wallet read before."""
+        ...
+
+    async def observe_copy_trades(
+        self,
+        workflow_id: UUID,
+        node_id: str,
+        wallets: Sequence[str],
+        trades: Sequence[SourceTrade],
+        required: int | None,
+        now: datetime,
+    ) -> CopyObservation:
+        """Record `trades` once each, advance the cursors of `wallets` (a wallet read
+        for the first time starts at `now`), trigger each consensus `required`
+        wallets now meet (None: watch only), and answer the copies owed."""
+        ...
+
+
 class AuditStore(Protocol):
     """The audit log, read (the changes write it themselves, in their SQL)."""
 
@@ -523,11 +550,12 @@ class FullStore(
     MarkStore,
     MarketHistoryStore,
     WalletStore,
+    CopyTradeStore,
     Protocol,
 ):
     """A process's store: the tick's side, the operators' side, strategies, the
     console's reads, the trading book, the recorded market history and wallet
-    metrics (both adapters)."""
+    metrics and copy trading (both adapters)."""
 
 
 class TickObserver(Protocol):

@@ -14,6 +14,9 @@ from psycopg.types.json import Jsonb
 from cascadian.data import Actor
 
 TABLES = [
+    "cascadian_copy_trade_triggers",
+    "cascadian_copy_trade_trades",
+    "cascadian_copy_trade_cursors",
     "cascadian_history_markets",
     "cascadian_market_history",
     "cascadian_price_history",

@@ -1,12 +1,12 @@
 """The store: one object over one transport, composed from the port modules.
 
 Each port's calls live in its own module (runs.py for the tick, audit.py,
-node_writes.py, control.py, strategies.py, console.py, trading.py, marks.py, market_history.py,
-wallets.py), which names each SQL function it calls once, with its named arguments
-and the mapping of its answer. One class serves both back ends: the transport under it
-(psycopg, or PostgREST's `.rpc()` for Supabase) only moves the call, so the two
-cannot drift apart. Each function is one transaction in the database; nothing here
-reads a row and writes it back.
+node_writes.py, control.py, strategies.py, console.py, trading.py, marks.py,
+market_history.py, wallets.py, copy_trading.py), which names each SQL function it
+calls once, with its named arguments and the mapping of its answer. One class serves
+both back ends: the transport under it (psycopg, or PostgREST's `.rpc()` for
+Supabase) only moves the call, so the two cannot drift apart. Each function is one
+transaction in the database; nothing here reads a row and writes it back.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import httpx
 from cascadian.store.audit import SqlAuditStore
 from cascadian.store.console import SqlConsoleStore
 from cascadian.store.control import SqlControlStore
+from cascadian.store.copy_trading import SqlCopyTradeStore
 from cascadian.store.market_history import SqlMarketHistoryStore
 from cascadian.store.marks import SqlMarkStore
 from cascadian.store.node_writes import SqlNodeStore
@@ -42,6 +43,7 @@ class SqlStore(
     SqlMarkStore,
     SqlMarketHistoryStore,
     SqlWalletStore,
+    SqlCopyTradeStore,
 ):
     def __init__(self, transport: Transport) -> None:
         self.transport = transport

@@ -23,7 +23,7 @@ from cascadian.data import Workflow
 from cascadian.errors import NodeError
 from cascadian.outbound.retry import RetryPolicy
 from cascadian.outbound.ssrf import Resolver
-from cascadian.ports import NodeStore, OrderExecutor
+from cascadian.ports import CopyTradeStore, NodeStore, OrderExecutor
 from cascadian.workflow.limits import GraphLimits
 from cascadian.workflow.llm import LlmProvider
 from cascadian.workflow.market import MarketData, MarketSource
@@ -80,6 +80,9 @@ class NodeServices:
     # the wallet metrics it keeps in the database); None: each node call gets its
     # own, which keeps nothing.
     wallets: WalletData | None = None
+    # What copy-trading nodes keep (cursors, source trades, consensus); None: they
+    # fail, saying so.
+    copy_trades: CopyTradeStore | None = None
 
     @asynccontextmanager
     async def javascript_run(self) -> AsyncIterator[JsRun]:
@@ -118,6 +121,11 @@ class NodeServices:
         if self.orders is None:
             raise NodeError("no order executor is configured for order nodes")
         return self.orders
+
+    def copy_trade_store(self) -> CopyTradeStore:
+        if self.copy_trades is None:
+            raise NodeError("copy trading needs the database (its cursors and consensus)")
+        return self.copy_trades
 
     def node_store(self) -> NodeStore:
         if self.store is None:

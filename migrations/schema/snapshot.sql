@@ -46,6 +46,42 @@ create table cascadian_book_history (
 CREATE INDEX cascadian_book_history_last ON public.cascadian_book_history USING btree (last_seen_at);
 CREATE INDEX cascadian_book_history_seen ON public.cascadian_book_history USING btree (seen_at);
 
+create table cascadian_copy_trade_cursors (
+    workflow_id uuid not null,
+    node_id text not null,
+    wallet text not null,
+    last_trade_at bigint not null,
+    updated_at timestamp with time zone not null,
+    constraint cascadian_copy_trade_cursors_pkey PRIMARY KEY (workflow_id, node_id, wallet),
+    constraint cascadian_copy_trade_cursors_wallet_check CHECK (wallet = lower(wallet)),
+    constraint cascadian_copy_trade_cursors_workflow_id_fkey FOREIGN KEY (workflow_id) REFERENCES workflow_sessions(id) ON DELETE CASCADE
+);
+
+create table cascadian_copy_trade_trades (
+    workflow_id uuid not null,
+    node_id text not null,
+    trade_key text not null,
+    wallet text not null,
+    consensus_key text not null,
+    traded_at bigint not null,
+    eligible boolean not null,
+    seen_at timestamp with time zone not null,
+    constraint cascadian_copy_trade_trades_pkey PRIMARY KEY (workflow_id, node_id, trade_key),
+    constraint cascadian_copy_trade_trades_workflow_id_fkey FOREIGN KEY (workflow_id) REFERENCES workflow_sessions(id) ON DELETE CASCADE
+);
+
+create table cascadian_copy_trade_triggers (
+    workflow_id uuid not null,
+    node_id text not null,
+    consensus_key text not null,
+    order_key text not null,
+    trade jsonb not null,
+    wallets text[] not null,
+    triggered_at timestamp with time zone not null,
+    constraint cascadian_copy_trade_triggers_pkey PRIMARY KEY (workflow_id, node_id, consensus_key),
+    constraint cascadian_copy_trade_triggers_workflow_id_fkey FOREIGN KEY (workflow_id) REFERENCES workflow_sessions(id) ON DELETE CASCADE
+);
+
 create table cascadian_equity_points (
     id bigint not null default nextval('cascadian_equity_points_id_seq'::regclass),
     workflow_id uuid not null,
@@ -1074,6 +1110,119 @@ as $$
         f.name, f.id
     limit p_limit
     offset p_offset;
+$$;
+
+create function cascadian_copy_trade_cursors_v1(p_workflow_id uuid, p_node_id text, p_wallets text[])
+returns jsonb
+language sql stable
+as $$
+    select coalesce(jsonb_object_agg(c.wallet, c.last_trade_at), '{}'::jsonb)
+    from cascadian_copy_trade_cursors c
+    where c.workflow_id = p_workflow_id
+      and c.node_id = p_node_id
+      and c.wallet = any(array(select lower(w) from unnest(p_wallets) as w))
+$$;
+
+create function cascadian_copy_trade_observe_v1(p_workflow_id uuid, p_node_id text, p_wallets text[], p_trades jsonb, p_required integer, p_read_at bigint, p_now timestamp with time zone)
+returns jsonb
+language plpgsql volatile
+as $$
+declare
+    v_new text[];
+begin
+    if jsonb_typeof(p_trades) is distinct from 'array' then
+        raise exception 'source trades must be a JSON array' using errcode = '22023';
+    end if;
+    if p_required is not null and p_required < 1 then
+        raise exception 'a consensus needs at least one wallet' using errcode = '22023';
+    end if;
+
+    with incoming as (
+        select x.*
+        from jsonb_to_recordset(p_trades) as x(
+            trade_key text, wallet text, consensus_key text, traded_at bigint,
+            eligible boolean, trade jsonb
+        )
+        order by x.trade_key
+    ),
+    added as (
+        insert into cascadian_copy_trade_trades as t (
+            workflow_id, node_id, trade_key, wallet, consensus_key, traded_at, eligible, seen_at
+        )
+        select p_workflow_id, p_node_id, i.trade_key, lower(i.wallet), i.consensus_key,
+               i.traded_at, i.eligible, p_now
+        from incoming i
+        on conflict (workflow_id, node_id, trade_key) do nothing
+        returning t.trade_key
+    )
+    select coalesce(array_agg(trade_key order by trade_key), '{}') into v_new from added;
+
+    insert into cascadian_copy_trade_cursors as c (
+        workflow_id, node_id, wallet, last_trade_at, updated_at
+    )
+    select p_workflow_id, p_node_id, lower(x.wallet), max(x.traded_at), p_now
+    from jsonb_to_recordset(p_trades) as x(wallet text, traded_at bigint)
+    group by lower(x.wallet)
+    order by lower(x.wallet)
+    on conflict (workflow_id, node_id, wallet) do update
+        set last_trade_at = greatest(c.last_trade_at, excluded.last_trade_at),
+            updated_at = excluded.updated_at;
+
+    insert into cascadian_copy_trade_cursors (workflow_id, node_id, wallet, last_trade_at, updated_at)
+    select p_workflow_id, p_node_id, w, p_read_at, p_now
+    from (select distinct lower(w) as w from unnest(p_wallets) as w) as read
+    order by w
+    on conflict (workflow_id, node_id, wallet) do nothing;
+
+    if p_required is not null then
+        -- Each consensus of this node that its eligible trades now meet, once; the
+        -- trade copied is this call's newest eligible trade of that consensus.
+        with batch as (
+            select x.*
+            from jsonb_to_recordset(p_trades) as x(
+                trade_key text, consensus_key text, traded_at bigint, eligible boolean,
+                trade jsonb
+            )
+            where x.eligible
+        ),
+        met as (
+            select t.consensus_key, array_agg(distinct t.wallet order by t.wallet) as wallets
+            from cascadian_copy_trade_trades t
+            where t.workflow_id = p_workflow_id and t.node_id = p_node_id and t.eligible
+              and t.consensus_key in (select b.consensus_key from batch b)
+            group by t.consensus_key
+            having count(distinct t.wallet) >= p_required
+        )
+        insert into cascadian_copy_trade_triggers as g (
+            workflow_id, node_id, consensus_key, order_key, trade, wallets, triggered_at
+        )
+        select p_workflow_id, p_node_id, m.consensus_key,
+               'copy:' || p_node_id || ':' || m.consensus_key,
+               (select b.trade from batch b where b.consensus_key = m.consensus_key
+                order by b.traded_at desc, b.trade_key desc limit 1),
+               m.wallets, p_now
+        from met m
+        order by m.consensus_key
+        on conflict (workflow_id, node_id, consensus_key) do nothing;
+    end if;
+
+    return jsonb_build_object(
+        'new', to_jsonb(v_new),
+        'owed', coalesce((
+            select jsonb_agg(
+                jsonb_build_object('consensus_key', g.consensus_key, 'order_key', g.order_key,
+                                   'trade', g.trade, 'wallets', to_jsonb(g.wallets))
+                order by g.triggered_at, g.consensus_key
+            )
+            from cascadian_copy_trade_triggers g
+            where g.workflow_id = p_workflow_id and g.node_id = p_node_id
+              and not exists (
+                  select 1 from cascadian_trading_orders o
+                  where o.workflow_id = g.workflow_id and o.order_key = g.order_key
+              )
+        ), '[]'::jsonb)
+    );
+end;
 $$;
 
 create function cascadian_create_strategy_v1(p jsonb, p_now timestamp with time zone)

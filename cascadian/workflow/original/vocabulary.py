@@ -31,6 +31,9 @@ RUNS: Final[dict[str, str]] = {
     "DATA_SOURCE": "original-data-source",
     "WALLET_FILTER": "original-wallet-filter",
     "SMART_MONEY_SIGNAL": "original-smart-money-signal",
+    # Browser-only in the original; here on public trades, copies as paper orders.
+    "COPY_TRADE_WATCH": "original-copy-trade-watch",
+    "MANUAL_COPY_TRADE": "original-manual-copy-trade",
 }
 
 # Types whose fields the original's panels wrote at `data.*`, not `data.config.*`.
@@ -63,8 +66,6 @@ REFUSED: Final[dict[str, str]] = {
     "ACTION": _SCREENING,
     "MARKET_UNIVERSE": _BROWSER_ONLY,
     "MARKET_MONITOR": _BROWSER_ONLY,
-    "COPY_TRADE_WATCH": _BROWSER_ONLY,
-    "MANUAL_COPY_TRADE": _BROWSER_ONLY,
     "POSITION_TRACKER": _BROWSER_ONLY,
     "EXIT_SIGNAL": _BROWSER_ONLY,
     "ALERT": _BROWSER_ONLY,

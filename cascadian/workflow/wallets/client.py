@@ -157,10 +157,13 @@ class DataApiClient:
         return found
 
     async def trades(
-        self, wallet: str, limit: int, *, deadline: float | None = None
+        self, wallet: str, limit: int, *, start: int | None = None, deadline: float | None = None
     ) -> list[Trade]:
-        """A wallet's newest `limit` trades, maker and taker side alike."""
+        """A wallet's newest `limit` trades, maker and taker side alike; from `start`
+        (unix seconds, inclusive) on when given."""
         params = {"user": wallet, "limit": str(limit), "taker_only": "false"}
+        if start is not None:
+            params["start"] = str(start)
         payload = await self.trades_upstream.call(
             "GET", TRADES_PATH, params=params, deadline=deadline
         )

@@ -182,6 +182,6 @@ class WalletData:
         return await self.client.holders(condition_id, deadline=deadline)
 
     async def trades(
-        self, wallet: str, limit: int, *, deadline: float | None = None
+        self, wallet: str, limit: int, *, start: int | None = None, deadline: float | None = None
     ) -> list[Trade]:
-        return await self.client.trades(wallet, limit, deadline=deadline)
+        return await self.client.trades(wallet, limit, start=start, deadline=deadline)

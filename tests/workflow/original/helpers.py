@@ -126,6 +126,7 @@ async def run_saved(
         resolver=resolver,
         orders=None if store is None else PaperExecutor(store),
         wallets=wallets,
+        copy_trades=store,
     )
     workflow = Workflow(workflow_id, name, nodes, edges, {}, None, USER, execution_id)
     try:
