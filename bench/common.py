@@ -273,7 +273,34 @@ def tick_service(store: Any, executor: Any, settings: Settings) -> Any:
         from cascadian.observers.metrics import WorkerMetrics
     except ImportError:
         return TickService(store, executor, settings)
-    return TickService(store, executor, settings, observers=[WorkerMetrics()])
+    try:  # the bookkeeping step, as bootstrap wires it (a tree from before it has none)
+        from cascadian.trading.marking import Marking
+        from cascadian.workflow.market import MarketData
+        from cascadian.workflow.market.positions import PositionMarkets
+    except ImportError:
+        return TickService(store, executor, settings, observers=[WorkerMetrics()])
+    markets = PositionMarkets.of(MarketData.create(settings, _bookkeeping_http()))
+    return TickService(
+        store,
+        executor,
+        settings,
+        observers=[WorkerMetrics()],
+        bookkeeper=Marking(store, markets, settings),
+    )
+
+
+def _bookkeeping_http() -> Any:
+    """The bookkeeping step's HTTP client: never used by a benchmark without paper
+    positions (its step is then one SQL read), so one client serves every tick."""
+    import httpx
+
+    global _HTTP
+    if _HTTP is None:
+        _HTTP = httpx.AsyncClient()
+    return _HTTP
+
+
+_HTTP: Any = None
 
 
 def bench_settings(url: str, **env: Any) -> Settings:

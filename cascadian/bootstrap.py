@@ -31,8 +31,10 @@ from cascadian.strategies import StrategyService
 from cascadian.tick import TickService
 from cascadian.trading.controls import TradingService
 from cascadian.trading.executor import PaperExecutor
+from cascadian.trading.marking import Marking
 from cascadian.trading.paper import PaperService
 from cascadian.workflow.market import MarketData
+from cascadian.workflow.market.positions import PositionMarkets
 from cascadian.workflow.market.tap import HistoryTap
 from cascadian.workflow.original.markets import LiveMarks
 from cascadian.workflow.sandbox.pool import JsSandbox
@@ -276,7 +278,14 @@ async def services(
             yield Services(
                 active,
                 # The tick tells its observers what happens; it imports neither.
-                TickService(active, runner, settings, clock, observers=observers),
+                TickService(
+                    active,
+                    runner,
+                    settings,
+                    clock,
+                    observers=observers,
+                    bookkeeper=Marking(active, PositionMarkets.of(markets), settings, clock),
+                ),
                 ControlService(
                     active, clock, max_schedule_lag_seconds=settings.max_schedule_lag_seconds
                 ),

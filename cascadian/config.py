@@ -129,6 +129,11 @@ class Settings(BaseSettings):
     fee_rate_cache_seconds: float = Field(
         default=3600.0, ge=0, validation_alias="CASCADIAN_FEE_RATE_CACHE_SECONDS"
     )
+    # How often a ticking process settles resolved markets and marks open positions
+    # (trading/marking.py); 0: never.
+    mark_every_seconds: float = Field(
+        default=60.0, ge=0, le=3600, validation_alias="CASCADIAN_MARK_EVERY_SECONDS"
+    )
     # Requests per 10 s this process sends; half of Polymarket's published limits
     # (Gamma /markets 300, CLOB /midpoints and /prices 500 each), so that two
     # processes behind one address stay within them.
@@ -273,6 +278,10 @@ class Settings(BaseSettings):
     # The audit log (who changed what): kept long, it is small (a row per change).
     retention_audit_days: float = Field(
         default=365.0, ge=0, validation_alias="CASCADIAN_RETENTION_AUDIT_DAYS"
+    )
+    # Points of the paper portfolios' equity curves; 0: kept for ever.
+    retention_equity_days: float = Field(
+        default=90.0, ge=0, validation_alias="CASCADIAN_RETENTION_EQUITY_DAYS"
     )
     # What one tick's prune may delete (rows, node logs included) and take; 0 rows:
     # ticks do not prune (`cascadian prune` still does).

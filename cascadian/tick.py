@@ -4,6 +4,11 @@
     run    -> executor.execute      (per-strategy timeout)
     record -> store.finish_runs     (one SQL call per batch: store/runs.py)
 
+Beside them, at most once a minute, the bookkeeping step (the Bookkeeper port:
+trading/marking.py) settles paper positions in resolved markets and marks the
+others, on a task of its own bounded by BOOKKEEPING_MAX_SECONDS; the tick waits for
+it only once its runs are over, and a failure of it is logged, never the tick's.
+
 Claims are taken in batches no larger than the free concurrency, so every
 claimed strategy starts at once; claiming stops when a new run could no
 longer finish inside the tick budget, or when a worker is stopping. A run whose
@@ -29,10 +34,10 @@ from uuid import UUID
 
 from cascadian.clock import Clock, SystemClock
 from cascadian.config import Settings
-from cascadian.data import Actor, ClaimedRun, RunOutcome, RunResult, Workflow
+from cascadian.data import Actor, Bookkeeping, ClaimedRun, RunOutcome, RunResult, Workflow
 from cascadian.errors import ScheduleError, StoreUnavailable, raise_unless_ok
 from cascadian.logs import bind, unbind
-from cascadian.ports import Store, TickObserver, TickObservers, WorkflowExecutor
+from cascadian.ports import Bookkeeper, Store, TickObserver, TickObservers, WorkflowExecutor
 from cascadian.recorder import OutcomeRecorder
 from cascadian.reports import RunReport, TickReport, failed_result
 from cascadian.retention import Pruner
@@ -57,6 +62,10 @@ PRUNE_EVERY_SECONDS = 30.0
 # An idle worker still writes a tick this often, well inside health's 3-minute
 # "ticks overdue" (control.TICKS_OVERDUE_AFTER).
 IDLE_LEDGER_EVERY_SECONDS = 60.0
+# The most the bookkeeping step may take, and how long past its deadline the tick
+# waits for it before cancelling it.
+BOOKKEEPING_MAX_SECONDS = 10.0
+BOOKKEEPING_GRACE = 0.5
 
 
 class TickService:
@@ -68,8 +77,11 @@ class TickService:
         clock: Clock | None = None,
         *,
         observers: Sequence[TickObserver] = (),
+        bookkeeper: Bookkeeper | None = None,
     ) -> None:
         self.store = store
+        # Settles and marks the paper positions beside the runs (trading/marking.py).
+        self.bookkeeper = bookkeeper
         self.executor = executor
         self.settings = settings
         self.clock = clock or SystemClock()
@@ -138,6 +150,7 @@ class TickService:
             stop_wait.add_done_callback(wake)
         grace_ends: float | None = None  # set once `stop` is
         more_due = True
+        keeping, keep_deadline = self._start_bookkeeping(budget_ends)
         try:
             while True:
                 changed.clear()
@@ -166,10 +179,14 @@ class TickService:
                 with suppress(TimeoutError):
                     async with asyncio.timeout(timeout):
                         await changed.wait()
+            if keeping is not None:
+                await self._finish_bookkeeping(keeping, keep_deadline)
         finally:
             self._wakers.discard(changed)
             if stop_wait is not None:
                 stop_wait.cancel()
+            if keeping is not None and not keeping.done():
+                keeping.cancel()
         unrecorded = [e.record_error for e in report.executions if e.record_error]
         if report.error is None and unrecorded:
             report.error = f"{len(unrecorded)} outcome(s) not recorded: {unrecorded[0]}"
@@ -211,6 +228,41 @@ class TickService:
             return True
         at, succeeded = self._last_ledgered
         return not succeeded or self.clock.monotonic() - at >= IDLE_LEDGER_EVERY_SECONDS
+
+    def _start_bookkeeping(
+        self, budget_ends: float
+    ) -> tuple[asyncio.Task[Bookkeeping] | None, float]:
+        """The bookkeeping step on a task of its own, when it is due, with its
+        deadline on the event loop's clock (within the budget, less the ledger's
+        margin)."""
+        if self.bookkeeper is None or not self.bookkeeper.due():
+            return None, 0.0
+        left = budget_ends - self.clock.monotonic() - PRUNE_MARGIN_MS / 1000
+        if left <= 0:
+            return None, 0.0
+        deadline = asyncio.get_running_loop().time() + min(BOOKKEEPING_MAX_SECONDS, left)
+        # A plain task, not an eager one: the claim goes to the database first.
+        return asyncio.get_running_loop().create_task(self.bookkeeper.keep(deadline)), deadline
+
+    async def _finish_bookkeeping(self, task: asyncio.Task[Bookkeeping], deadline: float) -> None:
+        """Wait for the step until its deadline (and a little grace), then cancel it."""
+        left = deadline - asyncio.get_running_loop().time() + BOOKKEEPING_GRACE
+        done, _ = await asyncio.wait({task}, timeout=max(0.0, left))
+        if not done:
+            task.cancel()
+            log.warning("settling and marking paper positions passed its deadline; cancelled")
+            return
+        if task.cancelled() or task.exception() is not None:  # the port must not raise
+            log.warning("settling and marking paper positions failed: %r", task)
+            return
+        kept = task.result()
+        if kept.settled or kept.marked:
+            log.info(
+                "paper positions: %d settled, %d outcome(s) marked, %d equity point(s)",
+                kept.settled,
+                kept.marked,
+                kept.points,
+            )
 
     def _free(self, in_flight: dict[asyncio.Task[RunReport], ClaimedRun]) -> int:
         """How many more runs may be claimed now: the free concurrency, counting

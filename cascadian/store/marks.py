@@ -29,8 +29,8 @@ from cascadian.store.transport import Json, Transport
 
 # migrations/025: settlement, marks and the equity curve.
 OPEN_MARKETS = "cascadian_open_markets_v1"
-SETTLE_MARKET = "cascadian_settle_market_v1"
-MARK_PORTFOLIOS = "cascadian_mark_portfolios_v1"
+SETTLE_MARKET = "cascadian_settle_market_v2"  # 033
+MARK_PORTFOLIOS = "cascadian_mark_portfolios_v2"  # 033
 EQUITY_CURVE = "cascadian_equity_curve_v1"
 
 

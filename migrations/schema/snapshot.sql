@@ -91,7 +91,9 @@ create table cascadian_equity_points (
     positions_value numeric not null,
     realized_pnl numeric not null,
     unrealized_pnl numeric not null,
+    source text not null default 'mark'::text,
     constraint cascadian_equity_points_pkey PRIMARY KEY (id),
+    constraint cascadian_equity_points_source_check CHECK (source = ANY (ARRAY['mark'::text, 'settlement'::text])),
     constraint cascadian_equity_points_workflow_id_fkey FOREIGN KEY (workflow_id) REFERENCES workflow_sessions(id) ON DELETE CASCADE
 );
 CREATE INDEX cascadian_equity_points_at ON public.cascadian_equity_points USING btree (at);
@@ -2229,7 +2231,7 @@ begin
 end;
 $$;
 
-create function cascadian_mark_portfolios_v1(p_marks jsonb, p_now timestamp with time zone, p_min_gap interval, p_keep_after timestamp with time zone, p_prune_limit integer)
+create function cascadian_mark_portfolios_v2(p_marks jsonb, p_now timestamp with time zone, p_min_gap interval, p_keep_after timestamp with time zone, p_prune_limit integer)
 returns jsonb
 language plpgsql volatile
 as $$
@@ -2296,7 +2298,7 @@ begin
         where workflow_id = v_workflow
         returning * into v_portfolio;
         v_portfolios := v_portfolios + 1;
-        if cascadian_write_equity_point_v1(v_workflow, p_now, p_min_gap) then
+        if cascadian_write_equity_point_v2(v_workflow, p_now, p_min_gap, 'mark') then
             v_points := v_points + 1;
         end if;
     end loop;
@@ -4172,7 +4174,7 @@ begin
 end;
 $$;
 
-create function cascadian_settle_market_v1(p_market_id text, p_prices jsonb, p_now timestamp with time zone)
+create function cascadian_settle_market_v2(p_market_id text, p_prices jsonb, p_now timestamp with time zone)
 returns jsonb
 language plpgsql volatile
 as $$
@@ -4283,7 +4285,7 @@ begin
             );
         end loop;
         if v_portfolio.workflow_id is not null then
-            perform cascadian_write_equity_point_v1(v_workflow, p_now, interval '0');
+            perform cascadian_write_equity_point_v2(v_workflow, p_now, interval '0', 'settlement');
         end if;
     end loop;
     return jsonb_build_object(
@@ -4657,7 +4659,7 @@ as $$
     order by e.ordinality;
 $$;
 
-create function cascadian_write_equity_point_v1(p_workflow_id uuid, p_now timestamp with time zone, p_min_gap interval)
+create function cascadian_write_equity_point_v2(p_workflow_id uuid, p_now timestamp with time zone, p_min_gap interval, p_source text)
 returns boolean
 language plpgsql volatile
 as $$
@@ -4666,9 +4668,9 @@ declare
     v_value numeric;
     v_cost numeric;
 begin
-    if exists (
+    if p_source = 'mark' and exists (
         select 1 from cascadian_equity_points
-        where workflow_id = p_workflow_id and at > p_now - p_min_gap
+        where workflow_id = p_workflow_id and source = 'mark' and at > p_now - p_min_gap
     ) then
         return false;
     end if;
@@ -4679,11 +4681,11 @@ begin
     select v.positions_value, v.cost into v_value, v_cost
     from cascadian_portfolio_value_v1(p_workflow_id) v;
     insert into cascadian_equity_points (
-        workflow_id, at, equity, cash, positions_value, realized_pnl, unrealized_pnl
+        workflow_id, at, equity, cash, positions_value, realized_pnl, unrealized_pnl, source
     )
     values (
         p_workflow_id, p_now, v_portfolio.available_cash + v_value, v_portfolio.available_cash,
-        v_value, v_portfolio.realized_pnl, v_value - v_cost
+        v_value, v_portfolio.realized_pnl, v_value - v_cost, p_source
     );
     return true;
 end;

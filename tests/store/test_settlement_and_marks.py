@@ -176,7 +176,7 @@ def test_a_bad_settlement_is_refused_and_changes_nothing(
     buy(db, sid)
     for prices in ("{}", '{"Yes": "1.5"}', '{"Yes": "-1"}', '{"Yes": "lots"}', "[]"):
         with pytest.raises(psycopg.errors.InvalidParameterValue):
-            db.execute("select cascadian_settle_market_v1('m1', %s::jsonb, %s)", (prices, NOW))
+            db.execute("select cascadian_settle_market_v2('m1', %s::jsonb, %s)", (prices, NOW))
     assert rows(db, "select 1 from cascadian_trading_orders where result = 'settled'") == []
     assert D(str(portfolio(db, sid)["available_cash"])) == D(10000) - D(40)
 
@@ -304,7 +304,7 @@ def test_a_bad_mark_is_refused_and_changes_nothing(
     ):
         with pytest.raises(psycopg.errors.InvalidParameterValue):
             db.execute(
-                "select cascadian_mark_portfolios_v1(%s::jsonb, %s, '5 minutes', null, 0)",
+                "select cascadian_mark_portfolios_v2(%s::jsonb, %s, '5 minutes', null, 0)",
                 (marks, NOW),
             )
     assert rows(db, "select 1 from cascadian_marks") == []
@@ -320,3 +320,21 @@ def test_positions_opened_before_025_are_tracked_from_their_latest_order(
     place(db, sid, "sell", [("0.5", "40")], slot="slot-2", node="sell-1")
     [position] = rows(db, "select shares, cost from cascadian_positions")
     assert position == {"shares": D(60), "cost": D(24)}
+
+
+@pytest.mark.both_schemas
+async def test_a_settlement_point_never_holds_back_the_marks_point_of_the_same_step(
+    schema: str, any_store: FullStore, db: psycopg.Connection[Any]
+) -> None:
+    sid = add_strategy(db, next_execution_at=None)
+    buy(db, sid, market="m1")  # 40, resolves Yes
+    buy(db, sid, market="m2", price="0.50", shares="20")  # 10, still trading
+
+    await any_store.settle_market("m1", {"Yes": D(1), "No": D(0)}, NOW)
+    result = await mark(any_store, ("m2", "Yes", "0.60"), now=NOW + timedelta(seconds=1))
+
+    assert result.points == 1
+    curve = await any_store.equity_curve(sid, None, 10)
+    assert curve is not None
+    # Settled at the cost of m2 (10), then m2 marked at 12.
+    assert [p.equity for p in curve.points] == [D(10060), D(10062)]

@@ -59,7 +59,7 @@ KEPT = {
     "cascadian_clear_trading_halt_v1": "024's trigger on workflow_sessions runs it",
     "cascadian_track_position_v1": "025's trigger on cascadian_paper_orders runs it",
     "cascadian_portfolio_value_v1": "025's marks, points and curve value a portfolio with it",
-    "cascadian_write_equity_point_v1": "025's mark and settle functions write points with it",
+    "cascadian_write_equity_point_v2": "033's mark and settle functions write points with it",
 }
 # Named although dropped: a benchmark installs it, from its migration, as its before.
 MEASURED_BEFORE = {"cascadian_claim_due_v2": "bench/claim_stale.py"}

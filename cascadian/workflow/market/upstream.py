@@ -66,7 +66,7 @@ class Upstream:
         method: str,
         path: str,
         *,
-        params: Mapping[str, str] | None = None,
+        params: Mapping[str, str] | httpx.QueryParams | None = None,
         body: Any = None,
         deadline: float | None = None,
     ) -> Any:
