@@ -5,6 +5,7 @@ them right at scale (one rate limiter per process, identical requests made once)
     gamma.py     GET /markets/keyset, cursor by cursor, with the server-side filters
     clob.py      POST /midpoints and /prices: live prices by token id
     orderbook.py GET /book and /fee-rate: a token's book and fee rate, for paper orders
+    positions.py open positions' markets by id (resolved or not) and their best bids
     upstream.py  one call: rate-limited, retried, decoded, failing in plain words
     limiter.py   at most N requests in any 10 s
     shared.py    single flight plus a short TTL for public requests
