@@ -395,6 +395,9 @@ class Watched:
 
 
 PaperSide = Literal["buy", "sell"]
+# A recorded entry may also be a settlement: a position closed at its market's
+# resolution (migrations/025).
+PaperEntrySide = Literal["buy", "sell", "settlement"]
 
 
 @dataclass(frozen=True)
@@ -679,7 +682,7 @@ class PaperOrderRecord:
     market_id: str
     market_question: str | None
     outcome: str
-    side: PaperSide
+    side: PaperEntrySide
     order_type: str
     amount_usd: float
     price: float

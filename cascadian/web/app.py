@@ -14,12 +14,14 @@ from cascadian.bootstrap import services
 from cascadian.clock import Clock
 from cascadian.config import Settings, get_settings
 from cascadian.ports import FullStore, WorkflowExecutor
+from cascadian.trading.equity import EquityService
 from cascadian.web import (
     audit,
     backtests,
     console,
     control,
     cron,
+    equity,
     metrics,
     ops,
     paper,
@@ -49,6 +51,7 @@ def create_app(
             app.state.control_service = s.control
             app.state.paper_service = s.paper
             app.state.trading_service = s.trading
+            app.state.equity_service = EquityService(s.store)
             app.state.console_service = s.console
             app.state.metrics = s.metrics
             app.state.alerts = s.alerts
@@ -79,6 +82,7 @@ def create_app(
     app.include_router(paper.router)
     app.include_router(trading.router)
     app.include_router(audit.router)
+    app.include_router(equity.router)
     console.install(app, settings, clock)
     app.include_router(metrics.router)
     install_error_handlers(app)

@@ -28,6 +28,7 @@ from cascadian.data import Actor
 from cascadian.strategies import StrategyService
 from cascadian.tick import TickService
 from cascadian.trading.controls import TradingService
+from cascadian.trading.equity import EquityService
 from cascadian.trading.paper import PaperService
 from cascadian.web.responses import Misconfigured, Unauthorized
 
@@ -135,6 +136,11 @@ def get_trading_service(request: Request) -> TradingService:
     return service
 
 
+def get_equity_service(request: Request) -> EquityService:
+    service: EquityService = request.app.state.equity_service
+    return service
+
+
 def get_strategy_service(request: Request) -> StrategyService:
     service: StrategyService = request.app.state.strategy_service
     return service
@@ -157,6 +163,7 @@ Control = Annotated[ControlService, Depends(get_control_service)]
 Ticks = Annotated[TickService, Depends(get_tick_service)]
 Paper = Annotated[PaperService, Depends(get_paper_service)]
 Trading = Annotated[TradingService, Depends(get_trading_service)]
+Equity = Annotated[EquityService, Depends(get_equity_service)]
 Strategies = Annotated[StrategyService, Depends(get_strategy_service)]
 
 
