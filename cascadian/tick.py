@@ -6,7 +6,8 @@
 
 Beside them, at most once a minute, the bookkeeping step (the Bookkeeper port:
 trading/marking.py) settles paper positions in resolved markets and marks the
-others, on a task of its own bounded by BOOKKEEPING_MAX_SECONDS; the tick waits for
+others, on a task of its own started once the first claim has answered (not when
+it found the database down), bounded by BOOKKEEPING_MAX_SECONDS; the tick waits for
 it only once its runs are over, and a failure of it is logged, never the tick's.
 
 Claims are taken in batches no larger than the free concurrency, so every
@@ -150,7 +151,8 @@ class TickService:
             stop_wait.add_done_callback(wake)
         grace_ends: float | None = None  # set once `stop` is
         more_due = True
-        keeping, keep_deadline = self._start_bookkeeping(budget_ends)
+        keeping: asyncio.Task[Bookkeeping] | None = None
+        keep_deadline, keep_considered = 0.0, False
         try:
             while True:
                 changed.clear()
@@ -169,6 +171,10 @@ class TickService:
                         n = min(s.claim_limit, free)
                         claims = await self._claim(report, n, claim_cutoff, stop)
                         more_due = len(claims) == n
+                        if not keep_considered:  # once the first claim answered, if it did
+                            keep_considered = True
+                            if report.error is None:
+                                keeping, keep_deadline = self._start_bookkeeping(budget_ends)
                         for claim in claims:
                             task = _started(self._run(claim))
                             task.add_done_callback(wake)
@@ -241,7 +247,6 @@ class TickService:
         if left <= 0:
             return None, 0.0
         deadline = asyncio.get_running_loop().time() + min(BOOKKEEPING_MAX_SECONDS, left)
-        # A plain task, not an eager one: the claim goes to the database first.
         return asyncio.get_running_loop().create_task(self.bookkeeper.keep(deadline)), deadline
 
     async def _finish_bookkeeping(self, task: asyncio.Task[Bookkeeping], deadline: float) -> None:

@@ -1,7 +1,7 @@
 """The tick's bookkeeping step (ports.Bookkeeper: settle and mark paper positions)
-runs on a task of its own once the claim is on its way, within its deadline; the
-tick waits for it after its runs, cancels it past its deadline, and never fails
-because of it."""
+runs on a task of its own once the first claim has answered, within its deadline;
+the tick waits for it after its runs, cancels it past its deadline, never fails
+because of it, and skips it when the claim found the database down."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from cascadian import tick as tick_module
 from cascadian.clock import FakeClock
 from cascadian.config import Settings
 from cascadian.data import Bookkeeping
+from cascadian.errors import StoreUnavailable
 from cascadian.store.sql_store import SqlStore
 from cascadian.tick import TickService
 from tests.executors import ScriptedExecutor
@@ -69,7 +70,7 @@ def service(store: Any, keeper: Keeper) -> TickService:
 
 
 @pytest.mark.both_schemas
-async def test_the_step_starts_after_the_claim_is_sent_and_the_tick_waits_for_it(
+async def test_the_step_starts_after_the_claim_answered_and_the_tick_waits_for_it(
     store: SqlStore, db: Any
 ) -> None:
     add_strategy(db, next_execution_at=NOW - timedelta(minutes=1))
@@ -108,3 +109,17 @@ async def test_a_step_that_is_not_due_is_not_run(store: SqlStore) -> None:
     log: list[str] = []
     report = await service(store, Keeper(log, is_due=False)).tick()
     assert report.success and log == []
+
+
+class ClaimsFail(Logged):
+    async def claim_due(self, *args: Any) -> Any:
+        self.log.append("claim")
+        raise StoreUnavailable("database unavailable: connection refused")
+
+
+async def test_a_tick_whose_claim_finds_the_database_down_skips_the_step(
+    store: SqlStore,
+) -> None:
+    log: list[str] = []
+    report = await service(ClaimsFail(store, log), Keeper(log)).tick()
+    assert report.error is not None and log == ["claim"]
