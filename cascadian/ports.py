@@ -454,6 +454,12 @@ class Bookkeeper(Protocol):
         answer's `error`). `deadline` is on the event loop's clock."""
         ...
 
+    async def settle(self, market_ids: Sequence[str], deadline: float) -> int:
+        """Settle the positions in these markets (Gamma ids) now if Gamma shows them
+        resolved, as each step would: for a `market_resolved` event. Answers how many
+        settled; raises what the market data or the store raise."""
+        ...
+
 
 class MarketHistoryStore(Protocol):
     """Recorded market history, for backtests (backtests/, migrations/029)."""

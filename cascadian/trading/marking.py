@@ -19,7 +19,7 @@ and a settlement missed now happens then. Nothing here reads a balance in Python
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import timedelta
 
 from cascadian.clock import Clock, SystemClock
@@ -69,6 +69,33 @@ class Marking:
             log.warning("settling and marking paper positions failed: %s", error)
             return Bookkeeping(error=error)
 
+    async def settle(self, market_ids: Sequence[str], deadline: float) -> int:
+        """Settle the positions in these markets now if Gamma shows them resolved (the
+        same rule and SQL as each step; a market not final yet is left for a later
+        step): what a `market_resolved` event from the CLOB's feed calls, with the
+        event's market's Gamma id. Answers how many positions settled; raises what
+        the market data or the store raise."""
+        states = await self.markets.market_states(market_ids, deadline=deadline)
+        return await self._settle(states)
+
+    async def _settle(self, states: Iterable[MarketState]) -> int:
+        now = self.clock.now()
+        settled = 0
+        for state in states:
+            if state.payouts is None:
+                continue
+            done = await self.store.settle_market(
+                state.market_id, dict(zip(state.outcomes, state.payouts, strict=True)), now
+            )
+            settled += len(done.settled)
+            if done.settled:
+                log.info(
+                    "settled %d paper position(s) in resolved market %s",
+                    len(done.settled),
+                    state.market_id,
+                )
+        return settled
+
     async def _keep(self, deadline: float) -> Bookkeeping:
         held = await self.store.open_markets()
         if not held:
@@ -80,19 +107,7 @@ class Marking:
             )
         }
         now = self.clock.now()
-        settled = 0
-        for state in states.values():
-            if state.payouts is not None:
-                done = await self.store.settle_market(
-                    state.market_id, dict(zip(state.outcomes, state.payouts, strict=True)), now
-                )
-                settled += len(done.settled)
-                if done.settled:
-                    log.info(
-                        "settled %d paper position(s) in resolved market %s",
-                        len(done.settled),
-                        state.market_id,
-                    )
+        settled = await self._settle(states.values())
         wanted = _tokens(held, states)
         bids = await self.markets.best_bids(list(wanted), deadline=deadline) if wanted else {}
         marks = [

@@ -156,3 +156,21 @@ async def test_the_step_is_due_once_per_period_and_never_when_switched_off() -> 
     assert step.due()
     off = Marking(None, None, settings(CASCADIAN_MARK_EVERY_SECONDS=0), clock)  # type: ignore[arg-type]
     assert not off.due()
+
+
+@pytest.mark.both_schemas
+@respx.mock
+async def test_a_resolved_event_settles_its_market_at_once_and_a_pending_one_waits(
+    schema: str, any_store: FullStore, db: psycopg.Connection[Any]
+) -> None:
+    sid = add_strategy(db, next_execution_at=None)
+    buy(db, sid, "600001", "Yes", "0.60", "10")
+    buy(db, sid, "600003", "Yes", "0.90", "10")
+    sent = routes()
+    async with httpx.AsyncClient() as http:
+        step = marking(any_store, http, FakeClock(NOW))
+        assert await step.settle(["600001"], deadline=1e12) == 1
+        assert await step.settle(["600003"], deadline=1e12) == 0  # proposed: not final
+        assert await step.settle(["600001"], deadline=1e12) == 0  # once
+    assert sent["books"].call_count == 0
+    assert [m.market_id for m in await any_store.open_markets()] == ["600003"]
