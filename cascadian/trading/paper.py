@@ -33,11 +33,14 @@ class PaperService:
     def __init__(self, store: ControlStore, marks: MarkSource | None = None) -> None:
         self.store, self.mark_source = store, marks
 
-    async def book(self, strategy_id: UUID, order_limit: int = 50) -> PaperBook:
-        """NotFound for an unknown strategy."""
-        unpriced = await self.store.paper_book(strategy_id, [], 0)
+    async def book(self, strategy_id: UUID, order_limit: int = 50, live: bool = True) -> PaperBook:
+        """NotFound for an unknown strategy. `live` False: positions at their last
+        order's price, asking no market (the console's page)."""
+        unpriced = await self.store.paper_book(strategy_id, [], 0 if live else order_limit)
         if unpriced is None:
             raise NotFound("strategy not found")
+        if not live:
+            return unpriced
         marks: list[PaperMark] = []
         open_positions = unpriced.open_positions()
         if open_positions and self.mark_source is not None:

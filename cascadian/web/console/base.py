@@ -2,7 +2,8 @@
 security headers, the services on app.state, and reading small forms and ids.
 
 The routes are in access.py (signing in and out), pages.py (what an operator
-reads) and actions.py (the buttons that change a strategy).
+reads), actions.py (the buttons that change a strategy) and trading.py (a
+strategy's portfolio, its limits and the kill switches).
 """
 
 from __future__ import annotations

@@ -6,7 +6,8 @@ notifications and the paper orders.
     GET  /console/strategies/{id}         one strategy: its graph, runs, buttons
     GET  /console/runs/{execution_id}     one run: per-node status, timing, error, output
     GET  /console/notifications           what strategies sent their owners
-    GET  /console/paper                   paper orders (simulated, never real)
+    GET  /console/paper                   paper orders (simulated, never real), the
+                                          global kill switch
 
 Pages render on the server from the same services as the API (control, tick,
 console).
@@ -44,6 +45,7 @@ from cascadian.web.console.charts import axes, chart_data, duration_chart, runs_
 from cascadian.web.console.diagram import NodeMark, graph_diagram
 from cascadian.web.console.node_inputs import node_inputs
 from cascadian.web.console.session import ConsoleSession, Refused
+from cascadian.web.deps import get_trading_service
 
 
 @router.get("")
@@ -257,12 +259,32 @@ async def notifications(request: Request) -> Response:
 @router.get("/paper")
 async def paper(request: Request) -> Response:
     session = sessions_of(request).session(request)
+    done = request.query_params.get("did") or ""
+    notice = {
+        "global-on": "Global kill switch on: every strategy's orders are refused.",
+        "global-off": "Global kill switch off.",
+    }.get(done)
+    return await paper_page(request, session, notice=notice)
+
+
+async def paper_page(
+    request: Request,
+    session: ConsoleSession,
+    notice: str | None = None,
+    error: str | None = None,
+    status_code: int = 200,
+) -> Response:
+    """The paper orders, and the global kill switch with its form."""
     console = console_of(request)
     page_no = clamp(request.query_params.get("page"), 1, 1, 100_000)
-    found = await console.paper_orders(PAGE_SIZE, (page_no - 1) * PAGE_SIZE)
+    found, switches = await asyncio.gather(
+        console.paper_orders(PAGE_SIZE, (page_no - 1) * PAGE_SIZE),
+        get_trading_service(request).kill_switches(),
+    )
     return page(
         request,
         "paper.html",
+        status_code,
         session=session,
         nav="paper",
         now=console.now(),
@@ -270,4 +292,7 @@ async def paper(request: Request) -> Response:
         page_no=page_no,
         pages=max(1, -(-found.total // PAGE_SIZE)),
         link=page_link,
+        global_switch=next((k for k in switches if k.workflow_id is None), None),
+        notice=notice,
+        error=error,
     )
