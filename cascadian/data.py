@@ -124,6 +124,15 @@ class AuditEntry:
     before: dict[str, Any] | None
     after: dict[str, Any]
 
+    @property
+    def changes(self) -> list[tuple[str, Any, Any]]:
+        """Each changed field with its value before (None: a creation, or unset) and
+        after, by name, as the CLI and the console show them."""
+        before = self.before or {}
+        return [
+            (k, before.get(k), self.after.get(k)) for k in sorted(set(before) | set(self.after))
+        ]
+
 
 @dataclass(frozen=True)
 class AuditPage:

@@ -13,9 +13,8 @@ from __future__ import annotations
 import base64
 import binascii
 from datetime import datetime
-from typing import Any
 
-from cascadian.data import AuditCursor, AuditEntry, AuditPage, AuditQuery
+from cascadian.data import AuditCursor, AuditPage, AuditQuery
 from cascadian.ports import AuditStore
 
 MAX_LIMIT = 200
@@ -55,11 +54,3 @@ class AuditService:
         if query.since and query.until and query.since >= query.until:
             return AuditPage([], None)
         return await self.store.audit_log(query)
-
-
-def changed_fields(entry: AuditEntry) -> list[tuple[str, Any, Any]]:
-    """Each field the change changed, with its value before (None: a creation, or
-    unset) and after, in a stable order, as the CLI and the console show them."""
-    before = entry.before or {}
-    keys = sorted(set(before) | set(entry.after))
-    return [(k, before.get(k), entry.after.get(k)) for k in keys]

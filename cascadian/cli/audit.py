@@ -21,7 +21,6 @@ from cascadian.audit.service import (
     MAX_LIMIT,
     AuditService,
     BadCursor,
-    changed_fields,
     cursor_token,
     parse_cursor,
 )
@@ -40,8 +39,8 @@ def _value(v: Any) -> str:
 def changes_text(entry: AuditEntry) -> str:
     """One line per changed field: `field: before -> after`."""
     if entry.before is None:
-        return "\n".join(f"{k}: {_value(a)}" for k, _, a in changed_fields(entry))
-    return "\n".join(f"{k}: {_value(b)} -> {_value(a)}" for k, b, a in changed_fields(entry))
+        return "\n".join(f"{k}: {_value(a)}" for k, _, a in entry.changes)
+    return "\n".join(f"{k}: {_value(b)} -> {_value(a)}" for k, b, a in entry.changes)
 
 
 def who(entry: AuditEntry) -> str:

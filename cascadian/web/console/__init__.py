@@ -11,7 +11,15 @@ from cascadian.clock import Clock
 from cascadian.config import Settings
 
 # The routes register on base.router as their modules are imported.
-from cascadian.web.console import access, actions, equity, live, pages, trading  # noqa: F401
+from cascadian.web.console import (  # noqa: F401
+    access,
+    actions,
+    audit,
+    equity,
+    live,
+    pages,
+    trading,
+)
 from cascadian.web.console.base import router
 from cascadian.web.console.render import STATIC
 from cascadian.web.console.session import Sessions

@@ -9,6 +9,8 @@ notifications and the paper orders.
     GET  /console/paper                   paper orders (simulated, never real), the
                                           global kill switch
 
+(The audit log's page is audit.py's; a strategy's page shows its newest entries.)
+
 Pages render on the server from the same services as the API (control, tick,
 console).
 """
@@ -25,6 +27,7 @@ from fastapi import Request
 from starlette.responses import Response
 
 from cascadian.console.service import FILTERS, SORTS, lag
+from cascadian.web.console.audit import recent_entries
 from cascadian.web.console.base import (
     DONE,
     PAGE_SIZE,
@@ -138,12 +141,13 @@ async def strategy_page(
 ) -> Response:
     console, control = console_of(request), control_of(request)
     runs_page = clamp(request.query_params.get("runs"), 1, 1, 100_000)
-    status, graph, runs, notes, recent_lag = await asyncio.gather(
+    status, graph, runs, notes, recent_lag, changes = await asyncio.gather(
         control.status(strategy_id),
         strategies_of(request).get(strategy_id),
         control.executions(strategy_id, RUNS_PAGE, (runs_page - 1) * RUNS_PAGE),
         console.notifications(strategy_id, 5, 0),
         control.schedule_lag(strategy_id),
+        recent_entries(request, strategy_id),
     )
     newest = runs if runs_page == 1 else await control.executions(strategy_id, 1, 0)
     latest = await control.execution(newest.items[0].id) if newest.items else None
@@ -165,6 +169,7 @@ async def strategy_page(
         runs_link=lambda page: f"?runs={page}",
         latest=latest,
         notes=notes,
+        changes=changes,
         lag=lag(status, now),
         recent_lag=recent_lag,
         actions=_actions(status.status, graph.is_current_version),

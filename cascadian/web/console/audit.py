@@ -1,0 +1,101 @@
+"""The audit log in the console: who changed which strategy, when, from where, and
+what changed, newest first, filtered as the API filters it.
+
+    GET /console/audit?strategy&action&actor&source&cursor
+
+Keyset pages, as the API's: "older" follows the page's cursor; a cursor or filter
+the page cannot read shows the newest entries rather than an error. A strategy's
+own page shows its newest entries (pages.py reads them with `recent_entries`).
+"""
+
+from __future__ import annotations
+
+from typing import get_args
+from urllib.parse import urlencode
+from uuid import UUID
+
+from fastapi import Request
+from starlette.responses import Response
+
+from cascadian.audit.service import AuditService, BadCursor, cursor_token, parse_cursor
+from cascadian.data import ActorKind, ActorSource, AuditAction, AuditPage, AuditQuery
+from cascadian.web.console.base import (
+    PAGE_SIZE,
+    console_of,
+    page,
+    parse_id,
+    router,
+    sessions_of,
+    strategies_of,
+)
+
+ACTIONS: tuple[AuditAction, ...] = get_args(AuditAction)
+KINDS: tuple[ActorKind, ...] = get_args(ActorKind)
+SOURCES: tuple[ActorSource, ...] = get_args(ActorSource)
+RECENT = 5  # the entries a strategy's page shows
+
+
+def audit_of(request: Request) -> AuditService:
+    service: AuditService = request.app.state.audit_service
+    return service
+
+
+async def recent_entries(request: Request, strategy_id: UUID) -> AuditPage:
+    """A strategy's newest entries, for its page."""
+    return await audit_of(request).entries(AuditQuery(workflow_id=strategy_id, limit=RECENT))
+
+
+@router.get("/audit")
+async def audit_log(request: Request) -> Response:
+    session = sessions_of(request).session(request)
+    params = request.query_params
+    raw = params.get("strategy")
+    sid = parse_id(raw, "strategy") if raw else None
+    action = next((a for a in ACTIONS if a == params.get("action")), None)
+    kind = next((k for k in KINDS if k == params.get("actor")), None)
+    source = next((s for s in SOURCES if s == params.get("source")), None)
+    try:
+        before = parse_cursor(params["cursor"]) if params.get("cursor") else None
+    except BadCursor:
+        before = None
+    query = AuditQuery(
+        workflow_id=sid,
+        actor_kind=kind,
+        source=source,
+        action=action,
+        limit=PAGE_SIZE,
+        before=before,
+    )
+    found = await audit_of(request).entries(query)
+    strategy_name = (await strategies_of(request).get(sid)).name if sid else None
+    filters = {
+        k: v
+        for k, v in (
+            ("strategy", sid and str(sid)),
+            ("action", action),
+            ("actor", kind),
+            ("source", source),
+        )
+        if v
+    }
+    older = None
+    if found.next is not None:
+        older = "?" + urlencode(filters | {"cursor": cursor_token(found.next)})
+    return page(
+        request,
+        "audit.html",
+        session=session,
+        nav="audit",
+        now=console_of(request).now(),
+        entries=found.items,
+        strategy_id=sid,
+        strategy_name=strategy_name,
+        action=action,
+        kind=kind,
+        source=source,
+        actions=ACTIONS,
+        kinds=KINDS,
+        sources=SOURCES,
+        older=older,
+        newest="?" + urlencode(filters) if before is not None else None,
+    )
