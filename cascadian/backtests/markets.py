@@ -68,7 +68,7 @@ class HistoricalMarkets:
     ) -> None:
         self.statics, self.fee_rate, self.half_spread = statics, fee_rate, half_spread
         self.history_markets, self.prices, self.books = markets, prices, books
-        self._built: dict[tuple[str, datetime], Market] = {}
+        self._built: dict[str, tuple[datetime, Market]] = {}
         # Each token's market and outcome index, from what rarely changes.
         self.tokens: dict[str, tuple[str, int]] = {
             str(t): (mid, i)
@@ -91,15 +91,14 @@ class HistoricalMarkets:
         static = self.statics.get(market_id)
         if row is None or static is None:
             return None
-        built = self._built.get((market_id, row.seen_at))
-        if built is None:
-            try:
-                built = Market.model_validate({**static, **row.value})
-            except ValidationError:
-                return None
-            if len(self._built) > 50_000:
-                self._built.clear()
-            self._built[(market_id, row.seen_at)] = built
+        held = self._built.get(market_id)
+        if held is not None and held[0] == row.seen_at:
+            return held[1]
+        try:
+            built = Market.model_validate({**static, **row.value})
+        except ValidationError:
+            return None
+        self._built[market_id] = (row.seen_at, built)  # the current state only
         return built
 
     async def markets(

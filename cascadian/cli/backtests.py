@@ -17,14 +17,17 @@ from decimal import Decimal
 from typing import Annotated, Any
 from uuid import UUID
 
+import httpx
 import typer
 from rich import box
 from rich.table import Table
 
+from cascadian.backtests.public import PublicPriceHistory
 from cascadian.bootstrap import services
 from cascadian.cli.common import console, fail, load_settings, note
 from cascadian.cli.strategy_files import problems_out
 from cascadian.errors import BacktestCancelled, BacktestInvalid, NotFound, StoreUnavailable
+from cascadian.workflow.market import MarketData, PolymarketError
 
 
 def parse_time(text: str) -> datetime:
@@ -146,3 +149,29 @@ def backtest(
         console.print(orders_table(report["runs"][0]))
     for flag in report["flags"]:
         note(f"note: node {flag['node_id']!r}, {flag['field']}: {flag['message']}")
+
+
+def import_prices(
+    tokens: Annotated[list[str], typer.Argument(help="CLOB token ids (a market's clobTokenIds)")],
+    start: Annotated[str, typer.Option("--from", help="From, ISO (UTC unless zoned)")],
+    end: Annotated[str, typer.Option("--to", help="To, ISO (UTC unless zoned)")],
+    fidelity: Annotated[int, typer.Option(help="Minutes between points", min=1)] = 5,
+) -> None:
+    """Import Polymarket's public price history of tokens (the CLOB's
+    /batch-prices-history) for backtests before recording began."""
+    t0, t1 = parse_time(start), parse_time(end)
+
+    async def go() -> int:
+        settings = load_settings()
+        async with (
+            services(settings) as s,
+            httpx.AsyncClient(timeout=settings.node_http_timeout_seconds) as http,
+        ):
+            clob = MarketData.create(settings, http).clob.upstream
+            return await PublicPriceHistory(clob).import_into(s.store, tokens, t0, t1, fidelity)
+
+    try:
+        added = asyncio.run(go())
+    except (PolymarketError, StoreUnavailable) as exc:
+        fail(str(exc))
+    console.print(f"imported {added} new price point(s) of {len(set(tokens))} token(s)")

@@ -1,0 +1,146 @@
+"""Backtest speed: 30 days of a 5-minute strategy (8,640 slots) over 100 markets, from
+recorded history in the database.
+
+History: 100 markets recorded for 30 days, each market's state changing every 30
+minutes (1,440 states per market, 144,000 rows; unchanged recordings in between
+only extend a row, as the recorder writes them), prices moving on a sine; ten
+markets resolve Yes on day 15. Written straight into the history tables with one
+INSERT ... SELECT (the recorder's shape), not timed.
+
+Strategy (the original builder's nodes, in the engine's vocabulary): Market Data
+(top 100 by 24h volume) -> Filter (currentPrice < 0.1) -> Buy $10 of Yes, every
+5 minutes. Timed: `Backtester.run` from the first read of history to the report;
+peak memory is the process's peak RSS (ru_maxrss), measured after the run. The
+target: under 60 s and under 300 MB.
+
+    .venv/bin/python bench/backtest.py [--quick] [--days 30]
+"""
+
+from __future__ import annotations
+
+import resource
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import common
+import psycopg
+
+from cascadian.backtests.runner import Backtester, BacktestRequest
+from cascadian.data import Schedule, Workflow
+from cascadian.store.sql_store import SqlStore
+
+T0 = datetime(2026, 10, 1, tzinfo=UTC)
+MARKETS = 100
+
+HISTORY = """
+insert into cascadian_history_markets (market_id, static, updated_at)
+select 'm' || i, jsonb_build_object(
+    'id', 'm' || i, 'question', 'Will market ' || i || ' happen?', 'slug', 'm' || i,
+    'outcomes', jsonb_build_array('Yes', 'No'),
+    'clob_token_ids', jsonb_build_array('t' || i || 'y', 't' || i || 'n'),
+    'condition_id', null, 'end_date', null, 'category', 'Politics', 'neg_risk', false,
+    'tick_size', 0.01, 'min_order_size', 5), %(t0)s
+from generate_series(0, %(markets)s - 1) i;
+
+insert into cascadian_market_history (market_id, seen_at, last_seen_at, state)
+select 'm' || i,
+       %(t0)s + make_interval(mins => k * 30),
+       %(t0)s + make_interval(mins => k * 30 + 25),
+       jsonb_build_object(
+           'outcome_prices', case when resolved then jsonb_build_array(1.0, 0.0)
+                                  else jsonb_build_array(p, round(1 - p, 4)) end,
+           'volume', 100000 + k * 10, 'volume_24h', 1000 + (i * 37 %% 100) * 50,
+           'liquidity', 5000, 'active', true, 'closed', resolved,
+           'best_bid', null, 'best_ask', null, 'spread', null, 'last_trade_price', null,
+           'accepting_orders', not resolved, 'enable_order_book', true)
+from generate_series(0, %(markets)s - 1) i,
+     generate_series(0, %(states)s - 1) k,
+     lateral (select round((0.5 + 0.48 * sin(k / 40.0 + i))::numeric, 4) as p,
+                     i < 10 and k >= %(states)s / 2 as resolved) v;
+"""
+
+
+def node(node_id: str, kind: str, config: dict[str, object]) -> dict[str, object]:
+    return {"id": node_id, "type": kind, "data": {"config": config}}
+
+
+def workflow() -> Workflow:
+    return Workflow(
+        id=uuid.uuid4(),
+        name="cheap yes",
+        nodes=[
+            node("markets", "original-polymarket-stream", {"maxResults": 100}),
+            node(
+                "cheap",
+                "original-filter",
+                {"conditions": [{"field": "currentPrice", "operator": "lt", "value": 0.1}]},
+            ),
+            node("buy", "original-polymarket-buy", {"outcome": "Yes", "amount": 10}),
+        ],
+        edges=[
+            {"id": "a", "source": "markets", "target": "cheap"},
+            {"id": "b", "source": "cheap", "target": "buy"},
+        ],
+    )
+
+
+async def main() -> None:
+    p = common.parser(__doc__)
+    p.add_argument("--days", type=float, default=None, help="window in days (default 30)")
+    args = p.parse_args()
+    days = args.days or (3 if args.quick else 30)
+    admin = common.admin_url()
+    url = common.fresh_database(admin, "cascadian_bench_backtest")
+    states = int(days * 48)
+    common.print_header(
+        "backtest speed",
+        url,
+        f"{days:g} days of a 5-minute strategy ({int(days * 288)} slots), Market Data -> "
+        f"Filter -> Buy over {MARKETS} markets, {MARKETS * states:,} recorded states.",
+    )
+    with psycopg.connect(url, autocommit=True) as conn:
+        for statement in HISTORY.split(";")[:-1]:
+            conn.execute(statement, {"t0": T0, "markets": MARKETS, "states": states})
+        conn.execute("analyze")
+    store = SqlStore.postgres(url, pool_size=2)
+    await store.open()
+    settings = common.bench_settings(url, CASCADIAN_HISTORY_EVERY_SECONDS=1800)
+    request = BacktestRequest(
+        workflow(),
+        Schedule(interval_minutes=5),
+        T0,
+        T0 + timedelta(days=days) - timedelta(minutes=5),
+    )
+    try:
+        started = time.perf_counter()
+        report = await Backtester(store, settings).run(request)
+        elapsed = time.perf_counter() - started
+    finally:
+        await store.close()
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    [run] = report["runs"]
+    m = run["metrics"]
+    common.print_table(
+        ["slots", "seconds", "ms per slot", "peak RSS MB", "orders", "failed slots", "ROI"],
+        [
+            (
+                report["slots"],
+                round(elapsed, 1),
+                round(elapsed * 1000 / report["slots"], 2),
+                round(peak_mb),
+                m["orders"],
+                m["failed_slots"],
+                m["roi"],
+            )
+        ],
+    )
+    print(
+        f"\ntargets: under 60 s: {'met' if elapsed < 60 else 'NOT met'}; "
+        f"under 300 MB: {'met' if peak_mb < 300 else 'NOT met'}"
+    )
+    common.drop_database(admin, "cascadian_bench_backtest")
+
+
+if __name__ == "__main__":
+    common.run(main)
