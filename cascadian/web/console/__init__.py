@@ -15,6 +15,7 @@ from cascadian.web.console import (  # noqa: F401
     access,
     actions,
     audit,
+    backtest,
     equity,
     live,
     pages,
