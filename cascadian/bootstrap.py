@@ -289,7 +289,7 @@ async def services(
                 ControlService(
                     active, clock, max_schedule_lag_seconds=settings.max_schedule_lag_seconds
                 ),
-                PaperService(active, LiveMarks(markets)),
+                PaperService(active, LiveMarks(markets), stored=active),
                 TradingService(active, clock or SystemClock()),
                 ConsoleService(active, active, clock),
                 metrics,

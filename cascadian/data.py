@@ -675,7 +675,7 @@ class PaperPosition:
     average_price: float | None
     realized_pnl: float
     mark_price: float
-    mark_source: str  # clob, gamma, or last_order
+    mark_source: str  # best_bid (the stored mark), clob, gamma, or last_order
     market_value: float
     unrealized_pnl: float
     last_order_at: datetime

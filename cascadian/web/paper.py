@@ -40,7 +40,10 @@ class PaperPositionModel(BaseModel):
     average_price: float | None
     realized_pnl: float = Field(description="P&L of the shares sold, in USD")
     mark_price: float = Field(description="The price the shares are valued at")
-    mark_source: str = Field(description="clob (live), gamma (listed), or last_order")
+    mark_source: str = Field(
+        description="best_bid (the tick's last mark, stored), clob (live midpoint), "
+        "gamma (listed), or last_order"
+    )
     market_value: float
     unrealized_pnl: float
     last_order_at: datetime

@@ -86,3 +86,20 @@ async def test_the_paper_book_lists_a_settlement_among_its_orders(store: SqlStor
     assert answer.status_code == 200
     orders = answer.json()["data"]["orders"]
     assert [o["side"] for o in orders] == ["settlement", "buy"]
+
+
+@respx.mock(assert_all_called=False)
+async def test_the_paper_book_values_a_marked_position_at_its_stored_bid_without_a_request(
+    store: SqlStore, db: Any, respx_mock: respx.MockRouter
+) -> None:
+    gamma = respx_mock.get(url__regex=rf"{GAMMA}/.*").respond(404, json={"error": "unused"})
+    clob = respx_mock.route(url__regex=rf"{CLOB}/.*").respond(500, text="unused")
+    sid = add_strategy(db, next_execution_at=None)
+    place(db, sid, "buy", [("0.40", "100")], market="253591")
+    await marked(store, "0.35", NOW)
+    async with client(store, **ENV) as api:
+        data = (await api.get(f"/api/strategies/{sid}/paper")).json()["data"]
+    [position] = data["positions"]
+    assert (position["mark_price"], position["mark_source"]) == (0.35, "best_bid")
+    assert position["unrealized_pnl"] == -5
+    assert gamma.call_count == clob.call_count == 0
