@@ -36,7 +36,7 @@ from tests.store.test_trading_book_sql import limits, place, portfolio
 
 PROCESSES = 5
 STRATEGIES = 10
-ORDERS = 5  # per strategy: 50 in all, each sent twice
+ORDERS = PROCESSES  # per strategy, one from each process: 50 in all, each sent twice
 
 
 def race(
@@ -64,14 +64,29 @@ def test_fifty_orders_of_ten_strategies_raced_twice_from_five_processes_never_ov
     for sid in ids:
         # $150 an order (300 shares at 0.5), $100 always kept: two fill, no more.
         limits(db, sid, initial_bankroll=500, min_cash_reserve_usd=100, max_open_positions=3)
-    orders = [
-        (str(sid), "slot-1", f"node-{n}", f"m{n}") for n in range(ORDERS) for sid in ids
-    ]  # interleaved: each strategy's orders land in different processes
-    calls = orders + orders[::-1]
+    # Portfolios that exist already (strategies that traded before), so no order waits
+    # on another's insert of the row: only the lock orders them. Without it (a copy of
+    # the function without `for update`) this race fills a third order of a strategy,
+    # breaks the reserve, and trips the cash check.
+    db.execute(
+        "insert into cascadian_paper_portfolios (workflow_id, initial_bankroll, available_cash, "
+        "peak_equity) select id, 500, 500, 500 from workflow_sessions"
+    )
+    # Process i places order node-i of every strategy, then sends node-(i+1) of every
+    # strategy again (a re-run racing the first): each strategy's 5 orders race from 5
+    # processes at once, and each is sent twice, by two different processes.
+    shares = [
+        [(str(sid), "slot-1", f"node-{i}", f"m{i}") for sid in ids]
+        + [
+            (str(sid), "slot-1", f"node-{(i + 1) % ORDERS}", f"m{(i + 1) % ORDERS}")
+            for sid in ids[::-1]
+        ]
+        for i in range(PROCESSES)
+    ]
     ctx = multiprocessing.get_context("spawn")
     start, answers = ctx.Barrier(PROCESSES), ctx.Queue()
     procs = [
-        ctx.Process(target=race, args=(database_url, calls[i::PROCESSES], start, answers))
+        ctx.Process(target=race, args=(database_url, shares[i], start, answers))
         for i in range(PROCESSES)
     ]
     for p in procs:
