@@ -43,20 +43,20 @@ class PaperService:
         self.store, self.mark_source, self.stored = store, marks, stored
 
     async def book(self, strategy_id: UUID, order_limit: int = 50, live: bool = True) -> PaperBook:
-        """NotFound for an unknown strategy. `live` False: positions at their last
-        order's price, asking no market (the console's page)."""
+        """NotFound for an unknown strategy. `live` False: positions at their stored
+        marks, else their last order's price, asking no market (the console's page)."""
         unpriced = await self.store.paper_book(strategy_id, [], 0 if live else order_limit)
         if unpriced is None:
             raise NotFound("strategy not found")
-        if not live:
-            return unpriced
         marks: list[PaperMark] = []
         open_positions = unpriced.open_positions()
         if open_positions and self.stored is not None:
             marks = await self._stored_marks(strategy_id)
+        if not live and not marks:
+            return unpriced
         marked = {(m.market_id, m.outcome) for m in marks}
         unmarked = [p for p in open_positions if (p.market_id, p.outcome) not in marked]
-        if unmarked and self.mark_source is not None:
+        if live and unmarked and self.mark_source is not None:
             try:
                 marks += await self.mark_source.marks(unmarked)
             except NodeError as exc:  # the market data's errors say what failed

@@ -37,9 +37,10 @@ from cascadian.web.console.base import (
     router,
     sessions_of,
 )
+from cascadian.web.console.equity_chart import equity_chart
 from cascadian.web.console.pages import paper_page
 from cascadian.web.console.session import COOKIE_PATH, ConsoleSession
-from cascadian.web.deps import get_paper_service, get_trading_service
+from cascadian.web.deps import get_equity_service, get_paper_service, get_trading_service
 
 ORDERS_PAGE = 20
 DONE = {
@@ -72,11 +73,12 @@ async def portfolio_page(
     orders_page = clamp(request.query_params.get("orders"), 1, 1, 100_000)
     result = request.query_params.get("result") or None
     result = result if result in ORDER_RESULTS else None
-    status, portfolio, book, orders = await asyncio.gather(
+    status, portfolio, book, orders, curve = await asyncio.gather(
         control_of(request).status(strategy_id),
         trading.portfolio(strategy_id),
         paper_of(request).book(strategy_id, 0, live=False),
         trading.orders(strategy_id, result, ORDERS_PAGE, (orders_page - 1) * ORDERS_PAGE),
+        get_equity_service(request).curve(strategy_id, points=2000),
     )
 
     def link(page: int) -> str:
@@ -92,6 +94,8 @@ async def portfolio_page(
         s=status,
         p=portfolio,
         book=book,
+        chart=equity_chart(curve.points, curve.initial_bankroll),
+        curve=curve,
         orders=orders,
         orders_page=orders_page,
         orders_pages=max(1, -(-orders.total // ORDERS_PAGE)),

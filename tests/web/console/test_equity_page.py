@@ -59,6 +59,20 @@ async def test_the_page_draws_the_curve_and_lists_positions_at_their_marks(
     assert f"/console/strategies/{sid}/equity" in strategy_page.text
 
 
+async def test_the_portfolio_page_draws_the_curve_and_values_at_the_stored_marks(
+    store: SqlStore, db: Any
+) -> None:
+    sid = trading_strategy(db)
+    async with console_client(store) as c:
+        await sign_in(c)
+        reply = await c.get(f"/console/strategies/{sid}/portfolio")
+    assert reply.status_code == 200
+    html = reply.text
+    assert 'id="equity-curve"' in html and '<svg class="chart equity"' in html
+    # 500 shares at the stored bid 0.43 (215) and 100 not marked at their order's 0.62.
+    assert "$277.00" in html
+
+
 async def test_a_strategy_without_points_says_how_the_curve_comes(store: SqlStore, db: Any) -> None:
     sid = add_strategy(db, next_execution_at=None)
     async with console_client(store) as c:
@@ -109,6 +123,13 @@ def test_the_curve_fits_a_laptop_and_a_phone(request: pytest.FixtureRequest, db:
         assert "Fed cut momentum" in tab.locator(".crumbs").inner_text()
         assert "0.430" in tab.locator("table").inner_text()
         test_browser.shot(tab, f"equity-{name}")
+        tab.goto(f"/console/strategies/{sid}/portfolio")
+        curve = tab.locator("#equity-curve svg.chart.equity")
+        assert curve.count() == 1
+        box = curve.bounding_box()
+        assert box is not None and box["width"] <= viewport["width"] and box["height"] >= 100
+        assert tab.evaluate("document.documentElement.scrollWidth") <= viewport["width"]
+        test_browser.shot(tab, f"portfolio-equity-{name}")
         context.close()
 
 
