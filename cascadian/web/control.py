@@ -12,6 +12,7 @@ an invalid schedule to 422.
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -20,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from cascadian.errors import StoreUnavailable
 from cascadian.schedule import MAX_INTERVAL_MINUTES
-from cascadian.web.deps import Acting, Control, Ticks, admin_router
+from cascadian.web.deps import Acting, Control, Ticks, Trading, admin_router
 from cascadian.web.responses import error_responses
 
 router = admin_router()
@@ -78,10 +79,25 @@ class StrategyResponse(BaseModel):
     data: StrategyStatusModel
 
 
+class TradingSummaryModel(BaseModel):
+    """Its paper trading at a glance (the whole book: GET /api/strategies/{id}/paper)."""
+
+    available_cash: Decimal
+    exposure_usd: Decimal = Field(description="The open positions' cost")
+    open_positions: int
+    day_start: datetime = Field(description="Midnight in the strategy's time zone")
+    day_realized_pnl: Decimal = Field(description="Realised since then: what the limit counts")
+    stopped_by: str | None = Field(
+        description="kill_switch or halted (a limit: resume to trade again) while its "
+        "orders are refused; null otherwise"
+    )
+
+
 class StrategyStatusWithLagModel(StrategyStatusModel):
     schedule_lag: ScheduleLagModel = Field(
         description="How late its recent scheduled runs started (start minus slot)"
     )
+    trading: TradingSummaryModel
 
 
 class StrategyStatusResponse(BaseModel):
@@ -238,10 +254,21 @@ async def resume(strategy_id: StrategyId, control: Control, actor: Acting) -> St
     tags=["strategies"],
     summary="A strategy's status, schedule, counters, last error and schedule lag",
 )
-async def status(strategy_id: StrategyId, control: Control) -> StrategyStatusResponse:
+async def status(
+    strategy_id: StrategyId, control: Control, trading: Trading
+) -> StrategyStatusResponse:
     found = StrategyStatusModel.model_validate(await control.status(strategy_id))
     lag = ScheduleLagModel.model_validate(await control.schedule_lag(strategy_id))
-    data = StrategyStatusWithLagModel(**found.model_dump(), schedule_lag=lag)
+    p = await trading.portfolio(strategy_id)
+    book = TradingSummaryModel(
+        available_cash=p.available_cash,
+        exposure_usd=p.deployed_capital,
+        open_positions=p.open_positions,
+        day_start=p.day.start,
+        day_realized_pnl=p.day.realized_pnl,
+        stopped_by=p.trading_stopped_by,
+    )
+    data = StrategyStatusWithLagModel(**found.model_dump(), schedule_lag=lag, trading=book)
     return StrategyStatusResponse(data=data)
 
 

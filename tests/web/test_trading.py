@@ -179,3 +179,20 @@ async def test_the_paper_answer_has_the_portfolio_its_day_and_every_order_page_b
     assert [o["refusal"] for o in refused["data"]["orders"]] == ["max_order_usd"]
     assert "the limit is $200" in refused["data"]["orders"][0]["detail"]
     assert bad.status_code == 422
+
+
+async def test_status_shows_cash_exposure_the_days_pnl_and_what_stops_trading(
+    schema: str, any_store: FullStore, db: psycopg.Connection[Any]
+) -> None:
+    sid = add_strategy(db, next_execution_at=None)
+    now = datetime.now(UTC)
+    place(db, sid, "buy", [("0.5", "200")], node="buy", now=now)
+    place(db, sid, "sell", [("0.4", "100")], node="sell", now=now)  # -10
+    async with client(any_store) as api:
+        before = (await api.get(f"/api/strategies/{sid}/status")).json()["data"]["trading"]
+        await api.put(f"/api/strategies/{sid}/kill-switch", json={"set_by": "a", "reason": "b"})
+        after = (await api.get(f"/api/strategies/{sid}/status")).json()["data"]["trading"]
+    assert (Decimal(before["exposure_usd"]), before["open_positions"]) == (Decimal(50), 1)
+    assert Decimal(before["day_realized_pnl"]) == Decimal(-10)
+    assert Decimal(before["available_cash"]) == Decimal(10000 - 100 + 40)
+    assert (before["stopped_by"], after["stopped_by"]) == (None, "kill_switch")
