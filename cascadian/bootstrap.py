@@ -25,6 +25,8 @@ from cascadian.control import ControlService
 from cascadian.errors import ConfigurationError
 from cascadian.observers.alerts import Alerts
 from cascadian.observers.metrics import WorkerMetrics
+from cascadian.operators.bulk import BulkService
+from cascadian.operators.runs import RunsService
 from cascadian.ports import FullStore, TickObserver, TradingObserver, WorkflowExecutor
 from cascadian.store.sql_store import SqlStore
 from cascadian.strategies import StrategyService
@@ -228,6 +230,8 @@ class Services:
     javascript: JsSandbox
     # Backtests over the recorded history (backtests/).
     backtests: BacktestService
+    runs: RunsService
+    bulk: BulkService
     # Records the market data ticks fetched (None: CASCADIAN_HISTORY_RECORD is off).
     history: HistoryRecorder | None = None
 
@@ -275,6 +279,9 @@ async def services(
                 observers.append(history)
             dry = build_dry_runner(settings, dry_http, clock, markets, javascript=sandbox)
             strategies = StrategyService(active, dry, clock)
+            control = ControlService(
+                active, clock, max_schedule_lag_seconds=settings.max_schedule_lag_seconds
+            )
             yield Services(
                 active,
                 # The tick tells its observers what happens; it imports neither.
@@ -286,9 +293,7 @@ async def services(
                     observers=observers,
                     bookkeeper=Marking(active, PositionMarkets.of(markets), settings, clock),
                 ),
-                ControlService(
-                    active, clock, max_schedule_lag_seconds=settings.max_schedule_lag_seconds
-                ),
+                control,
                 PaperService(active, LiveMarks(markets), stored=active),
                 TradingService(active, clock or SystemClock()),
                 ConsoleService(active, active, clock),
@@ -297,6 +302,8 @@ async def services(
                 strategies,
                 sandbox,
                 BacktestService(strategies, Backtester(active, settings, javascript=sandbox)),
+                RunsService(active),
+                BulkService(active, control, clock),
                 history,
             )
             # Alerts on their way get their own bounded time before the client closes.

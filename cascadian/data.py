@@ -242,6 +242,10 @@ ControlResult = Literal[
     "run_in_flight",
     "superseded",
     "archived",
+    # a re-run's refusals
+    "run_not_found",
+    "not_failed",
+    "no_snapshot",
 ]
 
 
@@ -356,7 +360,7 @@ class Execution:
     id: UUID
     workflow_id: UUID
     status: str  # running | completed | failed | cancelled
-    trigger_kind: str  # scheduled | manual
+    trigger_kind: str  # scheduled | manual | rerun | (kinds triggers add): an open set
     scheduled_for: datetime | None
     attempt: int
     execution_started_at: datetime
@@ -364,6 +368,7 @@ class Execution:
     duration_ms: int | None
     nodes_executed: int
     error_message: str | None
+    rerun_of: UUID | None = None  # the failed run a re-run repeats
 
 
 @dataclass(frozen=True)
@@ -371,6 +376,105 @@ class ExecutionDetail(Execution):
     outputs: Any = None
     errors: Any = None
     logs: list[NodeRun] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class RunEntry(Execution):
+    """A run in the list across strategies: whose it is, and its strategy's name."""
+
+    user_id: UUID | None = None
+    workflow_name: str | None = None
+
+
+@dataclass(frozen=True)
+class RunCursor:
+    """Where a page of the runs list ends: the key of its last run, newest first."""
+
+    started_at: datetime
+    id: UUID
+
+
+@dataclass(frozen=True)
+class RunQuery:
+    """The runs list's filters (each optional) and its page: the runs started
+    before `before`, newest first."""
+
+    status: str | None = None
+    workflow_id: UUID | None = None
+    user_id: UUID | None = None
+    trigger: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    rerun_of: UUID | None = None
+    before: RunCursor | None = None
+    limit: int = 50
+
+
+@dataclass(frozen=True)
+class RunPage:
+    """A page of runs, and where the next one starts (None: this is the last)."""
+
+    items: list[RunEntry]
+    next: RunCursor | None
+
+
+@dataclass(frozen=True)
+class BulkFilter:
+    """Which strategies a bulk change acts on: current, not archived versions
+    matching every filter given. `status` may be `auto-paused`;
+    `auto_paused_within_seconds`: auto-paused by a run that recent."""
+
+    status: str | None = None
+    user_id: UUID | None = None
+    q: str | None = None
+    auto_paused_within_seconds: float | None = None
+
+    @property
+    def empty(self) -> bool:
+        return all(
+            v is None for v in (self.status, self.user_id, self.q, self.auto_paused_within_seconds)
+        )
+
+
+@dataclass(frozen=True)
+class BulkTarget:
+    """A strategy a bulk change would act on, as it was when selected."""
+
+    id: UUID
+    user_id: UUID
+    name: str
+    status: str
+    auto_run: bool
+    error_count: int
+    last_executed_at: datetime | None
+
+    @property
+    def auto_paused(self) -> bool:
+        return self.status == "error" and not self.auto_run
+
+
+@dataclass(frozen=True)
+class BulkSelection:
+    """The strategies matching a bulk filter (at most the limit asked for), and how
+    many match in all."""
+
+    targets: list[BulkTarget]
+    total: int
+
+
+BulkOutcomeKind = Literal["changed", "unchanged", "refused"]
+
+
+@dataclass(frozen=True)
+class BulkOutcome:
+    """What a bulk change did to one strategy: changed; unchanged, as it was
+    already so; or refused, with the reason."""
+
+    id: UUID
+    name: str
+    outcome: BulkOutcomeKind
+    status: str | None  # its status afterwards, when known
+    reason: str | None = None
 
 
 @dataclass(frozen=True)

@@ -41,7 +41,13 @@ class NotFound(CascadianError, LookupError):
 
 
 class Conflict(CascadianError):
-    """The strategy is not in a state that allows the change; nothing was written."""
+    """The strategy is not in a state that allows the change; nothing was written.
+    `code` is the control function's result code (e.g. `already_paused`), when
+    one refused it."""
+
+    def __init__(self, message: str, code: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 class InvalidInput(CascadianError, ValueError):
@@ -91,6 +97,8 @@ _CONFLICTS: dict[str, str] = {
     "run_in_flight": "a run of this strategy is in flight; try again when it has finished",
     "superseded": "this is an old version of the strategy; a newer version is the one that runs",
     "archived": "the strategy is archived: it never runs or changes again",
+    "not_failed": "only a failed run can be re-run",
+    "no_snapshot": "the run kept no copy of its graph, so it cannot be re-run as it was",
 }
 
 
@@ -98,8 +106,10 @@ def raise_unless_ok(result: ControlResult) -> None:
     """Raise NotFound or Conflict (with its reason) for a result other than ok."""
     if result == "not_found":
         raise NotFound("strategy not found")
+    if result == "run_not_found":
+        raise NotFound("run not found")
     if result != "ok":
-        raise Conflict(_CONFLICTS[result])
+        raise Conflict(_CONFLICTS[result], result)
 
 
 class BacktestInvalid(CascadianError, ValueError):

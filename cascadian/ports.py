@@ -19,6 +19,8 @@ from cascadian.data import (
     AuditQuery,
     Backlog,
     Bookkeeping,
+    BulkFilter,
+    BulkSelection,
     ClaimedRun,
     ConsoleOverview,
     ControlResult,
@@ -58,6 +60,8 @@ from cascadian.data import (
     Recorded,
     RetentionPolicy,
     RunOutcome,
+    RunPage,
+    RunQuery,
     RunResult,
     Schedule,
     ScheduleLag,
@@ -148,6 +152,14 @@ class Store(NodeStore, Protocol):
     ) -> ManualClaim:
         """Claim one strategy for a run now, unless a run of it holds a lease; the
         claim is the actor's (audited; a user claims only their own strategies)."""
+        ...
+
+    async def claim_rerun(
+        self, execution_id: UUID, now: datetime, lease_seconds: float, actor: Actor
+    ) -> ManualClaim:
+        """Claim the strategy of a failed run to run again with the run's recorded
+        graph, as a manual run marked `rerun`, unless a run of it holds a lease; the
+        claim is the actor's (audited; a user re-runs only their own runs)."""
         ...
 
     async def cancel_runs(self, execution_ids: Sequence[UUID], reason: str, now: datetime) -> int:
@@ -546,6 +558,20 @@ class AuditStore(Protocol):
         ...
 
 
+class OperatorStore(Protocol):
+    """What operators read across strategies (read-only): the runs list, and the
+    strategies a bulk change would act on."""
+
+    async def runs(self, query: RunQuery) -> RunPage:
+        """A page of runs of every strategy matching the query, newest first."""
+        ...
+
+    async def bulk_selection(self, filter: BulkFilter, now: datetime, limit: int) -> BulkSelection:
+        """Up to `limit` current strategies matching `filter`, by name, and how many
+        match in all."""
+        ...
+
+
 class FullStore(
     Store,
     AuditStore,
@@ -557,11 +583,12 @@ class FullStore(
     MarketHistoryStore,
     WalletStore,
     CopyTradeStore,
+    OperatorStore,
     Protocol,
 ):
     """A process's store: the tick's side, the operators' side, strategies, the
-    console's reads, the trading book, the recorded market history and wallet
-    metrics and copy trading (both adapters)."""
+    console's reads, the trading book, the recorded market history, wallet
+    metrics, copy trading and the reads across strategies (both adapters)."""
 
 
 class TickObserver(Protocol):

@@ -18,7 +18,8 @@ next claim and its runs overlap the write of the last batch (up to as many runs
 again waiting on the write): the database writes while the process runs.
 
 `run_now` runs one strategy on demand through the same run and record steps,
-under a manual claim (store.claim_manual).
+under a manual claim (store.claim_manual); `rerun` runs a failed run again with
+its recorded inputs, under a claim of its own (store.claim_rerun).
 """
 
 from __future__ import annotations
@@ -312,6 +313,24 @@ class TickService:
         claim = await self.store.claim_manual(strategy_id, now, lease, actor)
         raise_unless_ok(claim.result)
         assert claim.run is not None  # result ok
+        report = await self._run(claim.run)
+        self.observers.run_now_finished(report)
+        return report
+
+    async def rerun(self, execution_id: UUID, actor: Actor) -> RunReport:
+        """Run a failed run again with the inputs it had (its recorded graph,
+        variables and trigger), as a manual run marked `rerun` that links back to
+        it: the strategy's lease, the schedule unmoved, counted in the counters and
+        towards the auto-pause as run now is; the claim is the actor's, in the audit
+        log. NotFound for an unknown run (and a user's re-run of another's run);
+        Conflict (with its code) for a run that did not fail, kept no graph, or
+        whose strategy is archived, an old version or running."""
+        now = self.clock.now()
+        lease = self.settings.lease_seconds
+        claim = await self.store.claim_rerun(execution_id, now, lease, actor)
+        raise_unless_ok(claim.result)
+        assert claim.run is not None  # result ok
+        log.info("re-running the failed run %s as run %s", execution_id, claim.run.execution_id)
         report = await self._run(claim.run)
         self.observers.run_now_finished(report)
         return report

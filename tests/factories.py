@@ -111,3 +111,37 @@ def strategy(conn: psycopg.Connection[Any], strategy_id: uuid.UUID) -> dict[str,
 def rows(conn: psycopg.Connection[Any], query: str, *params: Any) -> list[dict[str, Any]]:
     with conn.cursor(row_factory=dict_row) as cur:
         return cur.execute(query, params).fetchall()
+
+
+def add_run(
+    conn: psycopg.Connection[Any],
+    workflow_id: uuid.UUID,
+    *,
+    started_at: datetime,
+    status: str = "completed",
+    trigger_kind: str = "manual",
+    user_id: uuid.UUID = USER,
+    snapshot: dict[str, Any] | None = None,
+    error_message: str | None = None,
+    **columns: Any,
+) -> uuid.UUID:
+    """A workflow_executions row as a finished run leaves it (a manual one unless
+    told: a scheduled one needs its slot)."""
+    values: dict[str, Any] = {
+        "workflow_id": workflow_id,
+        "user_id": user_id,
+        "execution_started_at": started_at,
+        "status": status,
+        "trigger_kind": trigger_kind,
+        "workflow_snapshot": Jsonb(snapshot) if snapshot is not None else None,
+        "error_message": error_message,
+        **columns,
+    }
+    cols = ", ".join(values)
+    marks = ", ".join(["%s"] * len(values))
+    row = conn.execute(
+        f"insert into workflow_executions ({cols}) values ({marks}) returning id",
+        list(values.values()),
+    ).fetchone()
+    assert row is not None
+    return uuid.UUID(str(row[0]))

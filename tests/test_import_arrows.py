@@ -29,6 +29,8 @@ MAY_IMPORT: dict[str, set[str]] = {
     "console": {"core"},
     # The audit log's reads (the changes write it in SQL).
     "audit": {"core"},
+    # What operators do across strategies: the runs list, bulk changes.
+    "operators": {"core"},
     # Backtests run the engine (workflow) on history, filling with the trading book.
     "backtests": {"core", "workflow", "trading"},
     "bootstrap": {
@@ -40,6 +42,7 @@ MAY_IMPORT: dict[str, set[str]] = {
         "trading",
         "console",
         "backtests",
+        "operators",
     },
     "web": {
         "audit",
@@ -51,6 +54,7 @@ MAY_IMPORT: dict[str, set[str]] = {
         "trading",
         "console",
         "backtests",
+        "operators",
     },
     "cli": {
         "audit",
@@ -62,6 +66,7 @@ MAY_IMPORT: dict[str, set[str]] = {
         "web",
         "backtests",
         "trading",
+        "operators",
     },
     "main": {"cli"},
 }

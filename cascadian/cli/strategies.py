@@ -19,7 +19,7 @@ from rich.table import Table
 
 from cascadian.bootstrap import Services, services
 from cascadian.cli import backtests as cli_backtests
-from cascadian.cli import strategy_files, trading
+from cascadian.cli import operators, strategy_files, trading
 from cascadian.cli.common import CLI_ACTOR, console, error_line, fail, load_settings
 from cascadian.control import ControlService
 from cascadian.data import Portfolio, Schedule, StrategyQuery, StrategySort, StrategyStatus
@@ -30,7 +30,7 @@ from cascadian.tick import TickService
 
 app = typer.Typer(
     help="List, create, edit as files, inspect, start, pause, stop, resume, run or "
-    "dry-run strategies."
+    "dry-run strategies; pause, resume or stop many at once (bulk)."
 )
 
 T = TypeVar("T")
@@ -255,3 +255,4 @@ app.command()(strategy_files.export)
 app.command()(strategy_files.validate)
 app.command("dry-run")(strategy_files.dry_run)
 app.command("backtest")(cli_backtests.backtest)
+app.command()(operators.bulk)

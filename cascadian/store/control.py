@@ -41,6 +41,7 @@ from cascadian.store.readers import (
     float_or_none,
     json_value,
     read_answer,
+    uuid_or_none,
 )
 from cascadian.store.rows import paper_order, strategy_status
 from cascadian.store.transport import Json, Transport
@@ -180,6 +181,7 @@ def _execution_fields(d: dict[str, Any]) -> dict[str, Any]:
         "duration_ms": d["duration_ms"],
         "nodes_executed": d["nodes_executed"],
         "error_message": d["error_message"],
+        "rerun_of": uuid_or_none(d.get("rerun_of")),
     }
 
 

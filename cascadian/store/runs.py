@@ -47,6 +47,7 @@ CLAIM_DUE = "cascadian_claim_due_v3"  # 015, set-based (v1 in 003)
 FINISH_RUNS = "cascadian_finish_runs_v3"  # 015, set-based
 # 027: the actor's, audited, a user's own strategies only (archived refused: 010; v1: 005)
 CLAIM_MANUAL = "cascadian_claim_manual_v4"
+CLAIM_RERUN = "cascadian_claim_rerun_v1"  # 026, a failed run's recorded graph, as a manual run
 CANCEL_RUNS = "cascadian_cancel_runs_v1"  # 005
 RELEASE_RUNS = "cascadian_release_runs_v1"  # 003
 NEXT_DUE = "cascadian_next_due_v1"  # 016
@@ -167,6 +168,25 @@ class SqlRunStore:
             )
         return manual_claim(rows[0])
 
+    async def claim_rerun(
+        self, execution_id: UUID, now: datetime, lease_seconds: float, actor: Actor
+    ) -> ManualClaim:
+        rows = await self.transport.rows(
+            CLAIM_RERUN,
+            {
+                "p_execution_id": execution_id,
+                "p_now": now,
+                "p_lease_seconds": lease_seconds,
+                "p_actor": actor_arg(actor),
+            },
+        )
+        if len(rows) != 1:
+            raise StoreReplyMalformed(
+                f"the database's answer to {CLAIM_RERUN} is malformed: "
+                f"{len(rows)} rows instead of one"
+            )
+        return rerun_claim(rows[0])
+
     async def cancel_runs(self, execution_ids: Sequence[UUID], reason: str, now: datetime) -> int:
         if not execution_ids:
             return 0
@@ -198,6 +218,12 @@ def claimed_runs(rows: list[dict[str, Any]], now: datetime) -> list[ClaimedRun]:
 
 @answer_of(CLAIM_MANUAL)
 def manual_claim(row: dict[str, Any]) -> ManualClaim:
+    result = control_result(row["result"])
+    return ManualClaim(result, claimed_run(row) if result == "ok" else None)
+
+
+@answer_of(CLAIM_RERUN)
+def rerun_claim(row: dict[str, Any]) -> ManualClaim:
     result = control_result(row["result"])
     return ManualClaim(result, claimed_run(row) if result == "ok" else None)
 

@@ -18,6 +18,7 @@ from cascadian.trading.equity import EquityService
 from cascadian.web import (
     audit,
     backtests,
+    bulk,
     console,
     control,
     cron,
@@ -25,6 +26,7 @@ from cascadian.web import (
     metrics,
     ops,
     paper,
+    runs,
     strategies,
     trading,
 )
@@ -58,6 +60,8 @@ def create_app(
             app.state.strategy_service = s.strategies
             app.state.audit_service = AuditService(s.store)
             app.state.backtest_service = s.backtests
+            app.state.runs_service = s.runs
+            app.state.bulk_service = s.bulk
             app.state.health_snapshot = HealthSnapshot(
                 s.control.health,
                 settings.health_cache_seconds,
@@ -77,6 +81,8 @@ def create_app(
     app.include_router(cron.router)
     app.include_router(ops.router)
     app.include_router(control.router)
+    app.include_router(runs.router)
+    app.include_router(bulk.router)
     app.include_router(strategies.router)
     app.include_router(backtests.router)
     app.include_router(paper.router)

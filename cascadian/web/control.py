@@ -131,7 +131,10 @@ class ExecutionModel(BaseModel):
     id: UUID
     workflow_id: UUID
     status: str = Field(description="running, completed, failed or cancelled")
-    trigger_kind: str = Field(description="scheduled or manual")
+    trigger_kind: str = Field(
+        description="scheduled, manual, rerun (a failed run run again), or a kind triggers "
+        "add: an open set"
+    )
     scheduled_for: datetime | None = Field(description="The slot a scheduled run was for")
     attempt: int
     execution_started_at: datetime
@@ -139,6 +142,9 @@ class ExecutionModel(BaseModel):
     duration_ms: int | None
     nodes_executed: int
     error_message: str | None
+    rerun_of: UUID | None = Field(
+        default=None, description="For a re-run: the failed run it repeats"
+    )
 
 
 class NodeLogModel(BaseModel):

@@ -1,6 +1,6 @@
 """FastAPI dependencies: the bearer-secret checks, who is acting (`Acting`), and the
 services on app.state as typed aliases (`Control`, `Ticks`, `Paper`, `Trading`,
-`Strategies`) for route signatures.
+`Strategies`, `Runs`, `Bulk`) for route signatures.
 
 The secrets are declared to OpenAPI as HTTP bearer schemes (`CronSecret`,
 `AdminApiKey`), so /docs has an Authorize button and "Try it out" sends the key.
@@ -25,6 +25,8 @@ from cascadian.backtests.service import BacktestService
 from cascadian.config import Settings
 from cascadian.control import ControlService
 from cascadian.data import Actor
+from cascadian.operators.bulk import BulkService
+from cascadian.operators.runs import RunsService
 from cascadian.strategies import StrategyService
 from cascadian.tick import TickService
 from cascadian.trading.controls import TradingService
@@ -146,6 +148,16 @@ def get_strategy_service(request: Request) -> StrategyService:
     return service
 
 
+def get_runs_service(request: Request) -> RunsService:
+    service: RunsService = request.app.state.runs_service
+    return service
+
+
+def get_bulk_service(request: Request) -> BulkService:
+    service: BulkService = request.app.state.bulk_service
+    return service
+
+
 def client_address(request: Request) -> str | None:
     """The client's address as the server saw it (behind a proxy, the proxy's,
     unless uvicorn is told to trust its forwarded headers)."""
@@ -165,6 +177,8 @@ Paper = Annotated[PaperService, Depends(get_paper_service)]
 Trading = Annotated[TradingService, Depends(get_trading_service)]
 Equity = Annotated[EquityService, Depends(get_equity_service)]
 Strategies = Annotated[StrategyService, Depends(get_strategy_service)]
+Runs = Annotated[RunsService, Depends(get_runs_service)]
+Bulk = Annotated[BulkService, Depends(get_bulk_service)]
 
 
 def get_backtest_service(request: Request) -> BacktestService:

@@ -50,6 +50,7 @@ KEPT = {
     "cascadian_notification_allowed_v1": "cascadian_send_notification_v1 asks it",
     "cascadian_restrict_functions_v1": "each migration that adds a function ends with it",
     "cascadian_grant_data_api_v1": "019 calls it, and so will a migration that adds a table",
+    "cascadian_runs_query_v1": "cascadian_runs_v1 runs the query it builds (bench EXPLAINs it)",
     "cascadian_restore_policies_v1": "the roll back in docs/existing-deployment.md calls it",
     "cascadian_guard_scheduler_columns_v1": "022's trigger on workflow_sessions runs it",
     "cascadian_limits_json_v1": "032's limits and portfolio functions answer with it",

@@ -18,6 +18,7 @@ from cascadian.web.console import (  # noqa: F401
     backtest,
     equity,
     live,
+    operators,
     pages,
     trading,
 )

@@ -2,8 +2,9 @@
 security headers, the services on app.state, and reading small forms and ids.
 
 The routes are in access.py (signing in and out), pages.py (what an operator
-reads), actions.py (the buttons that change a strategy) and trading.py (a
-strategy's portfolio, its limits and the kill switches).
+reads), actions.py (the buttons that change a strategy), trading.py (a
+strategy's portfolio, its limits and the kill switches) and operators.py (the runs
+of every strategy, a re-run, and bulk changes).
 """
 
 from __future__ import annotations
@@ -22,7 +23,13 @@ from cascadian.console.service import ConsoleService
 from cascadian.errors import NotFound, StoreUnavailable
 from cascadian.web.console.render import templates
 from cascadian.web.console.session import COOKIE_PATH, Refused, Sessions, SignInRequired
-from cascadian.web.deps import get_control_service, get_strategy_service, get_tick_service
+from cascadian.web.deps import (
+    get_bulk_service,
+    get_control_service,
+    get_runs_service,
+    get_strategy_service,
+    get_tick_service,
+)
 
 TEMPLATES = templates()
 PAGE_SIZE = 50
@@ -37,8 +44,10 @@ DONE = {
     "stop": "Stopped: it will not run until resumed.",
     "resume": "Resumed: it runs from its next slot.",
     "run-now": "Ran now: this is the run.",
+    "rerun": "Re-ran the failed run with the inputs it had: this is the new run.",
 }
 RAN_AND_FAILED = "Ran now, and the run failed: the node in red says why."
+RERAN_AND_FAILED = "Re-ran the failed run, and it failed again: the node in red says why."
 SECURITY_HEADERS = {
     # connect-src: console.js polls /console/live.
     "Content-Security-Policy": "default-src 'none'; style-src 'self'; script-src 'self'; "
@@ -109,6 +118,8 @@ control_of = get_control_service
 
 
 ticks_of = get_tick_service
+runs_of = get_runs_service
+bulk_of = get_bulk_service
 
 
 async def read_form(request: Request) -> dict[str, str]:

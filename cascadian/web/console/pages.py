@@ -4,7 +4,8 @@ notifications and the paper orders.
     GET  /console                         health, backlog, lag, the tick chart, failures
     GET  /console/strategies              the list: filters, search, sort
     GET  /console/strategies/{id}         one strategy: its graph, runs, buttons
-    GET  /console/runs/{execution_id}     one run: per-node status, timing, error, output
+    GET  /console/runs/{execution_id}     one run: per-node status, timing, error, output,
+                                          its re-run button and links
     GET  /console/notifications           what strategies sent their owners
     GET  /console/paper                   paper orders (simulated, never real), the
                                           global kill switch
@@ -27,11 +28,13 @@ from fastapi import Request
 from starlette.responses import Response
 
 from cascadian.console.service import FILTERS, SORTS, lag
+from cascadian.data import RunQuery
 from cascadian.web.console.audit import recent_entries
 from cascadian.web.console.base import (
     DONE,
     PAGE_SIZE,
     RAN_AND_FAILED,
+    RERAN_AND_FAILED,
     RUNS_PAGE,
     WINDOWS,
     clamp,
@@ -41,6 +44,7 @@ from cascadian.web.console.base import (
     page_link,
     parse_id,
     router,
+    runs_of,
     sessions_of,
     strategies_of,
 )
@@ -213,8 +217,12 @@ async def run(request: Request, execution_id: str) -> Response:
     session = sessions_of(request).session(request)
     console, control = console_of(request), control_of(request)
     detail = await control.execution(parse_id(execution_id, "run"))
-    graph = await strategies_of(request).get(detail.workflow_id)
+    graph, reruns = await asyncio.gather(
+        strategies_of(request).get(detail.workflow_id),
+        runs_of(request).runs(RunQuery(rerun_of=detail.id, limit=10)),
+    )
     done = request.query_params.get("did")
+    failed = detail.status == "failed"
     return page(
         request,
         "run.html",
@@ -227,9 +235,13 @@ async def run(request: Request, execution_id: str) -> Response:
         inputs=node_inputs(
             graph.graph, {log.node_id: log.output for log in detail.logs if log.status == "success"}
         ),
+        rerunnable=failed and graph.is_current_version and graph.status != "archived",
+        reruns=reruns.items,
         # "Ran now" is good news only when the run succeeded.
-        notice=DONE.get(done or "") if detail.status != "failed" else None,
-        error=RAN_AND_FAILED if done == "run-now" and detail.status == "failed" else None,
+        notice=DONE.get(done or "") if not failed else None,
+        error={"run-now": RAN_AND_FAILED, "rerun": RERAN_AND_FAILED}.get(done or "")
+        if failed
+        else None,
     )
 
 

@@ -1,0 +1,139 @@
+"""Re-running a failed run (TickService.rerun over cascadian_claim_rerun_v1): the
+run's own recorded graph and variables run again, as a manual run marked `rerun`
+that links back to it and counts as run now does; every refusal changes nothing."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from cascadian.clock import FakeClock
+from cascadian.config import Settings
+from cascadian.data import Actor
+from cascadian.errors import Conflict, NotFound
+from cascadian.ports import FullStore
+from cascadian.tick import TickService
+from cascadian.workflow.executor import GraphExecutor
+from tests.factories import add_run, add_strategy, chain, node, rows, strategy
+
+pytestmark = pytest.mark.both_schemas
+
+NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
+OPERATOR = Actor.operator("api", "127.0.0.1")
+# What the failed run ran: its own node ids and a variable, unlike the strategy's
+# graph today, so the re-run's node logs show which graph ran.
+RECORDED_NODES, RECORDED_EDGES = chain(
+    node("begin", "start"),
+    node("shape", "transform", items=[3, 1, 2], operations=[{"op": "limit", "count": 2}]),
+    node("finish", "end"),
+)
+RECORDED = {
+    "name": "Cheap markets",
+    "nodes": RECORDED_NODES,
+    "edges": RECORDED_EDGES,
+    "variables": {"threshold": 0.4},
+    "trigger": None,
+}
+
+
+def ticks(store: FullStore) -> TickService:
+    return TickService(store, GraphExecutor(), Settings(), FakeClock(NOW))
+
+
+def failed_run(db: Any, **strategy_columns: Any) -> tuple[uuid.UUID, uuid.UUID]:
+    columns = {"next_execution_at": NOW + timedelta(minutes=7), "error_count": 1}
+    sid = add_strategy(db, name="Cheap markets", **(columns | strategy_columns))
+    run = add_run(
+        db,
+        sid,
+        started_at=NOW - timedelta(minutes=10),
+        status="failed",
+        snapshot=RECORDED,
+        error_message="node 'shape': boom",
+    )
+    return sid, run
+
+
+async def test_a_failed_run_runs_again_with_its_recorded_graph_marked_as_a_rerun(
+    any_store: FullStore, db: Any
+) -> None:
+    sid, original = failed_run(db)
+    before = strategy(db, sid)
+    report = await ticks(any_store).rerun(original, OPERATOR)
+    assert report.recorded and report.status == "completed"
+    [again] = rows(db, "select * from workflow_executions where id = %s", report.execution_id)
+    assert (again["trigger_kind"], again["rerun_of"], again["workflow_id"]) == (
+        "rerun",
+        original,
+        sid,
+    )
+    assert again["workflow_snapshot"] == RECORDED
+    logged = rows(
+        db,
+        "select node_id from strategy_execution_logs where execution_id = %s order by node_index",
+        report.execution_id,
+    )
+    assert [r["node_id"] for r in logged] == ["begin", "shape", "finish"]
+    after = strategy(db, sid)
+    # Counted as run now is; the schedule untouched; the lease given back.
+    assert after["execution_count"] == before["execution_count"] + 1
+    assert after["error_count"] == 0
+    assert after["next_execution_at"] == before["next_execution_at"]
+    assert after["lease_token"] is None or after["lease_expires_at"] <= NOW
+    detail = await any_store.execution(report.execution_id)
+    assert detail is not None and detail.rerun_of == original
+
+
+async def test_only_a_failed_run_with_a_recorded_graph_is_rerun(
+    any_store: FullStore, db: Any
+) -> None:
+    sid, _ = failed_run(db)
+    ok = add_run(db, sid, started_at=NOW - timedelta(minutes=3), snapshot=RECORDED)
+    bare = add_run(db, sid, started_at=NOW - timedelta(minutes=2), status="failed")
+    service = ticks(any_store)
+    with pytest.raises(Conflict, match="only a failed run") as refused:
+        await service.rerun(ok, OPERATOR)
+    assert refused.value.code == "not_failed"
+    with pytest.raises(Conflict, match="kept no copy of its graph"):
+        await service.rerun(bare, OPERATOR)
+    with pytest.raises(NotFound, match="run not found"):
+        await service.rerun(uuid.uuid4(), OPERATOR)
+    assert len(rows(db, "select id from workflow_executions")) == 3
+
+
+@pytest.mark.parametrize(
+    ("columns", "reason"),
+    [
+        ({"lease_expires_at": NOW + timedelta(minutes=1)}, "in flight"),
+        ({"status": "archived", "auto_run": False}, "archived"),
+        ({"is_current_version": False}, "old version"),
+    ],
+)
+async def test_a_rerun_is_refused_as_run_now_is(
+    any_store: FullStore, db: Any, columns: dict[str, Any], reason: str
+) -> None:
+    sid, original = failed_run(db, **columns)
+    before = strategy(db, sid)
+    with pytest.raises(Conflict, match=reason):
+        await ticks(any_store).rerun(original, OPERATOR)
+    assert strategy(db, sid) == before
+    assert len(rows(db, "select id from workflow_executions")) == 1
+
+
+async def test_a_rerun_is_written_to_the_audit_log_and_a_user_reruns_only_their_own(
+    any_store: FullStore, db: Any
+) -> None:
+    sid, original = failed_run(db)
+    stranger = Actor.user(uuid.UUID("33333333-3333-4333-8333-333333333333"))
+    with pytest.raises(NotFound, match="run not found"):
+        await ticks(any_store).rerun(original, stranger)
+    report = await ticks(any_store).rerun(original, OPERATOR)
+    [entry] = rows(db, "select * from cascadian_audit_log where action = 'rerun'")
+    assert (entry["workflow_id"], entry["actor_kind"], entry["source"]) == (sid, "operator", "api")
+    assert entry["after"] == {
+        "execution_id": str(report.execution_id),
+        "rerun_of": str(original),
+    }
