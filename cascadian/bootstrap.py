@@ -35,6 +35,7 @@ from cascadian.trading.controls import TradingService
 from cascadian.trading.executor import PaperExecutor
 from cascadian.trading.marking import Marking
 from cascadian.trading.paper import PaperService
+from cascadian.triggers.service import TriggerService
 from cascadian.workflow.market import MarketData
 from cascadian.workflow.market.positions import PositionMarkets
 from cascadian.workflow.market.tap import HistoryTap
@@ -232,6 +233,7 @@ class Services:
     backtests: BacktestService
     runs: RunsService
     bulk: BulkService
+    triggers: TriggerService
     # Records the market data ticks fetched (None: CASCADIAN_HISTORY_RECORD is off).
     history: HistoryRecorder | None = None
 
@@ -282,9 +284,14 @@ async def services(
             control = ControlService(
                 active, clock, max_schedule_lag_seconds=settings.max_schedule_lag_seconds
             )
+            triggers = TriggerService(
+                active, markets, strategies, clock, rest_prices=settings.triggers_rest_prices
+            )
             yield Services(
                 active,
-                # The tick tells its observers what happens; it imports neither.
+                # The tick tells its observers what happens, settles and marks the paper
+                # positions, and runs the market's events besides due strategies; it
+                # imports none of them.
                 TickService(
                     active,
                     runner,
@@ -292,6 +299,7 @@ async def services(
                     clock,
                     observers=observers,
                     bookkeeper=Marking(active, PositionMarkets.of(markets), settings, clock),
+                    events=triggers,
                 ),
                 control,
                 PaperService(active, LiveMarks(markets), stored=active),
@@ -304,6 +312,7 @@ async def services(
                 BacktestService(strategies, Backtester(active, settings, javascript=sandbox)),
                 RunsService(active),
                 BulkService(active, control, clock),
+                triggers,
                 history,
             )
             # Alerts on their way get their own bounded time before the client closes.

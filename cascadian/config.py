@@ -120,6 +120,16 @@ class Settings(BaseSettings):
         le=MAX_MARKET_CACHE_SECONDS,
         validation_alias="CASCADIAN_PRICE_CACHE_SECONDS",
     )
+    # Triggers (triggers/): whether each tick prices the armed triggers from the
+    # CLOB's REST endpoints (the serverless tier; a worker with its market-channel
+    # listener does not), and the market channel a worker's listener connects to.
+    triggers_rest_prices: bool = Field(
+        default=True, validation_alias="CASCADIAN_TRIGGERS_REST_PRICES"
+    )
+    market_ws_url: str = Field(
+        default="wss://ws-subscriptions-clob.polymarket.com/ws/market",
+        validation_alias="CASCADIAN_MARKET_WS_URL",
+    )
     # The taker fee rate (a fraction: 0.02 is 2%) of a paper order whose market's rate
     # the CLOB's /fee-rate does not answer; the order says it used this default.
     default_fee_rate: Decimal = Field(

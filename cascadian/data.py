@@ -225,6 +225,10 @@ class ClaimedRun:
     problem: str | None = None
     # When it was claimed: its execution_started_at (the claim's `now`).
     claimed_at: datetime | None = None
+    # The market event an event run was claimed for (triggers/): its trigger,
+    # crossing, prices before and after, when it was seen and by whom. None for a
+    # scheduled or manual run.
+    event: dict[str, Any] | None = None
 
     @property
     def manual(self) -> bool:
@@ -1261,3 +1265,50 @@ class CopyObservation:
 
     new: list[str]
     owed: list[OwedCopy]
+
+
+# Triggers (cascadian/triggers/, migrations/028): what the tick and the listener
+# hand the store, and what it answers.
+TriggerKind = Literal["price", "resolved"]
+PriceKind = Literal["midpoint", "best_bid", "best_ask", "last_trade"]
+
+
+@dataclass(frozen=True)
+class ArmedTrigger:
+    """A trigger of a strategy that runs: what to price, or what to subscribe to."""
+
+    id: UUID
+    workflow_id: UUID
+    name: str
+    kind: TriggerKind
+    token_id: str | None
+    condition_id: str | None
+    market_id: str | None
+    price_kind: PriceKind | None
+    asset_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Observation:
+    """A price seen (kind price) or a market resolved (kind resolved), in the order
+    seen; the store's function decides what it crosses."""
+
+    kind: TriggerKind
+    observed_at: datetime
+    source: str  # rest | websocket
+    token_id: str | None = None
+    price_kind: PriceKind | None = None
+    price: Decimal | None = None
+    condition_id: str | None = None
+    winning_token_id: str | None = None
+    winning_outcome: str | None = None
+
+
+@dataclass(frozen=True)
+class TriggerEvent:
+    """A crossing written: the event key is (trigger_id, crossing)."""
+
+    event_id: UUID
+    workflow_id: UUID
+    trigger_id: UUID
+    crossing: int

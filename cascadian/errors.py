@@ -68,6 +68,21 @@ class GraphInvalid(CascadianError, ValueError):
         self.problems = problems
 
 
+class TriggerInvalid(CascadianError, ValueError):
+    """A strategy's triggers cannot be used (a level outside (0, 1), a negative band, a
+    token the CLOB does not know...); `problems` lists every reason, each naming its
+    trigger (by position) and field. Nothing was saved."""
+
+    def __init__(self, problems: list[tuple[int, str, str]]) -> None:
+        super().__init__(f"the triggers have {len(problems)} problem(s)")
+        self.problems = problems  # (index, field, message)
+
+
+class MarketUnavailable(CascadianError):
+    """Polymarket could not be asked whether a trigger's token or market exists;
+    nothing was saved, and trying again later may succeed."""
+
+
 class NodeError(CascadianError):
     """A node failed in a way its author anticipated; the message is shown to users."""
 

@@ -15,6 +15,7 @@ from uuid import UUID
 
 from cascadian.data import (
     Actor,
+    ArmedTrigger,
     AuditPage,
     AuditQuery,
     Backlog,
@@ -44,6 +45,7 @@ from cascadian.data import (
     NodeTypeInfo,
     Notification,
     NotificationEntry,
+    Observation,
     OpenMarket,
     OrderIntent,
     OrderOutcome,
@@ -78,6 +80,7 @@ from cascadian.data import (
     TradingHalt,
     TradingLimits,
     TradingOrder,
+    TriggerEvent,
     WalletClaim,
     Watched,
     WatchlistEntry,
@@ -522,6 +525,53 @@ class WalletStore(Protocol):
 
     async def release_wallet_metrics(self, wallets: Sequence[str]) -> int:
         """End the claims on `wallets` without metrics (their read failed)."""
+
+
+class TriggerStore(Protocol):
+    """Triggers (triggers/, migrations/028): definitions, their state, event runs."""
+
+    async def set_triggers(
+        self, workflow_id: UUID, definitions: list[dict[str, Any]], now: datetime, actor: Actor
+    ) -> list[dict[str, Any]] | None:
+        """Replace a strategy's triggers (validated definitions), audited; None: no such
+        strategy, or a user actor's not their own."""
+        ...
+
+    async def triggers(self, workflow_id: UUID) -> list[dict[str, Any]] | None: ...
+
+    async def armed_triggers(self) -> list[ArmedTrigger]:
+        """The triggers of strategies that run, that can still fire."""
+        ...
+
+    async def observe(self, observations: list[Observation], now: datetime) -> list[TriggerEvent]:
+        """Hand prices seen to the triggers watching them; the crossings written."""
+        ...
+
+    async def claim_events(
+        self, now: datetime, limit: int, lease_seconds: float
+    ) -> list[ClaimedRun]:
+        """Claim up to `limit` event runs, one per strategy, each under a lease."""
+        ...
+
+    async def trigger_events(self, workflow_id: UUID, limit: int) -> list[dict[str, Any]]: ...
+
+    async def record_listener(self, state: dict[str, Any], now: datetime) -> None: ...
+
+    async def trigger_overview(self, now: datetime, fresh_seconds: float) -> dict[str, Any]: ...
+
+
+class TickEvents(Protocol):
+    """Market events the tick runs besides due strategies (triggers/): evaluated once
+    at the start of a tick, their runs claimed before due ones. The tick never
+    imports who implements it."""
+
+    async def evaluate(self, within: float) -> int:
+        """Price the armed triggers and write their crossings, within `within`
+        seconds; how many were written. Never raises."""
+        ...
+
+    async def claim(self, now: datetime, limit: int, lease_seconds: float) -> list[ClaimedRun]:
+        """Claim event runs (store.claim_events); may raise StoreUnavailable."""
         ...
 
 
@@ -584,11 +634,12 @@ class FullStore(
     WalletStore,
     CopyTradeStore,
     OperatorStore,
+    TriggerStore,
     Protocol,
 ):
     """A process's store: the tick's side, the operators' side, strategies, the
     console's reads, the trading book, the recorded market history, wallet
-    metrics, copy trading and the reads across strategies (both adapters)."""
+    metrics, copy trading, the reads across strategies and triggers (both adapters)."""
 
 
 class TickObserver(Protocol):

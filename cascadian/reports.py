@@ -44,6 +44,11 @@ class RunReport(BaseModel):
         description="How late the run started against its slot (its start minus the slot); "
         "null for a manual run",
     )
+    event_id: UUID | None = Field(
+        default=None,
+        description="The market event (a trigger's crossing) an event run was claimed for; "
+        "null for a scheduled or manual run",
+    )
 
 
 class PruneReport(BaseModel):

@@ -19,7 +19,10 @@ again waiting on the write): the database writes while the process runs.
 
 `run_now` runs one strategy on demand through the same run and record steps,
 under a manual claim (store.claim_manual); `rerun` runs a failed run again with
-its recorded inputs, under a claim of its own (store.claim_rerun).
+its recorded inputs, under a claim of its own (store.claim_rerun). Market events
+(triggers/, through the TickEvents port) are priced once at the start of a tick and
+their runs claimed before due ones; a worker's listener hands its claims to
+`run_claimed`.
 """
 
 from __future__ import annotations
@@ -39,7 +42,14 @@ from cascadian.config import Settings
 from cascadian.data import Actor, Bookkeeping, ClaimedRun, RunOutcome, RunResult, Workflow
 from cascadian.errors import ScheduleError, StoreUnavailable, raise_unless_ok
 from cascadian.logs import bind, unbind
-from cascadian.ports import Bookkeeper, Store, TickObserver, TickObservers, WorkflowExecutor
+from cascadian.ports import (
+    Bookkeeper,
+    Store,
+    TickEvents,
+    TickObserver,
+    TickObservers,
+    WorkflowExecutor,
+)
 from cascadian.recorder import OutcomeRecorder
 from cascadian.reports import RunReport, TickReport, failed_result
 from cascadian.retention import Pruner
@@ -80,10 +90,13 @@ class TickService:
         *,
         observers: Sequence[TickObserver] = (),
         bookkeeper: Bookkeeper | None = None,
+        events: TickEvents | None = None,
     ) -> None:
         self.store = store
         # Settles and marks the paper positions beside the runs (trading/marking.py).
         self.bookkeeper = bookkeeper
+        # Market events priced and claimed by each tick (None: scheduled runs only).
+        self.events = events
         self.executor = executor
         self.settings = settings
         self.clock = clock or SystemClock()
@@ -154,6 +167,9 @@ class TickService:
         more_due = True
         keeping: asyncio.Task[Bookkeeping] | None = None
         keep_deadline, keep_considered = 0.0, False
+        # Market events are priced once, after the first claim (so a database that
+        # is down costs one timeout, not two); their crossings are claimed next.
+        evaluated = self.events is None
         try:
             while True:
                 changed.clear()
@@ -171,6 +187,10 @@ class TickService:
                     else:
                         n = min(s.claim_limit, free)
                         claims = await self._claim(report, n, claim_cutoff, stop)
+                        if not evaluated and report.error is None:
+                            evaluated = True
+                            more = n - len(claims)
+                            claims += await self._claim_crossings(report, more, claim_cutoff)
                         more_due = len(claims) == n
                         if not keep_considered:  # once the first claim answered, if it did
                             keep_considered = True
@@ -335,12 +355,28 @@ class TickService:
         self.observers.run_now_finished(report)
         return report
 
+    async def _claim_crossings(
+        self, report: TickReport, limit: int, cutoff: float
+    ) -> list[ClaimedRun]:
+        """Price the market's armed triggers once (never raises), then claim the runs of
+        the crossings that wrote, up to `limit`."""
+        assert self.events is not None
+        if await self.events.evaluate(cutoff - self.clock.monotonic()) == 0 or limit <= 0:
+            return []
+        return await self._claim(report, limit, cutoff)
+
     async def _claim(
         self, report: TickReport, limit: int, cutoff: float, stop: asyncio.Event | None = None
     ) -> list[ClaimedRun]:
         now = self.clock.now()
         try:
-            claims = await self.store.claim_due(now, limit, self.settings.lease_seconds)
+            claims: list[ClaimedRun] = []
+            if self.events is not None:  # events first: they are waiting on the market
+                claims = await self.events.claim(now, limit, self.settings.lease_seconds)
+            if len(claims) < limit:
+                claims += await self.store.claim_due(
+                    now, limit - len(claims), self.settings.lease_seconds
+                )
         except StoreUnavailable as exc:
             self.observers.store_error("claim")
             report.error = str(exc)
@@ -364,8 +400,24 @@ class TickService:
             return []
         return claims
 
+    async def run_claimed(self, claim: ClaimedRun) -> RunReport:
+        """Run and record one run claimed elsewhere (an event run a worker's listener
+        claimed): the tick's own run and record steps."""
+        return await self._run(claim)
+
     async def _run(self, claim: ClaimedRun) -> RunReport:
-        bind(strategy_id=claim.workflow.id, execution_id=claim.execution_id)  # this task's lines
+        event_id = claim.event.get("id") if claim.event else None
+        # This task's lines.
+        bind(strategy_id=claim.workflow.id, execution_id=claim.execution_id, event_id=event_id)
+        if claim.event is not None:
+            log.info(
+                "event run: trigger %s, crossing %s, %s -> %s (%s)",
+                claim.event.get("trigger"),
+                claim.event.get("crossing"),
+                claim.event.get("price_before"),
+                claim.event.get("price_after"),
+                claim.event.get("source"),
+            )
         if claim.problem is not None:
             result = failed_result(claim.problem, 0)
         elif claim.attempt > self.settings.max_attempts:
@@ -373,8 +425,13 @@ class TickService:
             # process died, or their outcome could not be written): give the slot
             # up, recorded as failed, rather than re-running it (and its side
             # effects) at every lease expiry.
+            what = (
+                f"the slot {claim.scheduled_for:%Y-%m-%d %H:%M:%S} UTC"
+                if claim.scheduled_for is not None
+                else "the event"
+            )
             result = failed_result(
-                f"gave up on the slot {claim.scheduled_for:%Y-%m-%d %H:%M:%S} UTC: "
+                f"gave up on {what}: "
                 f"{claim.attempt - 1} attempts at it were never recorded "
                 "(CASCADIAN_MAX_ATTEMPTS)",
                 0,
@@ -468,6 +525,7 @@ class TickService:
             recorded=False,
             next_execution_at=next_at,
             lag_seconds=_lag(claim),
+            event_id=claim.event.get("id") if claim.event else None,
         )
         try:
             recorded = await self.recorder.record(outcome)

@@ -33,6 +33,8 @@ MAY_IMPORT: dict[str, set[str]] = {
     "operators": {"core"},
     # Backtests run the engine (workflow) on history, filling with the trading book.
     "backtests": {"core", "workflow", "trading"},
+    # Market events: the market client (workflow/market/) and the core's ports.
+    "triggers": {"core", "workflow"},
     "bootstrap": {
         "core",
         "outbound",
@@ -43,6 +45,7 @@ MAY_IMPORT: dict[str, set[str]] = {
         "console",
         "backtests",
         "operators",
+        "triggers",
     },
     "web": {
         "audit",
@@ -55,6 +58,7 @@ MAY_IMPORT: dict[str, set[str]] = {
         "console",
         "backtests",
         "operators",
+        "triggers",
     },
     "cli": {
         "audit",
@@ -67,6 +71,7 @@ MAY_IMPORT: dict[str, set[str]] = {
         "backtests",
         "trading",
         "operators",
+        "triggers",
     },
     "main": {"cli"},
 }

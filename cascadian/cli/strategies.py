@@ -20,6 +20,7 @@ from rich.table import Table
 from cascadian.bootstrap import Services, services
 from cascadian.cli import backtests as cli_backtests
 from cascadian.cli import operators, strategy_files, trading
+from cascadian.cli import triggers as cli_triggers
 from cascadian.cli.common import CLI_ACTOR, console, error_line, fail, load_settings
 from cascadian.control import ControlService
 from cascadian.data import Portfolio, Schedule, StrategyQuery, StrategySort, StrategyStatus
@@ -256,3 +257,4 @@ app.command()(strategy_files.validate)
 app.command("dry-run")(strategy_files.dry_run)
 app.command("backtest")(cli_backtests.backtest)
 app.command()(operators.bulk)
+app.command()(cli_triggers.triggers)

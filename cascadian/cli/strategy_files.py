@@ -22,11 +22,19 @@ from pydantic import ValidationError
 from rich import box
 from rich.table import Table
 
-from cascadian.bootstrap import services
+from cascadian.bootstrap import Services, services
 from cascadian.cli.common import CLI_ACTOR, console, error_line, fail, load_settings
 from cascadian.config import Settings
 from cascadian.data import DryRun, GraphProblem, StrategyDetail
-from cascadian.errors import Conflict, GraphInvalid, NotFound, ScheduleError, StoreUnavailable
+from cascadian.errors import (
+    Conflict,
+    GraphInvalid,
+    MarketUnavailable,
+    NotFound,
+    ScheduleError,
+    StoreUnavailable,
+    TriggerInvalid,
+)
 from cascadian.schedule import MAX_INTERVAL_MINUTES
 from cascadian.strategies import StrategyService, workflow_of
 from cascadian.workflow.format import Graph, StrategyDocument, document, shape_problems
@@ -45,16 +53,28 @@ PLACEHOLDER_IDENTITY = {"name": "-", "user_id": "00000000-0000-0000-0000-0000000
 def call(action: Callable[[StrategyService], Awaitable[T]]) -> T:
     """Run one action against the database; a refusal is one line on stderr, exit 1
     (a graph that cannot run: one line per problem)."""
+    return call_services(lambda s: action(s.strategies))
+
+
+def call_services(action: Callable[[Services], Awaitable[T]]) -> T:
+    """`call`, for an action that needs more than the strategy service."""
 
     async def go() -> T:
         async with services(load_settings()) as s:
-            return await action(s.strategies)
+            return await action(s)
 
     try:
         return asyncio.run(go())
     except GraphInvalid as exc:
         problems_out(exc.problems)
         raise typer.Exit(1) from None
+    except TriggerInvalid as exc:
+        error_line(f"the triggers cannot be used: {len(exc.problems)} problem(s)")
+        for index, field, message in exc.problems:
+            error_line(f"trigger {index + 1}, {field}: {message}")
+        raise typer.Exit(1) from None
+    except MarketUnavailable as exc:
+        fail(str(exc))
     except NotFound as exc:
         fail(f"not found: {exc}", "`cascadian strategies list` shows the ids")
     except Conflict as exc:
@@ -73,13 +93,17 @@ def problems_out(problems: list[GraphProblem], path: Path | None = None) -> None
         error_line(f"{where or 'graph'}: {p.message}")
 
 
-def read_json(path: Path) -> dict[str, Any]:
+def read_json_value(path: Path) -> Any:
     try:
-        value = json.loads(path.read_text(encoding="utf-8"))
+        return json.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
         fail(f"cannot read {path}: {exc.strerror or exc}")
     except ValueError as exc:
         fail(f"{path} is not JSON: {exc}")
+
+
+def read_json(path: Path) -> dict[str, Any]:
+    value = read_json_value(path)
     if not isinstance(value, dict):
         fail(f"{path} must hold a JSON object (a strategy document or a graph)")
     return value
@@ -145,7 +169,14 @@ def create(
     if missing:
         fail(f"{file} names no {' and no '.join(m[2:] for m in missing)}", f"give {missing[0]}")
     doc = checked(value, file)
-    detail_line(call(lambda s: s.create(doc.to_draft(), CLI_ACTOR, start=start)), "created")
+    detail_line(call_services(lambda s: _create(s, doc, start)), "created")
+
+
+async def _create(
+    s: Services, doc: StrategyDocument, start: bool, imported: bool = False
+) -> StrategyDetail:
+    draft = doc.to_draft()
+    return await s.triggers.create_strategy(draft, doc.triggers, CLI_ACTOR, start, imported)
 
 
 def import_cmd(
@@ -154,14 +185,21 @@ def import_cmd(
 ) -> None:
     """Create a strategy from a document `export` wrote, unchanged."""
     doc = checked(read_json(file), file)
-    imported = call(lambda s: s.create(doc.to_draft(), CLI_ACTOR, start=start, imported=True))
-    detail_line(imported, "imported")
+    detail_line(call_services(lambda s: _create(s, doc, start, imported=True)), "imported")
 
 
 def export(strategy_id: Annotated[UUID, typer.Argument(help="The strategy's id")]) -> None:
-    """Print the strategy as a document (JSON) that `import` takes."""
-    draft = call(lambda s: s.export(strategy_id))
-    print(json.dumps(document(draft), indent=2, ensure_ascii=False))
+    """Print the strategy as a document (JSON) that `import` takes, triggers included."""
+    print(
+        json.dumps(call_services(lambda s: _exported(s, strategy_id)), indent=2, ensure_ascii=False)
+    )
+
+
+async def _exported(s: Services, strategy_id: UUID) -> dict[str, Any]:
+    doc = document(await s.strategies.export(strategy_id))
+    if defined := await s.triggers.definitions(strategy_id):
+        doc["triggers"] = defined
+    return doc
 
 
 def validate(file: File) -> None:

@@ -2,11 +2,12 @@
 
 Each port's calls live in its own module (runs.py for the tick, audit.py,
 node_writes.py, control.py, strategies.py, console.py, trading.py, marks.py,
-market_history.py, wallets.py, copy_trading.py, operators.py), which names each SQL function it
-calls once, with its named arguments and the mapping of its answer. One class serves
-both back ends: the transport under it (psycopg, or PostgREST's `.rpc()` for
-Supabase) only moves the call, so the two cannot drift apart. Each function is one
-transaction in the database; nothing here reads a row and writes it back.
+market_history.py, wallets.py, copy_trading.py, operators.py, triggers.py), which
+names each SQL function it calls once, with its named arguments and the mapping of its
+answer. One class serves both back ends: the transport under it (psycopg, or
+PostgREST's `.rpc()` for Supabase) only moves the call, so the two cannot drift apart.
+Each function is one transaction in the database; nothing here reads a row and writes
+it back.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from cascadian.store.runs import SqlRunStore
 from cascadian.store.strategies import SqlStrategyStore
 from cascadian.store.trading import SqlTradingStore
 from cascadian.store.transport import Transport
+from cascadian.store.triggers import SqlTriggerStore
 from cascadian.store.wallets import SqlWalletStore
 
 if TYPE_CHECKING:
@@ -46,6 +48,7 @@ class SqlStore(
     SqlWalletStore,
     SqlCopyTradeStore,
     SqlOperatorStore,
+    SqlTriggerStore,
 ):
     def __init__(self, transport: Transport) -> None:
         self.transport = transport

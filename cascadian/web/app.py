@@ -29,6 +29,7 @@ from cascadian.web import (
     runs,
     strategies,
     trading,
+    triggers,
 )
 from cascadian.web.body_limit import BodyLimit
 from cascadian.web.health_snapshot import HealthSnapshot
@@ -62,6 +63,7 @@ def create_app(
             app.state.backtest_service = s.backtests
             app.state.runs_service = s.runs
             app.state.bulk_service = s.bulk
+            app.state.trigger_service = s.triggers
             app.state.health_snapshot = HealthSnapshot(
                 s.control.health,
                 settings.health_cache_seconds,
@@ -89,6 +91,7 @@ def create_app(
     app.include_router(trading.router)
     app.include_router(audit.router)
     app.include_router(equity.router)
+    app.include_router(triggers.router)
     console.install(app, settings, clock)
     app.include_router(metrics.router)
     install_error_handlers(app)

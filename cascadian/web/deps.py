@@ -1,6 +1,6 @@
 """FastAPI dependencies: the bearer-secret checks, who is acting (`Acting`), and the
 services on app.state as typed aliases (`Control`, `Ticks`, `Paper`, `Trading`,
-`Strategies`, `Runs`, `Bulk`) for route signatures.
+`Strategies`, `Runs`, `Bulk`, `Triggers`) for route signatures.
 
 The secrets are declared to OpenAPI as HTTP bearer schemes (`CronSecret`,
 `AdminApiKey`), so /docs has an Authorize button and "Try it out" sends the key.
@@ -32,6 +32,7 @@ from cascadian.tick import TickService
 from cascadian.trading.controls import TradingService
 from cascadian.trading.equity import EquityService
 from cascadian.trading.paper import PaperService
+from cascadian.triggers.service import TriggerService
 from cascadian.web.responses import Misconfigured, Unauthorized
 
 log = logging.getLogger(__name__)
@@ -187,6 +188,14 @@ def get_backtest_service(request: Request) -> BacktestService:
 
 
 Backtests = Annotated[BacktestService, Depends(get_backtest_service)]
+
+
+def get_trigger_service(request: Request) -> TriggerService:
+    service: TriggerService = request.app.state.trigger_service
+    return service
+
+
+Triggers = Annotated[TriggerService, Depends(get_trigger_service)]
 
 
 def declare_admin_key(_: AdminDeclared = None) -> None:

@@ -30,9 +30,11 @@ from cascadian.errors import (
     Conflict,
     GraphInvalid,
     InvalidInput,
+    MarketUnavailable,
     NotFound,
     ScheduleError,
     StoreUnavailable,
+    TriggerInvalid,
 )
 
 log = logging.getLogger(__name__)
@@ -151,6 +153,19 @@ def install_error_handlers(app: FastAPI) -> None:
             for p in exc.problems
         ]
         return error(422, "Validation Error", f"cannot backtest: {exc}", details=details)
+
+    @app.exception_handler(TriggerInvalid)
+    async def invalid_triggers(_: Request, exc: TriggerInvalid) -> JSONResponse:
+        details = [
+            {"trigger": index, "field": field, "message": _short(message, MAX_DETAIL_CHARS)}
+            for index, field, message in exc.problems
+        ]
+        message = f"the triggers cannot be used: {len(details)} problem(s)"
+        return error(422, "Validation Error", message, details=details)
+
+    @app.exception_handler(MarketUnavailable)
+    async def market_unavailable(_: Request, exc: MarketUnavailable) -> JSONResponse:
+        return error(503, "Service Unavailable", str(exc))
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -38,7 +38,7 @@ from cascadian.data import (
 from cascadian.errors import GraphInvalid
 from cascadian.schedule import MAX_INTERVAL_MINUTES
 from cascadian.web.control import NodeLogModel, Page, StrategyStatusModel
-from cascadian.web.deps import Acting, Strategies, admin_router
+from cascadian.web.deps import Acting, Strategies, Triggers, admin_router
 from cascadian.web.responses import error_responses
 from cascadian.workflow.format import Graph, StrategyDocument, document
 
@@ -284,14 +284,13 @@ async def list_strategies(
     tags=TAGS,
     summary="Create a strategy (a draft unless `start`)",
 )
-async def create(
-    body: CreateRequest, strategies: Strategies, actor: Acting
-) -> StrategyDetailResponse:
+async def create(body: CreateRequest, triggers: Triggers, actor: Acting) -> StrategyDetailResponse:
     """The graph is checked whole first: one that cannot run gets 422 with every
-    problem (`details`: node_id, node_type, field, msg), and nothing is saved. This
-    body is what `GET /api/strategies/{id}/export` answers, so an export imports
-    unchanged."""
-    return _detail(await strategies.create(body.to_draft(), actor, start=body.start))
+    problem (`details`: node_id, node_type, field, msg), and nothing is saved; so are
+    its `triggers` (checked against Polymarket). This body is what
+    `GET /api/strategies/{id}/export` answers, so an export imports unchanged."""
+    draft = body.to_draft()
+    return _detail(await triggers.create_strategy(draft, body.triggers, actor, body.start))
 
 
 @router.post(
@@ -413,10 +412,14 @@ async def dry_run(
     tags=TAGS,
     summary="The strategy as a document that `POST /api/strategies` imports",
 )
-async def export(strategy_id: StrategyId, strategies: Strategies) -> ExportResponse:
-    """Name, description, owner, schedule and the graph exactly as saved; no id,
-    runs or state. 422 if the saved graph is not in the builder's shape."""
+async def export(
+    strategy_id: StrategyId, strategies: Strategies, triggers: Triggers
+) -> ExportResponse:
+    """Name, description, owner, schedule, triggers and the graph exactly as saved; no
+    id, runs or state. 422 if the saved graph is not in the builder's shape."""
     doc = document(await strategies.export(strategy_id))
+    if defined := await triggers.definitions(strategy_id):
+        doc["triggers"] = defined
     try:
         return ExportResponse(success=True, data=StrategyDocument.model_validate(doc))
     except ValidationError as exc:

@@ -127,6 +127,13 @@ class StrategyDocument(Graph):
     description: str | None = Field(default=None, max_length=10_000)
     user_id: UUID = Field(description="The owner (a Supabase auth user's id)")
     schedule: StrategySchedule = Field(default_factory=StrategySchedule)
+    triggers: list[dict[str, Any]] | None = Field(
+        default=None,
+        max_length=100,
+        description="Market triggers that also run it (docs/triggers.md): kind price "
+        "(token_id, or market_id and outcome; level; direction; band; price_kind) or "
+        "kind resolved (market_id); checked against Polymarket when imported",
+    )
 
     @field_validator("schedule", mode="before")
     @classmethod

@@ -302,6 +302,90 @@ CREATE INDEX cascadian_trading_orders_day ON public.cascadian_trading_orders USI
 CREATE UNIQUE INDEX cascadian_trading_orders_key ON public.cascadian_trading_orders USING btree (workflow_id, order_key) WHERE (order_key IS NOT NULL);
 CREATE UNIQUE INDEX cascadian_trading_orders_slot_node ON public.cascadian_trading_orders USING btree (workflow_id, slot, node_id) WHERE (order_key IS NULL);
 
+create table cascadian_trigger_events (
+    id uuid not null default gen_random_uuid(),
+    trigger_id uuid not null,
+    workflow_id uuid not null,
+    crossing integer not null,
+    trigger_name text not null,
+    kind text not null,
+    token_id text,
+    condition_id text,
+    price_kind text,
+    level numeric,
+    direction text,
+    price_before numeric,
+    price_after numeric,
+    observed_at timestamp with time zone not null,
+    source text not null,
+    detail jsonb not null default '{}'::jsonb,
+    created_at timestamp with time zone not null,
+    execution_id uuid,
+    attempt integer not null default 0,
+    claimed_at timestamp with time zone,
+    done_at timestamp with time zone,
+    outcome text,
+    constraint cascadian_trigger_events_execution_id_fkey FOREIGN KEY (execution_id) REFERENCES workflow_executions(id) ON DELETE SET NULL,
+    constraint cascadian_trigger_events_outcome_check CHECK (outcome = ANY (ARRAY['ran'::text, 'skipped'::text])),
+    constraint cascadian_trigger_events_pkey PRIMARY KEY (id),
+    constraint cascadian_trigger_events_trigger_id_crossing_key UNIQUE (trigger_id, crossing),
+    constraint cascadian_trigger_events_trigger_id_fkey FOREIGN KEY (trigger_id) REFERENCES cascadian_triggers(id) ON DELETE CASCADE,
+    constraint cascadian_trigger_events_workflow_id_fkey FOREIGN KEY (workflow_id) REFERENCES workflow_sessions(id) ON DELETE CASCADE
+);
+CREATE INDEX cascadian_trigger_events_pending_idx ON public.cascadian_trigger_events USING btree (workflow_id, observed_at) WHERE (done_at IS NULL);
+CREATE INDEX cascadian_trigger_events_workflow_idx ON public.cascadian_trigger_events USING btree (workflow_id, created_at DESC);
+
+create table cascadian_trigger_listeners (
+    id uuid not null,
+    host text not null,
+    started_at timestamp with time zone not null,
+    updated_at timestamp with time zone not null,
+    connected boolean not null,
+    tokens integer not null default 0,
+    reconnects integer not null default 0,
+    frames integer not null default 0,
+    frames_dropped integer not null default 0,
+    last_frame_at timestamp with time zone,
+    constraint cascadian_trigger_listeners_pkey PRIMARY KEY (id)
+);
+
+create table cascadian_triggers (
+    id uuid not null default gen_random_uuid(),
+    workflow_id uuid not null,
+    name text not null,
+    "position" integer not null default 0,
+    kind text not null,
+    token_id text,
+    market_id text,
+    condition_id text,
+    outcome text,
+    level numeric,
+    direction text,
+    band numeric not null default 0,
+    price_kind text,
+    asset_ids text[] not null default '{}'::text[],
+    last_price numeric,
+    last_observed_at timestamp with time zone,
+    last_source text,
+    armed boolean,
+    crossings integer not null default 0,
+    last_crossing_at timestamp with time zone,
+    created_at timestamp with time zone not null default now(),
+    updated_at timestamp with time zone not null default now(),
+    constraint cascadian_triggers_band_check CHECK (band >= 0::numeric),
+    constraint cascadian_triggers_check CHECK (kind <> 'price'::text OR token_id IS NOT NULL AND level IS NOT NULL AND direction IS NOT NULL AND price_kind IS NOT NULL),
+    constraint cascadian_triggers_check1 CHECK (kind <> 'resolved'::text OR condition_id IS NOT NULL),
+    constraint cascadian_triggers_direction_check CHECK (direction = ANY (ARRAY['above'::text, 'below'::text])),
+    constraint cascadian_triggers_kind_check CHECK (kind = ANY (ARRAY['price'::text, 'resolved'::text])),
+    constraint cascadian_triggers_level_check CHECK (level > 0::numeric AND level < 1::numeric),
+    constraint cascadian_triggers_pkey PRIMARY KEY (id),
+    constraint cascadian_triggers_price_kind_check CHECK (price_kind = ANY (ARRAY['midpoint'::text, 'best_bid'::text, 'best_ask'::text, 'last_trade'::text])),
+    constraint cascadian_triggers_workflow_id_fkey FOREIGN KEY (workflow_id) REFERENCES workflow_sessions(id) ON DELETE CASCADE,
+    constraint cascadian_triggers_workflow_id_name_key UNIQUE (workflow_id, name)
+);
+CREATE INDEX cascadian_triggers_condition_idx ON public.cascadian_triggers USING btree (condition_id) WHERE (kind = 'resolved'::text);
+CREATE INDEX cascadian_triggers_token_idx ON public.cascadian_triggers USING btree (token_id, price_kind) WHERE (kind = 'price'::text);
+
 create table cascadian_wallet_metrics (
     wallet text not null,
     metrics jsonb,
@@ -420,17 +504,13 @@ create table workflow_executions (
     trigger_kind text not null default 'scheduled'::text,
     scheduled_for timestamp with time zone,
     attempt integer not null default 1,
-    rerun_of uuid,
     constraint workflow_executions_pkey PRIMARY KEY (id),
     constraint workflow_executions_status_check CHECK (status = ANY (ARRAY['running'::text, 'completed'::text, 'failed'::text, 'cancelled'::text])),
-    constraint workflow_executions_trigger_kind_check CHECK (trigger_kind ~ '^[a-z][a-z_-]{0,31}$'::text),
+    constraint workflow_executions_trigger_kind_check CHECK (trigger_kind = ANY (ARRAY['scheduled'::text, 'manual'::text, 'event'::text])),
     constraint workflow_executions_workflow_id_fkey FOREIGN KEY (workflow_id) REFERENCES workflow_sessions(id) ON DELETE CASCADE
 ) with (fillfactor=50);
-CREATE INDEX workflow_executions_owner_idx ON public.workflow_executions USING btree (user_id, execution_started_at, id);
-CREATE INDEX workflow_executions_rerun_of_idx ON public.workflow_executions USING btree (rerun_of) WHERE (rerun_of IS NOT NULL);
 CREATE UNIQUE INDEX workflow_executions_slot_attempt_key ON public.workflow_executions USING btree (workflow_id, scheduled_for, attempt) WHERE (trigger_kind = 'scheduled'::text);
-CREATE INDEX workflow_executions_started_id_idx ON public.workflow_executions USING btree (execution_started_at, id);
-CREATE INDEX workflow_executions_trigger_idx ON public.workflow_executions USING btree (trigger_kind, execution_started_at, id) WHERE (trigger_kind <> 'scheduled'::text);
+CREATE INDEX workflow_executions_started_idx ON public.workflow_executions USING btree (execution_started_at);
 CREATE INDEX workflow_executions_workflow_idx ON public.workflow_executions USING btree (workflow_id, execution_started_at DESC);
 
 create table workflow_sessions (
@@ -470,6 +550,7 @@ CREATE INDEX workflow_sessions_list_name_idx ON public.workflow_sessions USING b
 CREATE INDEX workflow_sessions_list_owner_idx ON public.workflow_sessions USING btree (user_id, name, id) WHERE is_current_version;
 CREATE INDEX workflow_sessions_parent_idx ON public.workflow_sessions USING btree (parent_workflow_id) WHERE (parent_workflow_id IS NOT NULL);
 CREATE TRIGGER cascadian_clear_trading_halt AFTER UPDATE OF auto_run ON workflow_sessions FOR EACH ROW WHEN (new.auto_run AND NOT COALESCE(old.auto_run, false)) EXECUTE FUNCTION cascadian_clear_trading_halt_v1();
+CREATE TRIGGER cascadian_copy_triggers AFTER INSERT ON workflow_sessions FOR EACH ROW EXECUTE FUNCTION cascadian_copy_triggers_v1();
 
 create function cascadian_actor_user_v1(p_actor jsonb)
 returns uuid
@@ -578,6 +659,19 @@ as $$
         (select s.status = 'archived' from workflow_sessions s where s.id = p_id for update),
         false
     );
+$$;
+
+create function cascadian_armed_triggers_v1()
+returns TABLE(id uuid, workflow_id uuid, name text, kind text, token_id text, condition_id text, market_id text, price_kind text, asset_ids text[])
+language sql stable
+as $$
+    select t.id, t.workflow_id, t.name, t.kind, t.token_id, t.condition_id, t.market_id,
+           t.price_kind, t.asset_ids
+    from cascadian_triggers t
+    join workflow_sessions s on s.id = t.workflow_id
+    where s.auto_run and s.status in ('running', 'error') and s.is_current_version
+      and (t.kind = 'price' or t.crossings = 0)
+    order by t.workflow_id, t.position;
 $$;
 
 create function cascadian_audit_fields_v1(s workflow_sessions)
@@ -696,27 +790,6 @@ as $$
       and (s.lease_expires_at is null or s.lease_expires_at <= p_now);
 $$;
 
-create function cascadian_bulk_selection_v1(p_now timestamp with time zone, p_status text DEFAULT NULL::text, p_user_id uuid DEFAULT NULL::uuid, p_q text DEFAULT NULL::text, p_auto_paused_within double precision DEFAULT NULL::double precision, p_limit integer DEFAULT 500)
-returns TABLE(id uuid, user_id uuid, name text, status text, auto_run boolean, error_count integer, last_executed_at timestamp with time zone, total bigint)
-language sql stable
-as $$
-    select s.id, s.user_id, s.name, s.status, s.auto_run, coalesce(s.error_count, 0),
-           s.last_executed_at, count(*) over ()
-    from workflow_sessions s
-    where s.is_current_version
-      and s.status <> 'archived'
-      and (p_status is null
-           or (p_status = 'auto-paused' and s.status = 'error' and not s.auto_run)
-           or s.status = p_status)
-      and (p_user_id is null or s.user_id = p_user_id)
-      and (p_q is null or strpos(lower(s.name), lower(p_q)) > 0)
-      and (p_auto_paused_within is null
-           or (s.status = 'error' and not s.auto_run
-               and s.last_executed_at > p_now - make_interval(secs => p_auto_paused_within)))
-    order by s.name, s.id
-    limit greatest(0, least(coalesce(p_limit, 500), 5000));
-$$;
-
 create function cascadian_cancel_runs_v1(p_execution_ids uuid[], p_reason text, p_now timestamp with time zone)
 returns integer
 language sql volatile
@@ -810,6 +883,109 @@ as $$
     from claimed c
     join runs r on r.id = c.lease_token
     order by c.next_execution_at;
+$$;
+
+create function cascadian_claim_events_v1(p_now timestamp with time zone, p_limit integer, p_lease_seconds double precision)
+returns TABLE(execution_id uuid, workflow_id uuid, user_id uuid, name text, nodes text, edges text, variables text, trigger text, execution_interval_minutes integer, cron_expression text, timezone text, scheduled_for timestamp with time zone, attempt integer, lease_expires_at timestamp with time zone, next_execution_at timestamp with time zone, event jsonb)
+language plpgsql volatile
+as $$
+#variable_conflict use_column
+begin
+    update cascadian_trigger_events ev
+    set done_at = coalesce(x.execution_completed_at, p_now), outcome = 'ran'
+    from workflow_executions x
+    where ev.done_at is null and x.id = ev.execution_id
+      and x.status in ('completed', 'failed');
+
+    update cascadian_trigger_events ev
+    set done_at = p_now, outcome = 'skipped'
+    from workflow_sessions s
+    where ev.done_at is null and s.id = ev.workflow_id
+      and not (s.auto_run and s.status in ('running', 'error') and s.is_current_version);
+
+    return query
+    with due as (
+        select s.id, s.lease_token as abandoned_token, ev.id as event_id,
+               ev.attempt as event_attempt, ev.observed_at
+        from workflow_sessions s
+        cross join lateral (
+            select e.id, e.attempt, e.observed_at
+            from cascadian_trigger_events e
+            where e.workflow_id = s.id and e.done_at is null
+            order by e.observed_at, e.crossing
+            limit 1
+        ) ev
+        where s.id in (
+                select e.workflow_id from cascadian_trigger_events e where e.done_at is null
+            )
+          and s.auto_run and s.status in ('running', 'error') and s.is_current_version
+          and (s.lease_expires_at is null or s.lease_expires_at <= p_now)
+        order by ev.observed_at
+        limit p_limit
+        for update of s skip locked
+    ),
+    abandoned as (
+        update workflow_executions e
+        set status = 'cancelled',
+            execution_completed_at = p_now,
+            error_message = 'abandoned: the lease expired before the run was recorded'
+        from due
+        where e.id = due.abandoned_token and e.status = 'running'
+        returning e.id
+    ),
+    claimed as (
+        update workflow_sessions s
+        set lease_token = gen_random_uuid(),
+            lease_expires_at = p_now + make_interval(secs => p_lease_seconds)
+        from due
+        where s.id = due.id
+        returning s.*, due.event_id, due.event_attempt
+    ),
+    events as (
+        update cascadian_trigger_events ev
+        set execution_id = c.lease_token, attempt = c.event_attempt + 1, claimed_at = p_now
+        from claimed c
+        where ev.id = c.event_id
+        returning ev.*
+    ),
+    payload as (
+        select ev.id, ev.execution_id as token, ev.attempt, jsonb_build_object(
+            'id', ev.id, 'trigger_id', ev.trigger_id, 'trigger', ev.trigger_name,
+            'kind', ev.kind, 'crossing', ev.crossing, 'token_id', ev.token_id,
+            'condition_id', ev.condition_id, 'price_kind', ev.price_kind,
+            'level', ev.level::text, 'direction', ev.direction,
+            'price_before', ev.price_before::text, 'price_after', ev.price_after::text,
+            'observed_at', ev.observed_at, 'source', ev.source, 'detail', ev.detail,
+            'attempt', ev.attempt
+        ) as event
+        from events ev
+    ),
+    runs as (
+        insert into workflow_executions (
+            id, workflow_id, user_id, execution_started_at, status,
+            trigger_kind, scheduled_for, attempt, workflow_snapshot
+        )
+        select
+            c.lease_token, c.id, c.user_id, p_now, 'running', 'event', null, p.attempt,
+            jsonb_build_object(
+                'name', c.name, 'nodes', c.nodes, 'edges', c.edges,
+                'variables', c.variables, 'trigger', c.trigger, 'version', c.version,
+                'event', p.event
+            )
+        from claimed c
+        join payload p on p.token = c.lease_token
+        returning id
+    )
+    select
+        c.lease_token, c.id, c.user_id, c.name, c.nodes::text, c.edges::text,
+        coalesce(c.variables, '{}'::jsonb)::text, c.trigger::text,
+        coalesce(c.execution_interval_minutes, 5), c.cron_expression, c.timezone,
+        null::timestamptz, p.attempt, c.lease_expires_at, c.next_execution_at, p.event
+    from claimed c
+    join payload p on p.token = c.lease_token
+    join runs r on r.id = c.lease_token
+    order by p.event ->> 'observed_at';
+end;
 $$;
 
 create function cascadian_claim_manual_v2(p_id uuid, p_now timestamp with time zone, p_lease_seconds double precision)
@@ -944,92 +1120,6 @@ begin
     return query select
         'ok'::text, s.lease_token, s.id, s.user_id, s.name, s.nodes::text, s.edges::text,
         coalesce(s.variables, '{}'::jsonb)::text, s.trigger::text,
-        coalesce(s.execution_interval_minutes, 5), s.cron_expression, s.timezone,
-        null::timestamptz, 1, s.lease_expires_at, s.next_execution_at;
-end;
-$$;
-
-create function cascadian_claim_rerun_v1(p_execution_id uuid, p_now timestamp with time zone, p_lease_seconds double precision, p_actor jsonb)
-returns TABLE(result text, execution_id uuid, workflow_id uuid, user_id uuid, name text, nodes text, edges text, variables text, trigger text, execution_interval_minutes integer, cron_expression text, timezone text, scheduled_for timestamp with time zone, attempt integer, lease_expires_at timestamp with time zone, next_execution_at timestamp with time zone)
-language plpgsql volatile
-as $$
-declare
-    v_user uuid := cascadian_actor_user_v1(p_actor);
-    e workflow_executions%rowtype;
-    s workflow_sessions%rowtype;
-begin
-    select * into e from workflow_executions x
-    where x.id = p_execution_id and (v_user is null or x.user_id = v_user);
-    if not found then
-        result := 'run_not_found';
-        return next;
-        return;
-    elsif e.status <> 'failed' then
-        result := 'not_failed';
-        return next;
-        return;
-    elsif e.workflow_snapshot is null or jsonb_typeof(e.workflow_snapshot->'nodes') is null then
-        result := 'no_snapshot';
-        return next;
-        return;
-    end if;
-
-    select * into s from workflow_sessions w
-    where w.id = e.workflow_id and (v_user is null or w.user_id = v_user)
-    for update;
-    if not found then
-        result := 'not_found';
-        return next;
-        return;
-    elsif s.status = 'archived' then
-        result := 'archived';
-        return next;
-        return;
-    elsif not s.is_current_version then
-        result := 'superseded';
-        return next;
-        return;
-    elsif s.lease_expires_at > p_now then
-        result := 'run_in_flight';
-        return next;
-        return;
-    end if;
-
-    if s.lease_token is not null then
-        update workflow_executions x
-        set status = 'cancelled',
-            execution_completed_at = p_now,
-            error_message = 'abandoned: the lease expired before the run was recorded'
-        where x.id = s.lease_token and x.status = 'running';
-    end if;
-
-    update workflow_sessions w
-    set lease_token = gen_random_uuid(),
-        lease_expires_at = p_now + make_interval(secs => p_lease_seconds)
-    where w.id = s.id
-    returning * into s;
-
-    insert into workflow_executions (
-        id, workflow_id, user_id, execution_started_at, status,
-        trigger_kind, scheduled_for, attempt, workflow_snapshot, rerun_of
-    )
-    values (
-        s.lease_token, s.id, s.user_id, p_now, 'running', 'rerun', null, 1,
-        e.workflow_snapshot, e.id
-    );
-    perform cascadian_audit_v1(
-        p_actor, 'rerun', s.id, '{}'::jsonb,
-        jsonb_build_object('execution_id', s.lease_token, 'rerun_of', e.id),
-        p_now
-    );
-
-    return query select
-        'ok'::text, s.lease_token, s.id, s.user_id,
-        coalesce(e.workflow_snapshot->>'name', s.name),
-        (e.workflow_snapshot->'nodes')::text,
-        coalesce(e.workflow_snapshot->'edges', '[]'::jsonb)::text,
-        coalesce(e.workflow_snapshot->'variables', '{}'::jsonb)::text,
-        (e.workflow_snapshot->'trigger')::text,
         coalesce(s.execution_interval_minutes, 5), s.cron_expression, s.timezone,
         null::timestamptz, 1, s.lease_expires_at, s.next_execution_at;
 end;
@@ -1335,6 +1425,26 @@ begin
               )
         ), '[]'::jsonb)
     );
+end;
+$$;
+
+create function cascadian_copy_triggers_v1()
+returns trigger
+language plpgsql volatile
+as $$
+begin
+    if new.parent_workflow_id is not null then
+        insert into cascadian_triggers (
+            workflow_id, name, position, kind, token_id, market_id, condition_id, outcome,
+            level, direction, band, price_kind, asset_ids
+        )
+        select new.id, t.name, t.position, t.kind, t.token_id, t.market_id, t.condition_id,
+               t.outcome, t.level, t.direction, t.band, t.price_kind, t.asset_ids
+        from cascadian_triggers t
+        where t.workflow_id = new.parent_workflow_id
+        on conflict (workflow_id, name) do nothing;
+    end if;
+    return new;
 end;
 $$;
 
@@ -2342,6 +2452,29 @@ begin
 end;
 $$;
 
+create function cascadian_listener_state_v1(p jsonb, p_now timestamp with time zone)
+returns void
+language sql volatile
+as $$
+    insert into cascadian_trigger_listeners as l (
+        id, host, started_at, updated_at, connected, tokens, reconnects, frames,
+        frames_dropped, last_frame_at
+    )
+    values (
+        (p ->> 'id')::uuid, p ->> 'host', (p ->> 'started_at')::timestamptz, p_now,
+        (p ->> 'connected')::boolean, (p ->> 'tokens')::integer,
+        (p ->> 'reconnects')::integer, (p ->> 'frames')::integer,
+        (p ->> 'frames_dropped')::integer, (p ->> 'last_frame_at')::timestamptz
+    )
+    on conflict (id) do update set
+        updated_at = excluded.updated_at, connected = excluded.connected,
+        tokens = excluded.tokens, reconnects = excluded.reconnects,
+        frames = excluded.frames, frames_dropped = excluded.frames_dropped,
+        last_frame_at = excluded.last_frame_at;
+    -- A listener silent for a day is gone.
+    delete from cascadian_trigger_listeners where updated_at < p_now - interval '1 day';
+$$;
+
 create function cascadian_mark_portfolios_v2(p_marks jsonb, p_now timestamp with time zone, p_min_gap interval, p_keep_after timestamp with time zone, p_prune_limit integer)
 returns jsonb
 language plpgsql volatile
@@ -2675,6 +2808,134 @@ as $$
         p -> 'metadata',
         p_now
     );
+$$;
+
+create function cascadian_observations_v1(p_observations jsonb, p_now timestamp with time zone)
+returns TABLE(ord integer, kind text, token_id text, price_kind text, price numeric, condition_id text, winning_token_id text, winning_outcome text, observed_at timestamp with time zone, source text)
+language sql stable
+as $$
+    select a.ord::integer, coalesce(d.kind, 'price'), d.token_id, d.price_kind, d.price,
+           d.condition_id, d.winning_token_id, d.winning_outcome,
+           coalesce(d.observed_at, p_now), coalesce(d.source, 'unknown')
+    from jsonb_array_elements(p_observations) with ordinality as a (value, ord)
+    cross join lateral jsonb_to_record(a.value) as d (
+        kind text, token_id text, price_kind text, price numeric, condition_id text,
+        winning_token_id text, winning_outcome text, observed_at timestamptz, source text
+    )
+    where (d.kind = 'resolved' and d.condition_id is not null)
+       or (coalesce(d.kind, 'price') = 'price' and d.price >= 0 and d.price <= 1
+           and d.token_id is not null and d.price_kind is not null);
+$$;
+
+create function cascadian_observe_v1(p_observations jsonb, p_now timestamp with time zone)
+returns TABLE(event_id uuid, workflow_id uuid, trigger_id uuid, crossing integer)
+language plpgsql volatile
+as $$
+#variable_conflict use_column
+declare
+    o record;
+    t cascadian_triggers%rowtype;
+    v_current uuid;
+    v_fire boolean;
+    v_event uuid;
+begin
+    -- Lock every trigger concerned, in one order.
+    perform 1
+    from cascadian_triggers tr
+    where tr.id in (
+        select tr2.id from cascadian_triggers tr2
+        join cascadian_observations_v1(p_observations, p_now) ob
+          on (tr2.kind = 'price' and ob.kind = 'price' and tr2.token_id = ob.token_id
+              and tr2.price_kind = ob.price_kind)
+          or (tr2.kind = 'resolved' and ob.kind = 'resolved'
+              and tr2.condition_id = ob.condition_id)
+    )
+    order by tr.id
+    for update;
+
+    v_current := null;
+    for o in
+        select tr.id as tid, ob.*
+        from cascadian_observations_v1(p_observations, p_now) ob
+        join cascadian_triggers tr
+          on (tr.kind = 'price' and ob.kind = 'price' and tr.token_id = ob.token_id
+              and tr.price_kind = ob.price_kind)
+          or (tr.kind = 'resolved' and ob.kind = 'resolved'
+              and tr.condition_id = ob.condition_id)
+        join workflow_sessions s on s.id = tr.workflow_id
+        where s.auto_run and s.status in ('running', 'error') and s.is_current_version
+        order by tr.id, ob.observed_at, ob.ord
+    loop
+        if v_current is distinct from o.tid then
+            if v_current is not null then
+                update cascadian_triggers x
+                set last_price = t.last_price, last_observed_at = t.last_observed_at,
+                    last_source = t.last_source, armed = t.armed, crossings = t.crossings,
+                    last_crossing_at = t.last_crossing_at
+                where x.id = t.id;
+            end if;
+            select * into t from cascadian_triggers x where x.id = o.tid;
+            v_current := o.tid;
+        end if;
+        if t.last_observed_at is not null and o.observed_at < t.last_observed_at then
+            continue;
+        end if;
+        v_fire := false;
+        if t.kind = 'resolved' then
+            v_fire := t.crossings = 0;
+            t.armed := false;
+        elsif t.armed is null then
+            t.armed := (t.direction = 'above' and o.price < t.level)
+                    or (t.direction = 'below' and o.price > t.level);
+        elsif t.armed then
+            v_fire := (t.direction = 'above' and o.price >= t.level)
+                   or (t.direction = 'below' and o.price <= t.level);
+            if v_fire then
+                t.armed := false;
+            end if;
+        elsif (t.direction = 'above' and o.price < t.level - t.band)
+           or (t.direction = 'below' and o.price > t.level + t.band) then
+            t.armed := true;
+        end if;
+        if v_fire then
+            t.crossings := t.crossings + 1;
+            t.last_crossing_at := o.observed_at;
+            insert into cascadian_trigger_events (
+                trigger_id, workflow_id, crossing, trigger_name, kind, token_id,
+                condition_id, price_kind, level, direction, price_before, price_after,
+                observed_at, source, detail, created_at
+            )
+            values (
+                t.id, t.workflow_id, t.crossings, t.name, t.kind, t.token_id,
+                t.condition_id, t.price_kind, t.level, t.direction, t.last_price,
+                o.price, o.observed_at, o.source,
+                case when t.kind = 'resolved' then jsonb_build_object(
+                    'winning_token_id', o.winning_token_id,
+                    'winning_outcome', o.winning_outcome)
+                else '{}'::jsonb end,
+                p_now
+            )
+            returning id into v_event;
+            event_id := v_event;
+            workflow_id := t.workflow_id;
+            trigger_id := t.id;
+            crossing := t.crossings;
+            return next;
+        end if;
+        if t.kind = 'price' then
+            t.last_price := o.price;
+        end if;
+        t.last_observed_at := o.observed_at;
+        t.last_source := o.source;
+    end loop;
+    if v_current is not null then
+        update cascadian_triggers x
+        set last_price = t.last_price, last_observed_at = t.last_observed_at,
+            last_source = t.last_source, armed = t.armed, crossings = t.crossings,
+            last_crossing_at = t.last_crossing_at
+        where x.id = t.id;
+    end if;
+end;
 $$;
 
 create function cascadian_open_markets_v1()
@@ -4139,70 +4400,6 @@ begin
 end;
 $$;
 
-create function cascadian_runs_query_v1(p_status text, p_workflow_id uuid, p_user_id uuid, p_trigger text, p_since timestamp with time zone, p_until timestamp with time zone, p_rerun_of uuid, p_before_at timestamp with time zone, p_before_id uuid, p_limit integer)
-returns text
-language plpgsql stable
-as $$
-declare
-    w text := 'true';
-begin
-    if p_status is not null then
-        w := w || format(' and e.status = %L', p_status);
-    end if;
-    if p_workflow_id is not null then
-        w := w || format(' and e.workflow_id = %L::uuid', p_workflow_id);
-    end if;
-    if p_user_id is not null then
-        w := w || format(' and e.user_id = %L::uuid', p_user_id);
-    end if;
-    if p_trigger is not null then
-        w := w || format(' and e.trigger_kind = %L', p_trigger);
-        if p_trigger <> 'scheduled' then
-            -- the partial index's own predicate, so the planner sees it applies
-            w := w || ' and e.trigger_kind <> ''scheduled''';
-        end if;
-    end if;
-    if p_since is not null then
-        w := w || format(' and e.execution_started_at >= %L::timestamptz', p_since);
-    end if;
-    if p_until is not null then
-        w := w || format(' and e.execution_started_at < %L::timestamptz', p_until);
-    end if;
-    if p_rerun_of is not null then
-        w := w || format(' and e.rerun_of = %L::uuid', p_rerun_of);
-    end if;
-    if p_before_at is not null then
-        w := w || format(
-            ' and (e.execution_started_at, e.id) < (%L::timestamptz, %L::uuid)',
-            p_before_at, coalesce(p_before_id, 'ffffffff-ffff-ffff-ffff-ffffffffffff'::uuid)
-        );
-    end if;
-    return format(
-        'select e.id, e.workflow_id, e.user_id, e.status, e.trigger_kind, e.rerun_of, '
-        'e.scheduled_for, e.attempt, e.execution_started_at, e.execution_completed_at, '
-        'e.duration_ms, e.nodes_executed, e.error_message, '
-        'coalesce(s.name, e.workflow_snapshot->>''name'') as workflow_name '
-        'from (select * from workflow_executions e where %s '
-        'order by e.execution_started_at desc, e.id desc limit %s) e '
-        'left join workflow_sessions s on s.id = e.workflow_id '
-        'order by e.execution_started_at desc, e.id desc',
-        w, greatest(1, least(coalesce(p_limit, 50), 501))
-    );
-end;
-$$;
-
-create function cascadian_runs_v1(p_status text DEFAULT NULL::text, p_workflow_id uuid DEFAULT NULL::uuid, p_user_id uuid DEFAULT NULL::uuid, p_trigger text DEFAULT NULL::text, p_since timestamp with time zone DEFAULT NULL::timestamp with time zone, p_until timestamp with time zone DEFAULT NULL::timestamp with time zone, p_rerun_of uuid DEFAULT NULL::uuid, p_before_at timestamp with time zone DEFAULT NULL::timestamp with time zone, p_before_id uuid DEFAULT NULL::uuid, p_limit integer DEFAULT 50)
-returns TABLE(id uuid, workflow_id uuid, user_id uuid, status text, trigger_kind text, rerun_of uuid, scheduled_for timestamp with time zone, attempt integer, execution_started_at timestamp with time zone, execution_completed_at timestamp with time zone, duration_ms integer, nodes_executed integer, error_message text, workflow_name text)
-language plpgsql stable
-as $$
-begin
-    return query execute cascadian_runs_query_v1(
-        p_status, p_workflow_id, p_user_id, p_trigger, p_since, p_until, p_rerun_of,
-        p_before_at, p_before_id, p_limit
-    );
-end;
-$$;
-
 create function cascadian_schedule_lag_v1(p_id uuid, p_limit integer)
 returns TABLE(runs integer, last_lag_seconds double precision, average_lag_seconds double precision, max_lag_seconds double precision, last_scheduled_for timestamp with time zone)
 language sql stable
@@ -4346,6 +4543,80 @@ begin
         peak_equity = v_row.initial_bankroll, updated_at = p_now
     where workflow_id = p_workflow_id and total_trades = 0;
     return cascadian_limits_json_v1(v_row);
+end;
+$$;
+
+create function cascadian_set_triggers_v1(p_workflow_id uuid, p_triggers jsonb, p_now timestamp with time zone, p_actor jsonb)
+returns jsonb
+language plpgsql volatile
+as $$
+declare
+    v_names text[];
+    v_user uuid := cascadian_actor_user_v1(p_actor);
+    v_before jsonb;
+begin
+    perform 1 from workflow_sessions
+    where id = p_workflow_id and (v_user is null or user_id = v_user)
+    for update;
+    if not found then
+        return null;
+    end if;
+    v_before := cascadian_trigger_definitions_v1(p_workflow_id);
+    select coalesce(array_agg(d ->> 'name'), '{}') into v_names
+    from jsonb_array_elements(p_triggers) d;
+    delete from cascadian_triggers t
+    where t.workflow_id = p_workflow_id and not (t.name = any (v_names));
+
+    insert into cascadian_triggers as t (
+        workflow_id, name, position, kind, token_id, market_id, condition_id, outcome,
+        level, direction, band, price_kind, asset_ids, created_at, updated_at
+    )
+    select p_workflow_id, d.name, a.ord::integer, d.kind, d.token_id, d.market_id,
+           d.condition_id, d.outcome, d.level, d.direction, coalesce(d.band, 0),
+           d.price_kind,
+           coalesce(array(select jsonb_array_elements_text(a.value -> 'asset_ids')), '{}'),
+           p_now, p_now
+    from jsonb_array_elements(p_triggers) with ordinality as a (value, ord)
+    cross join lateral jsonb_to_record(a.value) as d (
+        name text, kind text, token_id text, market_id text, condition_id text,
+        outcome text, level numeric, direction text, band numeric, price_kind text
+    )
+    on conflict (workflow_id, name) do update set
+        position = excluded.position,
+        kind = excluded.kind,
+        token_id = excluded.token_id,
+        market_id = excluded.market_id,
+        condition_id = excluded.condition_id,
+        outcome = excluded.outcome,
+        level = excluded.level,
+        direction = excluded.direction,
+        band = excluded.band,
+        price_kind = excluded.price_kind,
+        asset_ids = excluded.asset_ids,
+        updated_at = excluded.updated_at,
+        -- The same definition keeps its state; another starts afresh.
+        last_price = case when (t.kind, t.token_id, t.condition_id, t.level, t.direction,
+                                t.band, t.price_kind)
+                               is not distinct from
+                               (excluded.kind, excluded.token_id, excluded.condition_id,
+                                excluded.level, excluded.direction, excluded.band,
+                                excluded.price_kind)
+                          then t.last_price end,
+        armed = case when (t.kind, t.token_id, t.condition_id, t.level, t.direction,
+                           t.band, t.price_kind)
+                          is not distinct from
+                          (excluded.kind, excluded.token_id, excluded.condition_id,
+                           excluded.level, excluded.direction, excluded.band,
+                           excluded.price_kind)
+                     then t.armed end;
+
+    perform cascadian_audit_v1(
+        p_actor, 'set_triggers', p_workflow_id,
+        jsonb_build_object('triggers', v_before),
+        jsonb_build_object('triggers', cascadian_trigger_definitions_v1(p_workflow_id)),
+        p_now
+    );
+    return cascadian_triggers_v1(p_workflow_id);
 end;
 $$;
 
@@ -4720,6 +4991,122 @@ as $$
                 ) c
             ), '[]'::jsonb)
         )
+    end;
+$$;
+
+create function cascadian_trigger_definitions_v1(p_workflow_id uuid)
+returns jsonb
+language sql stable
+as $$
+    select coalesce(jsonb_agg(jsonb_strip_nulls(jsonb_build_object(
+        'name', t.name, 'kind', t.kind, 'token_id', t.token_id, 'market_id', t.market_id,
+        'outcome', t.outcome, 'level', t.level::text, 'direction', t.direction,
+        'band', t.band::text, 'price_kind', t.price_kind
+    )) order by t.position, t.name), '[]'::jsonb)
+    from cascadian_triggers t
+    where t.workflow_id = p_workflow_id;
+$$;
+
+create function cascadian_trigger_events_v1(p_workflow_id uuid, p_limit integer)
+returns jsonb
+language sql stable
+as $$
+    select coalesce(jsonb_agg(j order by (j ->> 'created_at') desc), '[]'::jsonb)
+    from (
+        select jsonb_build_object(
+            'id', e.id, 'trigger_id', e.trigger_id, 'trigger', e.trigger_name,
+            'kind', e.kind, 'crossing', e.crossing, 'token_id', e.token_id,
+            'price_before', e.price_before::text, 'price_after', e.price_after::text,
+            'observed_at', e.observed_at, 'source', e.source, 'detail', e.detail,
+            'created_at', e.created_at, 'execution_id', e.execution_id,
+            'attempt', e.attempt, 'outcome', e.outcome, 'run_status', x.status,
+            'lag_seconds', extract(epoch from x.execution_started_at - e.observed_at)
+        ) as j
+        from cascadian_trigger_events e
+        left join workflow_executions x on x.id = e.execution_id
+        where e.workflow_id = p_workflow_id
+        order by e.created_at desc
+        limit p_limit
+    ) q;
+$$;
+
+create function cascadian_trigger_json_v1(t cascadian_triggers)
+returns jsonb
+language sql stable
+as $$
+    select jsonb_build_object(
+        'id', t.id, 'name', t.name, 'kind', t.kind, 'token_id', t.token_id,
+        'market_id', t.market_id, 'condition_id', t.condition_id, 'outcome', t.outcome,
+        'level', t.level::text, 'direction', t.direction, 'band', t.band::text,
+        'price_kind', t.price_kind, 'asset_ids', to_jsonb(t.asset_ids),
+        'last_price', t.last_price::text, 'last_observed_at', t.last_observed_at,
+        'last_source', t.last_source,
+        'state', case when t.armed is null then 'waiting'
+                      when t.armed then 'armed' else 'disarmed' end,
+        'crossings', t.crossings, 'last_crossing_at', t.last_crossing_at,
+        'last_event', (
+            select jsonb_build_object(
+                'id', e.id, 'crossing', e.crossing, 'observed_at', e.observed_at,
+                'price_before', e.price_before::text, 'price_after', e.price_after::text,
+                'source', e.source, 'execution_id', e.execution_id,
+                'run_status', x.status, 'run_started_at', x.execution_started_at,
+                'lag_seconds', extract(epoch from x.execution_started_at - e.observed_at)
+            )
+            from cascadian_trigger_events e
+            left join workflow_executions x on x.id = e.execution_id
+            where e.trigger_id = t.id
+            order by e.crossing desc
+            limit 1
+        )
+    );
+$$;
+
+create function cascadian_trigger_overview_v1(p_now timestamp with time zone, p_fresh_seconds double precision)
+returns jsonb
+language sql stable
+as $$
+    select jsonb_build_object(
+        'listeners', coalesce((
+            select jsonb_agg(jsonb_build_object(
+                'id', l.id, 'host', l.host, 'started_at', l.started_at,
+                'updated_at', l.updated_at, 'connected', l.connected, 'tokens', l.tokens,
+                'reconnects', l.reconnects, 'frames', l.frames,
+                'frames_dropped', l.frames_dropped, 'last_frame_at', l.last_frame_at
+            ) order by l.started_at)
+            from cascadian_trigger_listeners l
+            where l.updated_at >= p_now - make_interval(secs => p_fresh_seconds)
+        ), '[]'::jsonb),
+        'armed_triggers', (select count(*) from cascadian_armed_triggers_v1()),
+        'pending_events', (
+            select count(*) from cascadian_trigger_events where done_at is null
+        ),
+        'events_last_hour', (
+            select count(*) from cascadian_trigger_events
+            where created_at >= p_now - interval '1 hour'
+        ),
+        'lag_last_hour', (
+            select jsonb_build_object(
+                'runs', count(*),
+                'average_seconds', avg(extract(epoch from x.execution_started_at - e.observed_at)),
+                'max_seconds', max(extract(epoch from x.execution_started_at - e.observed_at))
+            )
+            from cascadian_trigger_events e
+            join workflow_executions x on x.id = e.execution_id
+            where e.created_at >= p_now - interval '1 hour'
+        )
+    );
+$$;
+
+create function cascadian_triggers_v1(p_workflow_id uuid)
+returns jsonb
+language sql stable
+as $$
+    select case when exists (select 1 from workflow_sessions where id = p_workflow_id)
+        then coalesce((
+            select jsonb_agg(cascadian_trigger_json_v1(t) order by t.position, t.name)
+            from cascadian_triggers t
+            where t.workflow_id = p_workflow_id
+        ), '[]'::jsonb)
     end;
 $$;
 

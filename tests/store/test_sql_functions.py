@@ -61,6 +61,11 @@ KEPT = {
     "cascadian_track_position_v1": "025's trigger on cascadian_paper_orders runs it",
     "cascadian_portfolio_value_v1": "025's marks, points and curve value a portfolio with it",
     "cascadian_write_equity_point_v2": "033's mark and settle functions write points with it",
+    # Triggers (028): helpers of the functions the store calls.
+    "cascadian_copy_triggers_v1": "028's trigger on workflow_sessions runs it (new versions)",
+    "cascadian_trigger_json_v1": "cascadian_triggers_v1 and cascadian_set_triggers_v1 use it",
+    "cascadian_observations_v1": "cascadian_observe_v1 reads its observations through it",
+    "cascadian_trigger_definitions_v1": "cascadian_set_triggers_v1 audits with it",
 }
 # Named although dropped: a benchmark installs it, from its migration, as its before.
 MEASURED_BEFORE = {"cascadian_claim_due_v2": "bench/claim_stale.py"}
