@@ -43,6 +43,7 @@ from cascadian.errors import MigrationError
 from cascadian.reports import TickReport, TickSummary
 from cascadian.retention import retention_policy
 from cascadian.store.migrate import migrate, migrations_dir
+from cascadian.triggers.worker import watch_market
 from cascadian.worker import Worker
 
 app = typer.Typer(
@@ -220,6 +221,13 @@ def worker(
     grace: Annotated[
         float, typer.Option(help="Seconds runs in flight get to finish once stopping", min=0)
     ] = 25.0,
+    listen: Annotated[
+        bool,
+        typer.Option(
+            help="Watch the market channel for the armed triggers' crossings (else each "
+            "tick prices them from REST)"
+        ),
+    ] = True,
 ) -> None:
     """Tick continuously until SIGTERM or SIGINT; run as many workers as you like."""
     settings = load_settings()
@@ -227,17 +235,31 @@ def worker(
     if concurrency is not None:  # claims as wide as the runs it may start at once
         wide = {"max_concurrency": concurrency, "claim_limit": min(concurrency, MAX_CLAIM)}
         settings = settings.model_copy(update=wide)
-    asyncio.run(_work(settings, interval, grace))
+    if listen:  # the listener sees the prices; the ticks need not read them
+        settings = settings.model_copy(update={"triggers_rest_prices": False})
+    asyncio.run(_work(settings, interval, grace, listen))
 
 
-async def _work(settings: Settings, interval: float, grace: float) -> None:
+async def _work(settings: Settings, interval: float, grace: float, listen: bool = False) -> None:
     async with services(settings) as s:
         logging.getLogger(__name__).info(
-            "worker: ticking at each slot, at least every %gs, %d run(s) at once",
+            "worker: ticking at each slot, at least every %gs, %d run(s) at once%s",
             interval,
             settings.max_concurrency,
+            "; watching the market channel for triggers" if listen else "",
         )
-        await Worker(s.ticks, interval, grace).run_until_signalled()
+        worker = Worker(s.ticks, interval, grace)
+        market = (
+            asyncio.create_task(watch_market(s.store, s.ticks, settings, worker.stopping, grace))
+            if listen
+            else None
+        )
+        try:
+            await worker.run_until_signalled()
+        finally:
+            if market is not None:
+                worker.stopping.set()
+                await market
 
 
 def prune_table(result: PruneResult, dry_run: bool) -> Table:

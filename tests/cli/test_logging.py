@@ -45,7 +45,7 @@ def test_serve_logs_at_info_in_the_chosen_format_for_uvicorn_too(
 def test_worker_logs_at_info_in_the_chosen_format(monkeypatch: pytest.MonkeyPatch) -> None:
     seen: dict[str, Any] = {}
 
-    async def fake_work(settings: Any, interval: float, grace: float) -> None:
+    async def fake_work(settings: Any, interval: float, grace: float, listen: bool) -> None:
         root = logging.getLogger()
         seen["level"] = root.level
         seen["formatters"] = [type(h.formatter).__name__ for h in root.handlers]
