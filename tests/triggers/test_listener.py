@@ -16,6 +16,7 @@ from typing import Any
 
 from cascadian.clock import FakeClock
 from cascadian.config import Settings
+from cascadian.data import Actor
 from cascadian.store.sql_store import SqlStore
 from cascadian.tick import TickService
 from cascadian.triggers.listener import MarketListener
@@ -33,6 +34,7 @@ from tests.triggers.fake_channel import (
 )
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
+OPERATOR = Actor.operator("api")
 TOKEN = "65818619657568813474341868652308942079804919287380422192892211131408793125422"
 OTHER = "52114319501245915516055106046884209969926127482827954674443846427813813222426"
 
@@ -103,7 +105,7 @@ async def test_a_crossing_runs_once_a_move_inside_the_band_does_not_and_a_reconn
     store: SqlStore, db: Any
 ) -> None:
     sid = add_strategy(db, name="breakout", next_execution_at=NOW + timedelta(days=1))
-    await store.set_triggers(sid, [trigger()], NOW)
+    await store.set_triggers(sid, [trigger()], NOW, OPERATOR)
     async with world(store) as w:
         ws, tokens = await subscribed(w)
         assert tokens == {TOKEN}
@@ -148,7 +150,7 @@ async def test_a_crossing_runs_once_a_move_inside_the_band_does_not_and_a_reconn
 
 async def test_two_listeners_seeing_the_same_crossing_run_it_once(store: SqlStore, db: Any) -> None:
     sid = add_strategy(db, next_execution_at=NOW + timedelta(days=1))
-    await store.set_triggers(sid, [trigger()], NOW)
+    await store.set_triggers(sid, [trigger()], NOW, OPERATOR)
     async with world(store, listeners=2) as w:
         first, _ = await subscribed(w)
         second, _ = await subscribed(w)
@@ -168,8 +170,8 @@ async def test_two_listeners_seeing_the_same_crossing_run_it_once(store: SqlStor
 async def test_a_paused_strategy_is_unsubscribed_and_never_run(store: SqlStore, db: Any) -> None:
     live = add_strategy(db, name="live", next_execution_at=NOW + timedelta(days=1))
     paused = add_strategy(db, name="paused", next_execution_at=NOW + timedelta(days=1))
-    await store.set_triggers(live, [trigger(TOKEN)], NOW)
-    await store.set_triggers(paused, [trigger(OTHER)], NOW)
+    await store.set_triggers(live, [trigger(TOKEN)], NOW, OPERATOR)
+    await store.set_triggers(paused, [trigger(OTHER)], NOW, OPERATOR)
     async with world(store) as w:
         ws, tokens = await subscribed(w)
         assert tokens == {TOKEN, OTHER}
@@ -208,7 +210,7 @@ async def test_malformed_unknown_and_oversized_frames_are_counted_and_dropped(
     store: SqlStore, db: Any
 ) -> None:
     sid = add_strategy(db, next_execution_at=NOW + timedelta(days=1))
-    await store.set_triggers(sid, [trigger()], NOW)
+    await store.set_triggers(sid, [trigger()], NOW, OPERATOR)
     async with world(store) as w:
         ws, _ = await subscribed(w)
         for frame in [
@@ -237,7 +239,7 @@ async def test_a_flood_of_updates_for_one_token_fires_once_per_crossing(
     store: SqlStore, db: Any
 ) -> None:
     sid = add_strategy(db, next_execution_at=NOW + timedelta(days=1))
-    await store.set_triggers(sid, [trigger()], NOW)
+    await store.set_triggers(sid, [trigger()], NOW, OPERATOR)
     async with world(store) as w:
         ws, _ = await subscribed(w)
         await ws.send(book(TOKEN, "0.49", "0.51"))
@@ -258,7 +260,7 @@ async def test_a_flood_of_updates_for_one_token_fires_once_per_crossing(
 
 async def test_a_feed_that_never_answers_ping_is_reconnected(store: SqlStore, db: Any) -> None:
     sid = add_strategy(db, next_execution_at=NOW + timedelta(days=1))
-    await store.set_triggers(sid, [trigger()], NOW)
+    await store.set_triggers(sid, [trigger()], NOW, OPERATOR)
     async with world(store) as w:
         w.channel.answer_pings = False
         await subscribed(w)
