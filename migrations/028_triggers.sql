@@ -18,11 +18,7 @@
 -- (cascadian_finish_runs_v3) as a scheduled run, with trigger_kind 'event'. An
 -- event's run that dies is claimed again once its lease expires (attempt + 1).
 
-alter table workflow_executions
-    drop constraint if exists workflow_executions_trigger_kind_check;
-alter table workflow_executions
-    add constraint workflow_executions_trigger_kind_check
-        check (trigger_kind in ('scheduled', 'manual', 'event'));
+-- An event's run is trigger_kind 'event' (026 let trigger_kind be any short word).
 
 create table if not exists cascadian_triggers (
     id uuid primary key default gen_random_uuid(),
@@ -41,8 +37,10 @@ create table if not exists cascadian_triggers (
     direction text check (direction in ('above', 'below')),
     band numeric not null default 0 check (band >= 0),
     price_kind text check (price_kind in ('midpoint', 'best_bid', 'best_ask', 'last_trade')),
-    -- The tokens a listener subscribes to for this trigger.
+    -- The tokens a listener subscribes to for this trigger; for a resolved trigger,
+    -- the market's tokens, and its outcomes in the same order (to settle it).
     asset_ids text[] not null default '{}',
+    outcomes text[] not null default '{}',
     -- State, written only by cascadian_observe_v1. armed null: no price seen yet
     -- (the first one is a baseline, never a crossing).
     last_price numeric,
@@ -126,10 +124,10 @@ begin
     if new.parent_workflow_id is not null then
         insert into cascadian_triggers (
             workflow_id, name, position, kind, token_id, market_id, condition_id, outcome,
-            level, direction, band, price_kind, asset_ids
+            level, direction, band, price_kind, asset_ids, outcomes
         )
         select new.id, t.name, t.position, t.kind, t.token_id, t.market_id, t.condition_id,
-               t.outcome, t.level, t.direction, t.band, t.price_kind, t.asset_ids
+               t.outcome, t.level, t.direction, t.band, t.price_kind, t.asset_ids, t.outcomes
         from cascadian_triggers t
         where t.workflow_id = new.parent_workflow_id
         on conflict (workflow_id, name) do nothing;
@@ -222,12 +220,13 @@ begin
 
     insert into cascadian_triggers as t (
         workflow_id, name, position, kind, token_id, market_id, condition_id, outcome,
-        level, direction, band, price_kind, asset_ids, created_at, updated_at
+        level, direction, band, price_kind, asset_ids, outcomes, created_at, updated_at
     )
     select p_workflow_id, d.name, a.ord::integer, d.kind, d.token_id, d.market_id,
            d.condition_id, d.outcome, d.level, d.direction, coalesce(d.band, 0),
            d.price_kind,
            coalesce(array(select jsonb_array_elements_text(a.value -> 'asset_ids')), '{}'),
+           coalesce(array(select jsonb_array_elements_text(a.value -> 'outcomes')), '{}'),
            p_now, p_now
     from jsonb_array_elements(p_triggers) with ordinality as a (value, ord)
     cross join lateral jsonb_to_record(a.value) as d (
@@ -246,6 +245,7 @@ begin
         band = excluded.band,
         price_kind = excluded.price_kind,
         asset_ids = excluded.asset_ids,
+        outcomes = excluded.outcomes,
         updated_at = excluded.updated_at,
         -- The same definition keeps its state; another starts afresh.
         last_price = case when (t.kind, t.token_id, t.condition_id, t.level, t.direction,
@@ -332,6 +332,38 @@ as $$
            and d.token_id is not null and d.price_kind is not null);
 $$;
 
+-- Settle a resolved trigger's market: its winner (by token, else by outcome name)
+-- paid 1, every other outcome 0. Answers what the settlement did, or why there was
+-- none; a settlement that fails is rolled back alone (the crossing still counts).
+create or replace function cascadian_settle_resolved_v1(
+    t cascadian_triggers, p_winning_token text, p_winning_outcome text, p_now timestamptz
+)
+returns jsonb
+language plpgsql
+as $$
+declare
+    v_prices jsonb;
+begin
+    if t.market_id is null or cardinality(t.outcomes) = 0 then
+        return jsonb_build_object('skipped', 'the trigger knows no market outcomes');
+    end if;
+    select jsonb_object_agg(
+        o.outcome,
+        case when t.asset_ids[o.i] = p_winning_token
+                  or lower(btrim(o.outcome)) = lower(btrim(p_winning_outcome))
+             then 1 else 0 end
+    )
+    into v_prices
+    from unnest(t.outcomes) with ordinality as o (outcome, i);
+    if not exists (select 1 from jsonb_each_text(v_prices) p where p.value = '1') then
+        return jsonb_build_object('skipped', 'the resolution names no outcome of the market');
+    end if;
+    return cascadian_settle_market_v2(t.market_id, v_prices, p_now);
+exception when others then
+    return jsonb_build_object('error', sqlerrm);
+end;
+$$;
+
 -- Hand observed prices (and resolutions) to the triggers that watch them, and write
 -- each crossing as an event. p_observations: an array of
 --   {"kind": "price", "token_id", "price_kind", "price", "observed_at", "source"}
@@ -344,6 +376,10 @@ $$;
 --   disarmed, and the price back past the band (< level - band for above,
 --     > level + band for below): armed again.
 -- An observation older than the trigger's last is ignored (a slower listener's).
+-- A resolved trigger's market is settled (the trading book's settlement, 033's v2: every
+-- strategy's open paper positions in it, each once) in the same transaction, the
+-- winner paid 1 and every other outcome 0; what it did (or why it could not) is
+-- kept in the event's detail.
 -- The triggers are locked in id order, so concurrent calls never deadlock and see
 -- each other's state. Answers the events written.
 create or replace function cascadian_observe_v1(p_observations jsonb, p_now timestamptz)
@@ -357,6 +393,7 @@ declare
     v_current uuid;
     v_fire boolean;
     v_event uuid;
+    v_detail jsonb;
 begin
     -- Lock every trigger concerned, in one order.
     perform 1
@@ -419,6 +456,15 @@ begin
         if v_fire then
             t.crossings := t.crossings + 1;
             t.last_crossing_at := o.observed_at;
+            v_detail := '{}'::jsonb;
+            if t.kind = 'resolved' then
+                v_detail := jsonb_build_object(
+                    'winning_token_id', o.winning_token_id,
+                    'winning_outcome', o.winning_outcome,
+                    'settlement', cascadian_settle_resolved_v1(t, o.winning_token_id,
+                                                               o.winning_outcome, p_now)
+                );
+            end if;
             insert into cascadian_trigger_events (
                 trigger_id, workflow_id, crossing, trigger_name, kind, token_id,
                 condition_id, price_kind, level, direction, price_before, price_after,
@@ -427,12 +473,7 @@ begin
             values (
                 t.id, t.workflow_id, t.crossings, t.name, t.kind, t.token_id,
                 t.condition_id, t.price_kind, t.level, t.direction, t.last_price,
-                o.price, o.observed_at, o.source,
-                case when t.kind = 'resolved' then jsonb_build_object(
-                    'winning_token_id', o.winning_token_id,
-                    'winning_outcome', o.winning_outcome)
-                else '{}'::jsonb end,
-                p_now
+                o.price, o.observed_at, o.source, v_detail, p_now
             )
             returning id into v_event;
             event_id := v_event;

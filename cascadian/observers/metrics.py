@@ -20,11 +20,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 
 from cascadian.data import Gauges, OrderIntent, OrderOutcome, TradingGauges, TradingHalt
+from cascadian.observers.trigger_gauges import TriggerGauges
 from cascadian.reports import RunReport, TickReport
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -81,6 +83,11 @@ class WorkerMetrics:
             buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
             registry=r,
         )
+        self.event_runs = Counter(
+            "cascadian_event_runs",
+            "Runs of trigger events (crossings, resolutions) this process finished",
+            registry=r,
+        )
         self.alerts = Counter(
             "cascadian_alerts",
             "Alerts sent to the webhook, by event and outcome",
@@ -120,6 +127,8 @@ class WorkerMetrics:
         durations.observe(run.duration_ms / 1000)
         if run.lag_seconds is not None:
             self.schedule_lag.observe(run.lag_seconds)
+        if run.event_id is not None:
+            self.event_runs.inc()
 
     def run_now_finished(self, run: RunReport) -> None:
         self.run(run)
@@ -242,10 +251,13 @@ def exposition(
     worker: WorkerMetrics | None,
     now: datetime,
     trading: TradingGauges | None = None,
+    triggers: dict[str, Any] | None = None,
 ) -> bytes:
-    """The text /api/metrics answers: the database's gauges, then this process's."""
+    """The text /api/metrics answers: the database's gauges (the triggers' too), then
+    this process's."""
     scrape = CollectorRegistry()
     scrape.register(_DatabaseGauges(gauges, now, trading))
+    scrape.register(TriggerGauges(triggers))
     text = generate_latest(scrape)
     if worker is not None:
         text += generate_latest(worker.registry)

@@ -55,6 +55,7 @@ async def _stored(
             "market_id": trigger.market_id,
             "condition_id": market.condition_id,
             "asset_ids": list(market.clob_token_ids),
+            "outcomes": list(market.outcomes),
         }
     token, condition = trigger.token_id, None
     if token is None:

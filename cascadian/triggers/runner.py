@@ -84,6 +84,9 @@ class EventRunner:
         self._in_flight.pop(task, None)
         if not task.cancelled() and task.exception() is not None:
             log.error("event run crashed: %r", task.exception())
+        elif not task.cancelled():
+            # Outside a tick, as a run now is: the metrics count it, alerts see it.
+            self.ticks.observers.run_now_finished(task.result())
         self._wake.set()  # a slot is free, and its strategy's next event may wait
 
     async def _wait(self, stop: asyncio.Event) -> None:

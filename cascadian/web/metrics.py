@@ -8,13 +8,15 @@ counters. What each metric means is in metrics.py and the README.
 
 from __future__ import annotations
 
+import contextlib
+
 from fastapi import Request
 from fastapi.responses import Response
 
 from cascadian.data import Gauges, TradingGauges
 from cascadian.errors import StoreUnavailable
 from cascadian.observers.metrics import CONTENT_TYPE, WorkerMetrics, exposition
-from cascadian.web.deps import Control, Trading, admin_router
+from cascadian.web.deps import Control, Trading, Triggers, admin_router
 from cascadian.web.responses import error_responses
 
 router = admin_router()
@@ -30,7 +32,9 @@ router = admin_router()
     tags=["ops"],
     summary="Metrics in Prometheus's text format",
 )
-async def metrics(request: Request, control: Control, trading: Trading) -> Response:
+async def metrics(
+    request: Request, control: Control, trading: Trading, triggers: Triggers
+) -> Response:
     gauges: Gauges | None
     trading_gauges: TradingGauges | None = None
     try:
@@ -38,6 +42,10 @@ async def metrics(request: Request, control: Control, trading: Trading) -> Respo
         trading_gauges = await trading.gauges()
     except StoreUnavailable:
         gauges = None
+    overview = None
+    if gauges is not None:  # a database that did not answer is not asked again
+        with contextlib.suppress(StoreUnavailable):
+            overview = await triggers.overview()
     worker: WorkerMetrics | None = getattr(request.app.state, "metrics", None)
-    body = exposition(gauges, worker, control.clock.now(), trading_gauges)
+    body = exposition(gauges, worker, control.clock.now(), trading_gauges, overview)
     return Response(content=body, media_type=CONTENT_TYPE)

@@ -364,6 +364,7 @@ create table cascadian_triggers (
     band numeric not null default 0,
     price_kind text,
     asset_ids text[] not null default '{}'::text[],
+    outcomes text[] not null default '{}'::text[],
     last_price numeric,
     last_observed_at timestamp with time zone,
     last_source text,
@@ -504,13 +505,17 @@ create table workflow_executions (
     trigger_kind text not null default 'scheduled'::text,
     scheduled_for timestamp with time zone,
     attempt integer not null default 1,
+    rerun_of uuid,
     constraint workflow_executions_pkey PRIMARY KEY (id),
     constraint workflow_executions_status_check CHECK (status = ANY (ARRAY['running'::text, 'completed'::text, 'failed'::text, 'cancelled'::text])),
-    constraint workflow_executions_trigger_kind_check CHECK (trigger_kind = ANY (ARRAY['scheduled'::text, 'manual'::text, 'event'::text])),
+    constraint workflow_executions_trigger_kind_check CHECK (trigger_kind ~ '^[a-z][a-z_-]{0,31}$'::text),
     constraint workflow_executions_workflow_id_fkey FOREIGN KEY (workflow_id) REFERENCES workflow_sessions(id) ON DELETE CASCADE
 ) with (fillfactor=50);
+CREATE INDEX workflow_executions_owner_idx ON public.workflow_executions USING btree (user_id, execution_started_at, id);
+CREATE INDEX workflow_executions_rerun_of_idx ON public.workflow_executions USING btree (rerun_of) WHERE (rerun_of IS NOT NULL);
 CREATE UNIQUE INDEX workflow_executions_slot_attempt_key ON public.workflow_executions USING btree (workflow_id, scheduled_for, attempt) WHERE (trigger_kind = 'scheduled'::text);
-CREATE INDEX workflow_executions_started_idx ON public.workflow_executions USING btree (execution_started_at);
+CREATE INDEX workflow_executions_started_id_idx ON public.workflow_executions USING btree (execution_started_at, id);
+CREATE INDEX workflow_executions_trigger_idx ON public.workflow_executions USING btree (trigger_kind, execution_started_at, id) WHERE (trigger_kind <> 'scheduled'::text);
 CREATE INDEX workflow_executions_workflow_idx ON public.workflow_executions USING btree (workflow_id, execution_started_at DESC);
 
 create table workflow_sessions (
@@ -788,6 +793,27 @@ as $$
       and s.is_current_version
       and s.next_execution_at <= p_now
       and (s.lease_expires_at is null or s.lease_expires_at <= p_now);
+$$;
+
+create function cascadian_bulk_selection_v1(p_now timestamp with time zone, p_status text DEFAULT NULL::text, p_user_id uuid DEFAULT NULL::uuid, p_q text DEFAULT NULL::text, p_auto_paused_within double precision DEFAULT NULL::double precision, p_limit integer DEFAULT 500)
+returns TABLE(id uuid, user_id uuid, name text, status text, auto_run boolean, error_count integer, last_executed_at timestamp with time zone, total bigint)
+language sql stable
+as $$
+    select s.id, s.user_id, s.name, s.status, s.auto_run, coalesce(s.error_count, 0),
+           s.last_executed_at, count(*) over ()
+    from workflow_sessions s
+    where s.is_current_version
+      and s.status <> 'archived'
+      and (p_status is null
+           or (p_status = 'auto-paused' and s.status = 'error' and not s.auto_run)
+           or s.status = p_status)
+      and (p_user_id is null or s.user_id = p_user_id)
+      and (p_q is null or strpos(lower(s.name), lower(p_q)) > 0)
+      and (p_auto_paused_within is null
+           or (s.status = 'error' and not s.auto_run
+               and s.last_executed_at > p_now - make_interval(secs => p_auto_paused_within)))
+    order by s.name, s.id
+    limit greatest(0, least(coalesce(p_limit, 500), 5000));
 $$;
 
 create function cascadian_cancel_runs_v1(p_execution_ids uuid[], p_reason text, p_now timestamp with time zone)
@@ -1125,6 +1151,92 @@ begin
 end;
 $$;
 
+create function cascadian_claim_rerun_v1(p_execution_id uuid, p_now timestamp with time zone, p_lease_seconds double precision, p_actor jsonb)
+returns TABLE(result text, execution_id uuid, workflow_id uuid, user_id uuid, name text, nodes text, edges text, variables text, trigger text, execution_interval_minutes integer, cron_expression text, timezone text, scheduled_for timestamp with time zone, attempt integer, lease_expires_at timestamp with time zone, next_execution_at timestamp with time zone)
+language plpgsql volatile
+as $$
+declare
+    v_user uuid := cascadian_actor_user_v1(p_actor);
+    e workflow_executions%rowtype;
+    s workflow_sessions%rowtype;
+begin
+    select * into e from workflow_executions x
+    where x.id = p_execution_id and (v_user is null or x.user_id = v_user);
+    if not found then
+        result := 'run_not_found';
+        return next;
+        return;
+    elsif e.status <> 'failed' then
+        result := 'not_failed';
+        return next;
+        return;
+    elsif e.workflow_snapshot is null or jsonb_typeof(e.workflow_snapshot->'nodes') is null then
+        result := 'no_snapshot';
+        return next;
+        return;
+    end if;
+
+    select * into s from workflow_sessions w
+    where w.id = e.workflow_id and (v_user is null or w.user_id = v_user)
+    for update;
+    if not found then
+        result := 'not_found';
+        return next;
+        return;
+    elsif s.status = 'archived' then
+        result := 'archived';
+        return next;
+        return;
+    elsif not s.is_current_version then
+        result := 'superseded';
+        return next;
+        return;
+    elsif s.lease_expires_at > p_now then
+        result := 'run_in_flight';
+        return next;
+        return;
+    end if;
+
+    if s.lease_token is not null then
+        update workflow_executions x
+        set status = 'cancelled',
+            execution_completed_at = p_now,
+            error_message = 'abandoned: the lease expired before the run was recorded'
+        where x.id = s.lease_token and x.status = 'running';
+    end if;
+
+    update workflow_sessions w
+    set lease_token = gen_random_uuid(),
+        lease_expires_at = p_now + make_interval(secs => p_lease_seconds)
+    where w.id = s.id
+    returning * into s;
+
+    insert into workflow_executions (
+        id, workflow_id, user_id, execution_started_at, status,
+        trigger_kind, scheduled_for, attempt, workflow_snapshot, rerun_of
+    )
+    values (
+        s.lease_token, s.id, s.user_id, p_now, 'running', 'rerun', null, 1,
+        e.workflow_snapshot, e.id
+    );
+    perform cascadian_audit_v1(
+        p_actor, 'rerun', s.id, '{}'::jsonb,
+        jsonb_build_object('execution_id', s.lease_token, 'rerun_of', e.id),
+        p_now
+    );
+
+    return query select
+        'ok'::text, s.lease_token, s.id, s.user_id,
+        coalesce(e.workflow_snapshot->>'name', s.name),
+        (e.workflow_snapshot->'nodes')::text,
+        coalesce(e.workflow_snapshot->'edges', '[]'::jsonb)::text,
+        coalesce(e.workflow_snapshot->'variables', '{}'::jsonb)::text,
+        (e.workflow_snapshot->'trigger')::text,
+        coalesce(s.execution_interval_minutes, 5), s.cron_expression, s.timezone,
+        null::timestamptz, 1, s.lease_expires_at, s.next_execution_at;
+end;
+$$;
+
 create function cascadian_claim_wallet_metrics_v1(p_wallets text[], p_max_age_seconds double precision, p_lease_seconds double precision, p_now timestamp with time zone)
 returns jsonb
 language plpgsql volatile
@@ -1436,10 +1548,10 @@ begin
     if new.parent_workflow_id is not null then
         insert into cascadian_triggers (
             workflow_id, name, position, kind, token_id, market_id, condition_id, outcome,
-            level, direction, band, price_kind, asset_ids
+            level, direction, band, price_kind, asset_ids, outcomes
         )
         select new.id, t.name, t.position, t.kind, t.token_id, t.market_id, t.condition_id,
-               t.outcome, t.level, t.direction, t.band, t.price_kind, t.asset_ids
+               t.outcome, t.level, t.direction, t.band, t.price_kind, t.asset_ids, t.outcomes
         from cascadian_triggers t
         where t.workflow_id = new.parent_workflow_id
         on conflict (workflow_id, name) do nothing;
@@ -2838,6 +2950,7 @@ declare
     v_current uuid;
     v_fire boolean;
     v_event uuid;
+    v_detail jsonb;
 begin
     -- Lock every trigger concerned, in one order.
     perform 1
@@ -2900,6 +3013,15 @@ begin
         if v_fire then
             t.crossings := t.crossings + 1;
             t.last_crossing_at := o.observed_at;
+            v_detail := '{}'::jsonb;
+            if t.kind = 'resolved' then
+                v_detail := jsonb_build_object(
+                    'winning_token_id', o.winning_token_id,
+                    'winning_outcome', o.winning_outcome,
+                    'settlement', cascadian_settle_resolved_v1(t, o.winning_token_id,
+                                                               o.winning_outcome, p_now)
+                );
+            end if;
             insert into cascadian_trigger_events (
                 trigger_id, workflow_id, crossing, trigger_name, kind, token_id,
                 condition_id, price_kind, level, direction, price_before, price_after,
@@ -2908,12 +3030,7 @@ begin
             values (
                 t.id, t.workflow_id, t.crossings, t.name, t.kind, t.token_id,
                 t.condition_id, t.price_kind, t.level, t.direction, t.last_price,
-                o.price, o.observed_at, o.source,
-                case when t.kind = 'resolved' then jsonb_build_object(
-                    'winning_token_id', o.winning_token_id,
-                    'winning_outcome', o.winning_outcome)
-                else '{}'::jsonb end,
-                p_now
+                o.price, o.observed_at, o.source, v_detail, p_now
             )
             returning id into v_event;
             event_id := v_event;
@@ -4400,6 +4517,70 @@ begin
 end;
 $$;
 
+create function cascadian_runs_query_v1(p_status text, p_workflow_id uuid, p_user_id uuid, p_trigger text, p_since timestamp with time zone, p_until timestamp with time zone, p_rerun_of uuid, p_before_at timestamp with time zone, p_before_id uuid, p_limit integer)
+returns text
+language plpgsql stable
+as $$
+declare
+    w text := 'true';
+begin
+    if p_status is not null then
+        w := w || format(' and e.status = %L', p_status);
+    end if;
+    if p_workflow_id is not null then
+        w := w || format(' and e.workflow_id = %L::uuid', p_workflow_id);
+    end if;
+    if p_user_id is not null then
+        w := w || format(' and e.user_id = %L::uuid', p_user_id);
+    end if;
+    if p_trigger is not null then
+        w := w || format(' and e.trigger_kind = %L', p_trigger);
+        if p_trigger <> 'scheduled' then
+            -- the partial index's own predicate, so the planner sees it applies
+            w := w || ' and e.trigger_kind <> ''scheduled''';
+        end if;
+    end if;
+    if p_since is not null then
+        w := w || format(' and e.execution_started_at >= %L::timestamptz', p_since);
+    end if;
+    if p_until is not null then
+        w := w || format(' and e.execution_started_at < %L::timestamptz', p_until);
+    end if;
+    if p_rerun_of is not null then
+        w := w || format(' and e.rerun_of = %L::uuid', p_rerun_of);
+    end if;
+    if p_before_at is not null then
+        w := w || format(
+            ' and (e.execution_started_at, e.id) < (%L::timestamptz, %L::uuid)',
+            p_before_at, coalesce(p_before_id, 'ffffffff-ffff-ffff-ffff-ffffffffffff'::uuid)
+        );
+    end if;
+    return format(
+        'select e.id, e.workflow_id, e.user_id, e.status, e.trigger_kind, e.rerun_of, '
+        'e.scheduled_for, e.attempt, e.execution_started_at, e.execution_completed_at, '
+        'e.duration_ms, e.nodes_executed, e.error_message, '
+        'coalesce(s.name, e.workflow_snapshot->>''name'') as workflow_name '
+        'from (select * from workflow_executions e where %s '
+        'order by e.execution_started_at desc, e.id desc limit %s) e '
+        'left join workflow_sessions s on s.id = e.workflow_id '
+        'order by e.execution_started_at desc, e.id desc',
+        w, greatest(1, least(coalesce(p_limit, 50), 501))
+    );
+end;
+$$;
+
+create function cascadian_runs_v1(p_status text DEFAULT NULL::text, p_workflow_id uuid DEFAULT NULL::uuid, p_user_id uuid DEFAULT NULL::uuid, p_trigger text DEFAULT NULL::text, p_since timestamp with time zone DEFAULT NULL::timestamp with time zone, p_until timestamp with time zone DEFAULT NULL::timestamp with time zone, p_rerun_of uuid DEFAULT NULL::uuid, p_before_at timestamp with time zone DEFAULT NULL::timestamp with time zone, p_before_id uuid DEFAULT NULL::uuid, p_limit integer DEFAULT 50)
+returns TABLE(id uuid, workflow_id uuid, user_id uuid, status text, trigger_kind text, rerun_of uuid, scheduled_for timestamp with time zone, attempt integer, execution_started_at timestamp with time zone, execution_completed_at timestamp with time zone, duration_ms integer, nodes_executed integer, error_message text, workflow_name text)
+language plpgsql stable
+as $$
+begin
+    return query execute cascadian_runs_query_v1(
+        p_status, p_workflow_id, p_user_id, p_trigger, p_since, p_until, p_rerun_of,
+        p_before_at, p_before_id, p_limit
+    );
+end;
+$$;
+
 create function cascadian_schedule_lag_v1(p_id uuid, p_limit integer)
 returns TABLE(runs integer, last_lag_seconds double precision, average_lag_seconds double precision, max_lag_seconds double precision, last_scheduled_for timestamp with time zone)
 language sql stable
@@ -4569,12 +4750,13 @@ begin
 
     insert into cascadian_triggers as t (
         workflow_id, name, position, kind, token_id, market_id, condition_id, outcome,
-        level, direction, band, price_kind, asset_ids, created_at, updated_at
+        level, direction, band, price_kind, asset_ids, outcomes, created_at, updated_at
     )
     select p_workflow_id, d.name, a.ord::integer, d.kind, d.token_id, d.market_id,
            d.condition_id, d.outcome, d.level, d.direction, coalesce(d.band, 0),
            d.price_kind,
            coalesce(array(select jsonb_array_elements_text(a.value -> 'asset_ids')), '{}'),
+           coalesce(array(select jsonb_array_elements_text(a.value -> 'outcomes')), '{}'),
            p_now, p_now
     from jsonb_array_elements(p_triggers) with ordinality as a (value, ord)
     cross join lateral jsonb_to_record(a.value) as d (
@@ -4593,6 +4775,7 @@ begin
         band = excluded.band,
         price_kind = excluded.price_kind,
         asset_ids = excluded.asset_ids,
+        outcomes = excluded.outcomes,
         updated_at = excluded.updated_at,
         -- The same definition keeps its state; another starts afresh.
         last_price = case when (t.kind, t.token_id, t.condition_id, t.level, t.direction,
@@ -4737,6 +4920,33 @@ begin
     return jsonb_build_object(
         'market_id', p_market_id, 'settled', v_settled, 'unpriced', v_unpriced
     );
+end;
+$$;
+
+create function cascadian_settle_resolved_v1(t cascadian_triggers, p_winning_token text, p_winning_outcome text, p_now timestamp with time zone)
+returns jsonb
+language plpgsql volatile
+as $$
+declare
+    v_prices jsonb;
+begin
+    if t.market_id is null or cardinality(t.outcomes) = 0 then
+        return jsonb_build_object('skipped', 'the trigger knows no market outcomes');
+    end if;
+    select jsonb_object_agg(
+        o.outcome,
+        case when t.asset_ids[o.i] = p_winning_token
+                  or lower(btrim(o.outcome)) = lower(btrim(p_winning_outcome))
+             then 1 else 0 end
+    )
+    into v_prices
+    from unnest(t.outcomes) with ordinality as o (outcome, i);
+    if not exists (select 1 from jsonb_each_text(v_prices) p where p.value = '1') then
+        return jsonb_build_object('skipped', 'the resolution names no outcome of the market');
+    end if;
+    return cascadian_settle_market_v2(t.market_id, v_prices, p_now);
+exception when others then
+    return jsonb_build_object('error', sqlerrm);
 end;
 $$;
 

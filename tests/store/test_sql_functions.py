@@ -66,6 +66,7 @@ KEPT = {
     "cascadian_trigger_json_v1": "cascadian_triggers_v1 and cascadian_set_triggers_v1 use it",
     "cascadian_observations_v1": "cascadian_observe_v1 reads its observations through it",
     "cascadian_trigger_definitions_v1": "cascadian_set_triggers_v1 audits with it",
+    "cascadian_settle_resolved_v1": "cascadian_observe_v1 settles a resolved market with it",
 }
 # Named although dropped: a benchmark installs it, from its migration, as its before.
 MEASURED_BEFORE = {"cascadian_claim_due_v2": "bench/claim_stale.py"}

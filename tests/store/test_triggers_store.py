@@ -15,6 +15,8 @@ import pytest
 from cascadian.data import Actor, NodeRun, Observation, RunOutcome, RunResult
 from cascadian.ports import FullStore
 from tests.factories import add_strategy, rows, strategy
+from tests.store.test_settlement_and_marks import buy
+from tests.store.test_trading_book_sql import portfolio
 
 pytestmark = pytest.mark.both_schemas
 
@@ -245,3 +247,28 @@ async def test_the_overview_counts_armed_triggers_and_pending_events(
     assert (overview["armed_triggers"], overview["pending_events"]) == (1, 1)
     [listener] = overview["listeners"]
     assert (listener["tokens"], listener["reconnects"], listener["frames_dropped"]) == (1, 2, 3)
+
+
+async def test_a_resolution_settles_the_market_s_paper_positions_once(
+    any_store: FullStore, db: Any
+) -> None:
+    sid = add_strategy(db, next_execution_at=NOW + timedelta(hours=1))
+    buy(db, sid, market="253591", outcome="Yes", price="0.40", shares="100")  # costs 40
+    resolved = {
+        "name": "settled",
+        "kind": "resolved",
+        "market_id": "253591",
+        "condition_id": "0xc0",
+        "asset_ids": [TOKEN, "no-token"],
+        "outcomes": ["Yes", "No"],
+    }
+    await any_store.set_triggers(sid, [resolved], NOW, OPERATOR)
+    resolution = Observation(
+        "resolved", NOW, "websocket", condition_id="0xc0", winning_token_id=TOKEN
+    )
+    assert len(await any_store.observe([resolution], NOW)) == 1
+    assert await any_store.observe([resolution], NOW) == []
+    assert Decimal(str(portfolio(db, sid)["available_cash"])) == Decimal(10060)
+    [event] = rows(db, "select detail from cascadian_trigger_events")
+    [settled] = event["detail"]["settlement"]["settled"]
+    assert (settled["outcome"], Decimal(str(settled["payout"]))) == ("Yes", Decimal(100))

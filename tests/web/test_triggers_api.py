@@ -158,3 +158,31 @@ async def test_a_document_with_a_bad_trigger_creates_nothing(store: SqlStore, db
             answer = await c.post("/api/strategies", json=doc | {"triggers": [up(level="2")]})
     assert answer.status_code == 422
     assert rows(db, "select id from workflow_sessions") == []
+
+
+async def test_metrics_show_the_listeners_and_the_armed_triggers(store: SqlStore, db: Any) -> None:
+    sid = strategy_id(db)
+    now = datetime.now(UTC)
+    listener = {
+        "id": str(uuid.UUID(int=9)),
+        "host": "worker-1",
+        "started_at": now.isoformat(),
+        "connected": True,
+        "tokens": 1,
+        "reconnects": 2,
+        "frames": 40,
+        "frames_dropped": 3,
+        "last_frame_at": now.isoformat(),
+    }
+    with respx.mock(assert_all_called=False) as router:
+        polymarket(router)
+        async with client(store, **ENV) as c:
+            await c.put(f"/api/strategies/{sid}/triggers", json={"triggers": [up()]})
+            await store.record_listener(listener, now)
+            text = (await c.get("/api/metrics")).text
+            overview = (await c.get("/api/triggers")).json()["data"]
+    assert "cascadian_triggers_armed 1.0" in text
+    labels = '{host="worker-1",listener="00000000-0000-0000-0000-000000000009"}'
+    assert f"cascadian_trigger_listener_reconnects{labels} 2.0" in text
+    assert f"cascadian_trigger_listener_frames_dropped{labels} 3.0" in text
+    assert overview["armed_triggers"] == 1 and overview["listeners"][0]["tokens"] == 1

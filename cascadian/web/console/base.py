@@ -29,6 +29,7 @@ from cascadian.web.deps import (
     get_runs_service,
     get_strategy_service,
     get_tick_service,
+    get_trigger_service,
 )
 
 TEMPLATES = templates()
@@ -45,6 +46,7 @@ DONE = {
     "resume": "Resumed: it runs from its next slot.",
     "run-now": "Ran now: this is the run.",
     "rerun": "Re-ran the failed run with the inputs it had: this is the new run.",
+    "triggers": "Triggers saved: each is watched from its next price.",
 }
 RAN_AND_FAILED = "Ran now, and the run failed: the node in red says why."
 RERAN_AND_FAILED = "Re-ran the failed run, and it failed again: the node in red says why."
@@ -120,6 +122,7 @@ control_of = get_control_service
 ticks_of = get_tick_service
 runs_of = get_runs_service
 bulk_of = get_bulk_service
+triggers_of = get_trigger_service
 
 
 async def read_form(request: Request) -> dict[str, str]:

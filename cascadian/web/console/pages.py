@@ -19,6 +19,7 @@ console).
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import timedelta
 from typing import Any
 from urllib.parse import urlencode
@@ -29,6 +30,7 @@ from starlette.responses import Response
 
 from cascadian.console.service import FILTERS, SORTS, lag
 from cascadian.data import RunQuery
+from cascadian.triggers.service import definition
 from cascadian.web.console.audit import recent_entries
 from cascadian.web.console.base import (
     DONE,
@@ -47,6 +49,7 @@ from cascadian.web.console.base import (
     runs_of,
     sessions_of,
     strategies_of,
+    triggers_of,
 )
 from cascadian.web.console.charts import axes, chart_data, duration_chart, runs_chart
 from cascadian.web.console.diagram import NodeMark, graph_diagram
@@ -65,11 +68,12 @@ async def overview(request: Request) -> Response:
     if not health.database:  # what can be said without it, rather than a bare error
         return page(request, "down.html", 503, session=session, nav="overview", now=console.now())
     # Independent reads, at once: a serverless page waits for the slowest, not the sum.
-    summary, backlog, window, failing = await asyncio.gather(
+    summary, backlog, window, failing, market = await asyncio.gather(
         console.overview(),
         control.backlog(),
         console.tick_window(hours),
         console.strategies("failing", None, "attention", 8, 0),
+        triggers_of(request).overview(),
     )
     data = chart_data(window)
     now = console.now()
@@ -93,6 +97,7 @@ async def overview(request: Request) -> Response:
         axes=axes(window, data),
         data=data,
         failing=failing,
+        market=market,
         lag=lambda s: lag(s, now),
     )
 
@@ -145,13 +150,17 @@ async def strategy_page(
 ) -> Response:
     console, control = console_of(request), control_of(request)
     runs_page = clamp(request.query_params.get("runs"), 1, 1, 100_000)
-    status, graph, runs, notes, recent_lag, changes = await asyncio.gather(
-        control.status(strategy_id),
-        strategies_of(request).get(strategy_id),
-        control.executions(strategy_id, RUNS_PAGE, (runs_page - 1) * RUNS_PAGE),
-        console.notifications(strategy_id, 5, 0),
-        control.schedule_lag(strategy_id),
-        recent_entries(request, strategy_id),
+    # Independent reads, at once (two gathers: one takes at most six, typed).
+    (status, graph, runs, notes, recent_lag, changes), triggers = await asyncio.gather(
+        asyncio.gather(
+            control.status(strategy_id),
+            strategies_of(request).get(strategy_id),
+            control.executions(strategy_id, RUNS_PAGE, (runs_page - 1) * RUNS_PAGE),
+            console.notifications(strategy_id, 5, 0),
+            control.schedule_lag(strategy_id),
+            recent_entries(request, strategy_id),
+        ),
+        triggers_of(request).triggers(strategy_id),
     )
     newest = runs if runs_page == 1 else await control.executions(strategy_id, 1, 0)
     latest = await control.execution(newest.items[0].id) if newest.items else None
@@ -176,6 +185,9 @@ async def strategy_page(
         changes=changes,
         lag=lag(status, now),
         recent_lag=recent_lag,
+        triggers=triggers,
+        trigger_text=json.dumps([definition(t) for t in triggers], indent=1),
+        editable=status.status != "archived" and graph.is_current_version,
         actions=_actions(status.status, graph.is_current_version),
         notice=notice,
         error=error,
