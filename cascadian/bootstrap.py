@@ -15,6 +15,9 @@ from urllib.parse import urlsplit
 import httpx
 from psycopg.conninfo import conninfo_to_dict
 
+from cascadian.auth.jwks import Jwks
+from cascadian.auth.quotas import UserQuotas
+from cascadian.auth.tokens import TokenVerifier
 from cascadian.backtests.recording import HistoryRecorder
 from cascadian.backtests.runner import Backtester
 from cascadian.backtests.service import BacktestService
@@ -27,6 +30,7 @@ from cascadian.observers.alerts import Alerts
 from cascadian.observers.metrics import WorkerMetrics
 from cascadian.operators.bulk import BulkService
 from cascadian.operators.runs import RunsService
+from cascadian.outbound.ssrf import Resolver
 from cascadian.ports import FullStore, TickObserver, TradingObserver, WorkflowExecutor
 from cascadian.store.sql_store import SqlStore
 from cascadian.strategies import StrategyService
@@ -213,6 +217,33 @@ def dry_run_transport(settings: Settings) -> DryRunTransport:
     return DryRunTransport(httpx.AsyncHTTPTransport(), llm_chat_url=chat_url)
 
 
+def token_verifier(
+    settings: Settings, http: httpx.AsyncClient, resolver: Resolver | None = None
+) -> TokenVerifier | None:
+    """The verifier of the project's users' access tokens; None when SUPABASE_URL is
+    unset or CASCADIAN_USER_TOKENS is off. HS256 needs SUPABASE_JWT_SECRET; ES256 and
+    RS256 use the keys published at the project's JWKS URL."""
+    issuer = settings.user_token_issuer
+    if issuer is None:
+        return None
+    keys = Jwks(
+        f"{issuer}/.well-known/jwks.json",
+        http,
+        allowlist=settings.http_allowlist,
+        timeout_seconds=settings.jwks_timeout_seconds,
+        cache_seconds=settings.jwks_cache_seconds,
+        refresh_seconds=settings.jwks_refresh_seconds,
+        resolver=resolver,
+    )
+    return TokenVerifier(
+        issuer,
+        secret=settings.supabase_jwt_secret,
+        jwks=keys,
+        leeway_seconds=settings.jwt_leeway_seconds,
+        allow_anonymous=settings.anonymous_users == "allow",
+    )
+
+
 @dataclass(frozen=True)
 class Services:
     """What a process runs on: the store, and the tick, control, paper-trading,
@@ -234,6 +265,9 @@ class Services:
     runs: RunsService
     bulk: BulkService
     triggers: TriggerService
+    # Signed-in users: their tokens' verifier (None: user tokens are off) and shares.
+    tokens: TokenVerifier | None
+    quotas: UserQuotas
     # Records the market data ticks fetched (None: CASCADIAN_HISTORY_RECORD is off).
     history: HistoryRecorder | None = None
 
@@ -280,7 +314,9 @@ async def services(
             if history is not None:
                 observers.append(history)
             dry = build_dry_runner(settings, dry_http, clock, markets, javascript=sandbox)
-            strategies = StrategyService(active, dry, clock)
+            strategies = StrategyService(
+                active, dry, clock, max_user_strategies=settings.user_max_strategies
+            )
             control = ControlService(
                 active, clock, max_schedule_lag_seconds=settings.max_schedule_lag_seconds
             )
@@ -313,6 +349,14 @@ async def services(
                 RunsService(active),
                 BulkService(active, control, clock),
                 triggers,
+                token_verifier(settings, http),
+                UserQuotas(
+                    active,
+                    clock,
+                    requests_per_minute=settings.user_requests_per_minute,
+                    max_dry_runs=settings.user_max_dry_runs,
+                    slot_seconds=settings.lease_seconds,
+                ),
                 history,
             )
             # Alerts on their way get their own bounded time before the client closes.

@@ -24,6 +24,7 @@ _SECRETS = (
     "executor_token",
     "llm_api_key",
     "alert_webhook_url",
+    "supabase_jwt_secret",
 )
 # The most strategies one claim (and one tick's concurrency) may cover.
 MAX_CLAIM = 1000
@@ -55,6 +56,44 @@ class Settings(BaseSettings):
     supabase_service_role_key: SecretStr | None = Field(
         default=None, validation_alias="SUPABASE_SERVICE_ROLE_KEY"
     )
+
+    # Signed-in users of the app (auth/): their Supabase access tokens are accepted
+    # on the strategies, control, runs and paper routes when SUPABASE_URL names the
+    # project. HS256 tokens need the project's legacy JWT secret; ES256/RS256 ones
+    # are checked against the keys the project publishes (its JWKS).
+    user_tokens: bool = Field(default=True, validation_alias="CASCADIAN_USER_TOKENS")
+    supabase_jwt_secret: SecretStr | None = Field(
+        default=None, validation_alias="SUPABASE_JWT_SECRET"
+    )
+    # Clock skew allowed on a token's exp and nbf.
+    jwt_leeway_seconds: float = Field(
+        default=30.0, ge=0, le=300, validation_alias="CASCADIAN_JWT_LEEWAY_SECONDS"
+    )
+    # Supabase's anonymous sign-ins (`is_anonymous`): refused, or users like any other.
+    anonymous_users: Literal["refuse", "allow"] = Field(
+        default="refuse", validation_alias="CASCADIAN_ANONYMOUS_USERS"
+    )
+    # The project's signing keys: how long they are kept, how long a fetch may take,
+    # and how often an unknown `kid` may send a fetch early.
+    jwks_cache_seconds: float = Field(
+        default=600.0, gt=0, le=86_400, validation_alias="CASCADIAN_JWKS_CACHE_SECONDS"
+    )
+    jwks_timeout_seconds: float = Field(
+        default=5.0, gt=0, le=30, validation_alias="CASCADIAN_JWKS_TIMEOUT_SECONDS"
+    )
+    jwks_refresh_seconds: float = Field(
+        default=30.0, ge=0, le=3600, validation_alias="CASCADIAN_JWKS_REFRESH_SECONDS"
+    )
+    # Each user's share (a user's token; the operator key has none of these limits):
+    # API requests per minute, strategies (current versions, not archived), dry runs
+    # in flight at once. 0: no limit.
+    user_requests_per_minute: int = Field(
+        default=120, ge=0, validation_alias="CASCADIAN_USER_REQUESTS_PER_MINUTE"
+    )
+    user_max_strategies: int = Field(
+        default=100, ge=0, validation_alias="CASCADIAN_USER_MAX_STRATEGIES"
+    )
+    user_max_dry_runs: int = Field(default=2, ge=0, validation_alias="CASCADIAN_USER_MAX_DRY_RUNS")
 
     cron_secret: SecretStr | None = Field(default=None, validation_alias="CRON_SECRET")
     admin_api_key: SecretStr | None = Field(default=None, validation_alias="ADMIN_API_KEY")
@@ -369,6 +408,13 @@ class Settings(BaseSettings):
         return min(MAX_NODE_HTTP_TIMEOUT_SECONDS, self.tick_budget_seconds / 3)
 
     @property
+    def user_token_issuer(self) -> str | None:
+        """The `iss` of the project's access tokens; None: user tokens are off."""
+        if not self.user_tokens or not self.supabase_url:
+            return None
+        return f"{str(self.supabase_url).rstrip('/')}/auth/v1"
+
+    @property
     def tick_secret(self) -> SecretStr | None:
         """The bearer token the cron endpoint accepts: CRON_SECRET, else ADMIN_API_KEY."""
         return self.cron_secret or self.admin_api_key
@@ -429,6 +475,7 @@ class Settings(BaseSettings):
             ("SUPABASE_SERVICE_ROLE_KEY", self.supabase_service_role_key),
             ("CASCADIAN_EXECUTOR_TOKEN", self.executor_token),
             ("CASCADIAN_LLM_API_KEY", self.llm_api_key),
+            ("SUPABASE_JWT_SECRET", self.supabase_jwt_secret),
         ):
             if value is None:
                 continue

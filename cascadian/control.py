@@ -27,6 +27,7 @@ from cascadian.data import (
     ScheduleLag,
     StrategyStatus,
     TickEntry,
+    scope,
 )
 from cascadian.errors import NotFound, StoreUnavailable, raise_unless_ok
 from cascadian.ports import ControlStore
@@ -74,10 +75,12 @@ class ControlService:
         self.clock = clock or SystemClock()
         self.max_schedule_lag_seconds = max_schedule_lag_seconds
 
+    # The reads take the actor too: a user's are scoped to their own strategies in
+    # the SQL (another's is NotFound, as a missing one); None: the operator.
     async def status(self, strategy_id: UUID, actor: Actor | None = None) -> StrategyStatus:
         """NotFound also when `actor` is a user who does not own it."""
-        status = await self.store.strategy_status(strategy_id, self.clock.now())
-        if status is None or (actor is not None and not actor.owns(status.user_id)):
+        status = await self.store.strategy_status(strategy_id, self.clock.now(), scope(actor))
+        if status is None:
             raise NotFound("strategy not found")
         return status
 
@@ -108,15 +111,15 @@ class ControlService:
         now = self.clock.now()
         next_at = first_slot(schedule, now)
         raise_unless_ok(await self.store.start(strategy_id, schedule, next_at, now, actor))
-        return await self.status(strategy_id)
+        return await self.status(strategy_id, actor)
 
     async def pause(self, strategy_id: UUID, actor: Actor) -> StrategyStatus:
         raise_unless_ok(await self.store.pause(strategy_id, self.clock.now(), actor))
-        return await self.status(strategy_id)
+        return await self.status(strategy_id, actor)
 
     async def stop(self, strategy_id: UUID, actor: Actor) -> StrategyStatus:
         raise_unless_ok(await self.store.stop(strategy_id, self.clock.now(), actor))
-        return await self.status(strategy_id)
+        return await self.status(strategy_id, actor)
 
     async def resume(self, strategy_id: UUID, actor: Actor) -> StrategyStatus:
         """Set a paused, stopped or auto-paused strategy running again from now,
@@ -125,16 +128,18 @@ class ControlService:
         validate(schedule)
         now = self.clock.now()
         raise_unless_ok(await self.store.resume(strategy_id, first_slot(schedule, now), now, actor))
-        return await self.status(strategy_id)
+        return await self.status(strategy_id, actor)
 
-    async def executions(self, strategy_id: UUID, limit: int, offset: int) -> Page[Execution]:
-        page = await self.store.executions(strategy_id, limit, offset)
+    async def executions(
+        self, strategy_id: UUID, limit: int, offset: int, actor: Actor | None = None
+    ) -> Page[Execution]:
+        page = await self.store.executions(strategy_id, limit, offset, scope(actor))
         if page is None:
             raise NotFound("strategy not found")
         return page
 
-    async def execution(self, execution_id: UUID) -> ExecutionDetail:
-        run = await self.store.execution(execution_id)
+    async def execution(self, execution_id: UUID, actor: Actor | None = None) -> ExecutionDetail:
+        run = await self.store.execution(execution_id, scope(actor))
         if run is None:
             raise NotFound("execution not found")
         return run
@@ -180,10 +185,12 @@ class ControlService:
         """The strategies due now that no live lease holds, and the oldest's lag."""
         return await self.store.backlog(self.clock.now())
 
-    async def schedule_lag(self, strategy_id: UUID, runs: int = LAG_RUNS) -> ScheduleLag:
+    async def schedule_lag(
+        self, strategy_id: UUID, runs: int = LAG_RUNS, actor: Actor | None = None
+    ) -> ScheduleLag:
         """How late the strategy's newest `runs` scheduled runs started against their
-        slots; NotFound for an unknown id."""
-        await self.status(strategy_id)
+        slots; NotFound for an unknown id (or another user's)."""
+        await self.status(strategy_id, actor)
         return await self.store.schedule_lag(strategy_id, runs)
 
     async def gauges(self) -> Gauges:

@@ -142,6 +142,12 @@ class AuditPage:
     next: AuditCursor | None
 
 
+def scope(actor: Actor | None) -> UUID | None:
+    """The user a read is scoped to (the store's `user`, SQL's p_user): a user's own
+    id; None for the operator, the system, or no actor (everything)."""
+    return None if actor is None else actor.user_id
+
+
 @dataclass(frozen=True)
 class Workflow:
     """What an executor needs to run one strategy once."""

@@ -55,6 +55,15 @@ class InvalidInput(CascadianError, ValueError):
     a reason); the message says which, and nothing was written."""
 
 
+class QuotaExceeded(CascadianError):
+    """A user's share is used up (requests this minute, strategies, dry runs in
+    flight); nothing was done. `retry_after`: seconds until it may be tried again."""
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = max(1, retry_after)
+
+
 class ScheduleError(CascadianError, ValueError):
     """A cron expression, time zone or interval that cannot be used."""
 

@@ -228,22 +228,32 @@ class ControlStore(Protocol):
         self, strategy_id: UUID, next_execution_at: datetime, now: datetime, actor: Actor
     ) -> ControlResult: ...
 
-    async def strategy_status(self, strategy_id: UUID, now: datetime) -> StrategyStatus | None: ...
+    # `user`, on the reads: the acting user, who sees only their own strategies and
+    # runs (another's answers None, as a missing one does); None: the operator.
+    async def strategy_status(
+        self, strategy_id: UUID, now: datetime, user: UUID | None = None
+    ) -> StrategyStatus | None: ...
 
     async def executions(
-        self, strategy_id: UUID, limit: int, offset: int
+        self, strategy_id: UUID, limit: int, offset: int, user: UUID | None = None
     ) -> Page[Execution] | None:
         """A page of the strategy's runs, newest first; None if there is no such strategy."""
         ...
 
-    async def execution(self, execution_id: UUID) -> ExecutionDetail | None: ...
+    async def execution(
+        self, execution_id: UUID, user: UUID | None = None
+    ) -> ExecutionDetail | None: ...
 
     async def ticks(self, limit: int) -> list[TickEntry]:
         """The newest ticks of the ledger, newest first."""
         ...
 
     async def paper_book(
-        self, strategy_id: UUID, marks: Sequence[PaperMark], order_limit: int
+        self,
+        strategy_id: UUID,
+        marks: Sequence[PaperMark],
+        order_limit: int,
+        user: UUID | None = None,
     ) -> PaperBook | None:
         """The strategy's paper positions valued at `marks`, its P&L and newest
         orders; None if there is no such strategy."""
@@ -301,10 +311,29 @@ class StrategyStore(Protocol):
         whatever the draft says; `imported` logs it as an import."""
         ...
 
-    async def strategy(self, strategy_id: UUID, now: datetime) -> StrategyDetail | None: ...
+    async def create_user_strategy(
+        self,
+        draft: StrategyDraft,
+        start: bool,
+        next_execution_at: datetime | None,
+        now: datetime,
+        actor: Actor,
+        imported: bool,
+        max_strategies: int,
+    ) -> UUID | None:
+        """As create_strategy for a user (the actor), within their share: None, and
+        nothing saved, when they already have `max_strategies` (0: no limit)."""
+        ...
 
-    async def strategies(self, query: StrategyQuery, now: datetime) -> Page[StrategyRow]:
-        """A page of current versions matching the query, and how many match."""
+    async def strategy(
+        self, strategy_id: UUID, now: datetime, user: UUID | None = None
+    ) -> StrategyDetail | None: ...
+
+    async def strategies(
+        self, query: StrategyQuery, now: datetime, user: UUID | None = None
+    ) -> Page[StrategyRow]:
+        """A page of current versions matching the query (`user`'s only, when given),
+        and how many match."""
         ...
 
     async def new_version(
@@ -622,6 +651,24 @@ class OperatorStore(Protocol):
         ...
 
 
+class QuotaStore(Protocol):
+    """Each signed-in user's share (auth/quotas.py), counted where it is written."""
+
+    async def count_request(self, user: UUID, now: datetime, limit: int) -> int:
+        """Count one request of `user`: 0 if within `limit` this minute, else the
+        seconds until it may try again."""
+        ...
+
+    async def take_slot(
+        self, user: UUID, kind: str, most: int, now: datetime, seconds: float
+    ) -> UUID | None:
+        """One of `user`'s `most` slots of `kind` (a dry run...) until `seconds` from
+        `now`; None when all are taken."""
+        ...
+
+    async def give_slot(self, slot: UUID) -> None: ...
+
+
 class FullStore(
     Store,
     AuditStore,
@@ -635,11 +682,13 @@ class FullStore(
     CopyTradeStore,
     OperatorStore,
     TriggerStore,
+    QuotaStore,
     Protocol,
 ):
     """A process's store: the tick's side, the operators' side, strategies, the
     console's reads, the trading book, the recorded market history, wallet
-    metrics, copy trading, the reads across strategies and triggers (both adapters)."""
+    metrics, copy trading, the reads across strategies, triggers and the users'
+    quotas (both adapters)."""
 
 
 class TickObserver(Protocol):

@@ -30,8 +30,9 @@ from cascadian.data import (
     StrategyQuery,
     StrategyRow,
     Workflow,
+    scope,
 )
-from cascadian.errors import GraphInvalid, NotFound, raise_unless_ok
+from cascadian.errors import GraphInvalid, NotFound, QuotaExceeded, raise_unless_ok
 from cascadian.ports import GraphRunner, StrategyStore
 from cascadian.schedule import first_slot, validate
 
@@ -76,12 +77,23 @@ def _merged(keep: Schedule, changes: StrategyChanges) -> Schedule:
 
 
 class StrategyService:
+    """The reads take the actor too: a user's are scoped to their own strategies in
+    the SQL (another's is NotFound, as a missing one). `max_user_strategies`: how
+    many strategies one user may have (0: no limit), checked by the create's SQL
+    under a lock on the user."""
+
     def __init__(
-        self, store: StrategyStore, runner: GraphRunner, clock: Clock | None = None
+        self,
+        store: StrategyStore,
+        runner: GraphRunner,
+        clock: Clock | None = None,
+        *,
+        max_user_strategies: int = 0,
     ) -> None:
         self.store = store
         self.runner = runner
         self.clock = clock or SystemClock()
+        self.max_user_strategies = max_user_strategies
 
     def problems(self, graph: StrategyGraph) -> list[GraphProblem]:
         """Every reason the graph cannot run, one per field; empty when it can."""
@@ -98,37 +110,50 @@ class StrategyService:
 
     async def get(self, strategy_id: UUID, actor: Actor | None = None) -> StrategyDetail:
         """NotFound also when `actor` is a user who does not own it."""
-        found = await self.store.strategy(strategy_id, self.clock.now())
-        if found is None or (actor is not None and not actor.owns(found.user_id)):
+        found = await self.store.strategy(strategy_id, self.clock.now(), scope(actor))
+        if found is None:
             raise NotFound("strategy not found")
         return found
 
-    async def read(self, strategy_id: UUID) -> StrategyDetail:
+    async def read(self, strategy_id: UUID, actor: Actor | None = None) -> StrategyDetail:
         """The strategy to serve whole. One written past the graph limits straight into
         the database (the original app's users can) is GraphInvalid naming the limit,
         rather than an answer that cannot be encoded."""
-        found = await self.get(strategy_id)
+        found = await self.get(strategy_id, actor)
         over = self.runner.over_limits(workflow_of(found.graph))
         if over:
             raise GraphInvalid(over)
         return found
 
-    async def list(self, query: StrategyQuery) -> Page[StrategyRow]:
-        return await self.store.strategies(query, self.clock.now())
+    async def list(self, query: StrategyQuery, actor: Actor | None = None) -> Page[StrategyRow]:
+        """A user's list holds only their own strategies, whatever owner it asks for."""
+        return await self.store.strategies(query, self.clock.now(), scope(actor))
 
     async def create(
         self, draft: StrategyDraft, actor: Actor, start: bool = False, imported: bool = False
     ) -> StrategyDetail:
         """Save a checked graph as a draft, or (`start`) running from its next slot.
         GraphInvalid or ScheduleError, and nothing saved, when it cannot run. A
-        user's strategy is theirs whatever the draft's owner; `imported` logs it as
-        an import."""
+        user's strategy is theirs whatever the draft's owner, and QuotaExceeded when
+        they already have their share; `imported` logs it as an import."""
         validate(draft.schedule)
         self._check(draft.graph)
         now = self.clock.now()
         next_at = first_slot(draft.schedule, now) if start else None
-        new_id = await self.store.create_strategy(draft, start, next_at, now, actor, imported)
-        return await self.get(new_id)
+        if actor.kind != "user":
+            new_id = await self.store.create_strategy(draft, start, next_at, now, actor, imported)
+            return await self.get(new_id)
+        most = self.max_user_strategies
+        mine = await self.store.create_user_strategy(
+            draft, start, next_at, now, actor, imported, most
+        )
+        if mine is None:
+            raise QuotaExceeded(
+                f"you have {most} strategies, the most one user may have "
+                "(CASCADIAN_USER_MAX_STRATEGIES): archive one first",
+                retry_after=3600,
+            )
+        return await self.get(mine, actor)
 
     async def update(
         self, strategy_id: UUID, changes: StrategyChanges, actor: Actor
@@ -151,28 +176,30 @@ class StrategyService:
                     strategy_id, changes, schedule, next_at, now, actor
                 )
             )
-            return await self.get(strategy_id)
+            return await self.get(strategy_id, actor)
         result, new_id = await self.store.new_version(
             strategy_id, changes, schedule, next_at, now, actor
         )
         raise_unless_ok(result)
         assert new_id is not None  # result ok
-        return await self.get(new_id)
+        return await self.get(new_id, actor)
 
     async def archive(self, strategy_id: UUID, actor: Actor) -> StrategyDetail:
         """Never runs again; its runs and counters stay."""
         raise_unless_ok(await self.store.archive_strategy(strategy_id, self.clock.now(), actor))
-        return await self.get(strategy_id)
+        return await self.get(strategy_id, actor)
 
-    async def export(self, strategy_id: UUID) -> StrategyDraft:
-        return draft_of(await self.read(strategy_id))
+    async def export(self, strategy_id: UUID, actor: Actor | None = None) -> StrategyDraft:
+        return draft_of(await self.read(strategy_id, actor))
 
-    async def dry_run(self, strategy_id: UUID, allow_llm: bool = False) -> DryRun:
+    async def dry_run(
+        self, strategy_id: UUID, allow_llm: bool = False, actor: Actor | None = None
+    ) -> DryRun:
         """Run the saved strategy now with every write switched off: not recorded,
         not counted, whatever its state (an old version or an archived one too).
         Only GET and HEAD go out, and the LLM provider's chat completions when
         `allow_llm`."""
-        s = await self.get(strategy_id)
+        s = await self.get(strategy_id, actor)
         self._check(s.graph)
         return await self.runner.dry_run(
             workflow_of(s.graph, id=s.id, name=s.name, user_id=s.user_id), allow_llm

@@ -41,6 +41,8 @@ TABLES = [
     "workflow_sessions",
     "cron_ticks",
     "cascadian_audit_log",
+    "cascadian_user_requests",
+    "cascadian_user_slots",
 ]
 
 USER = uuid.UUID("11111111-1111-4111-8111-111111111111")

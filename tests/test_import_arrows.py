@@ -35,6 +35,9 @@ MAY_IMPORT: dict[str, set[str]] = {
     "backtests": {"core", "workflow", "trading"},
     # Market events: the market client (workflow/market/) and the core's ports.
     "triggers": {"core", "workflow"},
+    # Who is calling: users' tokens (verified against keys fetched through outbound/)
+    # and their shares.
+    "auth": {"core", "outbound"},
     "bootstrap": {
         "core",
         "outbound",
@@ -46,6 +49,7 @@ MAY_IMPORT: dict[str, set[str]] = {
         "backtests",
         "operators",
         "triggers",
+        "auth",
     },
     "web": {
         "audit",
@@ -59,6 +63,7 @@ MAY_IMPORT: dict[str, set[str]] = {
         "backtests",
         "operators",
         "triggers",
+        "auth",
     },
     "cli": {
         "audit",

@@ -51,11 +51,12 @@ from cascadian.store.transport import Json, Transport
 START = "cascadian_start_v4"
 HALT = "cascadian_halt_v4"
 RESUME = "cascadian_resume_v4"
-# migrations/005 (a run with its node logs v2: 008).
-STRATEGIES = "cascadian_strategies_v1"
-EXECUTIONS = "cascadian_executions_v1"
-EXECUTION = "cascadian_execution_v2"
-PAPER_BOOK = "cascadian_paper_book_v1"  # migrations/011
+# The reads, scoped to the acting user (None: the operator, everything): migrations/031
+# over 005, 008 (a run with its node logs) and 011 (the paper book).
+STRATEGIES = "cascadian_strategies_v2"
+EXECUTIONS = "cascadian_executions_v2"
+EXECUTION = "cascadian_execution_v3"
+PAPER_BOOK = "cascadian_paper_book_v2"
 # Schedule lag, the backlog and the gauges (migrations/013).
 SCHEDULE_LAG = "cascadian_schedule_lag_v1"
 BACKLOG = "cascadian_backlog_v1"
@@ -114,26 +115,36 @@ class SqlControlStore:
             },
         )
 
-    async def strategy_status(self, strategy_id: UUID, now: datetime) -> StrategyStatus | None:
+    async def strategy_status(
+        self, strategy_id: UUID, now: datetime, user: UUID | None = None
+    ) -> StrategyStatus | None:
         rows = await self.transport.rows(
-            STRATEGIES, {"p_now": now, "p_id": strategy_id, "p_limit": 1, "p_offset": 0}
+            STRATEGIES,
+            {"p_now": now, "p_id": strategy_id, "p_limit": 1, "p_offset": 0, "p_user": user},
         )
         found = strategy_statuses(rows)
         return found[0] if found else None
 
     async def executions(
-        self, strategy_id: UUID, limit: int, offset: int
+        self, strategy_id: UUID, limit: int, offset: int, user: UUID | None = None
     ) -> Page[Execution] | None:
         page = await self.transport.value(
-            EXECUTIONS, {"p_workflow_id": strategy_id, "p_limit": limit, "p_offset": offset}
+            EXECUTIONS,
+            {"p_workflow_id": strategy_id, "p_limit": limit, "p_offset": offset, "p_user": user},
         )
         return None if page is None else execution_page(page)
 
-    async def execution(self, execution_id: UUID) -> ExecutionDetail | None:
-        return await read_execution(self.transport, execution_id)
+    async def execution(
+        self, execution_id: UUID, user: UUID | None = None
+    ) -> ExecutionDetail | None:
+        return await read_execution(self.transport, execution_id, user)
 
     async def paper_book(
-        self, strategy_id: UUID, marks: Sequence[PaperMark], order_limit: int
+        self,
+        strategy_id: UUID,
+        marks: Sequence[PaperMark],
+        order_limit: int,
+        user: UUID | None = None,
     ) -> PaperBook | None:
         book = await self.transport.value(
             PAPER_BOOK,
@@ -141,6 +152,7 @@ class SqlControlStore:
                 "p_workflow_id": strategy_id,
                 "p_marks": Json([asdict(m) for m in marks]),
                 "p_order_limit": order_limit,
+                "p_user": user,
             },
         )
         return None if book is None else paper_book(book)
@@ -156,10 +168,12 @@ class SqlControlStore:
         return gauges(await self.transport.value(METRICS, {"p_now": now}))
 
 
-async def read_execution(transport: Transport, execution_id: UUID) -> ExecutionDetail | None:
-    """One run with its node logs; None if there is none. The tick reads a run back
-    with it too, when the answer to recording it was unreadable."""
-    run = await transport.value(EXECUTION, {"p_id": execution_id})
+async def read_execution(
+    transport: Transport, execution_id: UUID, user: UUID | None = None
+) -> ExecutionDetail | None:
+    """One run with its node logs; None if there is none (or it is not `user`'s). The
+    tick reads a run back with it too, when the answer to recording it was unreadable."""
+    run = await transport.value(EXECUTION, {"p_id": execution_id, "p_user": user})
     return None if run is None else execution_detail(run)
 
 

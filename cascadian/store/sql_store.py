@@ -2,9 +2,9 @@
 
 Each port's calls live in its own module (runs.py for the tick, audit.py,
 node_writes.py, control.py, strategies.py, console.py, trading.py, marks.py,
-market_history.py, wallets.py, copy_trading.py, operators.py, triggers.py), which
-names each SQL function it calls once, with its named arguments and the mapping of its
-answer. One class serves both back ends: the transport under it (psycopg, or
+market_history.py, wallets.py, copy_trading.py, operators.py, triggers.py, quotas.py),
+which names each SQL function it calls once, with its named arguments and the mapping
+of its answer. One class serves both back ends: the transport under it (psycopg, or
 PostgREST's `.rpc()` for Supabase) only moves the call, so the two cannot drift apart.
 Each function is one transaction in the database; nothing here reads a row and writes
 it back.
@@ -24,6 +24,7 @@ from cascadian.store.market_history import SqlMarketHistoryStore
 from cascadian.store.marks import SqlMarkStore
 from cascadian.store.node_writes import SqlNodeStore
 from cascadian.store.operators import SqlOperatorStore
+from cascadian.store.quotas import SqlQuotaStore
 from cascadian.store.runs import SqlRunStore
 from cascadian.store.strategies import SqlStrategyStore
 from cascadian.store.trading import SqlTradingStore
@@ -49,6 +50,7 @@ class SqlStore(
     SqlCopyTradeStore,
     SqlOperatorStore,
     SqlTriggerStore,
+    SqlQuotaStore,
 ):
     def __init__(self, transport: Transport) -> None:
         self.transport = transport

@@ -43,14 +43,17 @@ from cascadian.store.strategy_records import (
 )
 from cascadian.store.transport import Json, Transport
 
-STRATEGY = "cascadian_strategy_v1"
-LIST_STRATEGIES = "cascadian_list_strategies_v1"
+# The reads, scoped to the acting user (None: the operator): migrations/031.
+STRATEGY = "cascadian_strategy_v2"
+LIST_STRATEGIES = "cascadian_list_strategies_v2"
 # migrations/027 (over 010): each change takes its actor and writes the audit log;
 # a user finds only their own strategies, and owns what they create.
 CREATE_STRATEGY = "cascadian_create_strategy_v2"
 NEW_VERSION = "cascadian_new_version_v2"
 UPDATE_STRATEGY = "cascadian_update_strategy_v2"
 ARCHIVE_STRATEGY = "cascadian_archive_strategy_v2"
+# A user's create (027's, within their share) under a lock on the user: migrations/031.
+CREATE_USER_STRATEGY = "cascadian_create_user_strategy_v1"
 
 
 class SqlStrategyStore:
@@ -73,13 +76,41 @@ class SqlStrategyStore:
         )
         return created_id(new_id)
 
-    async def strategy(self, strategy_id: UUID, now: datetime) -> StrategyDetail | None:
-        found = await self.transport.value(STRATEGY, {"p_id": strategy_id, "p_now": now})
+    async def create_user_strategy(
+        self,
+        draft: StrategyDraft,
+        start: bool,
+        next_execution_at: datetime | None,
+        now: datetime,
+        actor: Actor,
+        imported: bool,
+        max_strategies: int,
+    ) -> UUID | None:
+        """As create_strategy for a user (the actor), who owns it whatever the draft
+        says; None when they already have `max_strategies` (0: no limit), and nothing
+        is written."""
+        record = draft_record(draft, start, next_execution_at) | {
+            "origin": "import" if imported else "create"
+        }
+        new_id = await self.transport.value(
+            CREATE_USER_STRATEGY,
+            {"p": Json(record), "p_now": now, "p_actor": actor_arg(actor), "p_max": max_strategies},
+        )
+        return None if new_id is None else user_created_id(new_id)
+
+    async def strategy(
+        self, strategy_id: UUID, now: datetime, user: UUID | None = None
+    ) -> StrategyDetail | None:
+        found = await self.transport.value(
+            STRATEGY, {"p_id": strategy_id, "p_now": now, "p_user": user}
+        )
         return None if found is None else strategy_detail(found)
 
-    async def strategies(self, query: StrategyQuery, now: datetime) -> Page[StrategyRow]:
+    async def strategies(
+        self, query: StrategyQuery, now: datetime, user: UUID | None = None
+    ) -> Page[StrategyRow]:
         page = await self.transport.value(
-            LIST_STRATEGIES, {"p": Json(query_record(query)), "p_now": now}
+            LIST_STRATEGIES, {"p": Json(query_record(query)), "p_now": now, "p_user": user}
         )
         return strategy_page(page)
 
@@ -126,6 +157,11 @@ class SqlStrategyStore:
 
 @answer_of(CREATE_STRATEGY)
 def created_id(value: Any) -> UUID:
+    return UUID(str(value))
+
+
+@answer_of(CREATE_USER_STRATEGY)
+def user_created_id(value: Any) -> UUID:
     return UUID(str(value))
 
 

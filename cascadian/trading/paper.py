@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from typing import Protocol
 from uuid import UUID
 
-from cascadian.data import PaperBook, PaperMark, PaperPosition
+from cascadian.data import Actor, PaperBook, PaperMark, PaperPosition, scope
 from cascadian.errors import NodeError, NotFound
 from cascadian.ports import ControlStore, MarkStore
 
@@ -42,10 +42,18 @@ class PaperService:
         """`stored`: where the bookkeeping step keeps its marks (read first)."""
         self.store, self.mark_source, self.stored = store, marks, stored
 
-    async def book(self, strategy_id: UUID, order_limit: int = 50, live: bool = True) -> PaperBook:
-        """NotFound for an unknown strategy. `live` False: positions at their stored
-        marks, else their last order's price, asking no market (the console's page)."""
-        unpriced = await self.store.paper_book(strategy_id, [], 0 if live else order_limit)
+    async def book(
+        self,
+        strategy_id: UUID,
+        order_limit: int = 50,
+        live: bool = True,
+        actor: Actor | None = None,
+    ) -> PaperBook:
+        """NotFound for an unknown strategy, or (a user acting) another user's. `live`
+        False: positions at their stored marks, else their last order's price, asking
+        no market (the console's page)."""
+        user = scope(actor)
+        unpriced = await self.store.paper_book(strategy_id, [], 0 if live else order_limit, user)
         if unpriced is None:
             raise NotFound("strategy not found")
         marks: list[PaperMark] = []
@@ -61,7 +69,7 @@ class PaperService:
                 marks += await self.mark_source.marks(unmarked)
             except NodeError as exc:  # the market data's errors say what failed
                 log.warning("paper book of %s valued at last order prices: %s", strategy_id, exc)
-        book = await self.store.paper_book(strategy_id, marks, order_limit)
+        book = await self.store.paper_book(strategy_id, marks, order_limit, user)
         if book is None:
             raise NotFound("strategy not found")
         return book

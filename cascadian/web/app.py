@@ -64,6 +64,8 @@ def create_app(
             app.state.runs_service = s.runs
             app.state.bulk_service = s.bulk
             app.state.trigger_service = s.triggers
+            app.state.token_verifier = s.tokens
+            app.state.quotas = s.quotas
             app.state.health_snapshot = HealthSnapshot(
                 s.control.health,
                 settings.health_cache_seconds,

@@ -1,4 +1,5 @@
-"""Operators' strategy control and run history, under ADMIN_API_KEY.
+"""Strategy control and run history, under ADMIN_API_KEY or a signed-in user's token
+(a user's own strategies only: web/users.py).
 
     POST /api/strategies/{id}/start | pause | stop | resume | execute-now
     GET  /api/strategies/{id}/status | executions
@@ -21,10 +22,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from cascadian.errors import StoreUnavailable
 from cascadian.schedule import MAX_INTERVAL_MINUTES
-from cascadian.web.deps import Acting, Control, Ticks, Trading, admin_router
+from cascadian.web.deps import Acting, Control, Ticks, Trading
 from cascadian.web.responses import error_responses
+from cascadian.web.users import user_router
 
-router = admin_router()
+router = user_router()
 
 StrategyId = Annotated[UUID, Path(description="The strategy's id (a workflow_sessions id)")]
 
@@ -261,10 +263,10 @@ async def resume(strategy_id: StrategyId, control: Control, actor: Acting) -> St
     summary="A strategy's status, schedule, counters, last error and schedule lag",
 )
 async def status(
-    strategy_id: StrategyId, control: Control, trading: Trading
+    strategy_id: StrategyId, control: Control, trading: Trading, actor: Acting
 ) -> StrategyStatusResponse:
-    found = StrategyStatusModel.model_validate(await control.status(strategy_id))
-    lag = ScheduleLagModel.model_validate(await control.schedule_lag(strategy_id))
+    found = StrategyStatusModel.model_validate(await control.status(strategy_id, actor))
+    lag = ScheduleLagModel.model_validate(await control.schedule_lag(strategy_id, actor=actor))
     p = await trading.portfolio(strategy_id)
     book = TradingSummaryModel(
         available_cash=p.available_cash,
@@ -288,11 +290,12 @@ async def status(
 async def executions(
     strategy_id: StrategyId,
     control: Control,
+    actor: Acting,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
 ) -> ExecutionListResponse:
     """Each run's node logs are at `GET /api/executions/{execution_id}`."""
-    page = await control.executions(strategy_id, limit, offset)
+    page = await control.executions(strategy_id, limit, offset, actor)
     return ExecutionListResponse(
         data=[ExecutionModel.model_validate(e) for e in page.items],
         metadata=Page(total=page.total, limit=limit, offset=offset),
@@ -318,7 +321,7 @@ async def execute_now(
     report = await ticks.run_now(strategy_id, actor)
     if report.record_error:
         raise StoreUnavailable(f"the run finished but was not recorded: {report.record_error}")
-    run = await control.execution(report.execution_id)
+    run = await control.execution(report.execution_id, actor)
     return ExecuteNowResponse(
         data=ExecutionDetailModel.model_validate(run),
         recorded=report.recorded,
@@ -334,8 +337,10 @@ async def execute_now(
     summary="One run, with its outputs and node logs",
 )
 async def execution(
-    execution_id: Annotated[UUID, Path(description="The run's id")], control: Control
+    execution_id: Annotated[UUID, Path(description="The run's id")],
+    control: Control,
+    actor: Acting,
 ) -> ExecutionResponse:
     return ExecutionResponse(
-        data=ExecutionDetailModel.model_validate(await control.execution(execution_id))
+        data=ExecutionDetailModel.model_validate(await control.execution(execution_id, actor))
     )

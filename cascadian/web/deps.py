@@ -14,6 +14,7 @@ import hmac
 import logging
 from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
+from uuid import UUID
 
 from fastapi import APIRouter, Depends, Request, Security
 from fastapi.routing import APIRoute
@@ -166,8 +167,12 @@ def client_address(request: Request) -> str | None:
 
 
 def api_actor(request: Request) -> Actor:
-    """Who acts on an API route: the operator (ADMIN_API_KEY, checked before this),
-    from the client's address."""
+    """Who acts on an API route, from the client's address: the signed-in user whose
+    token web/users.py verified before this, else the operator (ADMIN_API_KEY,
+    checked before this)."""
+    user: UUID | None = getattr(request.state, "acting_user", None)
+    if user is not None:
+        return Actor.user(user, "api", client_address(request))
     return Actor.operator("api", client_address(request))
 
 

@@ -1,4 +1,4 @@
-"""A strategy's paper trading, under ADMIN_API_KEY.
+"""A strategy's paper trading, under ADMIN_API_KEY or its owner's access token.
 
     GET /api/strategies/{id}/paper?limit=50&offset=0&result=
 
@@ -22,11 +22,12 @@ from pydantic import BaseModel, ConfigDict, Field
 from cascadian.data import PaperBook, Portfolio
 from cascadian.trading.paper import NOTE
 from cascadian.web.control import Page, StrategyId
-from cascadian.web.deps import Paper, Trading, admin_router
+from cascadian.web.deps import Acting, Paper, Trading
 from cascadian.web.responses import error_responses
 from cascadian.web.trading import KillSwitchModel, LimitsModel
+from cascadian.web.users import user_router
 
-router = admin_router()
+router = user_router()
 
 
 class PaperPositionModel(BaseModel):
@@ -166,6 +167,7 @@ async def paper(
     strategy_id: StrategyId,
     service: Paper,
     trading: Trading,
+    actor: Acting,
     limit: Annotated[int, Query(ge=1, le=500, description="Orders per page")] = 50,
     offset: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
     result: Annotated[
@@ -175,8 +177,9 @@ async def paper(
 ) -> PaperResponse:
     """Open positions are valued at the live order book's midpoint where it has one,
     else at Polymarket's listed price, else at their last order's price."""
+    # The book first: its read is scoped to a user's own strategies (another's: 404).
+    book = await service.book(strategy_id, 0, actor=actor)
     portfolio = await trading.portfolio(strategy_id)
-    book = await service.book(strategy_id, 0)
     page = await trading.orders(strategy_id, result, limit, offset)
     data = PaperBookModel(
         portfolio=PortfolioModel.of(portfolio, book),

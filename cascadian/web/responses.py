@@ -32,6 +32,7 @@ from cascadian.errors import (
     InvalidInput,
     MarketUnavailable,
     NotFound,
+    QuotaExceeded,
     ScheduleError,
     StoreUnavailable,
     TriggerInvalid,
@@ -68,11 +69,13 @@ class ErrorBody(BaseModel):
 
 
 _ERRORS: dict[int, str] = {
-    401: "Missing or wrong bearer key",
+    401: "Missing or wrong bearer key, or a user's access token that is not valid",
     404: "No strategy (or run) has this id",
     409: "The strategy's state does not allow this; `message` says why",
     422: "A malformed id, query or body, an invalid cron expression or time zone, or a "
     "graph that cannot run (`details`: every problem, with its node and field)",
+    429: "A user's share is used up (requests per minute, strategies, dry runs in "
+    "flight); `Retry-After` says in how many seconds to try again",
     503: "The database is unavailable, or the deployment is misconfigured",
 }
 
@@ -132,6 +135,11 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(InvalidInput)
     async def invalid_input(_: Request, exc: InvalidInput) -> JSONResponse:
         return error(422, "Validation Error", str(exc))
+
+    @app.exception_handler(QuotaExceeded)
+    async def quota(_: Request, exc: QuotaExceeded) -> JSONResponse:
+        headers = {"Retry-After": str(exc.retry_after)}
+        return error(429, "Too Many Requests", str(exc), headers=headers)
 
     @app.exception_handler(ScheduleError)
     async def invalid_schedule(_: Request, exc: ScheduleError) -> JSONResponse:

@@ -1,4 +1,5 @@
-"""Strategies as a resource, under ADMIN_API_KEY.
+"""Strategies as a resource, under ADMIN_API_KEY or a signed-in user's token (a user
+sees, creates and changes only their own: web/users.py).
 
     GET    /api/strategies                 list, with filters, sorting and paging
     POST   /api/strategies                 create (a draft unless `start`)
@@ -38,11 +39,12 @@ from cascadian.data import (
 from cascadian.errors import GraphInvalid
 from cascadian.schedule import MAX_INTERVAL_MINUTES
 from cascadian.web.control import NodeLogModel, Page, StrategyStatusModel
-from cascadian.web.deps import Acting, Strategies, Triggers, admin_router
+from cascadian.web.deps import Acting, Strategies, Triggers
 from cascadian.web.responses import error_responses
+from cascadian.web.users import Quotas, user_router
 from cascadian.workflow.format import Graph, StrategyDocument, document
 
-router = admin_router()
+router = user_router()
 
 StrategyId = Annotated[UUID, Path(description="The strategy's id (a workflow_sessions id)")]
 AllowLlm = Annotated[
@@ -251,10 +253,13 @@ def _dry_run(run: DryRun) -> DryRunResponse:
 )
 async def list_strategies(
     strategies: Strategies,
+    actor: Acting,
     status: Annotated[
         Status | None, Query(description="Only this status; archived ones only when asked")
     ] = None,
-    user_id: Annotated[UUID | None, Query(description="Only this owner's")] = None,
+    user_id: Annotated[
+        UUID | None, Query(description="Only this owner's (a user's token: always their own)")
+    ] = None,
     auto_run: Annotated[bool | None, Query(description="Only scheduled (or unscheduled)")] = None,
     q: Annotated[
         str | None, Query(min_length=1, max_length=200, description="Name contains (any case)")
@@ -269,7 +274,7 @@ async def list_strategies(
     """Each row has its schedule, next and last run, counters, success rate and last
     error. Never-run or unscheduled strategies sort last by next or last run."""
     query = StrategyQuery(status, user_id, auto_run, q, sort, descending, limit, offset)
-    page = await strategies.list(query)
+    page = await strategies.list(query, actor)
     return StrategyListResponse(
         data=[StrategyRowModel.model_validate(_row(s)) for s in page.items],
         metadata=Page(total=page.total, limit=limit, offset=offset),
@@ -288,7 +293,9 @@ async def create(body: CreateRequest, triggers: Triggers, actor: Acting) -> Stra
     """The graph is checked whole first: one that cannot run gets 422 with every
     problem (`details`: node_id, node_type, field, msg), and nothing is saved; so are
     its `triggers` (checked against Polymarket). This body is what
-    `GET /api/strategies/{id}/export` answers, so an export imports unchanged."""
+    `GET /api/strategies/{id}/export` answers, so an export imports unchanged. Created
+    with a user's token, the strategy is theirs whatever `user_id` says, and 429 when
+    they already have CASCADIAN_USER_MAX_STRATEGIES."""
     draft = body.to_draft()
     return _detail(await triggers.create_strategy(draft, body.triggers, actor, body.start))
 
@@ -316,10 +323,18 @@ async def validate(body: Graph, strategies: Strategies) -> ValidationResponse:
     summary="Run a posted graph now, writing nothing",
 )
 async def dry_run_graph(
-    body: DryRunRequest, strategies: Strategies, allow_llm: AllowLlm = False
+    body: DryRunRequest,
+    strategies: Strategies,
+    actor: Acting,
+    quotas: Quotas,
+    allow_llm: AllowLlm = False,
 ) -> DryRunResponse:
-    """As `POST /api/strategies/{id}/dry-run`, for a graph that is not saved."""
-    return _dry_run(await strategies.dry_run_graph(body.to_graph(), body.user_id, allow_llm))
+    """As `POST /api/strategies/{id}/dry-run`, for a graph that is not saved. With a
+    user's token, `user_id` is that user, and they may have
+    CASCADIAN_USER_MAX_DRY_RUNS in flight at once (429 past it)."""
+    async with quotas.dry_run(actor.user_id):
+        owner = actor.user_id or body.user_id
+        return _dry_run(await strategies.dry_run_graph(body.to_graph(), owner, allow_llm))
 
 
 @router.get(
@@ -344,8 +359,10 @@ async def node_types(strategies: Strategies) -> NodeTypesResponse:
     tags=TAGS,
     summary="One strategy, with its graph",
 )
-async def read(strategy_id: StrategyId, strategies: Strategies) -> StrategyDetailResponse:
-    return _detail(await strategies.read(strategy_id))
+async def read(
+    strategy_id: StrategyId, strategies: Strategies, actor: Acting
+) -> StrategyDetailResponse:
+    return _detail(await strategies.read(strategy_id, actor))
 
 
 @router.patch(
@@ -391,7 +408,11 @@ async def archive(
     summary="Run a strategy now, writing nothing",
 )
 async def dry_run(
-    strategy_id: StrategyId, strategies: Strategies, allow_llm: AllowLlm = False
+    strategy_id: StrategyId,
+    strategies: Strategies,
+    actor: Acting,
+    quotas: Quotas,
+    allow_llm: AllowLlm = False,
 ) -> DryRunResponse:
     """Runs the saved graph now through the executor, with every side effect
     switched to a report: watchlist entries, notifications and paper orders are not
@@ -399,8 +420,10 @@ async def dry_run(
     provider neither, unless `allow_llm=true`: then its chat-completions call (and
     only that) is sent. Each node's output and the writes it did not make (`would`)
     are answered. Nothing is recorded and nothing counts: no run row, no counters,
-    no lease, the schedule untouched. 422 for a graph that cannot run."""
-    return _dry_run(await strategies.dry_run(strategy_id, allow_llm))
+    no lease, the schedule untouched. 422 for a graph that cannot run. A user may
+    have CASCADIAN_USER_MAX_DRY_RUNS in flight at once (429 past it)."""
+    async with quotas.dry_run(actor.user_id):
+        return _dry_run(await strategies.dry_run(strategy_id, allow_llm, actor))
 
 
 @router.get(
@@ -413,11 +436,11 @@ async def dry_run(
     summary="The strategy as a document that `POST /api/strategies` imports",
 )
 async def export(
-    strategy_id: StrategyId, strategies: Strategies, triggers: Triggers
+    strategy_id: StrategyId, strategies: Strategies, triggers: Triggers, actor: Acting
 ) -> ExportResponse:
     """Name, description, owner, schedule, triggers and the graph exactly as saved; no
     id, runs or state. 422 if the saved graph is not in the builder's shape."""
-    doc = document(await strategies.export(strategy_id))
+    doc = document(await strategies.export(strategy_id, actor))
     if defined := await triggers.definitions(strategy_id):
         doc["triggers"] = defined
     try:

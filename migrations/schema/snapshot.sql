@@ -1635,6 +1635,29 @@ begin
 end;
 $$;
 
+create function cascadian_create_user_strategy_v1(p jsonb, p_now timestamp with time zone, p_actor jsonb, p_max integer)
+returns uuid
+language plpgsql volatile
+as $$
+declare
+    v_user uuid := cascadian_actor_user_v1(p_actor);
+begin
+    if v_user is null then
+        raise exception 'cascadian_create_user_strategy_v1 creates for a user actor only'
+            using errcode = '22023';
+    end if;
+    perform pg_advisory_xact_lock(hashtextextended('cascadian_user_strategies:' || v_user, 0));
+    if p_max > 0 and (
+        select count(*)
+        from workflow_sessions s
+        where s.user_id = v_user and s.is_current_version and s.status <> 'archived'
+    ) >= p_max then
+        return null;
+    end if;
+    return cascadian_create_strategy_v2(p, p_now, p_actor);
+end;
+$$;
+
 create function cascadian_equity_curve_v1(p_workflow_id uuid, p_since timestamp with time zone, p_limit integer)
 returns jsonb
 language sql stable
@@ -1728,6 +1751,19 @@ as $$
     where e.id = p_id;
 $$;
 
+create function cascadian_execution_v3(p_id uuid, p_user uuid)
+returns jsonb
+language sql stable
+as $$
+    select cascadian_execution_v2(e.id)
+    from workflow_executions e
+    where e.id = p_id
+      and (p_user is null or exists (
+          select 1 from workflow_sessions s
+          where s.id = e.workflow_id and s.user_id = p_user
+      ));
+$$;
+
 create function cascadian_executions_v1(p_workflow_id uuid, p_limit integer, p_offset integer)
 returns jsonb
 language sql stable
@@ -1751,6 +1787,15 @@ as $$
     )
     from workflow_sessions s
     where s.id = p_workflow_id;
+$$;
+
+create function cascadian_executions_v2(p_workflow_id uuid, p_limit integer, p_offset integer, p_user uuid)
+returns jsonb
+language sql stable
+as $$
+    select cascadian_executions_v1(s.id, p_limit, p_offset)
+    from workflow_sessions s
+    where s.id = p_workflow_id and (p_user is null or s.user_id = p_user);
 $$;
 
 create function cascadian_finish_runs_v2(p_outcomes jsonb, p_pause_threshold integer)
@@ -2048,6 +2093,14 @@ begin
         from jsonb_array_elements(coalesce(v_answers, '[]'::jsonb)) with ordinality as t (a, n)
         order by t.n;
 end;
+$$;
+
+create function cascadian_give_user_slot_v1(p_id uuid)
+returns boolean
+language sql volatile
+as $$
+    with gone as (delete from cascadian_user_slots where id = p_id returning 1)
+    select exists (select 1 from gone);
 $$;
 
 create function cascadian_grant_data_api_v1()
@@ -3136,6 +3189,15 @@ as $$
             ), '[]'::jsonb)
         )
     end;
+$$;
+
+create function cascadian_paper_book_v2(p_workflow_id uuid, p_marks jsonb, p_order_limit integer, p_user uuid)
+returns jsonb
+language sql stable
+as $$
+    select cascadian_paper_book_v1(s.id, p_marks, p_order_limit)
+    from workflow_sessions s
+    where s.id = p_workflow_id and (p_user is null or s.user_id = p_user);
 $$;
 
 create function cascadian_paper_portfolio_v2(p_workflow_id uuid, p_now timestamp with time zone)
@@ -5061,6 +5123,29 @@ as $$
     offset p_offset;
 $$;
 
+create function cascadian_strategies_v2(p_now timestamp with time zone, p_id uuid, p_limit integer, p_offset integer, p_user uuid)
+returns TABLE(id uuid, user_id uuid, name text, status text, auto_run boolean, execution_interval_minutes integer, cron_expression text, timezone text, next_execution_at timestamp with time zone, last_executed_at timestamp with time zone, execution_count integer, success_count integer, error_count integer, success_rate double precision, average_execution_time_ms integer, last_error text, run_in_flight boolean, lease_expires_at timestamp with time zone)
+language sql stable
+as $$
+    select
+        s.id, s.user_id, s.name, s.status, s.auto_run,
+        s.execution_interval_minutes, s.cron_expression, s.timezone,
+        s.next_execution_at, s.last_executed_at,
+        s.execution_count, s.success_count, s.error_count,
+        case when s.execution_count > 0
+            then s.success_count::double precision / s.execution_count
+        end,
+        s.average_execution_time_ms, s.last_error,
+        coalesce(s.lease_expires_at > p_now, false),
+        s.lease_expires_at
+    from workflow_sessions s
+    where (p_id is null or s.id = p_id)
+      and (p_user is null or s.user_id = p_user)
+    order by s.name, s.id
+    limit p_limit
+    offset p_offset;
+$$;
+
 create function cascadian_strategy_v1(p_id uuid, p_now timestamp with time zone)
 returns jsonb
 language sql stable
@@ -5090,6 +5175,38 @@ as $$
     )
     from workflow_sessions s
     where s.id = p_id;
+$$;
+
+create function cascadian_strategy_v2(p_id uuid, p_now timestamp with time zone, p_user uuid)
+returns jsonb
+language sql stable
+as $$
+    select cascadian_strategy_v1(s.id, p_now)
+    from workflow_sessions s
+    where s.id = p_id and (p_user is null or s.user_id = p_user);
+$$;
+
+create function cascadian_take_user_slot_v1(p_user uuid, p_kind text, p_max integer, p_now timestamp with time zone, p_seconds double precision)
+returns uuid
+language plpgsql volatile
+as $$
+declare
+    v_id uuid;
+begin
+    perform pg_advisory_xact_lock(
+        hashtextextended('cascadian_user_slots:' || p_user || ':' || p_kind, 0)
+    );
+    delete from cascadian_user_slots
+    where user_id = p_user and kind = p_kind and expires_at <= p_now;
+    if (select count(*) from cascadian_user_slots
+        where user_id = p_user and kind = p_kind) >= p_max then
+        return null;
+    end if;
+    insert into cascadian_user_slots (user_id, kind, expires_at)
+    values (p_user, p_kind, p_now + make_interval(secs => p_seconds))
+    returning id into v_id;
+    return v_id;
+end;
 $$;
 
 create function cascadian_ticks_v2(p_limit integer)

@@ -26,7 +26,7 @@ from tests.supabase_forwarder import PostgrestForwarder
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 FINISH = r"^/rest/v1/rpc/cascadian_finish_runs_v3$"
-READ_BACK = r"^/rest/v1/rpc/cascadian_execution_v2$"
+READ_BACK = r"^/rest/v1/rpc/cascadian_execution_v3$"
 
 Wire = tuple[SqlStore, respx.MockRouter, PostgrestForwarder]
 

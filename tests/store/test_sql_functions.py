@@ -67,6 +67,14 @@ KEPT = {
     "cascadian_observations_v1": "cascadian_observe_v1 reads its observations through it",
     "cascadian_trigger_definitions_v1": "cascadian_set_triggers_v1 audits with it",
     "cascadian_settle_resolved_v1": "cascadian_observe_v1 settles a resolved market with it",
+    # The reads scoped to a user (031) wrap the operator's versions.
+    "cascadian_strategy_v1": "cascadian_strategy_v2 answers with it",
+    "cascadian_list_strategies_v1": "cascadian_list_strategies_v2 answers with it",
+    "cascadian_executions_v1": "cascadian_executions_v2 answers with it",
+    "cascadian_execution_v2": "cascadian_execution_v3 answers with it",
+    "cascadian_paper_book_v1": "cascadian_paper_book_v2 answers with it",
+    "cascadian_strategies_v1": "superseded by v2 (031); the release before calls it while "
+    "the next deploys, and a later drop migration removes it",
 }
 # Named although dropped: a benchmark installs it, from its migration, as its before.
 MEASURED_BEFORE = {"cascadian_claim_due_v2": "bench/claim_stale.py"}

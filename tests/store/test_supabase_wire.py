@@ -17,6 +17,7 @@ import pytest
 import respx
 
 from cascadian.data import (
+    Actor,
     Notification,
     RunOutcome,
     RunResult,
@@ -192,18 +193,44 @@ CALLS: list[tuple[str, Callable[[SqlStore], Awaitable[Any]], dict[str, Any]]] = 
         {"p_id": str(SID), "p_now": NOW_ISO, "p_next": NOW_ISO, "p_actor": ACTOR_JSON},
     ),
     (
-        "cascadian_strategies_v1",
+        "cascadian_strategies_v2",
         lambda s: s.strategy_status(SID, NOW),
-        {"p_now": NOW_ISO, "p_id": str(SID), "p_limit": 1, "p_offset": 0},
+        {"p_now": NOW_ISO, "p_id": str(SID), "p_limit": 1, "p_offset": 0, "p_user": None},
     ),
     (
-        "cascadian_executions_v1",
-        lambda s: s.executions(SID, 20, 40),
-        {"p_workflow_id": str(SID), "p_limit": 20, "p_offset": 40},
+        "cascadian_strategies_v2",
+        lambda s: s.strategy_status(SID, NOW, USER),
+        {"p_now": NOW_ISO, "p_id": str(SID), "p_limit": 1, "p_offset": 0, "p_user": str(USER)},
     ),
     (
-        "cascadian_execution_v2",
+        "cascadian_executions_v2",
+        lambda s: s.executions(SID, 20, 40, USER),
+        {"p_workflow_id": str(SID), "p_limit": 20, "p_offset": 40, "p_user": str(USER)},
+    ),
+    (
+        "cascadian_execution_v3",
         lambda s: s.execution(EID),
+        {"p_id": str(EID), "p_user": None},
+    ),
+    (
+        "cascadian_count_user_request_v1",
+        lambda s: s.count_request(USER, NOW, 60),
+        {"p_user": str(USER), "p_now": NOW_ISO, "p_limit": 60},
+    ),
+    (
+        "cascadian_take_user_slot_v1",
+        lambda s: s.take_slot(USER, "dry-run", 2, NOW, 120.0),
+        {
+            "p_user": str(USER),
+            "p_kind": "dry-run",
+            "p_max": 2,
+            "p_now": NOW_ISO,
+            "p_seconds": 120.0,
+        },
+    ),
+    (
+        "cascadian_give_user_slot_v1",
+        lambda s: s.give_slot(EID),
         {"p_id": str(EID)},
     ),
     (
@@ -235,14 +262,50 @@ CALLS: list[tuple[str, Callable[[SqlStore], Awaitable[Any]], dict[str, Any]]] = 
         },
     ),
     (
-        "cascadian_strategy_v1",
-        lambda s: s.strategy(SID, NOW),
-        {"p_id": str(SID), "p_now": NOW_ISO},
+        "cascadian_create_user_strategy_v1",
+        lambda s: s.create_user_strategy(
+            StrategyDraft(SID, "new", GRAPH, Schedule(5, None, "UTC")),
+            False,
+            None,
+            NOW,
+            Actor.user(USER, "api", "127.0.0.1"),
+            False,
+            3,
+        ),
+        {
+            "p_now": NOW_ISO,
+            "p_actor": {
+                "kind": "user",
+                "user_id": str(USER),
+                "source": "api",
+                "address": "127.0.0.1",
+            },
+            "p_max": 3,
+            "p": {
+                "origin": "create",
+                "user_id": str(SID),
+                "name": "new",
+                "description": None,
+                **GRAPH_JSON,
+                "trigger": None,
+                "interval_minutes": 5,
+                "cron": None,
+                "timezone": "UTC",
+                "start": False,
+                "next_execution_at": None,
+            },
+        },
     ),
     (
-        "cascadian_list_strategies_v1",
+        "cascadian_strategy_v2",
+        lambda s: s.strategy(SID, NOW, USER),
+        {"p_id": str(SID), "p_now": NOW_ISO, "p_user": str(USER)},
+    ),
+    (
+        "cascadian_list_strategies_v2",
         lambda s: s.strategies(StrategyQuery(q="a", sort="last_run", limit=10), NOW),
         {
+            "p_user": None,
             "p_now": NOW_ISO,
             "p": {
                 "status": None,

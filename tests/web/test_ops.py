@@ -155,13 +155,18 @@ async def test_openapi_declares_the_bearer_secrets_so_docs_can_send_them(
     assert {k: (v["type"], v["scheme"]) for k, v in schemes.items()} == {
         "CronSecret": ("http", "bearer"),
         "AdminApiKey": ("http", "bearer"),
+        "SupabaseUser": ("http", "bearer"),
     }
+    # The routes users share with the operator take either (web/users.py).
+    shared = ("/api/strategies", "/api/executions", "/api/node-types")
     for path, operations in spec["paths"].items():
         for method, op in operations.items():
             if path == "/api/health":
                 assert "security" not in op
             elif path == "/api/cron/strategy-executor":
                 assert op["security"] == [{"CronSecret": []}], (method, path)
+            elif path.startswith(shared):
+                assert op["security"] == [{"AdminApiKey": []}, {"SupabaseUser": []}], path
             else:
                 assert op["security"] == [{"AdminApiKey": []}], (method, path)
 
