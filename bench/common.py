@@ -154,12 +154,14 @@ def seed(
     graph: tuple[list[dict[str, Any]], list[dict[str, Any]]] = NOOP,
     due: int | None = None,
     inactive_share: float = 0.0,
+    owners: int = 1,
 ) -> None:
     """Insert `count` strategies with generate_series, in one statement.
 
     The first `due` (all, by default) are due now, each a millisecond apart so the
     claim order is well defined; the others are active but due within the next
     hour, except an `inactive_share` of them that are paused (not auto_run).
+    `owners`: how many users own them, in turn (1: all BENCH_USER's).
     """
     due = count if due is None else due
     nodes, edges = graph
@@ -171,7 +173,9 @@ def seed(
                 execution_interval_minutes, next_execution_at
             )
             select
-                %(user)s, 'bench ' || g, %(nodes)s, %(edges)s,
+                case when %(owners)s = 1 then %(user)s
+                     else md5('bench owner ' || (g %% %(owners)s))::uuid end,
+                'bench ' || g, %(nodes)s, %(edges)s,
                 case when paused then 'paused' else 'running' end,
                 not paused,
                 5,
@@ -193,6 +197,7 @@ def seed(
                 "due": due,
                 "count": count,
                 "inactive": inactive_share,
+                "owners": owners,
             },
         )
         conn.execute("analyze workflow_sessions")

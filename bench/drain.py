@@ -119,9 +119,11 @@ def _process(url: str, env: dict[str, Any], barrier: Any, results: Any) -> None:
     results.put(asyncio.run(drain(url, env)))
 
 
-def measure(url: str, procs: int, env: dict[str, Any], strategies: int) -> dict[str, Any]:
+def measure(
+    url: str, procs: int, env: dict[str, Any], strategies: int, owners: int = 1
+) -> dict[str, Any]:
     common.reset(url)
-    common.seed(url, strategies)
+    common.seed(url, strategies, owners=owners)
     commits_before = common.xact_commits(url)
     db_cpu_before = common.server_cpu_seconds(url)
     ctx = mp.get_context("spawn")
@@ -191,6 +193,13 @@ def main() -> None:
     p.add_argument("--profile", action="store_true", help="profile one process and exit")
     p.add_argument("--variant", choices=list(VARIANTS), action="append", help="only these")
     p.add_argument("--env", nargs="+", metavar="NAME=VALUE", help="one variant: these settings")
+    p.add_argument(
+        "--owners",
+        type=int,
+        default=1,
+        help="users owning the strategies in turn (the claim caps each at "
+        "CASCADIAN_OWNER_MAX_RUNS in flight: give the one-owner default 0)",
+    )
     args = p.parse_args()
     strategies = args.strategies or (1_000 if args.quick else 10_000)
     admin = common.admin_url()
@@ -214,7 +223,7 @@ def main() -> None:
     rows = []
     for name, env in variants.items():
         for procs in args.procs:
-            r = measure(url, procs, env, strategies)
+            r = measure(url, procs, env, strategies, args.owners)
             rows.append(
                 (
                     name,

@@ -106,6 +106,10 @@ class Settings(BaseSettings):
     claim_limit: int = Field(
         default=25, ge=1, le=MAX_CLAIM, validation_alias="CASCADIAN_CLAIM_LIMIT"
     )
+    # The most of one owner's strategies in flight at once (the original spec's
+    # "maximum concurrent executions per user"); claims are shared fairly across
+    # owners. 0: no cap (claims are still interleaved by owner).
+    owner_max_runs: int = Field(default=10, ge=0, validation_alias="CASCADIAN_OWNER_MAX_RUNS")
     # As wide as a claim, so one claim's strategies all run at once.
     max_concurrency: int = Field(
         default=25, ge=1, le=MAX_CLAIM, validation_alias="CASCADIAN_MAX_CONCURRENCY"

@@ -146,8 +146,12 @@ class NodeStore(Protocol):
 
 
 class Store(NodeStore, Protocol):
-    async def claim_due(self, now: datetime, limit: int, lease_seconds: float) -> list[ClaimedRun]:
-        """Claim up to `limit` due strategies at `now` (each run's claimed_at)."""
+    async def claim_due(
+        self, now: datetime, limit: int, lease_seconds: float, owner_limit: int = 0
+    ) -> list[ClaimedRun]:
+        """Claim up to `limit` due strategies at `now` (each run's claimed_at), fairly
+        across owners: each owner's earliest first, never more than `owner_limit` of
+        one owner's in flight at once (0: no cap)."""
         ...
 
     async def claim_manual(

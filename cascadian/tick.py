@@ -375,7 +375,10 @@ class TickService:
                 claims = await self.events.claim(now, limit, self.settings.lease_seconds)
             if len(claims) < limit:
                 claims += await self.store.claim_due(
-                    now, limit - len(claims), self.settings.lease_seconds
+                    now,
+                    limit - len(claims),
+                    self.settings.lease_seconds,
+                    self.settings.owner_max_runs,
                 )
         except StoreUnavailable as exc:
             self.observers.store_error("claim")

@@ -43,7 +43,8 @@ from cascadian.store.run_records import outcome_record, tick_record
 from cascadian.store.transport import Json, Transport
 
 # Each function's migration (its first version's, when that is older).
-CLAIM_DUE = "cascadian_claim_due_v3"  # 015, set-based (v1 in 003)
+# 039: fair across owners, at most `owner_limit` of one owner's in flight (v3: 015)
+CLAIM_DUE = "cascadian_claim_due_v4"
 FINISH_RUNS = "cascadian_finish_runs_v3"  # 015, set-based
 # 027: the actor's, audited, a user's own strategies only (archived refused: 010; v1: 005)
 CLAIM_MANUAL = "cascadian_claim_manual_v4"
@@ -71,9 +72,17 @@ def _graph_text(rows: list[dict[str, Any]]) -> int:
 class SqlRunStore:
     transport: Transport
 
-    async def claim_due(self, now: datetime, limit: int, lease_seconds: float) -> list[ClaimedRun]:
+    async def claim_due(
+        self, now: datetime, limit: int, lease_seconds: float, owner_limit: int = 0
+    ) -> list[ClaimedRun]:
         rows = await self.transport.rows(
-            CLAIM_DUE, {"p_now": now, "p_limit": limit, "p_lease_seconds": lease_seconds}
+            CLAIM_DUE,
+            {
+                "p_now": now,
+                "p_limit": limit,
+                "p_lease_seconds": lease_seconds,
+                "p_owner_limit": owner_limit,
+            },
         )
         if _graph_text(rows) > OFF_LOOP_JSON_CHARS:  # decoding would hold up other runs
             return await asyncio.to_thread(claimed_runs, rows, now)

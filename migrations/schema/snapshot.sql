@@ -551,6 +551,7 @@ create table workflow_sessions (
     constraint workflow_sessions_status_check CHECK (status = ANY (ARRAY['draft'::text, 'active'::text, 'paused'::text, 'archived'::text, 'running'::text, 'stopped'::text, 'error'::text]))
 ) with (fillfactor=50);
 CREATE INDEX workflow_sessions_due_current_idx ON public.workflow_sessions USING btree (next_execution_at) WHERE (auto_run AND (status = ANY (ARRAY['running'::text, 'error'::text])) AND is_current_version);
+CREATE INDEX workflow_sessions_due_owner_idx ON public.workflow_sessions USING btree (user_id, next_execution_at) WHERE (auto_run AND (status = ANY (ARRAY['running'::text, 'error'::text])) AND is_current_version);
 CREATE INDEX workflow_sessions_list_name_idx ON public.workflow_sessions USING btree (name, id) WHERE is_current_version;
 CREATE INDEX workflow_sessions_list_owner_idx ON public.workflow_sessions USING btree (user_id, name, id) WHERE is_current_version;
 CREATE INDEX workflow_sessions_parent_idx ON public.workflow_sessions USING btree (parent_workflow_id) WHERE (parent_workflow_id IS NOT NULL);
@@ -1796,6 +1797,57 @@ as $$
     select cascadian_executions_v1(s.id, p_limit, p_offset)
     from workflow_sessions s
     where s.id = p_workflow_id and (p_user is null or s.user_id = p_user);
+$$;
+
+create function cascadian_fair_picks_v1(p_owners uuid[], p_now timestamp with time zone, p_limit integer, p_owner_limit integer)
+returns uuid[]
+language sql stable
+as $$
+    select coalesce(array_agg(p.id order by p.rank, p.next_execution_at), '{}')
+    from (
+        select d.id, d.next_execution_at, d.rank
+        from unnest(p_owners) as o (user_id)
+        cross join lateral (
+            -- Runs in flight: leases held among the owner's 4 x cap earliest due
+            -- strategies. A claim takes an owner's earliest first, and a run's finish
+            -- moves its slot ahead, so those in flight are the earliest due; a
+            -- strategy due earlier than one in flight is one whose lease expired.
+            -- Bounded, so a backlog of 10,000 costs 40 index entries, not 10,000.
+            select least(count(*) filter (where h.lease_expires_at > p_now), p_owner_limit)
+                ::integer as n
+            from (
+                select b.lease_expires_at
+                from workflow_sessions b
+                where p_owner_limit > 0
+                  and b.user_id = o.user_id
+                  and b.auto_run
+                  and b.status in ('running', 'error')
+                  and b.is_current_version
+                  and b.next_execution_at <= (select p_now)
+                order by b.next_execution_at
+                limit p_owner_limit * 4
+            ) as h
+        ) as busy
+        cross join lateral (
+            select
+                s.id,
+                s.next_execution_at,
+                busy.n + row_number() over (order by s.next_execution_at) as rank
+            from workflow_sessions s
+            where s.user_id = o.user_id
+              and s.auto_run
+              and s.status in ('running', 'error')
+              and s.is_current_version
+              and s.next_execution_at <= (select p_now)
+              and (s.lease_expires_at is null or s.lease_expires_at <= p_now)
+            order by s.next_execution_at
+            limit case when p_owner_limit > 0
+                       then greatest(p_owner_limit - busy.n, 0)
+                       else p_limit end
+        ) as d
+        order by d.rank, d.next_execution_at
+        limit p_limit
+    ) as p;
 $$;
 
 create function cascadian_finish_runs_v2(p_outcomes jsonb, p_pause_threshold integer)

@@ -184,7 +184,7 @@ def test_an_owner_cannot_write_the_counters(
 @pytest.mark.both_schemas
 def test_an_owner_cannot_clear_or_take_a_live_lease(conn: Any, schema: str) -> None:
     sid = add_strategy(conn, next_execution_at=NOW)
-    [claimed] = rows(conn, "select * from cascadian_claim_due_v3(%s, 10, 60)", NOW)
+    [claimed] = rows(conn, "select * from cascadian_claim_due_v4(%s, 10, 60, 0)", NOW)
     assert claimed["workflow_id"] == sid
     for assignment, says in (
         ("lease_token = null, lease_expires_at = null", "lease_token, lease_expires_at"),

@@ -206,7 +206,10 @@ async def test_a_runs_updates_are_hot_where_the_tables_indexes_allow_it(
         for i in range(n):
             add_strategy(db, next_execution_at=NOW - timedelta(seconds=n - i))
         claims = rows(
-            db, "select execution_id, workflow_id from cascadian_claim_due_v3(%s, %s, 60)", NOW, n
+            db,
+            "select execution_id, workflow_id from cascadian_claim_due_v4(%s, %s, 60, 0)",
+            NOW,
+            n,
         )
         assert len(claims) == n
         claimed = hot_updates(db)

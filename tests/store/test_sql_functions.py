@@ -75,6 +75,9 @@ KEPT = {
     "cascadian_paper_book_v1": "cascadian_paper_book_v2 answers with it",
     "cascadian_strategies_v1": "superseded by v2 (031); the release before calls it while "
     "the next deploys, and a later drop migration removes it",
+    "cascadian_claim_due_v3": "superseded by v4 (039); the release before claims with it "
+    "while the next deploys, and a later drop migration removes it",
+    "cascadian_fair_picks_v1": "cascadian_claim_due_v4 chooses its strategies with it",
 }
 # Named although dropped: a benchmark installs it, from its migration, as its before.
 MEASURED_BEFORE = {"cascadian_claim_due_v2": "bench/claim_stale.py"}

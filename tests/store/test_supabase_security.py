@@ -214,9 +214,9 @@ def test_only_the_service_role_may_change_state(conn: psycopg.Connection[Any], r
     )
     act_as(conn, role, ALICE)
     with pytest.raises(psycopg.errors.InsufficientPrivilege):
-        conn.execute("select * from cascadian_claim_due_v3(now(), 25, 60)")
+        conn.execute("select * from cascadian_claim_due_v4(now(), 25, 60, 0)")
     act_as(conn, "service_role", None)
-    claimed = rows(conn, "select * from cascadian_claim_due_v3(now(), 25, 60)")
+    claimed = rows(conn, "select * from cascadian_claim_due_v4(now(), 25, 60, 0)")
     assert {r["user_id"] for r in claimed} == {ALICE, BOB}
 
 
@@ -234,7 +234,7 @@ def test_every_function_runs_as_its_owner_with_a_fixed_search_path(
         where p.pronamespace = 'public'::regnamespace and p.proname like 'cascadian\\_%%'
         """,
     )
-    assert {"cascadian_claim_due_v3", "cascadian_finish_runs_v3", "cascadian_halt_v3"} <= {
+    assert {"cascadian_claim_due_v4", "cascadian_finish_runs_v3", "cascadian_halt_v3"} <= {
         f["proname"] for f in functions
     }
     for f in functions:
