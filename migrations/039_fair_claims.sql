@@ -19,16 +19,23 @@
 -- one owner costs the others nothing but that walk.
 --
 -- In flight counts the runs of scheduled strategies whose slot has come (their
--- lease is held while next_execution_at is still the slot), among the owner's
--- 4 x cap earliest due (see below); a run-now of a strategy whose slot has not come
--- is not counted.
+-- lease is held while next_execution_at is still the slot), among the owner's cap
+-- earliest due (see below); a run-now of a strategy whose slot has not come is not
+-- counted.
 
 -- Each owner's due strategies in slot order (the claim's predicate, as the due index).
 create index if not exists workflow_sessions_due_owner_idx
     on workflow_sessions (user_id, next_execution_at)
     where auto_run and status in ('running', 'error') and is_current_version;
 
--- The strategies to claim for these owners, in claim order (step 1 and 2 above).
+-- The strategies to claim for these owners, in claim order (steps 1 and 2 above).
+-- One bounded index scan per owner: their `cap` earliest due strategies, held ones
+-- (a live lease: a run in flight) and free ones alike. A claim takes an owner's
+-- earliest first and a run's finish moves its slot ahead, so the runs in flight are
+-- the earliest due, and a share (cap less those in flight) always lies within the
+-- first `cap`: the free ones among them, ranked after the held ones. (A strategy
+-- due earlier than one in flight is one whose lease expired: free again.) Without a
+-- cap, each owner's `p_limit` earliest free strategies.
 create or replace function cascadian_fair_picks_v1(
     p_owners uuid[],
     p_now timestamptz,
@@ -41,47 +48,34 @@ stable
 as $$
     select coalesce(array_agg(p.id order by p.rank, p.next_execution_at), '{}')
     from (
-        select d.id, d.next_execution_at, d.rank
+        select d.id, d.next_execution_at, d.busy + d.nth as rank
         from unnest(p_owners) as o (user_id)
         cross join lateral (
-            -- Runs in flight: leases held among the owner's 4 x cap earliest due
-            -- strategies. A claim takes an owner's earliest first, and a run's finish
-            -- moves its slot ahead, so those in flight are the earliest due; a
-            -- strategy due earlier than one in flight is one whose lease expired.
-            -- Bounded, so a backlog of 10,000 costs 40 index entries, not 10,000.
-            select least(count(*) filter (where h.lease_expires_at > p_now), p_owner_limit)
-                ::integer as n
-            from (
-                select b.lease_expires_at
-                from workflow_sessions b
-                where p_owner_limit > 0
-                  and b.user_id = o.user_id
-                  and b.auto_run
-                  and b.status in ('running', 'error')
-                  and b.is_current_version
-                  and b.next_execution_at <= (select p_now)
-                order by b.next_execution_at
-                limit p_owner_limit * 4
-            ) as h
-        ) as busy
-        cross join lateral (
             select
-                s.id,
-                s.next_execution_at,
-                busy.n + row_number() over (order by s.next_execution_at) as rank
-            from workflow_sessions s
-            where s.user_id = o.user_id
-              and s.auto_run
-              and s.status in ('running', 'error')
-              and s.is_current_version
-              and s.next_execution_at <= (select p_now)
-              and (s.lease_expires_at is null or s.lease_expires_at <= p_now)
-            order by s.next_execution_at
-            limit case when p_owner_limit > 0
-                       then greatest(p_owner_limit - busy.n, 0)
-                       else p_limit end
+                h.id,
+                h.next_execution_at,
+                h.held,
+                count(*) filter (where h.held) over () as busy,
+                row_number() over (partition by h.held order by h.next_execution_at) as nth
+            from (
+                select
+                    s.id,
+                    s.next_execution_at,
+                    coalesce(s.lease_expires_at > p_now, false) as held
+                from workflow_sessions s
+                where s.user_id = o.user_id
+                  and s.auto_run
+                  and s.status in ('running', 'error')
+                  and s.is_current_version
+                  and s.next_execution_at <= (select p_now)
+                  and (p_owner_limit > 0
+                       or s.lease_expires_at is null or s.lease_expires_at <= p_now)
+                order by s.next_execution_at
+                limit case when p_owner_limit > 0 then p_owner_limit else p_limit end
+            ) as h
         ) as d
-        order by d.rank, d.next_execution_at
+        where not d.held
+        order by rank, d.next_execution_at
         limit p_limit
     ) as p;
 $$;

@@ -1805,47 +1805,34 @@ language sql stable
 as $$
     select coalesce(array_agg(p.id order by p.rank, p.next_execution_at), '{}')
     from (
-        select d.id, d.next_execution_at, d.rank
+        select d.id, d.next_execution_at, d.busy + d.nth as rank
         from unnest(p_owners) as o (user_id)
         cross join lateral (
-            -- Runs in flight: leases held among the owner's 4 x cap earliest due
-            -- strategies. A claim takes an owner's earliest first, and a run's finish
-            -- moves its slot ahead, so those in flight are the earliest due; a
-            -- strategy due earlier than one in flight is one whose lease expired.
-            -- Bounded, so a backlog of 10,000 costs 40 index entries, not 10,000.
-            select least(count(*) filter (where h.lease_expires_at > p_now), p_owner_limit)
-                ::integer as n
-            from (
-                select b.lease_expires_at
-                from workflow_sessions b
-                where p_owner_limit > 0
-                  and b.user_id = o.user_id
-                  and b.auto_run
-                  and b.status in ('running', 'error')
-                  and b.is_current_version
-                  and b.next_execution_at <= (select p_now)
-                order by b.next_execution_at
-                limit p_owner_limit * 4
-            ) as h
-        ) as busy
-        cross join lateral (
             select
-                s.id,
-                s.next_execution_at,
-                busy.n + row_number() over (order by s.next_execution_at) as rank
-            from workflow_sessions s
-            where s.user_id = o.user_id
-              and s.auto_run
-              and s.status in ('running', 'error')
-              and s.is_current_version
-              and s.next_execution_at <= (select p_now)
-              and (s.lease_expires_at is null or s.lease_expires_at <= p_now)
-            order by s.next_execution_at
-            limit case when p_owner_limit > 0
-                       then greatest(p_owner_limit - busy.n, 0)
-                       else p_limit end
+                h.id,
+                h.next_execution_at,
+                h.held,
+                count(*) filter (where h.held) over () as busy,
+                row_number() over (partition by h.held order by h.next_execution_at) as nth
+            from (
+                select
+                    s.id,
+                    s.next_execution_at,
+                    coalesce(s.lease_expires_at > p_now, false) as held
+                from workflow_sessions s
+                where s.user_id = o.user_id
+                  and s.auto_run
+                  and s.status in ('running', 'error')
+                  and s.is_current_version
+                  and s.next_execution_at <= (select p_now)
+                  and (p_owner_limit > 0
+                       or s.lease_expires_at is null or s.lease_expires_at <= p_now)
+                order by s.next_execution_at
+                limit case when p_owner_limit > 0 then p_owner_limit else p_limit end
+            ) as h
         ) as d
-        order by d.rank, d.next_execution_at
+        where not d.held
+        order by rank, d.next_execution_at
         limit p_limit
     ) as p;
 $$;
