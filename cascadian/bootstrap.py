@@ -355,6 +355,7 @@ async def services(
                     clock,
                     requests_per_minute=settings.user_requests_per_minute,
                     max_dry_runs=settings.user_max_dry_runs,
+                    max_backtests=settings.user_max_backtests,
                     slot_seconds=settings.lease_seconds,
                 ),
                 history,

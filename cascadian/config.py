@@ -94,6 +94,9 @@ class Settings(BaseSettings):
         default=100, ge=0, validation_alias="CASCADIAN_USER_MAX_STRATEGIES"
     )
     user_max_dry_runs: int = Field(default=2, ge=0, validation_alias="CASCADIAN_USER_MAX_DRY_RUNS")
+    user_max_backtests: int = Field(
+        default=1, ge=0, validation_alias="CASCADIAN_USER_MAX_BACKTESTS"
+    )
 
     cron_secret: SecretStr | None = Field(default=None, validation_alias="CRON_SECRET")
     admin_api_key: SecretStr | None = Field(default=None, validation_alias="ADMIN_API_KEY")

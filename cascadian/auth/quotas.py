@@ -18,6 +18,10 @@ from cascadian.errors import QuotaExceeded
 from cascadian.ports import QuotaStore
 
 DRY_RUN = "dry-run"
+BACKTEST = "backtest"
+# A backtest may run for minutes: its slot, if never given back (its process died),
+# holds this long.
+BACKTEST_SLOT_SECONDS = 900.0
 
 
 class UserQuotas:
@@ -28,12 +32,14 @@ class UserQuotas:
         *,
         requests_per_minute: int = 0,
         max_dry_runs: int = 0,
+        max_backtests: int = 0,
         slot_seconds: float = 120.0,
     ) -> None:
         self.store = store
         self.clock = clock or SystemClock()
         self.requests_per_minute = requests_per_minute
         self.max_dry_runs = max_dry_runs
+        self.max_backtests = max_backtests
         # How long a slot holds if it is never given back (its process died).
         self.slot_seconds = slot_seconds
 
@@ -50,13 +56,16 @@ class UserQuotas:
             )
 
     @asynccontextmanager
-    async def in_flight(self, user: UUID | None, kind: str, most: int) -> AsyncIterator[None]:
+    async def in_flight(
+        self, user: UUID | None, kind: str, most: int, seconds: float | None = None
+    ) -> AsyncIterator[None]:
         """Hold one of `user`'s `most` slots of `kind` while the block runs;
         QuotaExceeded when all are taken. The operator (None) holds none."""
         if user is None or most <= 0:
             yield
             return
-        slot = await self.store.take_slot(user, kind, most, self.clock.now(), self.slot_seconds)
+        hold = self.slot_seconds if seconds is None else seconds
+        slot = await self.store.take_slot(user, kind, most, self.clock.now(), hold)
         if slot is None:
             raise QuotaExceeded(
                 f"you have {most} {kind}s in flight, the most one user may have at once",
@@ -69,3 +78,6 @@ class UserQuotas:
 
     def dry_run(self, user: UUID | None) -> AbstractAsyncContextManager[None]:
         return self.in_flight(user, DRY_RUN, self.max_dry_runs)
+
+    def backtest(self, user: UUID | None) -> AbstractAsyncContextManager[None]:
+        return self.in_flight(user, BACKTEST, self.max_backtests, BACKTEST_SLOT_SECONDS)

@@ -16,7 +16,7 @@ from typing import Any
 from uuid import UUID
 
 from cascadian.backtests.runner import Backtester, BacktestRequest, Progress
-from cascadian.data import Schedule, StrategyGraph
+from cascadian.data import Actor, Schedule, StrategyGraph
 from cascadian.strategies import StrategyService, workflow_of
 
 
@@ -35,9 +35,11 @@ class BacktestService:
         bankroll: Decimal = Decimal(10_000),
         progress: Progress | None = None,
         cancel: asyncio.Event | None = None,
+        actor: Actor | None = None,
     ) -> dict[str, Any]:
-        """NotFound for an unknown strategy; BacktestInvalid for a request that cannot run."""
-        s = await self.strategies.get(strategy_id)
+        """NotFound for an unknown strategy (or, a user acting, another user's);
+        BacktestInvalid for a request that cannot run."""
+        s = await self.strategies.get(strategy_id, actor)
         workflow = workflow_of(s.graph, id=s.id, name=s.name, user_id=s.user_id)
         request = BacktestRequest(
             workflow, s.schedule, start, end, variables or {}, allow_llm, bankroll

@@ -17,12 +17,13 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from cascadian.data import Schedule
-from cascadian.web.deps import Backtests, admin_router
+from cascadian.web.deps import Acting, Backtests
 from cascadian.web.responses import error_responses
 from cascadian.web.strategies import StrategyId
+from cascadian.web.users import Quotas, user_router
 from cascadian.workflow.format import Graph
 
-router = admin_router()
+router = user_router()
 TAGS: list[str | Enum] = ["backtests"]
 
 
@@ -75,13 +76,22 @@ class BacktestResponse(BaseModel):
     tags=TAGS,
     summary="Backtest a strategy over recorded history",
 )
-async def backtest(strategy_id: StrategyId, body: Window, backtests: Backtests) -> BacktestResponse:
+async def backtest(
+    strategy_id: StrategyId, body: Window, backtests: Backtests, actor: Acting, quotas: Quotas
+) -> BacktestResponse:
     """Runs the saved graph at every slot of its schedule between `from` and `to`, on
     the market as it was at each slot, filling orders in an in-memory paper book;
-    nothing is written. 422 naming every problem when it cannot run."""
-    report = await backtests.backtest(
-        strategy_id, body.start, body.end, body.values(), allow_llm=body.allow_llm
-    )
+    nothing is written. 422 naming every problem when it cannot run. A user's own
+    strategies only (another's: 404), CASCADIAN_USER_MAX_BACKTESTS at once (429)."""
+    async with quotas.backtest(actor.user_id):
+        report = await backtests.backtest(
+            strategy_id,
+            body.start,
+            body.end,
+            body.values(),
+            allow_llm=body.allow_llm,
+            actor=actor,
+        )
     return BacktestResponse(data=report)
 
 
@@ -92,17 +102,20 @@ async def backtest(strategy_id: StrategyId, body: Window, backtests: Backtests) 
     tags=TAGS,
     summary="Backtest a posted graph and schedule over recorded history",
 )
-async def backtest_graph(body: GraphBacktest, backtests: Backtests) -> BacktestResponse:
+async def backtest_graph(
+    body: GraphBacktest, backtests: Backtests, actor: Acting, quotas: Quotas
+) -> BacktestResponse:
     """As `POST /api/strategies/{id}/backtest`, for a graph that is not saved; `sweep`
     maps variables to lists of values."""
     s = body.schedule
     values = {k: v if isinstance(v, list) else [v] for k, v in body.backtest_variables.items()}
-    report = await backtests.backtest_graph(
-        body.to_graph(),
-        Schedule(s.interval_minutes, s.cron, s.timezone),
-        body.start,
-        body.end,
-        values,
-        allow_llm=body.allow_llm,
-    )
+    async with quotas.backtest(actor.user_id):
+        report = await backtests.backtest_graph(
+            body.to_graph(),
+            Schedule(s.interval_minutes, s.cron, s.timezone),
+            body.start,
+            body.end,
+            values,
+            allow_llm=body.allow_llm,
+        )
     return BacktestResponse(data=report)

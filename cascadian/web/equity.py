@@ -19,10 +19,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from cascadian.trading.equity import MAX_POINTS
 from cascadian.trading.paper import NOTE
 from cascadian.web.control import StrategyId
-from cascadian.web.deps import Equity, admin_router
+from cascadian.web.deps import Acting, Control, Equity
 from cascadian.web.responses import error_responses
+from cascadian.web.users import user_router
 
-router = admin_router()
+router = user_router()
 
 
 class EquityPointModel(BaseModel):
@@ -83,6 +84,8 @@ class EquityResponse(BaseModel):
 async def equity(
     strategy_id: StrategyId,
     service: Equity,
+    control: Control,
+    actor: Acting,
     since: Annotated[datetime | None, Query(description="Points from this time on")] = None,
     points: Annotated[
         int, Query(ge=1, le=MAX_POINTS, description="The newest this many points")
@@ -90,5 +93,6 @@ async def equity(
 ) -> EquityResponse:
     """At most one point per strategy every 5 minutes while it holds positions, and one
     at each settlement; kept for CASCADIAN_RETENTION_EQUITY_DAYS."""
+    await control.status(strategy_id, actor)  # a user's own only: another's is 404
     curve = await service.curve(strategy_id, since, points)
     return EquityResponse(data=EquityModel.model_validate(curve))

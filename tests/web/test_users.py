@@ -39,6 +39,9 @@ GRAPH = {
 }
 
 
+WINDOW = {"from": "2026-06-01T00:00:00Z", "to": "2026-06-01T01:00:00Z"}
+
+
 def as_user(user: uuid.UUID) -> dict[str, str]:
     return bearer(hs256(user))
 
@@ -91,6 +94,8 @@ ON_A_STRATEGY: list[tuple[str, str, dict[str, Any] | None]] = [
     ("GET", "/api/strategies/{}/status", None),
     ("GET", "/api/strategies/{}/executions", None),
     ("GET", "/api/strategies/{}/paper", None),
+    ("GET", "/api/strategies/{}/paper/equity", None),
+    ("POST", "/api/strategies/{}/backtest", WINDOW),
 ]
 
 
@@ -132,6 +137,7 @@ async def test_a_user_runs_every_route_on_their_own_strategy(
         ("GET", "/api/strategies/{}/status"),
         ("GET", "/api/strategies/{}/executions"),
         ("GET", "/api/strategies/{}/paper"),
+        ("GET", "/api/strategies/{}/paper/equity"),
         ("POST", "/api/strategies/{}/dry-run"),
         ("POST", "/api/strategies/{}/resume"),
         ("POST", "/api/strategies/{}/pause"),
@@ -246,6 +252,23 @@ async def test_past_a_users_strategies_the_create_is_429_and_nothing_is_saved(
         assert archived.status_code == 200
         again = await api.post("/api/strategies", json=body, headers=as_user(ALICE))
         assert again.status_code == 201  # an archived strategy no longer counts
+
+
+async def test_a_user_may_backtest_their_own_strategy_one_at_a_time(
+    any_store: FullStore, db: Any
+) -> None:
+    mine, _, _ = arrange(db)
+    async for api in open_client(any_store, CASCADIAN_USER_MAX_BACKTESTS=1):
+        first = await api.post(
+            f"/api/strategies/{mine}/backtest", json=WINDOW, headers=as_user(ALICE)
+        )
+        assert first.status_code in (200, 422), first.text  # 422: no recorded history
+        held = await any_store.take_slot(ALICE, "backtest", 1, datetime.now(UTC), 60)
+        busy = await api.post(
+            f"/api/strategies/{mine}/backtest", json=WINDOW, headers=as_user(ALICE)
+        )
+        assert busy.status_code == 429
+        assert held is not None
 
 
 async def test_past_a_users_dry_runs_in_flight_the_next_is_429_until_one_ends(
