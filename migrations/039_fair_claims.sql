@@ -18,6 +18,9 @@
 -- index probe each (a loose index scan of the owner index below), so a backlog of
 -- one owner costs the others nothing but that walk.
 --
+-- Concurrent claims take turns (a transaction-level advisory lock), so each sees
+-- the leases of the one before and no two choose the same strategies.
+--
 -- In flight counts the runs of scheduled strategies whose slot has come (their
 -- lease is held while next_execution_at is still the slot), among the owner's cap
 -- earliest due (see below); a run-now of a strategy whose slot has not come is not
@@ -111,6 +114,11 @@ declare
     v_owners uuid[];
     v_picks uuid[];
 begin
+    -- Claims take turns (a transaction lock, held for the claim's few milliseconds):
+    -- the shares are chosen from a snapshot, so a claim must see the leases of the
+    -- one before it, or two workers would choose the same strategies and one of them
+    -- would go without; in turn, the cap also holds exactly across workers.
+    perform pg_advisory_xact_lock(hashtextextended('cascadian_claim_due', 0));
     -- The owners of the first due rows, as v3 reads them (index order, a limit).
     select count(*), array_agg(distinct w.user_id)
     into v_seen, v_owners

@@ -4,6 +4,7 @@ another owner's due strategies waiting; on both transports and both schemas."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections import Counter
 from datetime import UTC, datetime, timedelta
@@ -107,3 +108,16 @@ async def test_a_strategy_not_yet_due_is_never_claimed_for_fairness(
     add_strategy(db, user_id=OTHER_USER, next_execution_at=NOW + timedelta(minutes=5))
     claims = await any_store.claim_due(NOW, 25, 60, owner_limit=10)
     assert owners_of(claims) == {USER: 2}
+
+
+async def test_concurrent_claims_hold_the_cap_between_them(any_store: SqlStore, db: Any) -> None:
+    """Claims take turns, so each sees the leases of the one before: sixteen at once
+    hand out one owner's ten, and the other owner's three, once each."""
+    due(db, USER, 200, minutes_ago=30)
+    due(db, OTHER_USER, 3, minutes_ago=1)
+    batches = await asyncio.gather(
+        *(any_store.claim_due(NOW, 25, 60, owner_limit=10) for _ in range(16))
+    )
+    claimed = [c for batch in batches for c in batch]
+    assert len({c.workflow.id for c in claimed}) == len(claimed)
+    assert owners_of(claimed) == {USER: 10, OTHER_USER: 3}
