@@ -24,6 +24,11 @@ from cascadian.store.sql_store import SqlStore
 from tests.factories import OTHER_USER, TABLES, USER
 from tests.supabase_forwarder import PostgrestForwarder
 
+# The suite's scenarios run many strategies of one test user in one tick; the
+# per-owner cap (default 10) is proven where it is the subject: tests/store/
+# test_fair_claims.py (the claim) and tests/test_owner_cap.py (the tick, the default).
+os.environ.setdefault("CASCADIAN_OWNER_MAX_RUNS", "0")
+
 TEST_DB = f"cascadian_test_{os.getpid()}"
 EXISTING_DEPLOYMENT = Path(__file__).parent / "fixtures" / "existing_deployment.sql"
 # Users an existing deployment knows (its notifications reference auth.users).
