@@ -387,6 +387,22 @@ create table cascadian_triggers (
 CREATE INDEX cascadian_triggers_condition_idx ON public.cascadian_triggers USING btree (condition_id) WHERE (kind = 'resolved'::text);
 CREATE INDEX cascadian_triggers_token_idx ON public.cascadian_triggers USING btree (token_id, price_kind) WHERE (kind = 'price'::text);
 
+create table cascadian_user_requests (
+    user_id uuid not null,
+    window_start timestamp with time zone not null,
+    requests integer not null,
+    constraint cascadian_user_requests_pkey PRIMARY KEY (user_id)
+);
+
+create table cascadian_user_slots (
+    id uuid not null default gen_random_uuid(),
+    user_id uuid not null,
+    kind text not null,
+    expires_at timestamp with time zone not null,
+    constraint cascadian_user_slots_pkey PRIMARY KEY (id)
+);
+CREATE INDEX cascadian_user_slots_user_idx ON public.cascadian_user_slots USING btree (user_id, kind, expires_at);
+
 create table cascadian_wallet_metrics (
     wallet text not null,
     metrics jsonb,
@@ -910,6 +926,131 @@ as $$
     from claimed c
     join runs r on r.id = c.lease_token
     order by c.next_execution_at;
+$$;
+
+create function cascadian_claim_due_v4(p_now timestamp with time zone, p_limit integer, p_lease_seconds double precision, p_owner_limit integer)
+returns TABLE(execution_id uuid, workflow_id uuid, user_id uuid, name text, nodes text, edges text, variables text, trigger text, execution_interval_minutes integer, cron_expression text, timezone text, scheduled_for timestamp with time zone, attempt integer, lease_expires_at timestamp with time zone)
+language plpgsql volatile
+as $$
+#variable_conflict use_column
+declare
+    v_window integer := p_limit * 4;
+    v_seen integer;
+    v_owners uuid[];
+    v_picks uuid[];
+begin
+    -- Claims take turns (a transaction lock, held for the claim's few milliseconds):
+    -- the shares are chosen from a snapshot, so a claim must see the leases of the
+    -- one before it, or two workers would choose the same strategies and one of them
+    -- would go without; in turn, the cap also holds exactly across workers.
+    perform pg_advisory_xact_lock(hashtextextended('cascadian_claim_due', 0));
+    -- The owners of the first due rows, as v3 reads them (index order, a limit).
+    select count(*), array_agg(distinct w.user_id)
+    into v_seen, v_owners
+    from (
+        select s.user_id
+        from workflow_sessions s
+        where s.auto_run
+          and s.status in ('running', 'error')
+          and s.is_current_version
+          and s.next_execution_at <= (select p_now)
+          and (s.lease_expires_at is null or s.lease_expires_at <= p_now)
+        order by s.next_execution_at
+        limit v_window
+    ) as w;
+    if v_seen = 0 then
+        return;
+    end if;
+    v_picks := cascadian_fair_picks_v1(v_owners, p_now, p_limit, p_owner_limit);
+    if v_seen = v_window and cardinality(v_picks) < p_limit then
+        -- The window is one backlog whose share is used up: every owner, once each.
+        with recursive owners as (
+            (
+                select s.user_id
+                from workflow_sessions s
+                where s.auto_run and s.status in ('running', 'error') and s.is_current_version
+                order by s.user_id
+                limit 1
+            )
+            union all
+            select (
+                select s.user_id
+                from workflow_sessions s
+                where s.auto_run and s.status in ('running', 'error') and s.is_current_version
+                  and s.user_id > owners.user_id
+                order by s.user_id
+                limit 1
+            )
+            from owners
+            where owners.user_id is not null
+        )
+        select array_agg(owners.user_id) into v_owners
+        from owners
+        where owners.user_id is not null;
+        v_picks := cascadian_fair_picks_v1(v_owners, p_now, p_limit, p_owner_limit);
+    end if;
+
+    return query
+    with due as (
+        select s.id, s.lease_token as abandoned_token
+        from workflow_sessions s
+        where s.id = any (v_picks)
+          -- Again under the lock: another claim may have leased it meanwhile.
+          and s.auto_run
+          and s.status in ('running', 'error')
+          and s.is_current_version
+          and s.next_execution_at <= p_now
+          and (s.lease_expires_at is null or s.lease_expires_at <= p_now)
+        for update skip locked
+    ),
+    abandoned as (
+        update workflow_executions e
+        set status = 'cancelled',
+            execution_completed_at = p_now,
+            error_message = 'abandoned: the lease expired before the run was recorded'
+        from due
+        where e.id = due.abandoned_token and e.status = 'running'
+        returning e.id
+    ),
+    claimed as (
+        update workflow_sessions s
+        set lease_token = gen_random_uuid(),
+            lease_expires_at = p_now + make_interval(secs => p_lease_seconds)
+        from due
+        where s.id = due.id
+        returning s.*
+    ),
+    runs as (
+        insert into workflow_executions (
+            id, workflow_id, user_id, execution_started_at, status,
+            trigger_kind, scheduled_for, attempt, workflow_snapshot
+        )
+        select
+            c.lease_token, c.id, c.user_id, p_now, 'running',
+            'scheduled', c.next_execution_at,
+            1 + coalesce((
+                select max(prior.attempt)
+                from workflow_executions prior
+                where prior.workflow_id = c.id
+                  and prior.scheduled_for = c.next_execution_at
+                  and prior.trigger_kind = 'scheduled'
+            ), 0),
+            jsonb_build_object(
+                'name', c.name, 'nodes', c.nodes, 'edges', c.edges,
+                'variables', c.variables, 'trigger', c.trigger, 'version', c.version
+            )
+        from claimed c
+        returning workflow_executions.id, workflow_executions.attempt
+    )
+    select
+        c.lease_token, c.id, c.user_id, c.name, c.nodes::text, c.edges::text,
+        coalesce(c.variables, '{}'::jsonb)::text, c.trigger::text,
+        coalesce(c.execution_interval_minutes, 5), c.cron_expression, c.timezone,
+        c.next_execution_at, r.attempt, c.lease_expires_at
+    from claimed c
+    join runs r on r.id = c.lease_token
+    order by c.next_execution_at;
+end;
 $$;
 
 create function cascadian_claim_events_v1(p_now timestamp with time zone, p_limit integer, p_lease_seconds double precision)
@@ -1559,6 +1700,21 @@ begin
     end if;
     return new;
 end;
+$$;
+
+create function cascadian_count_user_request_v1(p_user uuid, p_now timestamp with time zone, p_limit integer)
+returns integer
+language sql volatile
+as $$
+    insert into cascadian_user_requests as r (user_id, window_start, requests)
+    values (p_user, date_trunc('minute', p_now), 1)
+    on conflict (user_id) do update
+    set requests = case when r.window_start = excluded.window_start
+                        then r.requests + 1 else 1 end,
+        window_start = excluded.window_start
+    returning case when requests <= p_limit then 0
+                   else ceil(extract(epoch from window_start + interval '1 minute' - p_now))::integer
+              end;
 $$;
 
 create function cascadian_create_strategy_v1(p jsonb, p_now timestamp with time zone)
@@ -2654,6 +2810,17 @@ begin
     v_total := coalesce(v_total, v_count);
     return jsonb_build_object('total', v_total, 'data', v_data);
 end;
+$$;
+
+create function cascadian_list_strategies_v2(p jsonb, p_now timestamp with time zone, p_user uuid)
+returns jsonb
+language sql stable
+as $$
+    select cascadian_list_strategies_v1(
+        case when p_user is null then p
+             else p || jsonb_build_object('user_id', p_user) end,
+        p_now
+    );
 $$;
 
 create function cascadian_listener_state_v1(p jsonb, p_now timestamp with time zone)
