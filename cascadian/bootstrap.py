@@ -172,6 +172,7 @@ def build_executor(
         orders=None if store is None else PaperExecutor(store, trading_observers),
         wallets=wallets or WalletData.create(settings, http, store),
         copy_trades=store,
+        marks=store,
     )
     return GraphExecutor(services=services)
 

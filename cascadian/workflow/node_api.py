@@ -23,7 +23,7 @@ from cascadian.data import Workflow
 from cascadian.errors import NodeError
 from cascadian.outbound.retry import RetryPolicy
 from cascadian.outbound.ssrf import Resolver
-from cascadian.ports import CopyTradeStore, NodeStore, OrderExecutor
+from cascadian.ports import CopyTradeStore, MarkStore, NodeStore, OrderExecutor
 from cascadian.workflow.limits import GraphLimits
 from cascadian.workflow.llm import LlmProvider
 from cascadian.workflow.market import MarketData, MarketSource
@@ -83,6 +83,9 @@ class NodeServices:
     # What copy-trading nodes keep (cursors, source trades, consensus); None: they
     # fail, saying so.
     copy_trades: CopyTradeStore | None = None
+    # The trading book's positions and stored marks, which position nodes read;
+    # None: they fail, saying so.
+    marks: MarkStore | None = None
 
     @asynccontextmanager
     async def javascript_run(self) -> AsyncIterator[JsRun]:
@@ -126,6 +129,11 @@ class NodeServices:
         if self.copy_trades is None:
             raise NodeError("copy trading needs the database (its cursors and consensus)")
         return self.copy_trades
+
+    def mark_store(self) -> MarkStore:
+        if self.marks is None:
+            raise NodeError("position nodes need the database (the paper positions)")
+        return self.marks
 
     def node_store(self) -> NodeStore:
         if self.store is None:

@@ -34,6 +34,9 @@ RUNS: Final[dict[str, str]] = {
     # Browser-only in the original; here on public trades, copies as paper orders.
     "COPY_TRADE_WATCH": "original-copy-trade-watch",
     "MANUAL_COPY_TRADE": "original-manual-copy-trade",
+    # Browser-only in the original; here over the strategy's paper positions.
+    "POSITION_TRACKER": "original-position-tracker",
+    "EXIT_SIGNAL": "original-exit-signal",
 }
 
 # Types whose fields the original's panels wrote at `data.*`, not `data.config.*`.
@@ -66,8 +69,6 @@ REFUSED: Final[dict[str, str]] = {
     "ACTION": _SCREENING,
     "MARKET_UNIVERSE": _BROWSER_ONLY,
     "MARKET_MONITOR": _BROWSER_ONLY,
-    "POSITION_TRACKER": _BROWSER_ONLY,
-    "EXIT_SIGNAL": _BROWSER_ONLY,
     "ALERT": _BROWSER_ONLY,
     "PERFORMANCE_STATS": _BROWSER_ONLY,
     "monitor-momentum": _NO_EXECUTOR,

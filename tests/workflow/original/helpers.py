@@ -127,6 +127,7 @@ async def run_saved(
         orders=None if store is None else PaperExecutor(store),
         wallets=wallets,
         copy_trades=store,
+        marks=store,
     )
     workflow = Workflow(workflow_id, name, nodes, edges, {}, None, USER, execution_id)
     try:

@@ -1,0 +1,162 @@
+"""POSITION_TRACKER and EXIT_SIGNAL from a graph saved as the original's builder saved
+them (tests/fixtures/original/position_exits.json, its default configs: take profit
+at +20%, stop loss at -10%): the strategy's paper positions at live prices (a fresh
+stored mark, else the CLOB's /books, one batched request), and each exit ONE paper
+sell of the whole position through the trading book, never twice. Both schemas,
+both transports."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+import psycopg
+import pytest
+import respx
+
+from cascadian.data import MarketBook, OrderIntent, PositionMark
+from cascadian.ports import FullStore
+from cascadian.trading.executor import PaperExecutor
+from tests.factories import add_strategy, rows
+from tests.polymarket_fixtures import CLOB
+from tests.workflow.original.helpers import NOW, polymarket, run_saved, saved
+
+TRACKER = "position_tracker_1730000000000_0"
+EXIT = "exit_signal_1730000000001_1"
+FED = "253591"
+YES_TOKEN = "71321045679252212594626385532706912750332728571942532289631379312455583992563"
+# GET /book's best bid for the Yes token (tests/workflow/original/helpers.book).
+BID = Decimal("0.38")
+
+
+def books(bid: Decimal = BID) -> list[dict[str, Any]]:
+    """POST /books' answer: a list of GET /book objects, numbers as strings."""
+    return [
+        {
+            "market": "0x4a3c9d1e8f2b7a6c5d4e3f2a1b0c9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f4a3b2c",
+            "asset_id": YES_TOKEN,
+            "timestamp": "1761998400000",
+            "hash": "a4c8d1f0e3b27f6a9c51d0e8b7f4a3c2d1e0f9a8",
+            "bids": [{"price": "0.30", "size": "1200"}, {"price": str(bid), "size": "1000"}],
+            "asks": [{"price": "0.40", "size": "900"}],
+            "min_order_size": "5",
+            "tick_size": "0.01",
+            "neg_risk": False,
+        }
+    ]
+
+
+async def hold(store: FullStore, db: Any, entry: str) -> uuid.UUID:
+    """A strategy holding 100 Yes shares bought at `entry` (no fee)."""
+    sid = add_strategy(db, next_execution_at=None, graph=saved("position_exits.json"))
+    ask = Decimal(entry)
+    bought = await PaperExecutor(store).place(
+        OrderIntent(sid, None, "seed", FED, None, "Yes", "buy", ask * 100, slot="seed"),
+        MarketBook(
+            {"bids": [], "asks": [{"price": entry, "size": "100"}], "tick_size": "0.01"},
+            Decimal(0),
+            "default",
+        ),
+        NOW,
+    )
+    assert bought.result == "filled" and bought.shares == 100
+    return sid
+
+
+async def run(store: FullStore, db: Any, sid: uuid.UUID) -> dict[str, Any]:
+    result, _ = await run_saved(saved("position_exits.json"), store=store, db=db, again=sid)
+    assert result.success, result.errors
+    return result.outputs
+
+
+def sells(db: Any) -> list[dict[str, Any]]:
+    return rows(
+        db,
+        "select order_key, side, result from cascadian_trading_orders where side = 'sell'",
+    )
+
+
+@pytest.mark.both_schemas
+@respx.mock
+async def test_a_take_profit_sells_the_whole_position_once_across_reruns(
+    schema: str, any_store: FullStore, db: psycopg.Connection[Any]
+) -> None:
+    polymarket(respx.mock)
+    batched = respx.post(f"{CLOB}/books").respond(200, json=books())
+    sid = await hold(any_store, db, "0.30")
+
+    first = await run(any_store, db, sid)
+    [position] = first[TRACKER]["positions"]
+    assert (position["marketId"], position["outcome"], position["priceSource"]) == (
+        FED,
+        "Yes",
+        "clob",
+    )
+    assert Decimal(position["entryPrice"]) == Decimal("0.30")
+    assert Decimal(position["currentPrice"]) == BID
+    assert Decimal(position["unrealizedPnl"]) == Decimal("8.00")  # 100 x (0.38 - 0.30)
+    assert round(Decimal(position["unrealizedPnlPercent"]), 2) == Decimal("26.67")
+    [exit_] = first[EXIT]["exits"]
+    assert (exit_["exitReason"], exit_["status"], exit_["orderResult"]) == (
+        "take_profit",
+        "executed",
+        "filled",
+    )
+    assert Decimal(exit_["soldShares"]) == 100
+    assert first[EXIT]["notApplied"] == ["followWalletExits"]
+    key = f"exit:{EXIT}:{FED}:yes:take_profit"
+    assert sells(db) == [{"order_key": key, "side": "sell", "result": "filled"}]
+    # Both nodes' prices came from one batched /books request each run.
+    assert batched.call_count == 2
+
+    again = await run(any_store, db, sid)
+    assert again[TRACKER]["positions"] == [] and again[EXIT]["exits"] == []
+    assert len(sells(db)) == 1
+
+
+@pytest.mark.both_schemas
+@respx.mock
+async def test_a_stop_loss_fires_below_minus_ten_percent_and_nothing_inside_the_band(
+    schema: str, any_store: FullStore, db: psycopg.Connection[Any]
+) -> None:
+    polymarket(respx.mock)
+    respx.post(f"{CLOB}/books").respond(200, json=books())
+    inside = await hold(any_store, db, "0.36")  # +5.6%
+    quiet = await run(any_store, db, inside)
+    assert quiet[EXIT]["exits"] == [] and quiet[EXIT]["checked"] == 1
+    assert sells(db) == []
+
+    losing = await hold(any_store, db, "0.45")  # -15.6%
+    out = await run(any_store, db, losing)
+    [exit_] = out[EXIT]["exits"]
+    assert (exit_["exitReason"], Decimal(exit_["thresholdPercent"]), exit_["status"]) == (
+        "stop_loss",
+        10,
+        "executed",
+    )
+    assert [s["order_key"] for s in sells(db)] == [f"exit:{EXIT}:{FED}:yes:stop_loss"]
+
+
+@respx.mock
+async def test_a_fresh_stored_mark_is_the_live_price_and_asks_no_market(
+    any_store: FullStore, db: psycopg.Connection[Any]
+) -> None:
+    polymarket(respx.mock)
+    batched = respx.post(f"{CLOB}/books").respond(200, json=books())
+    sid = await hold(any_store, db, "0.36")
+    await any_store.mark_portfolios(
+        [PositionMark(FED, "Yes", Decimal("0.37"), YES_TOKEN)],
+        NOW - timedelta(seconds=60),
+        min_gap=timedelta(minutes=5),
+        keep_after=None,
+        prune_limit=10,
+    )
+    out = await run(any_store, db, sid)
+    [position] = out[TRACKER]["positions"]
+    assert (Decimal(position["currentPrice"]), position["priceSource"]) == (
+        Decimal("0.37"),
+        "best_bid",
+    )
+    assert batched.call_count == 0
