@@ -83,6 +83,9 @@ AuditAction = Literal[
     "new_version",
     "update",
     "archive",
+    "set_limits",
+    "kill_switch_on",
+    "kill_switch_off",
 ]
 
 

@@ -379,10 +379,11 @@ class TradingStore(Protocol):
         ...
 
     async def set_trading_limits(
-        self, strategy_id: UUID, changes: Mapping[str, Any], now: datetime
+        self, strategy_id: UUID, changes: Mapping[str, Any], now: datetime, actor: Actor
     ) -> TradingLimits | None:
-        """Set the named settings (a None value: no limit), keep the others; None for
-        an unknown strategy."""
+        """Set the named settings (a None value: no limit), keep the others, written to
+        the audit log as the actor; None for an unknown strategy (or, for a user,
+        one not theirs)."""
         ...
 
     async def set_kill_switch(
@@ -392,9 +393,11 @@ class TradingStore(Protocol):
         set_by: str | None,
         reason: str | None,
         now: datetime,
+        actor: Actor,
     ) -> bool:
-        """The global switch (strategy_id None) or a strategy's, on (with who and why)
-        or off; False for an unknown strategy."""
+        """The global switch (strategy_id None; an operator's alone) or a strategy's,
+        on (with who and why) or off, written to the audit log as the actor; False
+        for an unknown strategy (or, for a user, one not theirs)."""
         ...
 
     async def kill_switches(self) -> list[KillSwitch]:

@@ -19,7 +19,7 @@ import typer
 from rich.table import Table
 
 from cascadian.bootstrap import services
-from cascadian.cli.common import console, fail, load_settings
+from cascadian.cli.common import CLI_ACTOR, console, fail, load_settings
 from cascadian.data import LIMIT_NAMES, KillSwitch, Portfolio, TradingLimits
 from cascadian.errors import InvalidInput, NotFound, StoreUnavailable
 from cascadian.trading.controls import TradingService
@@ -150,7 +150,7 @@ def limits(
             fail(f"--{name} is both given and cleared")
         given[key] = None
     if given:
-        found = call(lambda t: t.set_limits(strategy_id, given))
+        found = call(lambda t: t.set_limits(strategy_id, given, CLI_ACTOR))
     else:
         found = call(lambda t: t.limits(strategy_id))
     console.print(limits_table(found))
@@ -166,7 +166,7 @@ def switch_on(
 ) -> None:
     """Turn the global kill switch on, or a strategy's: its orders are refused."""
     who = by if by is not None else f"{getpass.getuser()} (cli)"
-    console.print(switches_table(call(lambda t: t.switch_on(strategy, who, reason))))
+    console.print(switches_table(call(lambda t: t.switch_on(strategy, who, reason, CLI_ACTOR))))
 
 
 @kill_switch.command("off")
@@ -174,7 +174,7 @@ def switch_off(
     strategy: Annotated[UUID | None, typer.Option(help="This strategy's switch")] = None,
 ) -> None:
     """Turn the global kill switch off, or a strategy's."""
-    console.print(switches_table(call(lambda t: t.switch_off(strategy))))
+    console.print(switches_table(call(lambda t: t.switch_off(strategy, CLI_ACTOR))))
 
 
 @kill_switch.command("list")

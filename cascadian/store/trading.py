@@ -17,6 +17,7 @@ from typing import Any
 from uuid import UUID
 
 from cascadian.data import (
+    Actor,
     HaltState,
     KillSwitch,
     OrderOutcome,
@@ -29,6 +30,7 @@ from cascadian.data import (
     TradingLimits,
     TradingOrder,
 )
+from cascadian.store.audit import actor_arg
 from cascadian.store.readers import (
     answer_of,
     as_dt,
@@ -41,10 +43,10 @@ from cascadian.store.transport import Json, Transport
 
 # migrations/024: the trading book's order, with order keys and the daily loss halt.
 PLACE_PAPER_ORDER = "cascadian_place_paper_order_v2"
-# migrations/023: a kill switch on or off.
-SET_KILL_SWITCH = "cascadian_set_kill_switch_v1"
-# migrations/032: what operators set and read.
-SET_TRADING_LIMITS = "cascadian_set_trading_limits_v2"
+# migrations/040: a kill switch on or off, and limits set, as an actor (audited).
+SET_KILL_SWITCH = "cascadian_set_kill_switch_v2"
+SET_TRADING_LIMITS = "cascadian_set_trading_limits_v3"
+# migrations/032: what operators read.
 KILL_SWITCHES = "cascadian_kill_switches_v1"
 PAPER_PORTFOLIO = "cascadian_paper_portfolio_v2"
 TRADING_ORDERS = "cascadian_trading_orders_v1"
@@ -66,7 +68,7 @@ class SqlTradingStore:
         return order_outcome(answer)
 
     async def set_trading_limits(
-        self, strategy_id: UUID, changes: Mapping[str, Any], now: datetime
+        self, strategy_id: UUID, changes: Mapping[str, Any], now: datetime, actor: Actor
     ) -> TradingLimits | None:
         answer = await self.transport.value(
             SET_TRADING_LIMITS,
@@ -74,6 +76,7 @@ class SqlTradingStore:
                 "p_workflow_id": strategy_id,
                 "p": Json({k: None if v is None else str(v) for k, v in changes.items()}),
                 "p_now": now,
+                "p_actor": actor_arg(actor),
             },
         )
         return None if answer is None else limits_of(json_value(answer))
@@ -85,6 +88,7 @@ class SqlTradingStore:
         set_by: str | None,
         reason: str | None,
         now: datetime,
+        actor: Actor,
     ) -> bool:
         answer = await self.transport.value(
             SET_KILL_SWITCH,
@@ -94,6 +98,7 @@ class SqlTradingStore:
                 "p_by": set_by,
                 "p_reason": reason,
                 "p_now": now,
+                "p_actor": actor_arg(actor),
             },
         )
         return answer is not None

@@ -17,6 +17,7 @@ from uuid import UUID
 from cascadian.clock import Clock
 from cascadian.data import (
     LIMIT_NAMES,
+    Actor,
     KillSwitch,
     Page,
     Portfolio,
@@ -45,11 +46,14 @@ class TradingService:
     async def limits(self, strategy_id: UUID) -> TradingLimits:
         return (await self.portfolio(strategy_id)).limits
 
-    async def set_limits(self, strategy_id: UUID, changes: Mapping[str, Any]) -> TradingLimits:
+    async def set_limits(
+        self, strategy_id: UUID, changes: Mapping[str, Any], actor: Actor
+    ) -> TradingLimits:
         """Set the named settings (None: no limit; the bankroll: back to 10,000) and
-        keep the others. InvalidInput for an unknown name or a value out of range."""
+        keep the others, as the actor (audited). InvalidInput for an unknown name or a
+        value out of range."""
         checked = limit_changes(changes)
-        found = await self.store.set_trading_limits(strategy_id, checked, self.clock.now())
+        found = await self.store.set_trading_limits(strategy_id, checked, self.clock.now(), actor)
         if found is None:
             raise NotFound("strategy not found")
         return found
@@ -58,18 +62,21 @@ class TradingService:
         return await self.store.kill_switches()
 
     async def switch_on(
-        self, strategy_id: UUID | None, set_by: str | None, reason: str | None
+        self, strategy_id: UUID | None, set_by: str | None, reason: str | None, actor: Actor
     ) -> list[KillSwitch]:
-        """Turn the global switch (strategy_id None) or a strategy's on; answers the
-        switches on now. InvalidInput without who and why."""
+        """Turn the global switch (strategy_id None) or a strategy's on, as the actor
+        (audited); answers the switches on now. InvalidInput without who and why."""
         who, why = _required(set_by, "who sets the switch (set_by)"), _required(reason, "reason")
-        if not await self.store.set_kill_switch(strategy_id, True, who, why, self.clock.now()):
+        now = self.clock.now()
+        if not await self.store.set_kill_switch(strategy_id, True, who, why, now, actor):
             raise NotFound("strategy not found")
         return await self.store.kill_switches()
 
-    async def switch_off(self, strategy_id: UUID | None) -> list[KillSwitch]:
-        """Clear a switch (already off is not an error); answers the switches on now."""
-        if not await self.store.set_kill_switch(strategy_id, False, None, None, self.clock.now()):
+    async def switch_off(self, strategy_id: UUID | None, actor: Actor) -> list[KillSwitch]:
+        """Clear a switch as the actor (already off is not an error, and not audited);
+        answers the switches on now."""
+        now = self.clock.now()
+        if not await self.store.set_kill_switch(strategy_id, False, None, None, now, actor):
             raise NotFound("strategy not found")
         return await self.store.kill_switches()
 

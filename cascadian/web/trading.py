@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from cascadian.data import KillSwitch, TradingLimits
 from cascadian.web.control import StrategyId
-from cascadian.web.deps import Trading, admin_router
+from cascadian.web.deps import Acting, Trading, admin_router
 from cascadian.web.responses import error_responses
 
 router = admin_router()
@@ -112,12 +112,12 @@ async def limits(strategy_id: StrategyId, trading: Trading) -> LimitsResponse:
     summary="Set some of a strategy's trading limits",
 )
 async def set_limits(
-    strategy_id: StrategyId, body: LimitsRequest, trading: Trading
+    strategy_id: StrategyId, body: LimitsRequest, trading: Trading, actor: Acting
 ) -> LimitsResponse:
     """Checked against the next order, under the portfolio's lock. 422 naming a value
     out of range (a limit 0 or less, a negative reserve) and nothing changes."""
     changes: dict[str, Any] = body.model_dump(exclude_unset=True)
-    return _limits(await trading.set_limits(strategy_id, changes))
+    return _limits(await trading.set_limits(strategy_id, changes, actor))
 
 
 @router.get(
@@ -138,10 +138,12 @@ async def kill_switches(trading: Trading) -> KillSwitchesResponse:
     tags=["trading"],
     summary="Turn the global kill switch on: every strategy's orders are refused",
 )
-async def global_switch_on(body: KillSwitchRequest, trading: Trading) -> KillSwitchesResponse:
+async def global_switch_on(
+    body: KillSwitchRequest, trading: Trading, actor: Acting
+) -> KillSwitchesResponse:
     """Recorded with who, when and why; every order node refuses (`kill_switch`),
     naming it; nothing else about any strategy changes. 422 without who or why."""
-    return _switches(await trading.switch_on(None, body.set_by, body.reason))
+    return _switches(await trading.switch_on(None, body.set_by, body.reason, actor))
 
 
 @router.delete(
@@ -151,8 +153,8 @@ async def global_switch_on(body: KillSwitchRequest, trading: Trading) -> KillSwi
     tags=["trading"],
     summary="Turn the global kill switch off",
 )
-async def global_switch_off(trading: Trading) -> KillSwitchesResponse:
-    return _switches(await trading.switch_off(None))
+async def global_switch_off(trading: Trading, actor: Acting) -> KillSwitchesResponse:
+    return _switches(await trading.switch_off(None, actor))
 
 
 @router.put(
@@ -163,9 +165,9 @@ async def global_switch_off(trading: Trading) -> KillSwitchesResponse:
     summary="Turn a strategy's kill switch on: its orders are refused",
 )
 async def strategy_switch_on(
-    strategy_id: StrategyId, body: KillSwitchRequest, trading: Trading
+    strategy_id: StrategyId, body: KillSwitchRequest, trading: Trading, actor: Acting
 ) -> KillSwitchesResponse:
-    return _switches(await trading.switch_on(strategy_id, body.set_by, body.reason))
+    return _switches(await trading.switch_on(strategy_id, body.set_by, body.reason, actor))
 
 
 @router.delete(
@@ -175,5 +177,7 @@ async def strategy_switch_on(
     tags=["trading"],
     summary="Turn a strategy's kill switch off",
 )
-async def strategy_switch_off(strategy_id: StrategyId, trading: Trading) -> KillSwitchesResponse:
-    return _switches(await trading.switch_off(strategy_id))
+async def strategy_switch_off(
+    strategy_id: StrategyId, trading: Trading, actor: Acting
+) -> KillSwitchesResponse:
+    return _switches(await trading.switch_off(strategy_id, actor))

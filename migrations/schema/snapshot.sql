@@ -4925,6 +4925,49 @@ begin
 end;
 $$;
 
+create function cascadian_set_kill_switch_v2(p_workflow_id uuid, p_on boolean, p_by text, p_reason text, p_now timestamp with time zone, p_actor jsonb)
+returns jsonb
+language plpgsql volatile
+as $$
+declare
+    v_user uuid := cascadian_actor_user_v1(p_actor);
+    v_scope text := coalesce(p_workflow_id::text, 'global');
+    v_before jsonb;
+    v_answer jsonb;
+    v_after jsonb;
+begin
+    if p_workflow_id is null and p_actor ->> 'kind' <> 'operator' then
+        raise exception 'only an operator sets the global kill switch' using errcode = '22023';
+    end if;
+    if p_workflow_id is not null then
+        perform 1 from workflow_sessions w
+        where w.id = p_workflow_id and (v_user is null or w.user_id = v_user)
+        for update;
+        if not found then
+            return null;
+        end if;
+    end if;
+    select jsonb_build_object('on', true, 'set_by', k.set_by, 'reason', k.reason)
+    into v_before
+    from cascadian_kill_switches k where k.scope = v_scope
+    for update;
+    v_before := coalesce(v_before, jsonb_build_object('on', false));
+    v_answer := cascadian_set_kill_switch_v1(p_workflow_id, p_on, p_by, p_reason, p_now);
+    v_after := case when p_on
+        then jsonb_build_object(
+            'on', true, 'set_by', v_answer ->> 'set_by', 'reason', v_answer ->> 'reason'
+        )
+        else jsonb_build_object('on', false) end;
+    if v_after is distinct from v_before or p_on then
+        perform cascadian_audit_v1(
+            p_actor, case when p_on then 'kill_switch_on' else 'kill_switch_off' end,
+            p_workflow_id, v_before, v_after, p_now
+        );
+    end if;
+    return v_answer;
+end;
+$$;
+
 create function cascadian_set_trading_limits_v2(p_workflow_id uuid, p jsonb, p_now timestamp with time zone)
 returns jsonb
 language plpgsql volatile
@@ -4992,6 +5035,40 @@ begin
         peak_equity = v_row.initial_bankroll, updated_at = p_now
     where workflow_id = p_workflow_id and total_trades = 0;
     return cascadian_limits_json_v1(v_row);
+end;
+$$;
+
+create function cascadian_set_trading_limits_v3(p_workflow_id uuid, p jsonb, p_now timestamp with time zone, p_actor jsonb)
+returns jsonb
+language plpgsql volatile
+as $$
+declare
+    v_user uuid := cascadian_actor_user_v1(p_actor);
+    v_before jsonb;
+    v_answer jsonb;
+begin
+    perform 1 from workflow_sessions w
+    where w.id = p_workflow_id and (v_user is null or w.user_id = v_user)
+    for update;
+    if not found then
+        -- v2's checks of p still answer a bad value first, as they did.
+        perform cascadian_set_trading_limits_v2(null, p, p_now);
+        return null;
+    end if;
+    -- The settings without when they were set: the entry's own time says that.
+    select cascadian_limits_json_v1(l) - 'updated_at' into v_before
+    from cascadian_trading_limits l where l.workflow_id = p_workflow_id
+    for update;
+    v_before := coalesce(
+        v_before, cascadian_limits_json_v1(null::cascadian_trading_limits) - 'updated_at'
+    );
+    v_answer := cascadian_set_trading_limits_v2(p_workflow_id, p, p_now);
+    if v_answer - 'updated_at' is distinct from v_before then
+        perform cascadian_audit_v1(
+            p_actor, 'set_limits', p_workflow_id, v_before, v_answer - 'updated_at', p_now
+        );
+    end if;
+    return v_answer;
 end;
 $$;
 

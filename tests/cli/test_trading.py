@@ -88,6 +88,13 @@ def test_the_kill_switch_goes_on_with_who_and_why_and_off_again(env: None, db: A
     cli("kill-switch", "off", "--strategy", str(sid))
 
     assert rows(db, "select * from cascadian_kill_switches") == []
+    logged = rows(db, "select action, workflow_id, source from cascadian_audit_log order by id")
+    assert logged == [
+        {"action": "kill_switch_on", "workflow_id": None, "source": "cli"},
+        {"action": "kill_switch_on", "workflow_id": sid, "source": "cli"},
+        {"action": "kill_switch_off", "workflow_id": None, "source": "cli"},
+        {"action": "kill_switch_off", "workflow_id": sid, "source": "cli"},
+    ]
 
 
 def test_a_kill_switch_without_a_reason_is_refused_and_stays_off(env: None, db: Any) -> None:

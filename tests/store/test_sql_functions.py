@@ -78,6 +78,8 @@ KEPT = {
     "cascadian_claim_due_v3": "superseded by v4 (039); the release before claims with it "
     "while the next deploys, and a later drop migration removes it",
     "cascadian_fair_picks_v1": "cascadian_claim_due_v4 chooses its strategies with it",
+    "cascadian_set_trading_limits_v2": "its v3 (040) calls it for the change",
+    "cascadian_set_kill_switch_v1": "its v2 (040) calls it for the change",
 }
 # Named although dropped: a benchmark installs it, from its migration, as its before.
 MEASURED_BEFORE = {"cascadian_claim_due_v2": "bench/claim_stale.py"}

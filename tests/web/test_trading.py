@@ -69,6 +69,16 @@ async def test_a_bad_limit_is_a_422_naming_it_and_changes_nothing(
     assert says in str(answer.json())
     [limits] = rows(db, "select max_order_usd, daily_loss_usd from cascadian_trading_limits")
     assert (limits["max_order_usd"], limits["daily_loss_usd"]) == (Decimal(10), None)
+    # The change is written to the audit log as the operator from the API; the 422 is not.
+    logged = rows(db, "select action, actor_kind, source, after from cascadian_audit_log")
+    assert logged == [
+        {
+            "action": "set_limits",
+            "actor_kind": "operator",
+            "source": "api",
+            "after": {"max_order_usd": "10"},
+        }
+    ]
 
 
 async def test_limits_of_an_unknown_strategy_are_a_404(

@@ -23,7 +23,7 @@ from fastapi import Request
 from fastapi.responses import RedirectResponse
 from starlette.responses import Response
 
-from cascadian.data import LIMIT_NAMES
+from cascadian.data import LIMIT_NAMES, Actor
 from cascadian.errors import InvalidInput
 from cascadian.trading.controls import ORDER_RESULTS, TradingService
 from cascadian.trading.paper import PaperService
@@ -40,7 +40,12 @@ from cascadian.web.console.base import (
 from cascadian.web.console.equity_chart import equity_chart
 from cascadian.web.console.pages import paper_page
 from cascadian.web.console.session import COOKIE_PATH, ConsoleSession
-from cascadian.web.deps import get_equity_service, get_paper_service, get_trading_service
+from cascadian.web.deps import (
+    client_address,
+    get_equity_service,
+    get_paper_service,
+    get_trading_service,
+)
 
 ORDERS_PAGE = 20
 DONE = {
@@ -124,7 +129,8 @@ async def set_limits(request: Request, strategy_id: str) -> Response:
     sid = parse_id(strategy_id, "strategy")
     changes: dict[str, Any] = {name: form.get(name, "").strip() or None for name in LIMIT_NAMES}
     try:
-        await trading_of(request).set_limits(sid, changes)
+        actor = Actor.operator("console", client_address(request))
+        await trading_of(request).set_limits(sid, changes, actor)
     except InvalidInput as exc:
         return await portfolio_page(
             request, session, sid, error=f"Refused: {exc}.", status_code=422, form=form
@@ -159,12 +165,13 @@ async def _switch(
 ) -> Response:
     """Flip a switch; then back to the strategy's portfolio (or the paper page)."""
     trading = trading_of(request)
+    actor = Actor.operator("console", client_address(request))
     on = form.get("on") == "yes"
     try:
         if on:
-            await trading.switch_on(scope, form.get("set_by"), form.get("reason"))
+            await trading.switch_on(scope, form.get("set_by"), form.get("reason"), actor)
         else:
-            await trading.switch_off(scope)
+            await trading.switch_off(scope, actor)
     except InvalidInput as exc:
         if back is None:
             return await paper_page(request, session, error=f"Refused: {exc}.", status_code=422)

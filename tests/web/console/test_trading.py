@@ -110,3 +110,12 @@ async def test_the_switches_go_on_with_who_and_why_and_off_and_need_both(
     assert refused["refusal"] == "kill_switch"
     assert forged.status_code == 403
     assert rows(db, "select * from cascadian_kill_switches") == []
+    # Each flip is in the audit log as the console's operator; the refused ones are not.
+    logged = rows(db, "select action, workflow_id, source from cascadian_audit_log order by id")
+    assert [(e["action"], e["workflow_id"]) for e in logged] == [
+        ("kill_switch_on", sid),
+        ("kill_switch_on", None),
+        ("kill_switch_off", sid),
+        ("kill_switch_off", None),
+    ]
+    assert {e["source"] for e in logged} == {"console"}
