@@ -12,6 +12,7 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
+import httpx
 import psycopg
 import pytest
 import respx
@@ -160,3 +161,27 @@ async def test_a_fresh_stored_mark_is_the_live_price_and_asks_no_market(
         "best_bid",
     )
     assert batched.call_count == 0
+
+
+@respx.mock
+async def test_a_partly_filled_exit_is_not_sold_again_by_a_rerun(
+    any_store: FullStore, db: psycopg.Connection[Any]
+) -> None:
+    # Only 60 shares bid: the fill-and-kill exit sells 60 of 100.
+    thin = books()[0] | {"bids": [{"price": str(BID), "size": "60"}]}
+    polymarket(respx.mock)
+    respx.get(f"{CLOB}/book").mock(side_effect=lambda _: httpx.Response(200, json=thin))
+    respx.post(f"{CLOB}/books").respond(200, json=books())
+    sid = await hold(any_store, db, "0.30")
+    first = await run(any_store, db, sid)
+    [exit_] = first[EXIT]["exits"]
+    assert (exit_["orderResult"], Decimal(exit_["soldShares"])) == ("partly_filled", 60)
+
+    # 40 shares are still past the take profit: the same exit is answered again,
+    # and nothing more is sold.
+    again = await run(any_store, db, sid)
+    [position] = again[TRACKER]["positions"]
+    assert Decimal(position["shares"]) == 40
+    [replayed] = again[EXIT]["exits"]
+    assert replayed["replayed"] is True
+    assert len(sells(db)) == 1
