@@ -1,7 +1,9 @@
 """Paper orders recorded per second, every limit checked, from one process and several.
 
-Each order is one call of cascadian_place_paper_order_v2 (the function the order nodes'
-executor calls), in its own transaction, as a filled fill of 20 shares at 0.5: it
+Each order is one call of cascadian_place_paper_order_v3 (the function the order nodes'
+executor calls; --function names another version to compare), in its own transaction,
+as a filled fill of 20 shares at 0.5 (v3 first adds the day's unrealised P&L from the
+marks and the equity curve to the daily loss, 040): it
 takes the portfolio's lock, checks the kill switch, the halt, the position and every
 limit (max order, max position, max open positions, the daily loss from midnight in
 the strategy's zone, the cash reserve; all set, none binding), and writes the order,
@@ -23,6 +25,7 @@ Throughput is orders over the wall time from the barrier to the last commit; the
 latency is each call's, client side (the server's work plus a local round trip).
 
     .venv/bin/python bench/paper_orders.py [--quick] [--orders N] [--processes N]
+        [--function cascadian_place_paper_order_v2]
 """
 
 from __future__ import annotations
@@ -34,8 +37,11 @@ from typing import Any
 
 import common
 import psycopg
+from psycopg import sql
 from psycopg.types.json import Jsonb
 from schemas import app_database
+
+from cascadian.store.trading import PLACE_PAPER_ORDER
 
 DBS = {"fresh": "cascadian_bench_orders_fresh", "the app's": "cascadian_bench_orders_app"}
 STRATEGIES = 200
@@ -72,7 +78,14 @@ def order(sid: str, n: int, tag: str) -> dict[str, Any]:
 
 
 def place(
-    url: str, strategies: list[str], count: int, tag: str, start: Any, out: Any, trigger: bool
+    url: str,
+    strategies: list[str],
+    count: int,
+    tag: str,
+    start: Any,
+    out: Any,
+    trigger: bool,
+    function: str,
 ) -> None:
     """One process's share: `count` orders round-robin over `strategies`."""
     latencies = []
@@ -90,7 +103,8 @@ def place(
         for p in calls:
             t = time.perf_counter()
             [answer] = conn.execute(
-                "select cascadian_place_paper_order_v2(%s, %s)", (Jsonb(p), datetime.now(UTC))
+                sql.SQL("select {}(%s, %s)").format(sql.Identifier(function)),
+                (Jsonb(p), datetime.now(UTC)),
             ).fetchone() or [None]
             latencies.append(time.perf_counter() - t)
             assert answer["result"] == "filled", answer
@@ -98,7 +112,14 @@ def place(
 
 
 def variant(
-    url: str, ids: list[str], processes: int, orders: int, tag: str, hot: bool, trigger: bool
+    url: str,
+    ids: list[str],
+    processes: int,
+    orders: int,
+    tag: str,
+    hot: bool,
+    trigger: bool,
+    function: str,
 ) -> tuple[float, list[float]]:
     """Orders per second and every order's latency (s) of one run of a variant."""
     ctx = multiprocessing.get_context("spawn")
@@ -106,7 +127,10 @@ def variant(
     share = orders // processes
     slices = [ids[:HOT] if hot else ids[i::processes] for i in range(processes)]
     procs = [
-        ctx.Process(target=place, args=(url, slices[i], share, f"{tag}-{i}", start, out, trigger))
+        ctx.Process(
+            target=place,
+            args=(url, slices[i], share, f"{tag}-{i}", start, out, trigger, function),
+        )
         for i in range(processes)
     ]
     for p in procs:
@@ -124,6 +148,7 @@ def main() -> None:
     p.add_argument("--orders", type=int, default=None, help="orders per run (default 4000)")
     p.add_argument("--processes", type=int, default=4)
     p.add_argument("--rounds", type=int, default=None, help="rounds per variant (default 3)")
+    p.add_argument("--function", default=PLACE_PAPER_ORDER, help="the order function to call")
     args = p.parse_args()
     orders = args.orders or (400 if args.quick else 4000)
     rounds = args.rounds or (1 if args.quick else 3)
@@ -150,7 +175,7 @@ def main() -> None:
         for name, (procs, hot, trigger) in order_of if r % 2 == 0 else order_of[::-1]:
             for label, url in urls.items():
                 rate, latencies = variant(
-                    url, ids[label], procs, orders, f"r{r}-{name}", hot, trigger
+                    url, ids[label], procs, orders, f"r{r}-{name}", hot, trigger, args.function
                 )
                 rates.setdefault((label, name), []).append(rate)
                 lat.setdefault((label, name), []).extend(latencies)

@@ -80,6 +80,7 @@ KEPT = {
     "cascadian_fair_picks_v1": "cascadian_claim_due_v4 chooses its strategies with it",
     "cascadian_set_trading_limits_v2": "its v3 (040) calls it for the change",
     "cascadian_set_kill_switch_v1": "its v2 (040) calls it for the change",
+    "cascadian_place_paper_order_v2": "cascadian_place_paper_order_v3 (040) calls it to record",
 }
 # Named although dropped: a benchmark installs it, from its migration, as its before.
 MEASURED_BEFORE = {"cascadian_claim_due_v2": "bench/claim_stale.py"}

@@ -15,6 +15,7 @@ import psycopg
 import pytest
 from psycopg.types.json import Jsonb
 
+from cascadian.store.trading import PLACE_PAPER_ORDER
 from tests.factories import USER, add_strategy, rows
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
@@ -46,9 +47,7 @@ def place(
         "fee_usd": fee,
         "fills": [{"price": price, "shares": shares} for price, shares in fills],
     } | fields
-    row = db.execute(
-        "select cascadian_place_paper_order_v2(%s, %s, %s)", (Jsonb(p), now, key)
-    ).fetchone()
+    row = db.execute(f"select {PLACE_PAPER_ORDER}(%s, %s, %s)", (Jsonb(p), now, key)).fetchone()
     assert row is not None
     return dict(row[0])
 
