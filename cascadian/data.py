@@ -168,6 +168,9 @@ class Workflow:
     # came from there: identical graphs print identically, so it keys the graph cache.
     # Only while the graph is the one read: whatever changes the graph drops it.
     stored_text: str | None = None
+    # What an order placed by this run is keyed by, when not the run's own slot: an
+    # event run's event, so every attempt at one event places its orders once.
+    order_slot: str | None = None
 
 
 @dataclass(frozen=True)

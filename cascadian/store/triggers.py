@@ -178,5 +178,6 @@ def event_claim(row: dict[str, Any], now: datetime) -> ClaimedRun:
         claim.workflow,
         variables={**claim.workflow.variables, EVENT_VARIABLE: event},
         stored_text=None,  # the variables are no longer the stored ones
+        order_slot=f"event:{event['id']}" if event.get("id") else None,
     )
     return replace(claim, workflow=workflow, event=event)

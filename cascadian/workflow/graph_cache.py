@@ -59,6 +59,7 @@ class GraphCache:
             trigger=graph.trigger,
             user_id=workflow.user_id,
             execution_id=workflow.execution_id,
+            order_slot=workflow.order_slot,
         )
         return Validated(run, kept.graph, original=kept.original)
 

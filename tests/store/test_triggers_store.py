@@ -14,9 +14,11 @@ import pytest
 
 from cascadian.data import Actor, NodeRun, Observation, RunOutcome, RunResult
 from cascadian.ports import FullStore
+from cascadian.trading.executor import PaperExecutor
 from tests.factories import add_strategy, rows, strategy
 from tests.store.test_settlement_and_marks import buy
 from tests.store.test_trading_book_sql import portfolio
+from tests.trading.test_paper_executor import MARKET, intent
 
 pytestmark = pytest.mark.both_schemas
 
@@ -272,3 +274,30 @@ async def test_a_resolution_settles_the_market_s_paper_positions_once(
     [event] = rows(db, "select detail from cascadian_trigger_events")
     [settled] = event["detail"]["settlement"]["settled"]
     assert (settled["outcome"], Decimal(str(settled["payout"]))) == ("Yes", Decimal(100))
+
+
+async def test_every_attempt_at_one_event_places_its_order_once(
+    any_store: FullStore, db: Any
+) -> None:
+    # A run of an event whose first attempt recorded its order and then died is run
+    # again under a new execution: keyed by the run, its buy would be placed twice.
+    sid = await armed_strategy(any_store, db)
+    await any_store.observe([seen("0.50", 0), seen("0.61", 1)], NOW)
+    [first] = await any_store.claim_events(NOW, 10, 60)
+    [again] = await any_store.claim_events(NOW + timedelta(seconds=61), 10, 60)
+    assert first.execution_id != again.execution_id
+    assert (
+        first.workflow.order_slot
+        == again.workflow.order_slot
+        == (f"event:{first.event['id']}" if first.event else None)
+    )
+    executor = PaperExecutor(any_store)
+    placed = [
+        await executor.place(
+            intent(sid, execution_id=c.execution_id, slot=c.workflow.order_slot), MARKET, NOW
+        )
+        for c in (first, again)
+    ]
+    assert [(p.result, p.replayed) for p in placed] == [("filled", False), ("filled", True)]
+    assert placed[0].order_id == placed[1].order_id
+    assert rows(db, "select count(*) as n from cascadian_paper_orders")[0]["n"] == 1

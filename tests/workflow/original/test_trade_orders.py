@@ -5,6 +5,7 @@ slot even when a killed worker's run is run again."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -115,6 +116,30 @@ async def test_a_run_again_after_its_worker_died_records_its_orders_once(
     orders = rows(db, "select node_id from cascadian_trading_orders where workflow_id = %s", sid)
     assert sorted(o["node_id"] for o in orders) == ["buy", "sell"]
     assert len(rows(db, "select * from cascadian_paper_orders where workflow_id = %s", sid)) == 2
+
+
+@respx.mock
+async def test_two_attempts_at_one_event_record_their_orders_once(store: SqlStore, db: Any) -> None:
+    # An event run has no slot; its attempts share the event as their orders' slot.
+    polymarket(respx.mock)
+    sid = add_strategy(db, next_execution_at=None, graph=saved("buy_sell.json"))
+    runs = [
+        db.execute(
+            "insert into workflow_executions (workflow_id, user_id, trigger_kind)"
+            " values (%s, %s, 'event') returning id",
+            (sid, USER),
+        ).fetchone()[0]
+        for _ in range(2)
+    ]
+    nodes, edges = saved("buy_sell.json")
+    async with httpx.AsyncClient() as http:
+        executor = build_executor(settings(), http, store)
+        for run in runs:
+            workflow = Workflow(sid, "s", nodes, edges, {}, None, USER, run)
+            result = await executor.execute(replace(workflow, order_slot="event:e-1"))
+            assert result.success, result.errors
+    orders = rows(db, "select node_id from cascadian_paper_orders where workflow_id = %s", sid)
+    assert sorted(o["node_id"] for o in orders) == ["buy", "sell"]
 
 
 @pytest.mark.parametrize("side", ["buy", "sell"])

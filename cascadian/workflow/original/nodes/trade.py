@@ -136,6 +136,7 @@ async def _trade(config: TradeConfig, ctx: NodeContext, side: PaperSide) -> dict
             workflow_id=ctx.workflow.id,
             execution_id=ctx.workflow.execution_id,
             node_id=ctx.node_id,
+            slot=ctx.workflow.order_slot,
             market_id=market_id,
             market_question=market.question,
             outcome=outcome,
