@@ -335,7 +335,9 @@ async def services(
                     settings,
                     clock,
                     observers=observers,
-                    bookkeeper=Marking(active, PositionMarkets.of(markets), settings, clock),
+                    bookkeeper=Marking(
+                        active, PositionMarkets.of(markets), settings, clock, observers=[alerts]
+                    ),
                     events=triggers,
                 ),
                 control,

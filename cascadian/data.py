@@ -1128,6 +1128,17 @@ class MarkResult:
     portfolios: int
     points: int
     pruned: int
+    # Strategies whose marks took the day's loss to their limit: halted and
+    # auto-paused by the same call (migrations/041), for the operators' alert.
+    halts: tuple[MarkHalt, ...] = ()
+
+
+@dataclass(frozen=True)
+class MarkHalt:
+    """A strategy the marking step halted: its marks took the day's loss to its limit."""
+
+    workflow_id: UUID
+    halt: TradingHalt
 
 
 @dataclass(frozen=True)
@@ -1176,6 +1187,7 @@ class Bookkeeping:
     settled: int = 0  # positions settled
     marked: int = 0  # tokens marked
     points: int = 0  # equity points written
+    halts: tuple[MarkHalt, ...] = ()  # strategies the marks halted (daily loss)
     error: str | None = None
 
 

@@ -35,6 +35,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
+from uuid import UUID
 
 import httpx
 
@@ -106,6 +107,23 @@ def halt_alert(order: OrderIntent, halt: TradingHalt) -> Alert:
     )
 
 
+def marks_halt_alert(workflow_id: UUID, halt: TradingHalt) -> Alert:
+    """The same alert as an order's halt, for a halt the marking step made (no run)."""
+    paused = "auto-paused and its trading halted" if halt.auto_paused else "its trading halted"
+    return Alert(
+        TRADING_HALTED,
+        f"cascadian: strategy {halt.strategy_name!r} was {paused}: {halt.detail}",
+        {
+            "strategy_id": str(workflow_id),
+            "strategy_name": halt.strategy_name,
+            "execution_id": None,
+            "reason": halt.reason,
+            "detail": halt.detail,
+            "auto_paused": halt.auto_paused,
+        },
+    )
+
+
 class Alerts:
     """Sends alerts for ticks and runs, as an observer of the tick (a TickObserver);
     `drain()` waits for those on their way."""
@@ -160,6 +178,12 @@ class Alerts:
         """An order halted its strategy's trading (a TradingObserver); returns at once."""
         if self.enabled:
             self._start(self._send_all([halt_alert(order, halt)]))
+
+    def strategy_halted(self, workflow_id: UUID, halt: TradingHalt) -> None:
+        """The marking step halted a strategy's trading (its marks took the day's loss
+        to its limit: a HaltObserver); returns at once."""
+        if self.enabled:
+            self._start(self._send_all([marks_halt_alert(workflow_id, halt)]))
 
     async def drain(self, within: float | None = None) -> None:
         """Wait (up to `within` seconds) for the alerts on their way."""

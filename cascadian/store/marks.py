@@ -18,11 +18,13 @@ from cascadian.data import (
     EquityCurve,
     EquityPoint,
     MarkedPosition,
+    MarkHalt,
     MarkResult,
     OpenMarket,
     PositionMark,
     SettledPosition,
     Settlement,
+    TradingHalt,
 )
 from cascadian.store.readers import answer_of, as_dt, as_uuid, dt_or_none, json_value
 from cascadian.store.transport import Json, Transport
@@ -30,7 +32,7 @@ from cascadian.store.transport import Json, Transport
 # migrations/025: settlement, marks and the equity curve.
 OPEN_MARKETS = "cascadian_open_markets_v1"
 SETTLE_MARKET = "cascadian_settle_market_v2"  # 033
-MARK_PORTFOLIOS = "cascadian_mark_portfolios_v2"  # 033
+MARK_PORTFOLIOS = "cascadian_mark_portfolios_v3"  # 041: v2 (033) halting daily loss breaches
 EQUITY_CURVE = "cascadian_equity_curve_v1"
 
 
@@ -126,6 +128,18 @@ def mark_result(value: Any) -> MarkResult:
         portfolios=int(d["portfolios"]),
         points=int(d["points"]),
         pruned=int(d["pruned"]),
+        halts=tuple(
+            MarkHalt(
+                workflow_id=as_uuid(h["workflow_id"]),
+                halt=TradingHalt(
+                    reason=h["reason"],
+                    detail=h["detail"],
+                    strategy_name=h.get("strategy_name"),
+                    auto_paused=bool(h["auto_paused"]),
+                ),
+            )
+            for h in d.get("halted") or []
+        ),
     )
 
 

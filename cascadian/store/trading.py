@@ -41,9 +41,10 @@ from cascadian.store.readers import (
 )
 from cascadian.store.transport import Json, Transport
 
-# migrations/040: the trading book's order (024's v2, with order keys and the daily
-# loss halt), its daily loss counting unrealised P&L from the marks.
-PLACE_PAPER_ORDER = "cascadian_place_paper_order_v3"
+# migrations/041: the trading book's order (024's v2, with order keys and the daily
+# loss halt), its daily loss the one rule of cascadian_day_loss_v1 (realised +
+# unrealised since the day's start).
+PLACE_PAPER_ORDER = "cascadian_place_paper_order_v4"
 # migrations/040: a kill switch on or off, and limits set, as an actor (audited).
 SET_KILL_SWITCH = "cascadian_set_kill_switch_v2"
 SET_TRADING_LIMITS = "cascadian_set_trading_limits_v3"

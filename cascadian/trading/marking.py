@@ -11,6 +11,10 @@ whatever the number of strategies or positions: workflow/market/positions.py), t
 - marks the held outcomes of the others at their best bids with one SQL call, which
   values each portfolio holding them and writes its equity curve.
 
+A strategy whose marks take the day's loss to its daily loss limit is halted and
+auto-paused by the mark call itself (migrations/041); the step tells its observers
+(the operators' alerts) of each such halt.
+
 All of it within the deadline the tick gives. A failure (Gamma or the CLOB down, the
 database refusing) is logged and reported, never raised: the next tick tries again,
 and a settlement missed now happens then. Nothing here reads a balance in Python.
@@ -21,10 +25,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from datetime import timedelta
+from typing import Protocol
+from uuid import UUID
 
 from cascadian.clock import Clock, SystemClock
 from cascadian.config import Settings
-from cascadian.data import Bookkeeping, MarketState, OpenMarket, PositionMark
+from cascadian.data import Bookkeeping, MarketState, OpenMarket, PositionMark, TradingHalt
 from cascadian.ports import MarketStates, MarkStore
 
 log = logging.getLogger(__name__)
@@ -36,6 +42,11 @@ PRUNE_LIMIT = 5000
 DAY = timedelta(days=1)
 
 
+class HaltObserver(Protocol):
+    def strategy_halted(self, workflow_id: UUID, halt: TradingHalt) -> None:
+        """The marking step halted that strategy's trading (its daily loss)."""
+
+
 class Marking:
     def __init__(
         self,
@@ -45,8 +56,10 @@ class Marking:
         clock: Clock | None = None,
         *,
         monotonic: Callable[[], float] | None = None,
+        observers: Sequence[HaltObserver] = (),
     ) -> None:
         self.store, self.markets, self.settings = store, markets, settings
+        self.observers = tuple(observers)
         self.clock = clock or SystemClock()
         self._monotonic = monotonic or self.clock.monotonic
         self._last: float | None = None
@@ -126,8 +139,20 @@ class Marking:
             keep_after=None if days <= 0 else now - DAY * days,
             prune_limit=PRUNE_LIMIT,
         )
+        for h in result.halts:
+            log.warning(
+                "strategy %s halted: its marks took the day's loss to its limit: %s",
+                h.workflow_id,
+                h.halt.detail,
+            )
+            for observer in self.observers:
+                observer.strategy_halted(h.workflow_id, h.halt)
         return Bookkeeping(
-            markets=len(held), settled=settled, marked=result.marks, points=result.points
+            markets=len(held),
+            settled=settled,
+            marked=result.marks,
+            points=result.points,
+            halts=result.halts,
         )
 
 

@@ -26,8 +26,13 @@ from cascadian.reports import TickReport
 from cascadian.store.sql_store import SqlStore
 from cascadian.tick import TickService
 from cascadian.trading.executor import PaperExecutor
+from cascadian.trading.marking import Marking
+from cascadian.workflow.market.positions import PositionMarkets
 from tests.executors import ScriptedExecutor, failed, returns
 from tests.factories import add_strategy
+from tests.polymarket_fixtures import market_data
+from tests.polymarket_fixtures import settings as market_settings
+from tests.trading.test_marking import buy, routes
 from tests.trading.test_paper_executor import MARKET, intent
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
@@ -267,4 +272,37 @@ async def test_an_order_that_halts_its_strategy_posts_the_webhook_once(
     assert body["details"]["strategy_id"] == str(sid)
     assert body["details"]["reason"] == "daily_loss_usd"
     assert "Loser" in body["text"] and "auto-paused" in body["text"]
+    assert sent(metrics, TRADING_HALTED, "sent") == 1
+
+
+@respx.mock
+async def test_marks_that_halt_a_strategy_post_the_webhook_once(store: SqlStore, db: Any) -> None:
+    route = respx.post(PINNED).mock(return_value=httpx.Response(200))
+    sid = add_strategy(db, next_execution_at=None, name="Marked down")
+    buy(db, sid, "253591", "Yes", "0.40", "100")  # best bid 0.35: -$5 unrealised
+    db.execute(
+        "select cascadian_set_trading_limits_v2(%s, %s, %s)",
+        (sid, Jsonb({"daily_loss_usd": "5"}), NOW),
+    )
+    routes()
+    metrics = WorkerMetrics()
+    async with httpx.AsyncClient() as http:
+        alerts = alerts_for(store, http, metrics)
+        step = Marking(
+            store,
+            PositionMarkets.of(market_data(http)),
+            market_settings(),
+            FakeClock(NOW),
+            observers=[alerts],
+        )
+        for _ in range(2):  # the second marks a halted strategy: no second alert
+            await step.keep(deadline=1e12)
+        await alerts.drain()
+    assert route.call_count == 1
+    body = json.loads(route.calls.last.request.content)
+    assert body["event"] == TRADING_HALTED
+    assert body["details"]["strategy_id"] == str(sid)
+    assert body["details"]["execution_id"] is None
+    assert body["details"]["reason"] == "daily_loss_usd"
+    assert "Marked down" in body["text"] and "auto-paused" in body["text"]
     assert sent(metrics, TRADING_HALTED, "sent") == 1

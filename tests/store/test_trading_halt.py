@@ -48,7 +48,8 @@ def test_a_sell_that_takes_the_days_loss_to_the_limit_stands_and_halts_and_auto_
     assert second["result"] == "filled"
     assert second["halted"] == {
         "reason": "daily_loss_usd",
-        "detail": "today's realised loss is $40.00; the limit is $30",
+        "detail": "today's loss is $40.00 (realised $40.00, unrealised since the day's "
+        "start $0.00); the limit is $30",
         "strategy_name": "Momentum",
         "auto_paused": True,
     }

@@ -16,12 +16,13 @@ import pytest
 import respx
 
 from cascadian.clock import FakeClock
+from cascadian.data import TradingHalt
 from cascadian.ports import FullStore
 from cascadian.trading.marking import Marking
 from cascadian.workflow.market.positions import PositionMarkets
 from tests.factories import add_strategy, rows
 from tests.polymarket_fixtures import CLOB, KEYSET, market_data, settings
-from tests.store.test_trading_book_sql import place
+from tests.store.test_trading_book_sql import limits, place
 from tests.workflow.market.test_positions import BOOKS, CLOSED, OPEN
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
@@ -174,3 +175,44 @@ async def test_a_resolved_event_settles_its_market_at_once_and_a_pending_one_wai
         assert await step.settle(["600001"], deadline=1e12) == 0  # once
     assert sent["books"].call_count == 0
     assert [m.market_id for m in await any_store.open_markets()] == ["600003"]
+
+
+class HaltsSeen:
+    def __init__(self) -> None:
+        self.seen: list[tuple[uuid.UUID, TradingHalt]] = []
+
+    def strategy_halted(self, workflow_id: uuid.UUID, halt: TradingHalt) -> None:
+        self.seen.append((workflow_id, halt))
+
+
+@pytest.mark.both_schemas
+@respx.mock
+async def test_a_strategy_whose_marks_reach_its_daily_loss_limit_is_halted_and_reported(
+    schema: str, any_store: FullStore, db: psycopg.Connection[Any]
+) -> None:
+    breached = add_strategy(db, next_execution_at=None, name="Breached")
+    within = add_strategy(db, next_execution_at=None, name="Within")
+    for sid in (breached, within):
+        buy(db, sid, "253591", "Yes", "0.40", "100")  # best bid 0.35: -$5 unrealised
+    limits(db, breached, daily_loss_usd=5)
+    limits(db, within, daily_loss_usd=6)
+    routes()
+    seen = HaltsSeen()
+    async with httpx.AsyncClient() as http:
+        step = Marking(
+            any_store,
+            PositionMarkets.of(market_data(http)),
+            settings(),
+            FakeClock(NOW),
+            observers=[seen],
+        )
+        kept = await step.keep(deadline=1e12)
+
+    assert kept.error is None
+    assert [(h.workflow_id, h.halt.strategy_name, h.halt.auto_paused) for h in kept.halts] == [
+        (breached, "Breached", True)
+    ]
+    assert [(sid, halt.reason) for sid, halt in seen.seen] == [(breached, "daily_loss_usd")]
+    [paused] = rows(db, "select status from workflow_sessions where id = %s", breached)
+    [running] = rows(db, "select status from workflow_sessions where id = %s", within)
+    assert (paused["status"], running["status"]) == ("error", "running")
