@@ -19,7 +19,7 @@ from starlette.responses import Response
 
 from cascadian.audit.service import MAX_LIMIT, AuditService, BadCursor, cursor_token, parse_cursor
 from cascadian.data import ActorKind, ActorSource, AuditAction, AuditEntry, AuditQuery
-from cascadian.web.deps import admin_router
+from cascadian.web.deps import IsoTime, admin_router
 from cascadian.web.responses import error, error_responses
 
 router = admin_router()
@@ -95,8 +95,8 @@ async def audit_log(
     user_id: Annotated[UUID | None, Query(description="Only this user's changes")] = None,
     source: Annotated[ActorSource | None, Query(description="Only from here")] = None,
     action: Annotated[AuditAction | None, Query(description="Only this action")] = None,
-    since: Annotated[datetime | None, Query(description="At or after (ISO 8601)")] = None,
-    until: Annotated[datetime | None, Query(description="Before (ISO 8601)")] = None,
+    since: Annotated[IsoTime | None, Query(description="At or after (ISO 8601)")] = None,
+    until: Annotated[IsoTime | None, Query(description="Before (ISO 8601)")] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
     cursor: Annotated[
         str | None, Query(max_length=200, description="`metadata.next_cursor` of a page")

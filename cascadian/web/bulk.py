@@ -35,6 +35,7 @@ class BulkFilterModel(BaseModel):
     )
     auto_paused_within_minutes: float | None = Field(
         default=None,
+        strict=True,  # a number: not true, not "60"
         gt=0,
         le=366 * 24 * 60,
         description="Auto-paused by a run within the last this many minutes",

@@ -12,14 +12,16 @@ from __future__ import annotations
 
 import hmac
 import logging
+import re
 from collections.abc import Callable, Coroutine
+from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Request, Security
 from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import SecretStr
+from pydantic import BeforeValidator, SecretStr
 from starlette.responses import Response
 
 from cascadian.backtests.service import BacktestService
@@ -229,3 +231,18 @@ def admin_router() -> APIRouter:
     return APIRouter(
         prefix="/api", route_class=AdminKeyFirstRoute, dependencies=[Depends(declare_admin_key)]
     )
+
+
+_ISO_DATE = re.compile(r"\d{4}-")
+
+
+def _iso_only(value: object) -> object:
+    """A time in a query is ISO 8601, as the schema says; pydantic alone would also
+    take a number as seconds since 1970, which no client means."""
+    if isinstance(value, str | int | float) and not _ISO_DATE.match(str(value)):
+        raise ValueError("a time in ISO 8601, e.g. 2026-12-07T12:00:00Z")
+    return value
+
+
+# A query parameter's time: ISO 8601 only.
+IsoTime = Annotated[datetime, BeforeValidator(_iso_only)]

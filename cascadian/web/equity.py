@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from cascadian.trading.equity import MAX_POINTS
 from cascadian.trading.paper import NOTE
 from cascadian.web.control import StrategyId
-from cascadian.web.deps import Acting, Control, Equity
+from cascadian.web.deps import Acting, Control, Equity, IsoTime
 from cascadian.web.responses import error_responses
 from cascadian.web.users import user_router
 
@@ -86,7 +86,7 @@ async def equity(
     service: Equity,
     control: Control,
     actor: Acting,
-    since: Annotated[datetime | None, Query(description="Points from this time on")] = None,
+    since: Annotated[IsoTime | None, Query(description="Points from this time on")] = None,
     points: Annotated[
         int, Query(ge=1, le=MAX_POINTS, description="The newest this many points")
     ] = 500,

@@ -9,7 +9,6 @@ service (TickService.rerun) do the work.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 from uuid import UUID
 
@@ -20,7 +19,7 @@ from cascadian.data import RunQuery
 from cascadian.errors import StoreUnavailable
 from cascadian.operators.runs import MAX_LIMIT, cursor_text, parse_cursor
 from cascadian.web.control import ExecuteNowResponse, ExecutionDetailModel, ExecutionModel
-from cascadian.web.deps import Acting, Control, Runs, Ticks, admin_router
+from cascadian.web.deps import Acting, Control, IsoTime, Runs, Ticks, admin_router
 from cascadian.web.responses import error_responses
 
 router = admin_router()
@@ -64,8 +63,8 @@ async def runs(
         str | None,
         Query(description="scheduled, manual, rerun, or a kind triggers add", max_length=40),
     ] = None,
-    since: Annotated[datetime | None, Query(description="Started at or after this")] = None,
-    until: Annotated[datetime | None, Query(description="Started before this")] = None,
+    since: Annotated[IsoTime | None, Query(description="Started at or after this")] = None,
+    until: Annotated[IsoTime | None, Query(description="Started before this")] = None,
     rerun_of: Annotated[UUID | None, Query(description="The re-runs of this run")] = None,
     cursor: Annotated[
         str | None, Query(description="`metadata.next_cursor` of the page before", max_length=200)

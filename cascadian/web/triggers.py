@@ -98,7 +98,7 @@ async def replace(
 @router.get(
     "/strategies/{strategy_id}/trigger-events",
     response_model=EventsResponse,
-    responses=error_responses(401, 422, 503),
+    responses=error_responses(401, 404, 422, 503),
     tags=TAGS,
     summary="A strategy's newest trigger events and their runs",
 )
