@@ -162,6 +162,8 @@ def serve(tmp_path: Path, secret_scan: SecretScan) -> Iterator[Callable[..., Ser
             "ADMIN_API_KEY": ADMIN_API_KEY,
             "ENVIRONMENT": "production",
             "CASCADIAN_DATA_DIR": str(tmp_path / "unused-embedded"),
+            # As in tests/conftest.py: one test user owns every strategy here.
+            "CASCADIAN_OWNER_MAX_RUNS": "0",
         } | {k: str(v) for k, v in env.items()}
         with log.open("wb") as out:
             proc = subprocess.Popen(  # noqa: S603 - our own interpreter and module
