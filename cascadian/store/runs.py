@@ -170,12 +170,7 @@ class SqlRunStore:
                 "p_actor": actor_arg(actor),
             },
         )
-        if len(rows) != 1:
-            raise StoreReplyMalformed(
-                f"the database's answer to {CLAIM_MANUAL} is malformed: "
-                f"{len(rows)} rows instead of one"
-            )
-        return manual_claim(rows[0])
+        return manual_claim(_the_row(CLAIM_MANUAL, rows))
 
     async def claim_rerun(
         self, execution_id: UUID, now: datetime, lease_seconds: float, actor: Actor
@@ -189,12 +184,7 @@ class SqlRunStore:
                 "p_actor": actor_arg(actor),
             },
         )
-        if len(rows) != 1:
-            raise StoreReplyMalformed(
-                f"the database's answer to {CLAIM_RERUN} is malformed: "
-                f"{len(rows)} rows instead of one"
-            )
-        return rerun_claim(rows[0])
+        return rerun_claim(_the_row(CLAIM_RERUN, rows))
 
     async def cancel_runs(self, execution_ids: Sequence[UUID], reason: str, now: datetime) -> int:
         if not execution_ids:
@@ -305,3 +295,12 @@ def prune_result(rows: list[dict[str, Any]]) -> PruneResult:
         elapsed_ms=int(row["elapsed_ms"]),
         resume_after=uuid_or_none(row["resume_after"]),
     )
+
+
+def _the_row(function: str, rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """The one row a claim of one run answers."""
+    if len(rows) != 1:
+        raise StoreReplyMalformed(
+            f"the database's answer to {function} is malformed: {len(rows)} rows instead of one"
+        )
+    return rows[0]
