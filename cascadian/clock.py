@@ -7,6 +7,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 
+def as_utc(at: datetime) -> datetime:
+    """A time a person wrote: without a zone it is UTC, as every surface documents."""
+    return at if at.tzinfo else at.replace(tzinfo=UTC)
+
+
 class Clock(Protocol):
     def now(self) -> datetime: ...
 

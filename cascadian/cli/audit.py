@@ -26,6 +26,7 @@ from cascadian.audit.service import (
 )
 from cascadian.bootstrap import services
 from cascadian.cli.common import console, err, fail, load_settings
+from cascadian.clock import as_utc
 from cascadian.data import ActorKind, ActorSource, AuditAction, AuditEntry, AuditPage, AuditQuery
 from cascadian.errors import StoreUnavailable
 from cascadian.web.audit import entry_model
@@ -69,10 +70,6 @@ def audit_table(page: AuditPage) -> Table:
 async def _entries(query: AuditQuery) -> AuditPage:
     async with services(load_settings()) as s:
         return await AuditService(s.store).entries(query)
-
-
-def _utc(when: datetime | None) -> datetime | None:
-    return when if when is None or when.tzinfo else when.replace(tzinfo=UTC)
 
 
 def audit(
@@ -122,8 +119,8 @@ def audit(
         user_id=user,
         source=next((s for s in sources if s == source), None),
         action=next((a for a in actions if a == action), None),
-        since=_utc(since),
-        until=_utc(until),
+        since=as_utc(since) if since else None,
+        until=as_utc(until) if until else None,
         limit=limit,
         before=before,
     )

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated, Any
 from uuid import UUID
@@ -24,19 +23,10 @@ from rich.table import Table
 
 from cascadian.backtests.public import PublicPriceHistory
 from cascadian.bootstrap import services
-from cascadian.cli.common import console, fail, load_settings, note
+from cascadian.cli.common import console, fail, load_settings, note, parse_instant
 from cascadian.cli.strategy_files import problems_out
 from cascadian.errors import BacktestCancelled, BacktestInvalid, NotFound, StoreUnavailable
 from cascadian.workflow.market import MarketData, PolymarketError
-
-
-def parse_time(text: str) -> datetime:
-    """An ISO date or time; without a zone it is UTC."""
-    try:
-        at = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        fail(f"{text!r} is not an ISO date or time", "e.g. 2026-11-01T00:00Z")
-    return at if at.tzinfo else at.replace(tzinfo=UTC)
 
 
 def _value(text: str) -> Any:
@@ -117,7 +107,7 @@ def backtest(
 ) -> None:
     """Run a strategy's graph at every slot of its schedule between --from and --to, on
     the market as it was then; nothing is written."""
-    t0, t1 = parse_time(start), parse_time(end)
+    t0, t1 = parse_instant(start, "--from"), parse_instant(end, "--to")
     variables = parse_vars(var or [])
 
     def progress(done: int, total: int) -> None:
@@ -159,7 +149,7 @@ def import_prices(
 ) -> None:
     """Import Polymarket's public price history of tokens (the CLOB's
     /batch-prices-history) for backtests before recording began."""
-    t0, t1 = parse_time(start), parse_time(end)
+    t0, t1 = parse_instant(start, "--from"), parse_instant(end, "--to")
 
     async def go() -> int:
         settings = load_settings()

@@ -13,6 +13,7 @@ import logging
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -26,6 +27,7 @@ from typer.core import TyperGroup
 
 from cascadian import logs
 from cascadian.bootstrap import database_url
+from cascadian.clock import as_utc
 from cascadian.config import Settings
 from cascadian.data import Actor
 from cascadian.errors import CascadianError, ConfigurationError
@@ -84,6 +86,14 @@ def fail(message: str, fix: str | None = None, code: int = 1) -> NoReturn:
     """Print the one-line error and exit with `code`."""
     error_line(message, fix)
     raise typer.Exit(code)
+
+
+def parse_instant(text: str, option: str) -> datetime:
+    """An ISO date or time from the command line; without a zone it is UTC."""
+    try:
+        return as_utc(datetime.fromisoformat(text.replace("Z", "+00:00")))
+    except ValueError:
+        fail(f"{option} {text[:40]!r} is not an ISO date or time", "e.g. 2026-12-07T18:00:00Z")
 
 
 def _setting_problem(error: Any) -> str:

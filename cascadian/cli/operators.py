@@ -19,7 +19,15 @@ from rich import box
 from rich.table import Table
 
 from cascadian.bootstrap import Services, services
-from cascadian.cli.common import CLI_ACTOR, console, error_line, fail, load_settings, note
+from cascadian.cli.common import (
+    CLI_ACTOR,
+    console,
+    error_line,
+    fail,
+    load_settings,
+    note,
+    parse_instant,
+)
 from cascadian.data import BulkFilter, BulkOutcome, BulkTarget, RunCursor, RunEntry, RunQuery
 from cascadian.errors import Conflict, InvalidInput, NotFound, StoreUnavailable
 from cascadian.operators.bulk import ACTIONS, STATUSES, selection_key
@@ -59,16 +67,6 @@ def span_seconds(text: str) -> float:
     if not found or float(found.group(1)) <= 0:
         fail(f"cannot read the span {text[:40]!r}", "write it as 90s, 30m, 1h or 2d")
     return float(found.group(1)) * UNITS[found.group(2)]
-
-
-def _instant(text: str | None, option: str) -> datetime | None:
-    if text is None:
-        return None
-    try:
-        at = datetime.fromisoformat(text)
-    except ValueError:
-        fail(f"{option} {text[:40]!r} is not a time", "e.g. 2026-12-07T18:00:00Z")
-    return at if at.tzinfo else at.replace(tzinfo=UTC)
 
 
 def _short(at: datetime | None) -> str:
@@ -116,7 +114,7 @@ def list_runs(
     cursor: Annotated[str | None, typer.Option(help="Go on from where a list ended")] = None,
 ) -> None:
     """Runs of every strategy, newest first: e.g. `--status failed --last 1h`."""
-    start = _instant(since, "--since")
+    start = parse_instant(since, "--since") if since else None
     if last is not None:
         start = datetime.now(UTC) - timedelta(seconds=span_seconds(last))
     query = RunQuery(
@@ -125,7 +123,7 @@ def list_runs(
         user_id=owner,
         trigger=trigger,
         since=start,
-        until=_instant(until, "--until"),
+        until=parse_instant(until, "--until") if until else None,
         before=parse_or_fail(cursor),
         limit=limit,
     )

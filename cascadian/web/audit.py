@@ -9,7 +9,7 @@ log is written by the changes themselves (migrations/027); this only reads it.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -113,8 +113,8 @@ async def audit_log(
         user_id=user_id,
         source=source,
         action=action,
-        since=_utc(since),
-        until=_utc(until),
+        since=since,
+        until=until,
         limit=limit,
         before=before,
     )
@@ -125,7 +125,3 @@ async def audit_log(
             limit=limit, next_cursor=None if page.next is None else cursor_token(page.next)
         ),
     )
-
-
-def _utc(when: datetime | None) -> datetime | None:
-    return when if when is None or when.tzinfo else when.replace(tzinfo=UTC)

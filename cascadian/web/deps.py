@@ -21,10 +21,11 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Request, Security
 from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BeforeValidator, SecretStr
+from pydantic import AfterValidator, BeforeValidator, SecretStr
 from starlette.responses import Response
 
 from cascadian.backtests.service import BacktestService
+from cascadian.clock import as_utc
 from cascadian.config import Settings
 from cascadian.control import ControlService
 from cascadian.data import Actor
@@ -244,5 +245,5 @@ def _iso_only(value: object) -> object:
     return value
 
 
-# A query parameter's time: ISO 8601 only.
-IsoTime = Annotated[datetime, BeforeValidator(_iso_only)]
+# A query parameter's time: ISO 8601 only; without a zone, UTC.
+IsoTime = Annotated[datetime, BeforeValidator(_iso_only), AfterValidator(as_utc)]

@@ -65,6 +65,19 @@ async def test_failed_runs_of_the_last_hour_page_by_cursor(store: SqlStore, db: 
         assert second.json()["metadata"]["next_cursor"] is None
 
 
+async def test_a_time_without_a_zone_is_read_as_utc_as_on_every_other_route(
+    store: SqlStore, db: Any
+) -> None:
+    sid = add_strategy(db, next_execution_at=None)
+    inside = add_run(db, sid, started_at=now() - timedelta(minutes=5))
+    add_run(db, sid, started_at=now() - timedelta(hours=2))
+    since = (now() - timedelta(hours=1)).replace(tzinfo=None).isoformat()
+    async with client(store) as c:
+        reply = await c.get("/api/runs", params={"since": since})
+    assert reply.status_code == 200, reply.json()
+    assert [r["id"] for r in reply.json()["data"]] == [str(inside)]
+
+
 @pytest.mark.parametrize(
     ("params", "says"),
     [

@@ -11,13 +11,14 @@ every reason (422) and runs nothing.
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from fastapi import Request, Response
 
 from cascadian.backtests.service import BacktestService
+from cascadian.clock import as_utc
 from cascadian.data import EquityPoint
 from cascadian.errors import BacktestCancelled, BacktestInvalid
 from cascadian.web.console.base import (
@@ -32,8 +33,7 @@ from cascadian.web.console.equity_chart import equity_chart
 
 
 def _time(text: str) -> datetime:
-    at = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    return at if at.tzinfo else at.replace(tzinfo=UTC)
+    return as_utc(datetime.fromisoformat(text.replace("Z", "+00:00")))
 
 
 def _vars(text: str) -> dict[str, list[Any]]:
