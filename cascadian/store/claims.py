@@ -4,17 +4,29 @@ The same row comes from the scheduled claim (`claim_due`) and from an accepted
 manual one (`claim_manual`); store/runs.py reads each under its own function's
 name. A graph the database stores but Python cannot load fails that strategy
 alone, never the claim.
+
+A strategy's graph is decoded once per version, not at every claim: the decoded
+values are kept by the text they came as (the last GRAPHS_DECODED texts), and
+shared by the claims of that text, which only read them.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from cascadian.data import ClaimedRun, Schedule, Workflow
 from cascadian.store.readers import as_dt, as_uuid, dt_or_none, json_value
 
 _GRAPH_FIELDS = ("nodes", "edges", "variables", "trigger")
+GRAPHS_DECODED = 1_024
+
+
+@lru_cache(maxsize=GRAPHS_DECODED)
+def _decoded(stored: str) -> dict[str, Any]:
+    """The graph fields of a claim's `stored` text (raises as json.loads does)."""
+    return {k: json_value(v) for k, v in zip(_GRAPH_FIELDS, stored.split("\x00"), strict=True)}
 
 
 def claimed_run(row: dict[str, Any], claimed_at: datetime | None = None) -> ClaimedRun:
@@ -30,7 +42,10 @@ def claimed_run(row: dict[str, Any], claimed_at: datetime | None = None) -> Clai
         else None
     )
     try:
-        graph = {k: json_value(v) for k, v in zip(_GRAPH_FIELDS, parts, strict=True)}
+        if stored is not None:
+            graph = _decoded(stored)
+        else:  # parsed already (PostgREST answers JSON)
+            graph = {k: json_value(v) for k, v in zip(_GRAPH_FIELDS, parts, strict=True)}
     except (ValueError, RecursionError) as exc:
         # PostgreSQL stores nesting Python cannot load: fail this strategy alone.
         why = "nested too deeply" if isinstance(exc, RecursionError) else "not valid JSON"

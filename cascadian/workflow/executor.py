@@ -16,7 +16,8 @@ from cascadian.config import Settings
 from cascadian.data import NodeRun, NodeStatus, RunResult, Workflow
 from cascadian.workflow.graph import Edge, Error, Graph, error, validated_config
 from cascadian.workflow.graph_cache import GraphCache, content_key
-from cascadian.workflow.node_api import NodeContext, NodeError, NodeServices, NodeType, Routed
+from cascadian.workflow.node_api import NodeContext, NodeError, NodeServices, Routed
+from cascadian.workflow.plan import Plan, plan
 from cascadian.workflow.registry import NodeRegistry, default_registry
 from cascadian.workflow.sandbox.quota import JsRun
 from cascadian.workflow.templates import resolve
@@ -37,13 +38,14 @@ class _Run:
     def __init__(
         self,
         graph: Graph,
-        types: dict[str, NodeType],
+        plan: Plan,
         workflow: Workflow,
         services: NodeServices,
         deadline: float | None,
         javascript: JsRun | None = None,
     ) -> None:
-        self.graph, self.types, self.workflow, self.services = graph, types, workflow, services
+        self.graph, self.workflow, self.services = graph, workflow, services
+        self.types, self.configs = plan.types, plan.configs
         self.deadline, self.javascript = deadline, javascript
         self.waiting = {node_id: len(preds) for node_id, preds in graph.predecessors.items()}
         self.outputs: dict[str, Any] = {}
@@ -52,7 +54,8 @@ class _Run:
         self.started: dict[str, tuple[datetime, float]] = {}
         self.errors: list[Error] = []
         self.tasks: dict[asyncio.Task[None], str] = {}
-        self.finished: asyncio.Queue[asyncio.Task[None]] = asyncio.Queue()
+        # Made by the first node that runs in a task of its own (a chain never does).
+        self.finished: asyncio.Queue[asyncio.Task[None]] | None = None
 
     async def run(self) -> None:
         ready: list[tuple[str, dict[str, Any]]] = [
@@ -67,6 +70,7 @@ class _Run:
                 else:
                     for node_id, inputs in ready:
                         self._start(node_id, inputs)
+                    assert self.finished is not None  # a node was started
                     task = await self.finished.get()
                     node_id = self.tasks.pop(task)
                     if task.cancelled() or task.exception() is not None:
@@ -91,6 +95,8 @@ class _Run:
             self._record_error(node_id, "the node was cancelled or crashed")
 
     def _start(self, node_id: str, inputs: dict[str, Any]) -> None:
+        if self.finished is None:
+            self.finished = asyncio.Queue()
         task = asyncio.create_task(self._run_node(node_id, inputs), name=f"node {node_id}")
         self.tasks[task] = node_id
         task.add_done_callback(self.finished.put_nowait)
@@ -129,8 +135,11 @@ class _Run:
         node, node_type = self.graph.nodes[node_id], self.types[node_id]
         self.started[node_id] = (_utcnow(), time.perf_counter())
         try:
-            raw = resolve(node.config, self.outputs, variables=self.workflow.variables)
-            config = validated_config(node_type, node, raw)
+            if node_id in self.configs:  # no template: validated once, with the graph
+                config = self.configs[node_id]
+            else:
+                raw = resolve(node.config, self.outputs, variables=self.workflow.variables)
+                config = validated_config(node_type, node, raw)
             context = NodeContext(
                 self.workflow,
                 node_id,
@@ -204,32 +213,34 @@ class GraphExecutor:
 
     def validated(self, workflow: Workflow) -> Validated:
         """validate(), through the cache of graphs this executor has seen."""
+        return self.planned(workflow)[0]
+
+    def planned(self, workflow: Workflow) -> tuple[Validated, Plan | None]:
+        """The verdict and, for a runnable graph, its plan, through the cache."""
         key = content_key(workflow) if self.graphs.size else None
-        checked = self.graphs.get(key, workflow)
-        if checked is None:
-            checked = validate(workflow, self.registry, self.services)
-            self.graphs.put(key, checked)
-        return checked
+        found = self.graphs.get(key, workflow)
+        if found is not None:
+            return found
+        checked = validate(workflow, self.registry, self.services)
+        if not checked.ok or checked.graph is None:
+            return checked, None
+        planned = plan(checked.graph, self.registry)
+        self.graphs.put(key, checked, planned)
+        return checked, planned
 
     async def execute(self, workflow: Workflow, deadline: float | None = None) -> RunResult:
         start = time.perf_counter()
-        checked = self.validated(workflow)
+        checked, planned = self.planned(workflow)
         graph = checked.graph
-        if graph is None or checked.problems:
+        if graph is None or checked.problems or planned is None:
             return RunResult(False, {}, checked.errors, 0, _ms_since(start), checked.node_runs)
-        types = {n.id: self.registry[n.type_name] for n in graph.nodes.values()}
-        begun = asyncio.get_running_loop().time()
-        async with self.services.javascript_run() as javascript:
-            run = _Run(graph, types, checked.workflow, self.services, deadline, javascript)
-            try:
-                # Enforced here too, not only by the caller's cancellation, so a run
-                # that times out still reports which nodes finished and which did not.
-                async with asyncio.timeout_at(deadline):
-                    await run.run()
-            except TimeoutError:
-                assert deadline is not None  # only a deadline times out
-                # Tenths: setting up the run takes a little of the budget it was given.
-                run.timed_out(f"timed out after {round(deadline - begun, 1):g}s")
+        if planned.javascript:
+            async with self.services.javascript_run() as javascript:
+                run = _Run(graph, planned, checked.workflow, self.services, deadline, javascript)
+                await self._run(run, deadline)
+        else:
+            run = _Run(graph, planned, checked.workflow, self.services, deadline)
+            await self._run(run, deadline)
         outputs = {n: run.outputs[n] for n in graph.order if n in run.outputs}
         return RunResult(
             success=not run.errors,
@@ -239,3 +250,16 @@ class GraphExecutor:
             duration_ms=_ms_since(start),
             node_runs=run.node_runs(),
         )
+
+    @staticmethod
+    async def _run(run: _Run, deadline: float | None) -> None:
+        begun = asyncio.get_running_loop().time()
+        try:
+            # Enforced here too, not only by the caller's cancellation, so a run that
+            # times out still reports which nodes finished and which did not.
+            async with asyncio.timeout_at(deadline):
+                await run.run()
+        except TimeoutError:
+            assert deadline is not None  # only a deadline times out
+            # Tenths: setting up the run takes a little of the budget it was given.
+            run.timed_out(f"timed out after {round(deadline - begun, 1):g}s")

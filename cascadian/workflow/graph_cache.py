@@ -1,5 +1,5 @@
-"""Validated graphs kept by their content, so a strategy's graph is translated, parsed
-and checked once, not at every run.
+"""Validated graphs kept by their content, so a strategy's graph is translated, parsed,
+checked and planned (plan.py) once, not at every run.
 
 A validation depends only on the graph's JSON (nodes, edges, variables, trigger),
 the node registry and the process's services, which are fixed for an executor; so
@@ -13,6 +13,7 @@ import json
 from collections import OrderedDict
 
 from cascadian.data import Workflow
+from cascadian.workflow.plan import Plan
 from cascadian.workflow.validation import Validated
 
 
@@ -33,21 +34,24 @@ def content_key(workflow: Workflow) -> str | None:
 
 
 class GraphCache:
-    """A bounded least-recently-used map from a graph's content to its verdict."""
+    """A bounded least-recently-used map from a graph's content to its verdict and
+    plan."""
 
     def __init__(self, size: int) -> None:
         self.size = size
-        self._kept: OrderedDict[str, Validated] = OrderedDict()
+        self._kept: OrderedDict[str, tuple[Validated, Plan]] = OrderedDict()
         self.hits = self.misses = 0
 
-    def get(self, key: str | None, workflow: Workflow) -> Validated | None:
-        """The kept verdict for `key`, carrying this run's identity, or None."""
-        kept = self._kept.get(key) if key is not None else None
-        if key is None or kept is None:
+    def get(self, key: str | None, workflow: Workflow) -> tuple[Validated, Plan] | None:
+        """The kept verdict for `key`, carrying this run's identity, and its plan; or
+        None."""
+        found = self._kept.get(key) if key is not None else None
+        if key is None or found is None:
             self.misses += 1
             return None
         self.hits += 1
         self._kept.move_to_end(key)
+        kept, kept_plan = found
         graph = kept.workflow
         # Built directly: dataclasses.replace() costs more than the rest of a hit.
         run = Workflow(
@@ -61,12 +65,12 @@ class GraphCache:
             execution_id=workflow.execution_id,
             order_slot=workflow.order_slot,
         )
-        return Validated(run, kept.graph, original=kept.original)
+        return Validated(run, kept.graph, original=kept.original), kept_plan
 
-    def put(self, key: str | None, checked: Validated) -> None:
+    def put(self, key: str | None, checked: Validated, plan: Plan) -> None:
         if key is None or not checked.ok or self.size == 0:
             return
-        self._kept[key] = checked
+        self._kept[key] = (checked, plan)
         self._kept.move_to_end(key)
         while len(self._kept) > self.size:
             self._kept.popitem(last=False)

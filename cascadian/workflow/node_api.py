@@ -249,3 +249,6 @@ class NodeType:
     # (a provider configured, say): a message naming the setting, or None.
     preflight: Callable[[NodeServices], str | None] | None = None
     description: str = ""
+    # Runs JavaScript (ctx.run_javascript): a run of a graph with such a node opens
+    # its share of the sandbox; other runs are given none.
+    javascript: bool = False

@@ -56,6 +56,7 @@ JAVASCRIPT = NodeType(
     config_model=JavaScriptConfig,
     run=_javascript,
     description="The original's Custom Logic: a JavaScript function body over input1..N.",
+    javascript=True,
 )
 CONDITIONAL = NodeType(
     name="original-conditional",
@@ -65,4 +66,5 @@ CONDITIONAL = NodeType(
     handles=("true", "false"),
     handleless_edges_run=True,
     description="A JavaScript condition over input1..N; routes to its true/false edges.",
+    javascript=True,
 )
