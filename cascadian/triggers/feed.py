@@ -30,7 +30,7 @@ from decimal import Decimal
 from typing import Any
 
 from cascadian.data import Observation, PriceKind
-from cascadian.triggers.prices import decimal_price
+from cascadian.workflow.market.clob import decimal_price
 
 SOURCE = "websocket"
 # A frame longer than this is dropped unread (a book of thousands of levels is well

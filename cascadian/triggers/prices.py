@@ -9,9 +9,10 @@ rate-limited market client.
 - a resolved trigger's market: Gamma's GET /markets/{id}, resolved once it is closed
   with one outcome priced 1.
 
-The CLOB's quotes arrive as decimal strings; the shared client keeps them as floats
-(at most 6 decimals), made Decimal again here through their shortest text, which
-is the string the CLOB sent. A token with no price is left out: no observation.
+The CLOB's prices arrive as decimal strings and stay Decimal from the answer to the
+SQL's numeric (the shared client's `exact_quotes`): never a float, which can put a
+price on the wrong side of a level. A token with no price is left out: no
+observation.
 """
 
 from __future__ import annotations
@@ -20,12 +21,12 @@ import asyncio
 import logging
 from collections.abc import Sequence
 from datetime import datetime
-from decimal import Decimal, InvalidOperation
-from typing import Any
+from decimal import Decimal
 
 from cascadian.data import ArmedTrigger, Observation
 from cascadian.workflow.market import MarketData, PolymarketError
-from cascadian.workflow.market.record import LiveQuote, Market
+from cascadian.workflow.market.clob import decimal_price
+from cascadian.workflow.market.record import ExactQuote, Market
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +50,7 @@ async def observe_rest(
         kinds.get("midpoint", set()) | kinds.get("best_bid", set()) | kinds.get("best_ask", set())
     )
     quotes, trades, resolutions = await asyncio.gather(
-        markets.live_quotes(quoted) if quoted else _nothing(),
+        markets.clob.exact_quotes(quoted) if quoted else _nothing(),
         _last_trades(kinds.get("last_trade", set()), markets),
         asyncio.gather(*(_resolution(m, markets, now) for m in sorted(resolved))),
     )
@@ -66,28 +67,16 @@ async def observe_rest(
     return found
 
 
-async def _nothing() -> dict[str, LiveQuote]:
+async def _nothing() -> dict[str, ExactQuote]:
     return {}
 
 
-def _quoted(quote: LiveQuote | None, kind: str) -> Decimal | None:
+def _quoted(quote: ExactQuote | None, kind: str) -> Decimal | None:
     if quote is None:
         return None
-    value = {"midpoint": quote.midpoint, "best_bid": quote.best_bid, "best_ask": quote.best_ask}[
+    return {"midpoint": quote.midpoint, "best_bid": quote.best_bid, "best_ask": quote.best_ask}[
         kind
     ]
-    return None if value is None else decimal_price(repr(value))
-
-
-def decimal_price(value: Any) -> Decimal | None:
-    """A price in [0, 1] from the CLOB's text (or number); None for anything else."""
-    if isinstance(value, bool) or value is None:
-        return None
-    try:
-        price = Decimal(str(value))
-    except InvalidOperation:
-        return None
-    return price if price.is_finite() and 0 <= price <= 1 else None
 
 
 async def _last_trades(tokens: set[str], markets: MarketData) -> dict[str, Decimal]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import pytest
@@ -16,8 +16,10 @@ from cascadian.clock import FakeClock
 from cascadian.config import Settings
 from cascadian.data import Actor, RunResult, Workflow
 from cascadian.ports import FullStore
+from cascadian.strategies import StrategyService
 from cascadian.tick import TickService
 from cascadian.triggers.service import TriggerService
+from cascadian.workflow.market import MarketData
 from tests.factories import add_strategy, rows
 from tests.polymarket_fixtures import CLOB, market_data
 
@@ -38,6 +40,11 @@ class Recording:
     async def execute(self, workflow: Workflow, deadline: float | None = None) -> RunResult:
         self.workflows.append(workflow)
         return RunResult(True, {}, [], 0, 1, [])
+
+
+def rest_triggers(store: FullStore, markets: MarketData, clock: FakeClock) -> TriggerService:
+    """The trigger service as a tick uses it (its strategies' service is not needed)."""
+    return TriggerService(store, markets, cast(StrategyService, None), clock)
 
 
 def trigger(token: str, level: str, direction: str, name: str) -> dict[str, Any]:
@@ -87,7 +94,7 @@ async def test_ticks_run_a_strategy_once_per_crossing_of_rest_prices(
         clob = Clob(router)
         async with httpx.AsyncClient() as http:
             markets = market_data(http, CASCADIAN_PRICE_CACHE_SECONDS=0)
-            events = TriggerService(any_store, markets, clock)
+            events = rest_triggers(any_store, markets, clock)
             ticks = TickService(any_store, executor, Settings(), clock, events=events)
             runs_per_tick = []
             for up_mid, down_mid in [
@@ -111,8 +118,8 @@ async def test_ticks_run_a_strategy_once_per_crossing_of_rest_prices(
         (e["trigger"], e["crossing"], e["price_before"], e["price_after"], e["source"])
         for e in seen
     ] == [
-        ("breakout", 1, "0.5", "0.61", "rest"),  # the CLOB's "0.50", the same number
-        ("slump", 1, "0.4", "0.29", "rest"),
+        ("breakout", 1, "0.50", "0.61", "rest"),  # the CLOB's own text
+        ("slump", 1, "0.40", "0.29", "rest"),
         ("breakout", 2, "0.54", "0.66", "rest"),
     ]
     kinds = rows(db, "select trigger_kind, status from workflow_executions")
@@ -136,9 +143,40 @@ async def test_a_tick_whose_prices_cannot_be_read_still_runs_due_strategies(
         router.post(f"{CLOB}/prices").mock(return_value=httpx.Response(503))
         async with httpx.AsyncClient() as http:
             markets = market_data(http, CASCADIAN_PRICE_CACHE_SECONDS=0)
-            events = TriggerService(any_store, markets, clock)
+            events = rest_triggers(any_store, markets, clock)
             report = await TickService(
                 any_store, Recording(), Settings(), clock, events=events
             ).tick()
     assert [e.workflow_name for e in report.executions] == ["due"]
     assert report.success
+
+
+async def test_a_rest_price_a_hair_below_the_level_is_not_a_crossing(
+    any_store: FullStore, db: Any
+) -> None:
+    # "0.59999999999999999" is below 0.60, but its float is 0.6: read through a
+    # float, the tick would run the strategy for a crossing that never happened.
+    clock = FakeClock(NOW)
+    sid = add_strategy(db, name="up", next_execution_at=NOW + timedelta(days=1))
+    await any_store.set_triggers(sid, [trigger(UP, "0.60", "above", "breakout")], NOW, OPERATOR)
+    executor = Recording()
+    with respx.mock(assert_all_called=False) as router:
+        clob = Clob(router)
+        async with httpx.AsyncClient() as http:
+            markets = market_data(http, CASCADIAN_PRICE_CACHE_SECONDS=0)
+            ticks = TickService(
+                any_store,
+                executor,
+                Settings(),
+                clock,
+                events=rest_triggers(any_store, markets, clock),
+            )
+            for mid in ["0.45", "0.59999999999999999", "0.60"]:
+                clob.mid = {UP: mid}
+                await ticks.tick()
+                if mid != "0.60":
+                    [t] = await any_store.triggers(sid) or []
+                    assert (t["last_price"], t["state"], t["crossings"]) == (mid, "armed", 0)
+                clock.advance(60)
+    [event] = [w.variables["trigger_event"] for w in executor.workflows]
+    assert (event["price_before"], event["price_after"]) == ("0.59999999999999999", "0.60")

@@ -7,10 +7,13 @@ Two batch reads, both public POSTs that change nothing:
 - `POST /prices`, body `[{"token_id": t, "side": "BUY"}, {"token_id": t, "side": "SELL"}]`,
   answers `{t: {"BUY": "0.44", "SELL": "0.46"}}`: BUY is the best bid, SELL the best ask.
 
-A token without an order book is left out of the answers. Token ids are de-duplicated
-and sorted before they are cut into batches, so strategies asking for the same tokens
-send byte-identical bodies and share the requests. A batch the API refuses (4xx) gives
-those tokens no quote, and the caller keeps Gamma's prices for them.
+A token without an order book is left out of the answers. Token ids are
+de-duplicated and sorted before they are cut into batches, so strategies asking for
+the same tokens send byte-identical bodies and share the requests. A batch the API
+refuses (4xx) gives those tokens no quote, and the caller keeps Gamma's prices for
+them. Prices are read as Decimal from the CLOB's strings (`exact_quotes`, what
+triggers compare with their levels); `quotes` gives them as the floats strategies'
+market records carry.
 """
 
 from __future__ import annotations
@@ -18,11 +21,11 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import math
 from collections.abc import Iterable, Mapping
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from cascadian.workflow.market.record import LiveQuote
+from cascadian.workflow.market.record import ExactQuote, LiveQuote
 from cascadian.workflow.market.shared import RequestKey, SharedRequests
 from cascadian.workflow.market.tap import HistoryTap
 from cascadian.workflow.market.upstream import PolymarketError, PolymarketRejected, Upstream
@@ -36,15 +39,15 @@ PRICES_PATH = "/prices"
 BATCH = 50
 
 
-def _price(value: Any) -> float | None:
+def decimal_price(value: Any) -> Decimal | None:
     """A price in [0, 1] from the CLOB's strings (or numbers); None for anything else."""
-    if isinstance(value, bool):
+    if isinstance(value, bool) or value is None:
         return None
     try:
-        price = float(value)
-    except (TypeError, ValueError):
+        price = Decimal(str(value).strip())
+    except InvalidOperation:
         return None
-    return price if math.isfinite(price) and 0.0 <= price <= 1.0 else None
+    return price if price.is_finite() and 0 <= price <= 1 else None
 
 
 def _object(payload: Any, what: str) -> Mapping[str, Any]:
@@ -67,12 +70,19 @@ class ClobClient:
         self, token_ids: Iterable[str], *, deadline: float | None = None
     ) -> dict[str, LiveQuote]:
         """Each token's midpoint, best bid and best ask; tokens with no book are missing."""
+        exact = await self.exact_quotes(token_ids, deadline=deadline)
+        return {token: q.live() for token, q in exact.items()}
+
+    async def exact_quotes(
+        self, token_ids: Iterable[str], *, deadline: float | None = None
+    ) -> dict[str, ExactQuote]:
+        """The same, as the CLOB wrote them (Decimal)."""
         tokens = sorted(set(token_ids))
         batches = [tokens[i : i + BATCH] for i in range(0, len(tokens), BATCH)]
         answers = await asyncio.gather(*(self._batch(b, deadline) for b in batches))
         return {q.token_id: q for answer in answers for q in answer}
 
-    async def _batch(self, tokens: list[str], deadline: float | None) -> list[LiveQuote]:
+    async def _batch(self, tokens: list[str], deadline: float | None) -> list[ExactQuote]:
         mids_body = [{"token_id": t} for t in tokens]
         sides_body = [{"token_id": t, "side": side} for t in tokens for side in ("BUY", "SELL")]
         try:
@@ -89,21 +99,24 @@ class ClobClient:
             where = self.upstream.where
             raise PolymarketError(f"{where} sent an unexpected reply: {exc}") from None
         if self.tap is not None:
-            self.tap.quotes(quotes)
+            self.tap.quotes(q.live() for q in quotes)
         return quotes
 
     @staticmethod
     def _quotes(
         tokens: list[str], mids: Mapping[str, Any], sides: Mapping[str, Any]
-    ) -> list[LiveQuote]:
+    ) -> list[ExactQuote]:
         quotes = []
         for token in tokens:
             side = sides.get(token)
             side = side if isinstance(side, dict) else {}
-            quote = LiveQuote(
-                token, _price(mids.get(token)), _price(side.get("BUY")), _price(side.get("SELL"))
+            quote = ExactQuote(
+                token,
+                decimal_price(mids.get(token)),
+                decimal_price(side.get("BUY")),
+                decimal_price(side.get("SELL")),
             )
-            if quote != LiveQuote(token):
+            if quote != ExactQuote(token):
                 quotes.append(quote)
         return quotes
 

@@ -15,6 +15,7 @@ import json
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -170,3 +171,20 @@ class LiveQuote:
     midpoint: float | None = None
     best_bid: float | None = None
     best_ask: float | None = None
+
+
+@dataclass(frozen=True)
+class ExactQuote:
+    """A LiveQuote as the CLOB wrote it: its decimal strings as Decimal. What a
+    trigger compares with its level (a float can land on the other side of it)."""
+
+    token_id: str
+    midpoint: Decimal | None = None
+    best_bid: Decimal | None = None
+    best_ask: Decimal | None = None
+
+    def live(self) -> LiveQuote:
+        def f(p: Decimal | None) -> float | None:
+            return None if p is None else float(p)
+
+        return LiveQuote(self.token_id, f(self.midpoint), f(self.best_bid), f(self.best_ask))
