@@ -176,6 +176,12 @@ class Settings(BaseSettings):
         default="wss://ws-subscriptions-clob.polymarket.com/ws/market",
         validation_alias="CASCADIAN_MARKET_WS_URL",
     )
+    # Tokens one market-channel connection carries; a listener opens ceil(N / this)
+    # connections. Polymarket documents no limit; third-party guides report 500
+    # refused, and clients that shard choose 200 (triggers/listener.py).
+    trigger_tokens_per_connection: int = Field(
+        default=200, ge=1, le=500, validation_alias="CASCADIAN_TRIGGER_TOKENS_PER_CONNECTION"
+    )
     # The taker fee rate (a fraction: 0.02 is 2%) of a paper order whose market's rate
     # the CLOB's /fee-rate does not answer; the order says it used this default.
     default_fee_rate: Decimal = Field(

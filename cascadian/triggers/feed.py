@@ -34,7 +34,7 @@ from cascadian.workflow.market.clob import decimal_price
 
 SOURCE = "websocket"
 # A frame longer than this is dropped unread (a book of thousands of levels is well
-# under it); the socket itself refuses frames over MAX_SOCKET_BYTES (listener.py).
+# under it); the socket itself refuses frames over MAX_SOCKET_BYTES (connection.py).
 MAX_FRAME_CHARS = 2_000_000
 # A frame's own timestamp is used when it is this close to ours, else ours.
 TRUST_TIMESTAMP = timedelta(hours=1)

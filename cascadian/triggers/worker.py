@@ -25,6 +25,10 @@ async def watch_market(
         lease_seconds=settings.lease_seconds,
     )
     listener = MarketListener(
-        store, settings.market_ws_url, clock=ticks.clock, on_events=runner.wake
+        store,
+        settings.market_ws_url,
+        clock=ticks.clock,
+        on_events=runner.wake,
+        tokens_per_connection=settings.trigger_tokens_per_connection,
     )
     await asyncio.gather(listener.run(stop), runner.run(stop, grace))

@@ -29,15 +29,27 @@ class Channel:
     def __init__(self) -> None:
         self.connections: asyncio.Queue[ServerConnection] = asyncio.Queue()
         self.messages: asyncio.Queue[tuple[ServerConnection, str]] = asyncio.Queue()
+        self.closed: asyncio.Queue[ServerConnection] = asyncio.Queue()
+        self.received: dict[ServerConnection, list[str]] = {}  # every message, by connection
         self.answer_pings = True
 
     async def handler(self, ws: ServerConnection) -> None:
+        self.received[ws] = []
         await self.connections.put(ws)
-        async for message in ws:
-            text = message if isinstance(message, str) else message.decode()
-            if text == "PING" and self.answer_pings:
-                await ws.send("PONG")
-            await self.messages.put((ws, text))
+        try:
+            async for message in ws:
+                text = message if isinstance(message, str) else message.decode()
+                if text == "PING" and self.answer_pings:
+                    await ws.send("PONG")
+                self.received[ws].append(text)
+                await self.messages.put((ws, text))
+        finally:
+            await self.closed.put(ws)
+
+    async def closing(self) -> ServerConnection:
+        """The next connection whose client went away (or was closed)."""
+        async with asyncio.timeout(GUARD):
+            return await self.closed.get()
 
     async def connection(self) -> ServerConnection:
         async with asyncio.timeout(GUARD):
@@ -83,6 +95,16 @@ class FakeSleep:
                 self._asked.clear()
                 await self._asked.wait()
         self.asked[seconds] -= 1
+
+    async def pending(self, seconds: float) -> None:
+        """Wait until a sleep of `seconds` is waiting now (whatever was asked before)."""
+        async with asyncio.timeout(GUARD):
+            while not any(
+                not f.done() and abs(due - self.clock.monotonic() - seconds) < 1e-6
+                for due, f in self.waiting
+            ):
+                self._asked.clear()
+                await self._asked.wait()
 
     def advance(self, seconds: float) -> None:
         self.clock.advance(seconds)

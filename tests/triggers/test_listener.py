@@ -63,7 +63,9 @@ class World:
 
 
 @contextlib.asynccontextmanager
-async def world(store: SqlStore, listeners: int = 1) -> AsyncIterator[World]:
+async def world(
+    store: SqlStore, listeners: int = 1, per_connection: int = 200
+) -> AsyncIterator[World]:
     """Listeners and an event runner on the real store, against the fake channel."""
     clock = FakeClock(NOW)
     sleep, runs, channel = FakeSleep(clock), Runs(), Channel()
@@ -81,6 +83,7 @@ async def world(store: SqlStore, listeners: int = 1) -> AsyncIterator[World]:
                 on_events=runner.wake,
                 backoff_first=3.0,
                 jitter=lambda: 1.0,
+                tokens_per_connection=per_connection,
             )
             for _ in range(listeners)
         ]
