@@ -573,6 +573,7 @@ CREATE INDEX workflow_sessions_list_owner_idx ON public.workflow_sessions USING 
 CREATE INDEX workflow_sessions_parent_idx ON public.workflow_sessions USING btree (parent_workflow_id) WHERE (parent_workflow_id IS NOT NULL);
 CREATE TRIGGER cascadian_clear_trading_halt AFTER UPDATE OF auto_run ON workflow_sessions FOR EACH ROW WHEN (new.auto_run AND NOT COALESCE(old.auto_run, false)) EXECUTE FUNCTION cascadian_clear_trading_halt_v1();
 CREATE TRIGGER cascadian_copy_triggers AFTER INSERT ON workflow_sessions FOR EACH ROW EXECUTE FUNCTION cascadian_copy_triggers_v1();
+CREATE TRIGGER cascadian_rebaseline_triggers AFTER UPDATE OF auto_run, status, is_current_version ON workflow_sessions FOR EACH ROW WHEN (COALESCE(new.auto_run AND (new.status = ANY (ARRAY['running'::text, 'error'::text])) AND new.is_current_version, false) AND NOT COALESCE(old.auto_run AND (old.status = ANY (ARRAY['running'::text, 'error'::text])) AND old.is_current_version, false)) EXECUTE FUNCTION cascadian_rebaseline_triggers_v1();
 
 create function cascadian_actor_user_v1(p_actor jsonb)
 returns uuid
@@ -4901,6 +4902,18 @@ begin
         where m.fetched_at is null or m.fetched_at <= excluded.fetched_at;
     get diagnostics n = row_count;
     return n;
+end;
+$$;
+
+create function cascadian_rebaseline_triggers_v1()
+returns trigger
+language plpgsql volatile
+as $$
+begin
+    update cascadian_triggers t
+    set armed = null
+    where t.workflow_id = new.id and t.kind = 'price' and t.armed is not null;
+    return new;
 end;
 $$;
 

@@ -301,3 +301,34 @@ async def test_every_attempt_at_one_event_places_its_order_once(
     assert [(p.result, p.replayed) for p in placed] == [("filled", False), ("filled", True)]
     assert placed[0].order_id == placed[1].order_id
     assert rows(db, "select count(*) as n from cascadian_paper_orders")[0]["n"] == 1
+
+
+async def test_a_resumed_strategy_takes_its_next_price_as_a_baseline_not_a_stale_crossing(
+    any_store: FullStore, db: Any
+) -> None:
+    sid = await armed_strategy(any_store, db)
+    await any_store.observe([seen("0.50", 0)], NOW)  # armed below 0.60
+    await any_store.pause(sid, NOW, OPERATOR)
+    # While paused the price rises past the level; nobody acts on it.
+    assert await any_store.observe([seen("0.70", 60)], NOW) == []
+    await any_store.resume(sid, NOW + timedelta(hours=1), NOW + timedelta(minutes=2), OPERATOR)
+    [t] = await any_store.triggers(sid) or []
+    assert (t["state"], t["last_price"], t["crossings"]) == ("waiting", "0.50", 0)
+    # The first price after the resume is already past the level: a baseline, no run.
+    assert await any_store.observe([seen("0.70", 180)], NOW) == []
+    assert await any_store.claim_events(NOW + timedelta(minutes=3), 10, 60) == []
+    # Only a move that starts after the resume runs it: below the band, then across.
+    crossed = await any_store.observe([seen("0.54", 240), seen("0.61", 300)], NOW)
+    assert [e.crossing for e in crossed] == [1]
+
+
+async def test_a_strategy_that_stays_armed_keeps_its_trigger_state(
+    any_store: FullStore, db: Any
+) -> None:
+    # Only becoming armed re-baselines: a run's own updates (claims, records, an
+    # error streak) leave an armed trigger armed.
+    sid = await armed_strategy(any_store, db)
+    await any_store.observe([seen("0.50", 0)], NOW)
+    db.execute("update workflow_sessions set status = 'error' where id = %s", (sid,))
+    db.execute("update workflow_sessions set status = 'running' where id = %s", (sid,))
+    assert [e.crossing for e in await any_store.observe([seen("0.61", 60)], NOW)] == [1]
