@@ -29,7 +29,10 @@ from typing import Any
 from uuid import UUID
 
 import httpx
+import orjson
 from postgrest import APIError, AsyncPostgrestClient
+from postgrest.exceptions import APIErrorFromJSON, generate_default_error_message
+from pydantic import ValidationError
 
 from cascadian.errors import (
     StoreAnswerLost,
@@ -37,7 +40,7 @@ from cascadian.errors import (
     StoreReplyMalformed,
     StoreUnavailable,
 )
-from cascadian.store.transport import Args, Json
+from cascadian.store.transport import Args, Json, JsonText
 
 # PostgREST's codes for "no such function/table in the schema cache" and
 # PostgreSQL's for an undefined function/table: the migrations are not applied.
@@ -129,10 +132,33 @@ class PostgrestTransport:
     async def value(self, function: str, args: Args) -> Any:
         """POST /rest/v1/rpc/<function> with the arguments by name; its JSON answer."""
         try:
+            if any(isinstance(v, JsonText) for v in args.values()):
+                return await self._rpc_encoded(function, args)
             response = await self._client.rpc(function, _json_args(args)).execute()
         except (APIError, httpx.TransportError) as exc:
             raise self._unavailable(function, exc) from exc
         return response.data
+
+    async def _rpc_encoded(self, function: str, args: Args) -> Any:
+        """The POST `.rpc()` sends, with a body written here, so that an argument
+        encoded already goes in as it is (postgrest-py would encode it again); its
+        answer and errors read as postgrest-py reads them."""
+        body = orjson.dumps(_json_args(args))
+        response = await self._http.post(
+            str(self._client.base_url / "rpc" / function),
+            content=body,
+            headers={**self._client.headers, "Content-Type": "application/json"},
+        )
+        if response.is_success:
+            try:
+                return orjson.loads(response.content)
+            except orjson.JSONDecodeError:  # rows() says it is malformed
+                return response.text or []
+        try:
+            error = dict(APIErrorFromJSON.model_validate_json(response.content))
+        except ValidationError:
+            error = generate_default_error_message(response)
+        raise APIError(error)
 
     async def rows(self, function: str, args: Args) -> list[dict[str, Any]]:
         data = await self.value(function, args)
@@ -164,6 +190,8 @@ def _wire(value: Any) -> Any:
     """A Python argument as the JSON PostgREST casts to the parameter's type."""
     if isinstance(value, Json):
         return value.value
+    if isinstance(value, JsonText):  # only in a body orjson writes (_rpc_encoded)
+        return orjson.Fragment(value.text)
     if isinstance(value, UUID):
         return str(value)
     if isinstance(value, datetime):

@@ -20,7 +20,7 @@ from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from cascadian.errors import StoreRejected, StoreUnavailable
-from cascadian.store.transport import Args, Json
+from cascadian.store.transport import Args, Json, JsonText
 
 log = logging.getLogger(__name__)
 
@@ -154,4 +154,16 @@ def _call(function: str, names: tuple[str, ...], kind: str) -> str:
 
 
 def _params(args: Args) -> dict[str, Any]:
-    return {k: Jsonb(v.value) if isinstance(v, Json) else v for k, v in args.items()}
+    return {k: _param(v) for k, v in args.items()}
+
+
+def _param(value: Any) -> Any:
+    if isinstance(value, Json):
+        return Jsonb(value.value)
+    if isinstance(value, JsonText):
+        return Jsonb(value.text, dumps=_as_is)
+    return value
+
+
+def _as_is(text: bytes) -> bytes:
+    return text

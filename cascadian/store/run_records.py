@@ -1,34 +1,44 @@
 """What the tick writes, as the JSON its store calls take: a run's outcome with its
 node logs (`finish_runs`), and a tick's row of the ledger (`record_tick`).
 
-`outcome_record` never raises, so a run's outcome can always be written; the store
-builds a batch's records off the event loop, as making them storable walks every
-output.
+A run's outputs are encoded once (storable.encoded), node by node, and those bytes
+go into the finish call as they are: into the execution row's outputs and, for an
+output within a log's cap, into its node's log, so nothing is encoded twice; the
+batch is one `outcomes_json` of the records. `outcome_record` never raises, so a
+run's outcome can always be written; the store builds a batch's JSON off the event
+loop.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
+
+import orjson
 
 from cascadian.data import NodeRun, RunOutcome
 from cascadian.reports import TickReport
 from cascadian.store.storable import (
     LOG_OUTPUT_CAP,
     OUTPUTS_CAP,
-    capped,
-    capped_as,
-    clean_json,
+    capped_json,
+    encoded,
     iso,
     to_json,
 )
 
 
-def _log_row(run: NodeRun, notes: list[str], clean: bool = False) -> dict[str, Any]:
-    """`clean`: the output is known to be storable as it is, and within the cap."""
-    if run.output is None or clean:
-        output = run.output
+def outcomes_json(outcomes: Sequence[RunOutcome]) -> bytes:
+    """The finish call's argument: the outcomes' records as one JSON array."""
+    return orjson.dumps([outcome_record(o) for o in outcomes], option=orjson.OPT_NON_STR_KEYS)
+
+
+def _log_row(run: NodeRun, notes: list[str], known: bytes | None) -> dict[str, Any]:
+    """`known`: the output's JSON, when the run's outputs encoded it already."""
+    if run.output is None:
+        output: Any = None
     else:
-        output = capped(run.output, LOG_OUTPUT_CAP, notes)
+        output = capped_json(encoded(run.output, notes) if known is None else known, LOG_OUTPUT_CAP)
     return {
         "node_id": run.node_id,
         "node_type": run.node_type,
@@ -41,22 +51,33 @@ def _log_row(run: NodeRun, notes: list[str], clean: bool = False) -> dict[str, A
     }
 
 
+def _outputs(outputs: Any, notes: list[str]) -> tuple[Any, dict[str, bytes]]:
+    """The run's outputs, capped, and each node's output as encoded on the way."""
+    if not isinstance(outputs, dict) or not all(isinstance(k, str) for k in outputs):
+        return capped_json(encoded(outputs, notes), OUTPUTS_CAP), {}
+    parts = {node_id: encoded(output, notes) for node_id, output in outputs.items()}
+    whole = orjson.dumps({k: orjson.Fragment(v) for k, v in parts.items()})
+    return capped_json(whole, OUTPUTS_CAP), parts
+
+
+def _known(run: NodeRun, outputs: Any, parts: dict[str, bytes]) -> bytes | None:
+    """The JSON of `run`'s output, when it is the one the run's outputs hold."""
+    if parts and run.output is outputs.get(run.node_id):
+        return parts.get(run.node_id)
+    return None
+
+
 def outcome_record(outcome: RunOutcome) -> dict[str, Any]:
-    """The JSON element the finish takes for one outcome (`finish_runs`). Never raises:
-    whatever a run produced, its outcome can be written. Values that cannot be
-    stored are replaced and the run's errors say so; if the record cannot be built
-    at all, it is written without outputs and logs."""
+    """The JSON element the finish takes for one outcome (`finish_runs`), its encoded
+    parts as orjson Fragments. Never raises: whatever a run produced, its outcome
+    can be written. Values that cannot be stored are replaced and the run's errors
+    say so; if the record cannot be built at all, it is written without outputs and
+    logs."""
     r = outcome.result
     notes: list[str] = []
     try:
-        text = clean_json(r.outputs)
-        outputs = capped_as(r.outputs, text, OUTPUTS_CAP, notes)
-        # A node's output that is part of the run's outputs, when those are clean and
-        # no longer than a log's cap, is clean and within it too: not encoded again.
-        small = text is not None and len(text) <= LOG_OUTPUT_CAP and isinstance(r.outputs, dict)
-        logs = [
-            _log_row(n, notes, small and n.output is r.outputs.get(n.node_id)) for n in r.node_runs
-        ]
+        outputs, parts = _outputs(r.outputs, notes)
+        logs = [_log_row(n, notes, _known(n, r.outputs, parts)) for n in r.node_runs]
         errors = to_json(r.errors, notes)
         error_message = to_json(r.error_message, notes)
     except Exception as exc:  # a bug here must not leave the run unrecorded
@@ -76,7 +97,7 @@ def outcome_record(outcome: RunOutcome) -> dict[str, Any]:
         "duration_ms": r.duration_ms,
         "nodes_executed": r.nodes_executed,
         "outputs": outputs,
-        "errors": errors,
+        "errors": orjson.Fragment(encoded(errors)),  # plain JSON by now
         "error_message": error_message,
         "next_execution_at": iso(outcome.next_execution_at),
         "logs": logs,

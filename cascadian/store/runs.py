@@ -39,8 +39,8 @@ from cascadian.store.readers import (
     json_value,
     uuid_or_none,
 )
-from cascadian.store.run_records import outcome_record, tick_record
-from cascadian.store.transport import Json, Transport
+from cascadian.store.run_records import outcomes_json, tick_record
+from cascadian.store.transport import Json, JsonText, Transport
 
 # Each function's migration (its first version's, when that is older).
 # 039: fair across owners, at most `owner_limit` of one owner's in flight (v3: 015)
@@ -95,12 +95,12 @@ class SqlRunStore:
         (the recorder isolates a refused outcome by writing singly)."""
         if not outcomes:
             return []
-        # Making outputs storable walks all of them: off the event loop, so a run
-        # with large outputs never holds up the others.
-        records = await asyncio.to_thread(lambda: [outcome_record(o) for o in outcomes])
+        # Encoding the outputs walks all of them: off the event loop, so a run with
+        # large outputs never holds up the others.
+        records = JsonText(await asyncio.to_thread(outcomes_json, outcomes))
         try:
             rows = await self.transport.rows(
-                FINISH_RUNS, {"p_outcomes": Json(records), "p_pause_threshold": pause_threshold}
+                FINISH_RUNS, {"p_outcomes": records, "p_pause_threshold": pause_threshold}
             )
             if len(rows) != len(outcomes):
                 raise StoreReplyMalformed(

@@ -3,6 +3,12 @@
 jsonb refuses NUL characters, unpaired surrogates, NaN and Infinity, and JSON
 cannot hold every Python value; these helpers replace what it refuses and cap
 outputs in size, and never raise, so a run's outcome can always be written.
+
+`encoded` writes a value's JSON once, with orjson (in C): datetimes, UUIDs and
+dataclasses natively, NaN and Infinity as null, sets as lists, other objects as
+their str(); only a value orjson refuses (an unpaired surrogate, an integer past 64
+bits, nesting past 254, a cycle) or whose JSON holds a NUL takes the careful path
+below, as before.
 """
 
 from __future__ import annotations
@@ -13,8 +19,11 @@ import sys
 from datetime import datetime
 from typing import Any
 
+import orjson
+
 # Per-node output summaries in strategy_execution_logs are capped at this many
-# characters of JSON; the execution row's outputs at OUTPUTS_CAP in total.
+# bytes of JSON (UTF-8; characters, for ASCII); the execution row's outputs at
+# OUTPUTS_CAP in total.
 LOG_OUTPUT_CAP = 4_000
 OUTPUTS_CAP = 200_000
 
@@ -113,22 +122,38 @@ def without_nul(value: Any) -> Any:
     return value
 
 
-def capped(value: Any, cap: int, notes: list[str] | None = None) -> Any:
-    """`value` made storable, or a preview of its JSON when that is over `cap` long."""
-    return capped_as(value, clean_json(value), cap, notes)
-
-
-def capped_as(value: Any, text: str | None, cap: int, notes: list[str] | None) -> Any:
-    """capped(), given `value`'s clean_json."""
-    if text is None:
-        safe = to_json(value, notes)
-        text = json.dumps(safe)
-    else:
-        safe = value
-    if len(text) <= cap:
-        return safe
-    return {"truncated": True, "size": len(text), "preview": text[:cap]}
-
-
 def iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
+
+
+_OPTIONS = orjson.OPT_NON_STR_KEYS
+
+
+def _default(value: Any) -> Any:
+    """What orjson cannot write itself, as to_json writes it."""
+    if isinstance(value, set | frozenset):
+        return list(value)
+    return str(value)
+
+
+def encoded(value: Any, notes: list[str] | None = None) -> bytes:
+    """`value`'s JSON, as jsonb takes it, encoded once. Never raises."""
+    try:
+        data = orjson.dumps(value, default=_default, option=_OPTIONS)
+    except (TypeError, orjson.JSONEncodeError):
+        data = None
+    if data is not None and b"\\u0000" not in data:
+        return data
+    safe = to_json(value, notes)  # plain JSON values now, with nothing jsonb refuses
+    try:
+        return orjson.dumps(safe, option=_OPTIONS)
+    except (TypeError, orjson.JSONEncodeError):  # an integer past 64 bits
+        return json.dumps(safe, ensure_ascii=False).encode()
+
+
+def capped_json(data: bytes, cap: int) -> orjson.Fragment | dict[str, Any]:
+    """Encoded JSON as it is, or, when longer than `cap`, a preview of it."""
+    if len(data) <= cap:
+        return orjson.Fragment(data)
+    preview = data[:cap].decode("utf-8", "ignore")  # not a character cut in two
+    return {"truncated": True, "size": len(data), "preview": preview}

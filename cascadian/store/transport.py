@@ -5,7 +5,7 @@ The store's port modules (runs.py, control.py, ...) know each function's name, i
 arguments and how its answer becomes our data; a transport only moves the call and
 its answer, and maps its driver's errors to StoreUnavailable / StoreRejected.
 Arguments are Python values (UUID, datetime, int, float, str, None, a list of
-UUIDs), or `Json` for a jsonb argument.
+UUIDs), or `Json` for a jsonb argument (`JsonText` when encoded already).
 """
 
 from __future__ import annotations
@@ -20,6 +20,13 @@ class Json:
     """A jsonb argument (an object or array), as opposed to a SQL array."""
 
     value: Any
+
+
+@dataclass(frozen=True, slots=True)
+class JsonText:
+    """A jsonb argument encoded already (UTF-8 JSON), sent as it is."""
+
+    text: bytes
 
 
 Args = Mapping[str, Any]

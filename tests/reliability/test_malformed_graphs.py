@@ -22,7 +22,7 @@ from psycopg.types.json import Jsonb
 
 from cascadian.config import Settings
 from cascadian.data import RunOutcome, RunResult, Workflow
-from cascadian.store.run_records import outcome_record
+from cascadian.store.run_records import outcomes_json
 from cascadian.store.sql_store import SqlStore
 from cascadian.web.app import create_app
 from cascadian.workflow.executor import GraphExecutor
@@ -76,8 +76,8 @@ async def test_any_graph_runs_to_a_success_or_a_failure_with_a_message(graph: An
     assert_a_success_or_a_clear_failure(result)
     # What the store would be sent is plain JSON that jsonb accepts.
     now = datetime.now(UTC)
-    record = outcome_record(RunOutcome(uuid4(), workflow.id, result, now, now))
-    json.dumps(record, allow_nan=False)
+    sent = outcomes_json([RunOutcome(uuid4(), workflow.id, result, now, now)])
+    json.dumps(json.loads(sent), allow_nan=False)
 
 
 # -- through a real tick, over the endpoint -----------------------------------------------

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from uuid import uuid4
+from typing import Any
+from uuid import UUID, uuid4
+
+import orjson
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from cascadian.data import NodeRun, RunOutcome, RunResult
-from cascadian.store.run_records import outcome_record
+from cascadian.store.run_records import outcomes_json
 from cascadian.store.storable import LOG_OUTPUT_CAP, to_json
 
 
@@ -14,7 +21,7 @@ def test_the_record_caps_large_node_outputs() -> None:
     big = "x" * (LOG_OUTPUT_CAP * 2)
     run = NodeRun("n", "t", "success", datetime(2026, 1, 1, tzinfo=UTC), None, 3, None, {"b": big})
     result = RunResult(True, {"n": {"b": big}}, [], 1, 3, [run])
-    rec = outcome_record(RunOutcome(uuid4(), uuid4(), result, datetime.now(UTC), datetime.now(UTC)))
+    rec = record(RunOutcome(uuid4(), uuid4(), result, datetime.now(UTC), datetime.now(UTC)))
     log = rec["logs"][0]["output"]
     assert log["truncated"] is True and len(log["preview"]) == LOG_OUTPUT_CAP
     assert rec["outputs"] == {"n": {"b": big}}  # under the execution row's larger cap
@@ -25,11 +32,14 @@ def test_values_jsonb_refuses_are_made_storable() -> None:
     assert cleaned == {"nan": None, "inf": [None], "s": "a?b\ufffd"}
 
 
-def _record_of(outputs: dict[str, object], runs: list[NodeRun]) -> dict[str, object]:
+def record(outcome: RunOutcome) -> Any:
+    """The outcome's element of the finish call's JSON, as the database reads it."""
+    return orjson.loads(outcomes_json([outcome]))[0]
+
+
+def _record_of(outputs: dict[str, object], runs: list[NodeRun]) -> Any:
     result = RunResult(True, outputs, [], len(runs), 3, runs)
-    return outcome_record(
-        RunOutcome(uuid4(), uuid4(), result, datetime.now(UTC), datetime.now(UTC))
-    )
+    return record(RunOutcome(uuid4(), uuid4(), result, datetime.now(UTC), datetime.now(UTC)))
 
 
 def _node(node_id: str, output: object) -> NodeRun:
@@ -61,3 +71,76 @@ def test_small_clean_outputs_are_logged_as_they_are() -> None:
     logs = rec["logs"]
     assert isinstance(logs, list)
     assert logs[0]["output"] == out and rec["outputs"] == {"n": out}
+
+
+class Counted:
+    """An object JSON cannot hold: written as its str(), counted."""
+
+    calls = 0
+
+    def __str__(self) -> str:
+        Counted.calls += 1
+        return "counted"
+
+
+def test_a_nodes_output_is_encoded_once_for_the_outputs_and_its_log() -> None:
+    out = {"thing": Counted()}
+    Counted.calls = 0
+    rec = _record_of({"n": out}, [_node("n", out)])
+    assert rec["outputs"] == {"n": {"thing": "counted"}}
+    assert rec["logs"][0]["output"] == {"thing": "counted"}
+    assert Counted.calls == 1
+
+
+@dataclass(frozen=True)
+class Quote:
+    market: UUID
+    at: datetime
+    price: float
+
+
+def test_datetimes_uuids_and_dataclasses_are_written_natively_non_finite_floats_as_null() -> None:
+    market = uuid4()
+    at = datetime(2026, 12, 7, 21, 0, tzinfo=UTC)
+    out = {"quote": Quote(market, at, float("nan")), "seen": {1, 2}, "limit": float("inf")}
+    rec = _record_of({"n": out}, [_node("n", out)])
+    assert rec["outputs"]["n"] == {
+        "quote": {"market": str(market), "at": "2026-12-07T21:00:00+00:00", "price": None},
+        "seen": [1, 2],
+        "limit": None,
+    }
+    assert not any("could not be stored" in str(e) for e in rec["errors"])
+
+
+JSONISH = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**80), max_value=2**80)
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | st.text(alphabet=st.characters(codec=None, exclude_categories=()), max_size=8),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=4), inner, max_size=4)
+    ),
+    max_leaves=20,
+)
+
+
+def _strings(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list):
+        return [s for v in value for s in _strings(v)]
+    if isinstance(value, dict):
+        return [*value, *(s for v in value.values() for s in _strings(v))]
+    return []
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(output=JSONISH)
+def test_whatever_a_node_outputs_the_batch_is_json_jsonb_takes(output: Any) -> None:
+    rec = _record_of({"n": output}, [_node("n", output)])
+    text = json.dumps(rec, allow_nan=False)  # no NaN or Infinity survived
+    for s in _strings(rec):
+        assert "\x00" not in s
+        s.encode("utf-8")  # no unpaired surrogate
+    assert text

@@ -11,7 +11,7 @@ import pytest
 from psycopg.types.json import Jsonb
 
 from cascadian.data import NodeRun, RunOutcome, RunResult
-from cascadian.store.run_records import outcome_record
+from cascadian.store.run_records import outcomes_json
 from cascadian.store.sql_store import SqlStore
 from tests.factories import add_strategy, rows, strategy
 
@@ -68,7 +68,7 @@ async def claim_all(store: SqlStore, db: Any, n: int, **columns: Any) -> list[An
 
 
 def finish(db: Any, version: str, outcomes: list[RunOutcome], threshold: int = 3) -> list[Any]:
-    records = Jsonb([outcome_record(o) for o in outcomes])
+    records = Jsonb(outcomes_json(outcomes), dumps=lambda text: text)
     return rows(db, f"select * from cascadian_finish_runs_{version}(%s, %s)", records, threshold)
 
 
