@@ -7,12 +7,17 @@ that does not fit is skipped and counted, so one odd market never fails a run.
 The output field names (`to_output`) are a contract for downstream nodes: fields
 are added, never renamed. `outcome_prices` are Gamma's (cached at its edge for up to
 5 minutes) unless live CLOB prices replaced them, which `price_source` says.
+
+A market's output is built once (a frozen market never changes; a repriced one is a
+new market) and kept while the market lives: the strategies sharing one Gamma
+answer share its markets, and each run gets its own copy of the output's top level.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import weakref
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -29,6 +34,9 @@ from pydantic import (
 )
 
 log = logging.getLogger(__name__)
+
+# id(market) -> its output, for the markets alive (each removed when its market goes).
+_OUTPUTS: dict[int, dict[str, Any]] = {}
 
 
 Price = Annotated[float, Field(ge=0, le=1)]
@@ -131,8 +139,14 @@ class Market(BaseModel):
         return self.outcome_prices[0] if self.outcome_prices else None
 
     def to_output(self) -> dict[str, Any]:
-        """A JSON-serialisable dict, end_date as an ISO string, plus yes_price."""
-        return {**self.model_dump(mode="json"), "yes_price": self.yes_price}
+        """A JSON-serialisable dict, end_date as an ISO string, plus yes_price: a new
+        dict at each call, its values shared with the market's other outputs."""
+        kept = _OUTPUTS.get(id(self))
+        if kept is None:
+            kept = {**self.model_dump(mode="json"), "yes_price": self.yes_price}
+            _OUTPUTS[id(self)] = kept
+            weakref.finalize(self, _OUTPUTS.pop, id(self), None)
+        return dict(kept)
 
 
 def parse_markets(records: Any) -> tuple[list[Market], int]:
