@@ -1336,3 +1336,67 @@ class TriggerEvent:
     workflow_id: UUID
     trigger_id: UUID
     crossing: int
+
+
+DecisionStatus = Literal["pending", "expired", "approved", "rejected"]
+DECISION_STATUSES: tuple[DecisionStatus, ...] = ("pending", "expired", "approved", "rejected")
+
+
+@dataclass(frozen=True)
+class DecisionDraft:
+    """A bet the orchestrator sized, waiting for its owner's approval (approval mode)."""
+
+    market_id: str
+    market_question: str | None
+    outcome: str
+    token_id: str
+    direction: Literal["YES", "NO"]
+    recommended_size: Decimal
+    risk_score: int  # 1-10
+    ai_reasoning: str
+    ai_confidence: Decimal  # 0-1
+    portfolio_snapshot: dict[str, Any]
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
+class Decision:
+    """An orchestrator decision as stored (orchestrator_decisions, migrations/046);
+    `status` expired: pending past its expiry, never to be placed."""
+
+    id: UUID
+    workflow_id: UUID
+    execution_id: UUID
+    node_id: str
+    market_id: str
+    market_question: str | None
+    outcome: str | None
+    token_id: str | None
+    direction: str
+    recommended_size: Decimal
+    actual_size: Decimal | None
+    risk_score: int
+    ai_reasoning: str
+    ai_confidence: Decimal
+    status: DecisionStatus
+    created_at: datetime
+    expires_at: datetime | None
+    decided_at: datetime | None
+    order_id: UUID | None
+    override_reason: str | None
+    portfolio_snapshot: dict[str, Any]
+    # Whether this answer's call wrote it (a re-run finds it written already).
+    created: bool = False
+
+
+DecisionOutcome = Literal["approved", "rejected", "expired", "already_approved", "already_rejected"]
+
+
+@dataclass(frozen=True)
+class DecisionAnswer:
+    """What an approval or a rejection did: `order` is the approval's paper order (a
+    second approval answers the first's, replayed)."""
+
+    outcome: DecisionOutcome
+    decision: Decision
+    order: OrderOutcome | None = None

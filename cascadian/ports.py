@@ -26,6 +26,9 @@ from cascadian.data import (
     ConsoleOverview,
     ControlResult,
     CopyObservation,
+    Decision,
+    DecisionAnswer,
+    DecisionDraft,
     DryRun,
     EquityCurve,
     Execution,
@@ -636,6 +639,56 @@ class CopyTradeStore(Protocol):
         ...
 
 
+class DecisionStore(Protocol):
+    """The orchestrator's decisions (migrations/046): written once per run slot, node,
+    market and outcome; each approved (its paper order placed through the trading
+    book) or rejected once, before it expires, in one transaction with its audit
+    entry."""
+
+    async def create_decisions(
+        self,
+        workflow_id: UUID,
+        execution_id: UUID,
+        node_id: str,
+        slot: str | None,
+        drafts: Sequence[DecisionDraft],
+        now: datetime,
+    ) -> list[Decision]:
+        """Write the pending decisions not written yet (`slot` None: the run's own),
+        telling the owner of the new ones; every one of `drafts`, as stored."""
+        ...
+
+    async def decisions(
+        self,
+        strategy_id: UUID | None,
+        status: str | None,
+        limit: int,
+        offset: int,
+        now: datetime,
+        user: UUID | None = None,
+    ) -> Page[Decision] | None:
+        """A page of decisions, newest first (of one strategy, or of all: None);
+        None for a strategy not found (or not the user's)."""
+        ...
+
+    async def decision(
+        self, decision_id: UUID, now: datetime, user: UUID | None = None
+    ) -> Decision | None: ...
+
+    async def decide(
+        self,
+        decision_id: UUID,
+        approve: bool,
+        placement: PaperPlacement | None,
+        reason: str | None,
+        now: datetime,
+        actor: Actor,
+    ) -> DecisionAnswer | None:
+        """Approve (placing `placement`, its fill now) or reject a pending decision;
+        None for a decision not found (or not the actor's)."""
+        ...
+
+
 class AuditStore(Protocol):
     """The audit log, read (the changes write it themselves, in their SQL)."""
 
@@ -687,6 +740,7 @@ class FullStore(
     MarketHistoryStore,
     WalletStore,
     CopyTradeStore,
+    DecisionStore,
     OperatorStore,
     TriggerStore,
     QuotaStore,

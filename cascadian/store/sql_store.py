@@ -2,7 +2,7 @@
 
 Each port's calls live in its own module (runs.py for the tick, audit.py,
 node_writes.py, control.py, strategies.py, console.py, trading.py, marks.py,
-market_history.py, wallets.py, copy_trading.py, operators.py, triggers.py, quotas.py),
+market_history.py, wallets.py, copy_trading.py, decisions.py, operators.py, triggers.py, quotas.py),
 which names each SQL function it calls once, with its named arguments and the mapping
 of its answer. One class serves both back ends: the transport under it (psycopg, or
 PostgREST's `.rpc()` for Supabase) only moves the call, so the two cannot drift apart.
@@ -20,6 +20,7 @@ from cascadian.store.audit import SqlAuditStore
 from cascadian.store.console import SqlConsoleStore
 from cascadian.store.control import SqlControlStore
 from cascadian.store.copy_trading import SqlCopyTradeStore
+from cascadian.store.decisions import SqlDecisionStore
 from cascadian.store.market_history import SqlMarketHistoryStore
 from cascadian.store.marks import SqlMarkStore
 from cascadian.store.node_writes import SqlNodeStore
@@ -48,6 +49,7 @@ class SqlStore(
     SqlMarketHistoryStore,
     SqlWalletStore,
     SqlCopyTradeStore,
+    SqlDecisionStore,
     SqlOperatorStore,
     SqlTriggerStore,
     SqlQuotaStore,

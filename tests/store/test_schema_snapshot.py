@@ -22,10 +22,10 @@ from tests.store.schema_snapshot import (
     scratch_database,
 )
 
-# Added only there: an index on a table only the app has (013: retention), and the
-# trigger that guards the scheduler's columns where Supabase's roles exist (022).
+# Added only there: the trigger that guards the scheduler's columns where Supabase's
+# roles exist (022). (013's index on orchestrator_decisions: 046 gives a new database
+# the table, and the index.)
 ONLY_ON_AN_EXISTING_DEPLOYMENT = {
-    ("index", "orchestrator_decisions.orchestrator_decisions_execution_idx"),
     ("trigger", "workflow_sessions.cascadian_scheduler_columns"),
 }
 

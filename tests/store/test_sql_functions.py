@@ -54,6 +54,7 @@ KEPT = {
     "cascadian_restore_policies_v1": "the roll back in docs/existing-deployment.md calls it",
     "cascadian_guard_scheduler_columns_v1": "022's trigger on workflow_sessions runs it",
     "cascadian_limits_json_v1": "032's limits and portfolio functions answer with it",
+    "cascadian_decision_json_v1": "046's decision functions answer with it",
     "cascadian_place_paper_order_v1": "the previous release's order nodes call it while this "
     "one deploys (024 adds v2); a later migration drops it",
     "cascadian_halt_trading_v1": "cascadian_place_paper_order_v2 calls it on a daily loss breach",
