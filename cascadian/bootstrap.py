@@ -173,6 +173,7 @@ def build_executor(
         wallets=wallets or WalletData.create(settings, http, store),
         copy_trades=store,
         marks=store,
+        decisions=store,
     )
     return GraphExecutor(services=services)
 
@@ -187,7 +188,13 @@ def build_dry_runner(
     """The executor of dry runs, always in-process: the node store writes nothing
     and `http` (built on dry_run_transport) sends only reads; the market data and
     the JavaScript sandbox may be the process's own (they write nothing)."""
-    from cascadian.workflow.dry_run import DryRunner, DryRunOrders, DryRunStore, tagged
+    from cascadian.workflow.dry_run import (
+        DryRunDecisions,
+        DryRunner,
+        DryRunOrders,
+        DryRunStore,
+        tagged,
+    )
     from cascadian.workflow.executor import GraphExecutor
     from cascadian.workflow.node_api import NodeServices
     from cascadian.workflow.registry import default_registry
@@ -200,6 +207,7 @@ def build_dry_runner(
         markets=markets or MarketData.create(settings, http),
         javascript=javascript,
         orders=DryRunOrders(PaperExecutor(None)),
+        decisions=DryRunDecisions(),
         # Reads only: a dry run keeps no wallet metrics.
         wallets=WalletData.create(settings, http),
     )

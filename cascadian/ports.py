@@ -639,24 +639,30 @@ class CopyTradeStore(Protocol):
         ...
 
 
-class DecisionStore(Protocol):
-    """The orchestrator's decisions (migrations/046): written once per run slot, node,
-    market and outcome; each approved (its paper order placed through the trading
-    book) or rejected once, before it expires, in one transaction with its audit
-    entry."""
+class DecisionWriter(Protocol):
+    """Where the orchestrator's approval mode writes (NodeServices.decisions)."""
 
     async def create_decisions(
         self,
         workflow_id: UUID,
-        execution_id: UUID,
+        execution_id: UUID | None,
         node_id: str,
         slot: str | None,
         drafts: Sequence[DecisionDraft],
         now: datetime,
     ) -> list[Decision]:
         """Write the pending decisions not written yet (`slot` None: the run's own),
-        telling the owner of the new ones; every one of `drafts`, as stored."""
+        telling the owner of the new ones; every one of `drafts`, as stored (none in
+        a dry run, which writes nothing). A run not recorded (`execution_id` None)
+        cannot have decisions: NodeError."""
         ...
+
+
+class DecisionStore(DecisionWriter, Protocol):
+    """The orchestrator's decisions (migrations/046): written once per run slot, node,
+    market and outcome; each approved (its paper order placed through the trading
+    book) or rejected once, before it expires, in one transaction with its audit
+    entry."""
 
     async def decisions(
         self,

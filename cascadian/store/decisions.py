@@ -24,6 +24,7 @@ from cascadian.data import (
     Page,
     PaperPlacement,
 )
+from cascadian.errors import NodeError
 from cascadian.store.audit import actor_arg
 from cascadian.store.readers import answer_of, as_dt, as_uuid, dt_or_none, json_value, uuid_or_none
 from cascadian.store.trading import order_outcome, placement_record
@@ -42,12 +43,14 @@ class SqlDecisionStore:
     async def create_decisions(
         self,
         workflow_id: UUID,
-        execution_id: UUID,
+        execution_id: UUID | None,
         node_id: str,
         slot: str | None,
         drafts: Sequence[DecisionDraft],
         now: datetime,
     ) -> list[Decision]:
+        if execution_id is None:
+            raise NodeError("approval mode needs a recorded run to hang its decisions on")
         answer = await self.transport.value(
             CREATE_DECISIONS,
             {

@@ -6,6 +6,8 @@ The nodes are the real ones; only the services they are given differ, and the
 composition root (bootstrap.py) builds them once per process:
 - DryRunStore is the node store: a watchlist entry, a notification or a paper order
   becomes an intent, answered as if it had been written;
+- DryRunDecisions takes the orchestrator's pending decisions: each is noted, none
+  is written;
 - DryRunOrders is the order executor: an order is filled against the live book,
   recorded nowhere, and noted with its fill and fee;
 - DryRunTransport is under the nodes' HTTP client: GET and HEAD go out (they read),
@@ -34,6 +36,8 @@ from uuid import UUID
 import httpx
 
 from cascadian.data import (
+    Decision,
+    DecisionDraft,
     DryRun,
     GraphProblem,
     Intent,
@@ -121,6 +125,32 @@ class DryRunStore:
         )
         held = shares if order.side == "buy" else 0.0
         return PaperFill("filled", shares=shares, held_shares=held, created_at=now)
+
+
+class DryRunDecisions:
+    """The orchestrator's decisions in a dry run: none is written, each is noted."""
+
+    async def create_decisions(
+        self,
+        workflow_id: UUID,
+        execution_id: UUID | None,
+        node_id: str,
+        slot: str | None,
+        drafts: Sequence[DecisionDraft],
+        now: datetime,
+    ) -> list[Decision]:
+        for d in drafts:
+            _note(
+                "orchestrator-decision",
+                {
+                    "market_id": d.market_id,
+                    "outcome": d.outcome,
+                    "recommended_size": str(d.recommended_size),
+                    "expires_at": d.expires_at.isoformat(),
+                    "note": "not written, and the owner not notified: a dry run",
+                },
+            )
+        return []
 
 
 class DryRunOrders:

@@ -23,7 +23,7 @@ from cascadian.data import Workflow
 from cascadian.errors import NodeError
 from cascadian.outbound.retry import RetryPolicy
 from cascadian.outbound.ssrf import Resolver
-from cascadian.ports import CopyTradeStore, MarkStore, NodeStore, OrderExecutor
+from cascadian.ports import CopyTradeStore, DecisionWriter, MarkStore, NodeStore, OrderExecutor
 from cascadian.workflow.limits import GraphLimits
 from cascadian.workflow.llm import LlmProvider
 from cascadian.workflow.market import MarketData, MarketSource
@@ -86,6 +86,9 @@ class NodeServices:
     # The trading book's positions and stored marks, which position nodes read;
     # None: they fail, saying so.
     marks: MarkStore | None = None
+    # Where the orchestrator's approval mode writes its pending decisions; None: it
+    # fails, saying so.
+    decisions: DecisionWriter | None = None
 
     @asynccontextmanager
     async def javascript_run(self) -> AsyncIterator[JsRun]:
@@ -134,6 +137,11 @@ class NodeServices:
         if self.marks is None:
             raise NodeError("position nodes need the database (the paper positions)")
         return self.marks
+
+    def decision_store(self) -> DecisionWriter:
+        if self.decisions is None:
+            raise NodeError("approval mode needs the database (its pending decisions)")
+        return self.decisions
 
     def node_store(self) -> NodeStore:
         if self.store is None:

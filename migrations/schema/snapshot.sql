@@ -2062,8 +2062,8 @@ begin
         select sum(f.price * f.shares) into v_notional
         from jsonb_to_recordset(coalesce(p_placement -> 'fills', '[]'))
              as f (price numeric, shares numeric);
-        if coalesce(v_notional, 0) + coalesce((p_placement ->> 'fee_usd')::numeric, 0)
-           > v_decision.recommended_size then
+        -- Its dollars before fees, as the trading book counts an order's amount.
+        if coalesce(v_notional, 0) > v_decision.recommended_size then
             raise exception 'the fill ($%) is more than the decision''s size ($%)',
                 v_notional, v_decision.recommended_size using errcode = '22023';
         end if;
@@ -2079,9 +2079,7 @@ begin
         );
         update orchestrator_decisions
         set status = 'approved', decided_at = p_now, decided_by = p_actor,
-            actual_size = case when v_order ->> 'result' = 'refused' then 0
-                               else (v_order ->> 'notional_usd')::numeric
-                                    + (v_order ->> 'fee_usd')::numeric end,
+            actual_size = (v_order ->> 'notional_usd')::numeric,
             order_id = (v_order ->> 'order_id')::uuid
         where id = v_decision.id
         returning * into v_decision;

@@ -37,6 +37,10 @@ RUNS: Final[dict[str, str]] = {
     # Browser-only in the original; here over the strategy's paper positions.
     "POSITION_TRACKER": "original-position-tracker",
     "EXIT_SIGNAL": "original-exit-signal",
+    # Sizing over the strategy's paper portfolio; approval mode's decisions wait in
+    # orchestrator_decisions for the owner.
+    "orchestrator": "original-orchestrator",
+    "ORCHESTRATOR": "original-orchestrator",
 }
 
 # Types whose fields the original's panels wrote at `data.*`, not `data.config.*`.
@@ -58,10 +62,6 @@ _SCREENING = (
 REFUSED: Final[dict[str, str]] = {
     "llm-research": "was never implemented in the original (it always failed with "
     "'LLM Research node not yet implemented (post-MVP)')",
-    "orchestrator": "needs the original's AI position-sizing agent, its "
-    "orchestrator_decisions table and portfolio settings, and the wallets of " + _WAREHOUSE,
-    "ORCHESTRATOR": "was never run by the original's server (only the lower-case "
-    "'orchestrator' was), and that one needs its AI position-sizing agent and " + _WAREHOUSE,
     "FILTER": _SCREENING,
     "LOGIC": _SCREENING,
     "AGGREGATION": _SCREENING,

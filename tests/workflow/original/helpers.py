@@ -112,7 +112,8 @@ async def run_saved(
         if arrange is not None:
             arrange(workflow_id)
         [[execution_id]] = db.execute(
-            "insert into workflow_executions (workflow_id, user_id) values (%s, %s) returning id",
+            "insert into workflow_executions (workflow_id, user_id, status)"
+            " values (%s, %s, 'running') returning id",
             (workflow_id, USER),
         ).fetchall()
     client = http or httpx.AsyncClient()
@@ -128,6 +129,7 @@ async def run_saved(
         wallets=wallets,
         copy_trades=store,
         marks=store,
+        decisions=store,
     )
     workflow = Workflow(workflow_id, name, nodes, edges, {}, None, USER, execution_id)
     try:

@@ -52,7 +52,7 @@ async def test_a_refused_original_strategy_is_recorded_failed_before_any_node_ru
             store, build_executor(env, http, store), env, FakeClock(NOW)
         ).tick()
     [run] = report.executions
-    assert run.status == "failed" and "orchestrator" in (run.error or "")
+    assert run.status == "failed" and "llm-research" in (run.error or "")
     logs = rows(db, "select node_id, node_type, status from strategy_execution_logs order by id")
-    assert [r["status"] for r in logs].count("error") == 4
+    assert [r["status"] for r in logs].count("error") == 3
     assert {r["status"] for r in logs} <= {"error", "skipped"}

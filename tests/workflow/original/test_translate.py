@@ -93,13 +93,16 @@ def test_the_flat_format_with_from_and_to_edges_is_read() -> None:
 def test_warehouse_and_unimplemented_types_are_refused_naming_each_node_and_why() -> None:
     nodes, edges = saved("warehouse.json")
     found = problems(nodes, edges)
-    assert len(found) == 4
-    assert "node 'sizing' (orchestrator)" in found[0] and "position-sizing agent" in found[0]
-    assert "node 'sizing-ui' (ORCHESTRATOR)" in found[1]
-    assert "node 'research' (llm-research)" in found[2] and "never implemented" in found[2]
+    assert len(found) == 3
+    assert "node 'research' (llm-research)" in found[0] and "never implemented" in found[0]
     # The wallet nodes run on public data now; SQL for the warehouse does not.
-    assert found[3].startswith("node 'wallets' (original-data-source)")
-    assert "prefilters.where is SQL for the original's ClickHouse warehouse" in found[3]
+    assert found[1].startswith("node 'wallets' (original-data-source)")
+    assert "prefilters.where is SQL for the original's ClickHouse warehouse" in found[1]
+    # The orchestrator runs now (over the paper portfolio); without its sizing rules it
+    # cannot, as the original threw without them.
+    assert found[2] == (
+        "node 'sizing-ui' (original-orchestrator): config.position_sizing_rules: Field required"
+    )
 
 
 def test_a_data_source_of_markets_or_trades_is_refused_as_the_original_never_ran_it() -> None:
@@ -115,7 +118,7 @@ async def test_a_refused_graph_runs_nothing_and_logs_every_node_as_saved() -> No
     result = await GraphExecutor().execute(workflow(nodes, edges))
     assert not result.success and result.nodes_executed == 0
     assert [(r.node_id, r.node_type, r.status) for r in result.node_runs][3:] == [
-        ("sizing", "orchestrator", "error"),
+        ("sizing", "orchestrator", "skipped"),
         ("sizing-ui", "ORCHESTRATOR", "error"),
         ("research", "llm-research", "error"),
     ]

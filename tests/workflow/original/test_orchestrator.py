@@ -1,0 +1,238 @@
+"""The original's Portfolio Orchestrator from a graph saved as its strategy builder saved
+it (tests/fixtures/original/orchestrator.json: the stream, a MARKET_FILTER keeping the
+Fed market, and ORCHESTRATOR with its panel's default config): fractional Kelly over
+the paper portfolio; approval mode writes one pending decision per run slot and tells
+the owner once; autonomous mode places one paper buy per run slot; the configured LLM
+may veto; a dry run writes and places nothing. Polymarket and the LLM by respx."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+import httpx
+import pytest
+import respx
+
+from cascadian.bootstrap import build_dry_runner, build_executor
+from cascadian.clock import FakeClock
+from cascadian.data import Workflow
+from cascadian.ports import FullStore
+from cascadian.store.sql_store import SqlStore
+from cascadian.tick import TickService
+from tests.factories import USER, add_strategy, rows
+from tests.polymarket_fixtures import market_data, settings
+from tests.workflow.original.helpers import NOW, polymarket, run_saved, saved
+
+NODE = "orchestrator_1730000000000_2"
+FED = "253591"
+LLM = "https://llm.test/v1"
+WITH_LLM = {"CASCADIAN_LLM_BASE_URL": LLM, "CASCADIAN_LLM_API_KEY": "sk-test-orchestrator"}
+
+
+def graph(**config: Any) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    nodes, edges = saved("orchestrator.json")
+    nodes[2]["config"] |= config
+    return nodes, edges
+
+
+def reply(content: dict[str, Any]) -> httpx.Response:
+    """An OpenAI-compatible chat completion, its content fenced as models often do."""
+    text = f"```json\n{json.dumps(content)}\n```"
+    return httpx.Response(
+        200,
+        json={
+            "id": "chatcmpl-1",
+            "object": "chat.completion",
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": text},
+                    "finish_reason": "stop",
+                }
+            ],
+        },
+    )
+
+
+@pytest.mark.both_schemas
+@respx.mock
+async def test_approval_mode_writes_one_pending_decision_and_tells_the_owner_once(
+    any_store: FullStore, db: Any
+) -> None:
+    polymarket(respx.mock)
+    result, _ = await run_saved(saved("orchestrator.json"), store=any_store, db=db)  # type: ignore[arg-type]
+    assert result.success, result.errors
+    out = result.outputs[NODE]
+    [decision] = out["decisions"]
+    # p_win 0.5 (no signal, the original's default) at 0.355: Kelly 0.2248..., 37.5% of
+    # it on $10,000 is $843, capped at max_bet and at 5% of equity: $500.
+    assert (decision["decision"], decision["direction"], decision["outcome"]) == (
+        "GO",
+        "YES",
+        "Yes",
+    )
+    assert decision["recommended_size"] == "500.00" and decision["status"] == "pending"
+    assert out["summary"] == {"total": 1, "go": 1, "no_go": 0, "pending_approval": 1, "executed": 0}
+    assert out["llm"]["used"] is False and "CASCADIAN_LLM_BASE_URL" in out["llm"]["note"]
+    assert out["notApplied"] == ["risk_reward_threshold"]
+    [stored] = rows(
+        db,
+        "select market_id, outcome, token_id, status, recommended_size from orchestrator_decisions",
+    )
+    assert (stored["market_id"], stored["outcome"], stored["status"]) == (FED, "Yes", "pending")
+    assert stored["recommended_size"] == Decimal("500.00")
+    assert rows(db, "select order_id from cascadian_trading_orders") == []
+    [told] = rows(db, "select user_id, priority, link from notifications")
+    assert told["user_id"] == USER and told["priority"] == "high"
+
+
+@respx.mock
+async def test_a_re_run_of_the_slot_writes_no_second_decision(store: SqlStore, db: Any) -> None:
+    polymarket(respx.mock)
+    sid = add_strategy(db, next_execution_at=NOW, graph=saved("orchestrator.json"))
+    env = settings()
+    async with httpx.AsyncClient() as http:
+        executor = build_executor(env, http, store)
+        [claimed] = await store.claim_due(NOW, 10, 60)
+        first = await executor.execute(claimed.workflow)  # then the worker is killed
+        assert first.success, first.errors
+        later = FakeClock(NOW + timedelta(minutes=3))  # past the lease: the slot again
+        report = await TickService(store, executor, env, later).tick()
+    [run] = report.executions
+    assert run.status == "completed", run.error
+    assert len(rows(db, "select id from orchestrator_decisions where workflow_id = %s", sid)) == 1
+    assert len(rows(db, "select id from notifications where workflow_id = %s", sid)) == 1
+
+
+@respx.mock
+async def test_autonomous_mode_places_one_paper_buy_per_run_slot(store: SqlStore, db: Any) -> None:
+    polymarket(respx.mock)
+    nodes, edges = graph(mode="autonomous")
+    # 20% a position: a retry, with $500 held, sizes the same bet again.
+    nodes[2]["config"]["position_sizing_rules"]["max_per_position"] = 0.2
+    sid = add_strategy(db, next_execution_at=NOW, graph=(nodes, edges))
+    env = settings()
+    async with httpx.AsyncClient() as http:
+        executor = build_executor(env, http, store)
+        [claimed] = await store.claim_due(NOW, 10, 60)
+        first = await executor.execute(claimed.workflow)
+        again = await executor.execute(claimed.workflow)  # a retried run
+        later = FakeClock(NOW + timedelta(minutes=3))
+        report = await TickService(store, executor, env, later).tick()
+    assert first.success, first.errors
+    placed = first.outputs[NODE]["decisions"][0]
+    assert placed["status"] == "executed" and placed["orderResult"] == "filled"
+    # $500 on the book: 1,000 shares at 0.39, the rest at 0.40.
+    assert Decimal(placed["notional"]) == Decimal("500")
+    assert again.outputs[NODE]["decisions"][0]["replayed"] is True
+    assert report.executions[0].status == "completed"
+    orders = rows(
+        db, "select node_id, side, result from cascadian_trading_orders where workflow_id = %s", sid
+    )
+    assert orders == [{"node_id": f"{NODE}#{FED}:yes", "side": "buy", "result": "filled"}]
+    assert rows(db, "select id from orchestrator_decisions") == []
+
+
+@respx.mock
+async def test_autonomous_mode_goes_through_the_kill_switch(store: SqlStore, db: Any) -> None:
+    polymarket(respx.mock)
+    db.execute("select cascadian_set_kill_switch_v1(null, true, 'ops', 'incident 9', now())")
+    result, _ = await run_saved(graph(mode="autonomous"), store=store, db=db)
+    assert result.success, result.errors
+    refused = result.outputs[NODE]["decisions"][0]
+    assert (refused["status"], refused["refusal"]) == ("refused", "kill_switch")
+    assert result.outputs[NODE]["summary"]["executed"] == 0
+
+
+@respx.mock
+async def test_the_configured_llm_may_veto_a_bet(store: SqlStore, db: Any) -> None:
+    polymarket(respx.mock)
+    chat = respx.mock.post(f"{LLM}/chat/completions").mock(
+        return_value=reply(
+            {
+                "decision": "NO_GO",
+                "confidence": 0.8,
+                "risk_score": 8,
+                "reasoning": "The meeting is priced in.",
+            }
+        )
+    )
+    result, _ = await run_saved(saved("orchestrator.json"), store=store, db=db, **WITH_LLM)
+    assert result.success, result.errors
+    [vetoed] = result.outputs[NODE]["decisions"]
+    assert vetoed["decision"] == "NO_GO" and "priced in" in vetoed["ai_reasoning"]
+    assert result.outputs[NODE]["llm"]["used"] is True
+    sent = json.loads(chat.calls.last.request.content)
+    assert json.loads(sent["messages"][1]["content"])["recommended_size_usd"] == "500.00"
+    assert sent["temperature"] == 0
+    assert rows(db, "select id from orchestrator_decisions") == []
+
+
+@respx.mock
+async def test_the_llms_go_keeps_the_size_and_gives_its_reasoning_and_risk(
+    store: SqlStore, db: Any
+) -> None:
+    polymarket(respx.mock)
+    respx.mock.post(f"{LLM}/chat/completions").mock(
+        return_value=reply(
+            {
+                "decision": "GO",
+                "confidence": 0.65,
+                "risk_score": 6,
+                "reasoning": "A cut is underpriced.",
+                "recommended_size": 9000,
+            }
+        )
+    )
+    result, _ = await run_saved(saved("orchestrator.json"), store=store, db=db, **WITH_LLM)
+    [kept] = result.outputs[NODE]["decisions"]
+    assert (kept["decision"], kept["recommended_size"], kept["risk_score"]) == ("GO", "500.00", 6)
+    [stored] = rows(
+        db, "select ai_confidence, risk_score, ai_reasoning from orchestrator_decisions"
+    )
+    assert stored["ai_confidence"] == Decimal("0.65") and "underpriced" in stored["ai_reasoning"]
+
+
+@respx.mock
+async def test_an_unreadable_review_is_a_no_go(store: SqlStore, db: Any) -> None:
+    polymarket(respx.mock)
+    respx.mock.post(f"{LLM}/chat/completions").mock(
+        return_value=httpx.Response(
+            200, json={"choices": [{"message": {"role": "assistant", "content": "Sure!"}}]}
+        )
+    )
+    result, _ = await run_saved(saved("orchestrator.json"), store=store, db=db, **WITH_LLM)
+    [decision] = result.outputs[NODE]["decisions"]
+    assert decision["decision"] == "NO_GO" and "could not be read" in decision["ai_reasoning"]
+
+
+@respx.mock
+async def test_a_dry_run_writes_no_decision_and_places_nothing(store: SqlStore, db: Any) -> None:
+    polymarket(respx.mock)
+    for mode in ("approval", "autonomous"):
+        nodes, edges = graph(mode=mode)
+        sid = add_strategy(db, next_execution_at=None, graph=(nodes, edges))
+        async with httpx.AsyncClient() as http:
+            runner = build_dry_runner(settings(), http, FakeClock(NOW), market_data(http))
+            run = await runner.dry_run(Workflow(sid, "s", nodes, edges, user_id=USER))
+        assert run.result.success, run.result.errors
+        actions = [i.action for i in run.intents]
+        assert actions == ["orchestrator-decision" if mode == "approval" else "paper-order"]
+    assert rows(db, "select id from orchestrator_decisions") == []
+    assert rows(db, "select order_id from cascadian_trading_orders") == []
+    assert rows(db, "select id from notifications") == []
+
+
+async def test_copy_trading_mode_and_bad_rules_are_refused_before_the_run(
+    store: SqlStore, db: Any
+) -> None:
+    copy, _ = await run_saved(graph(copy_trading={"enabled": True}), store=store, db=db)
+    assert not copy.success and "MANUAL_COPY_TRADE" in copy.errors[0]["error"]
+    nodes, edges = graph()
+    nodes[2]["config"]["position_sizing_rules"] |= {"min_bet": 50, "max_bet": 10}
+    bad, _ = await run_saved((nodes, edges), store=store, db=db)
+    assert not bad.success and "max_bet must be at least min_bet" in bad.errors[0]["error"]
+    assert rows(db, "select id from orchestrator_decisions") == []
