@@ -4,6 +4,7 @@ process's garbage collector, tuned for ticking."""
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
 from collections.abc import AsyncIterator, Sequence
@@ -25,6 +26,7 @@ from cascadian.clock import Clock, SystemClock
 from cascadian.config import Settings
 from cascadian.console.service import ConsoleService
 from cascadian.control import ControlService
+from cascadian.data import MarketBook
 from cascadian.errors import ConfigurationError
 from cascadian.observers.alerts import Alerts
 from cascadian.observers.metrics import WorkerMetrics
@@ -36,6 +38,7 @@ from cascadian.store.sql_store import SqlStore
 from cascadian.strategies import StrategyService
 from cascadian.tick import TickService
 from cascadian.trading.controls import TradingService
+from cascadian.trading.decisions import DecisionService
 from cascadian.trading.executor import PaperExecutor
 from cascadian.trading.marking import Marking
 from cascadian.trading.paper import PaperService
@@ -43,6 +46,7 @@ from cascadian.triggers.service import TriggerService
 from cascadian.workflow.market import MarketData
 from cascadian.workflow.market.positions import PositionMarkets
 from cascadian.workflow.market.tap import HistoryTap
+from cascadian.workflow.market.upstream import PolymarketRejected
 from cascadian.workflow.original.markets import LiveMarks
 from cascadian.workflow.sandbox.pool import JsSandbox
 from cascadian.workflow.wallets import WalletData
@@ -279,6 +283,25 @@ class Services:
     quotas: UserQuotas
     # Records the market data ticks fetched (None: CASCADIAN_HISTORY_RECORD is off).
     history: HistoryRecorder | None = None
+    # The orchestrator's decisions: listed, approved, rejected.
+    decisions: DecisionService | None = None
+
+
+class DecisionBooks:
+    """The order books approvals fill against: the process's market data, each read
+    within `seconds` (an approval is a request someone waits on)."""
+
+    def __init__(self, markets: MarketData, seconds: float) -> None:
+        self.markets, self.seconds = markets, seconds
+
+    async def market_book(self, token_id: str) -> MarketBook | None:
+        deadline = asyncio.get_running_loop().time() + self.seconds
+        try:
+            return await self.markets.market_book(token_id, deadline=deadline)
+        except PolymarketRejected as exc:
+            if exc.status == 404:
+                return None
+            raise
 
 
 @asynccontextmanager
@@ -370,6 +393,11 @@ async def services(
                     slot_seconds=settings.lease_seconds,
                 ),
                 history,
+                DecisionService(
+                    active,
+                    DecisionBooks(markets, settings.node_http_timeout_seconds),
+                    clock or SystemClock(),
+                ),
             )
             # Alerts on their way get their own bounded time before the client closes.
             await alerts.drain(settings.alert_timeout_seconds)

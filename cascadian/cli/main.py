@@ -24,6 +24,7 @@ from rich.table import Table
 from cascadian.bootstrap import describe, services
 from cascadian.cli import audit as cli_audit
 from cascadian.cli import backtests as cli_backtests
+from cascadian.cli import decisions as cli_decisions
 from cascadian.cli import operators as cli_operators
 from cascadian.cli import strategies as cli_strategies
 from cascadian.cli import trading as cli_trading
@@ -56,6 +57,7 @@ app.add_typer(cli_strategies.app, name="strategies")
 app.command("import-prices")(cli_backtests.import_prices)
 app.command("audit")(cli_audit.audit)
 app.add_typer(cli_trading.kill_switch, name="kill-switch")
+app.add_typer(cli_decisions.app, name="decisions")
 app.add_typer(cli_operators.runs_app, name="runs")
 
 

@@ -22,6 +22,7 @@ from cascadian.web import (
     console,
     control,
     cron,
+    decisions,
     equity,
     metrics,
     ops,
@@ -54,6 +55,7 @@ def create_app(
             app.state.control_service = s.control
             app.state.paper_service = s.paper
             app.state.trading_service = s.trading
+            app.state.decision_service = s.decisions
             app.state.equity_service = EquityService(s.store)
             app.state.console_service = s.console
             app.state.metrics = s.metrics
@@ -91,6 +93,8 @@ def create_app(
     app.include_router(backtests.router)
     app.include_router(paper.router)
     app.include_router(trading.router)
+    app.include_router(decisions.router)
+    app.include_router(decisions.operators)
     app.include_router(audit.router)
     app.include_router(equity.router)
     app.include_router(triggers.router)
