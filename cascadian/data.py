@@ -86,6 +86,8 @@ AuditAction = Literal[
     "set_limits",
     "kill_switch_on",
     "kill_switch_off",
+    "approve_decision",
+    "reject_decision",
 ]
 
 

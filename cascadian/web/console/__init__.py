@@ -16,6 +16,7 @@ from cascadian.web.console import (  # noqa: F401
     actions,
     audit,
     backtest,
+    decisions,
     equity,
     live,
     operators,
