@@ -379,7 +379,9 @@ async def services(
                 alerts,
                 strategies,
                 sandbox,
-                BacktestService(strategies, Backtester(active, settings, javascript=sandbox)),
+                BacktestService(
+                    strategies, Backtester(active, settings, javascript=sandbox), active, clock
+                ),
                 RunsService(active),
                 BulkService(active, control, clock),
                 triggers,

@@ -35,7 +35,7 @@ from cascadian.backtests.history import KeyedHistory
 from cascadian.backtests.markets import HistoricalMarkets, grace, payouts
 from cascadian.backtests.results import YEAR_SECONDS, Point, curve, metrics
 from cascadian.config import Settings
-from cascadian.data import GraphProblem, HistorySpan, Schedule, Workflow
+from cascadian.data import GraphProblem, HistorySpan, Schedule, TradingLimits, Workflow
 from cascadian.errors import BacktestCancelled, BacktestInvalid
 from cascadian.ports import MarketHistoryStore
 from cascadian.schedule import next_slot
@@ -76,7 +76,15 @@ class BacktestRequest:
     # Each variable's values: one is a plain run, several a sweep (one row each).
     variables: Mapping[str, Sequence[Any]] = field(default_factory=dict)
     allow_llm: bool = False
-    bankroll: Decimal = Decimal(10_000)
+    # The strategy's trading limits, its bankroll the starting cash unless `bankroll`
+    # says otherwise; the fee rate CASCADIAN_DEFAULT_FEE_RATE unless `fee_rate` does.
+    limits: TradingLimits = field(default_factory=TradingLimits)
+    bankroll: Decimal | None = None
+    fee_rate: Decimal | None = None
+
+    @property
+    def cash(self) -> Decimal:
+        return self.limits.initial_bankroll if self.bankroll is None else self.bankroll
 
 
 @dataclass(frozen=True)
@@ -169,6 +177,7 @@ class Backtester:
                 f"the window is {(end - start) / timedelta(days=1):.1f} days; at most "
                 f"{s.backtest_max_days:g} (CASCADIAN_BACKTEST_MAX_DAYS)"
             )
+        _money_checks(request)
         found = schedule_problems(request.schedule)
         if found:
             raise _problem(f"the schedule cannot be used: {found[0]}")
@@ -248,8 +257,12 @@ class Backtester:
                 "the trading book's fill (trading/fills.py) against the recorded book, or "
                 "where none was recorded the midpoint with "
                 f"{self.settings.backtest_half_spread} either side and unbounded depth; "
-                f"taker fee at {self.settings.default_fee_rate}"
+                f"taker fee at {self._fee_rate(request)}; the strategy's trading limits "
+                "and daily loss halt as the live book applies them"
             ),
+            "bankroll": str(request.cash),
+            "fee_rate": str(self._fee_rate(request)),
+            "limits": _limits_json(request.limits),
             "rows": [{"variables": r["variables"], **r["metrics"]} for r in runs],
             "runs": runs,
         }
@@ -269,10 +282,12 @@ class Backtester:
             KeyedHistory(self.store.history_rows("market", start, end, g), self.grace),
             KeyedHistory(self.store.history_rows("price", start, end, g), self.grace),
             KeyedHistory(self.store.history_rows("book", start, end, g), self.grace),
-            self.settings.default_fee_rate,
+            self._fee_rate(request),
             self.settings.backtest_half_spread,
         )
-        book = BacktestBook(bankroll=request.bankroll, variables=combination)
+        book = BacktestBook(
+            request.limits, request.schedule.timezone, request.cash, variables=combination
+        )
         clock = SlotClock(plan.slots[0])
         executor = self._executor(markets, book, clock)
         workflow = replace(
@@ -290,12 +305,15 @@ class Backtester:
             await markets.advance(slot)
             self._settle(markets, book, slot)
             clock.at = slot
-            deadline = loop.time() + self.settings.strategy_timeout_seconds
-            result = await executor.execute(workflow, deadline)
-            if not result.success:
-                failed += 1
-                if len(errors) < 50:
-                    errors.append({"at": slot.isoformat(), "error": result.error_message})
+            # A halt auto-pauses a live strategy: its slots after it do not run, its
+            # positions are still settled and marked.
+            if book.halt is None:
+                deadline = loop.time() + self.settings.strategy_timeout_seconds
+                result = await executor.execute(workflow, deadline)
+                if not result.success:
+                    failed += 1
+                    if len(errors) < 50:
+                        errors.append({"at": slot.isoformat(), "error": result.error_message})
             points.append(_mark(markets, book, slot))
             step()
             await asyncio.sleep(0)  # live ticks in this process go on between slots
@@ -304,9 +322,10 @@ class Backtester:
         return {
             "variables": combination,
             "metrics": {
-                **metrics(points, book.closed, book.orders, book.bankroll, per_year),
+                **metrics(points, book.closed, book.orders, book.start_cash, per_year),
                 "failed_slots": failed,
             },
+            "halt": None if book.halt is None else book.halt.json(),
             "equity_curve": curve(points),
             "orders": book.orders,
             "positions": [
@@ -315,6 +334,9 @@ class Backtester:
             ],
             "errors": errors,
         }
+
+    def _fee_rate(self, request: BacktestRequest) -> Decimal:
+        return self.settings.default_fee_rate if request.fee_rate is None else request.fee_rate
 
     @staticmethod
     def _settle(markets: HistoricalMarkets, book: BacktestBook, at: datetime) -> None:
@@ -326,8 +348,10 @@ class Backtester:
 
 
 def _mark(markets: HistoricalMarkets, book: BacktestBook, at: datetime) -> Point:
-    exposure = Decimal(0)
-    for (market_id, outcome), held in book.positions.items():
+    """Each position marked at its token's price at the slot (a position without one
+    keeps its last mark, or its cost), as the live marking step marks them."""
+    prices: dict[tuple[str, str], Decimal] = {}
+    for market_id, outcome in book.positions:
         static = markets.statics.get(market_id, {})
         names = [str(o).strip().lower() for o in static.get("outcomes") or []]
         tokens = static.get("clob_token_ids") or []
@@ -335,8 +359,19 @@ def _mark(markets: HistoricalMarkets, book: BacktestBook, at: datetime) -> Point
         price = None
         if index is not None and index < len(tokens):
             price = markets.midpoint(str(tokens[index]))
-        exposure += held.cost if price is None else held.shares * price
+        if price is not None:
+            prices[(market_id, outcome)] = price
+    book.mark(at, prices)
+    exposure = book.positions_value()
     return Point(at, book.cash + exposure, book.cash, exposure, book.realized)
+
+
+def _money_checks(request: BacktestRequest) -> None:
+    if request.cash <= 0:
+        raise _problem(f"the starting cash (bankroll) must be above 0; it is {request.cash}")
+    rate = request.fee_rate
+    if rate is not None and not 0 <= rate <= 1:
+        raise _problem(f"the fee rate is a fraction from 0 to 1 (0.02 is 2%); it is {rate}")
 
 
 def _iso(at: datetime | None) -> str | None:
@@ -345,3 +380,18 @@ def _iso(at: datetime | None) -> str | None:
 
 def _problem_json(p: GraphProblem) -> dict[str, Any]:
     return {"node_id": p.node_id, "node_type": p.node_type, "field": p.field, "message": p.message}
+
+
+def _limits_json(limits: TradingLimits) -> dict[str, str | int | None]:
+    money = (
+        limits.max_order_usd,
+        limits.max_position_usd,
+        limits.daily_loss_usd,
+        limits.min_cash_reserve_usd,
+    )
+    names = ("max_order_usd", "max_position_usd", "daily_loss_usd", "min_cash_reserve_usd")
+    found: dict[str, str | int | None] = {
+        n: None if v is None else str(v) for n, v in zip(names, money, strict=True)
+    }
+    found["max_open_positions"] = limits.max_open_positions
+    return found

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -45,6 +45,18 @@ def parse_vars(items: list[str]) -> dict[str, list[Any]]:
             fail(f"--var {item!r} is not NAME=VALUE", "e.g. --var threshold=0.6,0.65,0.7")
         found[name.strip()] = [_value(v.strip()) for v in values.split(",")]
     return found
+
+
+def parse_decimal(option: str, text: str | None) -> Decimal | None:
+    if text is None:
+        return None
+    try:
+        number = Decimal(text.strip())
+    except InvalidOperation:
+        number = None
+    if number is None or not number.is_finite():
+        fail(f"{option} {text!r} is not a number", f"e.g. {option} 1000")
+    return number
 
 
 def rows_table(report: dict[str, Any]) -> Table:
@@ -104,11 +116,23 @@ def backtest(
     allow_llm: Annotated[
         bool, typer.Option("--allow-llm", help="Let llm-analysis nodes call the provider")
     ] = False,
+    bankroll: Annotated[
+        str | None,
+        typer.Option("--bankroll", help="Starting cash, USD (default: the strategy's bankroll)"),
+    ] = None,
+    fee_rate: Annotated[
+        str | None,
+        typer.Option(
+            "--fee-rate", help="Taker fee rate, a fraction: 0.02 is 2% (default: the configured)"
+        ),
+    ] = None,
 ) -> None:
     """Run a strategy's graph at every slot of its schedule between --from and --to, on
-    the market as it was then; nothing is written."""
+    the market as it was then, under its trading limits; nothing is written."""
     t0, t1 = parse_instant(start, "--from"), parse_instant(end, "--to")
     variables = parse_vars(var or [])
+    cash = parse_decimal("--bankroll", bankroll)
+    rate = parse_decimal("--fee-rate", fee_rate)
 
     def progress(done: int, total: int) -> None:
         if done == total or done % max(1, total // 10) == 0:
@@ -117,7 +141,14 @@ def backtest(
     async def go() -> dict[str, Any]:
         async with services(load_settings()) as s:
             return await s.backtests.backtest(
-                strategy_id, t0, t1, variables, allow_llm=allow_llm, progress=progress
+                strategy_id,
+                t0,
+                t1,
+                variables,
+                allow_llm=allow_llm,
+                bankroll=cash,
+                fee_rate=rate,
+                progress=progress,
             )
 
     try:
@@ -137,6 +168,13 @@ def backtest(
     console.print(rows_table(report))
     if len(report["runs"]) == 1:
         console.print(orders_table(report["runs"][0]))
+    for run in report["runs"]:
+        if run["halt"] is not None:
+            shown = ", ".join(f"{k}={v}" for k, v in run["variables"].items())
+            note(
+                f"halted{' (' + shown + ')' if shown else ''} at {run['halt']['at']}: "
+                f"{run['halt']['detail']}; later slots did not run"
+            )
     for flag in report["flags"]:
         note(f"note: node {flag['node_id']!r}, {flag['field']}: {flag['message']}")
 

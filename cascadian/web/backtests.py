@@ -11,12 +11,14 @@ its node and field), and nothing runs. Money is strings, as everywhere.
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from enum import Enum
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from cascadian.data import Schedule
+from cascadian.data import Schedule, TradingLimits
+from cascadian.trading.controls import limit_changes
 from cascadian.web.deps import Acting, Backtests
 from cascadian.web.responses import error_responses
 from cascadian.web.strategies import StrategyId
@@ -37,6 +39,15 @@ class Window(BaseModel):
         description="A variable's value, or a list of values: a sweep, one row each",
     )
     allow_llm: bool = False
+    bankroll: Decimal | None = Field(
+        default=None, gt=0, description="Starting cash, USD; default: the strategy's bankroll"
+    )
+    fee_rate: Decimal | None = Field(
+        default=None,
+        ge=0,
+        le=1,
+        description="Taker fee rate, a fraction (0.02 is 2%); default: CASCADIAN_DEFAULT_FEE_RATE",
+    )
 
     def values(self) -> dict[str, list[Any]]:
         return {k: v if isinstance(v, list) else [v] for k, v in self.variables.items()}
@@ -58,6 +69,21 @@ class GraphBacktest(Graph):
     schedule: ScheduleBody = Field(default_factory=ScheduleBody)
     backtest_variables: dict[str, Any] = Field(default_factory=dict, alias="sweep")
     allow_llm: bool = False
+    limits: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Trading limits as PUT /api/strategies/{id}/limits takes them "
+        "(initial_bankroll, max_order_usd, ...); none by default, a bankroll of 10,000",
+    )
+    bankroll: Decimal | None = Field(default=None, gt=0, description="Starting cash, USD")
+    fee_rate: Decimal | None = Field(default=None, ge=0, le=1, description="Taker fee rate")
+
+
+def limits_of(body: dict[str, Any]) -> TradingLimits:
+    """A posted graph's limits, each checked as the limits route checks it (422)."""
+    if not body:
+        return TradingLimits()
+    given = {k: v for k, v in limit_changes(body).items() if v is not None}
+    return TradingLimits(**given)  # type: ignore[arg-type]
 
 
 class BacktestResponse(BaseModel):
@@ -90,6 +116,8 @@ async def backtest(
             body.end,
             body.values(),
             allow_llm=body.allow_llm,
+            bankroll=body.bankroll,
+            fee_rate=body.fee_rate,
             actor=actor,
         )
     return BacktestResponse(data=report)
@@ -117,5 +145,8 @@ async def backtest_graph(
             body.end,
             values,
             allow_llm=body.allow_llm,
+            limits=limits_of(body.limits),
+            bankroll=body.bankroll,
+            fee_rate=body.fee_rate,
         )
     return BacktestResponse(data=report)
