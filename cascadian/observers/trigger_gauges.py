@@ -29,6 +29,11 @@ class TriggerGauges:
                 "1 while the listener is connected",
                 "connected",
             ),
+            (
+                "cascadian_trigger_listener_connections",
+                "Market-channel connections the listener has open",
+                "connections",
+            ),
             ("cascadian_trigger_listener_tokens", "Tokens the listener is subscribed to", "tokens"),
             ("cascadian_trigger_listener_reconnects", "Reconnects since it started", "reconnects"),
             ("cascadian_trigger_listener_frames", "Frames it received since it started", "frames"),

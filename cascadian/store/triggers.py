@@ -27,8 +27,8 @@ ARMED_TRIGGERS = "cascadian_armed_triggers_v1"
 OBSERVE = "cascadian_observe_v1"
 CLAIM_EVENTS = "cascadian_claim_events_v1"
 TRIGGER_EVENTS = "cascadian_trigger_events_v1"
-LISTENER_STATE = "cascadian_listener_state_v1"
-TRIGGER_OVERVIEW = "cascadian_trigger_overview_v1"
+LISTENER_STATE = "cascadian_listener_state_v2"
+TRIGGER_OVERVIEW = "cascadian_trigger_overview_v2"
 
 # The variable an event run's graph reads its event from: ${variables.trigger_event.…}.
 EVENT_VARIABLE = "trigger_event"

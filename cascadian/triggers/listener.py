@@ -80,6 +80,7 @@ class ListenerState:
             "host": self.host,
             "started_at": self.started_at.isoformat() if self.started_at else None,
             "connected": self.connected,
+            "connections": self.connections,
             "tokens": self.tokens,
             "reconnects": self.reconnects,
             "frames": self.frames,

@@ -64,7 +64,7 @@ class EventsResponse(BaseModel):
 class OverviewResponse(BaseModel):
     success: bool = True
     data: dict[str, Any] = Field(
-        description="listeners (connected, tokens, reconnects, frames_dropped), "
+        description="listeners (connected, connections, tokens, reconnects, frames_dropped), "
         "armed_triggers, pending_events, events_last_hour, lag_last_hour"
     )
 

@@ -346,6 +346,7 @@ create table cascadian_trigger_listeners (
     frames integer not null default 0,
     frames_dropped integer not null default 0,
     last_frame_at timestamp with time zone,
+    connections integer not null default 0,
     constraint cascadian_trigger_listeners_pkey PRIMARY KEY (id)
 );
 
@@ -3216,6 +3217,30 @@ as $$
         tokens = excluded.tokens, reconnects = excluded.reconnects,
         frames = excluded.frames, frames_dropped = excluded.frames_dropped,
         last_frame_at = excluded.last_frame_at;
+    -- A listener silent for a day is gone.
+    delete from cascadian_trigger_listeners where updated_at < p_now - interval '1 day';
+$$;
+
+create function cascadian_listener_state_v2(p jsonb, p_now timestamp with time zone)
+returns void
+language sql volatile
+as $$
+    insert into cascadian_trigger_listeners as l (
+        id, host, started_at, updated_at, connected, connections, tokens, reconnects,
+        frames, frames_dropped, last_frame_at
+    )
+    values (
+        (p ->> 'id')::uuid, p ->> 'host', (p ->> 'started_at')::timestamptz, p_now,
+        (p ->> 'connected')::boolean, coalesce((p ->> 'connections')::integer, 0),
+        (p ->> 'tokens')::integer, (p ->> 'reconnects')::integer,
+        (p ->> 'frames')::integer, (p ->> 'frames_dropped')::integer,
+        (p ->> 'last_frame_at')::timestamptz
+    )
+    on conflict (id) do update set
+        updated_at = excluded.updated_at, connected = excluded.connected,
+        connections = excluded.connections, tokens = excluded.tokens,
+        reconnects = excluded.reconnects, frames = excluded.frames,
+        frames_dropped = excluded.frames_dropped, last_frame_at = excluded.last_frame_at;
     -- A listener silent for a day is gone.
     delete from cascadian_trigger_listeners where updated_at < p_now - interval '1 day';
 $$;
@@ -6580,6 +6605,25 @@ as $$
             join workflow_executions x on x.id = e.execution_id
             where e.created_at >= p_now - interval '1 hour'
         )
+    );
+$$;
+
+create function cascadian_trigger_overview_v2(p_now timestamp with time zone, p_fresh_seconds double precision)
+returns jsonb
+language sql stable
+as $$
+    select cascadian_trigger_overview_v1(p_now, p_fresh_seconds) || jsonb_build_object(
+        'listeners', coalesce((
+            select jsonb_agg(jsonb_build_object(
+                'id', l.id, 'host', l.host, 'started_at', l.started_at,
+                'updated_at', l.updated_at, 'connected', l.connected,
+                'connections', l.connections, 'tokens', l.tokens,
+                'reconnects', l.reconnects, 'frames', l.frames,
+                'frames_dropped', l.frames_dropped, 'last_frame_at', l.last_frame_at
+            ) order by l.started_at)
+            from cascadian_trigger_listeners l
+            where l.updated_at >= p_now - make_interval(secs => p_fresh_seconds)
+        ), '[]'::jsonb)
     );
 $$;
 

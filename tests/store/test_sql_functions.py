@@ -65,6 +65,8 @@ KEPT = {
     # Triggers (028): helpers of the functions the store calls.
     "cascadian_copy_triggers_v1": "028's trigger on workflow_sessions runs it (new versions)",
     "cascadian_rebaseline_triggers_v1": "042's trigger on workflow_sessions runs it (resumes)",
+    "cascadian_trigger_overview_v1": "cascadian_trigger_overview_v2 (043) extends it",
+    "cascadian_listener_state_v1": "the release before 043 reports with it during a deploy",
     "cascadian_trigger_json_v1": "cascadian_triggers_v1 and cascadian_set_triggers_v1 use it",
     "cascadian_observations_v1": "cascadian_observe_v1 reads its observations through it",
     "cascadian_trigger_definitions_v1": "cascadian_set_triggers_v1 audits with it",

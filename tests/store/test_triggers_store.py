@@ -237,6 +237,7 @@ async def test_the_overview_counts_armed_triggers_and_pending_events(
             "host": "w1",
             "started_at": NOW.isoformat(),
             "connected": True,
+            "connections": 3,
             "tokens": 1,
             "reconnects": 2,
             "frames": 10,
@@ -248,7 +249,8 @@ async def test_the_overview_counts_armed_triggers_and_pending_events(
     overview = await any_store.trigger_overview(NOW, 60)
     assert (overview["armed_triggers"], overview["pending_events"]) == (1, 1)
     [listener] = overview["listeners"]
-    assert (listener["tokens"], listener["reconnects"], listener["frames_dropped"]) == (1, 2, 3)
+    assert (listener["connections"], listener["tokens"], listener["reconnects"]) == (3, 1, 2)
+    assert listener["frames_dropped"] == 3
 
 
 async def test_a_resolution_settles_the_market_s_paper_positions_once(

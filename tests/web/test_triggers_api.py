@@ -168,6 +168,7 @@ async def test_metrics_show_the_listeners_and_the_armed_triggers(store: SqlStore
         "host": "worker-1",
         "started_at": now.isoformat(),
         "connected": True,
+        "connections": 3,
         "tokens": 1,
         "reconnects": 2,
         "frames": 40,
@@ -185,4 +186,5 @@ async def test_metrics_show_the_listeners_and_the_armed_triggers(store: SqlStore
     labels = '{host="worker-1",listener="00000000-0000-0000-0000-000000000009"}'
     assert f"cascadian_trigger_listener_reconnects{labels} 2.0" in text
     assert f"cascadian_trigger_listener_frames_dropped{labels} 3.0" in text
+    assert f"cascadian_trigger_listener_connections{labels} 3.0" in text
     assert overview["armed_triggers"] == 1 and overview["listeners"][0]["tokens"] == 1
