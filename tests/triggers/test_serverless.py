@@ -5,6 +5,7 @@ whose triggers crossed, through the tick's own claim, run and record."""
 from __future__ import annotations
 
 import json
+import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
@@ -15,6 +16,8 @@ import respx
 from cascadian.clock import FakeClock
 from cascadian.config import Settings
 from cascadian.data import Actor, RunResult, Workflow
+from cascadian.logs import ContextFilter
+from cascadian.observers.metrics import WorkerMetrics
 from cascadian.ports import FullStore
 from cascadian.strategies import StrategyService
 from cascadian.tick import TickService
@@ -180,3 +183,35 @@ async def test_a_rest_price_a_hair_below_the_level_is_not_a_crossing(
                 clock.advance(60)
     [event] = [w.variables["trigger_event"] for w in executor.workflows]
     assert (event["price_before"], event["price_after"]) == ("0.59999999999999999", "0.60")
+
+
+async def test_an_event_run_is_marked_in_its_report_its_log_lines_and_the_metrics(
+    any_store: FullStore, db: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    clock = FakeClock(NOW)
+    sid = add_strategy(db, name="up", next_execution_at=NOW + timedelta(days=1))
+    await any_store.set_triggers(sid, [trigger(UP, "0.60", "above", "breakout")], NOW, OPERATOR)
+    metrics = WorkerMetrics()
+    caplog.handler.addFilter(ContextFilter())
+    caplog.set_level(logging.INFO, logger="cascadian.tick")
+    with respx.mock(assert_all_called=False) as router:
+        clob = Clob(router)
+        async with httpx.AsyncClient() as http:
+            markets = market_data(http, CASCADIAN_PRICE_CACHE_SECONDS=0)
+            events = rest_triggers(any_store, markets, clock)
+            ticks = TickService(
+                any_store, Recording(), Settings(), clock, observers=[metrics], events=events
+            )
+            for mid in ["0.50", "0.61"]:
+                clob.mid = {UP: mid}
+                report = await ticks.tick()
+                clock.advance(60)
+    [event] = rows(db, "select id from cascadian_trigger_events")
+    [run] = report.executions
+    assert run.event_id == event["id"]
+    answer = report.response().model_dump(mode="json")  # the cron route's JSON
+    assert answer["data"]["executions"][0]["event_id"] == str(event["id"])
+    [line] = [r for r in caplog.records if r.getMessage().startswith("event run:")]
+    assert getattr(line, "event_id", None) == str(event["id"])
+    assert "breakout" in line.getMessage() and "0.50 -> 0.61" in line.getMessage()
+    assert metrics.registry.get_sample_value("cascadian_event_runs_total") == 1
