@@ -199,6 +199,9 @@ class RunResult:
     nodes_executed: int
     duration_ms: int
     node_runs: list[NodeRun] = field(default_factory=list)
+    # The nodes whose outputs went on to others: stored capped, as their logs are;
+    # only the graph's last nodes' outputs are stored whole (up to the run's cap).
+    intermediate: frozenset[str] = frozenset()
 
     @property
     def error_message(self) -> str | None:

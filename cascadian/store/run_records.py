@@ -3,7 +3,9 @@ node logs (`finish_runs`), and a tick's row of the ledger (`record_tick`).
 
 A run's outputs are encoded once (storable.encoded), node by node, and those bytes
 go into the finish call as they are: into the execution row's outputs and, for an
-output within a log's cap, into its node's log, so nothing is encoded twice; the
+output within a log's cap, into its node's log, so nothing is encoded twice. An
+intermediate node's output (one that went on to other nodes) is stored capped in the
+outputs as in its log; the last nodes' outputs whole, up to the run's cap. The
 batch is one `outcomes_json` of the records. `outcome_record` never raises, so a
 run's outcome can always be written; the store builds a batch's JSON off the event
 loop.
@@ -51,12 +53,20 @@ def _log_row(run: NodeRun, notes: list[str], known: bytes | None) -> dict[str, A
     }
 
 
-def _outputs(outputs: Any, notes: list[str]) -> tuple[Any, dict[str, bytes]]:
-    """The run's outputs, capped, and each node's output as encoded on the way."""
+def _outputs(
+    outputs: Any, intermediate: frozenset[str], notes: list[str]
+) -> tuple[Any, dict[str, bytes]]:
+    """The run's outputs, capped (an intermediate node's as its log is), and each
+    node's output as encoded on the way."""
     if not isinstance(outputs, dict) or not all(isinstance(k, str) for k in outputs):
         return capped_json(encoded(outputs, notes), OUTPUTS_CAP), {}
     parts = {node_id: encoded(output, notes) for node_id, output in outputs.items()}
-    whole = orjson.dumps({k: orjson.Fragment(v) for k, v in parts.items()})
+    whole = orjson.dumps(
+        {
+            k: capped_json(v, LOG_OUTPUT_CAP) if k in intermediate else orjson.Fragment(v)
+            for k, v in parts.items()
+        }
+    )
     return capped_json(whole, OUTPUTS_CAP), parts
 
 
@@ -76,7 +86,7 @@ def outcome_record(outcome: RunOutcome) -> dict[str, Any]:
     r = outcome.result
     notes: list[str] = []
     try:
-        outputs, parts = _outputs(r.outputs, notes)
+        outputs, parts = _outputs(r.outputs, r.intermediate, notes)
         logs = [_log_row(n, notes, _known(n, r.outputs, parts)) for n in r.node_runs]
         errors = to_json(r.errors, notes)
         error_message = to_json(r.error_message, notes)

@@ -249,6 +249,7 @@ class GraphExecutor:
             nodes_executed=len(run.records),
             duration_ms=_ms_since(start),
             node_runs=run.node_runs(),
+            intermediate=frozenset(n for n in outputs if graph.successors[n]),
         )
 
     @staticmethod

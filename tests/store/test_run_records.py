@@ -144,3 +144,13 @@ def test_whatever_a_node_outputs_the_batch_is_json_jsonb_takes(output: Any) -> N
         assert "\x00" not in s
         s.encode("utf-8")  # no unpaired surrogate
     assert text
+
+
+def test_an_intermediate_nodes_output_is_stored_capped_as_its_log_the_last_nodes_whole() -> None:
+    big = {"b": "x" * (LOG_OUTPUT_CAP * 2)}
+    runs = [_node("fetch", big), _node("end", big)]
+    result = RunResult(True, {"fetch": big, "end": big}, [], 2, 3, runs, frozenset({"fetch"}))
+    rec = record(RunOutcome(uuid4(), uuid4(), result, datetime.now(UTC), datetime.now(UTC)))
+    assert rec["outputs"]["fetch"] == rec["logs"][0]["output"]
+    assert rec["outputs"]["fetch"]["truncated"] is True
+    assert rec["outputs"]["end"] == big
