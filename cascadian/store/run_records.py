@@ -3,7 +3,9 @@ node logs (`finish_runs`), and a tick's row of the ledger (`record_tick`).
 
 A run's outputs are encoded once (storable.encoded), node by node, and those bytes
 go into the finish call as they are: into the execution row's outputs and, for an
-output within a log's cap, into its node's log, so nothing is encoded twice. An
+output within a log's cap, into its node's log, so no large output is encoded
+twice (outputs of a few KB in all, plain JSON, take one pass for the run's outputs
+and are written again into their logs by the batch's pass, in C). An
 intermediate node's output (one that went on to other nodes) is stored capped in the
 outputs as in its log; the last nodes' outputs whole, up to the run's cap. The
 batch is one `outcomes_json` of the records. `outcome_record` never raises, so a
@@ -24,57 +26,69 @@ from cascadian.store.storable import (
     LOG_OUTPUT_CAP,
     OUTPUTS_CAP,
     capped_json,
+    dumps,
     encoded,
-    iso,
+    fast_json,
     to_json,
 )
 
 
 def outcomes_json(outcomes: Sequence[RunOutcome]) -> bytes:
     """The finish call's argument: the outcomes' records as one JSON array."""
-    return orjson.dumps([outcome_record(o) for o in outcomes], option=orjson.OPT_NON_STR_KEYS)
+    return dumps([outcome_record(o) for o in outcomes])
 
 
-def _log_row(run: NodeRun, notes: list[str], known: bytes | None) -> dict[str, Any]:
-    """`known`: the output's JSON, when the run's outputs encoded it already."""
+def _log_row(run: NodeRun, notes: list[str], known: Any) -> dict[str, Any]:
+    """`known`: what the log stores as the output, when the run's outputs worked it
+    out already (_NOT_KNOWN: work it out here)."""
     if run.output is None:
         output: Any = None
+    elif known is _NOT_KNOWN:
+        output = capped_json(encoded(run.output, notes), LOG_OUTPUT_CAP)
     else:
-        output = capped_json(encoded(run.output, notes) if known is None else known, LOG_OUTPUT_CAP)
+        output = known
     return {
         "node_id": run.node_id,
         "node_type": run.node_type,
         "status": run.status,
-        "started_at": iso(run.started_at),
-        "completed_at": iso(run.completed_at),
+        "started_at": run.started_at,  # datetimes: orjson writes ISO 8601
+        "completed_at": run.completed_at,
         "duration_ms": run.duration_ms,
         "error_message": to_json(run.error, notes),
         "output": output,
     }
 
 
+_NOT_KNOWN = object()
+
+
 def _outputs(
     outputs: Any, intermediate: frozenset[str], notes: list[str]
-) -> tuple[Any, dict[str, bytes]]:
-    """The run's outputs, capped (an intermediate node's as its log is), and each
-    node's output as encoded on the way."""
+) -> tuple[Any, dict[str, Any]]:
+    """The run's outputs, capped (an intermediate node's as its log is), and what
+    each node's log stores as its output, worked out on the way."""
     if not isinstance(outputs, dict) or not all(isinstance(k, str) for k in outputs):
         return capped_json(encoded(outputs, notes), OUTPUTS_CAP), {}
-    parts = {node_id: encoded(output, notes) for node_id, output in outputs.items()}
+    small = fast_json(outputs, plain=True)
+    if small is not None and len(small) <= LOG_OUTPUT_CAP:
+        # Plain JSON, clean, within a log's cap: one pass here; each log holds its
+        # node's output as it is, which the batch's pass writes again (a few KB at
+        # most, in C), rather than a call per node.
+        return orjson.Fragment(small), outputs
+    parts = {k: encoded(v, notes) for k, v in outputs.items()}
+    logged = {k: capped_json(v, LOG_OUTPUT_CAP) for k, v in parts.items()}
     whole = orjson.dumps(
-        {
-            k: capped_json(v, LOG_OUTPUT_CAP) if k in intermediate else orjson.Fragment(v)
-            for k, v in parts.items()
-        }
+        {k: logged[k] if k in intermediate else orjson.Fragment(v) for k, v in parts.items()}
     )
-    return capped_json(whole, OUTPUTS_CAP), parts
+    return capped_json(whole, OUTPUTS_CAP), logged
 
 
-def _known(run: NodeRun, outputs: Any, parts: dict[str, bytes]) -> bytes | None:
-    """The JSON of `run`'s output, when it is the one the run's outputs hold."""
-    if parts and run.output is outputs.get(run.node_id):
-        return parts.get(run.node_id)
-    return None
+def _known(run: NodeRun, outputs: Any, logged: dict[str, Any]) -> Any:
+    """What `run`'s log stores as its output, when its output is the one the run's
+    outputs hold (and were worked out with); _NOT_KNOWN otherwise."""
+    if logged and run.node_id in logged and run.output is outputs.get(run.node_id):
+        return logged[run.node_id]
+    return _NOT_KNOWN
 
 
 def outcome_record(outcome: RunOutcome) -> dict[str, Any]:
@@ -86,8 +100,8 @@ def outcome_record(outcome: RunOutcome) -> dict[str, Any]:
     r = outcome.result
     notes: list[str] = []
     try:
-        outputs, parts = _outputs(r.outputs, r.intermediate, notes)
-        logs = [_log_row(n, notes, _known(n, r.outputs, parts)) for n in r.node_runs]
+        outputs, logged = _outputs(r.outputs, r.intermediate, notes)
+        logs = [_log_row(n, notes, _known(n, r.outputs, logged)) for n in r.node_runs]
         errors = to_json(r.errors, notes)
         error_message = to_json(r.error_message, notes)
     except Exception as exc:  # a bug here must not leave the run unrecorded
@@ -100,16 +114,16 @@ def outcome_record(outcome: RunOutcome) -> dict[str, Any]:
         listed = errors if isinstance(errors, list) else []
         errors = [*listed, _error(f"some values could not be stored and were replaced: {replaced}")]
     return {
-        "execution_id": str(outcome.execution_id),
-        "workflow_id": str(outcome.workflow_id),
+        "execution_id": outcome.execution_id,  # UUIDs and datetimes: orjson writes them
+        "workflow_id": outcome.workflow_id,
         "success": r.success,
-        "finished_at": outcome.finished_at.isoformat(),
+        "finished_at": outcome.finished_at,
         "duration_ms": r.duration_ms,
         "nodes_executed": r.nodes_executed,
         "outputs": outputs,
-        "errors": orjson.Fragment(encoded(errors)),  # plain JSON by now
+        "errors": orjson.Fragment(encoded(errors)) if errors else errors,  # plain JSON
         "error_message": error_message,
-        "next_execution_at": iso(outcome.next_execution_at),
+        "next_execution_at": outcome.next_execution_at,
         "logs": logs,
     }
 

@@ -136,13 +136,26 @@ def _default(value: Any) -> Any:
     return str(value)
 
 
+def dumps(value: Any) -> bytes:
+    """orjson.dumps as `encoded` calls it (raises what it raises)."""
+    return orjson.dumps(value, default=_default, option=_OPTIONS)
+
+
+def fast_json(value: Any, plain: bool = False) -> bytes | None:
+    """`value`'s JSON when jsonb takes it as orjson writes it (the common case, one
+    pass in C); None when something in it needs the careful path. `plain`: None too
+    when it holds anything orjson writes through `_default` (a set, other objects)."""
+    try:
+        data = orjson.dumps(value, option=_OPTIONS) if plain else dumps(value)
+    except (TypeError, orjson.JSONEncodeError):
+        return None
+    return None if b"\\u0000" in data else data
+
+
 def encoded(value: Any, notes: list[str] | None = None) -> bytes:
     """`value`'s JSON, as jsonb takes it, encoded once. Never raises."""
-    try:
-        data = orjson.dumps(value, default=_default, option=_OPTIONS)
-    except (TypeError, orjson.JSONEncodeError):
-        data = None
-    if data is not None and b"\\u0000" not in data:
+    data = fast_json(value)
+    if data is not None:
         return data
     safe = to_json(value, notes)  # plain JSON values now, with nothing jsonb refuses
     try:
