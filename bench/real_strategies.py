@@ -11,11 +11,12 @@ building and encoding the outcomes it wrote (the outcome JSON builder, timed wit
 thread_time in the thread it runs in) as a share of its own.
 
     .venv/bin/python bench/real_strategies.py [--quick] [--strategies 1000]
-        [--batch 25 200] [--rounds 3] [--tree /tmp/ab-base] [--profile]
+        [--batch 25 200] [--rounds 3] [--tree /tmp/ab-base] [--profile] [--noop]
 
 `--tree` also measures another source tree (the before; interleaved rounds, the order
 reversed every other round), as bench/peer_pgboss.py does. `--profile` drains once
-under cProfile and prints where the worker's main thread went.
+under cProfile and prints where the worker's main thread went. `--noop` drains
+`start -> end` strategies instead (no Gamma request): the worker's Python per no-op run.
 """
 
 from __future__ import annotations
@@ -44,7 +45,9 @@ FIGURES = {"runs/s": ",.0f", "worker us/run": ",.0f", "db us/run": ",.0f", "enco
 BEFORE_DB = "cascadian_bench_real_before"
 
 
-def graph() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def graph(noop: bool = False) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    if noop:
+        return common.NOOP
     g = polymarket_watchlist_graph()
     return g["nodes"], g["edges"]
 
@@ -128,15 +131,19 @@ def _cpu() -> float:
     return r.ru_utime + r.ru_stime
 
 
-def measure(url: str, gamma: str, batch: int, strategies: int) -> dict[str, Any]:
+def measure(
+    url: str, gamma: str, batch: int, strategies: int, noop: bool = False
+) -> dict[str, Any]:
     common.reset(url)
-    common.seed(url, strategies, graph=graph())
+    common.seed(url, strategies, graph=graph(noop))
     return asyncio.run(drain(url, gamma, batch))
 
 
-def measure_in(tree: str, url: str, gamma: str, batch: int, strategies: int) -> dict[str, Any]:
+def measure_in(
+    tree: str, url: str, gamma: str, batch: int, strategies: int, noop: bool
+) -> dict[str, Any]:
     """measure() in a process that imports `tree`'s cascadian (and this bench folder)."""
-    args = json.dumps([url, gamma, batch, strategies])
+    args = json.dumps([url, gamma, batch, strategies, noop])
     code = f"import json, real_strategies as r; print(json.dumps(r.measure(*json.loads({args!r}))))"
     here = Path(__file__).resolve().parent
     out = subprocess.run(
@@ -171,6 +178,7 @@ def main() -> None:
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--tree", help="also measure this source tree (the before)")
     p.add_argument("--profile", action="store_true", help="profile one drain and exit")
+    p.add_argument("--noop", action="store_true", help="start -> end strategies instead")
     args = p.parse_args()
     strategies = args.strategies or (100 if args.quick else 1_000)
     admin = common.admin_url()
@@ -187,14 +195,17 @@ def main() -> None:
         common.print_header(
             "real strategies",
             url,
-            f"{strategies:,} due strategies of the demo's graph, one worker process, one "
+            f"{strategies:,} due strategies of "
+            + ("start -> end" if args.noop else "the demo's graph")
+            + ", one worker process, one "
             "shared Gamma query (fake, 100 ms, 127.0.0.1); "
             f"{args.rounds} rounds, median (min-max).",
         )
-        sides: dict[str, Any] = {"cascadian": lambda b: measure(url, gamma, b, strategies)}
+        noop = args.noop
+        sides: dict[str, Any] = {"cascadian": lambda b: measure(url, gamma, b, strategies, noop)}
         if args.tree and before_url is not None:
             tree = args.tree
-            sides["before"] = lambda b: measure_in(tree, before_url, gamma, b, strategies)
+            sides["before"] = lambda b: measure_in(tree, before_url, gamma, b, strategies, noop)
         results: dict[tuple[str, int], list[dict[str, Any]]] = {}
         for r in range(args.rounds):
             order = list(sides) if r % 2 == 0 else list(reversed(sides))
