@@ -908,10 +908,13 @@ class PruneResult:
     # The strategy a pass over the strategies' runs stopped after (None: it ended).
     resume_after: UUID | None = None
     audit_entries: int = 0  # the audit log's, by its own retention
+    # The recorded market history's states (and static rows), by its own retention.
+    market_history: int = 0
 
     @property
     def rows(self) -> int:
-        return self.runs + self.node_logs + self.ticks + self.notifications + self.audit_entries
+        kept = self.runs + self.node_logs + self.ticks + self.notifications
+        return kept + self.audit_entries + self.market_history
 
 
 @dataclass(frozen=True)

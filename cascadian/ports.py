@@ -208,6 +208,13 @@ class Store(NodeStore, Protocol):
         (a dry run counts them all); how many."""
         ...
 
+    async def prune_history(
+        self, before: datetime, max_rows: int, dry_run: bool = False
+    ) -> HistoryPruned:
+        """Delete at most `max_rows` per table of recorded market states last seen
+        before `before` (a dry run: count them all, and delete nothing)."""
+        ...
+
     async def ping(self) -> None: ...
 
     async def close(self) -> None: ...
@@ -537,9 +544,6 @@ class MarketHistoryStore(Protocol):
     ) -> dict[str, dict[str, Any]]: ...
 
     async def history_span(self) -> HistorySpan: ...
-
-    async def prune_history(self, before: datetime, max_rows: int) -> HistoryPruned:
-        """Delete at most `max_rows` per table of states last seen before `before`."""
 
 
 class WalletStore(Protocol):

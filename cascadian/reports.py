@@ -59,6 +59,9 @@ class PruneReport(BaseModel):
     ticks: int = 0
     notifications: int = 0
     audit_entries: int = 0
+    market_history: int = Field(
+        default=0, description="Recorded market history rows past CASCADIAN_HISTORY_RETENTION_DAYS"
+    )
     complete: bool = Field(
         default=True,
         description="False: this prune did not cover everything due (a cap stopped it, or "
@@ -143,6 +146,7 @@ class TickReport:
             ticks=p.ticks,
             notifications=p.notifications,
             audit_entries=p.audit_entries,
+            market_history=p.market_history,
             complete=p.complete,
             elapsed_ms=p.elapsed_ms,
         )

@@ -9,7 +9,10 @@ never deleted (a running run, the newest runs of each strategy, what a lease
 points at, unread notifications) is decided in SQL, by the function `prune` calls
 (store/runs.py; migrations/013_retention_and_lag.sql). The audit log has a
 window of its own (CASCADIAN_RETENTION_AUDIT_DAYS), pruned oldest first within
-the same row cap, after the rest (store/audit.py; migrations/035).
+the same row cap, after the rest (store/audit.py; migrations/035), and so has the
+recorded market history (CASCADIAN_HISTORY_RETENTION_DAYS: states last seen before
+it), last, within what is left of the cap for each of its tables
+(store/market_history.py; migrations/044).
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from uuid import UUID
 
 from cascadian.clock import Clock, SystemClock
 from cascadian.config import Settings
-from cascadian.data import PruneResult, RetentionPolicy
+from cascadian.data import HistoryPruned, PruneResult, RetentionPolicy
 from cascadian.ports import Store
 
 log = logging.getLogger(__name__)
@@ -61,6 +64,7 @@ def add(a: PruneResult, b: PruneResult) -> PruneResult:
         elapsed_ms=a.elapsed_ms + b.elapsed_ms,
         resume_after=b.resume_after,
         audit_entries=a.audit_entries + b.audit_entries,
+        market_history=a.market_history + b.market_history,
     )
 
 
@@ -82,6 +86,7 @@ class Pruner:
         return p.max_rows > 0 and (
             any(w is not None for w in (*windows, p.notification_retention_seconds))
             or self.settings.retention_audit_days > 0
+            or self.settings.history_retention_days > 0
         )
 
     async def in_tick(self, max_ms: int) -> PruneResult:
@@ -96,7 +101,22 @@ class Pruner:
         if result.complete and left > 0:
             n = await self._prune_audit(now, left, False)
             result = replace(result, audit_entries=n, complete=n < left)
+            left -= n
+        if result.complete and left > 0:
+            pruned = await self._prune_history(now, left, False)
+            if pruned is not None:
+                result = replace(result, market_history=pruned.rows, complete=pruned.complete)
         return result
+
+    async def _prune_history(
+        self, now: datetime, max_rows: int, dry_run: bool
+    ) -> HistoryPruned | None:
+        """The recorded market history past its window deleted (or counted); None when
+        it is kept for ever."""
+        days = self.settings.history_retention_days
+        if days <= 0:
+            return None
+        return await self.store.prune_history(now - timedelta(days=days), max_rows, dry_run)
 
     async def _prune_audit(self, now: datetime, max_rows: int, dry_run: bool) -> int:
         """The audit log's entries past its window deleted (or counted); 0 when it is
@@ -114,7 +134,12 @@ class Pruner:
         now = self.clock.now()  # one cutoff for the whole command
         if dry_run:
             counted = await self.store.prune(now, policy, True, None)
-            return replace(counted, audit_entries=await self._prune_audit(now, 0, True))
+            due = await self._prune_history(now, 0, True)
+            return replace(
+                counted,
+                audit_entries=await self._prune_audit(now, 0, True),
+                market_history=0 if due is None else due.rows,
+            )
         # Each call deletes rows or moves on through the strategies, and the cutoff
         # stays put: the calls end with one that started from the first strategy
         # and had nothing left (rows other transactions hold locked are skipped).
@@ -124,13 +149,20 @@ class Pruner:
         audit = 0
         while (n := await self._prune_audit(now, policy.max_rows, False)) > 0:
             audit += n
-        total = replace(total, audit_entries=audit)
+        states = 0
+        while (h := await self._prune_history(now, policy.max_rows, False)) is not None:
+            states += h.rows
+            if h.complete:
+                break
+        total = replace(total, audit_entries=audit, market_history=states)
         log.info(
-            "pruned %d run(s), %d node log(s), %d tick(s), %d notification(s), %d audit entr(ies)",
+            "pruned %d run(s), %d node log(s), %d tick(s), %d notification(s), "
+            "%d audit entr(ies), %d market history row(s)",
             total.runs,
             total.node_logs,
             total.ticks,
             total.notifications,
             total.audit_entries,
+            total.market_history,
         )
         return total

@@ -4,10 +4,11 @@ The process's market data tells a HistoryTap (workflow/market/tap.py) of every
 answer it fetched upstream. This observer of the tick empties the tap into one
 recording at most every CASCADIAN_HISTORY_EVERY_SECONDS, on a task of its own after
 the tick has finished, so the tick never waits for it; each recording is one SQL
-call (migrations/029), which keeps only what changed. Once an
-hour it also deletes the states last seen before the retention window
-(CASCADIAN_HISTORY_RETENTION_DAYS), in batches of CASCADIAN_PRUNE_MAX_ROWS. A write
-that fails is logged and dropped: history is a record, never a reason to fail.
+call (migrations/029), which keeps only what changed. The states last seen before
+the retention window (CASCADIAN_HISTORY_RETENTION_DAYS) are deleted by the ticks'
+retention step and `cascadian prune`, with the rest of the history (retention.py).
+A write that fails is logged and dropped: history is a record, never a reason to
+fail.
 
 A state is recorded at the time of the write, which is at or after the fetch that
 saw it: a backtest may see a state late, never early.
@@ -17,23 +18,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import timedelta
 
 from cascadian.clock import Clock, SystemClock
 from cascadian.config import Settings
-from cascadian.data import HistoryPruned
 from cascadian.ports import MarketHistoryStore
 from cascadian.reports import RunReport, TickReport
 from cascadian.workflow.market.tap import HistoryTap
 
 log = logging.getLogger(__name__)
 
-PRUNE_EVERY_SECONDS = 3600.0
-DAY = timedelta(days=1)
-
 
 class HistoryRecorder:
-    """A TickObserver: records the tap's contents after ticks, and prunes."""
+    """A TickObserver: records the tap's contents after ticks."""
 
     def __init__(
         self,
@@ -45,7 +41,6 @@ class HistoryRecorder:
         self.store, self.tap, self.settings = store, tap, settings
         self.clock = clock or SystemClock()
         self._written_at: float | None = None  # monotonic
-        self._pruned_at: float | None = None
         self._task: asyncio.Task[None] | None = None
         self.recorded = 0  # recordings written, for tests and logs
 
@@ -66,24 +61,15 @@ class HistoryRecorder:
             self.poke()
 
     def poke(self) -> None:
-        """Start a recording (and a prune) if one is due and none is on its way."""
+        """Start a recording if one is due and none is on its way."""
         if self._task is not None and not self._task.done():
             return
         mono = self.clock.monotonic()
         every = self.settings.history_every_seconds
-        record = len(self.tap) > 0 and (
-            self._written_at is None or mono - self._written_at >= every
-        )
-        prune = self.settings.history_retention_days > 0 and (
-            self._pruned_at is None or mono - self._pruned_at >= PRUNE_EVERY_SECONDS
-        )
-        if not (record or prune):
+        if len(self.tap) == 0 or (self._written_at is not None and mono - self._written_at < every):
             return
-        if record:
-            self._written_at = mono
-        if prune:
-            self._pruned_at = mono
-        self._task = asyncio.get_running_loop().create_task(self._work(record, prune))
+        self._written_at = mono
+        self._task = asyncio.get_running_loop().create_task(self._work())
 
     async def record_now(self) -> dict[str, int] | None:
         """Write what the tap holds now (None: it held nothing)."""
@@ -94,20 +80,9 @@ class HistoryRecorder:
         self.recorded += 1
         return counts
 
-    async def prune_now(self) -> HistoryPruned | None:
-        """Delete one bounded batch of history past retention (None: kept for ever)."""
-        days = self.settings.history_retention_days
-        if days <= 0:
-            return None
-        before = self.clock.now() - DAY * days
-        return await self.store.prune_history(before, max(1, self.settings.prune_max_rows))
-
-    async def _work(self, record: bool, prune: bool) -> None:
+    async def _work(self) -> None:
         try:
-            if record:
-                await self.record_now()
-            if prune:
-                await self.prune_now()
+            await self.record_now()
         except Exception as exc:  # a record, never a reason to fail
             log.warning("the market history was not recorded: %s: %s", type(exc).__name__, exc)
 

@@ -275,6 +275,7 @@ def prune_table(result: PruneResult, dry_run: bool) -> Table:
         ("ticks", result.ticks),
         ("read notifications", result.notifications),
         ("audit entries", result.audit_entries),
+        ("market history", result.market_history),
     ):
         table.add_row(what, str(n))
     return table

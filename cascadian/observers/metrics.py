@@ -148,6 +148,7 @@ class WorkerMetrics:
                 ("ticks", p.ticks),
                 ("notifications", p.notifications),
                 ("audit_entries", p.audit_entries),
+                ("market_history", p.market_history),
             ):
                 self.pruned_rows.labels(kind).inc(n)
             self.prune_duration.observe(p.elapsed_ms / 1000)

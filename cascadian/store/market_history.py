@@ -28,7 +28,7 @@ IMPORT_PRICE_HISTORY = "cascadian_import_price_history_v1"
 HISTORY_PAGE = "cascadian_history_page_v1"
 HISTORY_MARKETS = "cascadian_history_markets_v1"
 HISTORY_SPAN = "cascadian_history_span_v1"
-PRUNE_MARKET_HISTORY = "cascadian_prune_market_history_v1"
+PRUNE_MARKET_HISTORY = "cascadian_prune_market_history_v2"  # 044: with a dry run
 
 PAGE_ROWS = 5000
 
@@ -90,9 +90,12 @@ class SqlMarketHistoryStore:
     async def history_span(self) -> HistorySpan:
         return _span(await self.transport.value(HISTORY_SPAN, {}))
 
-    async def prune_history(self, before: datetime, max_rows: int) -> HistoryPruned:
+    async def prune_history(
+        self, before: datetime, max_rows: int, dry_run: bool = False
+    ) -> HistoryPruned:
         answer = await self.transport.value(
-            PRUNE_MARKET_HISTORY, {"p_before": before, "p_max_rows": max_rows}
+            PRUNE_MARKET_HISTORY,
+            {"p_before": before, "p_max_rows": max_rows, "p_dry_run": dry_run},
         )
         return _pruned(answer)
 

@@ -5015,6 +5015,35 @@ begin
 end;
 $$;
 
+create function cascadian_prune_market_history_v2(p_before timestamp with time zone, p_max_rows integer, p_dry_run boolean DEFAULT false)
+returns jsonb
+language plpgsql volatile
+as $$
+begin
+    if p_before is null or p_max_rows is null or p_max_rows < 0 then
+        raise exception 'a prune needs a cutoff and a row cap of 0 or more'
+            using errcode = '22023';
+    end if;
+    if not p_dry_run then
+        return cascadian_prune_market_history_v1(p_before, p_max_rows);
+    end if;
+    return jsonb_build_object(
+        'markets', (select count(*) from cascadian_market_history where last_seen_at < p_before),
+        'prices', (select count(*) from cascadian_price_history where last_seen_at < p_before),
+        'books', (select count(*) from cascadian_book_history where last_seen_at < p_before),
+        'static', (
+            select count(*) from cascadian_history_markets s
+            where s.updated_at < p_before
+              and not exists (
+                  select 1 from cascadian_market_history h
+                  where h.market_id = s.market_id and h.last_seen_at >= p_before
+              )
+        ),
+        'complete', true
+    );
+end;
+$$;
+
 create function cascadian_prune_v1(p_now timestamp with time zone, p_run_retention_seconds double precision, p_keep_last integer, p_tick_retention_seconds double precision, p_notification_retention_seconds double precision, p_max_rows integer, p_max_ms integer, p_dry_run boolean, p_after uuid)
 returns TABLE(runs bigint, node_logs bigint, ticks bigint, notifications bigint, complete boolean, elapsed_ms integer, resume_after uuid)
 language plpgsql volatile

@@ -1,6 +1,6 @@
 """The recorded history: what the live market data fetched is written compactly (an
 unchanged state extends its row, a changed one adds a row), on both schemas and
-through both transports, and stays within its retention window."""
+through both transports (its retention: test_history_retention.py)."""
 
 from __future__ import annotations
 
@@ -127,47 +127,6 @@ async def test_the_live_market_data_tells_the_tap_what_it_fetched_upstream_once(
     assert not tap.take()  # emptied
 
 
-async def test_a_simulated_week_of_recordings_stays_within_its_retention_window(
-    pg_store: FullStore, db: psycopg.Connection[Any]
-) -> None:
-    clock = FakeClock(T0)
-    tap = HistoryTap()
-    config = settings(
-        CASCADIAN_HISTORY_RETENTION_DAYS=2,
-        CASCADIAN_HISTORY_EVERY_SECONDS=3600,
-        CASCADIAN_PRUNE_MAX_ROWS=1000,
-    )
-    recorder = HistoryRecorder(pg_store, tap, config, clock)
-    from cascadian.workflow.market.record import LiveQuote, Market
-
-    for hour in range(7 * 24):
-        price = 0.3 + (hour % 7) / 100  # a new price every hour: a row an hour
-        records = [
-            {
-                "id": f"m{i}",
-                "question": f"Will {i}?",
-                "slug": f"m{i}",
-                "outcomes": ["Yes", "No"],
-                "outcomePrices": [price, 1 - price],
-                "active": True,
-                "closed": False,
-            }
-            for i in range(5)
-        ]
-        tap.markets(Market.model_validate(r) for r in records)
-        tap.quotes([LiveQuote("t0", price, None, None)])
-        await recorder.record_now()
-        await recorder.prune_now()
-        clock.advance(3600)
-    oldest = rows(db, "select min(last_seen_at) as t from cascadian_market_history")[0]["t"]
-    assert oldest >= clock.now() - timedelta(days=2, hours=1)
-    count = rows(db, "select count(*) as n from cascadian_market_history")[0]["n"]
-    assert count <= 5 * (2 * 24 + 1)
-    prices = rows(db, "select count(*) as n from cascadian_price_history")[0]["n"]
-    assert prices <= 2 * 24 + 1
-    assert recorder.recorded == 7 * 24
-
-
 async def test_the_recorder_writes_after_a_tick_at_most_once_per_period(
     pg_store: FullStore, db: psycopg.Connection[Any]
 ) -> None:
@@ -200,7 +159,7 @@ async def test_the_recorder_writes_after_a_tick_at_most_once_per_period(
     assert [(r["seen_at"], r["last_seen_at"]) for r in found] == [(T0, T0 + timedelta(seconds=480))]
 
 
-async def test_a_failed_tick_neither_records_nor_prunes(
+async def test_a_failed_tick_records_nothing(
     pg_store: FullStore, db: psycopg.Connection[Any]
 ) -> None:
     from cascadian.reports import TickReport

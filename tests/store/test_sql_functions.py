@@ -90,6 +90,8 @@ KEPT = {
     "cascadian_mark_portfolios_v2": "superseded by v3 (041); the release before marks with it "
     "while the next deploys",
     "cascadian_day_loss_detail_v1": "041's order and mark functions word a breach with it",
+    "cascadian_prune_market_history_v1": "044's v2 deletes with it (and the previous "
+    "release's recorder prunes with it while the next deploys)",
 }
 # Named although dropped: a benchmark installs it, from its migration, as its before.
 MEASURED_BEFORE = {"cascadian_claim_due_v2": "bench/claim_stale.py"}
