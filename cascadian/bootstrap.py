@@ -19,6 +19,7 @@ from psycopg.conninfo import conninfo_to_dict
 from cascadian.auth.jwks import Jwks
 from cascadian.auth.quotas import UserQuotas
 from cascadian.auth.tokens import TokenVerifier
+from cascadian.backtests.process import ProcessBacktester
 from cascadian.backtests.recording import HistoryRecorder
 from cascadian.backtests.runner import Backtester
 from cascadian.backtests.service import BacktestService
@@ -311,10 +312,13 @@ async def services(
     store: FullStore | None = None,
     executor: WorkflowExecutor | None = None,
     clock: Clock | None = None,
+    backtest_processes: bool = False,
 ) -> AsyncIterator[Services]:
     """Open the configured store (unless one is given) and the HTTP client nodes use,
     build the services, and close what was opened on the way out (the JavaScript
-    sandbox's processes included: they start when first needed)."""
+    sandbox's processes included: they start when first needed). With
+    `backtest_processes`, each backtest runs in a child process that opens the
+    configured store itself (a server's: backtests/process.py)."""
     tune_gc(settings)
     # The clients' timeout stays well under the tick budget.
     timeout = settings.node_http_timeout_seconds
@@ -380,7 +384,12 @@ async def services(
                 strategies,
                 sandbox,
                 BacktestService(
-                    strategies, Backtester(active, settings, javascript=sandbox), active, clock
+                    strategies,
+                    ProcessBacktester(settings, open_store)
+                    if backtest_processes
+                    else Backtester(active, settings, javascript=sandbox),
+                    active,
+                    clock,
                 ),
                 RunsService(active),
                 BulkService(active, control, clock),

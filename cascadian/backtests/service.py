@@ -16,6 +16,7 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
+from cascadian.backtests.process import ProcessBacktester
 from cascadian.backtests.runner import Backtester, BacktestRequest, Progress
 from cascadian.clock import Clock, SystemClock
 from cascadian.data import Actor, Schedule, StrategyGraph, TradingLimits
@@ -27,7 +28,7 @@ class BacktestService:
     def __init__(
         self,
         strategies: StrategyService,
-        backtester: Backtester,
+        backtester: Backtester | ProcessBacktester,
         trading: TradingStore,
         clock: Clock | None = None,
     ) -> None:

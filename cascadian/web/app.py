@@ -49,7 +49,15 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with services(settings, store=store, executor=executor, clock=clock) as s:
+        # A store opened from the settings can be opened by a backtest's own process
+        # too, which keeps backtests off the event loop the cron route ticks on.
+        async with services(
+            settings,
+            store=store,
+            executor=executor,
+            clock=clock,
+            backtest_processes=store is None,
+        ) as s:
             app.state.store = s.store
             app.state.tick_service = s.ticks
             app.state.control_service = s.control
