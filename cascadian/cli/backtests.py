@@ -21,12 +21,23 @@ import typer
 from rich import box
 from rich.table import Table
 
+from cascadian.backtests.data_api_prices import DataApiPriceHistory, bucket_of
 from cascadian.backtests.public import PublicPriceHistory
 from cascadian.bootstrap import services
 from cascadian.cli.common import console, fail, load_settings, note, parse_instant
 from cascadian.cli.strategy_files import problems_out
-from cascadian.errors import BacktestCancelled, BacktestInvalid, NotFound, StoreUnavailable
+from cascadian.config import Settings
+from cascadian.errors import (
+    BacktestCancelled,
+    BacktestInvalid,
+    InvalidInput,
+    NotFound,
+    StoreUnavailable,
+)
+from cascadian.outbound.retry import RetryPolicy
 from cascadian.workflow.market import MarketData, PolymarketError
+from cascadian.workflow.market.limiter import RateLimiter
+from cascadian.workflow.market.upstream import Upstream
 
 
 def _value(text: str) -> Any:
@@ -45,6 +56,19 @@ def parse_vars(items: list[str]) -> dict[str, list[Any]]:
             fail(f"--var {item!r} is not NAME=VALUE", "e.g. --var threshold=0.6,0.65,0.7")
         found[name.strip()] = [_value(v.strip()) for v in values.split(",")]
     return found
+
+
+def data_api(settings: Settings, http: httpx.AsyncClient) -> Upstream:
+    """The configured Data API, within its rate limit (CASCADIAN_DATA_API_*)."""
+    return Upstream(
+        http,
+        settings.data_api_url,
+        "Polymarket Data API",
+        RetryPolicy(),
+        RateLimiter(settings.data_api_rate_limit, 10.0),
+        settings.node_http_timeout_seconds,
+        max_body_bytes=settings.http_max_response_bytes,
+    )
 
 
 def parse_decimal(option: str, text: str | None) -> Decimal | None:
@@ -184,10 +208,21 @@ def import_prices(
     start: Annotated[str, typer.Option("--from", help="From, ISO (UTC unless zoned)")],
     end: Annotated[str, typer.Option("--to", help="To, ISO (UTC unless zoned)")],
     fidelity: Annotated[int, typer.Option(help="Minutes between points", min=1)] = 5,
+    source: Annotated[
+        str,
+        typer.Option(
+            help="data-api: GET /v2/prices-history (each price from when it was known); "
+            "clob: the CLOB's /batch-prices-history"
+        ),
+    ] = "data-api",
 ) -> None:
-    """Import Polymarket's public price history of tokens (the CLOB's
-    /batch-prices-history) for backtests before recording began."""
+    """Import Polymarket's public price history of tokens for backtests before
+    recording began: the Data API's /v2/prices-history, or the CLOB's."""
     t0, t1 = parse_instant(start, "--from"), parse_instant(end, "--to")
+    if source not in ("data-api", "clob"):
+        fail(f"--source {source!r} is not data-api or clob")
+    if t1 <= t0:
+        fail(f"--to ({t1.isoformat()}) must be after --from ({t0.isoformat()})")
 
     async def go() -> int:
         settings = load_settings()
@@ -195,11 +230,19 @@ def import_prices(
             services(settings) as s,
             httpx.AsyncClient(timeout=settings.node_http_timeout_seconds) as http,
         ):
-            clob = MarketData.create(settings, http).clob.upstream
-            return await PublicPriceHistory(clob).import_into(s.store, tokens, t0, t1, fidelity)
+            if source == "clob":
+                clob = MarketData.create(settings, http).clob.upstream
+                history = PublicPriceHistory(clob)
+                return await history.import_into(s.store, tokens, t0, t1, fidelity)
+            data = DataApiPriceHistory(data_api(settings, http))
+            return await data.import_into(s.store, tokens, t0, t1, bucket_of(fidelity))
 
     try:
+        if source == "data-api":
+            bucket_of(fidelity)
         added = asyncio.run(go())
+    except InvalidInput as exc:
+        fail(str(exc))
     except (PolymarketError, StoreUnavailable) as exc:
         fail(str(exc))
     console.print(f"imported {added} new price point(s) of {len(set(tokens))} token(s)")

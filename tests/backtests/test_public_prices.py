@@ -94,7 +94,7 @@ async def test_imported_prices_feed_a_backtest_where_nothing_was_recorded(
     assert order["average_price"] == "0.51"
 
 
-def test_cascadian_import_prices_imports_a_tokens_history(
+def test_cascadian_import_prices_imports_a_tokens_history_from_the_clob(
     database_url: str, db: psycopg.Connection[Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from typer.testing import CliRunner
@@ -107,7 +107,11 @@ def test_cascadian_import_prices_imports_a_tokens_history(
     with respx.mock() as mock:
         mock.post(f"{CLOB}/batch-prices-history").respond(json=answer)
         result = CliRunner().invoke(
-            app, ["import-prices", "m1-yes", "--from", T0.isoformat(), "--to", "2026-11-03"]
+            app,
+            [
+                *["import-prices", "m1-yes", "--from", T0.isoformat(), "--to", "2026-11-03"],
+                *["--source", "clob"],
+            ],
         )
     assert result.exit_code == 0, result.output
     assert "imported 1 new price point(s) of 1 token(s)" in result.stdout
