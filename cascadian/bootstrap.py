@@ -122,6 +122,7 @@ async def open_store(settings: Settings) -> SqlStore:
             settings.supabase_service_role_key.get_secret_value(),
             request_timeout=supabase_timeout(settings),
         )
+        supabase.node_log_rows = settings.node_log_rows
         log.info(
             "store: supabase %s (PostgREST, service role)", urlsplit(settings.supabase_url).hostname
         )
@@ -132,6 +133,7 @@ async def open_store(settings: Settings) -> SqlStore:
     store = SqlStore.postgres(
         url, pool_size=settings.db_pool_size, timeout=settings.db_timeout_seconds
     )
+    store.node_log_rows = settings.node_log_rows
     await store.open()
     where = "DATABASE_URL" if settings.database_url is not None else "embedded"
     log.info("store: %s (%s)", describe(url), where)

@@ -133,6 +133,9 @@ class Settings(BaseSettings):
         default=5.0, gt=0, validation_alias="CASCADIAN_DB_TIMEOUT_SECONDS"
     )
     db_pool_size: int = Field(default=10, ge=1, validation_alias="CASCADIAN_DB_POOL_SIZE")
+    # A run's node logs as rows of strategy_execution_logs (as before 051) instead of
+    # one jsonb value of its execution row, for a deployment that reads that table.
+    node_log_rows: bool = Field(default=False, validation_alias="CASCADIAN_NODE_LOG_ROWS")
 
     # Which WorkflowExecutor runs strategies: in-process graphs, or an external
     # executor service (e.g. the existing TypeScript one) over HTTP.

@@ -45,6 +45,24 @@ TABLES = [
     "cascadian_user_slots",
 ]
 
+# Every run's node logs as the run API reads them (cascadian_execution_v4), whichever
+# form they were written in (one jsonb value of the run's row, or rows of
+# strategy_execution_logs): a table expression with that table's columns, for
+# `select ... from {NODE_LOGS} order by node_index`.
+NODE_LOGS = """(
+    select
+        e.id as execution_id, e.workflow_id, x.ord::integer as node_index, l.node_id,
+        l.node_type, l.status, l.started_at, l.completed_at, l.duration_ms,
+        l.error_message, l.output
+    from workflow_executions e
+    cross join lateral jsonb_array_elements(cascadian_execution_v4(e.id, null) -> 'logs')
+        with ordinality as x (log, ord)
+    cross join lateral jsonb_to_record(x.log) as l (
+        node_id text, node_type text, status text, started_at timestamptz,
+        completed_at timestamptz, duration_ms integer, error_message text, output jsonb
+    )
+) as node_logs"""
+
 USER = uuid.UUID("11111111-1111-4111-8111-111111111111")
 OTHER_USER = uuid.UUID("22222222-2222-4222-8222-222222222222")
 # Who acts in tests that are not about who acts.

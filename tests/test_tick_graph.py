@@ -15,7 +15,7 @@ from cascadian.tick import TickService
 from cascadian.workflow.executor import GraphExecutor
 from cascadian.workflow.node_api import NodeConfig, NodeType
 from cascadian.workflow.registry import default_registry
-from tests.factories import add_strategy, chain, node, rows, strategy
+from tests.factories import NODE_LOGS, add_strategy, chain, node, rows, strategy
 
 # The key scenarios: on a fresh database and on one shaped like an existing deployment.
 pytestmark = pytest.mark.both_schemas
@@ -44,9 +44,7 @@ async def test_a_graph_runs_with_data_flowing_between_nodes(store: SqlStore, db:
     assert report.executions[0].status == "completed" and report.executions[0].nodes_executed == 3
     [e] = rows(db, "select outputs from workflow_executions where workflow_id = %s", sid)
     assert [m["id"] for m in e["outputs"]["end"]["items"]] == ["a", "c"]
-    logs = rows(
-        db, "select node_id, node_type, status from strategy_execution_logs order by node_index"
-    )
+    logs = rows(db, f"select node_id, node_type, status from {NODE_LOGS} order by node_index")
     assert [(r["node_id"], r["status"]) for r in logs] == [
         ("start", "success"),
         ("cheap", "success"),
@@ -66,9 +64,7 @@ async def test_a_failed_run_logs_the_failing_node_and_skips_the_rest(
     report = await tick(store)
     assert report.executions[0].status == "failed"
     assert "cheap" in (report.executions[0].error or "")
-    logs = rows(
-        db, "select node_id, status, error_message from strategy_execution_logs order by node_index"
-    )
+    logs = rows(db, f"select node_id, status, error_message from {NODE_LOGS} order by node_index")
     assert [(r["node_id"], r["status"]) for r in logs] == [
         ("start", "success"),
         ("cheap", "error"),
@@ -100,7 +96,7 @@ async def test_a_timed_out_run_logs_how_far_it_got(store: SqlStore, db: Any) -> 
     settings = Settings(CASCADIAN_STRATEGY_TIMEOUT_SECONDS=0.3)
     report = await TickService(store, GraphExecutor(registry), settings, FakeClock(NOW)).tick()
     assert report.executions[0].error == "node 'wait': timed out after 0.3s"
-    logs = rows(db, "select node_id, status from strategy_execution_logs order by node_index")
+    logs = rows(db, f"select node_id, status from {NODE_LOGS} order by node_index")
     assert [(r["node_id"], r["status"]) for r in logs] == [
         ("start", "success"),
         ("wait", "error"),
@@ -113,5 +109,5 @@ async def test_a_graph_with_duplicate_ids_still_logs_its_nodes(store: SqlStore, 
     add_strategy(db, next_execution_at=NOW, graph=graph)
     report = await tick(store)
     assert "duplicate node id 'start'" in (report.executions[0].error or "")
-    logs = rows(db, "select node_id, status from strategy_execution_logs order by node_index")
+    logs = rows(db, f"select node_id, status from {NODE_LOGS} order by node_index")
     assert [(r["node_id"], r["status"]) for r in logs] == [("start", "error"), ("start", "error")]

@@ -17,7 +17,7 @@ from cascadian.errors import Conflict, NotFound
 from cascadian.ports import FullStore
 from cascadian.tick import TickService
 from cascadian.workflow.executor import GraphExecutor
-from tests.factories import add_run, add_strategy, chain, node, rows, strategy
+from tests.factories import NODE_LOGS, add_run, add_strategy, chain, node, rows, strategy
 
 pytestmark = pytest.mark.both_schemas
 
@@ -73,7 +73,7 @@ async def test_a_failed_run_runs_again_with_its_recorded_graph_marked_as_a_rerun
     assert again["workflow_snapshot"] == RECORDED
     logged = rows(
         db,
-        "select node_id from strategy_execution_logs where execution_id = %s order by node_index",
+        f"select node_id from {NODE_LOGS} where execution_id = %s order by node_index",
         report.execution_id,
     )
     assert [r["node_id"] for r in logged] == ["begin", "shape", "finish"]

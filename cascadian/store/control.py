@@ -55,7 +55,7 @@ RESUME = "cascadian_resume_v4"
 # over 005, 008 (a run with its node logs) and 011 (the paper book).
 STRATEGIES = "cascadian_strategies_v2"
 EXECUTIONS = "cascadian_executions_v2"
-EXECUTION = "cascadian_execution_v3"
+EXECUTION = "cascadian_execution_v4"  # 051: node logs from the run's row or the log table
 PAPER_BOOK = "cascadian_paper_book_v2"
 # Schedule lag, the backlog and the gauges (migrations/013).
 SCHEDULE_LAG = "cascadian_schedule_lag_v1"

@@ -45,7 +45,8 @@ from cascadian.store.transport import Json, JsonText, Transport
 # Each function's migration (its first version's, when that is older).
 # 039: fair across owners, at most `owner_limit` of one owner's in flight (v3: 015)
 CLAIM_DUE = "cascadian_claim_due_v4"
-FINISH_RUNS = "cascadian_finish_runs_v3"  # 015, set-based
+# 051: node logs as one jsonb value of the run's row, or rows (p_log_rows; v3: 015)
+FINISH_RUNS = "cascadian_finish_runs_v4"
 # 027: the actor's, audited, a user's own strategies only (archived refused: 010; v1: 005)
 CLAIM_MANUAL = "cascadian_claim_manual_v4"
 CLAIM_RERUN = "cascadian_claim_rerun_v1"  # 026, a failed run's recorded graph, as a manual run
@@ -71,6 +72,8 @@ def _graph_text(rows: list[dict[str, Any]]) -> int:
 
 class SqlRunStore:
     transport: Transport
+    # CASCADIAN_NODE_LOG_ROWS: node logs as rows of strategy_execution_logs.
+    node_log_rows: bool = False
 
     async def claim_due(
         self, now: datetime, limit: int, lease_seconds: float, owner_limit: int = 0
@@ -100,7 +103,12 @@ class SqlRunStore:
         records = JsonText(await asyncio.to_thread(outcomes_json, outcomes))
         try:
             rows = await self.transport.rows(
-                FINISH_RUNS, {"p_outcomes": records, "p_pause_threshold": pause_threshold}
+                FINISH_RUNS,
+                {
+                    "p_outcomes": records,
+                    "p_pause_threshold": pause_threshold,
+                    "p_log_rows": self.node_log_rows,
+                },
             )
             if len(rows) != len(outcomes):
                 raise StoreReplyMalformed(

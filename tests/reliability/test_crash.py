@@ -16,7 +16,7 @@ from cascadian.config import Settings
 from cascadian.store.sql_store import SqlStore
 from cascadian.tick import TickService
 from cascadian.workflow.executor import GraphExecutor
-from tests.factories import USER, chain, node
+from tests.factories import NODE_LOGS, USER, chain, node
 from tests.reliability.conftest import TICK, Server, bearer, count, wait_until
 
 CLAIMED = 20  # what the killed tick claims at once (its concurrency)
@@ -86,7 +86,7 @@ async def test_a_tick_killed_mid_run_is_rerun_once_after_its_leases_expire(
     }
     assert len(claimed) == CLAIMED
     assert count(db, "select count(*) from workflow_sessions where execution_count > 0") == 0
-    assert count(db, "select count(*) from strategy_execution_logs") == 0
+    assert count(db, f"select count(*) from {NODE_LOGS}") == 0
 
     # No tick may take the claims over before their leases expire.
     wait_until(
@@ -123,4 +123,4 @@ async def test_a_tick_killed_mid_run_is_rerun_once_after_its_leases_expire(
         else:  # never claimed by the dead tick: one ordinary run
             assert [(r[0], r[1], r[2]) for r in by_strategy[sid]] == [(slot, 1, "completed")]
     # Node logs only for the runs that completed: three nodes each.
-    assert count(db, "select count(*) from strategy_execution_logs") == 3 * (CLAIMED + WAITING)
+    assert count(db, f"select count(*) from {NODE_LOGS}") == 3 * (CLAIMED + WAITING)

@@ -12,7 +12,7 @@ import psycopg
 import pytest
 from psycopg.types.json import Jsonb
 
-from tests.factories import HELLO, USER
+from tests.factories import HELLO, NODE_LOGS, USER
 from tests.reliability.conftest import TICK, Server, bearer, count
 
 STRATEGIES = 2_000
@@ -60,6 +60,6 @@ async def test_sixteen_concurrent_ticks_run_each_due_strategy_exactly_once(
     assert len(runs) == STRATEGIES
     assert {r[0] for r in runs} == set(slots)
     assert all(r[1] == slots[r[0]] and r[2] == 1 and r[3] == "completed" for r in runs)
-    assert count(db, "select count(*) from strategy_execution_logs") == 2 * STRATEGIES
+    assert count(db, f"select count(*) from {NODE_LOGS}") == 2 * STRATEGIES
     assert count(db, "select count(*) from workflow_sessions where lease_token is not null") == 0
     assert all(s.alive() for s in servers)

@@ -30,7 +30,7 @@ from cascadian.clock import FakeClock
 from cascadian.config import Settings
 from cascadian.store.sql_store import SqlStore
 from cascadian.tick import TickService
-from tests.factories import add_strategy, rows
+from tests.factories import NODE_LOGS, add_strategy, rows
 from tests.polymarket_fixtures import PRICES, RECORDS
 from tests.store.test_trading_book_sql import limits, place, portfolio
 
@@ -286,7 +286,7 @@ async def test_a_worker_sigkilled_after_its_order_leaves_one_order_the_rerun_see
     assert len(rows(db, "select 1 from cascadian_paper_orders")) == 1
     [seen] = rows(
         db,
-        "select output from strategy_execution_logs where execution_id = %s and node_id = 'buy'",
+        f"select output from {NODE_LOGS} where execution_id = %s and node_id = 'buy'",
         rerun.execution_id,
     )
     assert seen["output"]["orderId"] == str(first["order_id"])

@@ -24,7 +24,7 @@ from cascadian.workflow.executor import GraphExecutor
 from cascadian.workflow.limits import GraphLimits, over_limits
 from cascadian.workflow.node_api import NodeServices
 from tests.api_client import client
-from tests.factories import USER, add_strategy, chain, node, rows
+from tests.factories import NODE_LOGS, USER, add_strategy, chain, node, rows
 
 pytestmark = pytest.mark.both_schemas
 
@@ -164,7 +164,7 @@ async def test_stored_variables_past_the_limits_fail_their_run_saying_so(
         "variables are nested more than 64 deep (64, CASCADIAN_GRAPH_MAX_DEPTH)"
     )
     assert runs["fine"].status == "completed"
-    logged = rows(db, "select status from strategy_execution_logs where node_id = 'start'")
+    logged = rows(db, f"select status from {NODE_LOGS} where node_id = 'start'")
     assert {r["status"] for r in logged} == {"skipped", "success"}
 
 

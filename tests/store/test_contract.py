@@ -27,7 +27,7 @@ from cascadian.data import (
 from cascadian.outcome import Counters, apply
 from cascadian.ports import Store
 from cascadian.reports import TickReport
-from tests.factories import OPERATOR, USER, add_strategy, rows, strategy
+from tests.factories import NODE_LOGS, OPERATOR, USER, add_strategy, rows, strategy
 
 # The key scenarios: on a fresh database and on one shaped like an existing deployment.
 pytestmark = pytest.mark.both_schemas
@@ -143,9 +143,7 @@ async def test_recording_an_outcome_updates_counters_timestamps_and_the_executio
         1,
         {"n1": {"k": 1}},
     )
-    logs = rows(
-        db, "select node_id, status, output from strategy_execution_logs order by node_index"
-    )
+    logs = rows(db, f"select node_id, status, output from {NODE_LOGS} order by node_index")
     assert logs == [
         {"node_id": "n1", "status": "success", "output": {"k": 1}},
         {"node_id": "n2", "status": "success", "output": None},

@@ -25,7 +25,16 @@ from cascadian.store.sql_store import SqlStore
 from cascadian.tick import TickService
 from tests.api_client import client
 from tests.executors import ScriptedExecutor, failed, returns
-from tests.factories import OTHER_USER, USER, add_strategy, chain, node, rows, strategy
+from tests.factories import (
+    NODE_LOGS,
+    OTHER_USER,
+    USER,
+    add_strategy,
+    chain,
+    node,
+    rows,
+    strategy,
+)
 
 pytestmark = pytest.mark.parametrize("schema", ["existing"], indirect=True, scope="session")
 
@@ -52,8 +61,9 @@ async def fail_three_times(store: SqlStore, db: Any, sid: uuid.UUID) -> list[Any
 # Node logs
 
 
+@pytest.mark.parametrize("log_rows", [False, True], ids=["jsonb", "rows"])
 async def test_every_node_is_logged_skipped_ones_with_the_run_end_as_their_start(
-    store: SqlStore, db: Any
+    store: SqlStore, db: Any, log_rows: bool
 ) -> None:
     graph = chain(
         node("start", "start"),
@@ -64,12 +74,16 @@ async def test_every_node_is_logged_skipped_ones_with_the_run_end_as_their_start
     settings = Settings(CASCADIAN_STRATEGY_TIMEOUT_SECONDS=5, CASCADIAN_LEASE_SECONDS=60)
     from cascadian.workflow.executor import GraphExecutor
 
-    report = await TickService(store, GraphExecutor(), settings, FakeClock(NOW)).tick()
+    store.node_log_rows = log_rows
+    try:
+        report = await TickService(store, GraphExecutor(), settings, FakeClock(NOW)).tick()
+    finally:
+        store.node_log_rows = False
     [run] = report.executions
     assert run.recorded and run.side_errors == []
     logs = rows(
         db,
-        "select id, node_id, node_type, status, started_at from strategy_execution_logs "
+        f"select node_id, node_type, status, started_at from {NODE_LOGS} "
         "where workflow_id = %s order by node_index",
         sid,
     )
@@ -78,8 +92,13 @@ async def test_every_node_is_logged_skipped_ones_with_the_run_end_as_their_start
         ("bad", "error"),
         ("end", "skipped"),
     ]
-    assert all(isinstance(log["id"], uuid.UUID) for log in logs)
     assert logs[2]["started_at"] == NOW  # a skipped node takes the run's end
+    # Rows of the app's table (uuid ids, its NOT NULLs) only with CASCADIAN_NODE_LOG_ROWS.
+    table = rows(db, "select id from strategy_execution_logs where workflow_id = %s", sid)
+    assert len(table) == (3 if log_rows else 0)
+    assert all(isinstance(log["id"], uuid.UUID) for log in table)
+    [stored] = rows(db, "select node_logs from workflow_executions where workflow_id = %s", sid)
+    assert (stored["node_logs"] is None) == log_rows
 
 
 # Notifications

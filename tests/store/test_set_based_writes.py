@@ -67,9 +67,26 @@ async def claim_all(store: SqlStore, db: Any, n: int, **columns: Any) -> list[An
     return claims
 
 
-def finish(db: Any, version: str, outcomes: list[RunOutcome], threshold: int = 3) -> list[Any]:
+def finish(
+    db: Any,
+    version: str,
+    outcomes: list[RunOutcome],
+    threshold: int = 3,
+    log_rows: bool | None = None,
+) -> list[Any]:
+    """v4 takes `log_rows` (CASCADIAN_NODE_LOG_ROWS); the older versions do not."""
     records = Jsonb(outcomes_json(outcomes), dumps=lambda text: text)
-    return rows(db, f"select * from cascadian_finish_runs_{version}(%s, %s)", records, threshold)
+    if log_rows is None:
+        query = f"select * from cascadian_finish_runs_{version}(%s, %s)"
+        return rows(db, query, records, threshold)
+    query = f"select * from cascadian_finish_runs_{version}(%s, %s, %s)"
+    return rows(db, query, records, threshold, log_rows)
+
+
+def read_logs(db: Any, eid: uuid.UUID) -> Any:
+    """A run's logs as the run API answers them (migrations/051)."""
+    [run] = rows(db, "select cascadian_execution_v4(%s, null) as run", eid)
+    return run["run"]["logs"]
 
 
 async def test_a_batch_written_set_based_leaves_the_rows_the_loop_leaves(
@@ -98,6 +115,65 @@ async def test_a_batch_written_set_based_leaves_the_rows_the_loop_leaves(
         assert left[0][0] | same == right[0][0] | same
     notes = rows(db, "select count(*) as n from notifications")
     assert notes[0]["n"] % 2 == 0 and notes[0]["n"] > 0  # as many from each version
+
+
+@pytest.mark.parametrize("log_rows", [False, True], ids=["jsonb", "rows"])
+async def test_the_finish_v4_leaves_what_v3_leaves_with_the_node_logs_on_the_run_or_as_rows(
+    store: SqlStore, db: Any, log_rows: bool
+) -> None:
+    claims = await claim_all(store, db, 12, error_count=2)
+    outcomes = [
+        RunOutcome(c.execution_id, c.workflow.id, result(i % 6), NEXT if i % 6 else None, LATER)
+        for i, c in enumerate(claims)
+    ]
+    old, new = finish(db, "v3", outcomes[:6]), finish(db, "v4", outcomes[6:], log_rows=log_rows)
+    strip = [{k: v for k, v in r.items() if k != "execution_id"} for r in old]
+    assert strip == [{k: v for k, v in r.items() if k != "execution_id"} for r in new]
+    assert any(r["auto_paused"] for r in new)
+    for a, b in zip(claims[:6], claims[6:], strict=True):
+        left = written(db, a.workflow.id, a.execution_id)
+        right = written(db, b.workflow.id, b.execution_id)
+        assert left[1] == right[1]
+        assert (right[2] == left[2]) if log_rows else (right[2] == [])
+        same = {"lease_token": None, "next_execution_at": None}
+        assert left[0][0] | same == right[0][0] | same
+        # Read through the run API, the logs are the same either way.
+        assert read_logs(db, b.execution_id) == read_logs(db, a.execution_id)
+    stored = rows(
+        db,
+        "select node_logs from workflow_executions where id = any(%s)",
+        [c.execution_id for c in claims[6:]],
+    )
+    assert all((r["node_logs"] is None) == log_rows for r in stored)
+
+
+async def test_a_run_with_its_logs_on_its_row_answers_no_node_logs_column(
+    store: SqlStore, db: Any
+) -> None:
+    [claim] = await claim_all(store, db, 1)
+    outcome = RunOutcome(claim.execution_id, claim.workflow.id, result(1), NEXT, LATER)
+    finish(db, "v4", [outcome], log_rows=False)
+    run = await store.execution(claim.execution_id)
+    assert run is not None
+    assert [(n.node_id, n.status, n.output) for n in run.logs] == [
+        ("start", "success", {"i": 1}),
+        ("end", "success", None),
+    ]
+    # A skipped node without times starts when the run ended, as a row of the table did.
+    assert run.logs[1].started_at == LATER
+
+
+async def test_a_batch_v4_sends_through_v2_keeps_its_logs_as_rows_and_they_still_read(
+    store: SqlStore, db: Any
+) -> None:
+    # The same run twice in a batch goes one outcome at a time, through v2 (as a batch
+    # the database refuses does), which writes its logs as rows.
+    [claim] = await claim_all(store, db, 1)
+    outcome = RunOutcome(claim.execution_id, claim.workflow.id, result(1), NEXT, LATER)
+    answers = finish(db, "v4", [outcome, outcome], log_rows=False)
+    assert [a["accepted"] for a in answers] == [True, False]
+    assert len(rows(db, "select id from strategy_execution_logs")) == 2
+    assert [n["node_id"] for n in read_logs(db, claim.execution_id)] == ["start", "end"]
 
 
 async def test_a_refused_node_log_in_a_batch_is_reported_for_its_own_run_only(
@@ -216,11 +292,12 @@ async def test_a_runs_updates_are_hot_where_the_tables_indexes_allow_it(
         outcomes = [
             RunOutcome(c["execution_id"], c["workflow_id"], result(1), NEXT, LATER) for c in claims
         ]
-        assert all(a["accepted"] for a in finish(db, "v3", outcomes))
+        assert all(a["accepted"] for a in finish(db, "v4", outcomes, log_rows=False))
         finished = hot_updates(db)
     # Every lease is HOT; the finish moves next_execution_at (indexed), so it never is.
     assert claimed["workflow_sessions"] == (n, n)
     assert finished["workflow_sessions"] == (n, 2 * n)
-    # A finished row is larger than the one the claim inserted: most fit beside it.
+    # A finished row, its node logs on it (051), is larger than the one the claim
+    # inserted: about half fit beside it (without the logs on the row, about 9 in 10).
     hot, updated = finished["workflow_executions"]
-    assert updated == n and hot >= 0.8 * n
+    assert updated == n and hot >= 0.4 * n

@@ -27,7 +27,9 @@ DROP = re.compile(r"drop function if exists\s+(cascadian_\w+)\s*\(([^)]*)\)")
 
 # Functions that stay although no Python names them, and why.
 KEPT = {
-    "cascadian_finish_runs_v2": "cascadian_finish_runs_v3 falls back to it for a refused batch",
+    "cascadian_finish_runs_v2": "cascadian_finish_runs_v4 falls back to it for a refused batch",
+    "cascadian_finish_runs_v3": "superseded by v4 (051); the release before finishes with it "
+    "while the next deploys",
     "cascadian_claim_manual_v2": "cascadian_claim_manual_v3 calls it for a strategy not archived",
     "cascadian_start_v2": "cascadian_start_v3 calls it for a strategy not archived",
     "cascadian_resume_v2": "cascadian_resume_v3 calls it for a strategy not archived",
@@ -76,6 +78,8 @@ KEPT = {
     "cascadian_list_strategies_v1": "cascadian_list_strategies_v2 answers with it",
     "cascadian_executions_v1": "cascadian_executions_v2 answers with it",
     "cascadian_execution_v2": "cascadian_execution_v3 answers with it",
+    "cascadian_execution_v3": "superseded by v4 (051); the release before reads runs with it "
+    "while the next deploys",
     "cascadian_paper_book_v1": "cascadian_paper_book_v2 answers with it",
     "cascadian_strategies_v1": "superseded by v2 (031); the release before calls it while "
     "the next deploys, and a later drop migration removes it",

@@ -30,7 +30,7 @@ from tests.factories import add_strategy, rows, strategy
 from tests.supabase_forwarder import PostgrestForwarder, error
 
 NOW = datetime(2026, 6, 1, 12, 0, 30, tzinfo=UTC)
-FINISH = "/rest/v1/rpc/cascadian_finish_runs_v3"
+FINISH = "/rest/v1/rpc/cascadian_finish_runs_v4"
 CLAIM = "/rest/v1/rpc/cascadian_claim_due_v4"
 
 
@@ -89,6 +89,23 @@ async def test_without_supabase_settings_database_url_selects_the_postgres_store
         await chosen.close()
     assert "(DATABASE_URL)" in caplog.text
     assert "password" not in caplog.text and "@" not in caplog.text
+
+
+@pytest.mark.parametrize("supabase", [False, True], ids=["postgres", "supabase"])
+@pytest.mark.parametrize("value", ["true", None])
+async def test_node_log_rows_reaches_the_store_on_either_transport(
+    supabase: bool, value: str | None, database_url: str
+) -> None:
+    env = {"DATABASE_URL": database_url}
+    if supabase:
+        env |= {"SUPABASE_URL": "https://abcd.supabase.co", "SUPABASE_SERVICE_ROLE_KEY": "k"}
+    if value is not None:
+        env["CASCADIAN_NODE_LOG_ROWS"] = value
+    chosen = await open_store(settings(**env))
+    try:
+        assert chosen.node_log_rows is (value is not None)
+    finally:
+        await chosen.close()
 
 
 def test_migrations_with_supabase_need_a_direct_database_url() -> None:
@@ -244,6 +261,7 @@ async def test_a_batch_that_fails_in_sql_writes_none_of_its_outcomes(
 async def test_node_logs_the_database_refuses_leave_the_run_recorded(
     supabase_store: SqlStore, db: Any
 ) -> None:
+    supabase_store.node_log_rows = True  # CASCADIAN_NODE_LOG_ROWS: the table checks each log
     add_strategy(db, next_execution_at=NOW)
     [claim] = await supabase_store.claim_due(NOW, 25, 60)
     broken_log = NodeRun("n1", "filter", "exploded")  # type: ignore[arg-type]

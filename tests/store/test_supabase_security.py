@@ -234,7 +234,7 @@ def test_every_function_runs_as_its_owner_with_a_fixed_search_path(
         where p.pronamespace = 'public'::regnamespace and p.proname like 'cascadian\\_%%'
         """,
     )
-    assert {"cascadian_claim_due_v4", "cascadian_finish_runs_v3", "cascadian_halt_v3"} <= {
+    assert {"cascadian_claim_due_v4", "cascadian_finish_runs_v4", "cascadian_halt_v3"} <= {
         f["proname"] for f in functions
     }
     for f in functions:

@@ -74,7 +74,7 @@ CALLS: list[tuple[str, Callable[[SqlStore], Awaitable[Any]], dict[str, Any]]] = 
         {"p_now": NOW_ISO, "p_limit": 25, "p_lease_seconds": 120.0, "p_owner_limit": 10},
     ),
     (
-        "cascadian_finish_runs_v3",
+        "cascadian_finish_runs_v4",
         lambda s: s.finish_runs([OUTCOME], 3),
         {
             "p_outcomes": [
@@ -93,6 +93,7 @@ CALLS: list[tuple[str, Callable[[SqlStore], Awaitable[Any]], dict[str, Any]]] = 
                 }
             ],
             "p_pause_threshold": 3,
+            "p_log_rows": False,
         },
     ),
     ("cascadian_next_due_v1", lambda s: s.next_due(NOW), {"p_now": NOW_ISO}),
@@ -208,7 +209,7 @@ CALLS: list[tuple[str, Callable[[SqlStore], Awaitable[Any]], dict[str, Any]]] = 
         {"p_workflow_id": str(SID), "p_limit": 20, "p_offset": 40, "p_user": str(USER)},
     ),
     (
-        "cascadian_execution_v3",
+        "cascadian_execution_v4",
         lambda s: s.execution(EID),
         {"p_id": str(EID), "p_user": None},
     ),

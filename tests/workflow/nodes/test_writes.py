@@ -20,7 +20,7 @@ from cascadian.store.sql_store import SqlStore
 from cascadian.tick import TickService
 from cascadian.workflow.executor import GraphExecutor
 from cascadian.workflow.node_api import NodeServices
-from tests.factories import USER, add_strategy, chain, node, rows
+from tests.factories import NODE_LOGS, USER, add_strategy, chain, node, rows
 from tests.polymarket_fixtures import ONE_PAGE
 
 # The key scenarios: on a fresh database and on one shaped like an existing deployment.
@@ -130,7 +130,7 @@ async def test_the_opening_paragraph_strategy_runs_end_to_end_in_a_tick(
     [n] = rows(db, "select workflow_id, title, message from notifications")
     assert n["workflow_id"] == sid
     assert n["message"] == "Added 1 market(s) priced 0.2-0.4 (0 already watched)."
-    logs = rows(db, "select node_id, status from strategy_execution_logs order by node_index")
+    logs = rows(db, f"select node_id, status from {NODE_LOGS} order by node_index")
     assert [r["status"] for r in logs] == ["success"] * 6
 
 
@@ -154,5 +154,5 @@ async def test_an_unreachable_polymarket_api_is_a_plain_recorded_error(
     assert len(waits) == 3  # 4 attempts, then it gave up
     error = report.executions[0].error or ""
     assert "Polymarket API" in error and "could not be reached" in error
-    [log] = rows(db, "select error_message from strategy_execution_logs where node_id = 'fetch'")
+    [log] = rows(db, f"select error_message from {NODE_LOGS} where node_id = 'fetch'")
     assert "could not be reached" in log["error_message"]

@@ -12,7 +12,7 @@ from cascadian.bootstrap import build_executor
 from cascadian.clock import FakeClock
 from cascadian.store.sql_store import SqlStore
 from cascadian.tick import TickService
-from tests.factories import add_strategy, rows
+from tests.factories import NODE_LOGS, add_strategy, rows
 from tests.polymarket_fixtures import settings
 from tests.workflow.original.helpers import NOW, polymarket, saved
 
@@ -30,7 +30,9 @@ async def test_a_saved_original_strategy_runs_in_a_tick_and_logs_each_node(
         ).tick()
     [run] = report.executions
     assert run.status == "completed", run.error
-    logs = rows(db, "select node_id, node_type, status from strategy_execution_logs order by id")
+    logs = rows(
+        db, f"select node_id, node_type, status from {NODE_LOGS} order by execution_id, node_index"
+    )
     assert [(r["node_id"], r["status"]) for r in logs] == [
         ("start-1", "success"),
         ("stream-1", "success"),
@@ -53,6 +55,8 @@ async def test_a_refused_original_strategy_is_recorded_failed_before_any_node_ru
         ).tick()
     [run] = report.executions
     assert run.status == "failed" and "llm-research" in (run.error or "")
-    logs = rows(db, "select node_id, node_type, status from strategy_execution_logs order by id")
+    logs = rows(
+        db, f"select node_id, node_type, status from {NODE_LOGS} order by execution_id, node_index"
+    )
     assert [r["status"] for r in logs].count("error") == 3
     assert {r["status"] for r in logs} <= {"error", "skipped"}
