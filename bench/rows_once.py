@@ -1,0 +1,160 @@
+"""Server CPU per run of the claim and the finish, by how the finish writes a run's
+node logs, on a fresh schema and on the app's, interleaved (issue 34).
+
+Two databases on the one server, one migrated from empty, one built from
+tests/fixtures/existing_deployment.sql and then migrated (bench/schemas.py). In
+each, N due no-op strategies (start -> end: two node logs) are drained by one
+connection in batches: cascadian_claim_due_v4, then the batch's outcomes (built in
+Python beforehand, as the store sends them; not counted) through one finish:
+
+    v3 (rows):   cascadian_finish_runs_v3, a strategy_execution_logs row per node
+                 (the finish before migrations/051);
+    v4 (jsonb):  cascadian_finish_runs_v4(..., p_log_rows => false), the logs as one
+                 jsonb value of the execution row (the default from 051);
+    v4 (rows):   cascadian_finish_runs_v4(..., p_log_rows => true)
+                 (CASCADIAN_NODE_LOG_ROWS).
+
+Server CPU = the local PostgreSQL's CPU (postmaster and every backend, the
+background processes included) over the drain, per run; backend CPU = the drain's
+own backend's alone (no WAL writer, checkpointer or autovacuum: steadier); WAL
+bytes per run = the WAL the drain inserted (pg_current_wal_insert_lsn), which load
+does not move. Rounds interleave every
+(schema, variant) and reverse their order every other round; median (min-max).
+
+    .venv/bin/python bench/rows_once.py [--quick] [--rounds 3] [--batch 200 25]
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from typing import Any
+
+import common
+import psutil
+import psycopg
+import schemas
+from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
+
+FINISHES = {
+    "v3 (rows)": "select count(*) from cascadian_finish_runs_v3(%s, 3) where accepted",
+    "v4 (jsonb)": "select count(*) from cascadian_finish_runs_v4(%s, 3, false) where accepted",
+    "v4 (rows)": "select count(*) from cascadian_finish_runs_v4(%s, 3, true) where accepted",
+}
+CLAIM = "select execution_id, workflow_id from cascadian_claim_due_v4(%s, %s, 120, 0)"
+
+
+def backend_cpu(pid: int) -> float:
+    t = psutil.Process(pid).cpu_times()
+    return float(t.user + t.system)
+
+
+def wal(conn: psycopg.Connection[Any]) -> int:
+    row = conn.execute("select pg_current_wal_insert_lsn() - '0/0'::pg_lsn as at").fetchone()
+    assert row is not None
+    return int(row["at"])
+
+
+def drain(url: str, batch: int, finish: str) -> tuple[int, float | None, float, float, float]:
+    """Claim and finish every due strategy; (runs, server CPU µs per run, the drain's
+    own backend's CPU µs per run, WAL bytes per run, the claims' share of the backend's
+    CPU µs per run)."""
+    runs, claiming = 0, 0.0
+    with psycopg.connect(url, autocommit=True, row_factory=dict_row) as conn:
+        row = conn.execute("select pg_backend_pid() as pid").fetchone()
+        assert row is not None
+        pid = row["pid"]
+        cpu = common.server_cpu_seconds(url)
+        own = backend_cpu(pid)
+        wal_at = wal(conn)
+        while True:
+            now = dt.datetime.now(dt.UTC)
+            t0 = backend_cpu(pid)
+            claims = conn.execute(CLAIM, (now, batch)).fetchall()
+            claiming += backend_cpu(pid) - t0
+            if not claims:
+                break
+            records = Jsonb(common.noop_records(claims, now))
+            row = conn.execute(finish, (records,)).fetchone()
+            assert row is not None and row["count"] == len(claims)
+            runs += len(claims)
+        own = (backend_cpu(pid) - own) / runs * 1e6
+        wal_bytes = (wal(conn) - wal_at) / runs
+        return runs, common.cpu_per_run(url, cpu, runs), own, wal_bytes, claiming / runs * 1e6
+
+
+def main() -> None:
+    p = common.parser(__doc__)
+    p.add_argument("--strategies", type=int, default=None)
+    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--batch", type=int, nargs="+", default=[200, 25])
+    p.add_argument("--variant", choices=list(FINISHES), action="append", help="only these")
+    args = p.parse_args()
+    strategies = args.strategies or (1_000 if args.quick else 5_000)
+    variants = args.variant or list(FINISHES)
+    admin = common.admin_url()
+    urls = {
+        "fresh": common.fresh_database(admin, schemas.DBS["fresh"]),
+        "app": schemas.app_database(admin, schemas.DBS["the app's"]),
+    }
+    common.print_header("each row written once: the finish's node logs", urls["fresh"], __doc__)
+    cells = [(s, v) for s in urls for v in variants]
+    found: dict[tuple[int, str, str], list[float]] = {}
+    backend: dict[tuple[int, str, str], list[float]] = {}
+    wals: dict[tuple[int, str, str], list[float]] = {}
+    claimed: dict[tuple[int, str, str], list[float]] = {}
+    try:
+        for r in range(args.rounds):
+            for batch in args.batch:
+                for schema, variant in cells if r % 2 == 0 else list(reversed(cells)):
+                    url = urls[schema]
+                    common.reset(url)
+                    common.seed(url, strategies)
+                    runs, us, own, wal_bytes, claim = drain(url, batch, FINISHES[variant])
+                    assert runs == strategies and us is not None
+                    found.setdefault((batch, schema, variant), []).append(us)
+                    backend.setdefault((batch, schema, variant), []).append(own)
+                    wals.setdefault((batch, schema, variant), []).append(wal_bytes)
+                    claimed.setdefault((batch, schema, variant), []).append(claim)
+                    print(
+                        f"  round {r + 1}: batch {batch}, {schema}, {variant}: "
+                        f"server {us:,.0f}, backend {own:,.0f} µs/run, "
+                        f"WAL {wal_bytes:,.0f} B/run",
+                        flush=True,
+                    )
+                    time.sleep(0.2)
+    finally:
+        for name in schemas.DBS.values():
+            common.drop_database(admin, name)
+    rows: list[Any] = []
+    for batch in args.batch:
+        for schema, variant in cells:
+            v, b = found[(batch, schema, variant)], backend[(batch, schema, variant)]
+            rows.append(
+                (
+                    batch,
+                    schema,
+                    variant,
+                    f"{common.median(v):,.0f} ({min(v):,.0f}-{max(v):,.0f})",
+                    f"{common.median(b):,.0f} ({min(b):,.0f}-{max(b):,.0f})",
+                    f"{common.median(claimed[(batch, schema, variant)]):,.0f}",
+                    f"{common.median(wals[(batch, schema, variant)]):,.0f}",
+                )
+            )
+    common.print_table(
+        [
+            "batch",
+            "schema",
+            "finish",
+            "server CPU µs/run",
+            "drain backend CPU µs/run",
+            "of it the claim's",
+            "WAL bytes/run",
+        ],
+        rows,
+    )
+
+
+if __name__ == "__main__":
+    main()
