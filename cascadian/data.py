@@ -1169,6 +1169,9 @@ class MarkedPosition:
     marked_at: datetime | None
     value: Decimal
     unrealized_pnl: Decimal
+    # The order that opened the position's current holding (migrations/048): a
+    # position sold or settled to nothing and bought again is a new holding.
+    holding: int | None = None
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,7 @@
-"""Re-running a failed run (TickService.rerun over cascadian_claim_rerun_v1): the
+"""Re-running a failed run (TickService.rerun over cascadian_claim_rerun_v2): the
 run's own recorded graph and variables run again, as a manual run marked `rerun`
-that links back to it and counts as run now does; every refusal changes nothing."""
+that links back to it and counts as run now does; a run a trigger event started
+runs again with its event, marked as a re-run; every refusal changes nothing."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import pytest
 
 from cascadian.clock import FakeClock
 from cascadian.config import Settings
-from cascadian.data import Actor
+from cascadian.data import Actor, RunResult, Workflow
 from cascadian.errors import Conflict, NotFound
 from cascadian.ports import FullStore
 from cascadian.tick import TickService
@@ -137,3 +138,60 @@ async def test_a_rerun_is_written_to_the_audit_log_and_a_user_reruns_only_their_
         "execution_id": str(report.execution_id),
         "rerun_of": str(original),
     }
+
+
+class Recording:
+    """An executor that succeeds and keeps the workflows it was given."""
+
+    def __init__(self) -> None:
+        self.workflows: list[Workflow] = []
+
+    async def execute(self, workflow: Workflow, deadline: float | None = None) -> RunResult:
+        self.workflows.append(workflow)
+        return RunResult(True, {}, [], 0, 1, [])
+
+
+EVENT = {
+    "id": "6f1c2a9e-8f57-4b0e-9a51-1d1f5c4b7e20",
+    "trigger": "breakout",
+    "kind": "price",
+    "crossing": 1,
+    "price_before": "0.5",
+    "price_after": "0.61",
+    "source": "rest",
+}
+
+
+async def test_a_rerun_of_an_event_run_carries_its_event_marked_as_a_rerun(
+    any_store: FullStore, db: Any
+) -> None:
+    sid = add_strategy(db, name="Breakout", next_execution_at=NOW + timedelta(days=1))
+    original = add_run(
+        db,
+        sid,
+        started_at=NOW - timedelta(minutes=10),
+        status="failed",
+        snapshot=RECORDED | {"event": EVENT},
+        error_message="node 'shape': boom",
+    )
+    executor = Recording()
+    report = await TickService(any_store, executor, Settings(), FakeClock(NOW)).rerun(
+        original, OPERATOR
+    )
+    assert report.recorded and report.status == "completed"
+    marked = EVENT | {"rerun": True, "rerun_of": str(original)}
+    [ran] = executor.workflows
+    assert ran.variables == {"threshold": 0.4, "trigger_event": marked}
+    # Its orders are the event's: a re-run never places an order its event placed.
+    assert ran.order_slot == f"event:{EVENT['id']}"
+    [again] = rows(db, "select * from workflow_executions where id = %s", report.execution_id)
+    assert again["workflow_snapshot"] == RECORDED | {"event": marked}
+    assert report.event_id == uuid.UUID(EVENT["id"])
+
+
+async def test_a_rerun_of_a_scheduled_run_has_no_event(any_store: FullStore, db: Any) -> None:
+    _, original = failed_run(db)
+    executor = Recording()
+    await TickService(any_store, executor, Settings(), FakeClock(NOW)).rerun(original, OPERATOR)
+    [ran] = executor.workflows
+    assert "trigger_event" not in ran.variables and ran.order_slot is None

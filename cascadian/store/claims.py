@@ -1,9 +1,10 @@
 """A claimed run as the claim answers it: one row per run, its graph as stored.
 
-The same row comes from the scheduled claim (`claim_due`) and from an accepted
-manual one (`claim_manual`); store/runs.py reads each under its own function's
-name. A graph the database stores but Python cannot load fails that strategy
-alone, never the claim.
+The same row comes from the scheduled claim (`claim_due`), from an accepted
+manual one (`claim_manual`), a re-run (`claim_rerun`) and an event run; each store
+module reads it under its own function's name. A run with an event (a trigger's,
+or a re-run of one) reads it as ${variables.trigger_event}. A graph the database
+stores but Python cannot load fails that strategy alone, never the claim.
 
 A strategy's graph is decoded once per version, not at every claim: the decoded
 values are kept by the text they came as (the last GRAPHS_DECODED texts), and
@@ -12,6 +13,7 @@ shared by the claims of that text, which only read them.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
@@ -27,6 +29,10 @@ GRAPHS_DECODED = 1_024
 def _decoded(stored: str) -> dict[str, Any]:
     """The graph fields of a claim's `stored` text (raises as json.loads does)."""
     return {k: json_value(v) for k, v in zip(_GRAPH_FIELDS, stored.split("\x00"), strict=True)}
+
+
+# The variable an event run's graph reads its event from: ${variables.trigger_event.…}.
+EVENT_VARIABLE = "trigger_event"
 
 
 def claimed_run(row: dict[str, Any], claimed_at: datetime | None = None) -> ClaimedRun:
@@ -76,3 +82,16 @@ def claimed_run(row: dict[str, Any], claimed_at: datetime | None = None) -> Clai
         problem=problem,
         claimed_at=claimed_at,
     )
+
+
+def with_event(claim: ClaimedRun, event: dict[str, Any]) -> ClaimedRun:
+    """The claim with its event, which the graph reads as ${variables.trigger_event};
+    its orders are keyed by the event (every attempt at it, and a re-run of it, place
+    each order once)."""
+    workflow = replace(
+        claim.workflow,
+        variables={**claim.workflow.variables, EVENT_VARIABLE: event},
+        stored_text=None,  # the variables are no longer the stored ones
+        order_slot=f"event:{event['id']}" if event.get("id") else None,
+    )
+    return replace(claim, workflow=workflow, event=event)

@@ -33,7 +33,7 @@ from cascadian.store.transport import Json, Transport
 OPEN_MARKETS = "cascadian_open_markets_v1"
 SETTLE_MARKET = "cascadian_settle_market_v2"  # 033
 MARK_PORTFOLIOS = "cascadian_mark_portfolios_v3"  # 041: v2 (033) halting daily loss breaches
-EQUITY_CURVE = "cascadian_equity_curve_v1"
+EQUITY_CURVE = "cascadian_equity_curve_v2"  # 048: each position's holding
 
 
 class SqlMarkStore:
@@ -179,6 +179,7 @@ def equity_curve(value: Any) -> EquityCurve | None:
                 marked_at=dt_or_none(p["marked_at"]),
                 value=_money(p["value"]),
                 unrealized_pnl=_money(p["unrealized_pnl"]),
+                holding=None if p.get("holding") is None else int(p["holding"]),
             )
             for p in now["positions"]
         ),

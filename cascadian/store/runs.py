@@ -28,7 +28,7 @@ from cascadian.data import (
 from cascadian.errors import StoreAnswerLost, StoreReplyMalformed, StoreUnavailable
 from cascadian.reports import TickReport
 from cascadian.store.audit import actor_arg
-from cascadian.store.claims import claimed_run
+from cascadian.store.claims import claimed_run, with_event
 from cascadian.store.control import read_execution
 from cascadian.store.readers import (
     answer_of,
@@ -49,7 +49,7 @@ CLAIM_DUE = "cascadian_claim_due_v4"
 FINISH_RUNS = "cascadian_finish_runs_v4"
 # 027: the actor's, audited, a user's own strategies only (archived refused: 010; v1: 005)
 CLAIM_MANUAL = "cascadian_claim_manual_v4"
-CLAIM_RERUN = "cascadian_claim_rerun_v1"  # 026, a failed run's recorded graph, as a manual run
+CLAIM_RERUN = "cascadian_claim_rerun_v2"  # 048: 026's, with an event run's event
 CANCEL_RUNS = "cascadian_cancel_runs_v1"  # 005
 RELEASE_RUNS = "cascadian_release_runs_v1"  # 003
 NEXT_DUE = "cascadian_next_due_v1"  # 016
@@ -231,8 +231,15 @@ def manual_claim(row: dict[str, Any]) -> ManualClaim:
 
 @answer_of(CLAIM_RERUN)
 def rerun_claim(row: dict[str, Any]) -> ManualClaim:
+    """A re-run of an event run carries its event, marked {rerun: true, rerun_of}."""
     result = control_result(row["result"])
-    return ManualClaim(result, claimed_run(row) if result == "ok" else None)
+    if result != "ok":
+        return ManualClaim(result, None)
+    claim = claimed_run(row)
+    event = json_value(row.get("event"))
+    if event is not None and not isinstance(event, dict):
+        raise TypeError("a re-run's event is not an object")
+    return ManualClaim(result, claim if event is None else with_event(claim, event))
 
 
 @answer_of(FINISH_RUNS)

@@ -9,14 +9,13 @@ strings, so no digit is lost to a float.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import datetime
 from typing import Any, cast
 from uuid import UUID
 
 from cascadian.data import Actor, ArmedTrigger, ClaimedRun, Observation, TriggerEvent
 from cascadian.store.audit import actor_arg
-from cascadian.store.claims import claimed_run
+from cascadian.store.claims import claimed_run, with_event
 from cascadian.store.readers import answer_of, as_uuid, json_value
 from cascadian.store.transport import Json, Transport
 
@@ -29,9 +28,6 @@ CLAIM_EVENTS = "cascadian_claim_events_v1"
 TRIGGER_EVENTS = "cascadian_trigger_events_v1"
 LISTENER_STATE = "cascadian_listener_state_v2"
 TRIGGER_OVERVIEW = "cascadian_trigger_overview_v2"
-
-# The variable an event run's graph reads its event from: ${variables.trigger_event.…}.
-EVENT_VARIABLE = "trigger_event"
 
 
 class SqlTriggerStore:
@@ -174,10 +170,4 @@ def event_claim(row: dict[str, Any], now: datetime) -> ClaimedRun:
     event = json_value(row["event"])
     if not isinstance(event, dict):
         raise TypeError("an event claim without its event")
-    workflow = replace(
-        claim.workflow,
-        variables={**claim.workflow.variables, EVENT_VARIABLE: event},
-        stored_text=None,  # the variables are no longer the stored ones
-        order_slot=f"event:{event['id']}" if event.get("id") else None,
-    )
-    return replace(claim, workflow=workflow, event=event)
+    return with_event(claim, event)

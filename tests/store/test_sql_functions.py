@@ -61,7 +61,7 @@ KEPT = {
     "one deploys (024 adds v2); a later migration drops it",
     "cascadian_halt_trading_v1": "cascadian_place_paper_order_v2 calls it on a daily loss breach",
     "cascadian_clear_trading_halt_v1": "024's trigger on workflow_sessions runs it",
-    "cascadian_track_position_v1": "025's trigger on cascadian_paper_orders runs it",
+    "cascadian_track_position_v2": "048's trigger on cascadian_paper_orders runs it",
     "cascadian_portfolio_value_v1": "025's marks, points and curve value a portfolio with it",
     "cascadian_write_equity_point_v2": "033's mark and settle functions write points with it",
     # Triggers (028): helpers of the functions the store calls.
@@ -96,6 +96,10 @@ KEPT = {
     "cascadian_day_loss_detail_v1": "041's order and mark functions word a breach with it",
     "cascadian_prune_market_history_v1": "044's v2 deletes with it (and the previous "
     "release's recorder prunes with it while the next deploys)",
+    "cascadian_claim_rerun_v1": "superseded by v2 (048); the release before re-runs with it "
+    "while the next deploys",
+    "cascadian_equity_curve_v1": "superseded by v2 (048); the release before reads with it "
+    "while the next deploys",
 }
 # Named although dropped: a benchmark installs it, from its migration, as its before.
 MEASURED_BEFORE = {"cascadian_claim_due_v2": "bench/claim_stale.py"}

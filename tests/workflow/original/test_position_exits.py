@@ -2,7 +2,8 @@
 them (tests/fixtures/original/position_exits.json, its default configs: take profit
 at +20%, stop loss at -10%): the strategy's paper positions at live prices (a fresh
 stored mark, else the CLOB's /books, one batched request), and each exit ONE paper
-sell of the whole position through the trading book, never twice. Both schemas,
+sell of the whole position through the trading book, once per holding: never twice
+for one holding, and again for the next holding of the same outcome. Both schemas,
 both transports."""
 
 from __future__ import annotations
@@ -49,12 +50,16 @@ def books(bid: Decimal = BID) -> list[dict[str, Any]]:
     ]
 
 
-async def hold(store: FullStore, db: Any, entry: str) -> uuid.UUID:
-    """A strategy holding 100 Yes shares bought at `entry` (no fee)."""
-    sid = add_strategy(db, next_execution_at=None, graph=saved("position_exits.json"))
+async def hold(
+    store: FullStore, db: Any, entry: str, sid: uuid.UUID | None = None, slot: str = "seed"
+) -> uuid.UUID:
+    """A strategy (a new one unless `sid`) holding 100 more Yes shares bought at `entry`
+    (no fee)."""
+    if sid is None:
+        sid = add_strategy(db, next_execution_at=None, graph=saved("position_exits.json"))
     ask = Decimal(entry)
     bought = await PaperExecutor(store).place(
-        OrderIntent(sid, None, "seed", FED, None, "Yes", "buy", ask * 100, slot="seed"),
+        OrderIntent(sid, None, "seed", FED, None, "Yes", "buy", ask * 100, slot=slot),
         MarketBook(
             {"bids": [], "asks": [{"price": entry, "size": "100"}], "tick_size": "0.01"},
             Decimal(0),
@@ -70,6 +75,12 @@ async def run(store: FullStore, db: Any, sid: uuid.UUID) -> dict[str, Any]:
     result, _ = await run_saved(saved("position_exits.json"), store=store, db=db, again=sid)
     assert result.success, result.errors
     return result.outputs
+
+
+def holding(db: Any, sid: uuid.UUID) -> int:
+    """The paper order that opened the strategy's current Yes holding."""
+    [row] = rows(db, "select holding from cascadian_positions where workflow_id = %s", sid)
+    return int(row["holding"])
 
 
 def sells(db: Any) -> list[dict[str, Any]]:
@@ -107,7 +118,7 @@ async def test_a_take_profit_sells_the_whole_position_once_across_reruns(
     )
     assert Decimal(exit_["soldShares"]) == 100
     assert first[EXIT]["notApplied"] == ["followWalletExits"]
-    key = f"exit:{EXIT}:{FED}:yes:take_profit"
+    key = f"exit:{EXIT}:{FED}:yes:{holding(db, sid)}"
     assert sells(db) == [{"order_key": key, "side": "sell", "result": "filled"}]
     # Both nodes' prices came from one batched /books request each run.
     assert batched.call_count == 2
@@ -137,7 +148,7 @@ async def test_a_stop_loss_fires_below_minus_ten_percent_and_nothing_inside_the_
         10,
         "executed",
     )
-    assert [s["order_key"] for s in sells(db)] == [f"exit:{EXIT}:{FED}:yes:stop_loss"]
+    assert [s["order_key"] for s in sells(db)] == [f"exit:{EXIT}:{FED}:yes:{holding(db, losing)}"]
 
 
 @respx.mock
@@ -184,4 +195,52 @@ async def test_a_partly_filled_exit_is_not_sold_again_by_a_rerun(
     assert Decimal(position["shares"]) == 40
     [replayed] = again[EXIT]["exits"]
     assert replayed["replayed"] is True
+    assert len(sells(db)) == 1
+
+
+@pytest.mark.both_schemas
+@respx.mock
+async def test_a_position_exited_and_bought_again_is_exited_again_once(
+    schema: str, any_store: FullStore, db: psycopg.Connection[Any]
+) -> None:
+    polymarket(respx.mock)
+    respx.post(f"{CLOB}/books").respond(200, json=books())
+    sid = await hold(any_store, db, "0.30")
+    first_holding = holding(db, sid)
+    [first] = (await run(any_store, db, sid))[EXIT]["exits"]
+    assert first["orderResult"] == "filled"
+
+    # Flat, then bought again at the same price: a new holding, past the take profit.
+    await hold(any_store, db, "0.30", sid, slot="seed again")
+    assert holding(db, sid) > first_holding
+    [second] = (await run(any_store, db, sid))[EXIT]["exits"]
+    assert (second["orderResult"], second["replayed"]) == ("filled", False)
+    assert Decimal(second["soldShares"]) == 100
+
+    # Each holding exited once, and a re-run sells neither again.
+    assert (await run(any_store, db, sid))[EXIT]["exits"] == []
+    assert [s["order_key"] for s in sells(db)] == [
+        f"exit:{EXIT}:{FED}:yes:{first_holding}",
+        f"exit:{EXIT}:{FED}:yes:{holding(db, sid)}",
+    ]
+    [position] = rows(db, "select shares from cascadian_positions where workflow_id = %s", sid)
+    assert position["shares"] == 0
+
+
+@respx.mock
+async def test_a_holding_partly_exited_by_its_take_profit_is_not_sold_again_by_its_stop_loss(
+    any_store: FullStore, db: psycopg.Connection[Any]
+) -> None:
+    thin = books()[0] | {"bids": [{"price": str(BID), "size": "60"}]}
+    polymarket(respx.mock)
+    respx.get(f"{CLOB}/book").mock(side_effect=lambda _: httpx.Response(200, json=thin))
+    batched = respx.post(f"{CLOB}/books").respond(200, json=books())
+    sid = await hold(any_store, db, "0.30")
+    [take] = (await run(any_store, db, sid))[EXIT]["exits"]
+    assert (take["exitReason"], Decimal(take["soldShares"])) == ("take_profit", 60)
+
+    # The price falls past the stop loss: the same holding, so no second sell.
+    batched.respond(200, json=[books()[0] | {"bids": [{"price": "0.20", "size": "500"}]}])
+    [stop] = (await run(any_store, db, sid))[EXIT]["exits"]
+    assert (stop["exitReason"], stop["replayed"]) == ("stop_loss", True)
     assert len(sells(db)) == 1

@@ -18,9 +18,14 @@ entry is at least `priceTargetPercent` and a stop-loss exit when it is at most m
 `*Enabled` flags: a percent given is a rule on; the panel's defaults 50 and 20 apply
 to a rule enabled without one). Each exit sells the whole position through the
 trading book (its limits, kill switch; the SQL refuses a sell of more than is held)
-as ONE paper order keyed by (node, market, outcome, rule): a retried or re-run run
-never sells twice. `followWalletExits` and `maxHoldDays` need the copied wallets'
-exits and the position's opening time: read, reported as not applied.
+as ONE paper order keyed by (node, market, outcome, holding): a holding (the
+position from the buy that opened it until it is sold or settled to nothing;
+migrations/048) is exited once by a node, whichever rule fired, however often a run
+is retried or re-run; once closed and bought again, the new holding can be exited.
+A partly filled exit leaves the rest of its holding held: the node answers that
+exit again and sells no more (a sell node or a settlement closes the rest).
+`followWalletExits` and `maxHoldDays` need the copied wallets' exits and the
+position's opening time: read, reported as not applied.
 """
 
 from __future__ import annotations
@@ -240,7 +245,7 @@ async def _exits(config: ExitSignalConfig, ctx: NodeContext) -> dict[str, Any]:
     for q, rule, threshold in firing:
         p = q.position
         exit_ = q.record() | {
-            "exitId": f"exit:{ctx.node_id}:{p.market_id}:{p.outcome.strip().lower()}:{rule}",
+            "exitId": f"exit:{ctx.node_id}:{p.market_id}:{p.outcome.strip().lower()}:{p.holding}",
             "exitReason": rule,
             "thresholdPercent": str(threshold),
         }
