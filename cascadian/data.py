@@ -582,6 +582,10 @@ class OrderIntent:
     # trade): a node may then place several orders in a run, each exactly once.
     # None: the order is the (slot, node)'s one order.
     order_key: str | None = None
+    # The node's own cap on the order (MANUAL_COPY_TRADE's maxCopyPerTradeUsd): an
+    # order above it is refused (`node_max_order`) and recorded, as the original
+    # refused a copy above its maximum rather than cutting it.
+    node_max_usd: Decimal | None = None
 
 
 @dataclass(frozen=True)

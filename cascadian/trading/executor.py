@@ -1,8 +1,9 @@
 """The paper order executor: what an order node's order becomes (the OrderExecutor
 port). Nothing is ever sent to Polymarket.
 
-It fills the order against the book it is given (fills.py) and hands the fill, or
-the book's refusal, to the store, which checks the kill switch, the limits, the
+It fills the order against the book it is given (fills.py), unless the order is
+above its node's own cap (refused `node_max_order`), and hands the fill, or the
+refusal, to the store, which checks the kill switch, the limits, the
 cash and the position under the portfolio's lock and records the order once per
 strategy, slot and node (or per strategy and order key). An order that breaches the
 daily loss limit halts and auto-pauses its strategy in the same transaction; the
@@ -46,7 +47,15 @@ class PaperExecutor:
             book = parse_book(market.book)
         except BookMalformed as exc:
             raise NodeError(f"the CLOB's order book for {order.market_id!r}: {exc}") from exc
-        found = fill(_request(order, book), book, market.fee_rate)
+        if order.node_max_usd is not None and order.amount_usd > order.node_max_usd:
+            found = Fill(
+                result="refused",
+                refusal="node_max_order",
+                detail=f"the order is ${order.amount_usd}; the node's maximum is "
+                f"${order.node_max_usd}",
+            )
+        else:
+            found = fill(_request(order, book), book, market.fee_rate)
         if self.store is None:
             return _unrecorded(found)
         placement = PaperPlacement(

@@ -8,6 +8,8 @@ are in, in as few requests as there are batches (the MarketStates port).
   `outcomePrices` (a JSON-encoded list of strings) are the payouts: 1 and 0, or 0.5
   each for a 50-50 resolution. Anything else (a proposed or disputed resolution, a
   price still trading) is not settled yet.
+- Gamma, `GET /markets/keyset?clob_token_ids=…`: the market an outcome token
+  belongs to (a copied trade names its token and condition, not Gamma's id).
 - The CLOB, `POST /books` with `[{"token_id": t}, …]`: every token's book in one
   request per batch, answered as a list of `{asset_id, bids: [{price, size}], asks,
   …}`; a long position is marked at its token's best bid (the highest bid, whatever
@@ -72,6 +74,24 @@ class PositionMarkets:
                 if state.payouts is not None or state.market_id not in found:
                     found[state.market_id] = state
         return [found[m] for m in ids if m in found]
+
+    async def market_of_token(
+        self, token_id: str, *, deadline: float | None = None
+    ) -> MarketState | None:
+        """The open market whose outcome `token_id` is (`GET /markets/keyset?
+        clob_token_ids=…&closed=false`), so a position in that token is kept under
+        the market's Gamma id and outcome, as the order nodes keep theirs; None when
+        Gamma lists no open market with it."""
+        params = {"clob_token_ids": token_id, "closed": "false", "limit": "1"}
+        payload = await self.gamma.call("GET", KEYSET_PATH, params=params, deadline=deadline)
+        if not isinstance(payload, dict) or not isinstance(payload.get("markets"), list):
+            where = self.gamma.where
+            raise PolymarketError(f"{where} sent an unexpected reply: expected a markets list")
+        for record in payload["markets"]:
+            state = market_state(record)
+            if state is not None and token_id in state.token_ids:
+                return state
+        return None
 
     async def best_bids(
         self, token_ids: Sequence[str], *, deadline: float | None = None

@@ -2,11 +2,15 @@
 (tests/fixtures/original/copy_trade.json): source trades in /v2/trades' real shape,
 each copied consensus ONE paper order through the trading book, however the trades
 arrive (duplicated, out of order, replayed) and however often the run is re-run; the
-limits refuse what they should. Both schemas, both transports."""
+limits refuse what they should, and a copy above `maxCopyPerTradeUsd` is refused as
+the original refused it. A copy's position is kept by its token (the token's Gamma
+market and outcome), so the bookkeeping step settles it when the market resolves.
+Both schemas, both transports."""
 
 from __future__ import annotations
 
 import uuid
+from decimal import Decimal
 from typing import Any
 
 import httpx
@@ -15,16 +19,22 @@ import pytest
 import respx
 from psycopg.types.json import Jsonb
 
+from cascadian.clock import FakeClock
 from cascadian.data import SourceTrade
 from cascadian.ports import FullStore
+from cascadian.trading.marking import Marking
+from cascadian.workflow.market.positions import PositionMarkets
 from cascadian.workflow.original.nodes.copy_trade import parse_wallets, required_count
 from tests.factories import add_strategy, rows
+from tests.polymarket_fixtures import KEYSET, RECORDS, market_data, settings
 from tests.wallet_fixtures import TRADES, wallet_data
 from tests.workflow.original.helpers import NOW, polymarket, run_saved, saved
 
 NODE = "copy_1730000000000_0"
 A, B, C = (f"0xa00000000000000000000000000000000000000{i}" for i in (1, 2, 3))
 FED = "0x4a3c9d1e8f2b7a6c5d4e3f2a1b0c9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f4a3b2c"
+# Gamma's id of the market whose condition is FED (tests/fixtures' Gamma records).
+MARKET = "253591"
 YES_TOKEN = "71321045679252212594626385532706912750332728571942532289631379312455583992563"
 NO_TOKEN = "52114319501245915516055106046884209969926127482827954674443846427813813222426"
 T = int(NOW.timestamp())
@@ -126,7 +136,10 @@ async def test_each_consensus_is_one_paper_order_whatever_the_trades_and_reruns(
     assert decision["consensusKey"] == f"{FED}:buy:yes"
     assert second["newTrades"] == 3  # t1 once, t2, t3
     key = f"copy:{NODE}:{FED}:buy:yes"
-    assert [(o["order_key"], o["side"], o["outcome"]) for o in orders(db)] == [(key, "buy", "Yes")]
+    assert [(o["order_key"], o["side"], o["outcome"], o["market_id"]) for o in orders(db)] == [
+        (key, "buy", "Yes", MARKET)
+    ]
+    assert (decision["marketId"], decision["conditionId"]) == (MARKET, FED)
     # Each wallet is read from its newest trade seen.
     assert (A, str(T - 3600)) in source.starts and (B, str(T)) in source.starts
 
@@ -241,3 +254,86 @@ async def test_the_watch_lists_each_wallets_new_trades_once_and_places_nothing(
     assert [(e["walletAddress"], e["notionalUsd"]) for e in second["recentEvents"]] == [(B, 5.0)]
     assert [s["lastTradeAt"] for s in second["snapshot"]] == [T - 60, T + 60]
     assert orders(db) == []
+
+
+@pytest.mark.both_schemas
+@respx.mock
+async def test_a_copy_above_the_maximum_is_refused_as_the_original_refused_it_once(
+    schema: str, any_store: FullStore, db: psycopg.Connection[Any]
+) -> None:
+    polymarket(respx.mock)
+    source = Source()
+    respx.get(TRADES).mock(side_effect=source)
+    _, sid = await run(any_store, db)  # the first read: nothing yet
+    # 500 x 0.5 = 250, times the 0.5 ratio: a 125 copy, above the 100 maximum.
+    source.trades[A] = [trade(A, "0xt1", T + 60, "200", "0.5")]
+    source.trades[B] = [trade(B, "0xt2", T + 90, "500", "0.5")]
+    out, _ = await run(any_store, db, sid)
+    [decision] = out["decisions"]
+    assert (decision["status"], decision["reason"], decision["orderResult"]) == (
+        "skipped",
+        "notional_exceeds_max: 125.00 > 100",
+        "refused",
+    )
+    assert out["orders"] == 0
+    # Recorded as the copy's refused order: never cut to the maximum, never tried again.
+    again, _ = await run(any_store, db, sid)
+    assert again["decisions"] == []
+    assert [(o["result"], o["refusal"]) for o in orders(db)] == [("refused", "node_max_order")]
+    held = rows(db, "select shares from cascadian_positions where workflow_id = %s", sid)
+    assert held == []
+
+
+@pytest.mark.both_schemas
+@respx.mock
+async def test_a_copied_position_is_kept_by_its_token_and_settled_when_its_market_resolves(
+    schema: str, any_store: FullStore, db: psycopg.Connection[Any]
+) -> None:
+    polymarket(respx.mock)
+    source = Source()
+    respx.get(TRADES).mock(side_effect=source)
+    _, sid = await run(any_store, db)
+    # Two wallets buy No, its outcome named only by its index (the token says which).
+    no_a = trade(A, "0xt1", T + 60, "200", "0.5", outcome="No") | {"outcome": ""}
+    no_b = trade(B, "0xt2", T + 90, "300", "0.5", outcome="No") | {"outcome": ""}
+    source.trades[A], source.trades[B] = [no_a], [no_b]
+    out, _ = await run(any_store, db, sid)
+    [decision] = out["decisions"]
+    assert (decision["status"], decision["marketId"], decision["outcome"]) == (
+        "executed",
+        MARKET,
+        "No",
+    )
+    [position] = rows(
+        db,
+        "select market_id, outcome, shares from cascadian_positions where workflow_id = %s",
+        sid,
+    )
+    assert (position["market_id"], position["outcome"]) == (MARKET, "No")
+    shares = Decimal(position["shares"])
+    assert shares > 0
+
+    # The market resolves No: the tick's bookkeeping settles the copy at 1 a share.
+    [record] = [r for r in RECORDS if r.get("id") == MARKET]
+    resolved = record | {
+        "closed": True,
+        "umaResolutionStatus": "resolved",
+        "outcomePrices": '["0", "1"]',
+    }
+    respx.routes.clear()
+    respx.get(KEYSET, params={"closed": "true"}).respond(200, json={"markets": [resolved]})
+    respx.get(KEYSET, params={"closed": "false"}).respond(200, json={"markets": []})
+    async with httpx.AsyncClient() as http:
+        step = Marking(any_store, PositionMarkets.of(market_data(http)), settings(), FakeClock(NOW))
+        kept = await step.keep(deadline=1e12)
+    assert (kept.error, kept.settled) == (None, 1)
+    [settled] = rows(
+        db,
+        "select market_id, outcome, shares, notional_usd from cascadian_trading_orders "
+        "where result = 'settled'",
+    )
+    assert (settled["market_id"], settled["outcome"]) == (MARKET, "No")
+    assert Decimal(settled["notional_usd"]) == shares  # 1 a share
+    assert rows(db, "select shares from cascadian_positions where workflow_id = %s", sid) == [
+        {"shares": 0}
+    ]

@@ -13,10 +13,16 @@ WALLET_FILTER's); a trade votes for its market, side and outcome unless its noti
 1 wallet, two_agree = 2, n_of_m = `nRequired`, all = every wallet) triggers once per
 market, side and outcome, and its copy is ONE paper order through the trading book
 (limits, cash, kill switch; nothing is sent to Polymarket): the source trade's
-notional times `copyRatio` (ours, 1 unless set), at most `maxCopyPerTradeUsd` (the
-original refused a larger copy; here it is cut to the maximum), on the same token
-and side. The order is keyed by the consensus, so a retried or re-run run places it
-once; a copy owed by a run that died before placing it is placed by the next.
+notional times `copyRatio` (ours, 1 unless set), on the same token and side, and
+kept by token: the position is the token's market (its Gamma id, looked up by the
+token) and outcome, as a buy node's is, so the tick's bookkeeping marks it and
+settles it when the market resolves, and EXIT_SIGNAL can sell it. A copy above
+`maxCopyPerTradeUsd` is refused, as the original's execution adapter refused it
+(status `skipped`, reason `notional_exceeds_max: <copy> > <max>`), and recorded in
+the trading book as a refused order (`node_max_order`), so it is answered once and
+never retried. The order is keyed by the consensus, so a retried or re-run run
+places it once; a copy owed by a run that died before placing it is placed by the
+next.
 `dryRun` is read and ignored: every order here is a paper order.
 
 COPY_TRADE_WATCH: the same reads, no orders: `{snapshot, recentEvents, source}` in
@@ -33,6 +39,8 @@ from typing import Any, Literal
 from pydantic import Field, field_validator
 
 from cascadian.data import OrderIntent, OwedCopy, SourceTrade
+from cascadian.workflow.market.positions import PositionMarkets
+from cascadian.workflow.market.service import MarketData
 from cascadian.workflow.market.upstream import PolymarketRejected
 from cascadian.workflow.node_api import NodeContext, NodeError, NodeType
 from cascadian.workflow.original.nodes.common import OriginalConfig, epoch_ms, items
@@ -141,8 +149,6 @@ async def _read(
 
 def _copy_amount(config: ManualCopyTradeConfig, notional: Decimal) -> Decimal:
     amount = notional * Decimal(str(config.copyRatio))
-    if config.maxCopyPerTradeUsd is not None:
-        amount = min(amount, Decimal(str(config.maxCopyPerTradeUsd)))
     return amount.quantize(CENT, rounding=ROUND_DOWN)
 
 
@@ -173,23 +179,34 @@ async def _place(
     amount = _copy_amount(config, notional)
     if amount <= 0:
         return decision | {"status": "skipped", "reason": "copy_amount_below_one_cent"}
+    cap = config.maxCopyPerTradeUsd
+    maximum = None if cap is None else Decimal(str(cap))
+    token = trade["token_id"]
     async with ctx.services.market_data() as markets:
+        if not isinstance(markets, MarketData):
+            raise NodeError("copy trading needs Polymarket's market data")
+        state = await PositionMarkets.of(markets).market_of_token(token, deadline=ctx.deadline)
+        if state is None:
+            return decision | {"status": "error", "reason": f"no_open_market_for_token: {token}"}
         try:
-            book = await markets.market_book(trade["token_id"], deadline=ctx.deadline)
+            book = await markets.market_book(token, deadline=ctx.deadline)
         except PolymarketRejected as exc:
             return decision | {"status": "error", "reason": f"no_order_book: {exc}"}
+    outcome = state.outcomes[state.token_ids.index(token)]
+    decision |= {"marketId": state.market_id, "outcome": outcome, "tokenId": token}
     placed = await ctx.services.order_executor().place(
         OrderIntent(
             workflow_id=ctx.workflow.id,
             execution_id=ctx.workflow.execution_id,
             node_id=ctx.node_id,
-            market_id=trade["condition_id"],
+            market_id=state.market_id,
             market_question=trade.get("title"),
-            outcome=trade["outcome"] or str(trade["outcome_index"]),
+            outcome=outcome,
             side="buy" if trade["side"] == "BUY" else "sell",
             amount_usd=amount,
             time_in_force="FAK",
             order_key=owed.order_key,
+            node_max_usd=maximum,
             # Keyed orders are identified by their key; outside a recorded run (a
             # tool) the key stands for the run's slot too.
             slot=None if ctx.workflow.execution_id else owed.order_key,
@@ -197,9 +214,16 @@ async def _place(
         book,
         ctx.services.clock.now(),
     )
+    reason: str | None
+    if placed.refusal == "node_max_order" and maximum is not None:
+        status = "skipped"
+        reason = f"notional_exceeds_max: {amount:.2f} > {maximum.normalize():f}"
+    else:
+        status = "refused" if placed.result == "refused" else "executed"
+        reason = placed.refusal or placed.detail
     return decision | {
-        "status": "refused" if placed.result == "refused" else "executed",
-        "reason": placed.refusal or placed.detail,
+        "status": status,
+        "reason": reason,
         "copyAmountUsd": str(amount),
         "orderId": None if placed.order_id is None else str(placed.order_id),
         "orderResult": placed.result,
