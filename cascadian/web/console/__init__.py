@@ -19,6 +19,7 @@ from cascadian.web.console import (  # noqa: F401
     decisions,
     equity,
     live,
+    live_rows,
     operators,
     pages,
     trading,

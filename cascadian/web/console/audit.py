@@ -3,6 +3,7 @@ what changed, newest first, filtered as the API filters it.
 
     GET /console/audit?strategy&action&actor&source&cursor
 
+The first page updates live (live_rows.py polls for its rows).
 Keyset pages, as the API's: "older" follows the page's cursor; a cursor or filter
 the page cannot read shows the newest entries rather than an error. A strategy's
 own page shows its newest entries (pages.py reads them with `recent_entries`).
@@ -21,7 +22,9 @@ from cascadian.audit.service import AuditService, BadCursor, cursor_token, parse
 from cascadian.data import ActorKind, ActorSource, AuditAction, AuditPage, AuditQuery
 from cascadian.web.console.base import (
     PAGE_SIZE,
+    audit_rows_version,
     console_of,
+    live_link,
     page,
     parse_id,
     router,
@@ -45,39 +48,46 @@ async def recent_entries(request: Request, strategy_id: UUID) -> AuditPage:
     return await audit_of(request).entries(AuditQuery(workflow_id=strategy_id, limit=RECENT))
 
 
-@router.get("/audit")
-async def audit_log(request: Request) -> Response:
-    session = sessions_of(request).session(request)
+def audit_query(request: Request) -> AuditQuery:
+    """The log's filters and page as the query string gives them."""
     params = request.query_params
     raw = params.get("strategy")
-    sid = parse_id(raw, "strategy") if raw else None
-    action = next((a for a in ACTIONS if a == params.get("action")), None)
-    kind = next((k for k in KINDS if k == params.get("actor")), None)
-    source = next((s for s in SOURCES if s == params.get("source")), None)
     try:
         before = parse_cursor(params["cursor"]) if params.get("cursor") else None
     except BadCursor:
         before = None
-    query = AuditQuery(
-        workflow_id=sid,
-        actor_kind=kind,
-        source=source,
-        action=action,
+    return AuditQuery(
+        workflow_id=parse_id(raw, "strategy") if raw else None,
+        actor_kind=next((k for k in KINDS if k == params.get("actor")), None),
+        source=next((s for s in SOURCES if s == params.get("source")), None),
+        action=next((a for a in ACTIONS if a == params.get("action")), None),
         limit=PAGE_SIZE,
         before=before,
     )
-    found = await audit_of(request).entries(query)
-    strategy_name = (await strategies_of(request).get(sid)).name if sid else None
-    filters = {
+
+
+def audit_filters(query: AuditQuery) -> dict[str, str]:
+    return {
         k: v
         for k, v in (
-            ("strategy", sid and str(sid)),
-            ("action", action),
-            ("actor", kind),
-            ("source", source),
+            ("strategy", query.workflow_id and str(query.workflow_id)),
+            ("action", query.action),
+            ("actor", query.actor_kind),
+            ("source", query.source),
         )
         if v
     }
+
+
+@router.get("/audit")
+async def audit_log(request: Request) -> Response:
+    session = sessions_of(request).session(request)
+    query = audit_query(request)
+    sid, action, kind, source = query.workflow_id, query.action, query.actor_kind, query.source
+    before = query.before
+    found = await audit_of(request).entries(query)
+    strategy_name = (await strategies_of(request).get(sid)).name if sid else None
+    filters = audit_filters(query)
     older = None
     if found.next is not None:
         older = "?" + urlencode(filters | {"cursor": cursor_token(found.next)})
@@ -98,4 +108,6 @@ async def audit_log(request: Request) -> Response:
         sources=SOURCES,
         older=older,
         newest="?" + urlencode(filters) if before is not None else None,
+        live=live_link("audit", filters) if before is None else None,
+        live_version=audit_rows_version(found.items),
     )

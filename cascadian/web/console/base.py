@@ -9,7 +9,8 @@ of every strategy, a re-run, and bulk changes).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine
+import hashlib
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 from uuid import UUID
@@ -20,6 +21,7 @@ from fastapi.routing import APIRoute
 from starlette.responses import Response
 
 from cascadian.console.service import ConsoleService
+from cascadian.data import AuditEntry, RunEntry
 from cascadian.errors import NotFound, StoreUnavailable
 from cascadian.web.console.render import templates
 from cascadian.web.console.session import COOKIE_PATH, Refused, Sessions, SignInRequired
@@ -137,6 +139,28 @@ async def read_form(request: Request) -> dict[str, str]:
 
 def page_link(page: int) -> str:
     return f"?page={page}"
+
+
+def live_link(kind: str, filters: Mapping[str, Any]) -> str:
+    """Where a list's first page polls for its rows (live_rows.py)."""
+    chosen = {k: v for k, v in filters.items() if v not in ("", None)}
+    return f"{COOKIE_PATH}/live/{kind}" + (f"?{urlencode(chosen)}" if chosen else "")
+
+
+def rows_version(*rows: Any) -> str:
+    """A short digest of what a live list shows: a poll with the same one is told
+    nothing changed."""
+    return hashlib.blake2b(repr(rows).encode(), digest_size=8).hexdigest()
+
+
+def run_rows_version(runs: Sequence[RunEntry]) -> str:
+    return rows_version(
+        *((r.id, r.status, r.duration_ms, r.error_message, r.workflow_name) for r in runs)
+    )
+
+
+def audit_rows_version(entries: Sequence[AuditEntry]) -> str:
+    return rows_version(*(e.id for e in entries))
 
 
 def parse_id(value: str, what: str) -> UUID:

@@ -12,7 +12,7 @@ on the page, never as JSON. Every form carries the session's CSRF token.
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 from uuid import UUID
@@ -21,7 +21,7 @@ from fastapi import Request
 from fastapi.responses import RedirectResponse
 from starlette.responses import Response
 
-from cascadian.data import Actor, BulkFilter, RunQuery
+from cascadian.data import Actor, BulkFilter, RunPage, RunQuery
 from cascadian.errors import Conflict, InvalidInput, StoreUnavailable
 from cascadian.operators.bulk import ACTIONS, MAX_SELECTION, STATUSES, selection_key
 from cascadian.operators.runs import STATUSES as RUN_STATUSES
@@ -30,10 +30,12 @@ from cascadian.web.console.base import (
     PAGE_SIZE,
     bulk_of,
     console_of,
+    live_link,
     page,
     parse_id,
     read_form,
     router,
+    run_rows_version,
     runs_of,
     sessions_of,
     ticks_of,
@@ -60,38 +62,49 @@ def _optional_id(value: str | None, what: str) -> UUID | None:
         raise Refused(422, f"The {what} must be an id, not {value[:40]!r}.") from None
 
 
-@router.get("/runs")
-async def runs(request: Request) -> Response:
-    session = sessions_of(request).session(request)
-    console = console_of(request)
+def run_filters(request: Request) -> dict[str, Any]:
+    """The runs list's filters as the page's query string gives them."""
     q = request.query_params
-    status = q.get("status") or None
-    trigger = q.get("trigger") or None
     window = q.get("window") or ""
     if window and window not in WINDOWS:
         raise Refused(422, f"Choose a window among {', '.join(WINDOWS)}.")
-    now = console.now()
-    cursor = q.get("cursor") or None
-    query = RunQuery(
-        status=status,
-        workflow_id=_optional_id(q.get("strategy"), "strategy"),
-        user_id=_optional_id(q.get("owner"), "owner"),
-        trigger=trigger,
-        since=now - timedelta(hours=WINDOWS[window]) if window else None,
-        before=_cursor(cursor),
-        limit=PAGE_SIZE,
-    )
-    try:
-        found = await runs_of(request).runs(query)
-    except InvalidInput as exc:
-        raise Refused(422, f"{str(exc)[:1].upper()}{str(exc)[1:]}.") from None
-    kept = {
-        "status": status,
-        "trigger": trigger,
+    return {
+        "status": q.get("status") or None,
+        "trigger": q.get("trigger") or None,
         "window": window,
         "strategy": q.get("strategy"),
         "owner": q.get("owner"),
     }
+
+
+async def find_runs(
+    request: Request, kept: dict[str, Any], now: datetime, cursor: str | None, limit: int
+) -> RunPage:
+    """One page of the runs the filters select (the list, and its live rows)."""
+    window = kept["window"]
+    query = RunQuery(
+        status=kept["status"],
+        workflow_id=_optional_id(kept["strategy"], "strategy"),
+        user_id=_optional_id(kept["owner"], "owner"),
+        trigger=kept["trigger"],
+        since=now - timedelta(hours=WINDOWS[window]) if window else None,
+        before=_cursor(cursor),
+        limit=limit,
+    )
+    try:
+        return await runs_of(request).runs(query)
+    except InvalidInput as exc:
+        raise Refused(422, f"{str(exc)[:1].upper()}{str(exc)[1:]}.") from None
+
+
+@router.get("/runs")
+async def runs(request: Request) -> Response:
+    session = sessions_of(request).session(request)
+    kept = run_filters(request)
+    now = console_of(request).now()
+    cursor = request.query_params.get("cursor") or None
+    found = await find_runs(request, kept, now, cursor, PAGE_SIZE)
+    trigger = kept["trigger"]
 
     def link(**change: Any) -> str:
         params = kept | change
@@ -109,6 +122,8 @@ async def runs(request: Request) -> Response:
         windows=WINDOWS,
         chosen=kept,
         first_page=cursor is None,
+        live=live_link("runs", kept) if cursor is None else None,
+        live_version=run_rows_version(found.items),
         newest=link(),
         older=link(cursor=cursor_text(found.next)) if found.next else None,
     )

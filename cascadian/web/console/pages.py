@@ -1,7 +1,8 @@
 """What an operator reads: the overview, the strategies, a strategy, a run, the
 notifications and the paper orders.
 
-    GET  /console                         health, backlog, lag, the tick chart, failures
+    GET  /console                         health, backlog, lag, the tick chart, failures,
+                                          the runs in flight (live: live_rows.py)
     GET  /console/strategies              the list: filters, search, sort
     GET  /console/strategies/{id}         one strategy: its graph, runs, buttons
     GET  /console/runs/{execution_id}     one run: per-node status, timing, error, output,
@@ -46,6 +47,7 @@ from cascadian.web.console.base import (
     page_link,
     parse_id,
     router,
+    run_rows_version,
     runs_of,
     sessions_of,
     strategies_of,
@@ -53,6 +55,7 @@ from cascadian.web.console.base import (
 )
 from cascadian.web.console.charts import axes, chart_data, duration_chart, runs_chart
 from cascadian.web.console.diagram import NodeMark, graph_diagram
+from cascadian.web.console.live_rows import RUNNING_SHOWN, running_runs
 from cascadian.web.console.node_inputs import node_inputs
 from cascadian.web.console.session import ConsoleSession, Refused
 from cascadian.web.deps import get_trading_service
@@ -68,12 +71,13 @@ async def overview(request: Request) -> Response:
     if not health.database:  # what can be said without it, rather than a bare error
         return page(request, "down.html", 503, session=session, nav="overview", now=console.now())
     # Independent reads, at once: a serverless page waits for the slowest, not the sum.
-    summary, backlog, window, failing, market = await asyncio.gather(
+    summary, backlog, window, failing, market, running = await asyncio.gather(
         console.overview(),
         control.backlog(),
         console.tick_window(hours),
         console.strategies("failing", None, "attention", 8, 0),
         triggers_of(request).overview(),
+        running_runs(request),
     )
     data = chart_data(window)
     now = console.now()
@@ -98,6 +102,9 @@ async def overview(request: Request) -> Response:
         data=data,
         failing=failing,
         market=market,
+        running=running,
+        running_shown=RUNNING_SHOWN,
+        running_version=run_rows_version(running),
         lag=lambda s: lag(s, now),
     )
 

@@ -81,3 +81,36 @@ document.addEventListener("change", function (event) {
   }
   window.setTimeout(poll, every);
 })();
+
+// Live lists: an element with data-live-rows (the runs list's and the audit log's
+// first page, the overview's runs in flight) polls that endpoint every
+// data-live-every seconds with the version of the rows it shows; the server answers
+// 204 while nothing changed, else the rows rendered as the page renders them, which
+// replace the old ones in place (no reload). A failed poll tries again next beat.
+(function () {
+  if (!window.fetch) {
+    return;
+  }
+  document.querySelectorAll("[data-live-rows]").forEach(function (box) {
+    var every = 1000 * (parseFloat(box.getAttribute("data-live-every")) || 5);
+    function poll() {
+      var url = box.getAttribute("data-live-rows");
+      var version = encodeURIComponent(box.getAttribute("data-live-version") || "");
+      url += (url.indexOf("?") < 0 ? "?" : "&") + "v=" + version;
+      window.fetch(url, { credentials: "same-origin", cache: "no-store" })
+        .then(function (reply) { return reply.status === 200 ? reply.json() : null; })
+        .then(function (data) {
+          if (data && typeof data.html === "string" && typeof data.v === "string") {
+            box.innerHTML = data.html;
+            box.setAttribute("data-live-version", data.v);
+            box.classList.remove("live-changed");
+            void box.offsetWidth;  // restart the highlight
+            box.classList.add("live-changed");
+          }
+        })
+        .catch(function () {})
+        .then(function () { window.setTimeout(poll, every); });
+    }
+    window.setTimeout(poll, every);
+  });
+})();
