@@ -214,6 +214,40 @@ async def test_the_trading_limits_refuse_a_copy_and_it_is_not_placed_again(
     assert [(o["result"], o["refusal"]) for o in orders(db)] == [("refused", "max_order_usd")]
 
 
+@respx.mock
+async def test_the_kill_switch_and_the_cash_refuse_a_copy_once_each(
+    store: FullStore, db: psycopg.Connection[Any]
+) -> None:
+    polymarket(respx.mock)
+    source = Source()
+    respx.get(TRADES).mock(side_effect=source)
+    _, sid = await run(store, db)
+    db.execute("select cascadian_set_kill_switch_v1(null, true, 'ops', 'incident', %s)", (NOW,))
+    source.trades[A] = [trade(A, "0xt1", T + 60, "200", "0.5")]
+    source.trades[B] = [trade(B, "0xt2", T + 90, "300", "0.5")]
+    stopped, _ = await run(store, db, sid)
+    [decision] = stopped["decisions"]
+    assert (decision["status"], decision["reason"]) == ("refused", "kill_switch")
+    db.execute("select cascadian_set_kill_switch_v1(null, false, 'ops', 'over', %s)", (NOW,))
+
+    # A bankroll of 50: the next consensus (No) costs 75, more than the cash.
+    db.execute(
+        "select cascadian_set_trading_limits_v2(%s, %s, %s)",
+        (sid, Jsonb({"initial_bankroll": 50}), NOW),
+    )
+    source.trades[A].append(trade(A, "0xt3", T + 120, "200", "0.5", outcome="No"))
+    source.trades[B].append(trade(B, "0xt4", T + 130, "300", "0.5", outcome="No"))
+    poor, _ = await run(store, db, sid)
+    [decision] = poor["decisions"]
+    assert (decision["status"], decision["reason"]) == ("refused", "insufficient_cash")
+    again, _ = await run(store, db, sid)
+    assert again["decisions"] == []
+    assert sorted((o["result"], o["refusal"]) for o in orders(db)) == [
+        ("refused", "insufficient_cash"),
+        ("refused", "kill_switch"),
+    ]
+
+
 def test_the_consensus_modes_need_the_originals_wallet_counts() -> None:
     assert [required_count(m, 5, 3) for m in ("any", "two_agree", "n_of_m", "all")] == [1, 2, 3, 5]
     assert required_count("n_of_m", 5, None) == 2

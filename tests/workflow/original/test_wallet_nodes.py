@@ -212,3 +212,19 @@ async def test_a_hundred_strategies_over_fifty_wallets_in_a_tick_read_each_walle
     assert closed_route.call_count == 50  # not 5,000: one read per wallet per TTL
     assert board.call_count == 1  # identical public requests are made once
     assert len(rows(db, "select wallet from cascadian_wallet_metrics")) == 50
+
+
+@respx.mock
+async def test_a_saved_cohort_past_the_universe_cap_fails_naming_it_before_any_request() -> None:
+    data_api(respx.mock)
+    nodes, edges = saved("wallet_cohort.json")
+    nodes[0]["config"]["prefilters"]["limit"] = 101
+    async with httpx.AsyncClient() as http:
+        data = wallet_data(http, CASCADIAN_WALLET_UNIVERSE_MAX=100)
+        result, _ = await run_saved((nodes, edges), http=http, wallets=data)
+    assert not result.success
+    [error] = result.errors
+    assert error["node_id"] == SOURCE
+    assert "101 wallets is more than" in error["error"]
+    assert "CASCADIAN_WALLET_UNIVERSE_MAX" in error["error"]
+    assert respx.calls.call_count == 0
