@@ -410,6 +410,7 @@ async def services(
                     active,
                     DecisionBooks(markets, settings.node_http_timeout_seconds),
                     clock or SystemClock(),
+                    observers=[metrics, alerts],
                 ),
             )
             # Alerts on their way get their own bounded time before the client closes.

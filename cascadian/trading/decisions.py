@@ -12,6 +12,7 @@ expired or rejected decision never places. Nothing is ever sent to Polymarket.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol
 from uuid import UUID
 
@@ -28,7 +29,7 @@ from cascadian.data import (
     scope,
 )
 from cascadian.errors import InvalidInput, MarketUnavailable, NodeError, NotFound
-from cascadian.ports import DecisionStore
+from cascadian.ports import DecisionStore, TradingObserver
 from cascadian.trading.fills import BookMalformed, OrderRequest, fill, parse_book
 
 MAX_PAGE = 200
@@ -44,9 +45,18 @@ class MarketBooks(Protocol):
 
 
 class DecisionService:
-    def __init__(self, store: DecisionStore, books: MarketBooks | None, clock: Clock) -> None:
-        """`books` None: approvals cannot be filled (they answer 503, saying so)."""
+    def __init__(
+        self,
+        store: DecisionStore,
+        books: MarketBooks | None,
+        clock: Clock,
+        observers: Sequence[TradingObserver] = (),
+    ) -> None:
+        """`books` None: approvals cannot be filled (they answer 503, saying so).
+        `observers` hear of each order an approval records (the metrics count it, the
+        operators' alerts hear of a halt), as the paper executor's do."""
         self.store, self.books, self.clock = store, books, clock
+        self.observers = tuple(observers)
 
     async def decisions(
         self,
@@ -87,6 +97,12 @@ class DecisionService:
         )
         if answer is None:
             raise NotFound("decision not found")
+        order = answer.order
+        if placement is not None and order is not None and not order.replayed:
+            for observer in self.observers:
+                observer.order_placed(placement.intent, order)
+                if order.halted is not None:
+                    observer.trading_halted(placement.intent, order.halted)
         return answer
 
     async def reject(

@@ -79,6 +79,7 @@ async def test_approving_places_the_paper_buy_once_and_audits_it(
         first = await api.post(f"/api/strategies/{sid}/decisions/{did}/approve")
         again = await api.post(f"/api/strategies/{sid}/decisions/{did}/approve")
         everyone = (await api.get("/api/decisions?status=approved")).json()
+        metrics = (await api.get("/api/metrics")).text
     assert [d["id"] for d in listed["data"]] == [str(did)] and listed["metadata"]["total"] == 1
     assert first.status_code == 200, first.text
     body = first.json()["data"]
@@ -88,6 +89,8 @@ async def test_approving_places_the_paper_buy_once_and_audits_it(
     assert again.json()["data"]["outcome"] == "already_approved"
     assert again.json()["data"]["order"]["replayed"] is True
     assert [d["id"] for d in everyone["data"]] == [str(did)]
+    # The process's metrics count the approval's order once (the replay is not told).
+    assert 'cascadian_orders_total{refusal="",result="filled"} 1.0' in metrics
     orders = rows(db, "select order_key, side, result from cascadian_trading_orders")
     assert orders == [{"order_key": f"decision:{did}", "side": "buy", "result": "filled"}]
     [entry] = rows(db, "select action, actor_kind, source from cascadian_audit_log")
