@@ -40,6 +40,11 @@ class NotFound(CascadianError, LookupError):
     """No strategy (or run) has this id."""
 
 
+class Forbidden(CascadianError, PermissionError):
+    """The caller is known but may not do this (a user turning the global kill switch
+    on or off); nothing was written."""
+
+
 class Conflict(CascadianError):
     """The strategy is not in a state that allows the change; nothing was written.
     `code` is the control function's result code (e.g. `already_paused`), when

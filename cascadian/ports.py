@@ -410,18 +410,28 @@ class TradingStore(Protocol):
         for an unknown strategy (or, for a user, one not theirs)."""
         ...
 
-    async def kill_switches(self) -> list[KillSwitch]:
-        """Every switch that is on, the global one first."""
+    async def kill_switches(self, user: UUID | None = None) -> list[KillSwitch]:
+        """Every switch that is on, the global one first (for `user`: the global one
+        and their own strategies')."""
         ...
 
-    async def paper_portfolio(self, strategy_id: UUID, now: datetime) -> Portfolio | None:
-        """The portfolio, its settings, switches, halt and day; None: unknown strategy."""
+    async def paper_portfolio(
+        self, strategy_id: UUID, now: datetime, user: UUID | None = None
+    ) -> Portfolio | None:
+        """The portfolio, its settings, switches, halt and day; None: unknown strategy
+        (or not `user`'s)."""
         ...
 
     async def trading_orders(
-        self, strategy_id: UUID, result: str | None, limit: int, offset: int
+        self,
+        strategy_id: UUID,
+        result: str | None,
+        limit: int,
+        offset: int,
+        user: UUID | None = None,
     ) -> Page[TradingOrder] | None:
-        """A page of its orders, newest first (of one result if given); None: unknown."""
+        """A page of its orders, newest first (of one result if given); None: unknown
+        (or not `user`'s)."""
         ...
 
     async def trading_gauges(self) -> TradingGauges: ...
@@ -478,10 +488,11 @@ class MarkStore(Protocol):
         ...
 
     async def equity_curve(
-        self, strategy_id: UUID, since: datetime | None, limit: int
+        self, strategy_id: UUID, since: datetime | None, limit: int, user: UUID | None = None
     ) -> EquityCurve | None:
         """A strategy's equity points (the newest `limit` since `since`, oldest first)
-        and its value now at the stored marks; None for an unknown strategy."""
+        and its value now at the stored marks; None for an unknown strategy (or one
+        not `user`'s)."""
         ...
 
 
@@ -580,7 +591,9 @@ class TriggerStore(Protocol):
         strategy, or a user actor's not their own."""
         ...
 
-    async def triggers(self, workflow_id: UUID) -> list[dict[str, Any]] | None: ...
+    async def triggers(
+        self, workflow_id: UUID, user: UUID | None = None
+    ) -> list[dict[str, Any]] | None: ...
 
     async def armed_triggers(self) -> list[ArmedTrigger]:
         """The triggers of strategies that run, that can still fire."""
@@ -596,11 +609,15 @@ class TriggerStore(Protocol):
         """Claim up to `limit` event runs, one per strategy, each under a lease."""
         ...
 
-    async def trigger_events(self, workflow_id: UUID, limit: int) -> list[dict[str, Any]]: ...
+    async def trigger_events(
+        self, workflow_id: UUID, limit: int, user: UUID | None = None
+    ) -> list[dict[str, Any]] | None: ...
 
     async def record_listener(self, state: dict[str, Any], now: datetime) -> None: ...
 
-    async def trigger_overview(self, now: datetime, fresh_seconds: float) -> dict[str, Any]: ...
+    async def trigger_overview(
+        self, now: datetime, fresh_seconds: float, user: UUID | None = None
+    ) -> dict[str, Any]: ...
 
 
 class TickEvents(Protocol):
@@ -702,8 +719,9 @@ class DecisionStore(DecisionWriter, Protocol):
 class AuditStore(Protocol):
     """The audit log, read (the changes write it themselves, in their SQL)."""
 
-    async def audit_log(self, query: AuditQuery) -> AuditPage:
-        """A page of the entries matching `query`, newest first."""
+    async def audit_log(self, query: AuditQuery, user: UUID | None = None) -> AuditPage:
+        """A page of the entries matching `query`, newest first; for `user`, those
+        they made or about their own strategies."""
         ...
 
 
@@ -715,9 +733,11 @@ class OperatorStore(Protocol):
         """A page of runs of every strategy matching the query, newest first."""
         ...
 
-    async def bulk_selection(self, filter: BulkFilter, now: datetime, limit: int) -> BulkSelection:
+    async def bulk_selection(
+        self, filter: BulkFilter, now: datetime, limit: int, user: UUID | None = None
+    ) -> BulkSelection:
         """Up to `limit` current strategies matching `filter`, by name, and how many
-        match in all."""
+        match in all (`user`'s only, whatever owner the filter names)."""
         ...
 
 

@@ -14,7 +14,7 @@ import base64
 import binascii
 from datetime import datetime
 
-from cascadian.data import AuditCursor, AuditPage, AuditQuery
+from cascadian.data import Actor, AuditCursor, AuditPage, AuditQuery, scope
 from cascadian.ports import AuditStore
 
 MAX_LIMIT = 200
@@ -47,10 +47,11 @@ class AuditService:
     def __init__(self, store: AuditStore) -> None:
         self.store = store
 
-    async def entries(self, query: AuditQuery) -> AuditPage:
-        """A page of the entries `query` picks, newest first (at most MAX_LIMIT)."""
+    async def entries(self, query: AuditQuery, actor: Actor | None = None) -> AuditPage:
+        """A page of the entries `query` picks, newest first (at most MAX_LIMIT); a
+        user `actor` sees only those they made or about their own strategies."""
         if not 1 <= query.limit <= MAX_LIMIT:
             raise ValueError(f"limit must be between 1 and {MAX_LIMIT}")
         if query.since and query.until and query.since >= query.until:
             return AuditPage([], None)
-        return await self.store.audit_log(query)
+        return await self.store.audit_log(query, scope(actor))

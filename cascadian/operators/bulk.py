@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Awaitable, Callable
-from dataclasses import replace
 from typing import Literal, get_args
 from uuid import UUID
 
@@ -30,6 +29,7 @@ from cascadian.data import (
     BulkSelection,
     BulkTarget,
     StrategyStatus,
+    scope,
 )
 from cascadian.errors import Conflict, InvalidInput, NotFound, ScheduleError, StoreUnavailable
 from cascadian.ports import OperatorStore
@@ -69,11 +69,14 @@ class BulkService:
         self.store, self.control = store, control
         self.clock = clock or SystemClock()
 
-    async def select(self, filter: BulkFilter) -> BulkSelection:
+    async def select(self, filter: BulkFilter, actor: Actor | None = None) -> BulkSelection:
         """The strategies `filter` selects (at most MAX_SELECTION of them, and how
-        many match); InvalidInput for a filter that cannot be used."""
+        many match; a user `actor`'s own only, whatever owner the filter names);
+        InvalidInput for a filter that cannot be used."""
         check(filter)
-        return await self.store.bulk_selection(filter, self.clock.now(), MAX_SELECTION + 1)
+        return await self.store.bulk_selection(
+            filter, self.clock.now(), MAX_SELECTION + 1, scope(actor)
+        )
 
     async def apply(
         self, action: str, filter: BulkFilter, actor: Actor, expect: str | None = None
@@ -85,11 +88,9 @@ class BulkService:
         MAX_SELECTION; Conflict (code `selection_changed`) when `expect` is not the
         key of the selection now. Either way nothing is changed.
         """
-        if actor.user_id is not None:  # a user acts on their own strategies only
-            filter = replace(filter, user_id=actor.user_id)
         if action not in ACTIONS:
             raise InvalidInput(f"unknown bulk action {action[:40]!r}; one of {', '.join(ACTIONS)}")
-        selection = await self.select(filter)
+        selection = await self.select(filter, actor)
         if selection.total > MAX_SELECTION:
             raise InvalidInput(
                 f"{selection.total} strategies match; a bulk change acts on at most "

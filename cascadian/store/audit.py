@@ -10,13 +10,14 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
+from uuid import UUID
 
 from cascadian.data import Actor, AuditCursor, AuditEntry, AuditPage, AuditQuery
 from cascadian.store.readers import answer_of, as_dt, json_value, uuid_or_none
 from cascadian.store.storable import iso
 from cascadian.store.transport import Json, Transport
 
-AUDIT_LOG = "cascadian_audit_log_v1"
+AUDIT_LOG = "cascadian_audit_log_v2"  # 049: scoped to p_user
 PRUNE_AUDIT = "cascadian_prune_audit_v1"
 
 
@@ -33,7 +34,7 @@ def actor_arg(actor: Actor) -> Json:
 
 
 def query_record(query: AuditQuery) -> dict[str, Any]:
-    """The query as cascadian_audit_log_v1's p, asking one entry more than the page
+    """The query as the audit log function's p, asking one entry more than the page
     to learn whether another page follows."""
     return {
         "workflow_id": None if query.workflow_id is None else str(query.workflow_id),
@@ -52,8 +53,10 @@ def query_record(query: AuditQuery) -> dict[str, Any]:
 class SqlAuditStore:
     transport: Transport
 
-    async def audit_log(self, query: AuditQuery) -> AuditPage:
-        answer = await self.transport.value(AUDIT_LOG, {"p": Json(query_record(query))})
+    async def audit_log(self, query: AuditQuery, user: UUID | None = None) -> AuditPage:
+        answer = await self.transport.value(
+            AUDIT_LOG, {"p": Json(query_record(query)), "p_user": user}
+        )
         return audit_page(answer, query.limit)
 
     async def prune_audit(self, before: datetime, max_rows: int, dry_run: bool) -> int:

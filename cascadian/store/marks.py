@@ -33,7 +33,7 @@ from cascadian.store.transport import Json, Transport
 OPEN_MARKETS = "cascadian_open_markets_v1"
 SETTLE_MARKET = "cascadian_settle_market_v2"  # 033
 MARK_PORTFOLIOS = "cascadian_mark_portfolios_v3"  # 041: v2 (033) halting daily loss breaches
-EQUITY_CURVE = "cascadian_equity_curve_v2"  # 048: each position's holding
+EQUITY_CURVE = "cascadian_equity_curve_v3"  # 049: 048's v2 (holdings), scoped to p_user
 
 
 class SqlMarkStore:
@@ -80,10 +80,11 @@ class SqlMarkStore:
         return mark_result(await self.transport.value(MARK_PORTFOLIOS, args))
 
     async def equity_curve(
-        self, strategy_id: UUID, since: datetime | None, limit: int
+        self, strategy_id: UUID, since: datetime | None, limit: int, user: UUID | None = None
     ) -> EquityCurve | None:
         answer = await self.transport.value(
-            EQUITY_CURVE, {"p_workflow_id": strategy_id, "p_since": since, "p_limit": limit}
+            EQUITY_CURVE,
+            {"p_workflow_id": strategy_id, "p_since": since, "p_limit": limit, "p_user": user},
         )
         return equity_curve(answer)
 

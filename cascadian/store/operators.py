@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
+from uuid import UUID
 
 from cascadian.data import (
     BulkFilter,
@@ -24,7 +25,7 @@ from cascadian.store.readers import answer_of, as_dt, as_uuid, dt_or_none, uuid_
 from cascadian.store.transport import Transport
 
 RUNS = "cascadian_runs_v1"
-BULK_SELECTION = "cascadian_bulk_selection_v1"
+BULK_SELECTION = "cascadian_bulk_selection_v2"  # 049: scoped to p_user
 
 
 class SqlOperatorStore:
@@ -50,7 +51,9 @@ class SqlOperatorStore:
         )
         return run_page(rows, query.limit)
 
-    async def bulk_selection(self, filter: BulkFilter, now: datetime, limit: int) -> BulkSelection:
+    async def bulk_selection(
+        self, filter: BulkFilter, now: datetime, limit: int, user: UUID | None = None
+    ) -> BulkSelection:
         rows = await self.transport.rows(
             BULK_SELECTION,
             {
@@ -60,6 +63,7 @@ class SqlOperatorStore:
                 "p_q": filter.q,
                 "p_auto_paused_within": filter.auto_paused_within_seconds,
                 "p_limit": limit,
+                "p_user": user,
             },
         )
         return bulk_selection(rows)

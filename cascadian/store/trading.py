@@ -48,10 +48,12 @@ PLACE_PAPER_ORDER = "cascadian_place_paper_order_v4"
 # migrations/040: a kill switch on or off, and limits set, as an actor (audited).
 SET_KILL_SWITCH = "cascadian_set_kill_switch_v2"
 SET_TRADING_LIMITS = "cascadian_set_trading_limits_v3"
-# migrations/032: what operators read.
-KILL_SWITCHES = "cascadian_kill_switches_v1"
-PAPER_PORTFOLIO = "cascadian_paper_portfolio_v2"
-TRADING_ORDERS = "cascadian_trading_orders_v1"
+# migrations/049: what operators and a strategy's owner read (p_user: the user a
+# read is scoped to, None for everything).
+KILL_SWITCHES = "cascadian_kill_switches_v2"
+PAPER_PORTFOLIO = "cascadian_paper_portfolio_v3"
+TRADING_ORDERS = "cascadian_trading_orders_v2"
+# migrations/032.
 TRADING_GAUGES = "cascadian_trading_gauges_v1"
 
 
@@ -105,18 +107,25 @@ class SqlTradingStore:
         )
         return answer is not None
 
-    async def kill_switches(self) -> list[KillSwitch]:
-        answer = await self.transport.value(KILL_SWITCHES, {})
+    async def kill_switches(self, user: UUID | None = None) -> list[KillSwitch]:
+        answer = await self.transport.value(KILL_SWITCHES, {"p_user": user})
         return switches_of(json_value(answer))
 
-    async def paper_portfolio(self, strategy_id: UUID, now: datetime) -> Portfolio | None:
+    async def paper_portfolio(
+        self, strategy_id: UUID, now: datetime, user: UUID | None = None
+    ) -> Portfolio | None:
         answer = await self.transport.value(
-            PAPER_PORTFOLIO, {"p_workflow_id": strategy_id, "p_now": now}
+            PAPER_PORTFOLIO, {"p_workflow_id": strategy_id, "p_now": now, "p_user": user}
         )
         return None if answer is None else portfolio_of(json_value(answer))
 
     async def trading_orders(
-        self, strategy_id: UUID, result: str | None, limit: int, offset: int
+        self,
+        strategy_id: UUID,
+        result: str | None,
+        limit: int,
+        offset: int,
+        user: UUID | None = None,
     ) -> Page[TradingOrder] | None:
         answer = await self.transport.value(
             TRADING_ORDERS,
@@ -125,6 +134,7 @@ class SqlTradingStore:
                 "p_result": result,
                 "p_limit": limit,
                 "p_offset": offset,
+                "p_user": user,
             },
         )
         return None if answer is None else orders_of(json_value(answer))

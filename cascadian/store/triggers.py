@@ -21,13 +21,13 @@ from cascadian.store.transport import Json, Transport
 
 # migrations/028: triggers.
 SET_TRIGGERS = "cascadian_set_triggers_v1"
-TRIGGERS = "cascadian_triggers_v1"
+TRIGGERS = "cascadian_triggers_v2"  # 049: scoped to p_user
 ARMED_TRIGGERS = "cascadian_armed_triggers_v1"
 OBSERVE = "cascadian_observe_v1"
 CLAIM_EVENTS = "cascadian_claim_events_v1"
-TRIGGER_EVENTS = "cascadian_trigger_events_v1"
+TRIGGER_EVENTS = "cascadian_trigger_events_v2"  # 049: scoped to p_user
 LISTENER_STATE = "cascadian_listener_state_v2"
-TRIGGER_OVERVIEW = "cascadian_trigger_overview_v2"
+TRIGGER_OVERVIEW = "cascadian_trigger_overview_v3"  # 049: 043's v2, scoped to p_user
 
 
 class SqlTriggerStore:
@@ -42,9 +42,13 @@ class SqlTriggerStore:
         answer = await self.transport.value(SET_TRIGGERS, args | {"p_actor": actor_arg(actor)})
         return set_triggers_answer(answer)
 
-    async def triggers(self, workflow_id: UUID) -> list[dict[str, Any]] | None:
-        """The strategy's triggers with their state; None for an unknown strategy."""
-        return triggers_answer(await self.transport.value(TRIGGERS, {"p_workflow_id": workflow_id}))
+    async def triggers(
+        self, workflow_id: UUID, user: UUID | None = None
+    ) -> list[dict[str, Any]] | None:
+        """The strategy's triggers with their state; None for an unknown strategy (or
+        one that is not `user`'s)."""
+        args = {"p_workflow_id": workflow_id, "p_user": user}
+        return triggers_answer(await self.transport.value(TRIGGERS, args))
 
     async def armed_triggers(self) -> list[ArmedTrigger]:
         return armed_triggers(await self.transport.rows(ARMED_TRIGGERS, {}))
@@ -66,18 +70,23 @@ class SqlTriggerStore:
         )
         return event_claims(rows, now)
 
-    async def trigger_events(self, workflow_id: UUID, limit: int) -> list[dict[str, Any]]:
+    async def trigger_events(
+        self, workflow_id: UUID, limit: int, user: UUID | None = None
+    ) -> list[dict[str, Any]] | None:
+        """None for an unknown strategy (or one that is not `user`'s)."""
         answer = await self.transport.value(
-            TRIGGER_EVENTS, {"p_workflow_id": workflow_id, "p_limit": limit}
+            TRIGGER_EVENTS, {"p_workflow_id": workflow_id, "p_limit": limit, "p_user": user}
         )
         return trigger_event_list(answer)
 
     async def record_listener(self, state: dict[str, Any], now: datetime) -> None:
         await self.transport.value(LISTENER_STATE, {"p": Json(state), "p_now": now})
 
-    async def trigger_overview(self, now: datetime, fresh_seconds: float) -> dict[str, Any]:
+    async def trigger_overview(
+        self, now: datetime, fresh_seconds: float, user: UUID | None = None
+    ) -> dict[str, Any]:
         answer = await self.transport.value(
-            TRIGGER_OVERVIEW, {"p_now": now, "p_fresh_seconds": fresh_seconds}
+            TRIGGER_OVERVIEW, {"p_now": now, "p_fresh_seconds": fresh_seconds, "p_user": user}
         )
         return trigger_overview(answer)
 
@@ -116,8 +125,8 @@ def triggers_answer(value: Any) -> list[dict[str, Any]] | None:
 
 
 @answer_of(TRIGGER_EVENTS)
-def trigger_event_list(value: Any) -> list[dict[str, Any]]:
-    return _list_or_none(value) or []
+def trigger_event_list(value: Any) -> list[dict[str, Any]] | None:
+    return _list_or_none(value)
 
 
 @answer_of(TRIGGER_OVERVIEW)

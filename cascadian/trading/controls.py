@@ -24,8 +24,9 @@ from cascadian.data import (
     TradingGauges,
     TradingLimits,
     TradingOrder,
+    scope,
 )
-from cascadian.errors import InvalidInput, NotFound
+from cascadian.errors import Forbidden, InvalidInput, NotFound
 from cascadian.ports import TradingStore
 
 ORDER_RESULTS = ("filled", "partly_filled", "refused", "settled")
@@ -37,14 +38,16 @@ class TradingService:
     def __init__(self, store: TradingStore, clock: Clock) -> None:
         self.store, self.clock = store, clock
 
-    async def portfolio(self, strategy_id: UUID) -> Portfolio:
-        found = await self.store.paper_portfolio(strategy_id, self.clock.now())
+    async def portfolio(self, strategy_id: UUID, actor: Actor | None = None) -> Portfolio:
+        """NotFound also when `actor` is a user who does not own it (the read's SQL
+        checks); so for every read below."""
+        found = await self.store.paper_portfolio(strategy_id, self.clock.now(), scope(actor))
         if found is None:
             raise NotFound("strategy not found")
         return found
 
-    async def limits(self, strategy_id: UUID) -> TradingLimits:
-        return (await self.portfolio(strategy_id)).limits
+    async def limits(self, strategy_id: UUID, actor: Actor | None = None) -> TradingLimits:
+        return (await self.portfolio(strategy_id, actor)).limits
 
     async def set_limits(
         self, strategy_id: UUID, changes: Mapping[str, Any], actor: Actor
@@ -58,42 +61,60 @@ class TradingService:
             raise NotFound("strategy not found")
         return found
 
-    async def kill_switches(self) -> list[KillSwitch]:
-        return await self.store.kill_switches()
+    async def kill_switches(self, actor: Actor | None = None) -> list[KillSwitch]:
+        """The switches on now; for a user, the global one and their own strategies'."""
+        return await self.store.kill_switches(scope(actor))
 
     async def switch_on(
         self, strategy_id: UUID | None, set_by: str | None, reason: str | None, actor: Actor
     ) -> list[KillSwitch]:
         """Turn the global switch (strategy_id None) or a strategy's on, as the actor
         (audited); answers the switches on now. InvalidInput without who and why."""
+        _operator_for_global(strategy_id, actor)
         who, why = _required(set_by, "who sets the switch (set_by)"), _required(reason, "reason")
         now = self.clock.now()
         if not await self.store.set_kill_switch(strategy_id, True, who, why, now, actor):
             raise NotFound("strategy not found")
-        return await self.store.kill_switches()
+        return await self.store.kill_switches(scope(actor))
 
     async def switch_off(self, strategy_id: UUID | None, actor: Actor) -> list[KillSwitch]:
         """Clear a switch as the actor (already off is not an error, and not audited);
         answers the switches on now."""
+        _operator_for_global(strategy_id, actor)
         now = self.clock.now()
         if not await self.store.set_kill_switch(strategy_id, False, None, None, now, actor):
             raise NotFound("strategy not found")
-        return await self.store.kill_switches()
+        return await self.store.kill_switches(scope(actor))
 
     async def orders(
-        self, strategy_id: UUID, result: str | None = None, limit: int = 50, offset: int = 0
+        self,
+        strategy_id: UUID,
+        result: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
+        actor: Actor | None = None,
     ) -> Page[TradingOrder]:
         if result is not None and result not in ORDER_RESULTS:
             raise InvalidInput(f"result is one of {', '.join(ORDER_RESULTS)}")
         if not 1 <= limit <= 500 or offset < 0:
             raise InvalidInput("limit is 1 to 500 and offset >= 0")
-        page = await self.store.trading_orders(strategy_id, result, limit, offset)
+        page = await self.store.trading_orders(strategy_id, result, limit, offset, scope(actor))
         if page is None:
             raise NotFound("strategy not found")
         return page
 
     async def gauges(self) -> TradingGauges:
         return await self.store.trading_gauges()
+
+
+def _operator_for_global(strategy_id: UUID | None, actor: Actor) -> None:
+    """The global kill switch stops every user's trading: an operator's alone (its SQL
+    refuses a user too)."""
+    if strategy_id is None and actor.user_id is not None:
+        raise Forbidden(
+            "only an operator turns the global kill switch on or off; "
+            "use your strategy's own: /api/strategies/{id}/kill-switch"
+        )
 
 
 def limit_changes(changes: Mapping[str, Any]) -> dict[str, Decimal | int | None]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID
 
-from cascadian.data import EquityCurve
+from cascadian.data import Actor, EquityCurve, scope
 from cascadian.errors import NotFound
 from cascadian.ports import MarkStore
 
@@ -23,11 +23,17 @@ class EquityService:
         self.store = store
 
     async def curve(
-        self, strategy_id: UUID, since: datetime | None = None, points: int = 500
+        self,
+        strategy_id: UUID,
+        since: datetime | None = None,
+        points: int = 500,
+        actor: Actor | None = None,
     ) -> EquityCurve:
         """The newest `points` of the curve since `since`, oldest first, and the value
-        now; NotFound for an unknown strategy."""
-        found = await self.store.equity_curve(strategy_id, since, max(0, min(points, MAX_POINTS)))
+        now; NotFound for an unknown strategy (or a user `actor`'s read of one not
+        theirs, checked in the read's SQL)."""
+        limit = max(0, min(points, MAX_POINTS))
+        found = await self.store.equity_curve(strategy_id, since, limit, scope(actor))
         if found is None:
             raise NotFound("strategy not found")
         return found

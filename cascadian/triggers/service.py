@@ -15,7 +15,14 @@ from typing import Any
 from uuid import UUID
 
 from cascadian.clock import Clock, SystemClock
-from cascadian.data import Actor, ClaimedRun, StrategyDetail, StrategyDraft, TriggerEvent
+from cascadian.data import (
+    Actor,
+    ClaimedRun,
+    StrategyDetail,
+    StrategyDraft,
+    TriggerEvent,
+    scope,
+)
 from cascadian.errors import NotFound
 from cascadian.ports import FullStore
 from cascadian.strategies import StrategyService
@@ -84,10 +91,8 @@ class TriggerService:
 
     async def triggers(self, strategy_id: UUID, actor: Actor | None = None) -> list[dict[str, Any]]:
         """The strategy's triggers with their state; NotFound for an unknown strategy
-        (or, for a user `actor`, one they do not own)."""
-        if actor is not None:
-            await self.strategies.get(strategy_id, actor)
-        found = await self.store.triggers(strategy_id)
+        (or, for a user `actor`, one they do not own: the read's own SQL checks)."""
+        found = await self.store.triggers(strategy_id, scope(actor))
         if found is None:
             raise NotFound("strategy not found")
         return found
@@ -95,12 +100,18 @@ class TriggerService:
     async def events(
         self, strategy_id: UUID, limit: int = 50, actor: Actor | None = None
     ) -> list[dict[str, Any]]:
-        if actor is not None:
-            await self.strategies.get(strategy_id, actor)
-        return await self.store.trigger_events(strategy_id, limit)
+        """The strategy's newest events; NotFound as for `triggers`."""
+        found = await self.store.trigger_events(strategy_id, limit, scope(actor))
+        if found is None:
+            raise NotFound("strategy not found")
+        return found
 
-    async def overview(self) -> dict[str, Any]:
-        return await self.store.trigger_overview(self.clock.now(), LISTENER_FRESH_SECONDS)
+    async def overview(self, actor: Actor | None = None) -> dict[str, Any]:
+        """The listeners, armed triggers, pending events and lag; for a user, of their
+        own strategies (and only whether each listener is connected)."""
+        return await self.store.trigger_overview(
+            self.clock.now(), LISTENER_FRESH_SECONDS, scope(actor)
+        )
 
     async def evaluate(self, within: float) -> int:
         """TickEvents: price every armed trigger once and write the crossings; how

@@ -96,6 +96,7 @@ def create_app(
     app.include_router(ops.router)
     app.include_router(control.router)
     app.include_router(runs.router)
+    app.include_router(runs.user_routes)
     app.include_router(bulk.router)
     app.include_router(strategies.router)
     app.include_router(backtests.router)

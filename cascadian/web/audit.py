@@ -1,4 +1,6 @@
-"""The audit log over HTTP, under ADMIN_API_KEY.
+"""The audit log over HTTP, under ADMIN_API_KEY or a user's access token (a user sees
+the entries they made and those about their own strategies, scoped in the read's
+SQL, migrations/049; the client's address only on their own).
 
     GET /api/audit?strategy_id&actor&user_id&source&action&since&until&limit&cursor
 
@@ -19,10 +21,11 @@ from starlette.responses import Response
 
 from cascadian.audit.service import MAX_LIMIT, AuditService, BadCursor, cursor_token, parse_cursor
 from cascadian.data import ActorKind, ActorSource, AuditAction, AuditEntry, AuditQuery
-from cascadian.web.deps import IsoTime, admin_router
+from cascadian.web.deps import Acting, IsoTime
 from cascadian.web.responses import error, error_responses
+from cascadian.web.users import user_router
 
-router = admin_router()
+router = user_router()
 
 
 def get_audit_service(request: Request) -> AuditService:
@@ -90,6 +93,7 @@ def entry_model(e: AuditEntry) -> AuditEntryModel:
 )
 async def audit_log(
     audit: Audit,
+    acting: Acting,
     strategy_id: Annotated[UUID | None, Query(description="Only this strategy's")] = None,
     actor: Annotated[ActorKind | None, Query(description="Only this kind of actor")] = None,
     user_id: Annotated[UUID | None, Query(description="Only this user's changes")] = None,
@@ -118,7 +122,7 @@ async def audit_log(
         limit=limit,
         before=before,
     )
-    page = await audit.entries(query)
+    page = await audit.entries(query, acting)
     return AuditResponse(
         data=[entry_model(e) for e in page.items],
         metadata=AuditMetadata(

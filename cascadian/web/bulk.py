@@ -1,4 +1,7 @@
-"""Bulk pause, resume or stop over a filtered selection, under ADMIN_API_KEY.
+"""Bulk pause, resume or stop over a filtered selection, under ADMIN_API_KEY or a
+user's access token (a user's selection is their own strategies only, whatever
+owner the filter names: its SQL (migrations/049) forces it; and each
+change checks the owner again where it writes).
 
     POST /api/strategies/bulk    {"action", "filter", "preview", "expect"}
 
@@ -17,10 +20,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from cascadian.data import BulkFilter
 from cascadian.operators.bulk import MAX_SELECTION, selection_key
-from cascadian.web.deps import Acting, Bulk, admin_router
+from cascadian.web.deps import Acting, Bulk
 from cascadian.web.responses import error_responses
+from cascadian.web.users import user_router
 
-router = admin_router()
+router = user_router()
 
 
 class BulkFilterModel(BaseModel):
@@ -125,7 +129,7 @@ async def bulk(body: BulkRequest, service: Bulk, actor: Acting) -> BulkResponse:
     one refused never stops the others. 422 for more than 500 matches."""
     filter = body.filter.to_filter()
     if body.preview:
-        selection = await service.select(filter)
+        selection = await service.select(filter, actor)
         outcomes = None
     else:
         selection, outcomes = await service.apply(body.action, filter, actor, body.expect)

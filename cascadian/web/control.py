@@ -267,7 +267,7 @@ async def status(
 ) -> StrategyStatusResponse:
     found = StrategyStatusModel.model_validate(await control.status(strategy_id, actor))
     lag = ScheduleLagModel.model_validate(await control.schedule_lag(strategy_id, actor=actor))
-    p = await trading.portfolio(strategy_id)
+    p = await trading.portfolio(strategy_id, actor)
     book = TradingSummaryModel(
         available_cash=p.available_cash,
         exposure_usd=p.deployed_capital,

@@ -1,4 +1,5 @@
-"""A strategy's paper equity curve, under ADMIN_API_KEY.
+"""A strategy's paper equity curve, under ADMIN_API_KEY or its owner's access token
+(another user's strategy is the 404 of a missing one, scoped in the read's SQL).
 
     GET /api/strategies/{id}/paper/equity?since=&points=500
 
@@ -19,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from cascadian.trading.equity import MAX_POINTS
 from cascadian.trading.paper import NOTE
 from cascadian.web.control import StrategyId
-from cascadian.web.deps import Acting, Control, Equity, IsoTime
+from cascadian.web.deps import Acting, Equity, IsoTime
 from cascadian.web.responses import error_responses
 from cascadian.web.users import user_router
 
@@ -84,7 +85,6 @@ class EquityResponse(BaseModel):
 async def equity(
     strategy_id: StrategyId,
     service: Equity,
-    control: Control,
     actor: Acting,
     since: Annotated[IsoTime | None, Query(description="Points from this time on")] = None,
     points: Annotated[
@@ -93,6 +93,5 @@ async def equity(
 ) -> EquityResponse:
     """At most one point per strategy every 5 minutes while it holds positions, and one
     at each settlement; kept for CASCADIAN_RETENTION_EQUITY_DAYS."""
-    await control.status(strategy_id, actor)  # a user's own only: another's is 404
-    curve = await service.curve(strategy_id, since, points)
+    curve = await service.curve(strategy_id, since, points, actor)
     return EquityResponse(data=EquityModel.model_validate(curve))

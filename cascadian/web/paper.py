@@ -177,10 +177,10 @@ async def paper(
 ) -> PaperResponse:
     """Open positions are valued at the live order book's midpoint where it has one,
     else at Polymarket's listed price, else at their last order's price."""
-    # The book first: its read is scoped to a user's own strategies (another's: 404).
+    # Each read is scoped to a user's own strategies in its SQL (another's: 404).
     book = await service.book(strategy_id, 0, actor=actor)
-    portfolio = await trading.portfolio(strategy_id)
-    page = await trading.orders(strategy_id, result, limit, offset)
+    portfolio = await trading.portfolio(strategy_id, actor)
+    page = await trading.orders(strategy_id, result, limit, offset, actor)
     data = PaperBookModel(
         portfolio=PortfolioModel.of(portfolio, book),
         positions=[PaperPositionModel.model_validate(p) for p in book.positions],

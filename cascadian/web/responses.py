@@ -28,6 +28,7 @@ from starlette.routing import Match
 from cascadian.errors import (
     BacktestInvalid,
     Conflict,
+    Forbidden,
     GraphInvalid,
     InvalidInput,
     MarketUnavailable,
@@ -70,6 +71,7 @@ class ErrorBody(BaseModel):
 
 _ERRORS: dict[int, str] = {
     401: "Missing or wrong bearer key, or a user's access token that is not valid",
+    403: "A signed-in user asked for what only an operator may do; `message` says what",
     404: "No strategy (or run) has this id",
     409: "The strategy's state does not allow this; `message` says why",
     422: "A malformed id, query or body, an invalid cron expression or time zone, or a "
@@ -123,6 +125,10 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StoreUnavailable)
     async def unavailable(_: Request, exc: StoreUnavailable) -> JSONResponse:
         return error(503, "Service Unavailable", str(exc), execution_time_ms=0)
+
+    @app.exception_handler(Forbidden)
+    async def forbidden(_: Request, exc: Forbidden) -> JSONResponse:
+        return error(403, "Forbidden", str(exc))
 
     @app.exception_handler(NotFound)
     async def not_found(_: Request, exc: NotFound) -> JSONResponse:

@@ -1,4 +1,6 @@
-"""Runs across strategies, and re-running a failed one, under ADMIN_API_KEY.
+"""Runs across strategies (ADMIN_API_KEY), and re-running a failed one (the key, or
+the run's owner's access token: another user's run is the 404 of a missing one,
+checked in the re-run's claim's SQL, migrations/048).
 
     GET  /api/runs                          every strategy's runs: filters, keyset pages
     POST /api/executions/{execution_id}/rerun   run a failed run again with its inputs
@@ -21,8 +23,10 @@ from cascadian.operators.runs import MAX_LIMIT, cursor_text, parse_cursor
 from cascadian.web.control import ExecuteNowResponse, ExecutionDetailModel, ExecutionModel
 from cascadian.web.deps import Acting, Control, IsoTime, Runs, Ticks, admin_router
 from cascadian.web.responses import error_responses
+from cascadian.web.users import user_router
 
 router = admin_router()
+user_routes = user_router()
 
 
 class RunModel(ExecutionModel):
@@ -94,7 +98,7 @@ async def runs(
     )
 
 
-@router.post(
+@user_routes.post(
     "/executions/{execution_id}/rerun",
     response_model=ExecuteNowResponse,
     responses=error_responses(401, 404, 409, 422, 503),
@@ -116,7 +120,7 @@ async def rerun(
     report = await ticks.rerun(execution_id, actor)
     if report.record_error:
         raise StoreUnavailable(f"the run finished but was not recorded: {report.record_error}")
-    run = await control.execution(report.execution_id)
+    run = await control.execution(report.execution_id, actor)
     return ExecuteNowResponse(
         data=ExecutionDetailModel.model_validate(run),
         recorded=report.recorded,

@@ -1,8 +1,15 @@
-"""A strategy's trading limits and the kill switches, under ADMIN_API_KEY.
+"""A strategy's trading limits and the kill switches, under ADMIN_API_KEY or the
+strategy's owner's access token (web/users.py).
 
     GET|PUT     /api/strategies/{id}/limits
     GET|PUT|DELETE /api/kill-switch
     PUT|DELETE  /api/strategies/{id}/kill-switch
+
+A user reads and changes only their own strategies' (another's is the 404 of a
+missing one: the store's SQL checks the owner in the read's or the change's own
+statement, and audits the change as the user); `GET /api/kill-switch` shows them the
+global switch and their own strategies'. The global switch stops everyone's trading:
+turning it on or off is the operator's alone (403 for a user).
 
 Routes only translate HTTP: the trading service (trading/controls.py) checks and
 does the work; app.py maps NotFound to 404 and InvalidInput to 422. Money is
@@ -20,10 +27,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from cascadian.data import KillSwitch, TradingLimits
 from cascadian.web.control import StrategyId
-from cascadian.web.deps import Acting, Trading, admin_router
+from cascadian.web.deps import Acting, Trading
 from cascadian.web.responses import error_responses
+from cascadian.web.users import user_router
 
-router = admin_router()
+router = user_router()
 
 Money = Decimal
 
@@ -100,8 +108,8 @@ def _switches(found: list[KillSwitch]) -> KillSwitchesResponse:
     tags=["trading"],
     summary="A strategy's trading limits",
 )
-async def limits(strategy_id: StrategyId, trading: Trading) -> LimitsResponse:
-    return _limits(await trading.limits(strategy_id))
+async def limits(strategy_id: StrategyId, trading: Trading, actor: Acting) -> LimitsResponse:
+    return _limits(await trading.limits(strategy_id, actor))
 
 
 @router.put(
@@ -125,16 +133,16 @@ async def set_limits(
     response_model=KillSwitchesResponse,
     responses=error_responses(401, 503),
     tags=["trading"],
-    summary="Every kill switch that is on",
+    summary="Every kill switch that is on (a user: the global one and their own strategies')",
 )
-async def kill_switches(trading: Trading) -> KillSwitchesResponse:
-    return _switches(await trading.kill_switches())
+async def kill_switches(trading: Trading, actor: Acting) -> KillSwitchesResponse:
+    return _switches(await trading.kill_switches(actor))
 
 
 @router.put(
     "/kill-switch",
     response_model=KillSwitchesResponse,
-    responses=error_responses(401, 422, 503),
+    responses=error_responses(401, 403, 422, 503),
     tags=["trading"],
     summary="Turn the global kill switch on: every strategy's orders are refused",
 )
@@ -142,14 +150,15 @@ async def global_switch_on(
     body: KillSwitchRequest, trading: Trading, actor: Acting
 ) -> KillSwitchesResponse:
     """Recorded with who, when and why; every order node refuses (`kill_switch`),
-    naming it; nothing else about any strategy changes. 422 without who or why."""
+    naming it; nothing else about any strategy changes. 422 without who or why; 403
+    for a user (an operator's alone)."""
     return _switches(await trading.switch_on(None, body.set_by, body.reason, actor))
 
 
 @router.delete(
     "/kill-switch",
     response_model=KillSwitchesResponse,
-    responses=error_responses(401, 503),
+    responses=error_responses(401, 403, 503),
     tags=["trading"],
     summary="Turn the global kill switch off",
 )

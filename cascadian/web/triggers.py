@@ -1,4 +1,6 @@
-"""A strategy's triggers, under ADMIN_API_KEY (cascadian/triggers/ does the work).
+"""A strategy's triggers, under ADMIN_API_KEY or the strategy's owner's access token
+(cascadian/triggers/ does the work; a user's another's strategy is the 404 of a
+missing one, checked in the read's or the change's own SQL).
 
     GET  /api/strategies/{id}/triggers          its triggers, each with its state
     PUT  /api/strategies/{id}/triggers          replace them: {"triggers": [...]}
@@ -19,10 +21,11 @@ from fastapi import Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from cascadian.web.control import StrategyId
-from cascadian.web.deps import Acting, Triggers, admin_router
+from cascadian.web.deps import Acting, Triggers
 from cascadian.web.responses import error_responses
+from cascadian.web.users import user_router
 
-router = admin_router()
+router = user_router()
 TAGS: list[str | Enum] = ["triggers"]
 
 TRIGGER_EXAMPLE = {
@@ -118,5 +121,7 @@ async def events(
     tags=TAGS,
     summary="The market listeners' state, armed triggers, and the lag from event to run",
 )
-async def overview(triggers: Triggers) -> OverviewResponse:
-    return OverviewResponse(data=await triggers.overview())
+async def overview(triggers: Triggers, actor: Acting) -> OverviewResponse:
+    """For a user: their own strategies' triggers and events, and of the listeners
+    only whether each is connected and when it was last heard."""
+    return OverviewResponse(data=await triggers.overview(actor))

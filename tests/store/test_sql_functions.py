@@ -100,6 +100,18 @@ KEPT = {
     "while the next deploys",
     "cascadian_equity_curve_v1": "superseded by v2 (048); the release before reads with it "
     "while the next deploys",
+    # The trading, trigger, bulk and audit reads scoped to a user (049).
+    "cascadian_paper_portfolio_v2": "cascadian_paper_portfolio_v3 answers with it",
+    "cascadian_trading_orders_v1": "cascadian_trading_orders_v2 answers with it",
+    "cascadian_equity_curve_v2": "cascadian_equity_curve_v3 (049) answers with it",
+    "cascadian_triggers_v1": "cascadian_triggers_v2 and cascadian_set_triggers_v1 answer with it",
+    "cascadian_trigger_events_v1": "cascadian_trigger_events_v2 answers with it",
+    "cascadian_trigger_overview_v2": "cascadian_trigger_overview_v3 answers the operator with it",
+    "cascadian_bulk_selection_v1": "cascadian_bulk_selection_v2 answers with it",
+    "cascadian_kill_switches_v1": "superseded by v2 (049); the release before reads with it "
+    "while the next deploys",
+    "cascadian_audit_log_v1": "superseded by v2 (049); the release before reads with it "
+    "while the next deploys",
 }
 # Named although dropped: a benchmark installs it, from its migration, as its before.
 MEASURED_BEFORE = {"cascadian_claim_due_v2": "bench/claim_stale.py"}

@@ -157,25 +157,23 @@ async def test_openapi_declares_the_bearer_secrets_so_docs_can_send_them(
         "AdminApiKey": ("http", "bearer"),
         "SupabaseUser": ("http", "bearer"),
     }
-    # The routes users share with the operator take either (web/users.py).
-    shared = ("/api/strategies", "/api/executions", "/api/node-types")
-    # Operators' own routes under those paths: bulk changes, re-runs, limits, kill
-    # switches and triggers.
-    operators_only = {
-        "/api/executions/{execution_id}/rerun",
-        "/api/strategies/bulk",
-        "/api/strategies/{strategy_id}/limits",
-        "/api/strategies/{strategy_id}/kill-switch",
-        "/api/strategies/{strategy_id}/triggers",
-        "/api/strategies/{strategy_id}/trigger-events",
-    }
+    # The routes users share with the operator take either (web/users.py): their
+    # strategies, runs, limits, kill switches, triggers, bulk changes and the audit log.
+    shared = (
+        "/api/strategies",
+        "/api/executions",
+        "/api/node-types",
+        "/api/kill-switch",
+        "/api/triggers",
+        "/api/audit",
+    )
     for path, operations in spec["paths"].items():
         for method, op in operations.items():
             if path == "/api/health":
                 assert "security" not in op
             elif path == "/api/cron/strategy-executor":
                 assert op["security"] == [{"CronSecret": []}], (method, path)
-            elif path.startswith(shared) and path not in operators_only:
+            elif path.startswith(shared):
                 assert op["security"] == [{"AdminApiKey": []}, {"SupabaseUser": []}], path
             else:
                 assert op["security"] == [{"AdminApiKey": []}], (method, path)

@@ -320,4 +320,16 @@ async def test_openapi_offers_either_scheme_on_the_users_routes_and_only_the_key
     assert doc["paths"]["/api/strategies"]["get"]["security"] == either
     assert doc["paths"]["/api/strategies/{strategy_id}/paper"]["get"]["security"] == either
     assert doc["paths"]["/api/executions/{execution_id}"]["get"]["security"] == either
+    for path, method in [
+        ("/api/strategies/{strategy_id}/limits", "put"),
+        ("/api/strategies/{strategy_id}/kill-switch", "put"),
+        ("/api/kill-switch", "put"),  # declared for both: a user's answer is a 403
+        ("/api/strategies/{strategy_id}/triggers", "put"),
+        ("/api/triggers", "get"),
+        ("/api/executions/{execution_id}/rerun", "post"),
+        ("/api/strategies/bulk", "post"),
+        ("/api/audit", "get"),
+    ]:
+        assert doc["paths"][path][method]["security"] == either, path
+    assert doc["paths"]["/api/runs"]["get"]["security"] == [{"AdminApiKey": []}]
     assert doc["paths"]["/api/cron/ticks"]["get"]["security"] == [{"AdminApiKey": []}]
