@@ -42,6 +42,7 @@ TABLES = [
     "cron_ticks",
     "cascadian_audit_log",
     "cascadian_user_requests",
+    "cascadian_user_request_seconds",
     "cascadian_user_slots",
 ]
 

@@ -44,13 +44,14 @@ class UserQuotas:
         self.slot_seconds = slot_seconds
 
     async def request(self, user: UUID) -> None:
-        """Count a request of `user`; QuotaExceeded past their requests per minute."""
+        """Count a request of `user`; QuotaExceeded past their requests in any 60
+        seconds, with the whole seconds until one is free again."""
         if self.requests_per_minute <= 0:
             return
         wait = await self.store.count_request(user, self.clock.now(), self.requests_per_minute)
         if wait > 0:
             raise QuotaExceeded(
-                f"more than {self.requests_per_minute} requests this minute "
+                f"more than {self.requests_per_minute} requests in a minute "
                 "(CASCADIAN_USER_REQUESTS_PER_MINUTE)",
                 retry_after=wait,
             )

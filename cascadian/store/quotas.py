@@ -1,6 +1,7 @@
-"""Each signed-in user's share of the API (the QuotaStore port): requests counted per
-minute, and work in flight (dry runs, later backtests) held as expiring slots, each
-one SQL function call (migrations/031), checked where it is written, under a lock.
+"""Each signed-in user's share of the API (the QuotaStore port): requests counted over
+a sliding minute (migrations/050), and work in flight (dry runs, backtests) held as
+expiring slots (031), each one SQL function call, checked where it is written,
+under a lock.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from uuid import UUID
 from cascadian.store.readers import answer_of
 from cascadian.store.transport import Transport
 
-COUNT_REQUEST = "cascadian_count_user_request_v1"
+COUNT_REQUEST = "cascadian_count_user_request_v2"
 TAKE_SLOT = "cascadian_take_user_slot_v1"
 GIVE_SLOT = "cascadian_give_user_slot_v1"
 

@@ -389,6 +389,13 @@ create table cascadian_triggers (
 CREATE INDEX cascadian_triggers_condition_idx ON public.cascadian_triggers USING btree (condition_id) WHERE (kind = 'resolved'::text);
 CREATE INDEX cascadian_triggers_token_idx ON public.cascadian_triggers USING btree (token_id, price_kind) WHERE (kind = 'price'::text);
 
+create table cascadian_user_request_seconds (
+    user_id uuid not null,
+    seconds bigint[] not null,
+    counts integer[] not null,
+    constraint cascadian_user_request_seconds_pkey PRIMARY KEY (user_id)
+);
+
 create table cascadian_user_requests (
     user_id uuid not null,
     window_start timestamp with time zone not null,
@@ -1920,6 +1927,59 @@ as $$
     returning case when requests <= p_limit then 0
                    else ceil(extract(epoch from window_start + interval '1 minute' - p_now))::integer
               end;
+$$;
+
+create function cascadian_count_user_request_v2(p_user uuid, p_now timestamp with time zone, p_limit integer)
+returns integer
+language plpgsql volatile
+as $$
+declare
+    v_now numeric := extract(epoch from p_now);
+    v_second bigint := floor(v_now)::bigint;
+    v_seconds bigint[];
+    v_counts integer[];
+    v_total integer;
+    v_last integer;
+    v_free bigint;
+begin
+    insert into cascadian_user_request_seconds (user_id, seconds, counts)
+    values (p_user, '{}', '{}')
+    on conflict (user_id) do nothing;
+    perform 1 from cascadian_user_request_seconds where user_id = p_user for update;
+    -- The seconds still in the window (v_second - 60 .. v_second), oldest first.
+    select coalesce(array_agg(u.s order by u.s), '{}'),
+           coalesce(array_agg(u.c order by u.s), '{}'),
+           coalesce(sum(u.c), 0)
+    into v_seconds, v_counts, v_total
+    from cascadian_user_request_seconds r,
+         lateral unnest(r.seconds, r.counts) as u (s, c)
+    where r.user_id = p_user and u.s >= v_second - 60;
+    if v_total < p_limit then
+        v_last := cardinality(v_seconds);
+        if v_last > 0 and v_seconds[v_last] = v_second then
+            v_counts[v_last] := v_counts[v_last] + 1;
+        else
+            v_seconds := v_seconds || v_second;
+            v_counts := v_counts || 1;
+        end if;
+        update cascadian_user_request_seconds
+        set seconds = v_seconds, counts = v_counts
+        where user_id = p_user;
+        return 0;
+    end if;
+    -- Refused: the newest second that must leave the window (with every older one)
+    -- for fewer than p_limit to remain; it leaves at that second + 61.
+    select min(w.s) into v_free
+    from (
+        select u.s, v_total - sum(u.c) over (order by u.s) as remaining
+        from unnest(v_seconds, v_counts) as u (s, c)
+    ) as w
+    where w.remaining < p_limit;
+    update cascadian_user_request_seconds
+    set seconds = v_seconds, counts = v_counts
+    where user_id = p_user;
+    return greatest(1, ceil(v_free + 61 - v_now))::integer;
+end;
 $$;
 
 create function cascadian_create_decisions_v1(p jsonb, p_now timestamp with time zone)

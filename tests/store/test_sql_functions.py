@@ -100,6 +100,8 @@ KEPT = {
     "while the next deploys",
     "cascadian_equity_curve_v1": "superseded by v2 (048); the release before reads with it "
     "while the next deploys",
+    "cascadian_count_user_request_v1": "superseded by v2 (050, a sliding window); the release "
+    "before counts with it while the next deploys",
     # The trading, trigger, bulk and audit reads scoped to a user (049).
     "cascadian_paper_portfolio_v2": "cascadian_paper_portfolio_v3 answers with it",
     "cascadian_trading_orders_v1": "cascadian_trading_orders_v2 answers with it",

@@ -214,7 +214,7 @@ CALLS: list[tuple[str, Callable[[SqlStore], Awaitable[Any]], dict[str, Any]]] = 
         {"p_id": str(EID), "p_user": None},
     ),
     (
-        "cascadian_count_user_request_v1",
+        "cascadian_count_user_request_v2",
         lambda s: s.count_request(USER, NOW, 60),
         {"p_user": str(USER), "p_now": NOW_ISO, "p_limit": 60},
     ),

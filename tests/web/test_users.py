@@ -225,7 +225,8 @@ async def test_past_a_users_requests_per_minute_they_get_429_with_retry_after(
     async for api in open_client(any_store, CASCADIAN_USER_REQUESTS_PER_MINUTE=3):
         answers = [await api.get("/api/strategies", headers=as_user(ALICE)) for _ in range(4)]
         assert [a.status_code for a in answers] == [200, 200, 200, 429]
-        assert 1 <= int(answers[3].headers["retry-after"]) <= 60
+        # The first three leave the sliding minute 60 to 61 seconds on.
+        assert 1 <= int(answers[3].headers["retry-after"]) <= 61
         assert answers[3].json()["error"] == "Too Many Requests"
         # Bob's share is his own, and the operator has none.
         assert (await api.get("/api/strategies", headers=as_user(BOB))).status_code == 200
