@@ -9,6 +9,11 @@ committed (pg_stat_database.xact_commit, read after every connection is closed).
 
     .venv/bin/python bench/drain.py [--quick] [--strategies N] [--procs 1 2 4]
     .venv/bin/python bench/drain.py --profile     # one process under cProfile
+    .venv/bin/python bench/drain.py --claim-without-lock   # what the claims' turns cost
+
+`--claim-without-lock` is a measurement only: it redefines, in the bench's own
+database, the claim function without the advisory lock that makes claims take turns
+(migrations/039), so a drain with and one without it can be compared.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from typing import Any
 
 import common
 import httpx
+import psycopg
 
 from cascadian.store.sql_store import SqlStore
 from cascadian.workflow.executor import GraphExecutor
@@ -171,6 +177,20 @@ def measure(
     }
 
 
+def drop_claim_lock(url: str) -> str:
+    """Redefine the newest claim function without its advisory lock; its name."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        name, body = conn.execute(
+            "select p.proname, pg_get_functiondef(p.oid) from pg_proc p "
+            "where p.proname like 'cascadian_claim_due_v%' order by p.proname desc limit 1"
+        ).fetchone()  # type: ignore[misc]
+        lines = [ln for ln in body.splitlines() if "pg_advisory_xact_lock" not in ln]
+        if len(lines) == len(body.splitlines()):
+            raise SystemExit(f"{name} takes no advisory lock: nothing to drop")
+        conn.execute("\n".join(lines))  # type: ignore[arg-type]
+    return str(name)
+
+
 def profile(url: str, strategies: int, env: dict[str, Any]) -> None:
     common.reset(url)
     common.seed(url, strategies)
@@ -192,6 +212,11 @@ def main() -> None:
     p.add_argument("--procs", type=int, nargs="+", default=[1, 2, 4])
     p.add_argument("--profile", action="store_true", help="profile one process and exit")
     p.add_argument("--variant", choices=list(VARIANTS), action="append", help="only these")
+    p.add_argument(
+        "--claim-without-lock",
+        action="store_true",
+        help="measurement only: the claim without its advisory lock (claims no longer take turns)",
+    )
     p.add_argument("--env", nargs="+", metavar="NAME=VALUE", help="one variant: these settings")
     p.add_argument(
         "--owners",
@@ -204,6 +229,8 @@ def main() -> None:
     strategies = args.strategies or (1_000 if args.quick else 10_000)
     admin = common.admin_url()
     url = common.fresh_database(admin, DB)
+    if args.claim_without_lock:
+        print(f"measurement only: {drop_claim_lock(url)} without its advisory lock")
     variants = {k: VARIANTS[k] for k in args.variant} if args.variant else VARIANTS
     if args.env:
         env = dict(kv.split("=", 1) for kv in args.env)
