@@ -334,3 +334,15 @@ async def test_openapi_offers_either_scheme_on_the_users_routes_and_only_the_key
         assert doc["paths"][path][method]["security"] == either, path
     assert doc["paths"]["/api/runs"]["get"]["security"] == [{"AdminApiKey": []}]
     assert doc["paths"]["/api/cron/ticks"]["get"]["security"] == [{"AdminApiKey": []}]
+
+
+async def test_an_anonymous_sign_in_gets_what_the_deployment_says(
+    any_store: FullStore, db: Any
+) -> None:
+    token = bearer(hs256(ALICE, is_anonymous=True))
+    async for api in open_client(any_store):
+        refused = await api.get("/api/strategies", headers=token)
+        assert refused.status_code == 401
+        assert "anonymous users are not accepted" in refused.json()["message"]
+    async for api in open_client(any_store, CASCADIAN_ANONYMOUS_USERS="allow"):
+        assert (await api.get("/api/strategies", headers=token)).status_code == 200
