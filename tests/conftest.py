@@ -21,6 +21,7 @@ from psycopg import sql
 from cascadian.ports import Store
 from cascadian.store.migrate import migrate
 from cascadian.store.sql_store import SqlStore
+from tests.emptying import Emptier
 from tests.factories import OTHER_USER, TABLES, USER
 from tests.supabase_forwarder import PostgrestForwarder
 
@@ -43,7 +44,20 @@ def _admin_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     from cascadian.store.embedded import start_server
 
     server = start_server(Path(tmp_path_factory.mktemp("embedded")))
-    return str(server.get_uri())
+    url = str(server.get_uri())
+    without_fsync(url)
+    return url
+
+
+def without_fsync(url: str) -> None:
+    """The embedded server lives in this run's temporary directory and goes with it, so
+    nothing it writes has to survive the machine crashing: it skips fsync, which the
+    tests' many small commits and truncates otherwise wait for. (A crash of PostgreSQL
+    alone loses nothing either way; test_db_outage stops a server of its own.)"""
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("alter system set fsync = off")
+        conn.execute("alter system set full_page_writes = off")
+        conn.execute("select pg_reload_conf()")
 
 
 @pytest.fixture(scope="session")
@@ -97,11 +111,19 @@ def create_supabase_roles(conn: psycopg.Connection[Any]) -> None:
             conn.execute(sql.SQL("create role {} " + attributes).format(sql.Identifier(role)))
 
 
+@pytest.fixture(scope="session")
+def emptier(database_url: str) -> Emptier:
+    """How to empty this database's tables as `truncate TABLES restart identity cascade`
+    would (see tests/emptying.py)."""
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        return Emptier.read(conn, TABLES)
+
+
 @pytest.fixture
-def db(database_url: str) -> Iterator[psycopg.Connection[tuple[object, ...]]]:
+def db(database_url: str, emptier: Emptier) -> Iterator[psycopg.Connection[tuple[object, ...]]]:
     """A plain connection for arranging and asserting; every test starts with empty tables."""
     with psycopg.connect(database_url, autocommit=True) as conn:
-        conn.execute(f"truncate {', '.join(TABLES)} restart identity cascade")
+        emptier.empty(conn)
         yield conn
 
 
