@@ -34,6 +34,7 @@ from cascadian.observers.metrics import WorkerMetrics
 from cascadian.operators.bulk import BulkService
 from cascadian.operators.runs import RunsService
 from cascadian.outbound.ssrf import Resolver
+from cascadian.outbound.tls import tls_context
 from cascadian.ports import FullStore, TickObserver, TradingObserver, WorkflowExecutor
 from cascadian.store.sql_store import SqlStore
 from cascadian.strategies import StrategyService
@@ -230,7 +231,7 @@ def dry_run_transport(settings: Settings) -> DryRunTransport:
 
     provider = LlmProvider.from_settings(settings)
     chat_url = provider.chat_url if provider is not None else None
-    return DryRunTransport(httpx.AsyncHTTPTransport(), llm_chat_url=chat_url)
+    return DryRunTransport(httpx.AsyncHTTPTransport(verify=tls_context()), llm_chat_url=chat_url)
 
 
 def token_verifier(
@@ -325,7 +326,7 @@ async def services(
     # The clients' timeout stays well under the tick budget.
     timeout = settings.node_http_timeout_seconds
     async with (
-        httpx.AsyncClient(timeout=timeout) as http,
+        httpx.AsyncClient(timeout=timeout, verify=tls_context()) as http,
         httpx.AsyncClient(timeout=timeout, transport=dry_run_transport(settings)) as dry_http,
     ):
         active = store if store is not None else await open_store(settings)

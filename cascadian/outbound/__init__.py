@@ -5,6 +5,7 @@ to reach a URL they were given, so none of them reaches into another for it.
     ssrf.py       the SSRF guard: refuse private targets, pin the checked address
     retry.py      backoff with jitter inside a deadline (on tenacity)
     body.py       a response body read with its decoded size capped, by a deadline
+    tls.py        one TLS context that every outgoing client shares
 
 It imports nothing of the engine, and its errors have their own root
 (errors.OutboundError): a failed alert is not a node's error. A node passes one on
