@@ -7,8 +7,8 @@ or a re-run of one) reads it as ${variables.trigger_event}. A graph the database
 stores but Python cannot load fails that strategy alone, never the claim.
 
 A strategy's graph is decoded once per version, not at every claim: the decoded
-values are kept by the text they came as (the last GRAPHS_DECODED texts), and
-shared by the claims of that text, which only read them.
+values are kept by the text they came as (the last GRAPHS_DECODED texts of at most
+DECODED_MAX_CHARS), and shared by the claims of that text, which only read them.
 """
 
 from __future__ import annotations
@@ -23,6 +23,9 @@ from cascadian.store.readers import as_dt, as_uuid, dt_or_none, json_value
 
 _GRAPH_FIELDS = ("nodes", "edges", "variables", "trigger")
 GRAPHS_DECODED = 1_024
+# Larger texts are decoded at each claim: 1,024 graphs of up to a megabyte each
+# (the graph size limit) would hold gigabytes; typical graphs are a few kilobytes.
+DECODED_MAX_CHARS = 65_536
 
 
 @lru_cache(maxsize=GRAPHS_DECODED)
@@ -48,9 +51,9 @@ def claimed_run(row: dict[str, Any], claimed_at: datetime | None = None) -> Clai
         else None
     )
     try:
-        if stored is not None:
+        if stored is not None and len(stored) <= DECODED_MAX_CHARS:
             graph = _decoded(stored)
-        else:  # parsed already (PostgREST answers JSON)
+        else:  # large, or parsed already (PostgREST answers JSON)
             graph = {k: json_value(v) for k, v in zip(_GRAPH_FIELDS, parts, strict=True)}
     except (ValueError, RecursionError) as exc:
         # PostgreSQL stores nesting Python cannot load: fail this strategy alone.

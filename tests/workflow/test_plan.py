@@ -12,7 +12,7 @@ from pydantic import model_validator
 
 from cascadian.config import Settings
 from cascadian.data import Workflow
-from cascadian.store.claims import _decoded, claimed_run
+from cascadian.store.claims import DECODED_MAX_CHARS, _decoded, claimed_run
 from cascadian.workflow.executor import GraphExecutor
 from cascadian.workflow.node_api import NodeConfig, NodeContext, NodeServices, NodeType
 from cascadian.workflow.registry import default_registry
@@ -103,6 +103,21 @@ def test_a_claimed_graph_is_decoded_once_per_stored_text() -> None:
     assert first.workflow.nodes == second.workflow.nodes == graph[0]
     assert first.workflow.variables == {"x": 1}
     assert first.workflow.id != second.workflow.id
+
+
+def test_a_large_graph_is_decoded_at_each_claim_not_kept() -> None:
+    big = "x" * DECODED_MAX_CHARS
+    graph = ([{"id": "start", "type": "start", "data": {"note": big}}], [])
+    before = _decoded.cache_info()
+    first, second = claimed_run(claim_row(graph)), claimed_run(claim_row(graph))
+    after = _decoded.cache_info()
+    assert (after.misses, after.hits, after.currsize) == (
+        before.misses,
+        before.hits,
+        before.currsize,
+    )
+    assert first.workflow.nodes == second.workflow.nodes == graph[0]
+    assert first.workflow.nodes is not second.workflow.nodes
 
 
 def test_a_claimed_graph_that_cannot_be_read_fails_alone_every_time() -> None:
