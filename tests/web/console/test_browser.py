@@ -270,6 +270,13 @@ def test_the_pages_fit_a_phone(browser: Any, server: str, db: Any) -> None:
             # Nothing wider than the screen but what scrolls inside its own box.
             width = phone.evaluate("document.documentElement.scrollWidth")
             assert width <= PHONE["width"], f"{path} is {width}px wide"
+            # Every page's link is on the screen, none behind a scroll nobody sees.
+            cut = phone.evaluate(
+                "[...document.querySelectorAll('header nav a')]"
+                ".filter(a => a.getBoundingClientRect().right > window.innerWidth)"
+                ".map(a => a.textContent)"
+            )
+            assert cut == [], f"{path}: the menu cuts off {cut}"
             shot(phone, name)
         phone.goto(f"/console/strategies/{failing}")
         phone.locator("table.runs a").first.click()
