@@ -31,7 +31,7 @@ def now() -> datetime:
     ("method", "path"),
     [
         ("GET", "/api/runs"),
-        ("POST", f"/api/executions/{uuid.uuid4()}/rerun"),
+        ("POST", "/api/executions/6fcee311-9bee-4777-aeb3-cf0a6e1e47d3/rerun"),
         ("POST", "/api/strategies/bulk"),
     ],
 )
