@@ -17,13 +17,22 @@ from tests.factories import add_strategy
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 
 
-async def test_the_due_query_uses_the_partial_index(store: SqlStore, db: Any) -> None:
+# Both hold only the due strategies (the same partial predicate); which one the
+# planner picks depends on the statistics the tests before left behind.
+DUE_INDEXES = ("workflow_sessions_due_current_idx", "workflow_sessions_due_owner_idx")
+
+
+async def test_the_due_query_uses_a_partial_due_index(store: SqlStore, db: Any) -> None:
     db.execute("set enable_seqscan = off")
-    plan = db.execute(
-        "explain select id from workflow_sessions where auto_run and status in ('running','error') "
-        "and is_current_version and next_execution_at <= now() order by next_execution_at limit 25"
-    ).fetchall()
-    assert "workflow_sessions_due_current_idx" in "\n".join(r[0] for r in plan)
+    plan = "\n".join(
+        r[0]
+        for r in db.execute(
+            "explain select id from workflow_sessions where auto_run"
+            " and status in ('running','error') and is_current_version"
+            " and next_execution_at <= now() order by next_execution_at limit 25"
+        ).fetchall()
+    )
+    assert any(index in plan for index in DUE_INDEXES), plan
 
 
 async def test_the_store_leaves_no_session_state_for_a_transaction_pooler(
