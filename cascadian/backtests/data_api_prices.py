@@ -30,6 +30,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from cascadian.backtests.public import spans
 from cascadian.errors import InvalidInput
 from cascadian.ports import MarketHistoryStore
 from cascadian.workflow.market.upstream import PolymarketError, Upstream
@@ -73,16 +74,7 @@ def points(observations: list[Observation], end: datetime, bucket: int) -> list[
     was known until the next was (the last: one bucket), none known after `end`. Of
     two known at once, the later in `observations` stands."""
     by_time = {at: price for at, price in observations if at <= end}
-    found = sorted(by_time.items())
-    step = timedelta(seconds=bucket)
-    return [
-        {
-            "t": at.isoformat(),
-            "until": (found[i + 1][0] if i + 1 < len(found) else at + step).isoformat(),
-            "p": repr(price),
-        }
-        for i, (at, price) in enumerate(found)
-    ]
+    return spans(sorted(by_time.items()), timedelta(seconds=bucket))
 
 
 class DataApiPriceHistory:

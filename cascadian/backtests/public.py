@@ -45,8 +45,12 @@ def _points(raw: Any, fidelity_minutes: int) -> list[dict[str, Any]]:
         if not 0 <= price <= 1:
             raise ValueError(f"a point's price is out of range: {p!r}")
         found.append((datetime.fromtimestamp(t, UTC), price))
-    found.sort()
-    step = timedelta(minutes=fidelity_minutes)
+    return spans(sorted(found), timedelta(minutes=fidelity_minutes))
+
+
+def spans(found: Sequence[tuple[datetime, float]], step: timedelta) -> list[dict[str, Any]]:
+    """[{t, until, p}] from prices in time order: each from when it was known until
+    the next was (the last: one `step`)."""
     return [
         {
             "t": at.isoformat(),
