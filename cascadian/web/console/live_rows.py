@@ -1,7 +1,7 @@
-"""The console's live lists: the runs list's first page, the audit log's first page
-and the overview's runs in flight change on screen without a reload.
+"""The console's live lists: the runs list's pages, the audit log's first page and
+the overview's runs in flight change on screen without a reload.
 
-    GET /console/live/runs?status&trigger&window&strategy&owner&v
+    GET /console/live/runs?status&trigger&window&strategy&owner&cursor&v
     GET /console/live/audit?strategy&action&actor&source&v
     GET /console/live/running?v
 
@@ -10,7 +10,9 @@ the rows it shows (`v`, rendered into the page): an unchanged list answers 204 a
 no body; a changed one answers `{v, html}`, its rows rendered by the same template
 as the page, which the script puts in place. The same filters as the page, the
 same reads (one page of the runs list or the log: their keyset indexes), signed in
-like every page; a bad filter is the page's refusal.
+like every page; a bad filter is the page's refusal. An older page of runs (a
+cursor) updates too: its runs change status there, while new runs arrive on the
+newest page. The audit log's older pages do not poll: its entries never change.
 """
 
 from __future__ import annotations
@@ -54,7 +56,8 @@ def _rows(request: Request, version: str, template: str, **context: object) -> R
 async def live_runs(request: Request) -> Response:
     sessions_of(request).session(request)
     kept = run_filters(request)
-    found = await find_runs(request, kept, console_of(request).now(), None, PAGE_SIZE)
+    cursor = request.query_params.get("cursor") or None
+    found = await find_runs(request, kept, console_of(request).now(), cursor, PAGE_SIZE)
     return _rows(request, run_rows_version(found.items), "runs_rows.html", runs=found.items)
 
 

@@ -122,7 +122,7 @@ async def runs(request: Request) -> Response:
         windows=WINDOWS,
         chosen=kept,
         first_page=cursor is None,
-        live=live_link("runs", kept) if cursor is None else None,
+        live=live_link("runs", kept | {"cursor": cursor}),
         live_version=run_rows_version(found.items),
         newest=link(),
         older=link(cursor=cursor_text(found.next)) if found.next else None,

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from cascadian.store.sql_store import SqlStore
+from cascadian.web.console.base import PAGE_SIZE
 from tests.factories import add_run, add_strategy
 from tests.web.console.helpers import console_client, sign_in
 
@@ -71,3 +72,35 @@ async def test_signed_out_the_live_lists_send_to_the_sign_in_page(store: SqlStor
     async with console_client(store) as c:
         reply = await c.get("/console/live/runs", follow_redirects=False)
     assert reply.status_code == 303 and "/console/sign-in" in reply.headers["location"]
+
+
+async def test_an_older_page_of_runs_updates_its_rows_in_place(store: SqlStore, db: Any) -> None:
+    sid = add_strategy(db, next_execution_at=None, name="Long history")
+    start = datetime.now(UTC) - timedelta(hours=1)
+    runs = [
+        add_run(db, sid, started_at=start + timedelta(seconds=i), status="running")
+        for i in range(PAGE_SIZE + 3)
+    ]
+    async with console_client(store) as c:
+        await sign_in(c)
+        first = (await c.get("/console/runs")).text
+        older = re.search(r'href="(\?[^"]*cursor=[^"]+)" id="older"', first)
+        assert older, "no link to the older page"
+        page = (await c.get("/console/runs" + older.group(1).replace("&amp;", "&"))).text
+        live = re.search(r'id="runs-rows"[^>]*data-live-rows="([^"]+)"', page)
+        assert live and "cursor=" in live.group(1), "the older page does not poll with its cursor"
+        assert "new runs appear on the newest page" in page
+        version = version_of(page, "runs-rows")
+        url = live.group(1).replace("&amp;", "&")
+        # (httpx's params would replace the link's query string, so v is appended.)
+        assert (await c.get(f"{url}&v={version}")).status_code == 204
+        # The oldest run (on the older page) ends; the newest page's runs do not change.
+        db.execute(
+            "update workflow_executions set status = 'failed', error_message = 'late boom'"
+            " where id = %s",
+            (runs[0],),
+        )
+        changed = (await c.get(f"{url}&v={version}")).json()
+        shown = re.findall(r'data-run="([0-9a-f-]+)"', changed["html"])
+        assert str(runs[0]) in shown and str(runs[-1]) not in shown
+        assert "late boom" in changed["html"]
