@@ -156,9 +156,9 @@ def measure_in(
     return dict(json.loads(out.strip().splitlines()[-1]))
 
 
-def profile(url: str, gamma: str, batch: int, strategies: int) -> None:
+def profile(url: str, gamma: str, batch: int, strategies: int, noop: bool = False) -> None:
     common.reset(url)
-    common.seed(url, strategies, graph=graph())
+    common.seed(url, strategies, graph=graph(noop))
     profiler = cProfile.Profile()
     profiler.enable()
     result = asyncio.run(drain(url, gamma, batch))
@@ -190,7 +190,7 @@ def main() -> None:
     fake = FakeGamma()
     with fake as gamma:
         if args.profile:
-            profile(url, gamma, args.batch[0], strategies)
+            profile(url, gamma, args.batch[0], strategies, args.noop)
             return
         common.print_header(
             "real strategies",

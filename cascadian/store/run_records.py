@@ -69,7 +69,7 @@ def _outputs(
     each node's log stores as its output, worked out on the way."""
     if not isinstance(outputs, dict) or not all(isinstance(k, str) for k in outputs):
         return capped_json(encoded(outputs, notes), OUTPUTS_CAP), {}
-    small = fast_json(outputs, plain=True)
+    small = fast_json(outputs, plain=True) if _shallow(outputs) else None
     if small is not None and len(small) <= LOG_OUTPUT_CAP:
         # Plain JSON, clean, within a log's cap: one pass here; each log holds its
         # node's output as it is, which the batch's pass writes again (a few KB at
@@ -81,6 +81,29 @@ def _outputs(
         {k: logged[k] if k in intermediate else orjson.Fragment(v) for k, v in parts.items()}
     )
     return capped_json(whole, OUTPUTS_CAP), logged
+
+
+# A node output with more top-level values than this is not taken for a small one.
+_SHALLOW_ITEMS = 64
+
+
+def _shallow(outputs: dict[str, Any]) -> bool:
+    """Whether the outputs look small enough to try encoding them in one pass: no
+    node's output holds a non-empty container (a list of markets, say), so a large
+    run's outputs are not encoded whole only to be found over the cap."""
+    for output in outputs.values():
+        if isinstance(output, dict):
+            values: Any = output.values()
+        elif isinstance(output, list | tuple):
+            values = output
+        else:
+            continue
+        if len(values) > _SHALLOW_ITEMS:
+            return False
+        for value in values:
+            if value and isinstance(value, dict | list | tuple):
+                return False
+    return True
 
 
 def _known(run: NodeRun, outputs: Any, logged: dict[str, Any]) -> Any:

@@ -138,7 +138,25 @@ def _default(value: Any) -> Any:
 
 def dumps(value: Any) -> bytes:
     """orjson.dumps as `encoded` calls it (raises what it raises)."""
-    return orjson.dumps(value, default=_default, option=_OPTIONS)
+    try:
+        # Without OPT_NON_STR_KEYS first: it doubles orjson's time, and only a dict
+        # with a key that is not a string needs it (the same JSON either way).
+        return orjson.dumps(value, default=_default)
+    except TypeError:  # orjson.JSONEncodeError is one
+        return orjson.dumps(value, default=_default, option=_OPTIONS)
+
+
+def _plain_dumps(value: Any) -> bytes:
+    try:
+        return orjson.dumps(value)
+    except TypeError:
+        return orjson.dumps(value, option=_OPTIONS)
+
+
+def has_nul(data: bytes) -> bool:
+    """Whether orjson's `data` holds a NUL (written as \\u0000): most JSON holds no
+    backslash at all, which one memchr tells."""
+    return b"\\" in data and b"\\u0000" in data
 
 
 def fast_json(value: Any, plain: bool = False) -> bytes | None:
@@ -146,10 +164,10 @@ def fast_json(value: Any, plain: bool = False) -> bytes | None:
     pass in C); None when something in it needs the careful path. `plain`: None too
     when it holds anything orjson writes through `_default` (a set, other objects)."""
     try:
-        data = orjson.dumps(value, option=_OPTIONS) if plain else dumps(value)
-    except (TypeError, orjson.JSONEncodeError):
+        data = _plain_dumps(value) if plain else dumps(value)
+    except TypeError:
         return None
-    return None if b"\\u0000" in data else data
+    return None if has_nul(data) else data
 
 
 def encoded(value: Any, notes: list[str] | None = None) -> bytes:
@@ -164,9 +182,10 @@ def encoded(value: Any, notes: list[str] | None = None) -> bytes:
         return json.dumps(safe, ensure_ascii=False).encode()
 
 
-def capped_json(data: bytes, cap: int) -> orjson.Fragment | dict[str, Any]:
-    """Encoded JSON as it is, or, when longer than `cap`, a preview of it."""
+def capped_json(data: bytes, cap: int) -> orjson.Fragment:
+    """Encoded JSON as it is, or, when longer than `cap`, a preview of it (encoded
+    here once: a run's outputs and its node's log hold the same preview)."""
     if len(data) <= cap:
         return orjson.Fragment(data)
     preview = data[:cap].decode("utf-8", "ignore")  # not a character cut in two
-    return {"truncated": True, "size": len(data), "preview": preview}
+    return orjson.Fragment(orjson.dumps({"truncated": True, "size": len(data), "preview": preview}))

@@ -6,6 +6,7 @@ import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+from unittest.mock import patch
 from uuid import UUID, uuid4
 
 import orjson
@@ -13,6 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cascadian.data import NodeRun, RunOutcome, RunResult
+from cascadian.store import run_records, storable
 from cascadian.store.run_records import outcomes_json
 from cascadian.store.storable import LOG_OUTPUT_CAP, to_json
 
@@ -154,3 +156,60 @@ def test_an_intermediate_nodes_output_is_stored_capped_as_its_log_the_last_nodes
     assert rec["outputs"]["fetch"] == rec["logs"][0]["output"]
     assert rec["outputs"]["fetch"]["truncated"] is True
     assert rec["outputs"]["end"] == big
+
+
+def test_outputs_with_keys_that_are_not_strings_are_written_with_their_keys_as_strings() -> None:
+    out = {1: "one", "two": {2.5: [3]}}
+    rec = _record_of({"n": out}, [_node("n", out)])
+    assert rec["outputs"] == {"n": {"1": "one", "two": {"2.5": [3]}}}
+    assert rec["logs"][0]["output"] == {"1": "one", "two": {"2.5": [3]}}
+
+
+KEYED = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.dictionaries(st.text(max_size=4) | st.integers(), inner, max_size=4)
+        | st.frozensets(st.integers(), max_size=3)
+    ),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(value=KEYED)
+def test_the_fast_encoding_writes_what_orjson_writes_with_every_option(value: Any) -> None:
+    # Tried without OPT_NON_STR_KEYS first, for speed: the same JSON either way.
+    try:
+        full = orjson.dumps(value, default=storable._default, option=orjson.OPT_NON_STR_KEYS)
+    except TypeError:
+        assert storable.fast_json(value) is None
+        return
+    assert storable.fast_json(value) == (None if b"\\u0000" in full else full)
+    assert storable.has_nul(full) == (b"\\u0000" in full)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(outputs=st.dictionaries(st.sampled_from(["a", "b", "c"]), KEYED, min_size=1))
+def test_outputs_encoded_in_one_pass_or_node_by_node_are_the_same_record(outputs: Any) -> None:
+    runs = [_node(k, v) for k, v in outputs.items()]
+    result = RunResult(True, outputs, [], len(runs), 3, runs, frozenset(list(outputs)[:1]))
+    outcome = RunOutcome(uuid4(), uuid4(), result, datetime.now(UTC), datetime.now(UTC))
+    one_pass = outcomes_json([outcome])
+    with patch.object(run_records, "_SHALLOW_ITEMS", -1):  # every container: node by node
+        node_by_node = outcomes_json([outcome])
+    assert one_pass == node_by_node
+
+
+def test_a_large_intermediate_output_and_its_log_hold_one_preview_of_its_whole_json() -> None:
+    markets = {"items": [{"id": str(i), "question": f'q{i} "quoted"'} for i in range(300)]}
+    runs = [_node("fetch", markets), _node("end", {})]
+    result = RunResult(True, {"fetch": markets, "end": {}}, [], 2, 3, runs, frozenset({"fetch"}))
+    rec = record(RunOutcome(uuid4(), uuid4(), result, datetime.now(UTC), datetime.now(UTC)))
+    whole = orjson.dumps(markets)
+    assert rec["outputs"]["fetch"] == {
+        "truncated": True,
+        "size": len(whole),
+        "preview": whole[:LOG_OUTPUT_CAP].decode(),
+    }
+    assert rec["logs"][0]["output"] == rec["outputs"]["fetch"]
