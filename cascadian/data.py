@@ -664,6 +664,11 @@ class KillSwitch:
     workflow_name: str | None = None
 
 
+# What turning a strategy's switch on or off did: "done", or "operator_switch" when a
+# user tried to turn off the switch an operator turned on (nothing changed).
+KillSwitchChange = Literal["done", "operator_switch"]
+
+
 @dataclass(frozen=True)
 class HaltState:
     """Why and since when a strategy's trading is halted (until it is resumed)."""

@@ -41,6 +41,7 @@ from cascadian.data import (
     HistoryRow,
     HistorySpan,
     KillSwitch,
+    KillSwitchChange,
     ManualClaim,
     MarketBook,
     MarketState,
@@ -404,10 +405,12 @@ class TradingStore(Protocol):
         reason: str | None,
         now: datetime,
         actor: Actor,
-    ) -> bool:
+    ) -> KillSwitchChange | None:
         """The global switch (strategy_id None; an operator's alone) or a strategy's,
-        on (with who and why) or off, written to the audit log as the actor; False
-        for an unknown strategy (or, for a user, one not theirs)."""
+        on (with who and why) or off, written to the audit log as the actor; None
+        for an unknown strategy (or, for a user, one not theirs), "operator_switch"
+        when a user tries to turn off a switch an operator turned on (nothing
+        changed)."""
         ...
 
     async def kill_switches(self, user: UUID | None = None) -> list[KillSwitch]:

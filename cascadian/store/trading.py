@@ -20,6 +20,7 @@ from cascadian.data import (
     Actor,
     HaltState,
     KillSwitch,
+    KillSwitchChange,
     OrderOutcome,
     Page,
     PaperPlacement,
@@ -46,7 +47,7 @@ from cascadian.store.transport import Json, Transport
 # unrealised since the day's start).
 PLACE_PAPER_ORDER = "cascadian_place_paper_order_v4"
 # migrations/040: a kill switch on or off, and limits set, as an actor (audited).
-SET_KILL_SWITCH = "cascadian_set_kill_switch_v2"
+SET_KILL_SWITCH = "cascadian_set_kill_switch_v3"
 SET_TRADING_LIMITS = "cascadian_set_trading_limits_v3"
 # migrations/049: what operators and a strategy's owner read (p_user: the user a
 # read is scoped to, None for everything).
@@ -93,7 +94,7 @@ class SqlTradingStore:
         reason: str | None,
         now: datetime,
         actor: Actor,
-    ) -> bool:
+    ) -> KillSwitchChange | None:
         answer = await self.transport.value(
             SET_KILL_SWITCH,
             {
@@ -105,7 +106,9 @@ class SqlTradingStore:
                 "p_actor": actor_arg(actor),
             },
         )
-        return answer is not None
+        if answer is None:
+            return None
+        return "operator_switch" if json_value(answer).get("refused") else "done"
 
     async def kill_switches(self, user: UUID | None = None) -> list[KillSwitch]:
         answer = await self.transport.value(KILL_SWITCHES, {"p_user": user})

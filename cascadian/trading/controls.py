@@ -79,11 +79,16 @@ class TradingService:
 
     async def switch_off(self, strategy_id: UUID | None, actor: Actor) -> list[KillSwitch]:
         """Clear a switch as the actor (already off is not an error, and not audited);
-        answers the switches on now."""
+        answers the switches on now. Forbidden for a user clearing an operator's."""
         _operator_for_global(strategy_id, actor)
         now = self.clock.now()
-        if not await self.store.set_kill_switch(strategy_id, False, None, None, now, actor):
+        done = await self.store.set_kill_switch(strategy_id, False, None, None, now, actor)
+        if done is None:
             raise NotFound("strategy not found")
+        if done == "operator_switch":
+            raise Forbidden(
+                "an operator turned this strategy's kill switch on: only an operator turns it off"
+            )
         return await self.store.kill_switches(scope(actor))
 
     async def orders(

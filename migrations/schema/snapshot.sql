@@ -112,6 +112,7 @@ create table cascadian_kill_switches (
     set_by text not null,
     reason text not null,
     set_at timestamp with time zone not null,
+    set_by_kind text,
     constraint cascadian_kill_switches_check CHECK ((scope = 'global'::text) = (workflow_id IS NULL)),
     constraint cascadian_kill_switches_check1 CHECK (workflow_id IS NULL OR scope = workflow_id::text),
     constraint cascadian_kill_switches_pkey PRIMARY KEY (scope),
@@ -6441,6 +6442,49 @@ begin
             p_actor, case when p_on then 'kill_switch_on' else 'kill_switch_off' end,
             p_workflow_id, v_before, v_after, p_now
         );
+    end if;
+    return v_answer;
+end;
+$$;
+
+create function cascadian_set_kill_switch_v3(p_workflow_id uuid, p_on boolean, p_by text, p_reason text, p_now timestamp with time zone, p_actor jsonb)
+returns jsonb
+language plpgsql volatile
+as $$
+declare
+    v_user uuid := cascadian_actor_user_v1(p_actor);
+    v_kind text := coalesce(p_actor ->> 'kind', 'operator');
+    v_held text;
+    v_found boolean;
+    v_answer jsonb;
+begin
+    if p_workflow_id is not null and v_kind = 'user' then
+        -- The strategy first, then its switch: the order v2 locks them in.
+        perform 1 from workflow_sessions w
+        where w.id = p_workflow_id and w.user_id = v_user
+        for update;
+        if not found then
+            return null;
+        end if;
+        select true, coalesce(k.set_by_kind, 'operator')
+        into v_found, v_held
+        from cascadian_kill_switches k
+        where k.scope = p_workflow_id::text
+        for update;
+        if v_found and v_held <> 'user' then
+            if p_on then
+                return jsonb_build_object('on', true, 'scope', p_workflow_id::text, 'kept', v_held);
+            end if;
+            return jsonb_build_object('refused', 'operator_switch', 'set_by_kind', v_held);
+        end if;
+    end if;
+    v_answer := cascadian_set_kill_switch_v2(
+        p_workflow_id, p_on, p_by, p_reason, p_now, p_actor
+    );
+    if v_answer is not null and p_on then
+        update cascadian_kill_switches
+        set set_by_kind = v_kind
+        where scope = coalesce(p_workflow_id::text, 'global');
     end if;
     return v_answer;
 end;

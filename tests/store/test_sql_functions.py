@@ -88,6 +88,7 @@ KEPT = {
     "cascadian_fair_picks_v1": "cascadian_claim_due_v4 chooses its strategies with it",
     "cascadian_set_trading_limits_v2": "its v3 (040) calls it for the change",
     "cascadian_set_kill_switch_v1": "its v2 (040) calls it for the change",
+    "cascadian_set_kill_switch_v2": "its v3 (057) calls it for the change",
     "cascadian_place_paper_order_v2": "cascadian_place_paper_order_v3 (040) calls it to record",
     "cascadian_place_paper_order_v3": "superseded by v4 (041); the release before places with it "
     "while the next deploys",

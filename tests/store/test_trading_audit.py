@@ -93,3 +93,17 @@ async def test_the_global_switch_is_an_operators_and_a_refusal_writes_nothing(
     assert (entry["action"], entry["workflow_id"]) == ("kill_switch_on", None)
     assert await any_store.set_kill_switch(theirs, True, "bo", "mine", NOW, STRANGER)
     assert [e["actor_user_id"] for e in entries(db)] == [None, OTHER_USER]
+
+
+async def test_a_switch_from_before_057_counts_as_an_operators(
+    any_store: FullStore, db: Any
+) -> None:
+    sid = add_strategy(db, next_execution_at=NOW)
+    db.execute(
+        "select cascadian_set_kill_switch_v1(%s, true, 'ops', 'old incident', %s)", (sid, NOW)
+    )
+    assert await any_store.set_kill_switch(sid, False, None, None, NOW, OWNER) == "operator_switch"
+    assert rows(db, "select set_by from cascadian_kill_switches") == [{"set_by": "ops"}]
+    assert entries(db) == []
+    assert await any_store.set_kill_switch(sid, False, None, None, NOW, OPERATOR) == "done"
+    assert rows(db, "select set_by from cascadian_kill_switches") == []

@@ -263,3 +263,36 @@ async def test_the_stores_reads_scope_to_the_user_in_their_own_sql(
         assert (await any_store.triggers(sid, user) is not None) is found
         assert (await any_store.trigger_events(sid, 10, user) is not None) is found
     assert await any_store.paper_portfolio(mine, now, ALICE) is not None
+
+
+async def test_a_user_may_not_lift_the_kill_switch_an_operator_put_on_their_strategy(
+    api: httpx.AsyncClient, db: Any
+) -> None:
+    mine, _ = arrange(db)
+    me = as_user(ALICE)
+    by_operator = await api.put(
+        f"/api/strategies/{mine}/kill-switch",
+        json={"set_by": "risk desk", "reason": "incident 9"},
+        headers=bearer(KEY),
+    )
+    assert by_operator.status_code == 200, by_operator.text
+    off = await api.delete(f"/api/strategies/{mine}/kill-switch", headers=me)
+    assert off.status_code == 403, off.text
+    assert "only an operator" in off.json()["message"]
+    # Turning it on again keeps the operator's switch as it is (not hers to clear later).
+    again = await api.put(f"/api/strategies/{mine}/kill-switch", json=SWITCH, headers=me)
+    assert again.status_code == 200, again.text
+    assert [(s["set_by"], s["reason"]) for s in again.json()["data"]] == [
+        ("risk desk", "incident 9")
+    ]
+    assert (await api.delete(f"/api/strategies/{mine}/kill-switch", headers=me)).status_code == 403
+    assert rows(db, "select count(*) as n from cascadian_audit_log where actor_kind = 'user'") == [
+        {"n": 0}
+    ]
+    cleared = await api.delete(f"/api/strategies/{mine}/kill-switch", headers=bearer(KEY))
+    assert cleared.status_code == 200 and cleared.json()["data"] == [
+        s for s in cleared.json()["data"] if s["workflow_id"] != str(mine)
+    ]
+    # Her own switch stays hers to clear.
+    await api.put(f"/api/strategies/{mine}/kill-switch", json=SWITCH, headers=me)
+    assert (await api.delete(f"/api/strategies/{mine}/kill-switch", headers=me)).status_code == 200
