@@ -214,6 +214,19 @@ def make_due(url: str) -> None:
             where auto_run
             """
         )
+        # From migrations/052 the lease is a row of its own (a tree before it has none).
+        conn.execute(
+            """
+            do $$
+            begin
+                if to_regclass('cascadian_leases') is not null then
+                    update cascadian_leases set token = null, expires_at = null
+                    where token is not null;
+                end if;
+            end;
+            $$
+            """
+        )
 
 
 def reset(url: str) -> None:

@@ -1,18 +1,26 @@
-"""Server CPU per run of the claim and the finish, by how the finish writes a run's
-node logs, on a fresh schema and on the app's, interleaved (issue 34).
+"""Server CPU per run of the claim and the finish, by where the lease lives and how
+the finish writes a run's node logs, on a fresh schema and on the app's, interleaved
+(issue 34).
 
 Two databases on the one server, one migrated from empty, one built from
 tests/fixtures/existing_deployment.sql and then migrated (bench/schemas.py). In
 each, N due no-op strategies (start -> end: two node logs) are drained by one
-connection in batches: cascadian_claim_due_v4, then the batch's outcomes (built in
-Python beforehand, as the store sends them; not counted) through one finish:
+connection in batches: a claim, then the batch's outcomes (built in Python
+beforehand, as the store sends them; not counted) through one finish:
 
-    v3 (rows):   cascadian_finish_runs_v3, a strategy_execution_logs row per node
-                 (the finish before migrations/051);
-    v4 (jsonb):  cascadian_finish_runs_v4(..., p_log_rows => false), the logs as one
-                 jsonb value of the execution row (the default from 051);
-    v4 (rows):   cascadian_finish_runs_v4(..., p_log_rows => true)
-                 (CASCADIAN_NODE_LOG_ROWS).
+    v3 (rows):   cascadian_claim_due_v4 and cascadian_finish_runs_v3, the lease on the
+                 session row, a strategy_execution_logs row per node (before 051);
+    v4 (jsonb):  cascadian_claim_due_v4 and cascadian_finish_runs_v4(..., false), the
+                 lease on the session row, the logs as one jsonb value of the
+                 execution row (051, before 052);
+    v6 (jsonb):  cascadian_claim_due_v5 and cascadian_finish_runs_v6(..., false), the
+                 lease in cascadian_leases, the session row written once (052);
+    v6 (rows):   v6 with p_log_rows => true (CASCADIAN_NODE_LOG_ROWS).
+
+The old functions stay beside the new (for rolling back), so one migrated database
+measures before and after. Each drain is measured after a first, unmeasured drain of
+the same strategies (then all made due again and vacuumed), so every lease row
+exists, as it does for any strategy claimed before.
 
 Server CPU = the local PostgreSQL's CPU (postmaster and every backend, the
 background processes included) over the drain, per run; backend CPU = the drain's
@@ -37,12 +45,26 @@ import schemas
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
+OLD_CLAIM = "select execution_id, workflow_id from cascadian_claim_due_v4(%s, %s, 120, 0)"
+CLAIM = "select execution_id, workflow_id from cascadian_claim_due_v5(%s, %s, 120, 0)"
 FINISHES = {
-    "v3 (rows)": "select count(*) from cascadian_finish_runs_v3(%s, 3) where accepted",
-    "v4 (jsonb)": "select count(*) from cascadian_finish_runs_v4(%s, 3, false) where accepted",
-    "v4 (rows)": "select count(*) from cascadian_finish_runs_v4(%s, 3, true) where accepted",
+    "v3 (rows)": (
+        OLD_CLAIM,
+        "select count(*) from cascadian_finish_runs_v3(%s, 3) where accepted",
+    ),
+    "v4 (jsonb)": (
+        OLD_CLAIM,
+        "select count(*) from cascadian_finish_runs_v4(%s, 3, false) where accepted",
+    ),
+    "v6 (jsonb)": (
+        CLAIM,
+        "select count(*) from cascadian_finish_runs_v6(%s, 3, false) where accepted",
+    ),
+    "v6 (rows)": (
+        CLAIM,
+        "select count(*) from cascadian_finish_runs_v6(%s, 3, true) where accepted",
+    ),
 }
-CLAIM = "select execution_id, workflow_id from cascadian_claim_due_v4(%s, %s, 120, 0)"
 
 
 def backend_cpu(pid: int) -> float:
@@ -56,7 +78,9 @@ def wal(conn: psycopg.Connection[Any]) -> int:
     return int(row["at"])
 
 
-def drain(url: str, batch: int, finish: str) -> tuple[int, float | None, float, float, float]:
+def drain(
+    url: str, batch: int, claim: str, finish: str
+) -> tuple[int, float | None, float, float, float]:
     """Claim and finish every due strategy; (runs, server CPU µs per run, the drain's
     own backend's CPU µs per run, WAL bytes per run, the claims' share of the backend's
     CPU µs per run)."""
@@ -71,7 +95,7 @@ def drain(url: str, batch: int, finish: str) -> tuple[int, float | None, float, 
         while True:
             now = dt.datetime.now(dt.UTC)
             t0 = backend_cpu(pid)
-            claims = conn.execute(CLAIM, (now, batch)).fetchall()
+            claims = conn.execute(claim, (now, batch)).fetchall()
             claiming += backend_cpu(pid) - t0
             if not claims:
                 break
@@ -111,7 +135,12 @@ def main() -> None:
                     url = urls[schema]
                     common.reset(url)
                     common.seed(url, strategies)
-                    runs, us, own, wal_bytes, claim = drain(url, batch, FINISHES[variant])
+                    drain(url, batch, *FINISHES[variant])  # every lease row made
+                    common.make_due(url)
+                    with psycopg.connect(url, autocommit=True) as conn:
+                        conn.execute("vacuum workflow_sessions, workflow_executions")
+                        conn.execute("vacuum cascadian_leases")
+                    runs, us, own, wal_bytes, claim = drain(url, batch, *FINISHES[variant])
                     assert runs == strategies and us is not None
                     found.setdefault((batch, schema, variant), []).append(us)
                     backend.setdefault((batch, schema, variant), []).append(own)

@@ -175,7 +175,7 @@ async def round_of(url: str, channel: Channel, starts: Starts) -> list[float]:
         await starts.all_in.wait()
     latencies = [starts.started[name] - at for name, at in sent.items()]
     # Re-arm: every token back to 0.50, and wait until the runs are recorded.
-    await settled(url, "select count(*) from workflow_sessions where lease_token is not null")
+    await settled(url, "select count(*) from cascadian_leases where token is not null")
     for i in range(BURST):
         await channel.send(token(i), change(token(i), "0.49", "0.51"))
     await settled(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
@@ -99,6 +99,8 @@ def add_strategy(
     **columns: Any,
 ) -> uuid.UUID:
     nodes, edges = graph
+    # The lease lives in cascadian_leases (052), not on the session row.
+    lease = {k: columns.pop(k) for k in ("lease_token", "lease_expires_at") if k in columns}
     values: dict[str, Any] = {
         "user_id": user_id,
         "name": name or f"strategy {next(_names)}",
@@ -120,7 +122,30 @@ def add_strategy(
         list(values.values()),
     ).fetchone()
     assert row is not None
-    return uuid.UUID(str(row[0]))
+    sid = uuid.UUID(str(row[0]))
+    if lease:
+        set_lease(conn, sid, lease.get("lease_token"), lease.get("lease_expires_at"))
+    return sid
+
+
+def set_lease(
+    conn: psycopg.Connection[Any],
+    strategy_id: uuid.UUID,
+    token: uuid.UUID | None,
+    expires_at: datetime | None,
+) -> None:
+    """Hold (or free) a strategy's lease as a claim would leave it; a token alone gets
+    the expiry of one already held a long time ago."""
+    if token is None and expires_at is not None:
+        token = uuid.uuid4()
+    if token is not None and expires_at is None:
+        expires_at = datetime(2000, 1, 1, tzinfo=UTC)
+    conn.execute(
+        "insert into cascadian_leases (workflow_id, token, expires_at) values (%s, %s, %s)"
+        " on conflict (workflow_id) do update"
+        " set token = excluded.token, expires_at = excluded.expires_at",
+        (strategy_id, token, expires_at),
+    )
 
 
 def strategy(conn: psycopg.Connection[Any], strategy_id: uuid.UUID) -> dict[str, Any]:
@@ -128,7 +153,16 @@ def strategy(conn: psycopg.Connection[Any], strategy_id: uuid.UUID) -> dict[str,
         row = cur.execute(
             "select * from workflow_sessions where id = %s", (strategy_id,)
         ).fetchone()
-    assert row is not None
+        assert row is not None
+        # Since 052 nothing writes the session's lease columns; its lease is its own row's.
+        assert (row["lease_token"], row["lease_expires_at"]) == (None, None)
+        lease = cur.execute(
+            "select token, expires_at from cascadian_leases where workflow_id = %s",
+            (strategy_id,),
+        ).fetchone()
+    row["lease_token"], row["lease_expires_at"] = (
+        (lease["token"], lease["expires_at"]) if lease else (None, None)
+    )
     return row
 
 

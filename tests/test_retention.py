@@ -16,7 +16,7 @@ from cascadian.retention import Pruner, retention_policy
 from cascadian.store.sql_store import SqlStore
 from cascadian.tick import TickService
 from tests.executors import ScriptedExecutor
-from tests.factories import USER, add_strategy, rows
+from tests.factories import USER, add_strategy, rows, set_lease
 
 pytestmark = pytest.mark.both_schemas
 
@@ -118,10 +118,7 @@ async def test_a_running_run_and_the_run_a_lease_points_at_are_never_deleted(
     leased = add_run(db, sid, NOW - timedelta(days=80), status="cancelled")
     gone = add_run(db, sid, NOW - timedelta(days=70))
     latest = add_run(db, sid, NOW - timedelta(days=60))
-    db.execute(
-        "update workflow_sessions set lease_token = %s, lease_expires_at = %s where id = %s",
-        (leased, NOW - timedelta(days=79), sid),  # expired, but still what the lease names
-    )
+    set_lease(db, sid, leased, NOW - timedelta(days=79))  # expired, but still named
     await store.prune(NOW, policy())
     assert run_ids(db) == {running, leased, latest}
     assert gone not in run_ids(db)

@@ -23,8 +23,9 @@ from cascadian.store.readers import answer_of, as_dt, as_uuid, json_value, uuid_
 from cascadian.store.rows import paper_order, strategy_status
 from cascadian.store.transport import Transport
 
-CONSOLE_OVERVIEW = "cascadian_console_overview_v1"
-CONSOLE_STRATEGIES = "cascadian_console_strategies_v1"
+# 052: runs in flight from the lease table (v1: 017).
+CONSOLE_OVERVIEW = "cascadian_console_overview_v2"
+CONSOLE_STRATEGIES = "cascadian_console_strategies_v2"
 CONSOLE_NOTIFICATIONS = "cascadian_console_notifications_v1"
 CONSOLE_PAPER_ORDERS = "cascadian_console_paper_orders_v1"
 

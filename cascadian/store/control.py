@@ -48,19 +48,19 @@ from cascadian.store.transport import Json, Transport
 
 # migrations/027 (over 005, 008 and 010): each change takes its actor, is written to
 # the audit log, and a user finds only their own strategies.
-START = "cascadian_start_v4"
+START = "cascadian_start_v5"  # 052: asks the lease table
 HALT = "cascadian_halt_v4"
-RESUME = "cascadian_resume_v4"
+RESUME = "cascadian_resume_v5"  # 052: asks the lease table
 # The reads, scoped to the acting user (None: the operator, everything): migrations/031
 # over 005, 008 (a run with its node logs) and 011 (the paper book).
-STRATEGIES = "cascadian_strategies_v2"
+STRATEGIES = "cascadian_strategies_v3"  # 052: the lease from its table
 EXECUTIONS = "cascadian_executions_v2"
 EXECUTION = "cascadian_execution_v4"  # 051: node logs from the run's row or the log table
 PAPER_BOOK = "cascadian_paper_book_v2"
 # Schedule lag, the backlog and the gauges (migrations/013).
 SCHEDULE_LAG = "cascadian_schedule_lag_v1"
-BACKLOG = "cascadian_backlog_v1"
-METRICS = "cascadian_metrics_v1"
+BACKLOG = "cascadian_backlog_v2"  # 052: leases from their table
+METRICS = "cascadian_metrics_v2"  # 052
 
 
 class SqlControlStore:

@@ -42,20 +42,21 @@ from cascadian.store.readers import (
 from cascadian.store.run_records import outcomes_json, tick_record
 from cascadian.store.transport import Json, JsonText, Transport
 
-# Each function's migration (its first version's, when that is older).
-# 039: fair across owners, at most `owner_limit` of one owner's in flight (v3: 015)
-CLAIM_DUE = "cascadian_claim_due_v4"
-# 051: node logs as one jsonb value of the run's row, or rows (p_log_rows; v3: 015)
-FINISH_RUNS = "cascadian_finish_runs_v4"
-# 027: the actor's, audited, a user's own strategies only (archived refused: 010; v1: 005)
-CLAIM_MANUAL = "cascadian_claim_manual_v4"
-CLAIM_RERUN = "cascadian_claim_rerun_v2"  # 048: 026's, with an event run's event
-CANCEL_RUNS = "cascadian_cancel_runs_v1"  # 005
-RELEASE_RUNS = "cascadian_release_runs_v1"  # 003
-NEXT_DUE = "cascadian_next_due_v1"  # 016
+# Each function's migration (its first version's, when that is older). 052 moved
+# the lease into cascadian_leases: every function that reads or writes it is 052's.
+# 052 over 039: fair across owners, at most `owner_limit` of one owner's in flight
+CLAIM_DUE = "cascadian_claim_due_v5"
+# 052 over 051: node logs as one jsonb value of the run's row, or rows (p_log_rows)
+FINISH_RUNS = "cascadian_finish_runs_v6"
+# 052 over 027: the actor's, audited, a user's own strategies only (v1: 005)
+CLAIM_MANUAL = "cascadian_claim_manual_v5"
+CLAIM_RERUN = "cascadian_claim_rerun_v3"  # 052 over 048: 026's, with an event run's event
+CANCEL_RUNS = "cascadian_cancel_runs_v2"  # 052 (v1: 005)
+RELEASE_RUNS = "cascadian_release_runs_v2"  # 052 (v1: 003)
+NEXT_DUE = "cascadian_next_due_v2"  # 052 (v1: 016)
 RECORD_TICK = "cascadian_record_tick_v3"  # 013, the tick's own id and delivery id (ledger 012)
 TICKS = "cascadian_ticks_v2"  # 012
-PRUNE = "cascadian_prune_v1"  # 013
+PRUNE = "cascadian_prune_v2"  # 052 (v1: 013)
 
 # The statuses a run's own recorded outcome leaves it in.
 RECORDED_STATUSES = frozenset({"completed", "failed"})

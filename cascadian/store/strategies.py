@@ -44,13 +44,14 @@ from cascadian.store.strategy_records import (
 from cascadian.store.transport import Json, Transport
 
 # The reads, scoped to the acting user (None: the operator): migrations/031.
-STRATEGY = "cascadian_strategy_v2"
-LIST_STRATEGIES = "cascadian_list_strategies_v2"
+# 052: the lease from its table.
+STRATEGY = "cascadian_strategy_v3"
+LIST_STRATEGIES = "cascadian_list_strategies_v3"
 # migrations/027 (over 010): each change takes its actor and writes the audit log;
 # a user finds only their own strategies, and owns what they create.
 CREATE_STRATEGY = "cascadian_create_strategy_v2"
-NEW_VERSION = "cascadian_new_version_v2"
-UPDATE_STRATEGY = "cascadian_update_strategy_v2"
+NEW_VERSION = "cascadian_new_version_v3"  # 052: asks the lease table
+UPDATE_STRATEGY = "cascadian_update_strategy_v3"  # 052: asks the lease table
 ARCHIVE_STRATEGY = "cascadian_archive_strategy_v2"
 # A user's create (027's, within their share) under a lock on the user: migrations/031.
 CREATE_USER_STRATEGY = "cascadian_create_user_strategy_v1"

@@ -82,7 +82,7 @@ async def test_a_tick_killed_mid_run_is_rerun_once_after_its_leases_expire(
 
     # What the dead tick left: claims and running execution rows, nothing recorded.
     claimed = {
-        r[0] for r in db.execute("select id from workflow_sessions where lease_token is not null")
+        r[0] for r in db.execute("select workflow_id from cascadian_leases where token is not null")
     }
     assert len(claimed) == CLAIMED
     assert count(db, "select count(*) from workflow_sessions where execution_count > 0") == 0
@@ -90,9 +90,7 @@ async def test_a_tick_killed_mid_run_is_rerun_once_after_its_leases_expire(
 
     # No tick may take the claims over before their leases expire.
     wait_until(
-        lambda: (
-            count(db, "select count(*) from workflow_sessions where lease_expires_at > now()") == 0
-        ),
+        lambda: count(db, "select count(*) from cascadian_leases where expires_at > now()") == 0,
         10,
         "the leases to expire",
     )
@@ -104,7 +102,8 @@ async def test_a_tick_killed_mid_run_is_rerun_once_after_its_leases_expire(
     # Counters are exact: every strategy counted once, none lost.
     assert db.execute(
         "select count(*) filter (where execution_count = 1 and success_count = 1), "
-        "count(*) filter (where lease_token is not null) from workflow_sessions"
+        "count(*) filter (where l.token is not null) from workflow_sessions s "
+        "left join cascadian_leases l on l.workflow_id = s.id"
     ).fetchone() == (CLAIMED + WAITING, 0)
     runs = db.execute(
         "select workflow_id, scheduled_for, attempt, status, error_message "

@@ -92,18 +92,19 @@ def half_updated(conn: psycopg.Connection[Any]) -> list[tuple[Any, ...]]:
     """Strategies whose counters, lease and execution rows disagree."""
     return conn.execute(
         """
-        select s.name, s.execution_count, s.lease_token, e.status
+        select s.name, s.execution_count, l.token, e.status
         from workflow_sessions s
-        left join workflow_executions e on e.id = s.lease_token
+        left join cascadian_leases l on l.workflow_id = s.id
+        left join workflow_executions e on e.id = l.token
         where not (
             -- recorded: counted once, lease dropped, one completed run
-            (s.execution_count = 1 and s.lease_token is null
+            (s.execution_count = 1 and l.token is null
              and (select count(*) from workflow_executions x
                   where x.workflow_id = s.id and x.status = 'completed') = 1)
             -- or untouched but claimed: not counted, its run still open under the lease
             or (s.execution_count = 0 and e.status = 'running')
             -- or untouched and unclaimed
-            or (s.execution_count = 0 and s.lease_token is null)
+            or (s.execution_count = 0 and l.token is null)
         )
         """
     ).fetchall()
@@ -123,7 +124,7 @@ def test_a_database_outage_mid_tick_is_a_503_and_nothing_is_half_written(
     def claimed() -> bool:
         with psycopg.connect(postgres.url) as conn:
             return (
-                count(conn, "select count(*) from workflow_sessions where lease_token is not null")
+                count(conn, "select count(*) from cascadian_leases where token is not null")
                 == STRATEGIES
             )
 
@@ -149,8 +150,7 @@ def test_a_database_outage_mid_tick_is_a_503_and_nothing_is_half_written(
         assert half_updated(conn) == []
         wait_until(
             lambda: (
-                count(conn, "select count(*) from workflow_sessions where lease_expires_at > now()")
-                == 0
+                count(conn, "select count(*) from cascadian_leases where expires_at > now()") == 0
             ),
             10,
             "the leases to expire",

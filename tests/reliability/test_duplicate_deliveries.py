@@ -61,5 +61,5 @@ async def test_sixteen_concurrent_ticks_run_each_due_strategy_exactly_once(
     assert {r[0] for r in runs} == set(slots)
     assert all(r[1] == slots[r[0]] and r[2] == 1 and r[3] == "completed" for r in runs)
     assert count(db, f"select count(*) from {NODE_LOGS}") == 2 * STRATEGIES
-    assert count(db, "select count(*) from workflow_sessions where lease_token is not null") == 0
+    assert count(db, "select count(*) from cascadian_leases where token is not null") == 0
     assert all(s.alive() for s in servers)

@@ -1,7 +1,7 @@
 """A Supabase record call that commits and then answers 5xx (or drops the connection)
 is read back, not reported as lost.
 
-Before: the PostgREST finish call (`cascadian_finish_runs_v4`) carried out and
+Before: the PostgREST finish call (`cascadian_finish_runs_v6`) carried out and
 committed, then answered 500 by the gateway in front, was reported "not recorded":
 the tick said its runs would run again although they were done. Here the real SQL
 runs (tests/supabase_forwarder.py), commits, and only then the answer goes wrong.
@@ -25,7 +25,7 @@ from tests.factories import add_strategy
 from tests.supabase_forwarder import PostgrestForwarder
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
-FINISH = r"^/rest/v1/rpc/cascadian_finish_runs_v4$"
+FINISH = r"^/rest/v1/rpc/cascadian_finish_runs_v6$"
 READ_BACK = r"^/rest/v1/rpc/cascadian_execution_v4$"
 
 Wire = tuple[SqlStore, respx.MockRouter, PostgrestForwarder]
@@ -60,7 +60,7 @@ def after_commit(wire: Wire, answer: Callable[[httpx.Request], httpx.Response]) 
     _, router, forwarder = wire
 
     async def commit_then(request: httpx.Request, **_: Any) -> httpx.Response:
-        await forwarder.rpc(request, "cascadian_finish_runs_v4")
+        await forwarder.rpc(request, "cascadian_finish_runs_v6")
         return answer(request)
 
     router.post(path__regex=FINISH).mock(side_effect=commit_then)

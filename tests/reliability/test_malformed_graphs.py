@@ -125,7 +125,8 @@ async def tick_and_check(store: SqlStore, conn: psycopg.Connection[Any], strateg
     bad = conn.execute(
         """
         select s.id from workflow_sessions s
-        where s.execution_count <> 1 or s.lease_token is not null
+        left join cascadian_leases l on l.workflow_id = s.id
+        where s.execution_count <> 1 or l.token is not null
            or not exists (select 1 from workflow_executions e
                           where e.workflow_id = s.id and e.status in ('completed', 'failed'))
         """

@@ -269,7 +269,9 @@ async def test_a_worker_sigkilled_after_its_order_leaves_one_order_the_rerun_see
         }
     )
     first = kill_after_its_order(proc_env, polymarket, db, tmp_path / "worker.log")
-    [lease] = rows(db, "select lease_token, lease_expires_at from workflow_sessions")
+    [lease] = rows(
+        db, "select token as lease_token, expires_at as lease_expires_at from cascadian_leases"
+    )
     assert lease["lease_token"] is not None  # the dead worker's claim stands
 
     polymarket.release.set()

@@ -10,11 +10,19 @@ import pytest
 
 from cascadian.data import Notification, PaperOrder
 from cascadian.ports import FullStore
-from tests.factories import USER, add_strategy
+from tests.factories import USER, add_run, add_strategy, set_lease
 
 pytestmark = pytest.mark.both_schemas
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
+
+
+def hold(db: Any, sid: Any, until: datetime) -> Any:
+    """A run in flight, its lease held until `until` (run out, not yet reclaimed, if
+    that is past)."""
+    run = add_run(db, sid, started_at=NOW - timedelta(seconds=5), status="running")
+    set_lease(db, sid, run, until)
+    return sid
 
 
 def arrange(db: Any) -> dict[str, Any]:
@@ -36,11 +44,10 @@ def arrange(db: Any) -> dict[str, Any]:
             auto_run=False,
             error_count=3,
         ),
-        "held": add_strategy(
+        "held": hold(
             db,
-            next_execution_at=NOW - timedelta(minutes=1),
-            name="Held",
-            lease_expires_at=NOW + timedelta(minutes=1),
+            add_strategy(db, next_execution_at=NOW - timedelta(minutes=1), name="Held"),
+            NOW + timedelta(minutes=1),
         ),
         "draft": add_strategy(
             db, next_execution_at=None, name="Draft", status="draft", auto_run=False
@@ -58,6 +65,16 @@ async def test_the_overview_counts_current_strategies_by_status_and_leases(
     o = await any_store.console_overview(NOW)
     assert o.by_status == {"running": 4, "error": 1, "draft": 1}
     assert o.in_flight == 1
+
+
+async def test_a_run_whose_lease_ran_out_is_in_flight_until_a_claim_takes_it_over(
+    any_store: FullStore, db: Any
+) -> None:
+    sid = hold(db, add_strategy(db, next_execution_at=NOW, name="Dead worker"), NOW)
+    assert (await any_store.console_overview(NOW)).in_flight == 1
+    [claim] = await any_store.claim_due(NOW, 10, 60)
+    assert claim.workflow.id == sid
+    assert (await any_store.console_overview(NOW)).in_flight == 1  # the new run only
 
 
 async def test_failing_strategies_come_first_with_the_longest_streak(

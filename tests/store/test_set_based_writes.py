@@ -1,5 +1,6 @@
-"""The set-based claim and finish (migrations/015) write what the one-at-a-time
-versions wrote, and a refused part of a batch still leaves the rest of it recorded."""
+"""The set-based claim and finish (migrations/015, now 052's v6) write what the
+one-at-a-time version (052's v5) writes, and a refused part of a batch still leaves the
+rest of it recorded."""
 
 from __future__ import annotations
 
@@ -74,7 +75,7 @@ def finish(
     threshold: int = 3,
     log_rows: bool | None = None,
 ) -> list[Any]:
-    """v4 takes `log_rows` (CASCADIAN_NODE_LOG_ROWS); the older versions do not."""
+    """v6 takes `log_rows` (CASCADIAN_NODE_LOG_ROWS); v5, one at a time, does not."""
     records = Jsonb(outcomes_json(outcomes), dumps=lambda text: text)
     if log_rows is None:
         query = f"select * from cascadian_finish_runs_{version}(%s, %s)"
@@ -99,7 +100,7 @@ async def test_a_batch_written_set_based_leaves_the_rows_the_loop_leaves(
         RunOutcome(c.execution_id, c.workflow.id, result(i % 6), NEXT if i % 6 else None, LATER)
         for i, c in enumerate(claims)
     ]
-    loop, sets = finish(db, "v2", outcomes[:6]), finish(db, "v3", outcomes[6:])
+    loop, sets = finish(db, "v5", outcomes[:6]), finish(db, "v6", outcomes[6:], log_rows=True)
     strip = [{k: v for k, v in r.items() if k != "execution_id"} for r in loop]
     assert strip == [{k: v for k, v in r.items() if k != "execution_id"} for r in sets]
     assert [r["execution_id"] for r in sets] == [c.execution_id for c in claims[6:]]
@@ -118,7 +119,7 @@ async def test_a_batch_written_set_based_leaves_the_rows_the_loop_leaves(
 
 
 @pytest.mark.parametrize("log_rows", [False, True], ids=["jsonb", "rows"])
-async def test_the_finish_v4_leaves_what_v3_leaves_with_the_node_logs_on_the_run_or_as_rows(
+async def test_the_finish_leaves_the_same_rows_with_the_node_logs_on_the_run_or_as_rows(
     store: SqlStore, db: Any, log_rows: bool
 ) -> None:
     claims = await claim_all(store, db, 12, error_count=2)
@@ -126,7 +127,8 @@ async def test_the_finish_v4_leaves_what_v3_leaves_with_the_node_logs_on_the_run
         RunOutcome(c.execution_id, c.workflow.id, result(i % 6), NEXT if i % 6 else None, LATER)
         for i, c in enumerate(claims)
     ]
-    old, new = finish(db, "v3", outcomes[:6]), finish(db, "v4", outcomes[6:], log_rows=log_rows)
+    old = finish(db, "v6", outcomes[:6], log_rows=True)
+    new = finish(db, "v6", outcomes[6:], log_rows=log_rows)
     strip = [{k: v for k, v in r.items() if k != "execution_id"} for r in old]
     assert strip == [{k: v for k, v in r.items() if k != "execution_id"} for r in new]
     assert any(r["auto_paused"] for r in new)
@@ -152,7 +154,7 @@ async def test_a_run_with_its_logs_on_its_row_answers_no_node_logs_column(
 ) -> None:
     [claim] = await claim_all(store, db, 1)
     outcome = RunOutcome(claim.execution_id, claim.workflow.id, result(1), NEXT, LATER)
-    finish(db, "v4", [outcome], log_rows=False)
+    finish(db, "v6", [outcome], log_rows=False)
     run = await store.execution(claim.execution_id)
     assert run is not None
     assert [(n.node_id, n.status, n.output) for n in run.logs] == [
@@ -163,14 +165,14 @@ async def test_a_run_with_its_logs_on_its_row_answers_no_node_logs_column(
     assert run.logs[1].started_at == LATER
 
 
-async def test_a_batch_v4_sends_through_v2_keeps_its_logs_as_rows_and_they_still_read(
+async def test_a_batch_v6_sends_through_v5_keeps_its_logs_as_rows_and_they_still_read(
     store: SqlStore, db: Any
 ) -> None:
-    # The same run twice in a batch goes one outcome at a time, through v2 (as a batch
+    # The same run twice in a batch goes one outcome at a time, through v5 (as a batch
     # the database refuses does), which writes its logs as rows.
     [claim] = await claim_all(store, db, 1)
     outcome = RunOutcome(claim.execution_id, claim.workflow.id, result(1), NEXT, LATER)
-    answers = finish(db, "v4", [outcome, outcome], log_rows=False)
+    answers = finish(db, "v6", [outcome, outcome], log_rows=False)
     assert [a["accepted"] for a in answers] == [True, False]
     assert len(rows(db, "select id from strategy_execution_logs")) == 2
     assert [n["node_id"] for n in read_logs(db, claim.execution_id)] == ["start", "end"]
@@ -191,7 +193,7 @@ async def test_a_refused_node_log_in_a_batch_is_reported_for_its_own_run_only(
         )
         for i, c in enumerate(claims)
     ]
-    answers = finish(db, "v3", outcomes)
+    answers = finish(db, "v6", outcomes, log_rows=True)
     assert [a["accepted"] for a in answers] == [True, True, True]
     assert [len(a["side_errors"]) for a in answers] == [0, 1, 0]
     assert answers[1]["side_errors"][0]["write"] == "node_logs"
@@ -206,11 +208,11 @@ async def test_an_outcome_whose_lease_was_taken_over_is_refused_and_the_rest_rec
 ) -> None:
     claims = await claim_all(store, db, 3)
     db.execute(
-        "update workflow_sessions set lease_token = gen_random_uuid() where id = %s",
+        "update cascadian_leases set token = gen_random_uuid() where workflow_id = %s",
         (claims[0].workflow.id,),
     )
     outcomes = [RunOutcome(c.execution_id, c.workflow.id, result(1), NEXT, LATER) for c in claims]
-    answers = finish(db, "v3", outcomes)
+    answers = finish(db, "v6", outcomes, log_rows=True)
     assert [a["accepted"] for a in answers] == [False, True, True]
     assert strategy(db, claims[0].workflow.id)["execution_count"] == 0
     [run] = rows(db, "select status from workflow_executions where id = %s", claims[0].execution_id)
@@ -220,7 +222,7 @@ async def test_an_outcome_whose_lease_was_taken_over_is_refused_and_the_rest_rec
 async def test_the_same_run_twice_in_a_batch_is_recorded_once(store: SqlStore, db: Any) -> None:
     [claim] = await claim_all(store, db, 1)
     outcome = RunOutcome(claim.execution_id, claim.workflow.id, result(1), NEXT, LATER)
-    answers = finish(db, "v3", [outcome, outcome])
+    answers = finish(db, "v6", [outcome, outcome], log_rows=False)
     assert [a["accepted"] for a in answers] == [True, False]
     assert strategy(db, claim.workflow.id)["execution_count"] == 1
 
@@ -245,58 +247,81 @@ async def test_next_due_is_the_earliest_slot_not_held_by_a_run(store: SqlStore, 
     assert await store.next_due(NOW) == NOW + timedelta(seconds=30)
 
 
-def hot_updates(db: Any) -> dict[str, tuple[int, int]]:
-    """(HOT, all) updates of the tables a run updates, in this transaction so far."""
+def table_writes(db: Any) -> dict[str, tuple[int, int]]:
+    """(HOT, all) updates so far of the tables a run updates, this connection's own
+    included (flushed to the statistics first)."""
+    db.execute("select pg_stat_force_next_flush()")
+    db.execute("select pg_stat_clear_snapshot()")
     found = rows(
         db,
-        "select relname, n_tup_hot_upd, n_tup_upd from pg_stat_xact_user_tables "
-        "where relname in ('workflow_sessions', 'workflow_executions')",
+        "select relname, n_tup_hot_upd, n_tup_upd from pg_stat_user_tables "
+        "where relname in ('workflow_sessions', 'workflow_executions', 'cascadian_leases')",
     )
     return {r["relname"]: (r["n_tup_hot_upd"], r["n_tup_upd"]) for r in found}
+
+
+def since(after: dict[str, tuple[int, int]], before: dict[str, tuple[int, int]]) -> Any:
+    return {k: (after[k][0] - before[k][0], after[k][1] - before[k][1]) for k in after}
 
 
 def fillfactors(db: Any) -> dict[str, list[str] | None]:
     found = rows(
         db,
         "select relname, reloptions from pg_class "
-        "where relname in ('workflow_sessions', 'workflow_executions') and relkind = 'r'",
+        "where relname in ('workflow_sessions', 'workflow_executions', 'cascadian_leases') "
+        "and relkind = 'r'",
     )
     return {r["relname"]: r["reloptions"] for r in found}
 
 
-async def test_a_runs_updates_are_hot_where_the_tables_indexes_allow_it(
-    db: Any, schema: str
-) -> None:
+def run_all(db: Any, n: int) -> tuple[Any, Any]:
+    """Claim and finish every due strategy, each in its own transaction as a worker
+    does: what each wrote."""
+    before = table_writes(db)
+    claims = rows(
+        db,
+        "select execution_id, workflow_id from cascadian_claim_due_v5(%s, %s, 60, 0)",
+        NOW,
+        n,
+    )
+    assert len(claims) == n
+    claimed = table_writes(db)
+    outcomes = [
+        RunOutcome(c["execution_id"], c["workflow_id"], result(1), None, LATER) for c in claims
+    ]
+    assert all(a["accepted"] for a in finish(db, "v6", outcomes, log_rows=False))
+    return since(claimed, before), since(table_writes(db), claimed)
+
+
+async def test_a_run_writes_its_session_row_once_and_its_lease_hot(db: Any, schema: str) -> None:
+    n = 150  # rows enough for several pages: packed full, no update would fit beside them
+    for i in range(n):
+        add_strategy(db, next_execution_at=NOW - timedelta(seconds=n - i))
+    # A strategy's first claim makes its lease row, so its first lease is an insert and
+    # an update in one transaction; later runs find the row.
+    first_claim, first_finish = run_all(db, n)
+    assert first_claim["workflow_sessions"][1] == 0
+    assert first_finish["workflow_sessions"][1] == n
+    claimed, finished = run_all(db, n)  # the finish kept each strategy due (no next slot)
+    # The claim writes no session row; the finish writes each once.
+    assert claimed["workflow_sessions"] == (0, 0)
+    assert finished["workflow_sessions"][1] == n
+    # Each lease is taken and given back by HOT updates: the table's only index is its
+    # key, which no update changes, and its pages keep room (fillfactor 50).
+    assert claimed["cascadian_leases"] == (n, n)
+    assert finished["cascadian_leases"] == (n, n)
+    assert fillfactors(db)["cascadian_leases"] == ["fillfactor=50"]
     if schema == "existing":
         # The app indexes workflow_executions.status, and workflow_sessions.updated_at,
         # which its trigger sets on every update: no room on a page makes those HOT,
-        # so migrations/020 leaves their storage as it was.
-        assert fillfactors(db) == {"workflow_sessions": None, "workflow_executions": None}
+        # so migrations/020 leaves their storage as it was; the session's one update
+        # is never HOT there.
+        assert finished["workflow_sessions"] == (0, n)
+        assert fillfactors(db)["workflow_sessions"] is None
+        assert fillfactors(db)["workflow_executions"] is None
         return
-    assert fillfactors(db) == {
-        "workflow_sessions": ["fillfactor=50"],
-        "workflow_executions": ["fillfactor=50"],
-    }
-    n = 150  # rows enough for several pages: packed full, no update would fit beside them
-    with db.transaction():
-        for i in range(n):
-            add_strategy(db, next_execution_at=NOW - timedelta(seconds=n - i))
-        claims = rows(
-            db,
-            "select execution_id, workflow_id from cascadian_claim_due_v4(%s, %s, 60, 0)",
-            NOW,
-            n,
-        )
-        assert len(claims) == n
-        claimed = hot_updates(db)
-        outcomes = [
-            RunOutcome(c["execution_id"], c["workflow_id"], result(1), NEXT, LATER) for c in claims
-        ]
-        assert all(a["accepted"] for a in finish(db, "v4", outcomes, log_rows=False))
-        finished = hot_updates(db)
-    # Every lease is HOT; the finish moves next_execution_at (indexed), so it never is.
-    assert claimed["workflow_sessions"] == (n, n)
-    assert finished["workflow_sessions"] == (n, 2 * n)
+    assert fillfactors(db)["workflow_sessions"] == ["fillfactor=50"]
+    assert fillfactors(db)["workflow_executions"] == ["fillfactor=50"]
     # A finished row, its node logs on it (051), is larger than the one the claim
     # inserted: about half fit beside it (without the logs on the row, about 9 in 10).
     hot, updated = finished["workflow_executions"]

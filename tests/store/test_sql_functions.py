@@ -115,6 +115,32 @@ KEPT = {
     "while the next deploys",
     "cascadian_audit_log_v1": "superseded by v2 (049); the release before reads with it "
     "while the next deploys",
+    # The lease in cascadian_leases (052): its helpers, and the versions before it, kept
+    # to roll back to the release before (which must not run beside this one: it
+    # reads and writes the session's lease columns), until a drop migration.
+    "cascadian_lock_lease_v1": "052's control functions and manual claims lock a lease with it",
+    "cascadian_finish_runs_v5": "cascadian_finish_runs_v6 falls back to it for a refused batch",
+    "cascadian_fair_picks_v2": "cascadian_claim_due_v5 chooses its strategies with it",
+    "cascadian_backlog_v1": "cascadian_metrics_v1 reads it (the release before 052)",
+    "cascadian_claim_due_v4": "the release before 052's; superseded there",
+    "cascadian_finish_runs_v4": "the release before 052's; superseded there",
+    "cascadian_claim_manual_v4": "the release before 052's; superseded there",
+    "cascadian_claim_rerun_v2": "the release before 052's; superseded there",
+    "cascadian_claim_events_v1": "the release before 052's; superseded there",
+    "cascadian_cancel_runs_v1": "the release before 052's; superseded there",
+    "cascadian_release_runs_v1": "the release before 052's; superseded there",
+    "cascadian_next_due_v1": "the release before 052's; superseded there",
+    "cascadian_prune_v1": "the release before 052's; superseded there",
+    "cascadian_start_v4": "the release before 052's; superseded there",
+    "cascadian_resume_v4": "the release before 052's; superseded there",
+    "cascadian_update_strategy_v2": "the release before 052's; superseded there",
+    "cascadian_new_version_v2": "the release before 052's; superseded there",
+    "cascadian_strategies_v2": "the release before 052's; superseded there",
+    "cascadian_strategy_v2": "the release before 052's; superseded there",
+    "cascadian_list_strategies_v2": "the release before 052's; superseded there",
+    "cascadian_console_overview_v1": "the release before 052's; superseded there",
+    "cascadian_console_strategies_v1": "the release before 052's; superseded there",
+    "cascadian_metrics_v1": "the release before 052's; superseded there",
 }
 # Named although dropped: a benchmark installs it, from its migration, as its before.
 MEASURED_BEFORE = {"cascadian_claim_due_v2": "bench/claim_stale.py"}

@@ -69,12 +69,12 @@ GRAPH_JSON = {"nodes": [{"id": "start", "type": "start"}], "edges": [], "variabl
 OUTCOME = RunOutcome(EID, SID, RunResult(True, {"end": {}}, [], 2, 40), NOW, NOW)
 CALLS: list[tuple[str, Callable[[SqlStore], Awaitable[Any]], dict[str, Any]]] = [
     (
-        "cascadian_claim_due_v4",
+        "cascadian_claim_due_v5",
         lambda s: s.claim_due(NOW, 25, 120.0, 10),
         {"p_now": NOW_ISO, "p_limit": 25, "p_lease_seconds": 120.0, "p_owner_limit": 10},
     ),
     (
-        "cascadian_finish_runs_v4",
+        "cascadian_finish_runs_v6",
         lambda s: s.finish_runs([OUTCOME], 3),
         {
             "p_outcomes": [
@@ -96,9 +96,9 @@ CALLS: list[tuple[str, Callable[[SqlStore], Awaitable[Any]], dict[str, Any]]] = 
             "p_log_rows": False,
         },
     ),
-    ("cascadian_next_due_v1", lambda s: s.next_due(NOW), {"p_now": NOW_ISO}),
+    ("cascadian_next_due_v2", lambda s: s.next_due(NOW), {"p_now": NOW_ISO}),
     (
-        "cascadian_release_runs_v1",
+        "cascadian_release_runs_v2",
         lambda s: s.release([EID]),
         {"p_execution_ids": [str(EID)]},
     ),
@@ -151,7 +151,7 @@ CALLS: list[tuple[str, Callable[[SqlStore], Awaitable[Any]], dict[str, Any]]] = 
         },
     ),
     (
-        "cascadian_claim_manual_v4",
+        "cascadian_claim_manual_v5",
         lambda s: s.claim_manual(SID, NOW, 120.0, OPERATOR),
         {
             "p_id": str(SID),
@@ -161,12 +161,12 @@ CALLS: list[tuple[str, Callable[[SqlStore], Awaitable[Any]], dict[str, Any]]] = 
         },
     ),
     (
-        "cascadian_cancel_runs_v1",
+        "cascadian_cancel_runs_v2",
         lambda s: s.cancel_runs([EID], "worker stopped", NOW),
         {"p_execution_ids": [str(EID)], "p_reason": "worker stopped", "p_now": NOW_ISO},
     ),
     (
-        "cascadian_start_v4",
+        "cascadian_start_v5",
         lambda s: s.start(SID, Schedule(15, "*/15 * * * *", "Asia/Tokyo"), NOW, NOW, OPERATOR),
         {
             "p_id": str(SID),
@@ -189,17 +189,17 @@ CALLS: list[tuple[str, Callable[[SqlStore], Awaitable[Any]], dict[str, Any]]] = 
         {"p_id": str(SID), "p_status": "stopped", "p_now": NOW_ISO, "p_actor": ACTOR_JSON},
     ),
     (
-        "cascadian_resume_v4",
+        "cascadian_resume_v5",
         lambda s: s.resume(SID, NOW, NOW, OPERATOR),
         {"p_id": str(SID), "p_now": NOW_ISO, "p_next": NOW_ISO, "p_actor": ACTOR_JSON},
     ),
     (
-        "cascadian_strategies_v2",
+        "cascadian_strategies_v3",
         lambda s: s.strategy_status(SID, NOW),
         {"p_now": NOW_ISO, "p_id": str(SID), "p_limit": 1, "p_offset": 0, "p_user": None},
     ),
     (
-        "cascadian_strategies_v2",
+        "cascadian_strategies_v3",
         lambda s: s.strategy_status(SID, NOW, USER),
         {"p_now": NOW_ISO, "p_id": str(SID), "p_limit": 1, "p_offset": 0, "p_user": str(USER)},
     ),
@@ -298,12 +298,12 @@ CALLS: list[tuple[str, Callable[[SqlStore], Awaitable[Any]], dict[str, Any]]] = 
         },
     ),
     (
-        "cascadian_strategy_v2",
+        "cascadian_strategy_v3",
         lambda s: s.strategy(SID, NOW, USER),
         {"p_id": str(SID), "p_now": NOW_ISO, "p_user": str(USER)},
     ),
     (
-        "cascadian_list_strategies_v2",
+        "cascadian_list_strategies_v3",
         lambda s: s.strategies(StrategyQuery(q="a", sort="last_run", limit=10), NOW),
         {
             "p_user": None,
@@ -321,7 +321,7 @@ CALLS: list[tuple[str, Callable[[SqlStore], Awaitable[Any]], dict[str, Any]]] = 
         },
     ),
     (
-        "cascadian_new_version_v2",
+        "cascadian_new_version_v3",
         lambda s: s.new_version(
             SID, StrategyChanges(name="v2", graph=GRAPH), None, None, NOW, OPERATOR
         ),
@@ -333,7 +333,7 @@ CALLS: list[tuple[str, Callable[[SqlStore], Awaitable[Any]], dict[str, Any]]] = 
         },
     ),
     (
-        "cascadian_update_strategy_v2",
+        "cascadian_update_strategy_v3",
         lambda s: s.update_strategy(
             SID, StrategyChanges(interval_minutes=7), Schedule(7), NOW, NOW, OPERATOR
         ),
