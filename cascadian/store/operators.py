@@ -24,7 +24,7 @@ from cascadian.data import (
 from cascadian.store.readers import answer_of, as_dt, as_uuid, dt_or_none, uuid_or_none
 from cascadian.store.transport import Transport
 
-RUNS = "cascadian_runs_v1"
+RUNS = "cascadian_runs_v2"  # 053: runs in flight read through the leases (v1: 026)
 BULK_SELECTION = "cascadian_bulk_selection_v2"  # 049: scoped to p_user
 
 

@@ -11,7 +11,7 @@ import pytest
 
 from cascadian.data import RunQuery
 from cascadian.ports import FullStore
-from tests.factories import OTHER_USER, USER, add_run, add_strategy
+from tests.factories import OTHER_USER, USER, add_run, add_strategy, set_lease
 
 pytestmark = pytest.mark.both_schemas
 
@@ -91,3 +91,25 @@ async def test_keyset_pages_cover_every_run_once_even_with_equal_start_times(
         pages += 1
     assert len(seen) == len(made) == 7 and set(seen) == made
     assert pages == 4  # 2 + 2 + 2 + 1: the last page says it is the last
+
+
+async def test_the_runs_in_flight_are_the_runs_the_leases_hold_and_the_overview_counts(
+    any_store: FullStore, db: Any
+) -> None:
+    # Read through cascadian_leases (053): a live lease's run, and one whose lease ran
+    # out and no claim has taken over yet; both counted by the overview's tile.
+    a = arrange(db)
+    live = add_run(db, a["mine"], started_at=NOW - timedelta(minutes=1), status="running")
+    set_lease(db, a["mine"], live, NOW + timedelta(minutes=1))
+    stale = add_run(
+        db, a["theirs"], started_at=NOW - timedelta(minutes=2), status="running", user_id=OTHER_USER
+    )
+    set_lease(db, a["theirs"], stale, NOW - timedelta(seconds=1))
+    assert await ids(any_store, status="running") == [live, stale]
+    assert await ids(any_store, status="running", user_id=OTHER_USER) == [stale]
+    assert (await any_store.console_overview(NOW)).in_flight == 2
+    # Finished, the run leaves both at once.
+    set_lease(db, a["mine"], None, None)
+    db.execute("update workflow_executions set status = 'completed' where id = %s", (live,))
+    assert await ids(any_store, status="running") == [stale]
+    assert (await any_store.console_overview(NOW)).in_flight == 1

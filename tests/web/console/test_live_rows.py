@@ -11,7 +11,7 @@ from typing import Any
 
 from cascadian.store.sql_store import SqlStore
 from cascadian.web.console.base import PAGE_SIZE
-from tests.factories import add_run, add_strategy
+from tests.factories import add_run, add_strategy, set_lease
 from tests.web.console.helpers import console_client, sign_in
 
 
@@ -57,6 +57,7 @@ async def test_the_running_list_and_the_audit_log_answer_their_changes(
         run = add_run(
             db, sid, started_at=datetime.now(UTC) - timedelta(seconds=3), status="running"
         )
+        set_lease(db, sid, run, datetime.now(UTC) + timedelta(minutes=1))  # as a claim holds it
         running = (await c.get("/console/live/running", params={"v": running_version})).json()
         assert re.findall(r'data-run="([0-9a-f-]+)"', running["html"]) == [str(run)]
         db.execute(
