@@ -367,6 +367,12 @@ class Settings(BaseSettings):
     history_retention_days: float = Field(
         default=30.0, ge=0, validation_alias="CASCADIAN_HISTORY_RETENTION_DAYS"
     )
+    # Imported prices (`cascadian import-prices`) are stamped with their own, past
+    # times: the window above would delete them at the next tick. Those older than
+    # this are pruned; 0 (the default): kept for ever, as far back as a backtest looks.
+    imported_history_retention_days: float = Field(
+        default=0.0, ge=0, validation_alias="CASCADIAN_IMPORTED_HISTORY_RETENTION_DAYS"
+    )
     # The longest window one backtest may cover, and the most slots it may run.
     backtest_max_days: float = Field(
         default=90.0, gt=0, le=3660, validation_alias="CASCADIAN_BACKTEST_MAX_DAYS"

@@ -210,10 +210,16 @@ class Store(NodeStore, Protocol):
         ...
 
     async def prune_history(
-        self, before: datetime, max_rows: int, dry_run: bool = False
+        self,
+        before: datetime | None,
+        imported_before: datetime | None,
+        max_rows: int,
+        dry_run: bool = False,
     ) -> HistoryPruned:
-        """Delete at most `max_rows` per table of recorded market states last seen
-        before `before` (a dry run: count them all, and delete nothing)."""
+        """Delete at most `max_rows` per table of the market states the ticks recorded
+        last seen before `before`, and of the imported prices (`import-prices`) last
+        seen before `imported_before`; None keeps them (a dry run: count them all,
+        and delete nothing)."""
         ...
 
     async def ping(self) -> None: ...

@@ -60,7 +60,9 @@ class PruneReport(BaseModel):
     notifications: int = 0
     audit_entries: int = 0
     market_history: int = Field(
-        default=0, description="Recorded market history rows past CASCADIAN_HISTORY_RETENTION_DAYS"
+        default=0,
+        description="Market history rows past their retention: recorded ones "
+        "CASCADIAN_HISTORY_RETENTION_DAYS, imported ones CASCADIAN_IMPORTED_HISTORY_RETENTION_DAYS",
     )
     complete: bool = Field(
         default=True,

@@ -11,8 +11,9 @@ points at, unread notifications) is decided in SQL, by the function `prune` call
 window of its own (CASCADIAN_RETENTION_AUDIT_DAYS), pruned oldest first within
 the same row cap, after the rest (store/audit.py; migrations/035), and so has the
 recorded market history (CASCADIAN_HISTORY_RETENTION_DAYS: states last seen before
-it), last, within what is left of the cap for each of its tables
-(store/market_history.py; migrations/044).
+it; imported prices by CASCADIAN_IMPORTED_HISTORY_RETENTION_DAYS, for ever by
+default), last, within what is left of the cap for each of its tables
+(store/market_history.py; migrations/044, 056).
 """
 
 from __future__ import annotations
@@ -87,6 +88,7 @@ class Pruner:
             any(w is not None for w in (*windows, p.notification_retention_seconds))
             or self.settings.retention_audit_days > 0
             or self.settings.history_retention_days > 0
+            or self.settings.imported_history_retention_days > 0
         )
 
     async def in_tick(self, max_ms: int) -> PruneResult:
@@ -111,12 +113,19 @@ class Pruner:
     async def _prune_history(
         self, now: datetime, max_rows: int, dry_run: bool
     ) -> HistoryPruned | None:
-        """The recorded market history past its window deleted (or counted); None when
-        it is kept for ever."""
-        days = self.settings.history_retention_days
-        if days <= 0:
+        """The market history past its window deleted (or counted): what the ticks
+        recorded, and imported prices by their own window; None when both are kept
+        for ever."""
+        recorded = self.settings.history_retention_days
+        imported = self.settings.imported_history_retention_days
+        if recorded <= 0 and imported <= 0:
             return None
-        return await self.store.prune_history(now - timedelta(days=days), max_rows, dry_run)
+        return await self.store.prune_history(
+            now - timedelta(days=recorded) if recorded > 0 else None,
+            now - timedelta(days=imported) if imported > 0 else None,
+            max_rows,
+            dry_run,
+        )
 
     async def _prune_audit(self, now: datetime, max_rows: int, dry_run: bool) -> int:
         """The audit log's entries past its window deleted (or counted); 0 when it is

@@ -28,7 +28,8 @@ IMPORT_PRICE_HISTORY = "cascadian_import_price_history_v1"
 HISTORY_PAGE = "cascadian_history_page_v1"
 HISTORY_MARKETS = "cascadian_history_markets_v1"
 HISTORY_SPAN = "cascadian_history_span_v1"
-PRUNE_MARKET_HISTORY = "cascadian_prune_market_history_v2"  # 044: with a dry run
+# 056: 044's dry run, and imported prices apart from what the ticks recorded.
+PRUNE_MARKET_HISTORY = "cascadian_prune_market_history_v3"
 
 PAGE_ROWS = 5000
 
@@ -91,11 +92,20 @@ class SqlMarketHistoryStore:
         return _span(await self.transport.value(HISTORY_SPAN, {}))
 
     async def prune_history(
-        self, before: datetime, max_rows: int, dry_run: bool = False
+        self,
+        before: datetime | None,
+        imported_before: datetime | None,
+        max_rows: int,
+        dry_run: bool = False,
     ) -> HistoryPruned:
         answer = await self.transport.value(
             PRUNE_MARKET_HISTORY,
-            {"p_before": before, "p_max_rows": max_rows, "p_dry_run": dry_run},
+            {
+                "p_before": before,
+                "p_imported_before": imported_before,
+                "p_max_rows": max_rows,
+                "p_dry_run": dry_run,
+            },
         )
         return _pruned(answer)
 

@@ -26,7 +26,7 @@ ARMED_TRIGGERS = "cascadian_armed_triggers_v1"
 OBSERVE = "cascadian_observe_v1"
 CLAIM_EVENTS = "cascadian_claim_events_v2"  # 052: the lease in its own table
 TRIGGER_EVENTS = "cascadian_trigger_events_v2"  # 049: scoped to p_user
-LISTENER_STATE = "cascadian_listener_state_v2"
+LISTENER_STATE = "cascadian_listener_state_v3"  # 056: bigint counters
 TRIGGER_OVERVIEW = "cascadian_trigger_overview_v3"  # 049: 043's v2, scoped to p_user
 
 

@@ -353,9 +353,9 @@ create table cascadian_trigger_listeners (
     updated_at timestamp with time zone not null,
     connected boolean not null,
     tokens integer not null default 0,
-    reconnects integer not null default 0,
-    frames integer not null default 0,
-    frames_dropped integer not null default 0,
+    reconnects bigint not null default 0,
+    frames bigint not null default 0,
+    frames_dropped bigint not null default 0,
     last_frame_at timestamp with time zone,
     connections integer not null default 0,
     constraint cascadian_trigger_listeners_pkey PRIMARY KEY (id)
@@ -4834,6 +4834,30 @@ as $$
     delete from cascadian_trigger_listeners where updated_at < p_now - interval '1 day';
 $$;
 
+create function cascadian_listener_state_v3(p jsonb, p_now timestamp with time zone)
+returns void
+language sql volatile
+as $$
+    insert into cascadian_trigger_listeners as l (
+        id, host, started_at, updated_at, connected, connections, tokens, reconnects,
+        frames, frames_dropped, last_frame_at
+    )
+    values (
+        (p ->> 'id')::uuid, p ->> 'host', (p ->> 'started_at')::timestamptz, p_now,
+        (p ->> 'connected')::boolean, coalesce((p ->> 'connections')::integer, 0),
+        (p ->> 'tokens')::integer, (p ->> 'reconnects')::bigint,
+        (p ->> 'frames')::bigint, (p ->> 'frames_dropped')::bigint,
+        (p ->> 'last_frame_at')::timestamptz
+    )
+    on conflict (id) do update set
+        updated_at = excluded.updated_at, connected = excluded.connected,
+        connections = excluded.connections, tokens = excluded.tokens,
+        reconnects = excluded.reconnects, frames = excluded.frames,
+        frames_dropped = excluded.frames_dropped, last_frame_at = excluded.last_frame_at;
+    -- A listener silent for a day is gone.
+    delete from cascadian_trigger_listeners where updated_at < p_now - interval '1 day';
+$$;
+
 create function cascadian_lock_lease_v1(p_id uuid, p_now timestamp with time zone)
 returns boolean
 language plpgsql volatile
@@ -6799,6 +6823,76 @@ begin
               )
         ),
         'complete', true
+    );
+end;
+$$;
+
+create function cascadian_prune_market_history_v3(p_before timestamp with time zone, p_imported_before timestamp with time zone, p_max_rows integer, p_dry_run boolean DEFAULT false)
+returns jsonb
+language plpgsql volatile
+as $$
+declare
+    v_markets integer := 0;
+    v_prices integer := 0;
+    v_books integer := 0;
+    v_static integer := 0;
+    -- Null cutoffs as -infinity: nothing is last seen before it.
+    v_before timestamptz := coalesce(p_before, '-infinity'::timestamptz);
+    v_imported_before timestamptz := coalesce(p_imported_before, '-infinity'::timestamptz);
+begin
+    if p_max_rows is null or p_max_rows < 0 then
+        raise exception 'a prune needs a row cap of 0 or more' using errcode = '22023';
+    end if;
+    if p_dry_run then
+        return jsonb_build_object(
+            'markets', (select count(*) from cascadian_market_history where last_seen_at < v_before),
+            'prices', (
+                select count(*) from cascadian_price_history
+                where (source = 'clob' and last_seen_at < v_before)
+                   or (source = 'prices-history' and last_seen_at < v_imported_before)
+            ),
+            'books', (select count(*) from cascadian_book_history where last_seen_at < v_before),
+            'static', (
+                select count(*) from cascadian_history_markets s
+                where s.updated_at < v_before
+                  and not exists (
+                      select 1 from cascadian_market_history h
+                      where h.market_id = s.market_id and h.last_seen_at >= v_before
+                  )
+            ),
+            'complete', true
+        );
+    end if;
+    delete from cascadian_market_history where ctid in (
+        select ctid from cascadian_market_history where last_seen_at < v_before
+        limit p_max_rows
+    );
+    get diagnostics v_markets = row_count;
+    delete from cascadian_price_history where ctid in (
+        select ctid from cascadian_price_history
+        where (source = 'clob' and last_seen_at < v_before)
+           or (source = 'prices-history' and last_seen_at < v_imported_before)
+        limit p_max_rows
+    );
+    get diagnostics v_prices = row_count;
+    delete from cascadian_book_history where ctid in (
+        select ctid from cascadian_book_history where last_seen_at < v_before
+        limit p_max_rows
+    );
+    get diagnostics v_books = row_count;
+    delete from cascadian_history_markets m where m.ctid in (
+        select s.ctid from cascadian_history_markets s
+        where s.updated_at < v_before
+          and not exists (
+              select 1 from cascadian_market_history h where h.market_id = s.market_id
+          )
+        limit p_max_rows
+    );
+    get diagnostics v_static = row_count;
+    return jsonb_build_object(
+        'markets', v_markets, 'prices', v_prices, 'books', v_books, 'static', v_static,
+        'complete', v_markets < p_max_rows and v_prices < p_max_rows
+            and v_books < p_max_rows and v_static < p_max_rows
     );
 end;
 $$;

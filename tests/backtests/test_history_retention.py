@@ -120,3 +120,50 @@ async def test_prune_counts_and_deletes_the_history_past_its_window(
     )
     kept = await Pruner(any_store, settings(CASCADIAN_HISTORY_RETENTION_DAYS=0), clock).everything()
     assert kept.market_history == 0
+
+
+def imported(start: datetime, hours: int) -> list[dict[str, Any]]:
+    """`cascadian import-prices`' rows: an hour's price each, from `start`."""
+    points = [
+        {
+            "t": (start + timedelta(hours=h)).isoformat(),
+            "until": (start + timedelta(hours=h + 1)).isoformat(),
+            "p": "0.5",
+        }
+        for h in range(hours)
+    ]
+    return [{"token_id": "imported", "points": points}]
+
+
+async def test_imported_price_history_outlives_the_recorded_historys_retention(
+    schema: str, any_store: FullStore, db: psycopg.Connection[Any]
+) -> None:
+    """A 90-day backtest needs the prices imported for it: the recorder's retention
+    (2 days here) is not theirs, and by default they are kept."""
+    db.execute(TRUNCATE)
+    clock = FakeClock(T0)
+    assert await any_store.import_price_history(imported(T0 - timedelta(days=60), 24)) == 24
+    config = settings()
+    report = await TickService(any_store, ScriptedExecutor(), config, clock).tick()
+    assert report.summary().pruned is not None
+    assert count(db, "cascadian_price_history") == 24
+    counted = await Pruner(any_store, config, clock).everything(dry_run=True)
+    assert counted.market_history == 0
+    await Pruner(any_store, config, clock).everything()
+    assert count(db, "cascadian_price_history") == 24
+
+
+async def test_imported_price_history_has_a_retention_of_its_own(
+    schema: str, any_store: FullStore, db: psycopg.Connection[Any]
+) -> None:
+    db.execute(TRUNCATE)
+    clock = FakeClock(T0)
+    await any_store.import_price_history(imported(T0 - timedelta(days=60), 24))
+    await any_store.import_price_history(imported(T0 - timedelta(days=10), 24))
+    config = settings(CASCADIAN_IMPORTED_HISTORY_RETENTION_DAYS=30)
+    counted = await Pruner(any_store, config, clock).everything(dry_run=True)
+    assert counted.market_history == 24
+    assert count(db, "cascadian_price_history") == 48
+    await TickService(any_store, ScriptedExecutor(), config, clock).tick()
+    left = rows(db, "select min(seen_at) as t, count(*) as n from cascadian_price_history")[0]
+    assert (left["n"], left["t"]) == (24, T0 - timedelta(days=10))

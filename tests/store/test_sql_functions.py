@@ -71,6 +71,8 @@ KEPT = {
     "cascadian_rebaseline_triggers_v1": "042's trigger on workflow_sessions runs it (resumes)",
     "cascadian_trigger_overview_v1": "cascadian_trigger_overview_v2 (043) extends it",
     "cascadian_listener_state_v1": "the release before 043 reports with it during a deploy",
+    "cascadian_listener_state_v2": "superseded by v3 (056, bigint counters); the release "
+    "before reports with it while the next deploys",
     "cascadian_trigger_json_v1": "cascadian_triggers_v1 and cascadian_set_triggers_v1 use it",
     "cascadian_observations_v1": "cascadian_observe_v1 reads its observations through it",
     "cascadian_trigger_definitions_v1": "cascadian_set_triggers_v1 audits with it",
@@ -99,6 +101,8 @@ KEPT = {
     "cascadian_day_loss_detail_v1": "041's order and mark functions word a breach with it",
     "cascadian_prune_market_history_v1": "044's v2 deletes with it (and the previous "
     "release's recorder prunes with it while the next deploys)",
+    "cascadian_prune_market_history_v2": "superseded by v3 (056, imports kept apart); the "
+    "release before prunes with it while the next deploys",
     "cascadian_claim_rerun_v1": "superseded by v2 (048); the release before re-runs with it "
     "while the next deploys",
     "cascadian_equity_curve_v1": "superseded by v2 (048); the release before reads with it "

@@ -253,6 +253,33 @@ async def test_the_overview_counts_armed_triggers_and_pending_events(
     assert listener["frames_dropped"] == 3
 
 
+async def test_a_listener_s_counters_hold_more_than_two_to_the_31_frames(
+    any_store: FullStore, db: Any
+) -> None:
+    """A worker listening for months counts billions of frames: an integer column
+    (028) refused the state past 2,147,483,647, and the listener's report with it."""
+    many = 2**31 + 5
+    state = {
+        "id": str(UUID(int=8)),
+        "host": "w1",
+        "started_at": NOW.isoformat(),
+        "connected": True,
+        "connections": 1,
+        "tokens": 1,
+        "reconnects": many,
+        "frames": many,
+        "frames_dropped": many,
+        "last_frame_at": NOW.isoformat(),
+    }
+    await any_store.record_listener(state, NOW)
+    [listener] = (await any_store.trigger_overview(NOW, 60))["listeners"]
+    assert (listener["frames"], listener["frames_dropped"], listener["reconnects"]) == (
+        many,
+        many,
+        many,
+    )
+
+
 async def test_a_resolution_settles_the_market_s_paper_positions_once(
     any_store: FullStore, db: Any
 ) -> None:
