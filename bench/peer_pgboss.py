@@ -8,7 +8,8 @@ completes it (`boss.complete(queue, ids)`) until the queue is empty, without
 workers, schedules or supervision. Its 10,000 no-op jobs are inserted first (not
 counted). cascadian drains 10,000 due no-op strategies as bench/drain.py does
 (TickService with the real executor and store; batch 25 = the defaults, claim 25
-and concurrency 25; batch 200 = claim 200 and concurrency 200), and the floor is
+and concurrency 25; batch 200 = claim 200 and concurrency 200; the per-owner cap off,
+as one owner holds every strategy), and the floor is
 bench/floor.py. Each in a database of its own on the same server; throughput =
 jobs / (last process done - first started), after every process has connected.
 
@@ -166,7 +167,13 @@ def cascadian_measure(
     url: str, procs: int, batch: int, strategies: int, tree: str | None
 ) -> dict[str, Any]:
     """bench/drain.py's measure, here or (tree) in a process that imports that tree."""
-    env = {"CASCADIAN_CLAIM_LIMIT": batch, "CASCADIAN_MAX_CONCURRENCY": batch}
+    # One owner holds every strategy here, so the per-owner cap (039; default 10) would
+    # make every claim 10 wide: off, as docs/users.md advises a single-owner deployment.
+    env = {
+        "CASCADIAN_CLAIM_LIMIT": batch,
+        "CASCADIAN_MAX_CONCURRENCY": batch,
+        "CASCADIAN_OWNER_MAX_RUNS": 0,
+    }
     if tree is None:
         return drain.measure(url, procs, env, strategies)
     args = json.dumps([url, procs, env, strategies])

@@ -2,12 +2,13 @@
 processes, CPU per run (worker and server) and duplicates (issue 34).
 
 One database built from tests/fixtures/existing_deployment.sql and migrated
-(bench/schemas.py). Each measurement seeds N due no-op strategies and drains them
-as bench/drain.py does (TickService with the real GraphExecutor and SqlStore, ticks
+(bench/schemas.py). Each measurement seeds N due no-op strategies and drains them as
+bench/drain.py does (TickService with the real GraphExecutor and SqlStore, ticks
 back to back in each process until one finds nothing due), at claim and concurrency
-200 (or --batch). Duplicates: runs recorded beyond one per strategy and slot (and
-the drain asserts that every strategy ran once). Rounds interleave the process
-counts, the order reversed every other round; median (min-max).
+200 (or --batch), the per-owner cap off (one owner holds every strategy).
+Duplicates: runs recorded beyond one per strategy and slot (and the drain asserts
+that every strategy ran once). Rounds interleave the process counts, the order
+reversed every other round; median (min-max).
 
     .venv/bin/python bench/scale_check.py [--quick] [--rounds 3] [--procs 1 2 4]
 """
@@ -45,7 +46,12 @@ def main() -> None:
     strategies = args.strategies or (1_000 if args.quick else 10_000)
     admin = common.admin_url()
     url = schemas.app_database(admin, DB)
-    env = {"CASCADIAN_CLAIM_LIMIT": args.batch, "CASCADIAN_MAX_CONCURRENCY": args.batch}
+    # One owner: the per-owner cap (default 10) would make every claim 10 wide.
+    env = {
+        "CASCADIAN_CLAIM_LIMIT": args.batch,
+        "CASCADIAN_MAX_CONCURRENCY": args.batch,
+        "CASCADIAN_OWNER_MAX_RUNS": 0,
+    }
     common.print_header("scale check on the app's schema", url, __doc__ or "")
     found: dict[int, list[dict[str, Any]]] = {}
     try:
