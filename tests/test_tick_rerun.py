@@ -7,16 +7,18 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import pytest
 
 from cascadian.clock import FakeClock
 from cascadian.config import Settings
-from cascadian.data import Actor, RunResult, Workflow
+from cascadian.data import Actor, DecisionDraft, MarketBook, OrderIntent, RunResult, Workflow
 from cascadian.errors import Conflict, NotFound
 from cascadian.ports import FullStore
 from cascadian.tick import TickService
+from cascadian.trading.executor import PaperExecutor
 from cascadian.workflow.executor import GraphExecutor
 from tests.factories import NODE_LOGS, add_run, add_strategy, chain, node, rows, strategy
 
@@ -195,3 +197,65 @@ async def test_a_rerun_of_a_scheduled_run_has_no_event(any_store: FullStore, db:
     await TickService(any_store, executor, Settings(), FakeClock(NOW)).rerun(original, OPERATOR)
     [ran] = executor.workflows
     assert "trigger_event" not in ran.variables and ran.order_slot is None
+
+
+BOOK = MarketBook({"bids": [], "asks": [{"price": "0.5", "size": "1000"}]}, Decimal(0), "default")
+
+
+def _buy(sid: uuid.UUID, run: uuid.UUID, slot: str | None) -> OrderIntent:
+    return OrderIntent(sid, run, "buy_1", "m1", None, "Yes", "buy", Decimal("10"), slot=slot)
+
+
+def _draft() -> DecisionDraft:
+    return DecisionDraft(
+        "m1",
+        "Will it?",
+        "Yes",
+        "t1",
+        "YES",
+        Decimal("50"),
+        3,
+        "cheap",
+        Decimal("0.7"),
+        {},
+        NOW + timedelta(hours=1),
+    )
+
+
+@pytest.mark.parametrize("kind", ["scheduled", "manual"])
+async def test_a_rerun_and_a_rerun_of_it_place_no_order_and_write_no_decision_again(
+    any_store: FullStore, db: Any, kind: str
+) -> None:
+    sid, _ = failed_run(db)
+    slot = NOW - timedelta(minutes=5)
+    failed = add_run(
+        db,
+        sid,
+        started_at=slot,
+        status="failed",
+        trigger_kind=kind,
+        scheduled_for=slot if kind == "scheduled" else None,
+        attempt=1,
+        snapshot=RECORDED,
+        error_message="a later node failed",
+    )
+    orders = PaperExecutor(any_store)
+    first = await orders.place(_buy(sid, failed, None), BOOK, NOW)
+    [decision] = await any_store.create_decisions(sid, failed, "orch", None, [_draft()], NOW)
+
+    runs = [failed]
+    for later in (NOW, NOW + timedelta(minutes=2)):  # the re-run fails too, and is re-run
+        claim = await any_store.claim_rerun(runs[-1], later, 60, OPERATOR)
+        assert claim.run is not None
+        rerun = claim.run.execution_id
+        again = await orders.place(_buy(sid, rerun, claim.run.workflow.order_slot), BOOK, NOW)
+        assert (again.replayed, again.order_id) == (True, first.order_id)
+        [same] = await any_store.create_decisions(sid, rerun, "orch", None, [_draft()], NOW)
+        assert same.id == decision.id
+        db.execute("update workflow_executions set status = 'failed' where id = %s", (rerun,))
+        runs.append(rerun)
+
+    placed = rows(db, "select slot, result from cascadian_trading_orders")
+    expected = "slot:2026-06-01T11:55:00.000000Z" if kind == "scheduled" else f"run:{failed}"
+    assert placed == [{"slot": expected, "result": "filled"}]
+    assert len(rows(db, "select id from orchestrator_decisions")) == 1

@@ -30,8 +30,9 @@ from cascadian.store.readers import answer_of, as_dt, as_uuid, dt_or_none, json_
 from cascadian.store.trading import order_outcome, placement_record
 from cascadian.store.transport import Json, Transport
 
-# migrations/046: the orchestrator's decisions.
-CREATE_DECISIONS = "cascadian_create_decisions_v1"
+# migrations/046: the orchestrator's decisions (054: create's v2 keys a re-run's
+# decisions by its failed run's slot).
+CREATE_DECISIONS = "cascadian_create_decisions_v2"
 DECISIONS = "cascadian_decisions_v1"
 DECISION = "cascadian_decision_v1"
 DECIDE = "cascadian_decide_v1"

@@ -42,10 +42,10 @@ from cascadian.store.readers import (
 )
 from cascadian.store.transport import Json, Transport
 
-# migrations/041: the trading book's order (024's v2, with order keys and the daily
-# loss halt), its daily loss the one rule of cascadian_day_loss_v1 (realised +
-# unrealised since the day's start).
-PLACE_PAPER_ORDER = "cascadian_place_paper_order_v4"
+# migrations/054: the trading book's order (041's v4: order keys, the daily loss of
+# cascadian_day_loss_v1), a refused order tried again under its key, and a re-run's
+# orders in its failed run's slot.
+PLACE_PAPER_ORDER = "cascadian_place_paper_order_v5"
 # migrations/040: a kill switch on or off, and limits set, as an actor (audited).
 SET_KILL_SWITCH = "cascadian_set_kill_switch_v3"
 SET_TRADING_LIMITS = "cascadian_set_trading_limits_v3"

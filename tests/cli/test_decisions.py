@@ -53,7 +53,7 @@ def pending(db: Any) -> uuid.UUID:
         "expires_at": (now + timedelta(hours=1)).isoformat(),
     }
     [[made]] = db.execute(
-        "select cascadian_create_decisions_v1(%s, %s)",
+        "select cascadian_create_decisions_v2(%s, %s)",
         (
             Jsonb(
                 {

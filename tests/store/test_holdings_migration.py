@@ -17,6 +17,7 @@ from tests.store.schema_snapshot import scratch_database
 from tests.store.test_trading_book_sql import place
 
 HOLDINGS = "048_holdings_and_event_reruns.sql"
+BEFORE = "cascadian_place_paper_order_v4"  # the order function of 041
 
 
 def paper_ids(db: psycopg.Connection[Any]) -> list[int]:
@@ -34,14 +35,32 @@ def test_open_positions_before_048_are_held_from_the_order_that_last_opened_them
         with psycopg.connect(url, autocommit=True) as db:
             sid = add_strategy(db, next_execution_at=None)
             # m1: bought, sold to nothing, bought twice more (held from the 3rd order).
-            place(db, sid, "buy", [("0.40", "10")], slot="1", market="m1")
-            place(db, sid, "sell", [("0.50", "10")], slot="2", market="m1", node="sell-1")
-            place(db, sid, "buy", [("0.40", "5")], slot="3", market="m1")
-            place(db, sid, "buy", [("0.40", "5")], slot="4", market="m1")
+            place(db, sid, "buy", [("0.40", "10")], slot="1", market="m1", function=BEFORE)
+            place(
+                db,
+                sid,
+                "sell",
+                [("0.50", "10")],
+                slot="2",
+                market="m1",
+                node="sell-1",
+                function=BEFORE,
+            )
+            place(db, sid, "buy", [("0.40", "5")], slot="3", market="m1", function=BEFORE)
+            place(db, sid, "buy", [("0.40", "5")], slot="4", market="m1", function=BEFORE)
             # m2: never flat (held from its first order); m3: flat now.
-            place(db, sid, "buy", [("0.40", "10")], slot="5", market="m2")
-            place(db, sid, "buy", [("0.40", "10")], slot="6", market="m3")
-            place(db, sid, "sell", [("0.50", "10")], slot="7", market="m3", node="sell-1")
+            place(db, sid, "buy", [("0.40", "10")], slot="5", market="m2", function=BEFORE)
+            place(db, sid, "buy", [("0.40", "10")], slot="6", market="m3", function=BEFORE)
+            place(
+                db,
+                sid,
+                "sell",
+                [("0.50", "10")],
+                slot="7",
+                market="m3",
+                node="sell-1",
+                function=BEFORE,
+            )
             ids = paper_ids(db)
             assert migrate(url)[0] == HOLDINGS
             held = dict(db.execute("select market_id, holding from cascadian_positions").fetchall())

@@ -61,6 +61,11 @@ KEPT = {
     "cascadian_decision_json_v1": "046's decision functions answer with it",
     "cascadian_place_paper_order_v1": "the previous release's order nodes call it while this "
     "one deploys (024 adds v2); a later migration drops it",
+    "cascadian_place_paper_order_v4": "cascadian_decide_v1 places with it; the release "
+    "before 054 places with it while the next deploys",
+    "cascadian_create_decisions_v1": "the release before 054 writes decisions with it while "
+    "the next deploys",
+    "cascadian_run_slot_v1": "054's order and decision functions key a run's slot with it",
     "cascadian_halt_trading_v1": "cascadian_place_paper_order_v2 calls it on a daily loss breach",
     "cascadian_clear_trading_halt_v1": "024's trigger on workflow_sessions runs it",
     "cascadian_track_position_v2": "048's trigger on cascadian_paper_orders runs it",

@@ -33,6 +33,7 @@ def place(
     fee: str = "0",
     now: datetime = NOW,
     key: str | None = None,
+    function: str = PLACE_PAPER_ORDER,
     **fields: Any,
 ) -> dict[str, Any]:
     p = {
@@ -47,7 +48,7 @@ def place(
         "fee_usd": fee,
         "fills": [{"price": price, "shares": shares} for price, shares in fills],
     } | fields
-    row = db.execute(f"select {PLACE_PAPER_ORDER}(%s, %s, %s)", (Jsonb(p), now, key)).fetchone()
+    row = db.execute(f"select {function}(%s, %s, %s)", (Jsonb(p), now, key)).fetchone()
     assert row is not None
     return dict(row[0])
 
@@ -234,7 +235,7 @@ def test_a_malformed_order_is_an_error_and_records_nothing(
 
 
 @pytest.mark.both_schemas
-def test_an_order_the_book_refused_is_recorded_once_and_a_rerun_sees_that_refusal(
+def test_an_order_the_book_refused_is_recorded_and_tried_again_until_it_fills_once(
     schema: str, db: psycopg.Connection[Any]
 ) -> None:
     sid = add_strategy(db, next_execution_at=None)
@@ -245,10 +246,18 @@ def test_an_order_the_book_refused_is_recorded_once_and_a_rerun_sees_that_refusa
         "fill_or_kill",
         "the book holds 3",
     )
+    # The book holds more at the retry: the refusal did not use up the slot (054).
+    filled = place(db, sid, "buy", [("0.5", "10")])
+    assert (filled["result"], filled["replayed"]) == ("filled", False)
     again = place(db, sid, "buy", [("0.5", "10")])
-    assert (again["replayed"], again["refusal"]) == (True, "fill_or_kill")
-    assert rows(db, "select * from cascadian_paper_orders") == []
-    assert portfolio(db, sid)["total_trades"] == 0
+    assert (again["replayed"], again["order_id"]) == (True, filled["order_id"])
+    assert len(rows(db, "select * from cascadian_paper_orders")) == 1
+    assert [
+        r["result"] for r in rows(db, "select result from cascadian_trading_orders order by id")
+    ] == [
+        "refused",
+        "filled",
+    ]
     switch(db, None, True)
     named = place(db, sid, "buy", [], node="other", **book_said)
     assert named["refusal"] == "kill_switch"

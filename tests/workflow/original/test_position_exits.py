@@ -244,3 +244,45 @@ async def test_a_holding_partly_exited_by_its_take_profit_is_not_sold_again_by_i
     [stop] = (await run(any_store, db, sid))[EXIT]["exits"]
     assert (stop["exitReason"], stop["replayed"]) == ("stop_loss", True)
     assert len(sells(db)) == 1
+
+
+BLOCKERS = {
+    "kill_switch": (
+        "insert into cascadian_kill_switches (scope, workflow_id, set_by, reason, set_at) "
+        "values (%(sid)s::text, %(sid)s, 'owner', 'pause trading for a minute', now())",
+        "delete from cascadian_kill_switches",
+    ),
+    "halted": (
+        "update cascadian_paper_portfolios set halted_at = now(), halt_detail = 'a breach' "
+        "where workflow_id = %(sid)s",
+        "update cascadian_paper_portfolios set halted_at = null, halt_detail = null "
+        "where workflow_id = %(sid)s",
+    ),
+    "max_order_usd": (
+        "insert into cascadian_trading_limits (workflow_id, max_order_usd) values (%(sid)s, 5)",
+        "delete from cascadian_trading_limits",
+    ),
+}
+
+
+@pytest.mark.both_schemas
+@pytest.mark.parametrize("refusal", list(BLOCKERS))
+@respx.mock
+async def test_an_exit_refused_while_trading_is_blocked_sells_once_it_is_not(
+    schema: str, any_store: FullStore, db: psycopg.Connection[Any], refusal: str
+) -> None:
+    polymarket(respx.mock)
+    respx.post(f"{CLOB}/books").respond(200, json=books())
+    sid = await hold(any_store, db, "0.30")  # +26.7%: the take profit fires
+    block, unblock = BLOCKERS[refusal]
+    db.execute(block, {"sid": sid})
+
+    [refused] = (await run(any_store, db, sid))[EXIT]["exits"]
+    assert (refused["orderResult"], refused["reason"]) == ("refused", refusal)
+    db.execute(unblock, {"sid": sid})
+    [sold] = (await run(any_store, db, sid))[EXIT]["exits"]
+    assert (sold["orderResult"], Decimal(sold["soldShares"])) == ("filled", 100)
+    [again] = (await run(any_store, db, sid))[EXIT]["exits"] or [None]
+    assert again is None, "the holding is sold: nothing is left to exit"
+    assert [s["result"] for s in sells(db)].count("filled") == 1
+    assert rows(db, "select shares from cascadian_positions") == [{"shares": 0}]
