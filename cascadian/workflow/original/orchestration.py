@@ -220,6 +220,9 @@ def parse_review(text: str) -> Review:
         raise ValueError(f"decision {decision!r} is neither GO nor NO_GO")
     confidence = decimal_of(data.get("confidence"))
     risk = data.get("risk_score")
+    # json reads 1e999 and Infinity as an infinite float, which int() cannot take.
+    if isinstance(risk, float) and not math.isfinite(risk):
+        raise ValueError(f"risk_score {risk!r} is not a number from 1 to 10")
     return Review(
         go=decision == "GO",
         confidence=min(max(confidence if confidence is not None else D("0.5"), ZERO), D(1)),

@@ -209,6 +209,34 @@ async def test_an_unreadable_review_is_a_no_go(store: SqlStore, db: Any) -> None
     assert decision["decision"] == "NO_GO" and "could not be read" in decision["ai_reasoning"]
 
 
+@pytest.mark.parametrize(
+    "content",
+    [
+        '{"decision": "GO", "risk_score": 1e999, "reasoning": "sure"}',
+        '{"decision": "GO", "risk_score": Infinity, "reasoning": "sure"}',
+        '{"decision": "GO", "risk_score": -Infinity, "reasoning": "sure"}',
+        '{"decision": "GO", "risk_score": NaN, "reasoning": "sure"}',
+        '{"decision": "GO", "reasoning": ' + "[" * 100_000 + "]" * 100_000 + "}",
+    ],
+    ids=["1e999", "infinity", "minus-infinity", "nan", "nested-too-deeply"],
+)
+@respx.mock
+async def test_a_review_with_a_number_or_nesting_python_cannot_take_is_a_no_go(
+    store: SqlStore, db: Any, content: str
+) -> None:
+    polymarket(respx.mock)
+    respx.mock.post(f"{LLM}/chat/completions").mock(
+        return_value=httpx.Response(
+            200, json={"choices": [{"message": {"role": "assistant", "content": content}}]}
+        )
+    )
+    result, _ = await run_saved(saved("orchestrator.json"), store=store, db=db, **WITH_LLM)
+    assert result.success, result.errors
+    [decision] = result.outputs[NODE]["decisions"]
+    assert decision["decision"] == "NO_GO" and "could not be read" in decision["ai_reasoning"]
+    assert rows(db, "select id from orchestrator_decisions") == []
+
+
 @respx.mock
 async def test_a_dry_run_writes_no_decision_and_places_nothing(store: SqlStore, db: Any) -> None:
     polymarket(respx.mock)

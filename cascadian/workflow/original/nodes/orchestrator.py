@@ -161,7 +161,7 @@ async def _review(
         )
     try:
         return parse_review(text)
-    except (ValueError, KeyError, TypeError) as exc:
+    except (ValueError, KeyError, TypeError, RecursionError) as exc:  # deep nesting: json
         return f"the model's review could not be read ({exc}): {text[:200]}"
 
 
