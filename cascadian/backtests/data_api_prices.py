@@ -103,9 +103,11 @@ class DataApiPriceHistory:
         answer = await self.upstream.call(
             "GET", PATH, params={"token_id": token_id, "as_of": str(int(start.timestamp()))}
         )
-        data = _data(answer)
-        # The latest observation at or before `start` was the price at `start`.
-        return [(start, _observation(p)[1]) for p in data[-1:]]
+        # The latest observation at or before `start` was the price at `start` only if
+        # its bucket had ended by then; else it is known from the bucket's end.
+        return [
+            (max(start, known), price) for known, price in map(_observation, _data(answer)[-1:])
+        ]
 
     async def _series(
         self, token_id: str, start: datetime, end: datetime, bucket: int

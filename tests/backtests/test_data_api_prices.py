@@ -78,6 +78,26 @@ async def test_prices_are_known_from_the_end_of_their_window_and_as_of_the_start
     ]
 
 
+async def test_an_as_of_price_whose_bucket_ends_after_the_start_is_known_from_its_end() -> None:
+    """The latest observation at the start may be a bucket still open then: [S0-60,
+    S0+240) at 0.90 is known at S0+240, not at the start (look-ahead of 4 minutes)."""
+
+    def open_bucket(request: httpx.Request) -> httpx.Response:
+        if "as_of" in request.url.params:
+            return httpx.Response(200, json=page([(S0 - 60, 0.90)]))
+        return httpx.Response(200, json=page([(S0 + 240, 0.91)]))
+
+    with respx.mock() as mock:
+        mock.get(PRICES).mock(side_effect=open_bucket)
+        async with httpx.AsyncClient() as http:
+            points = await DataApiPriceHistory(upstream(http)).history("m1-yes", T0, T0 + HOUR, 300)
+    minute = timedelta(minutes=1)
+    assert points == [
+        {"t": (T0 + 4 * minute).isoformat(), "until": (T0 + 9 * minute).isoformat(), "p": "0.9"},
+        {"t": (T0 + 9 * minute).isoformat(), "until": (T0 + 14 * minute).isoformat(), "p": "0.91"},
+    ]
+
+
 async def test_a_window_longer_than_fifteen_days_is_asked_fifteen_days_at_a_time() -> None:
     with respx.mock() as mock:
         route = mock.get(PRICES).respond(json={"data": [], "pagination": {"next_cursor": None}})
