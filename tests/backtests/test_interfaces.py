@@ -130,3 +130,25 @@ async def test_the_api_backtests_a_posted_graph_and_names_what_cannot_run(
     fields = {(d["node_id"], d["field"]) for d in early.json()["details"]}
     assert ("stream", "markets") in fields
     assert missing.status_code == 404
+
+
+async def test_the_api_refuses_a_sweep_of_millions_of_combinations_from_its_size(
+    pg_store: SqlStore, db: psycopg.Connection[Any]
+) -> None:
+    """4 variables of 60 values each: 12,960,000 runs, refused by the product of the
+    lists' lengths (building them first took minutes and gigabytes)."""
+    await write_history(pg_store)
+    g = graph()
+    names = ["threshold", "a", "b", "c"]
+    body = {
+        "nodes": g.nodes,
+        "edges": g.edges,
+        "variables": {name: 0.5 for name in names},
+        "schedule": {"interval_minutes": 60},
+        "sweep": {name: [i / 100 for i in range(60)] for name in names},
+        **WINDOW,
+    }
+    async with client(pg_store, **ENV) as http:
+        answer = await http.post("/api/strategies/backtest", json=body)
+    assert answer.status_code == 422
+    assert "the sweep has 12960000 combinations; at most 64" in answer.text

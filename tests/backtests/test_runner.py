@@ -9,10 +9,11 @@ import asyncio
 import itertools
 import math
 import statistics
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, overload
 
 import psycopg
 import pytest
@@ -163,6 +164,49 @@ async def test_bad_input_is_refused_before_anything_runs(
         await Backtester(pg_store, CONFIG).run(request(**change), lambda d, t: ran.append(d))
     assert message in str(refused.value)
     assert ran == []
+
+
+class Unread(Sequence[Any]):
+    """A variable's values that fail the test if anything reads them: only their
+    count may be asked."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+
+    def __len__(self) -> int:
+        return self.n
+
+    @overload
+    def __getitem__(self, i: int) -> Any: ...
+    @overload
+    def __getitem__(self, i: slice) -> Sequence[Any]: ...
+    def __getitem__(self, i: int | slice) -> Any:
+        raise AssertionError("the sweep's values were read before its size was checked")
+
+
+@pytest.mark.parametrize(
+    ("variables", "message"),
+    [
+        # 60^4 = 12,960,000 combinations: building them took minutes and gigabytes.
+        ({f"v{i}": Unread(60) for i in range(4)}, "the sweep has 12960000 combinations"),
+        ({"v0": Unread(10**9)}, "variable v0 has 1000000000 values; at most 64"),
+        ({f"v{i}": Unread(1) for i in range(65)}, "65 variables; at most 64"),
+    ],
+)
+async def test_a_huge_sweep_is_refused_from_its_size_without_building_it(
+    variables: dict[str, Any], message: str
+) -> None:
+    workflow = replace(graph(), variables={name: 1 for name in variables})
+    with pytest.raises(BacktestInvalid) as refused:
+        await Backtester(NoHistory(), CONFIG).run(request(workflow=workflow, variables=variables))
+    assert message in str(refused.value)
+
+
+class NoHistory:
+    """A store the refusal must not reach."""
+
+    def __getattr__(self, name: str) -> Any:
+        raise AssertionError(f"the store was asked {name} before the sweep was refused")
 
 
 async def test_nodes_that_would_look_ahead_are_refused_naming_node_and_field(
