@@ -41,6 +41,7 @@ from cascadian.errors import BacktestCancelled, BacktestInvalid
 from cascadian.ports import MarketHistoryStore
 from cascadian.schedule import next_slot
 from cascadian.schedule import problems as schedule_problems
+from cascadian.trading import amounts
 from cascadian.workflow.dry_run import DryRunStore
 from cascadian.workflow.executor import GraphExecutor
 from cascadian.workflow.node_api import NodeServices
@@ -376,9 +377,16 @@ def _mark(markets: HistoricalMarkets, book: BacktestBook, at: datetime) -> Point
 def _money_checks(request: BacktestRequest) -> None:
     if request.cash <= 0:
         raise _problem(f"the starting cash (bankroll) must be above 0; it is {request.cash}")
+    # The override only: a strategy's own bankroll was checked by its limits' route.
+    why = None if request.bankroll is None else amounts.problem(request.bankroll)
+    if why is not None:
+        raise _problem(f"the starting cash (bankroll) cannot be used: {why}")
     rate = request.fee_rate
     if rate is not None and not 0 <= rate <= 1:
         raise _problem(f"the fee rate is a fraction from 0 to 1 (0.02 is 2%); it is {rate}")
+    why = None if rate is None else amounts.problem(rate, is_rate=True)
+    if why is not None:
+        raise _problem(f"the fee rate cannot be used: {why}")
 
 
 def _iso(at: datetime | None) -> str | None:

@@ -35,6 +35,7 @@ from cascadian.errors import (
     StoreUnavailable,
 )
 from cascadian.outbound.retry import RetryPolicy
+from cascadian.trading import amounts
 from cascadian.workflow.market import MarketData, PolymarketError
 from cascadian.workflow.market.limiter import RateLimiter
 from cascadian.workflow.market.upstream import Upstream
@@ -71,15 +72,18 @@ def data_api(settings: Settings, http: httpx.AsyncClient) -> Upstream:
     )
 
 
-def parse_decimal(option: str, text: str | None) -> Decimal | None:
+def parse_decimal(option: str, text: str | None, is_rate: bool = False) -> Decimal | None:
+    """A bankroll (or fee rate) option, bounded as the API's body is (amounts.py);
+    a bad one exits 2 naming it."""
     if text is None:
         return None
     try:
         number = Decimal(text.strip())
     except InvalidOperation:
-        number = None
-    if number is None or not number.is_finite():
-        fail(f"{option} {text!r} is not a number", f"e.g. {option} 1000")
+        fail(f"{option} {text[:40]!r} is not a number", f"e.g. {option} 1000", code=2)
+    why = amounts.problem(number, is_rate)
+    if why is not None:
+        fail(f"{option} {text[:40]!r}: {why}", code=2)
     return number
 
 
@@ -156,7 +160,7 @@ def backtest(
     t0, t1 = parse_instant(start, "--from"), parse_instant(end, "--to")
     variables = parse_vars(var or [])
     cash = parse_decimal("--bankroll", bankroll)
-    rate = parse_decimal("--fee-rate", fee_rate)
+    rate = parse_decimal("--fee-rate", fee_rate, is_rate=True)
 
     def progress(done: int, total: int) -> None:
         if done == total or done % max(1, total // 10) == 0:

@@ -6,4 +6,5 @@ prices) and the trading book (fills, cash, limits, a kill switch; issue 28).
     executor.py  the paper OrderExecutor: fill, then record once with limits checked
     marking.py   the tick's bookkeeping: settle resolved markets, mark the rest
     equity.py    a portfolio's equity curve and its value at the stored marks
+    amounts.py   the bounds of a backtest's bankroll and fee rate, defined once
 """

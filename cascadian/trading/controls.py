@@ -28,6 +28,7 @@ from cascadian.data import (
 )
 from cascadian.errors import Forbidden, InvalidInput, NotFound
 from cascadian.ports import TradingStore
+from cascadian.trading.amounts import MAX_USD
 
 ORDER_RESULTS = ("filled", "partly_filled", "refused", "settled")
 # Who set a switch and why are kept as written, up to this many characters.
@@ -161,7 +162,7 @@ def _number(name: str, value: Any) -> Decimal:
         number = None
     if number is None or not number.is_finite():
         raise InvalidInput(f"{name} is not a number: {str(value)[:40]!r}")
-    if number > Decimal("1e15"):
+    if number > MAX_USD:
         raise InvalidInput(f"{name} is more than 10^15")
     return number
 

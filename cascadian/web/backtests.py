@@ -11,13 +11,13 @@ its node and field), and nothing runs. Money is strings, as everywhere.
 from __future__ import annotations
 
 from datetime import datetime
-from decimal import Decimal
 from enum import Enum
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from cascadian.data import Schedule, TradingLimits
+from cascadian.trading.amounts import FeeRate, Usd
 from cascadian.trading.controls import limit_changes
 from cascadian.web.deps import Acting, Backtests
 from cascadian.web.responses import error_responses
@@ -39,14 +39,15 @@ class Window(BaseModel):
         description="A variable's value, or a list of values: a sweep, one row each",
     )
     allow_llm: bool = False
-    bankroll: Decimal | None = Field(
-        default=None, gt=0, description="Starting cash, USD; default: the strategy's bankroll"
-    )
-    fee_rate: Decimal | None = Field(
+    bankroll: Usd | None = Field(
         default=None,
-        ge=0,
-        le=1,
-        description="Taker fee rate, a fraction (0.02 is 2%); default: CASCADIAN_DEFAULT_FEE_RATE",
+        description="Starting cash, USD: above 0, at most 10^15, 6 decimal places; "
+        "default: the strategy's bankroll",
+    )
+    fee_rate: FeeRate | None = Field(
+        default=None,
+        description="Taker fee rate, a fraction (0.02 is 2%) from 0 to 1, 6 decimal places; "
+        "default: CASCADIAN_DEFAULT_FEE_RATE",
     )
 
     def values(self) -> dict[str, list[Any]]:
@@ -74,8 +75,12 @@ class GraphBacktest(Graph):
         description="Trading limits as PUT /api/strategies/{id}/limits takes them "
         "(initial_bankroll, max_order_usd, ...); none by default, a bankroll of 10,000",
     )
-    bankroll: Decimal | None = Field(default=None, gt=0, description="Starting cash, USD")
-    fee_rate: Decimal | None = Field(default=None, ge=0, le=1, description="Taker fee rate")
+    bankroll: Usd | None = Field(
+        default=None, description="Starting cash, USD: above 0, at most 10^15, 6 decimal places"
+    )
+    fee_rate: FeeRate | None = Field(
+        default=None, description="Taker fee rate, from 0 to 1, 6 decimal places"
+    )
 
 
 def limits_of(body: dict[str, Any]) -> TradingLimits:

@@ -20,7 +20,7 @@ from cascadian.errors import BacktestInvalid
 from cascadian.ports import FullStore
 from cascadian.store.sql_store import SqlStore
 from tests.api_client import client
-from tests.backtests.history_fixture import HOUR, T0, write_history
+from tests.backtests.history_fixture import HOUR, T0, graph, write_history
 from tests.backtests.test_interfaces import ENV, WINDOW, cli, env, record, saved
 from tests.backtests.test_runner import CONFIG, request
 from tests.store.test_trading_book_sql import limits
@@ -139,6 +139,43 @@ async def test_the_api_backtests_a_saved_strategy_under_its_limits_and_checks_ov
     assert graph_limits.status_code == 422 and "max_order_usd is more than 0" in graph_limits.text
 
 
+@pytest.mark.parametrize(
+    ("change", "words"),
+    [
+        ({"bankroll": "9e999999"}, "less than or equal to 1E+15"),  # was a P&L of 0E+999972
+        ({"bankroll": 1e308}, "less than or equal to 1E+15"),
+        ({"bankroll": "1e-999999"}, "no more than 6 decimal places"),
+        ({"bankroll": "NaN"}, "finite number"),
+        ({"fee_rate": "1e-999999"}, "no more than 6 decimal places"),
+    ],
+)
+async def test_the_api_refuses_a_bankroll_or_fee_rate_out_of_bounds_on_both_routes(
+    pg_store: SqlStore, db: psycopg.Connection[Any], change: dict[str, Any], words: str
+) -> None:
+    await write_history(pg_store)
+    sid = saved(db)
+    g = graph()
+    posted = {"nodes": g.nodes, "edges": g.edges, "variables": g.variables, **WINDOW}
+    async with client(pg_store, **ENV) as http:
+        answers = [
+            await http.post(f"/api/strategies/{sid}/backtest", json={**WINDOW, **change}),
+            await http.post("/api/strategies/backtest", json={**posted, **change}),
+        ]
+    for answer in answers:
+        assert answer.status_code == 422, answer.text
+        [field] = change
+        assert field in answer.text and words in answer.text
+
+
+async def test_the_runner_refuses_a_bankroll_over_ten_to_the_fifteen(
+    pg_store: FullStore, db: psycopg.Connection[Any]
+) -> None:
+    await write_history(pg_store)
+    with pytest.raises(BacktestInvalid) as refused:
+        await Backtester(pg_store, CONFIG).run(request(bankroll=D("9e999999")))
+    assert "the starting cash (bankroll) cannot be used" in str(refused.value)
+
+
 def test_the_cli_takes_a_bankroll_and_a_fee_rate_and_refuses_bad_ones(
     env: None, database_url: str, db: psycopg.Connection[Any]
 ) -> None:
@@ -151,7 +188,10 @@ def test_the_cli_takes_a_bankroll_and_a_fee_rate_and_refuses_bad_ones(
     words = cli(sid, *window, "--bankroll", "lots")
     assert words.exit_code != 0 and "--bankroll 'lots' is not a number" in words.output
     negative = cli(sid, *window, "--fee-rate", "-1")
-    assert negative.exit_code == 1 and "the fee rate is a fraction" in negative.output
+    assert negative.exit_code == 2 and "greater than or equal to 0" in negative.output
+    for huge in ("9e999999", "1e-999999"):
+        refused = cli(sid, *window, "--bankroll", huge)
+        assert refused.exit_code == 2 and f"--bankroll '{huge}'" in refused.output
 
 
 def test_the_halt_is_told_on_stderr_by_the_cli(
