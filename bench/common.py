@@ -11,6 +11,7 @@ import argparse
 import asyncio
 import datetime as dt
 import itertools
+import json
 import os
 import platform
 import statistics
@@ -28,7 +29,7 @@ from psycopg.types.json import Jsonb
 from cascadian.config import Settings
 from cascadian.data import NodeRun, RunOutcome, RunResult
 from cascadian.store.migrate import migrate
-from cascadian.store.run_records import outcome_record
+from cascadian.store.run_records import outcomes_json
 
 BENCH_USER = uuid.UUID("bbbbbbbb-bbbb-4bbb-8bbb-bbbbbbbbbbbb")
 
@@ -56,10 +57,12 @@ def noop_records(claims: Iterable[dict[str, Any]], now: dt.datetime) -> list[dic
     ]
     result = RunResult(True, {"end": {}}, [], 2, 1, logs)
     nxt = now + dt.timedelta(minutes=5)
-    return [
-        outcome_record(RunOutcome(c["execution_id"], c["workflow_id"], result, nxt, now))
-        for c in claims
-    ]
+    # As plain JSON values (the records hold orjson fragments, UUIDs and datetimes).
+    return json.loads(
+        outcomes_json(
+            [RunOutcome(c["execution_id"], c["workflow_id"], result, nxt, now) for c in claims]
+        )
+    )
 
 
 def paired_claims_and_finishes(

@@ -8,8 +8,10 @@ statements and no Python per run:
     finish: update the sessions (counters, next slot, lease cleared), update the
             execution rows (completed), and insert two node log rows per run.
 
-That is what a cascadian run writes (a session update at claim and at finish, an
-execution row insert and update, a log row per node of start -> end), without
+That is what a cascadian run wrote before migrations/051 and 052 (a session update at
+claim and at finish, an execution row insert and update, a log row per node of
+start -> end; since 052 the claim updates a lease row of cascadian_leases instead of
+the session, and since 051 the logs ride on the run's row), without
 cascadian's checks: no attempt numbers, no lease fencing beyond the claim, no
 auto-pause, no outputs. What cascadian's drain achieves against it is how much our
 own code (Python and SQL functions) costs above the rows themselves.
