@@ -14,6 +14,7 @@ from typing import Annotated, TypeVar
 from uuid import UUID
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from cascadian.bootstrap import services
@@ -54,7 +55,7 @@ def decisions_table(items: list[Decision], total: int) -> Table:
         table.add_row(
             str(d.id),
             str(d.workflow_id),
-            (d.market_question or d.market_id)[:48],
+            escape((d.market_question or d.market_id)[:48]),
             f"{d.direction} ({d.outcome})",
             f"${d.recommended_size:,.2f}",
             str(d.risk_score),
@@ -66,12 +67,16 @@ def decisions_table(items: list[Decision], total: int) -> Table:
 
 def answer_lines(answer: DecisionAnswer) -> str:
     d = answer.decision
-    line = f"{answer.outcome}: {d.direction} {d.outcome} on {d.market_question or d.market_id}"
+    # Gamma's text is anyone's: printed as written, never read as rich markup.
+    market = d.market_question or d.market_id
+    line = escape(f"{answer.outcome}: {d.direction} {d.outcome} on {market}")
     order = answer.order
     if order is None:
         return line
     if order.result == "refused":
-        return f"{line}; the paper order was refused ({order.refusal}): {order.detail}"
+        return (
+            f"{line}; the paper order was refused ({order.refusal}): {escape(order.detail or '')}"
+        )
     again = " (the first approval's order)" if order.replayed else ""
     return (
         f"{line}; paper order {order.result}{again}: {order.shares} shares for "

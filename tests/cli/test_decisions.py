@@ -35,13 +35,15 @@ def cli(*args: str) -> Any:
     return runner.invoke(app, list(args))
 
 
-def pending(db: Any) -> uuid.UUID:
+def pending(
+    db: Any, question: str = "Will the Fed cut interest rates at the December 2025 meeting?"
+) -> uuid.UUID:
     now = datetime.now(UTC)
     sid = add_strategy(db, next_execution_at=None)
     run = add_run(db, sid, started_at=now)
     decision = {
         "market_id": "253591",
-        "market_question": "Will the Fed cut interest rates at the December 2025 meeting?",
+        "market_question": question,
         "outcome": "Yes",
         "token_id": YES_TOKEN,
         "direction": "YES",
@@ -102,3 +104,15 @@ def test_an_unknown_decision_or_status_exits_1_naming_it(env: None, db: Any) -> 
     assert missing.exit_code == 1 and "decision not found" in missing.output
     assert status.exit_code == 1 and "status must be one of" in status.output
     assert rows(db, "select status from orchestrator_decisions") == [{"status": "pending"}]
+
+
+@respx.mock
+def test_a_market_s_text_is_shown_as_written_never_as_markup(env: None, db: Any) -> None:
+    """Gamma's question is anyone's text: rich markup in it is printed, not obeyed."""
+    polymarket(respx.mock)
+    did = pending(db, "[bold red]Will[/bold red] it [link=https://x.example]rain[/link]?")
+    listed = cli("decisions", "list")
+    rejected = cli("decisions", "reject", str(did))
+    assert listed.exit_code == 0 and rejected.exit_code == 0, rejected.output
+    assert "[bold red]Will[/bold red] it [link=https://x.exa │" in listed.output
+    assert "[bold red]Will[/bold red] it [link=https://x.example]rain[/link]?" in rejected.output
