@@ -10,7 +10,7 @@ settings named; a kill switch records who set it, when (the clock's now) and why
 from __future__ import annotations
 
 from collections.abc import Mapping
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_DOWN, Decimal, InvalidOperation
 from typing import Any
 from uuid import UUID
 
@@ -28,7 +28,7 @@ from cascadian.data import (
 )
 from cascadian.errors import Forbidden, InvalidInput, NotFound
 from cascadian.ports import TradingStore
-from cascadian.trading.amounts import MAX_USD
+from cascadian.trading.amounts import MAX_USD, PLACES
 
 ORDER_RESULTS = ("filled", "partly_filled", "refused", "settled")
 # Who set a switch and why are kept as written, up to this many characters.
@@ -164,6 +164,8 @@ def _number(name: str, value: Any) -> Decimal:
         raise InvalidInput(f"{name} is not a number: {str(value)[:40]!r}")
     if number > MAX_USD:
         raise InvalidInput(f"{name} is more than 10^15")
+    if number != number.quantize(Decimal(1).scaleb(-PLACES), rounding=ROUND_DOWN):
+        raise InvalidInput(f"{name} has more than {PLACES} decimal places")
     return number
 
 

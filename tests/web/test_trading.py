@@ -54,6 +54,8 @@ async def test_limits_read_as_defaults_then_change_only_what_a_put_names(
         ({"min_cash_reserve_usd": "-0.01"}, "min_cash_reserve_usd is 0 or more"),
         ({"max_open_positions": -1}, "max_open_positions"),
         ({"max_order_usd": "lots"}, "max_order_usd"),
+        ({"initial_bankroll": "1e-999999"}, "initial_bankroll has more than 6 decimal places"),
+        ({"max_order_usd": "0.0000001"}, "max_order_usd has more than 6 decimal places"),
         ({"stop_loss": 5}, "stop_loss"),
         ({}, "name at least one"),
     ],
