@@ -153,7 +153,7 @@ def scope(actor: Actor | None) -> UUID | None:
     return None if actor is None else actor.user_id
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Workflow:
     """What an executor needs to run one strategy once."""
 
@@ -175,7 +175,7 @@ class Workflow:
     order_slot: str | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class NodeRun:
     """One node's part in a run; becomes a strategy_execution_logs row."""
 
@@ -189,7 +189,7 @@ class NodeRun:
     output: Any = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RunResult:
     """What a WorkflowExecutor returns for one run."""
 
@@ -216,14 +216,14 @@ class RunResult:
         return text
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Schedule:
     interval_minutes: int
     cron: str | None = None
     timezone: str = "UTC"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ClaimedRun:
     """A strategy claimed for one run, holding a lease fenced by `execution_id`."""
 
@@ -278,7 +278,7 @@ class ManualClaim:
     run: ClaimedRun | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RunOutcome:
     """What the tick hands the store to record for one finished run."""
 
@@ -290,7 +290,7 @@ class RunOutcome:
     finished_at: datetime
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Recorded:
     """The store's answer for one outcome."""
 

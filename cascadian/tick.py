@@ -108,7 +108,8 @@ class TickService:
         # whether that tick succeeded.
         self._last_ledgered: tuple[float, bool] = (self.clock.monotonic(), True)
         self.recorder = OutcomeRecorder(store, settings.auto_pause_threshold)
-        self._recording: set[UUID] = set()  # runs whose outcome is being written
+        # The claims (by id(): they are alive meanwhile) whose outcome is being written.
+        self._recording: set[int] = set()
         self._wakers: set[asyncio.Event] = set()  # ticks to wake when a slot frees
         # Runs that ignored cancellation, kept referenced until they end.
         self._abandoned: set[asyncio.Task[RunResult]] = set()
@@ -296,7 +297,7 @@ class TickService:
         free (so claims stay wide) and while no more than max_concurrency runs
         wait on the write."""
         s = self.settings
-        recording = sum(1 for c in in_flight.values() if c.execution_id in self._recording)
+        recording = sum(1 for c in in_flight.values() if id(c) in self._recording)
         running = len(in_flight) - recording
         free = min(s.max_concurrency - running, 2 * s.max_concurrency - len(in_flight))
         if running and free < min(s.claim_limit, s.max_concurrency) // 2:
@@ -446,13 +447,13 @@ class TickService:
                 result = failed_result(f"invalid schedule: {exc}", 0)
             else:
                 result = await self._execute(claim.workflow)
-        self._recording.add(claim.execution_id)
+        self._recording.add(id(claim))
         for waker in self._wakers:
             waker.set()
         try:
             return await self._record(claim, result)
         finally:
-            self._recording.discard(claim.execution_id)
+            self._recording.discard(id(claim))
 
     async def _execute(self, workflow: Workflow) -> RunResult:
         """Run the workflow within the strategy timeout. A run that ignores its
@@ -495,7 +496,7 @@ class TickService:
         A run whose outcome is already being written is let finish.
         """
         for task, claim in in_flight.items():
-            if claim.execution_id not in self._recording:
+            if id(claim) not in self._recording:
                 task.cancel()
         await asyncio.wait(in_flight)
         cut = []

@@ -31,7 +31,19 @@ DECODED_MAX_CHARS = 65_536
 @lru_cache(maxsize=GRAPHS_DECODED)
 def _decoded(stored: str) -> dict[str, Any]:
     """The graph fields of a claim's `stored` text (raises as json.loads does)."""
-    return {k: json_value(v) for k, v in zip(_GRAPH_FIELDS, stored.split("\x00"), strict=True)}
+    return _graph(stored.split("\x00"))
+
+
+def _graph(parts: list[Any]) -> dict[str, Any]:
+    graph = {k: json_value(v) for k, v in zip(_GRAPH_FIELDS, parts, strict=True)}
+    graph["variables"] = graph["variables"] or {}  # none stored: none
+    return graph
+
+
+@lru_cache(maxsize=GRAPHS_DECODED)
+def _schedule(interval_minutes: Any, cron: str | None, timezone: str | None) -> Schedule:
+    """One Schedule for the claims of each stored schedule (frozen: they only read it)."""
+    return Schedule(interval_minutes=interval_minutes, cron=cron, timezone=timezone or "UTC")
 
 
 # The variable an event run's graph reads its event from: ${variables.trigger_event.…}.
@@ -54,7 +66,7 @@ def claimed_run(row: dict[str, Any], claimed_at: datetime | None = None) -> Clai
         if stored is not None and len(stored) <= DECODED_MAX_CHARS:
             graph = _decoded(stored)
         else:  # large, or parsed already (PostgREST answers JSON)
-            graph = {k: json_value(v) for k, v in zip(_GRAPH_FIELDS, parts, strict=True)}
+            graph = _graph(parts)
     except (ValueError, RecursionError) as exc:
         # PostgreSQL stores nesting Python cannot load: fail this strategy alone.
         why = "nested too deeply" if isinstance(exc, RecursionError) else "not valid JSON"
@@ -67,16 +79,14 @@ def claimed_run(row: dict[str, Any], claimed_at: datetime | None = None) -> Clai
             name=row["name"],
             nodes=graph["nodes"],
             edges=graph["edges"],
-            variables=graph["variables"] or {},
+            variables=graph["variables"],
             trigger=graph["trigger"],
             user_id=as_uuid(row["user_id"]),
             execution_id=as_uuid(row["execution_id"]),
             stored_text=stored if problem is None else None,
         ),
-        schedule=Schedule(
-            interval_minutes=row["execution_interval_minutes"],
-            cron=row["cron_expression"],
-            timezone=row["timezone"] or "UTC",
+        schedule=_schedule(
+            row["execution_interval_minutes"], row["cron_expression"], row["timezone"]
         ),
         scheduled_for=dt_or_none(row["scheduled_for"]),
         attempt=row["attempt"],

@@ -160,18 +160,16 @@ class _Run:
             self._record_error(node_id, f"{type(exc).__name__}: {exc}")
         else:
             self.outputs[node_id], self.handles[node_id] = output, handle
-            self.records[node_id] = self._record(node_id, "success", output=output)
+            self.records[node_id] = self._record(node_id, "success", None, output)
 
-    def _record(self, node_id: str, status: NodeStatus, **fields: Any) -> NodeRun:
+    def _record(
+        self, node_id: str, status: NodeStatus, error: str | None = None, output: Any = None
+    ) -> NodeRun:
         started_at, start = self.started[node_id]
+        node_type = self.graph.nodes[node_id].type_name
+        # Positional: a node's record is made at every node of every run.
         return NodeRun(
-            node_id=node_id,
-            node_type=self.graph.nodes[node_id].type_name,
-            status=status,
-            started_at=started_at,
-            completed_at=_utcnow(),
-            duration_ms=_ms_since(start),
-            **fields,
+            node_id, node_type, status, started_at, _utcnow(), _ms_since(start), error, output
         )
 
     def _record_error(self, node_id: str, message: str) -> None:
@@ -221,6 +219,10 @@ class GraphExecutor:
         found = self.graphs.get(key, workflow)
         if found is not None:
             return found
+        return self._checked(key, workflow)
+
+    def _checked(self, key: str | None, workflow: Workflow) -> tuple[Validated, Plan | None]:
+        """Validated and planned, and kept under `key` when runnable."""
         checked = validate(workflow, self.registry, self.services)
         if not checked.ok or checked.graph is None:
             return checked, None
@@ -230,16 +232,21 @@ class GraphExecutor:
 
     async def execute(self, workflow: Workflow, deadline: float | None = None) -> RunResult:
         start = time.perf_counter()
-        checked, planned = self.planned(workflow)
-        graph = checked.graph
-        if graph is None or checked.problems or planned is None:
-            return RunResult(False, {}, checked.errors, 0, _ms_since(start), checked.node_runs)
+        key = content_key(workflow) if self.graphs.size else None
+        hit = self.graphs.runnable(key, workflow)
+        if hit is not None:
+            workflow, graph, planned = hit
+        else:
+            checked, found = self._checked(key, workflow)
+            if checked.graph is None or checked.problems or found is None:
+                return RunResult(False, {}, checked.errors, 0, _ms_since(start), checked.node_runs)
+            workflow, graph, planned = checked.workflow, checked.graph, found
         if planned.javascript:
             async with self.services.javascript_run() as javascript:
-                run = _Run(graph, planned, checked.workflow, self.services, deadline, javascript)
+                run = _Run(graph, planned, workflow, self.services, deadline, javascript)
                 await self._run(run, deadline)
         else:
-            run = _Run(graph, planned, checked.workflow, self.services, deadline)
+            run = _Run(graph, planned, workflow, self.services, deadline)
             await self._run(run, deadline)
         outputs = {n: run.outputs[n] for n in graph.order if n in run.outputs}
         return RunResult(

@@ -13,6 +13,7 @@ import json
 from collections import OrderedDict
 
 from cascadian.data import Workflow
+from cascadian.workflow.graph import Graph
 from cascadian.workflow.plan import Plan
 from cascadian.workflow.validation import Validated
 
@@ -33,6 +34,30 @@ def content_key(workflow: Workflow) -> str | None:
         return None
 
 
+def _run_of(kept: Workflow, workflow: Workflow) -> Workflow:
+    """The kept graph with this run's identity: the run's own workflow when it holds
+    the very values kept (claims of one stored text share its decoded values)."""
+    if (
+        workflow.nodes is kept.nodes
+        and workflow.edges is kept.edges
+        and workflow.variables is kept.variables
+        and workflow.trigger is kept.trigger
+    ):
+        return workflow
+    # Built directly: dataclasses.replace() costs more than the rest of a hit.
+    return Workflow(
+        id=workflow.id,
+        name=workflow.name,
+        nodes=kept.nodes,
+        edges=kept.edges,
+        variables=kept.variables,
+        trigger=kept.trigger,
+        user_id=workflow.user_id,
+        execution_id=workflow.execution_id,
+        order_slot=workflow.order_slot,
+    )
+
+
 class GraphCache:
     """A bounded least-recently-used map from a graph's content to its verdict and
     plan."""
@@ -45,6 +70,16 @@ class GraphCache:
     def get(self, key: str | None, workflow: Workflow) -> tuple[Validated, Plan] | None:
         """The kept verdict for `key`, carrying this run's identity, and its plan; or
         None."""
+        found = self.runnable(key, workflow)
+        if found is None:
+            return None
+        run, graph, kept_plan = found
+        assert key is not None  # found
+        return Validated(run, graph, original=self._kept[key][0].original), kept_plan
+
+    def runnable(self, key: str | None, workflow: Workflow) -> tuple[Workflow, Graph, Plan] | None:
+        """What a run of `workflow` takes from the verdict kept for `key` (the workflow
+        with this run's identity, the parsed graph, the plan), or None."""
         found = self._kept.get(key) if key is not None else None
         if key is None or found is None:
             self.misses += 1
@@ -52,20 +87,8 @@ class GraphCache:
         self.hits += 1
         self._kept.move_to_end(key)
         kept, kept_plan = found
-        graph = kept.workflow
-        # Built directly: dataclasses.replace() costs more than the rest of a hit.
-        run = Workflow(
-            id=workflow.id,
-            name=workflow.name,
-            nodes=graph.nodes,
-            edges=graph.edges,
-            variables=graph.variables,
-            trigger=graph.trigger,
-            user_id=workflow.user_id,
-            execution_id=workflow.execution_id,
-            order_slot=workflow.order_slot,
-        )
-        return Validated(run, kept.graph, original=kept.original), kept_plan
+        assert kept.graph is not None  # only runnable verdicts are kept
+        return _run_of(kept.workflow, workflow), kept.graph, kept_plan
 
     def put(self, key: str | None, checked: Validated, plan: Plan) -> None:
         if key is None or not checked.ok or self.size == 0:

@@ -176,7 +176,7 @@ class NodeServices:
             yield WalletData.create(self.settings, client, retry=self.retry)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class NodeContext:
     workflow: Workflow
     node_id: str

@@ -22,7 +22,7 @@ from cascadian.workflow.problem import Problem
 from cascadian.workflow.registry import NodeRegistry
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Validated:
     """A graph ready to run (`problems` empty), or every reason it cannot run."""
 

@@ -126,3 +126,37 @@ def test_a_claimed_graph_that_cannot_be_read_fails_alone_every_time() -> None:
     for _ in range(2):
         claim = claimed_run(row)
         assert claim.problem == "the strategy's stored graph cannot be read: nested too deeply"
+
+
+def test_claims_of_one_stored_graph_and_schedule_share_their_values() -> None:
+    graph = ([{"id": "start", "type": "start", "data": {"n": str(uuid.uuid4())}}], [])
+    rows = [claim_row(graph), claim_row(graph)]
+    for row in rows:
+        row["variables"] = None
+        row["execution_interval_minutes"] = 7
+    first, second = (claimed_run(row) for row in rows)
+    assert first.workflow.variables == {} and first.workflow.variables is second.workflow.variables
+    assert first.schedule is second.schedule and first.schedule.interval_minutes == 7
+    other = claim_row(graph)
+    other["timezone"] = None
+    assert claimed_run(other).schedule.timezone == "UTC"
+    assert claimed_run(other).schedule is not first.schedule
+
+
+async def test_a_run_of_a_kept_graph_runs_its_claims_own_workflow() -> None:
+    seen: list[Workflow] = []
+
+    async def record(config: CountedConfig, ctx: NodeContext) -> Any:
+        seen.append(ctx.workflow)
+        return {}
+
+    registry = default_registry().copy()
+    registry.register(NodeType("echo", CountedConfig, record))
+    ex = GraphExecutor(registry=registry, services=NodeServices(Settings()))
+    graph = (workflow({}).nodes, workflow({}).edges)
+    first, second = claimed_run(claim_row(graph)), claimed_run(claim_row(graph))
+    assert (await ex.execute(first.workflow)).success
+    assert (await ex.execute(second.workflow)).success
+    assert ex.graphs.hits == 1
+    assert seen[1] is second.workflow  # not a copy of it built for the run
+    assert (seen[1].id, seen[1].execution_id) == (second.workflow.id, second.workflow.execution_id)
