@@ -687,6 +687,11 @@ class DecisionWriter(Protocol):
         cannot have decisions: NodeError."""
         ...
 
+    async def pending_decisions(self, workflow_id: UUID, now: datetime) -> list[Decision]:
+        """The strategy's decisions pending and not expired at `now` (a bet sized, not
+        placed yet: the orchestrator counts them as spent); none in a dry run."""
+        ...
+
 
 class DecisionStore(DecisionWriter, Protocol):
     """The orchestrator's decisions (migrations/046): written once per run slot, node,

@@ -35,7 +35,11 @@ from cascadian.store.transport import Json, Transport
 CREATE_DECISIONS = "cascadian_create_decisions_v2"
 DECISIONS = "cascadian_decisions_v1"
 DECISION = "cascadian_decision_v1"
-DECIDE = "cascadian_decide_v1"
+# How many pending decisions one read of them takes.
+PENDING_PAGE = 500
+# 055: an approval re-checks the caps the decision was sized under (its
+# portfolio_snapshot's `caps`) and its token, under the portfolio's lock.
+DECIDE = "cascadian_decide_v2"
 
 
 class SqlDecisionStore:
@@ -68,6 +72,16 @@ class SqlDecisionStore:
             },
         )
         return created(answer)
+
+    async def pending_decisions(self, workflow_id: UUID, now: datetime) -> list[Decision]:
+        found: list[Decision] = []
+        while True:
+            page = await self.decisions(workflow_id, "pending", PENDING_PAGE, len(found), now)
+            if page is None:
+                return found
+            found += page.items
+            if not page.items or len(found) >= page.total:
+                return found
 
     async def decisions(
         self,

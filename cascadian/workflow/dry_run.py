@@ -130,6 +130,9 @@ class DryRunStore:
 class DryRunDecisions:
     """The orchestrator's decisions in a dry run: none is written, each is noted."""
 
+    async def pending_decisions(self, workflow_id: UUID, now: datetime) -> list[Decision]:
+        return []
+
     async def create_decisions(
         self,
         workflow_id: UUID,

@@ -22,11 +22,12 @@ from tests.store.schema_snapshot import (
     scratch_database,
 )
 
-# Added only there: the trigger that guards the scheduler's columns where Supabase's
-# roles exist (022). (013's index on orchestrator_decisions: 046 gives a new database
-# the table, and the index.)
+# Added only there: the triggers that guard the scheduler's columns (022) and a
+# decision's facts (055) where Supabase's roles exist. (013's index on
+# orchestrator_decisions: 046 gives a new database the table, and the index.)
 ONLY_ON_AN_EXISTING_DEPLOYMENT = {
     ("trigger", "workflow_sessions.cascadian_scheduler_columns"),
+    ("trigger", "orchestrator_decisions.cascadian_decision_columns"),
 }
 
 

@@ -101,16 +101,18 @@ async def run_saved(
     again: uuid.UUID | None = None,
     arrange: Callable[[uuid.UUID], object] | None = None,
     wallets: WalletData | None = None,
+    recorded: bool = False,
     **env: Any,
 ) -> tuple[RunResult, uuid.UUID]:
     """Run the graph once as a strategy (a real row when a database is given), or
-    once more as the strategy `again`."""
+    once more as the strategy `again` (as a recorded run of its own: `recorded`)."""
     nodes, edges = graph
     workflow_id, execution_id = again or uuid.uuid4(), None
     if db is not None and again is None:
         workflow_id = add_strategy(db, next_execution_at=None, graph=graph, name=name)
         if arrange is not None:
             arrange(workflow_id)
+    if db is not None and (again is None or recorded):
         [[execution_id]] = db.execute(
             "insert into workflow_executions (workflow_id, user_id, status)"
             " values (%s, %s, 'running') returning id",

@@ -89,6 +89,29 @@ async def test_approval_mode_writes_one_pending_decision_and_tells_the_owner_onc
     assert told["user_id"] == USER and told["priority"] == "high"
 
 
+@pytest.mark.both_schemas
+@respx.mock
+async def test_pending_decisions_count_as_spent_so_later_runs_do_not_stack_them(
+    any_store: FullStore, db: Any
+) -> None:
+    polymarket(respx.mock)
+    graph = saved("orchestrator.json")
+    first, sid = await run_saved(graph, store=any_store, db=db)  # type: ignore[arg-type]
+    [decision] = first.outputs[NODE]["decisions"]
+    assert decision["recommended_size"] == "500.00"  # 5% of $10,000: the position's cap
+    for _ in range(2):
+        later, _ = await run_saved(graph, store=any_store, db=db, again=sid, recorded=True)  # type: ignore[arg-type]
+        assert later.success, later.errors
+        [skipped] = later.outputs[NODE]["decisions"]
+        assert skipped["decision"] == "NO_GO" and skipped["recommended_size"] == "0"
+        assert "max_per_position: capped at $0.00" in skipped["ai_reasoning"]
+    [stored] = rows(db, "select recommended_size, portfolio_snapshot from orchestrator_decisions")
+    assert stored["portfolio_snapshot"]["caps"] == {
+        "max_position_usd": "500.00",
+        "max_deployed_usd": "5000.0",  # portfolio_heat_limit 0.5
+    }
+
+
 @respx.mock
 async def test_a_re_run_of_the_slot_writes_no_second_decision(store: SqlStore, db: Any) -> None:
     polymarket(respx.mock)

@@ -70,6 +70,7 @@ from cascadian.workflow.original.sizing import (
     ZERO,
     Sizing,
     SizingPortfolio,
+    SizingRules,
     size_bet,
 )
 
@@ -108,7 +109,10 @@ async def _portfolio(
     config: OrchestratorConfig, ctx: NodeContext
 ) -> tuple[SizingPortfolio, dict[tuple[str, str], Decimal], str]:
     """The paper portfolio (equity at the stored marks), each position's cost, and
-    where it came from; a dry run has none: `portfolio_size_usd` (10,000) stands in."""
+    where it came from; a dry run has none: `portfolio_size_usd` (10,000) stands in.
+    A pending decision counts as bought (its size spent on its position, out of the
+    cash), so decisions written run after run do not stack past the caps; approving
+    one re-checks the caps in SQL (migrations/055)."""
     if ctx.services.marks is None:
         size = D(str(config.portfolio_size_usd or 10_000))
         return SizingPortfolio(size, size, ZERO, size), {}, "portfolio_size_usd"
@@ -116,9 +120,16 @@ async def _portfolio(
     if curve is None:
         raise NodeError("the strategy has no paper portfolio")
     costs = {(p.market_id, p.outcome.lower()): p.cost for p in curve.positions if p.shares > 0}
+    pending = ZERO
+    if ctx.services.decisions is not None:
+        now = ctx.services.clock.now()
+        for d in await ctx.services.decisions.pending_decisions(ctx.workflow.id, now):
+            key = (d.market_id, (d.outcome or "").lower())
+            costs[key] = costs.get(key, ZERO) + d.recommended_size
+            pending += d.recommended_size
     book = SizingPortfolio(
         equity=curve.equity,
-        cash=curve.cash,
+        cash=curve.cash - pending,
         deployed=sum(costs.values(), ZERO),
         peak_equity=max(curve.peak_equity, curve.equity),
     )
@@ -205,8 +216,14 @@ async def _place(ctx: NodeContext, c: Candidate, size: Decimal) -> dict[str, Any
     }
 
 
-def _snapshot(book: SizingPortfolio, source: str, s: Sizing) -> dict[str, Any]:
+def _snapshot(book: SizingPortfolio, source: str, s: Sizing, rules: SizingRules) -> dict[str, Any]:
+    heat = rules.portfolio_heat_limit
     return {
+        # What an approval re-checks against the positions filled then (055).
+        "caps": {
+            "max_position_usd": str(rules.max_per_position * book.equity),
+            "max_deployed_usd": None if heat is None else str(heat * book.equity),
+        },
         "bankroll_total_equity_usd": str(book.equity),
         "bankroll_free_cash_usd": str(book.cash),
         "deployed_capital": str(book.deployed),
@@ -298,7 +315,7 @@ async def _run(config: OrchestratorConfig, ctx: NodeContext) -> dict[str, Any]:
                         risk_score=risk,
                         ai_reasoning=why,
                         ai_confidence=confidence,
-                        portfolio_snapshot=_snapshot(book, source, sizing),
+                        portfolio_snapshot=_snapshot(book, source, sizing, rules),
                         expires_at=now + timedelta(minutes=config.approval_expiry_minutes),
                     ),
                 )
