@@ -91,3 +91,47 @@ def test_no_sequence_of_orders_breaks_a_limit_overdraws_cash_or_sells_what_is_no
             assert held[market]["position_cost"] <= settings_["max_position_usd"]
         if "max_open_positions" in settings_:
             assert book["open_positions"] <= settings_["max_open_positions"]
+
+
+# An attempt: an order key (a small set, so keys repeat), the side, and whether the
+# strategy's kill switch is on when it is placed.
+ATTEMPT = st.tuples(
+    st.sampled_from(["k1", "k2", "k3"]), st.sampled_from(["buy", "sell"]), st.booleans()
+)
+
+
+@settings(
+    max_examples=50,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(attempts=st.lists(ATTEMPT, min_size=1, max_size=12))
+def test_a_key_fills_at_most_once_however_often_it_is_refused_and_tried_again(
+    db: psycopg.Connection[Any], attempts: list[tuple[str, str, bool]]
+) -> None:
+    sid = add_strategy(db, next_execution_at=None)
+    filled: dict[str, Any] = {}
+    for key, side, switched in attempts:
+        if switched:
+            db.execute(
+                "insert into cascadian_kill_switches (scope, workflow_id, set_by, reason, "
+                "set_at) values (%s, %s, 'ops', 'a test', now()) on conflict do nothing",
+                (str(sid), sid),
+            )
+        else:
+            db.execute("delete from cascadian_kill_switches where workflow_id = %s", (sid,))
+        answer = place(db, sid, side, [("0.5", "10")], key=key, node=key)
+        if key in filled:  # (054) a fill is answered again, whatever happens since
+            assert (answer["replayed"], answer["order_id"]) == (True, filled[key])
+        elif answer["result"] != "refused":
+            assert answer["replayed"] is False
+            filled[key] = answer["order_id"]
+        else:  # a refusal takes nothing: the next attempt under the key is tried afresh
+            assert answer["replayed"] is False
+    placed = rows(
+        db,
+        "select order_key, count(*) as n from cascadian_trading_orders "
+        "where workflow_id = %s and result <> 'refused' group by order_key",
+        sid,
+    )
+    assert {r["order_key"]: r["n"] for r in placed} == dict.fromkeys(filled, 1)
