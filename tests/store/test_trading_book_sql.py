@@ -294,3 +294,27 @@ def test_a_second_attempt_of_a_slot_records_no_second_order_but_a_manual_run_doe
     assert key == "slot:2026-06-01T12:00:00.000000Z"
     with pytest.raises(psycopg.errors.InvalidParameterValue):
         place(db, sid, "buy", [("0.5", "10")], slot="")
+
+
+@pytest.mark.both_schemas
+def test_a_rerun_of_an_event_run_places_in_the_events_slot_when_none_is_named(
+    schema: str, db: psycopg.Connection[Any]
+) -> None:
+    sid = add_strategy(db, next_execution_at=None)
+    event = {"id": str(uuid.uuid4()), "kind": "price_cross"}
+    [[run]] = db.execute(
+        "insert into workflow_executions (workflow_id, user_id, execution_started_at, status, "
+        "trigger_kind, workflow_snapshot) values (%s, %s, %s, 'failed', 'event', %s) "
+        "returning id",
+        (sid, USER, NOW, Jsonb({"nodes": [], "event": event})),
+    ).fetchall()
+    [[rerun]] = db.execute(
+        "insert into workflow_executions (workflow_id, user_id, execution_started_at, status, "
+        "trigger_kind, rerun_of) values (%s, %s, %s, 'running', 'rerun', %s) returning id",
+        (sid, USER, NOW, run),
+    ).fetchall()
+    placed = place(db, sid, "buy", [("0.5", "10")], slot="", execution_id=str(run))
+    again = place(db, sid, "buy", [("0.5", "10")], slot="", execution_id=str(rerun))
+    assert (again["replayed"], again["order_id"]) == (True, placed["order_id"])
+    [order] = rows(db, "select slot from cascadian_trading_orders")
+    assert order["slot"] == f"event:{event['id']}"
