@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 
 from tests.api_client import KEY
-from tests.factories import add_run, add_strategy
+from tests.factories import add_run, add_strategy, set_lease
 from tests.web.console.test_browser import (  # noqa: F401  (fixtures)
     PHONE,
     browser,
@@ -46,6 +46,7 @@ def test_runs_the_audit_log_and_the_runs_in_flight_update_live_without_a_reload(
     assert running.inner_text().strip() == "Nothing is running now."
     page.evaluate("window.loadedOnce = true")  # gone if the page reloads
     run = add_run(db, sid, started_at=now, status="running", trigger_kind="scheduled")
+    set_lease(db, sid, run, now + timedelta(minutes=1))  # as its claim holds it (052)
     sync_api.expect(running.locator(f"tr[data-run='{run}']")).to_contain_text(
         "Momentum scout", timeout=LIVE
     )
@@ -57,6 +58,7 @@ def test_runs_the_audit_log_and_the_runs_in_flight_update_live_without_a_reload(
         "execution_completed_at = %s, duration_ms = 1234 where id = %s",
         (now + timedelta(seconds=1), run),
     )
+    set_lease(db, sid, None, None)  # as its finish frees it
     sync_api.expect(running).to_have_text("Nothing is running now.", timeout=LIVE)
     assert page.evaluate("window.loadedOnce") is True
 
