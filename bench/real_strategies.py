@@ -12,11 +12,14 @@ thread_time in the thread it runs in) as a share of its own.
 
     .venv/bin/python bench/real_strategies.py [--quick] [--strategies 1000]
         [--batch 25 200] [--rounds 3] [--tree /tmp/ab-base] [--profile] [--noop]
+        [--schema fresh|app]
 
 `--tree` also measures another source tree (the before; interleaved rounds, the order
 reversed every other round), as bench/peer_pgboss.py does. `--profile` drains once
 under cProfile and prints where the worker's main thread went. `--noop` drains
 `start -> end` strategies instead (no Gamma request): the worker's Python per no-op run.
+`--schema app` builds the database (and the before's) from the app's schema,
+tests/fixtures/existing_deployment.sql, then migrates it, as bench/schemas.py does.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ from typing import Any
 
 import common
 import httpx
+import schemas
 from market_sharing import FakeGamma
 
 from cascadian.cli.demo import polymarket_watchlist_graph
@@ -179,14 +183,28 @@ def main() -> None:
     p.add_argument("--tree", help="also measure this source tree (the before)")
     p.add_argument("--profile", action="store_true", help="profile one drain and exit")
     p.add_argument("--noop", action="store_true", help="start -> end strategies instead")
+    p.add_argument(
+        "--schema",
+        choices=["fresh", "app"],
+        default="fresh",
+        help="app: tests/fixtures/existing_deployment.sql, then migrated (bench/schemas.py)",
+    )
     args = p.parse_args()
     strategies = args.strategies or (100 if args.quick else 1_000)
     admin = common.admin_url()
-    url = common.fresh_database(admin, DB)
+    url = (
+        schemas.app_database(admin, DB)
+        if args.schema == "app"
+        else common.fresh_database(admin, DB)
+    )
     before_url = None
     if args.tree:
         common.drop_database(admin, BEFORE_DB)
-        before_url = common.fresh_database(admin, BEFORE_DB)
+        before_url = (
+            schemas.app_database(admin, BEFORE_DB)
+            if args.schema == "app"
+            else common.fresh_database(admin, BEFORE_DB)
+        )
     fake = FakeGamma()
     with fake as gamma:
         if args.profile:
@@ -195,7 +213,7 @@ def main() -> None:
         common.print_header(
             "real strategies",
             url,
-            f"{strategies:,} due strategies of "
+            f"{args.schema} schema, {strategies:,} due strategies of "
             + ("start -> end" if args.noop else "the demo's graph")
             + ", one worker process, one "
             "shared Gamma query (fake, 100 ms, 127.0.0.1); "
