@@ -141,6 +141,8 @@ KEPT = {
     "cascadian_claim_manual_v4": "the release before 052's; superseded there",
     "cascadian_claim_rerun_v2": "the release before 052's; superseded there",
     "cascadian_claim_events_v1": "the release before 052's; superseded there",
+    "cascadian_claim_events_v2": "superseded by v3 (058); the release before claims events "
+    "with it while the next deploys",
     "cascadian_cancel_runs_v1": "the release before 052's; superseded there",
     "cascadian_release_runs_v1": "the release before 052's; superseded there",
     "cascadian_next_due_v1": "the release before 052's; superseded there",
