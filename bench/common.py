@@ -14,7 +14,9 @@ import itertools
 import json
 import os
 import platform
+import resource
 import statistics
+import subprocess
 import sys
 import time
 import uuid
@@ -422,3 +424,37 @@ def run(main: Callable[[], Coroutine[Any, Any, None]]) -> None:
     if sys.platform == "win32":  # pragma: no cover
         asyncio.set_event_loop_policy(asyncio.WindowsSelectorEventLoopPolicy())  # type: ignore[attr-defined]
     asyncio.run(main())
+
+
+def node_workers(argv: Sequence[str], cwd: str | Path, procs: int, what: str) -> dict[str, Any]:
+    """Run `procs` Node worker processes of a peer benchmark, started together: each
+    prints `ready` once connected, then works on a `go` line and prints one JSON line
+    {runs, start, end}. Answers their runs, the wall time from the first start to the
+    last end, and the CPU seconds they used (their whole lives, start-up included)."""
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    workers = [
+        subprocess.Popen(
+            list(argv), cwd=cwd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+        )
+        for _ in range(procs)
+    ]
+    for w in workers:
+        assert w.stdout is not None
+        if w.stdout.readline().strip() != "ready":
+            raise RuntimeError(f"a {what} process did not start")
+    for w in workers:
+        assert w.stdin is not None
+        w.stdin.write("go\n")
+        w.stdin.flush()
+    outcomes = []
+    for w in workers:
+        out, _ = w.communicate(timeout=600)
+        if w.returncode != 0:
+            raise RuntimeError(f"a {what} process failed ({w.returncode})")
+        outcomes.append(json.loads(out.strip().splitlines()[-1]))
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return {
+        "runs": sum(o["runs"] for o in outcomes),
+        "seconds": max(o["end"] for o in outcomes) - min(o["start"] for o in outcomes),
+        "cpu": after.ru_utime + after.ru_stime - children.ru_utime - children.ru_stime,
+    }

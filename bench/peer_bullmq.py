@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import json
 import os
-import resource
 import shutil
 import socket
 import subprocess
@@ -149,35 +148,10 @@ def bullmq_measure(
     )
     assert json.loads(queued.stdout.strip().splitlines()[-1])["jobs"] == jobs
     db_cpu, redis_cpu = common.server_cpu_seconds(url), redis.cpu()
-    children = resource.getrusage(resource.RUSAGE_CHILDREN)
-    workers = [
-        subprocess.Popen(
-            [*node, "work", port, pg, str(batch), mode],
-            cwd=script.parent,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        for _ in range(procs)
-    ]
-    for w in workers:
-        assert w.stdout is not None
-        if w.stdout.readline().strip() != "ready":
-            raise RuntimeError("a BullMQ process did not start")
-    for w in workers:
-        assert w.stdin is not None
-        w.stdin.write("go\n")
-        w.stdin.flush()
-    outcomes = []
-    for w in workers:
-        out, _ = w.communicate(timeout=600)
-        if w.returncode != 0:
-            raise RuntimeError(f"a BullMQ process failed ({w.returncode})")
-        outcomes.append(json.loads(out.strip().splitlines()[-1]))
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    client = after.ru_utime + after.ru_stime - children.ru_utime - children.ru_stime
-    runs = sum(o["runs"] for o in outcomes)
-    elapsed = max(o["end"] for o in outcomes) - min(o["start"] for o in outcomes)
+    done = common.node_workers(
+        [*node, "work", port, pg, str(batch), mode], script.parent, procs, "BullMQ"
+    )
+    runs, elapsed, client = done["runs"], done["seconds"], done["cpu"]
     assert runs == jobs, f"{runs} jobs written of {jobs}"
     assert written(url) == jobs, "an execution row per job"
     return {

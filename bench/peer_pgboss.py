@@ -22,7 +22,6 @@ of main: the before), in the same rounds.
 from __future__ import annotations
 
 import json
-import resource
 import shutil
 import subprocess
 import sys
@@ -123,35 +122,8 @@ def pgboss_measure(folder: Path, url: str, procs: int, batch: int, jobs: int) ->
     plain, script, url = url, str(folder / "drain.js"), node_url(url)
     subprocess.run(["node", script, "setup", url, str(jobs)], cwd=folder, check=True)
     db_cpu = common.server_cpu_seconds(plain)
-    children = resource.getrusage(resource.RUSAGE_CHILDREN)
-    workers = [
-        subprocess.Popen(
-            ["node", script, "work", url, str(batch)],
-            cwd=folder,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        for _ in range(procs)
-    ]
-    for w in workers:
-        assert w.stdout is not None
-        if w.stdout.readline().strip() != "ready":
-            raise RuntimeError("a pg-boss process did not start")
-    for w in workers:
-        assert w.stdin is not None
-        w.stdin.write("go\n")
-        w.stdin.flush()
-    outcomes = []
-    for w in workers:
-        out, _ = w.communicate(timeout=600)
-        if w.returncode != 0:
-            raise RuntimeError(f"a pg-boss process failed ({w.returncode})")
-        outcomes.append(json.loads(out.strip().splitlines()[-1]))
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    client = after.ru_utime + after.ru_stime - children.ru_utime - children.ru_stime
-    runs = sum(o["runs"] for o in outcomes)
-    elapsed = max(o["end"] for o in outcomes) - min(o["start"] for o in outcomes)
+    done = common.node_workers(["node", script, "work", url, str(batch)], folder, procs, "pg-boss")
+    runs, elapsed, client = done["runs"], done["seconds"], done["cpu"]
     assert runs == jobs, f"{runs} jobs completed of {jobs}"
     return {
         "runs": runs,
