@@ -160,12 +160,26 @@ def test_three_workers_drain_a_thousand_due_strategies_each_exactly_once(
             user_id, name, nodes, edges, status, auto_run, execution_interval_minutes,
             next_execution_at
         )
-        select %s, 'bulk ' || g, %s, %s, 'running', true, 5, now() - interval '1 second'
+        select %s, 'bulk ' || g, %s, %s, 'running', false, 5, now() - interval '1 second'
         from generate_series(1, 1000) g
         """,
         (USER, Jsonb(nodes), Jsonb(edges)),
     )
     procs = [workers.start("--concurrency", "10", "--interval", "0.1") for _ in range(3)]
+    # Turned on only once all three are ticking: one worker alone drains a thousand
+    # runs in about a second, before the others have started.
+    wait_for(
+        lambda: (
+            all(
+                "worker: ticking" in log.read_text() for log in workers.tmp_path.glob("worker*.log")
+            )
+            and len(list(workers.tmp_path.glob("worker*.log"))) == 3
+        ),
+        "all three workers to tick",
+        workers,
+        timeout=60,
+    )
+    db.execute("update workflow_sessions set auto_run = true")
     wait_for(
         lambda: (
             count(db, "select count(*) as n from workflow_sessions where execution_count > 0")
