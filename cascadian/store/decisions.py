@@ -39,7 +39,7 @@ DECISION = "cascadian_decision_v1"
 PENDING_PAGE = 500
 # 055: an approval re-checks the caps the decision was sized under (its
 # portfolio_snapshot's `caps`) and its token, under the portfolio's lock.
-DECIDE = "cascadian_decide_v2"
+DECIDE = "cascadian_decide_v3"
 
 
 class SqlDecisionStore:

@@ -66,6 +66,8 @@ KEPT = {
     "cascadian_create_decisions_v1": "the release before 054 writes decisions with it while "
     "the next deploys",
     "cascadian_decide_v1": "the release before 055 approves with it while the next deploys",
+    "cascadian_decide_v2": "superseded by v3 (059); the release before approves with it "
+    "while the next deploys",
     "cascadian_decision_refusal_v1": "cascadian_decide_v2 (055) checks an approval with it",
     "cascadian_guard_decision_columns_v1": "055's trigger on orchestrator_decisions runs it",
     "cascadian_run_slot_v1": "054's order and decision functions key a run's slot with it",
