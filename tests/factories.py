@@ -14,6 +14,7 @@ from psycopg.types.json import Jsonb
 from cascadian.data import Actor
 
 TABLES = [
+    "cascadian_leases",  # no foreign key since 059: truncated in its own right
     "cascadian_copy_trade_triggers",
     "cascadian_copy_trade_trades",
     "cascadian_copy_trade_cursors",
