@@ -53,9 +53,7 @@ def test_a_strategy_deleted_while_its_run_finishes_deadlocks_nothing(
 
         def run(name: str, conn: psycopg.Connection[Any], query: str, *args: Any) -> None:
             try:
-                conn.execute(query, args).fetchall() if "select" in query else conn.execute(
-                    query, args
-                )
+                conn.execute(query, args)
             except psycopg.Error as exc:
                 errors[name] = exc
 
