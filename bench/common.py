@@ -241,6 +241,14 @@ def reset(url: str) -> None:
             "truncate strategy_watchlists, strategy_execution_logs, notifications, "
             "workflow_executions, workflow_sessions, cron_ticks restart identity cascade"
         )
+        # From 059 the lease table references no table, so the truncate above no
+        # longer reaches it: without this each reseed left its lease rows behind, and
+        # every later claim and finish read a table of stale rows (a tree before 052
+        # has no such table).
+        conn.execute(
+            "do $$ begin if to_regclass('cascadian_leases') is not null then "
+            "truncate cascadian_leases; end if; end $$"
+        )
 
 
 def xact_commits(url: str) -> int:
