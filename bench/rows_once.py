@@ -15,7 +15,9 @@ beforehand, as the store sends them; not counted) through one finish:
                  execution row (051, before 052);
     v6 (jsonb):  cascadian_claim_due_v5 and cascadian_finish_runs_v6(..., false), the
                  lease in cascadian_leases, the session row written once (052);
-    v6 (rows):   v6 with p_log_rows => true (CASCADIAN_NODE_LOG_ROWS).
+    v6 (rows):   v6 with p_log_rows => true (CASCADIAN_NODE_LOG_ROWS);
+    060:         cascadian_claim_due_v6 (a lease row made only at a strategy's first
+                 claim, each session read once) and cascadian_finish_runs_v6.
 
 The old functions stay beside the new (for rolling back), so one migrated database
 measures before and after. Each drain is measured after a first, unmeasured drain of
@@ -47,6 +49,7 @@ from psycopg.types.json import Jsonb
 
 OLD_CLAIM = "select execution_id, workflow_id from cascadian_claim_due_v4(%s, %s, 120, 0)"
 CLAIM = "select execution_id, workflow_id from cascadian_claim_due_v5(%s, %s, 120, 0)"
+CLAIM_060 = "select execution_id, workflow_id from cascadian_claim_due_v6(%s, %s, 120, 0)"
 FINISHES = {
     "v3 (rows)": (
         OLD_CLAIM,
@@ -63,6 +66,10 @@ FINISHES = {
     "v6 (rows)": (
         CLAIM,
         "select count(*) from cascadian_finish_runs_v6(%s, 3, true) where accepted",
+    ),
+    "060": (
+        CLAIM_060,
+        "select count(*) from cascadian_finish_runs_v6(%s, 3, false) where accepted",
     ),
 }
 

@@ -44,8 +44,9 @@ from cascadian.store.transport import Json, JsonText, Transport
 
 # Each function's migration (its first version's, when that is older). 052 moved
 # the lease into cascadian_leases: every function that reads or writes it is 052's.
-# 052 over 039: fair across owners, at most `owner_limit` of one owner's in flight
-CLAIM_DUE = "cascadian_claim_due_v5"
+# 060 over 052 (the lease table) and 039 (fair across owners, at most `owner_limit` of
+# one owner's in flight): a lease row made only for a strategy's first claim
+CLAIM_DUE = "cascadian_claim_due_v6"
 # 052 over 051: node logs as one jsonb value of the run's row, or rows (p_log_rows)
 FINISH_RUNS = "cascadian_finish_runs_v6"
 # 052 over 027: the actor's, audited, a user's own strategies only (v1: 005)

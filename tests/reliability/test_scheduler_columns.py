@@ -186,7 +186,7 @@ def test_an_owner_cannot_write_the_counters(
 @pytest.mark.both_schemas
 def test_an_owner_cannot_clear_or_take_a_live_lease(conn: Any, schema: str) -> None:
     sid = add_strategy(conn, next_execution_at=NOW)
-    [claimed] = rows(conn, "select * from cascadian_claim_due_v5(%s, 10, 60, 0)", NOW)
+    [claimed] = rows(conn, "select * from cascadian_claim_due_v6(%s, 10, 60, 0)", NOW)
     assert claimed["workflow_id"] == sid
     # The lease is a row of cascadian_leases (052), out of reach (below); the session's
     # old lease columns, which nothing reads now, stay the scheduler's too.

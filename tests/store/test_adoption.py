@@ -108,3 +108,31 @@ async def test_restoring_the_policies_puts_back_exactly_what_was_replaced(
     originals = before["policies"]
     ours = {p for p in after["policies"] if p[1].startswith("cascadian_")}
     assert after["policies"] - ours == originals
+
+
+def same_key_indexes(url: str, table: str) -> list[tuple[str, str]]:
+    """Pairs of indexes of `table` on the same columns in the same order, neither partial."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        found = conn.execute(
+            "select a.indexrelid::regclass::text, b.indexrelid::regclass::text "
+            "from pg_index a join pg_index b on b.indrelid = a.indrelid "
+            "and a.indexrelid < b.indexrelid and a.indkey::text = b.indkey::text "
+            "and a.indoption::text = b.indoption::text and a.indclass::text = b.indclass::text "
+            "where a.indrelid = %s::regclass and a.indpred is null and b.indpred is null "
+            "and a.indexprs is null and b.indexprs is null",
+            (table,),
+        ).fetchall()
+    return [tuple(r) for r in found]
+
+
+async def test_no_run_writes_one_index_entry_twice_on_the_app_schema(
+    adopted: tuple[str, dict[str, Any]],
+) -> None:
+    # The app has (workflow_id, execution_started_at desc) as its own index: 060 drops
+    # cascadian's copy of it there (a fresh schema keeps it: migrations/schema/snapshot.sql).
+    url, _ = adopted
+    assert same_key_indexes(url, "workflow_executions") == []
+    with psycopg.connect(url, autocommit=True) as conn:
+        assert conn.execute(
+            "select to_regclass('workflow_executions_workflow_idx')"
+        ).fetchone() == (None,)

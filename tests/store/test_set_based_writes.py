@@ -5,6 +5,8 @@ rest of it recorded."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -280,7 +282,7 @@ def run_all(db: Any, n: int) -> tuple[Any, Any]:
     before = table_writes(db)
     claims = rows(
         db,
-        "select execution_id, workflow_id from cascadian_claim_due_v5(%s, %s, 60, 0)",
+        "select execution_id, workflow_id from cascadian_claim_due_v6(%s, %s, 60, 0)",
         NOW,
         n,
     )
@@ -326,3 +328,45 @@ async def test_a_run_writes_its_session_row_once_and_its_lease_hot(db: Any, sche
     # inserted: about half fit beside it (without the logs on the row, about 9 in 10).
     hot, updated = finished["workflow_executions"]
     assert updated == n and hot >= 0.4 * n
+
+
+@contextmanager
+def lease_inserts_tried(db: Any) -> Iterator[Callable[[], int]]:
+    """How many rows the claims try to insert into cascadian_leases (a row-level
+    BEFORE INSERT trigger fires for each, also for one whose key then conflicts and
+    is passed over): counted in a table of the test's own, dropped afterwards."""
+    db.execute("create table lease_insert_tries (workflow_id uuid)")
+    db.execute(
+        "create function lease_insert_tried() returns trigger language plpgsql as $$ "
+        "begin insert into lease_insert_tries values (new.workflow_id); return new; end $$"
+    )
+    db.execute(
+        "create trigger lease_insert_tried before insert on cascadian_leases "
+        "for each row execute function lease_insert_tried()"
+    )
+    try:
+        yield lambda: int(rows(db, "select count(*) as n from lease_insert_tries")[0]["n"])
+    finally:
+        db.execute("drop trigger lease_insert_tried on cascadian_leases")
+        db.execute("drop function lease_insert_tried()")
+        db.execute("drop table lease_insert_tries")
+
+
+async def test_a_claim_makes_lease_rows_only_for_strategies_never_claimed_before(
+    any_store: SqlStore, db: Any
+) -> None:
+    old = [add_strategy(db, next_execution_at=NOW - timedelta(seconds=10 + i)) for i in range(3)]
+    with lease_inserts_tried(db) as tried:
+        assert {c.workflow.id for c in await any_store.claim_due(NOW, 10, 60)} == set(old)
+        assert tried() == 3  # their first claim: a row each
+        db.execute("update cascadian_leases set token = null, expires_at = null")
+        new = [add_strategy(db, next_execution_at=NOW - timedelta(seconds=i)) for i in range(2)]
+        claims = await any_store.claim_due(NOW, 10, 60)
+        # Every due strategy is claimed, old and new, but an insert is tried only for
+        # the new ones (060; v5 tried one for every pick at every claim).
+        assert {c.workflow.id for c in claims} == set(old) | set(new)
+        assert tried() == 3 + 2
+    held = rows(db, "select workflow_id, token from cascadian_leases where token is not null")
+    assert {(r["workflow_id"], r["token"]) for r in held} == {
+        (c.workflow.id, c.execution_id) for c in claims
+    }

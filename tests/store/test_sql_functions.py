@@ -136,7 +136,7 @@ KEPT = {
     # reads and writes the session's lease columns), until a drop migration.
     "cascadian_lock_lease_v1": "052's control functions and manual claims lock a lease with it",
     "cascadian_finish_runs_v5": "cascadian_finish_runs_v6 falls back to it for a refused batch",
-    "cascadian_fair_picks_v2": "cascadian_claim_due_v5 chooses its strategies with it",
+    "cascadian_fair_picks_v2": "cascadian_claim_due_v5 and v6 choose their strategies with it",
     "cascadian_backlog_v1": "cascadian_metrics_v1 reads it (the release before 052)",
     "cascadian_claim_due_v4": "the release before 052's; superseded there",
     "cascadian_finish_runs_v4": "the release before 052's; superseded there",
@@ -159,6 +159,8 @@ KEPT = {
     "cascadian_console_overview_v1": "the release before 052's; superseded there",
     "cascadian_console_strategies_v1": "the release before 052's; superseded there",
     "cascadian_metrics_v1": "the release before 052's; superseded there",
+    "cascadian_claim_due_v5": "superseded by v6 (060); the release before claims with it "
+    "while the next deploys",
 }
 # Named although dropped: a benchmark installs it, from its migration, as its before.
 MEASURED_BEFORE = {"cascadian_claim_due_v2": "bench/claim_stale.py"}

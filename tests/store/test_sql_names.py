@@ -28,7 +28,7 @@ def modules_naming() -> dict[str, set[str]]:
 
 def test_the_package_names_its_sql_functions() -> None:
     found = modules_naming()
-    assert "cascadian_claim_due_v5" in found and "cascadian_finish_runs_v6" in found
+    assert "cascadian_claim_due_v6" in found and "cascadian_finish_runs_v6" in found
 
 
 def test_each_sql_function_is_named_in_exactly_one_module() -> None:

@@ -31,7 +31,7 @@ from tests.supabase_forwarder import PostgrestForwarder, error
 
 NOW = datetime(2026, 6, 1, 12, 0, 30, tzinfo=UTC)
 FINISH = "/rest/v1/rpc/cascadian_finish_runs_v6"
-CLAIM = "/rest/v1/rpc/cascadian_claim_due_v5"
+CLAIM = "/rest/v1/rpc/cascadian_claim_due_v6"
 
 
 def settings(**env: Any) -> Settings:
@@ -177,7 +177,7 @@ async def test_a_postgrest_error_is_store_unavailable_without_the_key(
     finally:
         await store.close()
     message = str(caught.value)
-    assert "cascadian_claim_due_v5" in message and "XX000" in message
+    assert "cascadian_claim_due_v6" in message and "XX000" in message
     assert SUPABASE_KEY not in message
 
 
@@ -227,7 +227,7 @@ async def test_a_wrong_key_says_which_setting_to_check_without_echoing_it(
 
 async def test_a_missing_function_says_to_migrate(forwarder: PostgrestForwarder, db: Any) -> None:
     def not_in_cache(request: httpx.Request) -> httpx.Response:
-        message = "Could not find the function public.cascadian_claim_due_v5 in the schema cache"
+        message = "Could not find the function public.cascadian_claim_due_v6 in the schema cache"
         return error(404, "PGRST202", message)
 
     store = await forwarder.store(router_with(forwarder, **{CLAIM: not_in_cache}))

@@ -69,7 +69,7 @@ GRAPH_JSON = {"nodes": [{"id": "start", "type": "start"}], "edges": [], "variabl
 OUTCOME = RunOutcome(EID, SID, RunResult(True, {"end": {}}, [], 2, 40), NOW, NOW)
 CALLS: list[tuple[str, Callable[[SqlStore], Awaitable[Any]], dict[str, Any]]] = [
     (
-        "cascadian_claim_due_v5",
+        "cascadian_claim_due_v6",
         lambda s: s.claim_due(NOW, 25, 120.0, 10),
         {"p_now": NOW_ISO, "p_limit": 25, "p_lease_seconds": 120.0, "p_owner_limit": 10},
     ),
