@@ -39,7 +39,15 @@ from uuid import UUID
 
 from cascadian.clock import Clock, SystemClock
 from cascadian.config import Settings
-from cascadian.data import Actor, Bookkeeping, ClaimedRun, RunOutcome, RunResult, Workflow
+from cascadian.data import (
+    Actor,
+    Bookkeeping,
+    ClaimedRun,
+    Recorded,
+    RunOutcome,
+    RunResult,
+    Workflow,
+)
 from cascadian.errors import ScheduleError, StoreUnavailable, raise_unless_ok
 from cascadian.logs import bind, unbind
 from cascadian.ports import (
@@ -197,8 +205,11 @@ class TickService:
                             keep_considered = True
                             if report.error is None:
                                 keeping, keep_deadline = self._start_bookkeeping(budget_ends)
+                        # The claim's runs start together and share a deadline (one
+                        # timer: workflow/deadlines.py).
+                        deadline = loop.time() + s.strategy_timeout_seconds
                         for claim in claims:
-                            task = _started(self._run(claim))
+                            task = _started(self._run(claim, deadline))
                             task.add_done_callback(wake)
                             in_flight[task] = claim
                 if not in_flight:
@@ -409,7 +420,9 @@ class TickService:
         claimed): the tick's own run and record steps."""
         return await self._run(claim)
 
-    async def _run(self, claim: ClaimedRun) -> RunReport:
+    async def _run(self, claim: ClaimedRun, deadline: float | None = None) -> RunReport:
+        """Run and record one claim; `deadline` (the event loop's clock) is its claim's,
+        else the strategy timeout from now."""
         event_id = claim.event.get("id") if claim.event else None
         # This task's lines.
         bind(strategy_id=claim.workflow.id, execution_id=claim.execution_id, event_id=event_id)
@@ -446,7 +459,7 @@ class TickService:
             except ScheduleError as exc:
                 result = failed_result(f"invalid schedule: {exc}", 0)
             else:
-                result = await self._execute(claim.workflow)
+                result = await self._execute(claim.workflow, deadline)
         self._recording.add(id(claim))
         for waker in self._wakers:
             waker.set()
@@ -455,12 +468,14 @@ class TickService:
         finally:
             self._recording.discard(id(claim))
 
-    async def _execute(self, workflow: Workflow) -> RunResult:
-        """Run the workflow within the strategy timeout. A run that ignores its
-        cancellation is abandoned after CANCEL_GRACE: it cannot hold the tick."""
+    async def _execute(self, workflow: Workflow, deadline: float | None = None) -> RunResult:
+        """Run the workflow by `deadline` (the strategy timeout from now if None). A
+        run that ignores its cancellation is abandoned after CANCEL_GRACE: it cannot
+        hold the tick."""
         timeout = self.settings.strategy_timeout_seconds
         start = time.perf_counter()
-        deadline = asyncio.get_running_loop().time() + timeout
+        if deadline is None:
+            deadline = asyncio.get_running_loop().time() + timeout
         task = _started(self.executor.execute(workflow, deadline))
         done = {task} if task.done() else set()
         try:
@@ -517,7 +532,24 @@ class TickService:
         finished = self.clock.now()
         next_at = _next_run(claim, finished)
         outcome = RunOutcome(claim.execution_id, claim.workflow.id, result, next_at, finished)
-        report = RunReport(
+        recorded: Recorded | None = None
+        record_error = None
+        try:
+            recorded = await self.recorder.record(outcome)
+        except Exception as exc:  # one outcome that cannot be written must not end the tick
+            self.observers.store_error("finish_runs")
+            log.error("could not record run %s: %s", claim.execution_id, exc)
+            record_error = str(exc)  # its lease expires and a later tick re-runs it
+        else:
+            if not recorded.accepted:
+                log.warning(
+                    "outcome of run %s rejected: its lease was taken over", claim.execution_id
+                )
+            for problem in recorded.side_errors:
+                log.warning("run %s recorded, but: %s", claim.execution_id, problem)
+        # Built once it is recorded: a pydantic model's fields set one by one
+        # afterwards cost more than the model.
+        return RunReport(
             workflow_id=claim.workflow.id,
             workflow_name=claim.workflow.name,
             status="completed" if result.success else "failed",
@@ -526,26 +558,14 @@ class TickService:
             error=result.error_message,
             execution_id=claim.execution_id,
             attempt=claim.attempt,
-            recorded=False,
+            recorded=recorded is not None and recorded.accepted,
+            auto_paused=recorded is not None and recorded.auto_paused,
+            record_error=record_error,
+            side_errors=[] if recorded is None else list(recorded.side_errors),
             next_execution_at=next_at,
             lag_seconds=_lag(claim),
             event_id=claim.event.get("id") if claim.event else None,
         )
-        try:
-            recorded = await self.recorder.record(outcome)
-        except Exception as exc:  # one outcome that cannot be written must not end the tick
-            self.observers.store_error("finish_runs")
-            log.error("could not record run %s: %s", claim.execution_id, exc)
-            report.record_error = str(exc)  # its lease expires and a later tick re-runs it
-            return report
-        if not recorded.accepted:
-            log.warning("outcome of run %s rejected: its lease was taken over", claim.execution_id)
-        report.recorded = recorded.accepted
-        report.auto_paused = recorded.auto_paused
-        report.side_errors = list(recorded.side_errors)
-        for problem in recorded.side_errors:
-            log.warning("run %s recorded, but: %s", claim.execution_id, problem)
-        return report
 
     async def _record_tick(self, report: TickReport) -> None:
         try:

@@ -111,3 +111,24 @@ async def test_a_graph_with_duplicate_ids_still_logs_its_nodes(store: SqlStore, 
     assert "duplicate node id 'start'" in (report.executions[0].error or "")
     logs = rows(db, f"select node_id, status from {NODE_LOGS} order by node_index")
     assert [(r["node_id"], r["status"]) for r in logs] == [("start", "error"), ("start", "error")]
+
+
+async def test_a_claims_runs_share_one_deadline_and_each_times_out_alone(
+    store: SqlStore, db: Any
+) -> None:
+    async def forever(config: Any, ctx: Any) -> None:
+        await asyncio.Event().wait()
+
+    registry = default_registry()
+    registry.register(NodeType("forever", NodeConfig, forever))
+    slow = chain(node("start", "start"), node("wait", "forever"), node("end", "end"))
+    quick = chain(node("start", "start"), node("end", "end"))
+    for _ in range(3):
+        add_strategy(db, next_execution_at=NOW, graph=slow)
+    add_strategy(db, next_execution_at=NOW, graph=quick)
+    executor = GraphExecutor(registry)
+    settings = Settings(CASCADIAN_STRATEGY_TIMEOUT_SECONDS=0.3)
+    report = await TickService(store, executor, settings, FakeClock(NOW)).tick()
+    errors = sorted(str(e.error) for e in report.executions)
+    assert errors == ["None"] + ["node 'wait': timed out after 0.3s"] * 3
+    assert report.claimed == 4 and executor.deadlines.pending() == 0  # one timer, fired

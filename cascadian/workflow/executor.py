@@ -14,6 +14,7 @@ from typing import Any
 
 from cascadian.config import Settings
 from cascadian.data import NodeRun, NodeStatus, RunResult, Workflow
+from cascadian.workflow.deadlines import Deadlines
 from cascadian.workflow.graph import Edge, Error, Graph, error, validated_config
 from cascadian.workflow.graph_cache import GraphCache, content_key
 from cascadian.workflow.node_api import NodeContext, NodeError, NodeServices, Routed
@@ -208,6 +209,8 @@ class GraphExecutor:
         # No services given (tests, tools): default settings, no store, no shared client.
         self.services = services if services is not None else NodeServices(Settings())
         self.graphs = GraphCache(self.services.settings.graph_cache_size)
+        # One timer per deadline: a claim's runs share theirs.
+        self.deadlines = Deadlines()
 
     def validated(self, workflow: Workflow) -> Validated:
         """validate(), through the cache of graphs this executor has seen."""
@@ -259,15 +262,16 @@ class GraphExecutor:
             intermediate=frozenset(n for n in outputs if graph.successors[n]),
         )
 
-    @staticmethod
-    async def _run(run: _Run, deadline: float | None) -> None:
+    async def _run(self, run: _Run, deadline: float | None) -> None:
+        if deadline is None:
+            await run.run()
+            return
         begun = asyncio.get_running_loop().time()
         try:
             # Enforced here too, not only by the caller's cancellation, so a run that
             # times out still reports which nodes finished and which did not.
-            async with asyncio.timeout_at(deadline):
+            async with self.deadlines.at(deadline):
                 await run.run()
         except TimeoutError:
-            assert deadline is not None  # only a deadline times out
             # Tenths: setting up the run takes a little of the budget it was given.
             run.timed_out(f"timed out after {round(deadline - begun, 1):g}s")
