@@ -16,10 +16,11 @@ from typing import Any
 
 import psycopg
 from psycopg.rows import dict_row
-from psycopg.types.json import Jsonb
+from psycopg.types.json import Jsonb, set_json_loads
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from cascadian.errors import StoreRejected, StoreUnavailable
+from cascadian.store.readers import loads_json
 from cascadian.store.transport import Args, Json, JsonText
 
 log = logging.getLogger(__name__)
@@ -29,6 +30,11 @@ _SCHEMA_ERRORS = (
     psycopg.errors.UndefinedTable,
     psycopg.errors.UndefinedColumn,
 )
+
+
+async def _configure(conn: psycopg.AsyncConnection[Any]) -> None:
+    """json and jsonb read as json.loads reads them, mostly by orjson (readers.py)."""
+    set_json_loads(loads_json, conn)
 
 
 class PsycopgTransport:
@@ -52,6 +58,7 @@ class PsycopgTransport:
             timeout=timeout,
             open=False,
             kwargs=self._kwargs,
+            configure=_configure,
         )
 
     async def open(self) -> None:
@@ -102,6 +109,7 @@ class PsycopgTransport:
             ) from None
         try:
             conn = await psycopg.AsyncConnection.connect(self._conninfo, **self._kwargs)
+            await _configure(conn)
             # The database answers again: let the pool refill now rather than after
             # its back-off (a no-op when it is merely busy).
             task = asyncio.get_running_loop().create_task(self._pool.check())

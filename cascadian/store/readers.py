@@ -15,6 +15,8 @@ from datetime import datetime
 from typing import Any, ParamSpec, TypeVar, cast, get_args
 from uuid import UUID
 
+import orjson
+
 from cascadian.data import ControlResult
 from cascadian.errors import StoreReplyMalformed
 
@@ -67,7 +69,28 @@ def control_result(value: Any) -> ControlResult:
 
 
 def json_value(value: Any) -> Any:
-    return json.loads(value) if isinstance(value, str) else value
+    return loads_json(value) if isinstance(value, str) else value
+
+
+# An integer of 19 digits or more may not fit in 64 bits, which orjson reads as a
+# float (json.loads keeps it whole): looked for as a run of 19 zeros once every
+# digit is a zero (bytes.translate and a search: C, faster than a regex by ten).
+_DIGITS_AS_ZEROS = bytes.maketrans(b"123456789", b"000000000")
+_LONG_RUN = b"0" * 19
+
+
+def loads_json(data: str | bytes) -> Any:
+    """json.loads's value, read by orjson (in C, several times faster) whenever it
+    reads the same: orjson refuses what it cannot (NaN, 1e400, a lone surrogate),
+    and a text with a long run of digits (an integer past 64 bits, maybe) goes to
+    json.loads as it is."""
+    try:
+        raw = data.encode() if isinstance(data, str) else data
+        if _LONG_RUN not in raw.translate(_DIGITS_AS_ZEROS):
+            return orjson.loads(raw)
+    except (UnicodeEncodeError, orjson.JSONDecodeError):  # a lone surrogate, 1e400
+        pass
+    return json.loads(data)
 
 
 def as_uuid(value: Any) -> UUID:

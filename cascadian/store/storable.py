@@ -17,6 +17,7 @@ import json
 import math
 import sys
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 import orjson
@@ -187,5 +188,16 @@ def capped_json(data: bytes, cap: int) -> orjson.Fragment:
     here once: a run's outputs and its node's log hold the same preview)."""
     if len(data) <= cap:
         return orjson.Fragment(data)
-    preview = data[:cap].decode("utf-8", "ignore")  # not a character cut in two
-    return orjson.Fragment(orjson.dumps({"truncated": True, "size": len(data), "preview": preview}))
+    return _preview(len(data), data[:cap])
+
+
+# Strategies that share a fetch (one Gamma answer) cap the same output run after
+# run: its preview is made once, found again by the bytes it shows (a hash and a
+# compare of `cap` bytes, a quarter of making it).
+PREVIEWS_KEPT = 128
+
+
+@lru_cache(maxsize=PREVIEWS_KEPT)
+def _preview(size: int, head: bytes) -> orjson.Fragment:
+    preview = head.decode("utf-8", "ignore")  # not a character cut in two
+    return orjson.Fragment(orjson.dumps({"truncated": True, "size": size, "preview": preview}))

@@ -213,3 +213,24 @@ def test_a_large_intermediate_output_and_its_log_hold_one_preview_of_its_whole_j
         "preview": whole[:LOG_OUTPUT_CAP].decode(),
     }
     assert rec["logs"][0]["output"] == rec["outputs"]["fetch"]
+
+
+def test_runs_sharing_an_output_share_its_preview_and_any_change_makes_a_new_one() -> None:
+    markets = {"items": [{"id": str(i), "question": f"q{i} é"} for i in range(300)]}
+    whole = orjson.dumps(markets)
+    first = storable.capped_json(whole, LOG_OUTPUT_CAP)
+    again = storable.capped_json(orjson.dumps(markets), LOG_OUTPUT_CAP)  # another run's bytes
+    assert again is first  # made once
+    assert orjson.loads(orjson.dumps(first)) == {
+        "truncated": True,
+        "size": len(whole),
+        "preview": whole[:LOG_OUTPUT_CAP].decode("utf-8", "ignore"),
+    }
+    markets["items"][299]["question"] = "changed past the preview"  # the same head
+    longer = orjson.dumps(markets)
+    moved = orjson.loads(orjson.dumps(storable.capped_json(longer, LOG_OUTPUT_CAP)))
+    assert moved["size"] == len(longer) != len(whole)
+    markets["items"][0]["question"] = "changed in the preview"
+    changed = orjson.dumps(markets)
+    shown = orjson.loads(orjson.dumps(storable.capped_json(changed, LOG_OUTPUT_CAP)))
+    assert shown["preview"] == changed[:LOG_OUTPUT_CAP].decode("utf-8", "ignore")
