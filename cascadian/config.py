@@ -380,6 +380,11 @@ class Settings(BaseSettings):
     backtest_max_slots: int = Field(
         default=50_000, ge=1, validation_alias="CASCADIAN_BACKTEST_MAX_SLOTS"
     )
+    # The most backtest child processes a server process runs at once (each is a
+    # core's worth of CPU beside the ticks); past it a backtest is refused (429).
+    backtest_max_processes: int = Field(
+        default=2, ge=1, le=64, validation_alias="CASCADIAN_BACKTEST_MAX_PROCESSES"
+    )
     # Where no book was recorded, a backtest's order fills against a book made from the
     # midpoint: this half-spread either side (a fraction of a dollar per share).
     backtest_half_spread: Decimal = Field(

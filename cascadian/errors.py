@@ -62,7 +62,8 @@ class InvalidInput(CascadianError, ValueError):
 
 class QuotaExceeded(CascadianError):
     """A user's share is used up (requests this minute, strategies, dry runs in
-    flight); nothing was done. `retry_after`: seconds until it may be tried again."""
+    flight), or the server's (backtest processes running at once); nothing was done.
+    `retry_after`: seconds until it may be tried again."""
 
     def __init__(self, message: str, retry_after: int) -> None:
         super().__init__(message)

@@ -12,6 +12,12 @@ bench/backtest.py (docs/performance.md).
 Cancelling the waiting task, or setting `cancel`, terminates the child. A request
 that cannot run comes back as the BacktestInvalid it raised, with its problems.
 The CLI, a process of its own already, runs backtests in-process (runner.py).
+
+At most CASCADIAN_BACKTEST_MAX_PROCESSES children run at once in a server process
+(whoever asks: an operator's key has no user quota, and each child is a core's worth
+of CPU beside the ticks); one more is refused at once, before anything is spawned,
+as QuotaExceeded (429 with Retry-After) naming the setting. It is not queued: a
+request waiting minutes for a turn would outlive its client's timeout.
 """
 
 from __future__ import annotations
@@ -24,12 +30,14 @@ from typing import Any
 
 from cascadian.backtests.runner import Backtester, BacktestRequest, Progress
 from cascadian.config import Settings
-from cascadian.errors import BacktestCancelled, BacktestInvalid
+from cascadian.errors import BacktestCancelled, BacktestInvalid, QuotaExceeded
 from cascadian.ports import FullStore
 from cascadian.workflow.sandbox.pool import JsSandbox
 
 # Progress is sent at most this many times a run: the pipe is not a hot path.
 PROGRESS_STEPS = 100
+# What a refusal at the cap tells the client to wait: backtests take seconds to minutes.
+BUSY_RETRY_SECONDS = 5
 
 
 # Opens the configured store in the child: bootstrap.open_store, passed in (by its
@@ -40,15 +48,44 @@ StoreOpener = Callable[[Settings], Awaitable[FullStore]]
 class ProcessBacktester:
     """Backtester.run, in a child process per backtest."""
 
-    def __init__(self, settings: Settings, open_store: StoreOpener) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        open_store: StoreOpener,
+        context: Any = None,
+    ) -> None:
+        """`context`: where children come from (multiprocessing's spawn context unless
+        given; the tests give one whose children they control)."""
         self.settings, self.open_store = settings, open_store
-        self._context = multiprocessing.get_context("spawn")
+        self.max_children = settings.backtest_max_processes
+        self._context = context or multiprocessing.get_context("spawn")
+        self.running = 0  # children started and not yet joined
 
     async def run(
         self,
         request: BacktestRequest,
         progress: Progress | None = None,
         cancel: asyncio.Event | None = None,
+    ) -> dict[str, Any]:
+        # No await between the check and the count: one event loop takes them at once.
+        if self.running >= self.max_children:
+            raise QuotaExceeded(
+                f"{self.running} backtests are running in this server process, the most "
+                f"at once (CASCADIAN_BACKTEST_MAX_PROCESSES={self.max_children}); "
+                "try again when one has finished",
+                retry_after=BUSY_RETRY_SECONDS,
+            )
+        self.running += 1
+        try:
+            return await self._run(request, progress, cancel)
+        finally:
+            self.running -= 1
+
+    async def _run(
+        self,
+        request: BacktestRequest,
+        progress: Progress | None,
+        cancel: asyncio.Event | None,
     ) -> dict[str, Any]:
         ours, theirs = self._context.Pipe(duplex=False)
         child = self._context.Process(

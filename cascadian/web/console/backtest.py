@@ -20,7 +20,7 @@ from fastapi import Request, Response
 from cascadian.backtests.service import BacktestService
 from cascadian.clock import as_utc
 from cascadian.data import EquityPoint
-from cascadian.errors import BacktestCancelled, BacktestInvalid
+from cascadian.errors import BacktestCancelled, BacktestInvalid, QuotaExceeded
 from cascadian.web.console.base import (
     console_of,
     page,
@@ -97,6 +97,9 @@ async def backtest(request: Request, strategy_id: str) -> Response:
         except BacktestCancelled as exc:
             context.update(error=str(exc), problems=[])
             status = 503
+        except QuotaExceeded as exc:  # the server's backtest processes are all busy
+            context.update(error=f"Cannot backtest now: {exc}", problems=[])
+            status = 429
         else:
             run = report["runs"][0]
             bankroll = Decimal(run["metrics"]["initial_bankroll"])
