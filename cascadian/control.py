@@ -5,8 +5,15 @@ this service. It computes next slots (schedule.py) and makes each change with
 one control-store call, that is one SQL function (migrations/005, 027). Every change
 is made by an Actor, which the SQL writes to the audit log in the change's own
 transaction; a user acting on a strategy that is not theirs gets NotFound, as for
-one that does not exist. Running a strategy now is the tick service's job
-(TickService.run_now).
+one that does not exist.
+
+A daily-loss halt (the trading book's circuit breaker) is an operator's to lift
+(migrations/064): an operator's start or resume lifts it, in a transaction of its
+own once the strategy is scheduled (were that one to fail, the strategy runs with
+its orders refused: the safe side), and `lift_halt` lifts it alone. A user's
+start or resume schedules the strategy and leaves the halt.
+
+Running a strategy now is the tick service's job (TickService.run_now).
 """
 
 from __future__ import annotations
@@ -29,7 +36,7 @@ from cascadian.data import (
     TickEntry,
     scope,
 )
-from cascadian.errors import NotFound, StoreUnavailable, raise_unless_ok
+from cascadian.errors import Forbidden, NotFound, StoreUnavailable, raise_unless_ok
 from cascadian.ports import ControlStore
 from cascadian.schedule import first_slot, validate
 
@@ -111,6 +118,7 @@ class ControlService:
         now = self.clock.now()
         next_at = first_slot(schedule, now)
         raise_unless_ok(await self.store.start(strategy_id, schedule, next_at, now, actor))
+        await self._lift_for_operator(strategy_id, now, actor)
         return await self.status(strategy_id, actor)
 
     async def pause(self, strategy_id: UUID, actor: Actor) -> StrategyStatus:
@@ -123,12 +131,27 @@ class ControlService:
 
     async def resume(self, strategy_id: UUID, actor: Actor) -> StrategyStatus:
         """Set a paused, stopped or auto-paused strategy running again from now,
-        with its error state cleared."""
+        with its error state cleared (and, by an operator, its trading halt)."""
         schedule = (await self.status(strategy_id, actor)).schedule
         validate(schedule)
         now = self.clock.now()
         raise_unless_ok(await self.store.resume(strategy_id, first_slot(schedule, now), now, actor))
+        await self._lift_for_operator(strategy_id, now, actor)
         return await self.status(strategy_id, actor)
+
+    async def lift_halt(self, strategy_id: UUID, actor: Actor) -> bool:
+        """Lift the strategy's daily-loss halt; False if it had none. Forbidden for a
+        user (the owner included), NotFound for a strategy that does not exist."""
+        result = await self.store.lift_trading_halt(strategy_id, self.clock.now(), actor)
+        if result == "forbidden":
+            raise Forbidden("a daily-loss halt is lifted by an operator, not by a user")
+        if result == "not_found":
+            raise NotFound("strategy not found")
+        return result == "ok"
+
+    async def _lift_for_operator(self, strategy_id: UUID, now: datetime, actor: Actor) -> None:
+        if actor.kind == "operator":
+            await self.store.lift_trading_halt(strategy_id, now, actor)
 
     async def executions(
         self, strategy_id: UUID, limit: int, offset: int, actor: Actor | None = None

@@ -86,6 +86,7 @@ AuditAction = Literal[
     "set_limits",
     "kill_switch_on",
     "kill_switch_off",
+    "lift_halt",
     "approve_decision",
     "reject_decision",
 ]
@@ -671,7 +672,8 @@ KillSwitchChange = Literal["done", "operator_switch"]
 
 @dataclass(frozen=True)
 class HaltState:
-    """Why and since when a strategy's trading is halted (until it is resumed)."""
+    """Why and since when a strategy's trading is halted (until an operator lifts it:
+    their resume or start, or DELETE /api/strategies/{id}/halt)."""
 
     reason: str
     detail: str

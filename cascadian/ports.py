@@ -249,6 +249,11 @@ class ControlStore(Protocol):
         self, strategy_id: UUID, next_execution_at: datetime, now: datetime, actor: Actor
     ) -> ControlResult: ...
 
+    async def lift_trading_halt(self, strategy_id: UUID, now: datetime, actor: Actor) -> str:
+        """Lift the strategy's daily-loss halt (migrations/064): ok, not_halted,
+        not_found, or forbidden for a user actor (nothing changes)."""
+        ...
+
     # `user`, on the reads: the acting user, who sees only their own strategies and
     # runs (another's answers None, as a missing one does); None: the operator.
     async def strategy_status(

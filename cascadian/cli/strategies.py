@@ -233,10 +233,19 @@ def stop(strategy_id: Id) -> None:
 
 @app.command()
 def resume(strategy_id: Id) -> None:
-    """Resume a paused, stopped or auto-paused strategy, clearing its error state."""
+    """Resume a paused, stopped or auto-paused strategy, clearing its error state and
+    lifting a daily-loss halt (an operator's decision)."""
     s = _call(lambda c, _: c.resume(strategy_id, CLI_ACTOR))
     console.print(f"resumed; next run at {_when(s.next_execution_at)}")
     console.print(status_table(s))
+
+
+@app.command("lift-halt")
+def lift_halt(strategy_id: Id) -> None:
+    """Lift a strategy's daily-loss halt without changing its schedule: its orders are
+    placed again (resume and start lift it too)."""
+    lifted = _call(lambda c, _: c.lift_halt(strategy_id, CLI_ACTOR))
+    console.print("halt lifted: its orders are placed again" if lifted else "not halted")
 
 
 @app.command()

@@ -83,7 +83,10 @@ def portfolio_rows(p: Portfolio) -> list[tuple[str, str]]:
         which = "global kill switch" if k.workflow_id is None else "kill switch"
         stopped = f"[red]{which}[/red] (by {k.set_by}: {k.reason})"
     elif p.halt is not None:
-        stopped = f"[red]halted[/red] ({p.halt.detail}; resume to trade again)"
+        stopped = (
+            f"[red]halted[/red] ({p.halt.detail}; an operator's resume or "
+            "`strategies lift-halt` lifts it)"
+        )
     day = p.day.realized_pnl
     return [
         ("cash", f"${p.available_cash:,.2f} of ${p.initial_bankroll:,.2f}"),

@@ -51,6 +51,10 @@ from cascadian.store.transport import Json, Transport
 START = "cascadian_start_v5"  # 052: asks the lease table
 HALT = "cascadian_halt_v4"
 RESUME = "cascadian_resume_v5"  # 052: asks the lease table
+# migrations/064: an operator lifts a daily-loss halt (scheduling a strategy again no
+# longer does).
+LIFT_TRADING_HALT = "cascadian_lift_trading_halt_v1"
+HALT_LIFTS = ("ok", "not_halted", "not_found", "forbidden")
 # The reads, scoped to the acting user (None: the operator, everything): migrations/031
 # over 005, 008 (a run with its node logs) and 011 (the paper book).
 STRATEGIES = "cascadian_strategies_v3"  # 052: the lease from its table
@@ -113,6 +117,12 @@ class SqlControlStore:
                 "p_next": next_execution_at,
                 "p_actor": actor_arg(actor),
             },
+        )
+
+    async def lift_trading_halt(self, strategy_id: UUID, now: datetime, actor: Actor) -> str:
+        args = {"p_id": strategy_id, "p_now": now, "p_actor": actor_arg(actor)}
+        return read_answer(
+            LIFT_TRADING_HALT, _halt_lift, await self.transport.value(LIFT_TRADING_HALT, args)
         )
 
     async def strategy_status(
@@ -294,3 +304,9 @@ def gauges(value: Any) -> Gauges:
         last_tick_at=dt_or_none(g.get("last_tick_at")),
         table_rows=counts("table_rows"),
     )
+
+
+def _halt_lift(value: Any) -> str:
+    if value not in HALT_LIFTS:
+        raise ValueError(f"unexpected answer {value!r}")
+    return str(value)

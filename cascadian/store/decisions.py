@@ -38,8 +38,9 @@ DECISION = "cascadian_decision_v1"
 # How many pending decisions one read of them takes.
 PENDING_PAGE = 500
 # 055: an approval re-checks the caps the decision was sized under (its
-# portfolio_snapshot's `caps`) and its token, under the portfolio's lock.
-DECIDE = "cascadian_decide_v3"
+# portfolio_snapshot's `caps`) and its token, under the portfolio's lock; 065: the
+# caps with the fill's fee, and an archived or stopped strategy's approval refused.
+DECIDE = "cascadian_decide_v4"
 
 
 class SqlDecisionStore:

@@ -32,7 +32,8 @@ from cascadian.store.transport import Json, Transport
 # migrations/025: settlement, marks and the equity curve.
 OPEN_MARKETS = "cascadian_open_markets_v1"
 SETTLE_MARKET = "cascadian_settle_market_v2"  # 033
-MARK_PORTFOLIOS = "cascadian_mark_portfolios_v3"  # 041: v2 (033) halting daily loss breaches
+# 041: v2 (033) halting daily loss breaches; 064: v3 with the halt an operator lifts.
+MARK_PORTFOLIOS = "cascadian_mark_portfolios_v4"
 EQUITY_CURVE = "cascadian_equity_curve_v3"  # 049: 048's v2 (holdings), scoped to p_user
 
 

@@ -44,8 +44,9 @@ from cascadian.store.transport import Json, Transport
 
 # migrations/054: the trading book's order (041's v4: order keys, the daily loss of
 # cascadian_day_loss_v1), a refused order tried again under its key, and a re-run's
-# orders in its failed run's slot.
-PLACE_PAPER_ORDER = "cascadian_place_paper_order_v5"
+# orders in its failed run's slot; 064's v6 is v5 whose halt tells the owner that an
+# operator lifts it.
+PLACE_PAPER_ORDER = "cascadian_place_paper_order_v6"
 # migrations/040: a kill switch on or off, and limits set, as an actor (audited).
 SET_KILL_SWITCH = "cascadian_set_kill_switch_v3"
 SET_TRADING_LIMITS = "cascadian_set_trading_limits_v3"

@@ -1,9 +1,10 @@
 """Strategy control and run history, under ADMIN_API_KEY or a signed-in user's token
 (a user's own strategies only: web/users.py).
 
-    POST /api/strategies/{id}/start | pause | stop | resume | execute-now
-    GET  /api/strategies/{id}/status | executions
-    GET  /api/executions/{execution_id}
+    POST   /api/strategies/{id}/start | pause | stop | resume | execute-now
+    GET    /api/strategies/{id}/status | executions
+    DELETE /api/strategies/{id}/halt          (an operator lifts a daily-loss halt)
+    GET    /api/executions/{execution_id}
 
 Routes only translate HTTP: the control service (control.py) and the tick
 service (run now) do the work; app.py maps NotFound to 404, Conflict to 409 and
@@ -20,8 +21,10 @@ from uuid import UUID
 from fastapi import Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
+from cascadian.data import Actor, StrategyStatus
 from cascadian.errors import StoreUnavailable
 from cascadian.schedule import MAX_INTERVAL_MINUTES
+from cascadian.trading.controls import TradingService
 from cascadian.web.deps import Acting, Control, Ticks, Trading
 from cascadian.web.responses import error_responses
 from cascadian.web.users import user_router
@@ -81,6 +84,35 @@ class StrategyResponse(BaseModel):
     data: StrategyStatusModel
 
 
+HALT_NOTE = (
+    "the strategy runs on its schedule, but its orders are refused until an operator "
+    "lifts the halt (an operator's start or resume lifts it; DELETE "
+    "/api/strategies/{id}/halt lifts it alone)"
+)
+
+
+class TradingHaltModel(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    reason: str = Field(description="The limit that halted it: daily_loss_usd")
+    detail: str = Field(description="The day's loss and the limit when it halted")
+    halted_at: datetime
+    note: str = Field(default=HALT_NOTE, description="What the halt means for its orders")
+
+
+class ScheduledResponse(StrategyResponse):
+    trading_halt: TradingHaltModel | None = Field(
+        description="Set when its trading is still halted by its daily loss limit: a "
+        "user's start or resume schedules it but does not lift the halt (an operator's "
+        "does); null when its orders are not halted"
+    )
+
+
+class HaltLiftResponse(BaseModel):
+    success: bool = True
+    lifted: bool = Field(description="False: its trading was not halted (nothing changed)")
+
+
 class TradingSummaryModel(BaseModel):
     """Its paper trading at a glance (the whole book: GET /api/strategies/{id}/paper)."""
 
@@ -90,8 +122,8 @@ class TradingSummaryModel(BaseModel):
     day_start: datetime = Field(description="Midnight in the strategy's time zone")
     day_realized_pnl: Decimal = Field(description="Realised since then: what the limit counts")
     stopped_by: str | None = Field(
-        description="kill_switch or halted (a limit: resume to trade again) while its "
-        "orders are refused; null otherwise"
+        description="kill_switch or halted (the daily loss limit: an operator lifts it) "
+        "while its orders are refused; null otherwise"
     )
 
 
@@ -196,23 +228,39 @@ def _strategy(status: Any) -> StrategyResponse:
     return StrategyResponse(data=StrategyStatusModel.model_validate(status))
 
 
+async def _scheduled(
+    status: StrategyStatus, trading: TradingService, actor: Actor
+) -> ScheduledResponse:
+    halt = (await trading.portfolio(status.id, actor)).halt
+    return ScheduledResponse(
+        data=StrategyStatusModel.model_validate(status),
+        trading_halt=None if halt is None else TradingHaltModel.model_validate(halt),
+    )
+
+
 @router.post(
     "/strategies/{strategy_id}/start",
-    response_model=StrategyResponse,
+    response_model=ScheduledResponse,
     responses=error_responses(401, 404, 409, 422, 503),
     tags=["strategies"],
     summary="Schedule a strategy and set it running",
 )
 async def start(
-    strategy_id: StrategyId, control: Control, actor: Acting, body: StartRequest | None = None
-) -> StrategyResponse:
+    strategy_id: StrategyId,
+    control: Control,
+    trading: Trading,
+    actor: Acting,
+    body: StartRequest | None = None,
+) -> ScheduledResponse:
     """Sets `auto_run`, status `running`, `next_execution_at` to the next slot of the
     schedule (the body changes the schedule), and starts a fresh error streak
-    (`error_count` 0). 409 if it is already running, or while a run of it is in flight."""
+    (`error_count` 0). 409 if it is already running, or while a run of it is in flight.
+    An operator's start lifts a daily-loss halt; a user's leaves it (`trading_halt`)."""
     body = body or StartRequest()
-    return _strategy(
-        await control.start(strategy_id, actor, body.interval_minutes, body.cron, body.timezone)
+    status = await control.start(
+        strategy_id, actor, body.interval_minutes, body.cron, body.timezone
     )
+    return await _scheduled(status, trading, actor)
 
 
 @router.post(
@@ -243,16 +291,34 @@ async def stop(strategy_id: StrategyId, control: Control, actor: Acting) -> Stra
 
 @router.post(
     "/strategies/{strategy_id}/resume",
-    response_model=StrategyResponse,
+    response_model=ScheduledResponse,
     responses=error_responses(401, 404, 409, 422, 503),
     tags=["strategies"],
     summary="Resume a paused, stopped or auto-paused strategy",
 )
-async def resume(strategy_id: StrategyId, control: Control, actor: Acting) -> StrategyResponse:
+async def resume(
+    strategy_id: StrategyId, control: Control, trading: Trading, actor: Acting
+) -> ScheduledResponse:
     """Status `running`, `auto_run` true, `error_count` 0 and `last_error` cleared;
     `next_execution_at` is the schedule's next slot from now. 409 if it is already
-    running or was never started, or while a run of it is in flight."""
-    return _strategy(await control.resume(strategy_id, actor))
+    running or was never started, or while a run of it is in flight. An operator's
+    resume lifts a daily-loss halt; a user's leaves it, and `trading_halt` says so:
+    the strategy runs, its orders refused until an operator lifts the halt."""
+    return await _scheduled(await control.resume(strategy_id, actor), trading, actor)
+
+
+@router.delete(
+    "/strategies/{strategy_id}/halt",
+    response_model=HaltLiftResponse,
+    responses=error_responses(401, 403, 404, 422, 503),
+    tags=["strategies"],
+    summary="Lift a strategy's daily-loss halt (operators only)",
+)
+async def lift_halt(strategy_id: StrategyId, control: Control, actor: Acting) -> HaltLiftResponse:
+    """Its orders are placed again; its schedule is left as it is. Audited
+    (`lift_halt`). 403 for a user, the strategy's owner included: the daily loss limit
+    is a circuit breaker its owner cannot lift."""
+    return HaltLiftResponse(lifted=await control.lift_halt(strategy_id, actor))
 
 
 @router.get(

@@ -120,4 +120,4 @@ def test_status_shows_exposure_the_days_pnl_and_a_halt(env: None, db: Any) -> No
     assert result.exit_code == 0, result.output
     assert "$100.00 at cost, 1 open position" in result.output
     assert "-$10.00 realised (2 orders)" in result.output
-    assert "halted" in result.output and "resume to trade again" in result.output
+    assert "halted" in result.output and "strategies lift-halt" in result.output

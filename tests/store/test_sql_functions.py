@@ -69,10 +69,18 @@ KEPT = {
     "cascadian_decide_v2": "superseded by v3 (059); the release before approves with it "
     "while the next deploys",
     "cascadian_decision_refusal_v1": "cascadian_decide_v2 (055) checks an approval with it",
+    "cascadian_decide_v3": "superseded by v4 (065); the release before approves with it "
+    "while the next deploys",
+    "cascadian_decision_refusal_v2": "cascadian_decide_v4 (065) checks an approval with it",
     "cascadian_guard_decision_columns_v1": "055's trigger on orchestrator_decisions runs it",
     "cascadian_run_slot_v1": "054's order and decision functions key a run's slot with it",
-    "cascadian_halt_trading_v1": "cascadian_place_paper_order_v2 calls it on a daily loss breach",
-    "cascadian_clear_trading_halt_v1": "024's trigger on workflow_sessions runs it",
+    "cascadian_halt_trading_v1": "cascadian_place_paper_order_v5 and mark_portfolios_v3 (the "
+    "release before 064) call it on a daily loss breach",
+    "cascadian_halt_trading_v2": "064's order and marking functions call it on a daily loss breach",
+    "cascadian_place_paper_order_v5": "superseded by v6 (064); decide_v3 and the release "
+    "before place with it while the next deploys",
+    "cascadian_mark_portfolios_v3": "superseded by v4 (064); the release before marks with it "
+    "while the next deploys",
     "cascadian_track_position_v2": "048's trigger on cascadian_paper_orders runs it",
     "cascadian_portfolio_value_v1": "025's marks, points and curve value a portfolio with it",
     "cascadian_write_equity_point_v2": "033's mark and settle functions write points with it",

@@ -1,8 +1,9 @@
 """The daily loss limit as a circuit breaker, and order keys (migrations/024), on both
 schemas: a breach halts the strategy's trading and auto-pauses it with a
 high-priority notification in the order's own transaction; the day starts at
-midnight in the strategy's time zone; only an operator scheduling it again clears
-the halt; an order with a key is recorded once per (strategy, key)."""
+midnight in the strategy's time zone; scheduling it again (resume, start, the app's
+builder) leaves the halt, which only an operator lifts (migrations/064); an order with
+a key is recorded once per (strategy, key)."""
 
 from __future__ import annotations
 
@@ -12,8 +13,10 @@ from typing import Any
 
 import psycopg
 import pytest
+from psycopg.types.json import Jsonb
 
-from tests.factories import add_strategy, rows, strategy
+from cascadian.store.control import HALT, LIFT_TRADING_HALT, RESUME, START
+from tests.factories import USER, add_strategy, rows, strategy
 from tests.store.test_trading_book_sql import NOW, limits, place
 
 LOSS_20 = [("0.3", "100")]  # sold from 200 shares bought at 0.5: realises -20
@@ -64,6 +67,7 @@ def test_a_sell_that_takes_the_days_loss_to_the_limit_stands_and_halts_and_auto_
         f"/strategies/{sid}",
     )
     assert "daily loss limit" in note["message"]
+    assert "refused until an operator resumes it" in note["message"]
     for node, side in [("buy-2", "buy"), ("sell-3", "sell")]:
         refused = place(db, sid, side, [("0.5", "1")], node=node)
         assert (refused["result"], refused["refusal"]) == ("refused", "halted")
@@ -105,9 +109,21 @@ def test_a_replay_of_the_halting_order_answers_it_again_and_halts_nothing_more(
     assert len(notes(db, sid)) == 1
 
 
+def actor(kind: str) -> Jsonb:
+    """A change function's `p_actor`: the operator, or the strategy's owner."""
+    user = None if kind == "operator" else str(USER)
+    return Jsonb({"kind": kind, "user_id": user, "source": "api", "address": None})
+
+
+def lift(db: psycopg.Connection[Any], sid: uuid.UUID, kind: str) -> Any:
+    row = db.execute(f"select {LIFT_TRADING_HALT}(%s, %s, %s)", (sid, NOW, actor(kind))).fetchone()
+    assert row is not None
+    return row[0]
+
+
 @pytest.mark.both_schemas
-@pytest.mark.parametrize("control", ["resume", "start"])
-def test_only_an_operator_scheduling_the_strategy_again_clears_the_halt(
+@pytest.mark.parametrize("control", ["resume", "start", "builder"])
+def test_scheduling_the_strategy_again_leaves_the_halt_and_only_an_operator_lifts_it(
     schema: str, db: psycopg.Connection[Any], control: str
 ) -> None:
     sid = add_strategy(db, next_execution_at=NOW)
@@ -116,24 +132,46 @@ def test_only_an_operator_scheduling_the_strategy_again_clears_the_halt(
     losing_sell(db, sid, "sell")
     # Other changes leave it halted: a limit changed, the strategy paused.
     limits(db, sid, daily_loss_usd=500)
-    db.execute("select cascadian_halt_v3(%s, 'paused', %s)", (sid, NOW))
+    db.execute(f"select {HALT}(%s, 'paused', %s, %s)", (sid, NOW, actor("user")))
     assert place(db, sid, "sell", [("0.5", "1")], node="x")["refusal"] == "halted"
 
+    # Its owner schedules it again: through cascadian's resume or start, or as the
+    # app's builder does, turning auto_run on in the row.
     later = NOW + timedelta(minutes=5)
     if control == "resume":
         answer = db.execute(
-            "select cascadian_resume_v3(%s, %s, %s)", (sid, later, later)
+            f"select {RESUME}(%s, %s, %s, %s)", (sid, later, later, actor("user"))
+        ).fetchone()
+    elif control == "start":
+        answer = db.execute(
+            f"select {START}(%s, %s, %s, %s, %s, %s, %s)",
+            (sid, later, 5, None, "UTC", later, actor("user")),
         ).fetchone()
     else:
-        answer = db.execute(
-            "select cascadian_start_v3(%s, %s, %s, %s, %s, %s)",
-            (sid, later, 5, None, "UTC", later),
-        ).fetchone()
+        db.execute("update workflow_sessions set auto_run = true where id = %s", (sid,))
+        answer = ("ok",)
     assert answer is not None and answer[0] == "ok"
+    refused = place(db, sid, "sell", [("0.5", "10")], node="y")
+    assert (refused["result"], refused["refusal"]) == ("refused", "halted")
+    assert "until an operator resumes" in refused["detail"]
 
-    assert place(db, sid, "sell", [("0.5", "10")], node="y")["result"] == "filled"
-    [portfolio] = rows(db, "select halted_at from cascadian_paper_portfolios")
-    assert portfolio["halted_at"] is None
+    assert lift(db, sid, "user") == "forbidden"
+    assert rows(db, "select halted_at is not null as on from cascadian_paper_portfolios") == [
+        {"on": True}
+    ]
+    assert lift(db, sid, "operator") == "ok"
+    assert lift(db, sid, "operator") == "not_halted"
+    assert lift(db, uuid.uuid4(), "operator") == "not_found"
+    assert place(db, sid, "sell", [("0.5", "10")], node="z")["result"] == "filled"
+    [portfolio] = rows(db, "select halted_at, halt_reason from cascadian_paper_portfolios")
+    assert portfolio == {"halted_at": None, "halt_reason": None}
+    [audit] = rows(
+        db, "select actor_kind, before, after from cascadian_audit_log where action = 'lift_halt'"
+    )
+    assert audit["actor_kind"] == "operator"
+    assert (
+        audit["before"]["halt_reason"] == "daily_loss_usd" and audit["after"]["halted_at"] is None
+    )
 
 
 # A loss of 20 and then one of 10 (limit 25), an hour and a half apart across a

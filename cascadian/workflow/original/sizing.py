@@ -10,14 +10,19 @@ directly, the same way every time:
 3. drawdown protection (when enabled): at a drawdown of `drawdown_threshold` or more
    (peak equity to equity now, a fraction), the bet is reduced by `size_reduction`
    (0.5: halved), as the builder's panel says ("reduce bet sizes by this %");
-4. caps, each recorded by name when it binds: `max_bet` (USD); `max_per_position` of
-   equity, less what the position in this outcome already cost; the heat limit
-   (`portfolio_heat_limit` of equity, less what every open position cost); the cash;
+4. caps, each recorded by name when it binds: `max_bet` (USD, before fees, as an
+   order's amount is); `max_per_position` of equity, less what the position in this
+   outcome already cost; the heat limit (`portfolio_heat_limit` of equity, less what
+   every open position cost); the cash. A position's cost and the cash spent count
+   the taker fee, so these three caps hold the bet and its fee: a dollar of shares
+   pays at most `fee_rate` in fee (Polymarket's fee per dollar bought at price q is
+   rate x (1 - q), below the rate whatever the fill's price), so each is divided by
+   1 + fee_rate;
 5. below `min_bet` the bet is not made (the original's SIZE_TOO_SMALL); the rest is
    rounded down to the cent.
 
-The result is never negative, never above `max_bet`, and never takes the position
-above `max_per_position` of equity.
+The result is never negative, never above `max_bet`, and with its fee never takes the
+position above `max_per_position` of equity, nor the cash below zero.
 """
 
 from __future__ import annotations
@@ -71,8 +76,15 @@ class Sizing:
         return self.size > 0
 
 
-def size_bet(price: Decimal, p_win: Decimal, rules: SizingRules, book: SizingPortfolio) -> Sizing:
-    """The bet on one outcome at `price` believed to win with probability `p_win`."""
+def size_bet(
+    price: Decimal,
+    p_win: Decimal,
+    rules: SizingRules,
+    book: SizingPortfolio,
+    fee_rate: Decimal = ZERO,
+) -> Sizing:
+    """The bet on one outcome at `price` believed to win with probability `p_win`,
+    bought at the taker `fee_rate` (a fraction: the CLOB's base fee / 10,000)."""
     drawdown = book.drawdown
     if not ZERO < price < ONE:
         return Sizing(ZERO, ZERO, ZERO, drawdown, ["no price between 0 and 1"])
@@ -88,13 +100,17 @@ def size_bet(price: Decimal, p_win: Decimal, rules: SizingRules, book: SizingPor
             f"drawdown_protection: {_pct(drawdown)} drawdown, "
             f"reduced by {_pct(rules.size_reduction)}"
         )
+    with_fee = ONE + max(fee_rate, ZERO)
     caps = [
         ("max_bet", rules.max_bet),
-        ("max_per_position", rules.max_per_position * book.equity - book.position_cost),
-        ("cash", book.cash),
+        (
+            "max_per_position",
+            (rules.max_per_position * book.equity - book.position_cost) / with_fee,
+        ),
+        ("cash", book.cash / with_fee),
     ]
     if rules.portfolio_heat_limit is not None:
-        heat = rules.portfolio_heat_limit * book.equity - book.deployed
+        heat = (rules.portfolio_heat_limit * book.equity - book.deployed) / with_fee
         caps.append(("portfolio_heat_limit", heat))
     for name, cap in caps:
         cap = max(cap, ZERO)

@@ -159,6 +159,29 @@ async def test_autonomous_mode_places_one_paper_buy_per_run_slot(store: SqlStore
     assert rows(db, "select id from orchestrator_decisions") == []
 
 
+@pytest.mark.both_schemas
+@respx.mock
+async def test_a_bet_and_its_fee_stay_within_the_position_cap_in_either_mode(
+    store: SqlStore, db: Any
+) -> None:
+    polymarket(respx.mock, fee_bps=200)
+    pending, sid = await run_saved(graph(), store=store, db=db)
+    [decision] = pending.outputs[NODE]["decisions"]
+    # 5% of $10,000 is $500 of cost; at a 2% fee rate the bet is $500 / 1.02.
+    assert decision["recommended_size"] == "490.19"
+    [stored] = rows(db, "select portfolio_snapshot from orchestrator_decisions")
+    assert stored["portfolio_snapshot"]["fee_rate"] == "0.02"
+    # The pending decision counts with its fee: nothing is left under the cap.
+    later, _ = await run_saved(graph(), store=store, db=db, again=sid, recorded=True)
+    [skipped] = later.outputs[NODE]["decisions"]
+    assert skipped["decision"] == "NO_GO" and "max_per_position" in skipped["ai_reasoning"]
+    placed, bought = await run_saved(graph(mode="autonomous"), store=store, db=db)
+    [order] = placed.outputs[NODE]["decisions"]
+    assert order["orderResult"] == "filled" and Decimal(order["notional"]) <= Decimal("490.19")
+    [position] = rows(db, "select cost from cascadian_positions where workflow_id = %s", bought)
+    assert Decimal(order["fee"]) > 0 and position["cost"] <= Decimal("500")
+
+
 @respx.mock
 async def test_autonomous_mode_goes_through_the_kill_switch(store: SqlStore, db: Any) -> None:
     polymarket(respx.mock)

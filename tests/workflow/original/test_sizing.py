@@ -60,6 +60,17 @@ def test_each_cap_that_binds_is_named() -> None:
     assert held.size == D("50.00") and held.constraints[-1].startswith("max_per_position")
 
 
+def test_the_caps_leave_room_for_the_fee() -> None:
+    # 5% of $10,000 is a $500 position; at a 2% fee rate the bet is $500 / 1.02, and
+    # its fee (under 2% of it at any price) keeps the position under $500.
+    found = size_bet(D("0.2"), D("0.6"), rules(max_bet=D("1000")), book(), D("0.02"))
+    assert found.size == D("490.19")
+    assert found.constraints[-1] == "max_per_position: capped at $490.19"
+    # Cash of $100 buys $98.03 of shares and its fee of at most $1.96.
+    poor = size_bet(D("0.2"), D("0.6"), rules(), book(cash=D("100")), D("0.02"))
+    assert poor.size == D("98.03") and poor.constraints[-1].startswith("cash")
+
+
 def test_drawdown_protection_past_its_threshold_reduces_the_bet() -> None:
     on = rules(drawdown_protection=True, max_per_position=D("1"), max_bet=D("100000"))
     calm = size_bet(D("0.5"), D("0.6"), on, book("9100", peak_equity=D("10000")))
@@ -102,6 +113,8 @@ fraction = st.decimals(min_value=D("0.01"), max_value=1, places=2)
     protection=st.booleans(),
     threshold=fraction,
     reduction=st.decimals(min_value=0, max_value=1, places=2),
+    fee_rate=st.decimals(min_value=0, max_value=D("0.10"), places=4),
+    fill_price=st.decimals(min_value=D("0.001"), max_value=D("0.999"), places=3),
 )
 def test_the_bet_is_within_every_rule(
     price: Decimal,
@@ -119,6 +132,8 @@ def test_the_bet_is_within_every_rule(
     protection: bool,
     threshold: Decimal,
     reduction: Decimal,
+    fee_rate: Decimal,
+    fill_price: Decimal,
 ) -> None:
     r = SizingRules(
         kelly,
@@ -131,20 +146,27 @@ def test_the_bet_is_within_every_rule(
         reduction,
     )
     b = SizingPortfolio(equity, cash, deployed, equity + peak_extra, position_cost)
-    found = size_bet(price, p_win, r, b)
+    found = size_bet(price, p_win, r, b, fee_rate)
+    # The taker fee of buying `size` dollars of shares at any fill price.
+    spent = found.size + found.size * fee_rate * (1 - fill_price)
     assert found.size >= 0
     assert found.size == found.size.quantize(D("0.01"))
     assert found.size <= r.max_bet
-    assert found.size <= b.cash
+    assert spent <= b.cash
     if found.size > 0:
         assert found.size >= r.min_bet
         assert p_win > price
-        # Never above max_per_position of equity, counting what the position holds.
-        assert found.size + b.position_cost <= r.max_per_position * b.equity
+        # Never above max_per_position of equity with its fee, counting what the
+        # position holds.
+        assert spent + b.position_cost <= r.max_per_position * b.equity
         if heat is not None:
-            assert found.size + b.deployed <= heat * b.equity
+            assert spent + b.deployed <= heat * b.equity
     undamped = size_bet(
-        price, p_win, SizingRules(kelly, max_per_position, min_bet, max(max_bet, min_bet), heat), b
+        price,
+        p_win,
+        SizingRules(kelly, max_per_position, min_bet, max(max_bet, min_bet), heat),
+        b,
+        fee_rate,
     )
     assert found.size <= undamped.size
     if protection and b.drawdown >= threshold:

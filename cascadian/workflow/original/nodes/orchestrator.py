@@ -14,7 +14,10 @@ For each market of its input (`markets`, `filtered`, ...; at most `max_markets`)
 3. the bet, sized by `position_sizing_rules` as the builder saved them
    (workflow/original/sizing.py: fractional Kelly, `max_bet`, `max_per_position`,
    `portfolio_heat_limit`, `drawdown_protection`, `min_bet`) over the paper portfolio:
-   equity, cash and peak from the trading book's stored marks (one SQL read);
+   equity, cash and peak from the trading book's stored marks (one SQL read); a bet
+   is sized again with its token's taker fee rate (the CLOB's book and fee rate, read
+   for it in either mode), so the bet and its fee stay within the caps and the cash;
+   a token the CLOB has no book for is a NO_GO;
 4. with an LLM provider configured (and `use_llm`, ours, not false), the model reviews
    each sized bet and may only veto it (NO_GO) or keep it, with its reasoning, its
    confidence and a risk score 1-10; it never changes the size. Without a provider the
@@ -45,7 +48,7 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
-from cascadian.data import DecisionDraft, OrderIntent
+from cascadian.data import DecisionDraft, MarketBook, OrderIntent
 from cascadian.workflow.llm import LlmError, complete
 from cascadian.workflow.market.upstream import PolymarketRejected
 from cascadian.workflow.node_api import NodeContext, NodeError, NodeType
@@ -110,9 +113,9 @@ async def _portfolio(
 ) -> tuple[SizingPortfolio, dict[tuple[str, str], Decimal], str]:
     """The paper portfolio (equity at the stored marks), each position's cost, and
     where it came from; a dry run has none: `portfolio_size_usd` (10,000) stands in.
-    A pending decision counts as bought (its size spent on its position, out of the
-    cash), so decisions written run after run do not stack past the caps; approving
-    one re-checks the caps in SQL (migrations/055)."""
+    A pending decision counts as bought (its size and the most its fee can be spent on
+    its position, out of the cash), so decisions written run after run do not stack
+    past the caps; approving one re-checks the caps in SQL (migrations/055, 065)."""
     if ctx.services.marks is None:
         size = D(str(config.portfolio_size_usd or 10_000))
         return SizingPortfolio(size, size, ZERO, size), {}, "portfolio_size_usd"
@@ -125,8 +128,9 @@ async def _portfolio(
         now = ctx.services.clock.now()
         for d in await ctx.services.decisions.pending_decisions(ctx.workflow.id, now):
             key = (d.market_id, (d.outcome or "").lower())
-            costs[key] = costs.get(key, ZERO) + d.recommended_size
-            pending += d.recommended_size
+            spend = d.recommended_size * (1 + _fee_rate_of(d.portfolio_snapshot))
+            costs[key] = costs.get(key, ZERO) + spend
+            pending += spend
     book = SizingPortfolio(
         equity=curve.equity,
         cash=curve.cash - pending,
@@ -134,6 +138,21 @@ async def _portfolio(
         peak_equity=max(curve.peak_equity, curve.equity),
     )
     return book, costs, "paper"
+
+
+def _fee_rate_of(snapshot: dict[str, Any]) -> Decimal:
+    """The fee rate a decision was sized with (0 for one written before 065)."""
+    found = decimal_of(snapshot.get("fee_rate"))
+    return found if found is not None and 0 <= found <= 1 else ZERO
+
+
+async def _book(ctx: NodeContext, token_id: str) -> MarketBook | None:
+    """The token's book and fee rate now; None when the CLOB has no book for it."""
+    async with ctx.services.market_data() as markets:
+        try:
+            return await markets.market_book(token_id, deadline=ctx.deadline)
+        except PolymarketRejected:
+            return None
 
 
 async def _review(
@@ -176,14 +195,7 @@ async def _review(
         return f"the model's review could not be read ({exc}): {text[:200]}"
 
 
-async def _place(ctx: NodeContext, c: Candidate, size: Decimal) -> dict[str, Any]:
-    if c.token_id is None:
-        return {"status": "refused", "refusal": "no_order_book", "orderResult": "refused"}
-    async with ctx.services.market_data() as markets:
-        try:
-            book = await markets.market_book(c.token_id, deadline=ctx.deadline)
-        except PolymarketRejected as exc:
-            return {"status": "refused", "refusal": "no_order_book", "reason": str(exc)}
+async def _place(ctx: NodeContext, c: Candidate, size: Decimal, book: MarketBook) -> dict[str, Any]:
     placed = await ctx.services.order_executor().place(
         OrderIntent(
             workflow_id=ctx.workflow.id,
@@ -216,7 +228,9 @@ async def _place(ctx: NodeContext, c: Candidate, size: Decimal) -> dict[str, Any
     }
 
 
-def _snapshot(book: SizingPortfolio, source: str, s: Sizing, rules: SizingRules) -> dict[str, Any]:
+def _snapshot(
+    book: SizingPortfolio, source: str, s: Sizing, rules: SizingRules, fee_rate: Decimal
+) -> dict[str, Any]:
     heat = rules.portfolio_heat_limit
     return {
         # What an approval re-checks against the positions filled then (055).
@@ -229,6 +243,8 @@ def _snapshot(book: SizingPortfolio, source: str, s: Sizing, rules: SizingRules)
         "deployed_capital": str(book.deployed),
         "current_drawdown": str(book.drawdown),
         "source": source,
+        # What the bet was sized to pay in fee per dollar at most (065).
+        "fee_rate": str(fee_rate),
         "sizing": {
             "kelly_fraction_raw": str(s.kelly_raw),
             "kelly_fraction_adjusted": str(s.kelly_fraction),
@@ -261,9 +277,15 @@ async def _run(config: OrchestratorConfig, ctx: NodeContext) -> dict[str, Any]:
         c = found
         held = costs.get((c.market_id, c.outcome.lower()), ZERO)
         sizing = size_bet(c.price, c.p_win, rules, replace(book, position_cost=held))
-        go = sizing.bet and c.token_id is not None
+        market = None
+        if sizing.bet and c.token_id is not None:
+            market = await _book(ctx, c.token_id)
+        if market is not None:
+            rate = market.fee_rate
+            sizing = size_bet(c.price, c.p_win, rules, replace(book, position_cost=held), rate)
+        go = sizing.bet and market is not None
         why = reasoning(c, sizing)
-        if sizing.bet and c.token_id is None:
+        if sizing.bet and market is None:
             why += " The market has no order book."
         confidence, risk = c.p_win, risk_score(c.p_win)
         if go and use_llm:
@@ -293,7 +315,8 @@ async def _run(config: OrchestratorConfig, ctx: NodeContext) -> dict[str, Any]:
             "status": "no_go",
         }
         if go and config.mode == "autonomous":
-            placed = await _place(ctx, c, sizing.size)
+            assert market is not None
+            placed = await _place(ctx, c, sizing.size, market)
             record |= placed
             if placed["status"] == "executed":
                 executed += 1
@@ -301,7 +324,7 @@ async def _run(config: OrchestratorConfig, ctx: NodeContext) -> dict[str, Any]:
                 book = replace(book, cash=book.cash - spent, deployed=book.deployed + spent)
                 costs[(c.market_id, c.outcome.lower())] = held + spent
         elif go:
-            assert c.token_id is not None
+            assert c.token_id is not None and market is not None
             drafts.append(
                 (
                     record,
@@ -315,7 +338,7 @@ async def _run(config: OrchestratorConfig, ctx: NodeContext) -> dict[str, Any]:
                         risk_score=risk,
                         ai_reasoning=why,
                         ai_confidence=confidence,
-                        portfolio_snapshot=_snapshot(book, source, sizing, rules),
+                        portfolio_snapshot=_snapshot(book, source, sizing, rules, market.fee_rate),
                         expires_at=now + timedelta(minutes=config.approval_expiry_minutes),
                     ),
                 )
