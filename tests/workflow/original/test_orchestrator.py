@@ -23,7 +23,7 @@ from cascadian.ports import FullStore
 from cascadian.store.sql_store import SqlStore
 from cascadian.tick import TickService
 from tests.factories import USER, add_strategy, rows
-from tests.polymarket_fixtures import market_data, settings
+from tests.polymarket_fixtures import CLOB, market_data, settings
 from tests.workflow.original.helpers import NOW, polymarket, run_saved, saved
 
 NODE = "orchestrator_1730000000000_2"
@@ -180,6 +180,23 @@ async def test_a_bet_and_its_fee_stay_within_the_position_cap_in_either_mode(
     assert order["orderResult"] == "filled" and Decimal(order["notional"]) <= Decimal("490.19")
     [position] = rows(db, "select cost from cascadian_positions where workflow_id = %s", bought)
     assert Decimal(order["fee"]) > 0 and position["cost"] <= Decimal("500")
+
+
+@respx.mock
+async def test_a_bet_whose_token_the_clob_has_no_book_for_is_a_no_go(
+    store: SqlStore, db: Any
+) -> None:
+    polymarket(respx.mock)
+    # In place of the fixtures' /book: the CLOB's answer for a token without a book.
+    respx.mock.get(f"{CLOB}/book").respond(
+        404, json={"error": "No orderbook exists for the requested token id"}
+    )
+    result, _ = await run_saved(graph(), store=store, db=db)
+    assert result.success, result.errors
+    [decision] = result.outputs[NODE]["decisions"]
+    assert decision["decision"] == "NO_GO" and decision["recommended_size"] == "0"
+    assert "The market has no order book." in decision["ai_reasoning"]
+    assert rows(db, "select id from orchestrator_decisions") == []
 
 
 @respx.mock
