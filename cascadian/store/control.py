@@ -48,9 +48,9 @@ from cascadian.store.transport import Json, Transport
 
 # migrations/027 (over 005, 008 and 010): each change takes its actor, is written to
 # the audit log, and a user finds only their own strategies.
-START = "cascadian_start_v5"  # 052: asks the lease table
+START = "cascadian_start_v6"  # 062: the owner asked before the lease is locked
 HALT = "cascadian_halt_v4"
-RESUME = "cascadian_resume_v5"  # 052: asks the lease table
+RESUME = "cascadian_resume_v6"  # 062: the owner asked before the lease is locked
 # migrations/064: an operator lifts a daily-loss halt (scheduling a strategy again no
 # longer does).
 LIFT_TRADING_HALT = "cascadian_lift_trading_halt_v1"

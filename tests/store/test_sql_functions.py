@@ -169,6 +169,15 @@ KEPT = {
     "cascadian_metrics_v1": "the release before 052's; superseded there",
     "cascadian_claim_due_v5": "superseded by v6 (060); the release before claims with it "
     "while the next deploys",
+    # 062: a lease locked only when needed.
+    "cascadian_claim_events_v3": "superseded by v4 (062); the release before claims events "
+    "with it while the next deploys",
+    "cascadian_may_change_v1": "062's control functions ask it before any lock",
+    "cascadian_start_v5": "cascadian_start_v6 (062) calls it once the caller may",
+    "cascadian_resume_v5": "cascadian_resume_v6 (062) calls it once the caller may",
+    "cascadian_update_strategy_v3": "cascadian_update_strategy_v4 (062) calls it once the "
+    "caller may",
+    "cascadian_new_version_v3": "cascadian_new_version_v4 (062) calls it once the caller may",
 }
 # Named although dropped: a benchmark installs it, from its migration, as its before.
 MEASURED_BEFORE = {"cascadian_claim_due_v2": "bench/claim_stale.py"}

@@ -166,7 +166,7 @@ CALLS: list[tuple[str, Callable[[SqlStore], Awaitable[Any]], dict[str, Any]]] = 
         {"p_execution_ids": [str(EID)], "p_reason": "worker stopped", "p_now": NOW_ISO},
     ),
     (
-        "cascadian_start_v5",
+        "cascadian_start_v6",
         lambda s: s.start(SID, Schedule(15, "*/15 * * * *", "Asia/Tokyo"), NOW, NOW, OPERATOR),
         {
             "p_id": str(SID),
@@ -189,7 +189,7 @@ CALLS: list[tuple[str, Callable[[SqlStore], Awaitable[Any]], dict[str, Any]]] = 
         {"p_id": str(SID), "p_status": "stopped", "p_now": NOW_ISO, "p_actor": ACTOR_JSON},
     ),
     (
-        "cascadian_resume_v5",
+        "cascadian_resume_v6",
         lambda s: s.resume(SID, NOW, NOW, OPERATOR),
         {"p_id": str(SID), "p_now": NOW_ISO, "p_next": NOW_ISO, "p_actor": ACTOR_JSON},
     ),
@@ -321,7 +321,7 @@ CALLS: list[tuple[str, Callable[[SqlStore], Awaitable[Any]], dict[str, Any]]] = 
         },
     ),
     (
-        "cascadian_new_version_v3",
+        "cascadian_new_version_v4",
         lambda s: s.new_version(
             SID, StrategyChanges(name="v2", graph=GRAPH), None, None, NOW, OPERATOR
         ),
@@ -333,7 +333,7 @@ CALLS: list[tuple[str, Callable[[SqlStore], Awaitable[Any]], dict[str, Any]]] = 
         },
     ),
     (
-        "cascadian_update_strategy_v3",
+        "cascadian_update_strategy_v4",
         lambda s: s.update_strategy(
             SID, StrategyChanges(interval_minutes=7), Schedule(7), NOW, NOW, OPERATOR
         ),
