@@ -111,3 +111,18 @@ async def test_the_executors_runs_of_one_deadline_each_report_their_timeout() ->
         assert result.node_runs[1].error is not None
         assert result.node_runs[1].error.startswith("timed out after")
     assert executor.deadlines.pending() == 0
+
+
+async def test_a_run_that_enters_a_passed_deadline_and_never_waits_ends_as_it_would() -> None:
+    deadlines = Deadlines()
+    deadline = asyncio.get_running_loop().time() + 0.01
+    with pytest.raises(TimeoutError):
+        await _wait_inside(deadlines, deadline, asyncio.Event())
+
+    async def no_wait() -> str:
+        async with deadlines.at(deadline):
+            return "done"
+
+    # As under asyncio.timeout_at: the cancellation would land at its next wait, and
+    # there is none, so the run ends as it would have (its task is not cancelled).
+    assert await asyncio.create_task(no_wait()) == "done"
