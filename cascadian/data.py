@@ -921,10 +921,12 @@ class PruneResult:
     audit_entries: int = 0  # the audit log's, by its own retention
     # The recorded market history's states (and static rows), by its own retention.
     market_history: int = 0
+    # Lease rows of strategies deleted since, that no run holds (migrations/063).
+    leases: int = 0
 
     @property
     def rows(self) -> int:
-        kept = self.runs + self.node_logs + self.ticks + self.notifications
+        kept = self.runs + self.node_logs + self.ticks + self.notifications + self.leases
         return kept + self.audit_entries + self.market_history
 
 

@@ -59,6 +59,7 @@ class PruneReport(BaseModel):
     ticks: int = 0
     notifications: int = 0
     audit_entries: int = 0
+    leases: int = Field(default=0, description="Lease rows of deleted strategies that no run held")
     market_history: int = Field(
         default=0,
         description="Market history rows past their retention: recorded ones "
@@ -149,6 +150,7 @@ class TickReport:
             notifications=p.notifications,
             audit_entries=p.audit_entries,
             market_history=p.market_history,
+            leases=p.leases,
             complete=p.complete,
             elapsed_ms=p.elapsed_ms,
         )

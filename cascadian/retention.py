@@ -66,6 +66,7 @@ def add(a: PruneResult, b: PruneResult) -> PruneResult:
         resume_after=b.resume_after,
         audit_entries=a.audit_entries + b.audit_entries,
         market_history=a.market_history + b.market_history,
+        leases=a.leases + b.leases,
     )
 
 

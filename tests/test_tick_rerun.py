@@ -14,7 +14,15 @@ import pytest
 
 from cascadian.clock import FakeClock
 from cascadian.config import Settings
-from cascadian.data import Actor, DecisionDraft, MarketBook, OrderIntent, RunResult, Workflow
+from cascadian.data import (
+    Actor,
+    DecisionDraft,
+    MarketBook,
+    OrderIntent,
+    RetentionPolicy,
+    RunResult,
+    Workflow,
+)
 from cascadian.errors import Conflict, NotFound
 from cascadian.ports import FullStore
 from cascadian.tick import TickService
@@ -191,12 +199,21 @@ async def test_a_rerun_of_an_event_run_carries_its_event_marked_as_a_rerun(
     assert report.event_id == uuid.UUID(EVENT["id"])
 
 
-async def test_a_rerun_of_a_scheduled_run_has_no_event(any_store: FullStore, db: Any) -> None:
+async def test_a_rerun_of_a_manual_run_has_no_event_and_places_in_its_runs_slot(
+    any_store: FullStore, db: Any
+) -> None:
     _, original = failed_run(db)
     executor = Recording()
-    await TickService(any_store, executor, Settings(), FakeClock(NOW)).rerun(original, OPERATOR)
+    report = await TickService(any_store, executor, Settings(), FakeClock(NOW)).rerun(
+        original, OPERATOR
+    )
     [ran] = executor.workflows
-    assert "trigger_event" not in ran.variables and ran.order_slot is None
+    assert "trigger_event" not in ran.variables
+    assert ran.order_slot == f"run:{original}"
+    [again] = rows(
+        db, "select order_slot from workflow_executions where id = %s", report.execution_id
+    )
+    assert again["order_slot"] == f"run:{original}"
 
 
 BOOK = MarketBook({"bids": [], "asks": [{"price": "0.5", "size": "1000"}]}, Decimal(0), "default")
@@ -259,3 +276,49 @@ async def test_a_rerun_and_a_rerun_of_it_place_no_order_and_write_no_decision_ag
     expected = "slot:2026-06-01T11:55:00.000000Z" if kind == "scheduled" else f"run:{failed}"
     assert placed == [{"slot": expected, "result": "filled"}]
     assert len(rows(db, "select id from orchestrator_decisions")) == 1
+
+
+async def test_a_rerun_of_a_rerun_places_no_order_again_once_retention_pruned_the_original(
+    any_store: FullStore, db: Any
+) -> None:
+    # 063: the re-run records its original's slot on its own row; before, a re-run of a
+    # re-run followed rerun_of back to the original, and once retention had pruned it
+    # was keyed by the middle run ("run:<id>") and bought again.
+    sid = add_strategy(db, name="Cheap markets", next_execution_at=NOW + timedelta(minutes=7))
+    slot = NOW - timedelta(days=3)
+    original = add_run(
+        db,
+        sid,
+        started_at=slot,
+        status="failed",
+        trigger_kind="scheduled",
+        scheduled_for=slot,
+        attempt=1,
+        snapshot=RECORDED,
+        error_message="a later node failed",
+    )
+    orders = PaperExecutor(any_store)
+    middle = await any_store.claim_rerun(original, NOW - timedelta(days=2), 60, OPERATOR)
+    assert middle.run is not None
+    first = await orders.place(
+        _buy(sid, middle.run.execution_id, middle.run.workflow.order_slot), BOOK, NOW
+    )
+    db.execute(
+        "update workflow_executions set status = 'failed', execution_completed_at = %s"
+        " where id = %s",
+        (NOW - timedelta(days=2), middle.run.execution_id),
+    )
+    db.execute("update cascadian_leases set token = null, expires_at = null")
+    pruned = await any_store.prune(NOW, RetentionPolicy(86_400.0, 1, None, None, 1000, 5000))
+    assert pruned.runs == 1  # the original: the middle run is the newest, kept
+    assert rows(db, "select id from workflow_executions where id = %s", original) == []
+
+    last = await any_store.claim_rerun(middle.run.execution_id, NOW, 60, OPERATOR)
+    assert last.run is not None
+    assert last.run.workflow.order_slot == "slot:2026-05-29T12:00:00.000000Z"
+    again = await orders.place(
+        _buy(sid, last.run.execution_id, last.run.workflow.order_slot), BOOK, NOW
+    )
+    assert (again.replayed, again.order_id) == (True, first.order_id)
+    placed = rows(db, "select slot, result from cascadian_trading_orders")
+    assert placed == [{"slot": "slot:2026-05-29T12:00:00.000000Z", "result": "filled"}]

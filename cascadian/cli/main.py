@@ -276,6 +276,7 @@ def prune_table(result: PruneResult, dry_run: bool) -> Table:
         ("read notifications", result.notifications),
         ("audit entries", result.audit_entries),
         ("market history", result.market_history),
+        ("deleted strategies' leases", result.leases),
     ):
         table.add_row(what, str(n))
     return table

@@ -149,6 +149,7 @@ class WorkerMetrics:
                 ("notifications", p.notifications),
                 ("audit_entries", p.audit_entries),
                 ("market_history", p.market_history),
+                ("leases", p.leases),
             ):
                 self.pruned_rows.labels(kind).inc(n)
             self.prune_duration.observe(p.elapsed_ms / 1000)

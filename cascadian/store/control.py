@@ -64,7 +64,7 @@ PAPER_BOOK = "cascadian_paper_book_v2"
 # Schedule lag, the backlog and the gauges (migrations/013).
 SCHEDULE_LAG = "cascadian_schedule_lag_v1"
 BACKLOG = "cascadian_backlog_v2"  # 052: leases from their table
-METRICS = "cascadian_metrics_v2"  # 052
+METRICS = "cascadian_metrics_v3"  # 063: a deleted strategy's lease counts nowhere
 
 
 class SqlControlStore:

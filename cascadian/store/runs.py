@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -51,13 +52,14 @@ CLAIM_DUE = "cascadian_claim_due_v6"
 FINISH_RUNS = "cascadian_finish_runs_v6"
 # 052 over 027: the actor's, audited, a user's own strategies only (v1: 005)
 CLAIM_MANUAL = "cascadian_claim_manual_v5"
-CLAIM_RERUN = "cascadian_claim_rerun_v3"  # 052 over 048: 026's, with an event run's event
+# 063 over 052: 026's, with an event run's event, and its slot recorded on its row
+CLAIM_RERUN = "cascadian_claim_rerun_v4"
 CANCEL_RUNS = "cascadian_cancel_runs_v2"  # 052 (v1: 005)
 RELEASE_RUNS = "cascadian_release_runs_v2"  # 052 (v1: 003)
 NEXT_DUE = "cascadian_next_due_v2"  # 052 (v1: 016)
 RECORD_TICK = "cascadian_record_tick_v3"  # 013, the tick's own id and delivery id (ledger 012)
 TICKS = "cascadian_ticks_v2"  # 012
-PRUNE = "cascadian_prune_v2"  # 052 (v1: 013)
+PRUNE = "cascadian_prune_v3"  # 063: deleted strategies' leases too (v1: 013)
 
 # The statuses a run's own recorded outcome leaves it in.
 RECORDED_STATUSES = frozenset({"completed", "failed"})
@@ -233,7 +235,8 @@ def manual_claim(row: dict[str, Any]) -> ManualClaim:
 
 @answer_of(CLAIM_RERUN)
 def rerun_claim(row: dict[str, Any]) -> ManualClaim:
-    """A re-run of an event run carries its event, marked {rerun: true, rerun_of}."""
+    """A re-run of an event run carries its event, marked {rerun: true, rerun_of}; any
+    re-run places its orders in the slot of the run its chain goes back to."""
     result = control_result(row["result"])
     if result != "ok":
         return ManualClaim(result, None)
@@ -241,7 +244,12 @@ def rerun_claim(row: dict[str, Any]) -> ManualClaim:
     event = json_value(row.get("event"))
     if event is not None and not isinstance(event, dict):
         raise TypeError("a re-run's event is not an object")
-    return ManualClaim(result, claim if event is None else with_event(claim, event))
+    if event is not None:
+        claim = with_event(claim, event)
+    slot = row.get("order_slot")
+    if slot:
+        claim = replace(claim, workflow=replace(claim.workflow, order_slot=str(slot)))
+    return ManualClaim(result, claim)
 
 
 @answer_of(FINISH_RUNS)
@@ -311,6 +319,7 @@ def prune_result(rows: list[dict[str, Any]]) -> PruneResult:
         complete=bool(row["complete"]),
         elapsed_ms=int(row["elapsed_ms"]),
         resume_after=uuid_or_none(row["resume_after"]),
+        leases=int(row["leases"]),
     )
 
 

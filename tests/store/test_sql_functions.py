@@ -178,6 +178,14 @@ KEPT = {
     "cascadian_update_strategy_v3": "cascadian_update_strategy_v4 (062) calls it once the "
     "caller may",
     "cascadian_new_version_v3": "cascadian_new_version_v4 (062) calls it once the caller may",
+    # 063: a deleted strategy's lease, and a re-run's slot.
+    "cascadian_forget_lease_v1": "063's trigger on workflow_sessions runs it (an insert)",
+    "cascadian_claim_rerun_v3": "superseded by v4 (063); the release before re-runs with it "
+    "while the next deploys",
+    "cascadian_metrics_v2": "superseded by v3 (063); the release before reads its gauges "
+    "with it while the next deploys",
+    "cascadian_prune_v2": "superseded by v3 (063); the release before prunes with it "
+    "while the next deploys",
 }
 # Named although dropped: a benchmark installs it, from its migration, as its before.
 MEASURED_BEFORE = {"cascadian_claim_due_v2": "bench/claim_stale.py"}
