@@ -42,3 +42,18 @@ def test_no_module_outside_the_store_names_a_sql_function() -> None:
         for name, modules in modules_naming().items()
     }
     assert {name: m for name, m in outside.items() if m} == {}
+
+
+def test_the_supabase_docs_name_the_versions_the_store_calls() -> None:
+    """docs/supabase.md's table of store methods names, for each function it lists,
+    the version the package calls, not one a later migration superseded."""
+    docs = PACKAGE.parent / "docs" / "supabase.md"
+    table = docs.read_text().split("## The Supabase store", 1)[1].split("\n\n", 3)[2]
+    called = set(modules_naming())
+    families = {name.rsplit("_v", 1)[0] for name in called}
+    stale = sorted(
+        name
+        for name in SQL_NAME.findall(table)
+        if name.rsplit("_v", 1)[0] in families and name not in called
+    )
+    assert stale == []
