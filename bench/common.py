@@ -134,14 +134,15 @@ def admin_url() -> str:
     return str(server.get_uri())
 
 
-def fresh_database(admin: str, name: str) -> str:
-    """Drop and re-create database `name`, apply the migrations, return its URL."""
+def fresh_database(admin: str, name: str, migrations: Path | None = None) -> str:
+    """Drop and re-create database `name`, apply the migrations (this tree's, or those
+    in the folder `migrations`), return its URL."""
     ident = sql.Identifier(name)
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute(sql.SQL("drop database if exists {} with (force)").format(ident))
         conn.execute(sql.SQL("create database {}").format(ident))
     url = psycopg.conninfo.make_conninfo(admin, dbname=name)
-    migrate(url)
+    migrate(url, migrations)
     return url
 
 

@@ -20,7 +20,11 @@ beforehand, as the store sends them; not counted) through one finish:
                  claim, each session read once) and cascadian_finish_runs_v6.
 
 The old functions stay beside the new (for rolling back), so one migrated database
-measures before and after. Each drain is measured after a first, unmeasured drain of
+measures before and after. A change that is not a function (an index dropped, say)
+needs a database migrated without it: `--tree PATH` adds, on each schema, a database
+migrated with PATH's migrations (a worktree of main from before the change), drained
+by the claim and finish named by `--tree-claim` and `--tree-finish` there (the
+variant "tree"), in the same rounds. Each drain is measured after a first, unmeasured drain of
 the same strategies (then all made due again and vacuumed), so every lease row
 exists, as it does for any strategy claimed before.
 
@@ -32,12 +36,20 @@ does not move. Rounds interleave every
 (schema, variant) and reverse their order every other round; median (min-max).
 
     .venv/bin/python bench/rows_once.py [--quick] [--rounds 3] [--batch 200 25]
+        [--variant NAME ...] [--tree /tmp/ab-base] [--alternate PASSES]
+
+`--alternate N` measures the chosen variants on the same rows instead: in each of N
+drains (after one unmeasured) their claims and finishes take turns batch by batch on
+one connection, and the drain backend's CPU is summed per variant. Load then falls
+on every variant alike, which rounds of whole drains cannot promise on a busy machine.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import time
+from pathlib import Path
 from typing import Any
 
 import common
@@ -74,9 +86,18 @@ FINISHES = {
 }
 
 
+TREE_DBS = {"fresh": "cascadian_bench_rows_tree_fresh", "app": "cascadian_bench_rows_tree_app"}
+
+
 def backend_cpu(pid: int) -> float:
-    t = psutil.Process(pid).cpu_times()
-    return float(t.user + t.system)
+    """The backend's CPU seconds: from /proc/PID/schedstat (nanoseconds) where there is
+    one, as a batch's claim takes a few milliseconds and psutil's ticks are 10."""
+    try:
+        with open(f"/proc/{pid}/schedstat") as f:
+            return int(f.read().split()[0]) / 1e9
+    except OSError:
+        t = psutil.Process(pid).cpu_times()
+        return float(t.user + t.system)
 
 
 def wal(conn: psycopg.Connection[Any]) -> int:
@@ -115,12 +136,61 @@ def drain(
         return runs, common.cpu_per_run(url, cpu, runs), own, wal_bytes, claiming / runs * 1e6
 
 
+def alternate(
+    url: str, batch: int, variants: list[str], passes: int, strategies: int
+) -> dict[str, tuple[float, float]]:
+    """One database, one connection: each pass makes every strategy due and drains it
+    with the variants' claims and finishes taking turns batch by batch (the first
+    turn rotating each pass), so load and the tables' state fall on every variant
+    alike; the drain backend's CPU is summed per variant. (backend µs/run, of it the
+    claim's) per variant, over the passes after an unmeasured first."""
+    common.reset(url)
+    common.seed(url, strategies)
+    cpu = dict.fromkeys(variants, 0.0)
+    claiming = dict.fromkeys(variants, 0.0)
+    runs = dict.fromkeys(variants, 0)
+    for n in range(passes + 1):
+        common.make_due(url)
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute("vacuum workflow_sessions, workflow_executions")
+            conn.execute("vacuum cascadian_leases")
+        with psycopg.connect(url, autocommit=True, row_factory=dict_row) as conn:
+            row = conn.execute("select pg_backend_pid() as pid").fetchone()
+            assert row is not None
+            pid = row["pid"]
+            for turn in itertools.count(n):
+                variant = variants[turn % len(variants)]
+                claim, finish = FINISHES[variant]
+                now = dt.datetime.now(dt.UTC)
+                t0 = backend_cpu(pid)
+                claims = conn.execute(claim, (now, batch)).fetchall()
+                t1 = backend_cpu(pid)
+                if not claims:
+                    break
+                done = conn.execute(finish, (Jsonb(common.noop_records(claims, now)),)).fetchone()
+                assert done is not None and done["count"] == len(claims)
+                if n:  # the first pass makes every lease row; not counted
+                    cpu[variant] += backend_cpu(pid) - t0
+                    claiming[variant] += t1 - t0
+                    runs[variant] += len(claims)
+    return {v: (cpu[v] / runs[v] * 1e6, claiming[v] / runs[v] * 1e6) for v in variants}
+
+
 def main() -> None:
     p = common.parser(__doc__)
     p.add_argument("--strategies", type=int, default=None)
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--batch", type=int, nargs="+", default=[200, 25])
     p.add_argument("--variant", choices=list(FINISHES), action="append", help="only these")
+    p.add_argument("--tree", help="also databases migrated with this tree's migrations")
+    p.add_argument("--tree-claim", default="cascadian_claim_due_v5")
+    p.add_argument("--tree-finish", default="cascadian_finish_runs_v6")
+    p.add_argument(
+        "--alternate",
+        type=int,
+        metavar="PASSES",
+        help="the variants take turns batch by batch in each drain (no --tree)",
+    )
     args = p.parse_args()
     strategies = args.strategies or (1_000 if args.quick else 5_000)
     variants = args.variant or list(FINISHES)
@@ -129,8 +199,34 @@ def main() -> None:
         "fresh": common.fresh_database(admin, schemas.DBS["fresh"]),
         "app": schemas.app_database(admin, schemas.DBS["the app's"]),
     }
-    common.print_header("each row written once: the finish's node logs", urls["fresh"], __doc__)
     cells = [(s, v) for s in urls for v in variants]
+    if args.tree:
+        before = Path(args.tree) / "migrations"
+        FINISHES["tree"] = (
+            f"select execution_id, workflow_id from {args.tree_claim}(%s, %s, 120, 0)",
+            f"select count(*) from {args.tree_finish}(%s, 3, false) where accepted",
+        )
+        urls["fresh (tree)"] = common.fresh_database(admin, TREE_DBS["fresh"], before)
+        urls["app (tree)"] = schemas.app_database(admin, TREE_DBS["app"], before)
+        cells += [("fresh (tree)", "tree"), ("app (tree)", "tree")]
+    common.print_header("each row written once: the finish's node logs", urls["fresh"], __doc__)
+    if args.alternate:
+        table = []
+        try:
+            for batch in args.batch:
+                for schema in ("fresh", "app"):
+                    got = alternate(urls[schema], batch, variants, args.alternate, strategies)
+                    for variant, (us, claim_us) in got.items():
+                        print(f"  batch {batch}, {schema}, {variant}: backend {us:,.1f} µs/run")
+                        table.append((batch, schema, variant, f"{us:,.1f}", f"{claim_us:,.1f}"))
+        finally:
+            for name in schemas.DBS.values():
+                common.drop_database(admin, name)
+        common.print_table(
+            ["batch", "schema", "claim + finish", "backend CPU µs/run", "of it the claim's"],
+            table,
+        )
+        return
     found: dict[tuple[int, str, str], list[float]] = {}
     backend: dict[tuple[int, str, str], list[float]] = {}
     wals: dict[tuple[int, str, str], list[float]] = {}
@@ -161,11 +257,11 @@ def main() -> None:
                     )
                     time.sleep(0.2)
     finally:
-        for name in schemas.DBS.values():
+        for name in [*schemas.DBS.values(), *TREE_DBS.values()]:
             common.drop_database(admin, name)
     rows: list[Any] = []
     for batch in args.batch:
-        for schema, variant in cells:
+        for schema, variant in sorted(cells):
             v, b = found[(batch, schema, variant)], backend[(batch, schema, variant)]
             rows.append(
                 (

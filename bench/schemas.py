@@ -29,8 +29,9 @@ FIXTURE = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "exist
 DBS = {"fresh": "cascadian_bench_schema_fresh", "the app's": "cascadian_bench_schema_app"}
 
 
-def app_database(admin: str, name: str) -> str:
-    """A database built from the fixture, then migrated; its URL."""
+def app_database(admin: str, name: str, migrations: Path | None = None) -> str:
+    """A database built from the fixture, then migrated (this tree's migrations, or
+    those in the folder `migrations`); its URL."""
     with psycopg.connect(admin, autocommit=True) as conn:
         for role in ("anon", "authenticated", "service_role"):
             attributes = " nologin bypassrls" if role == "service_role" else " nologin"
@@ -42,7 +43,7 @@ def app_database(admin: str, name: str) -> str:
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute(FIXTURE.read_text())
         conn.execute("insert into auth.users (id) values (%s)", (common.BENCH_USER,))
-    migrate(url)
+    migrate(url, migrations)
     return url
 
 
