@@ -70,6 +70,10 @@ T = TypeVar("T")
 # honour its cancellation before it is abandoned.
 REPORT_GRACE = 0.25
 CANCEL_GRACE = 0.5
+# A run that starts within this long of its claim keeps the claim's deadline (one
+# timer for the claim's runs); one that starts later, because another strategy's
+# work held the event loop, is timed from its own start: it is not charged for it.
+SHARED_DEADLINE_SLACK = 0.05
 
 CUT_SHORT = "cancelled: the worker stopped before the run finished; the strategy runs again"
 # A tick prunes only with at least this much of its budget left, and leaves this
@@ -206,7 +210,7 @@ class TickService:
                             if report.error is None:
                                 keeping, keep_deadline = self._start_bookkeeping(budget_ends)
                         # The claim's runs start together and share a deadline (one
-                        # timer: workflow/deadlines.py).
+                        # timer: workflow/deadlines.py), unless one starts late.
                         deadline = loop.time() + s.strategy_timeout_seconds
                         for claim in claims:
                             task = _started(self._run(claim, deadline))
@@ -469,13 +473,15 @@ class TickService:
             self._recording.discard(id(claim))
 
     async def _execute(self, workflow: Workflow, deadline: float | None = None) -> RunResult:
-        """Run the workflow by `deadline` (the strategy timeout from now if None). A
-        run that ignores its cancellation is abandoned after CANCEL_GRACE: it cannot
-        hold the tick."""
+        """Run the workflow by `deadline` (its claim's), or the strategy timeout from
+        now if None or if the claim's left it SHARED_DEADLINE_SLACK less. A run that
+        ignores its cancellation is abandoned after CANCEL_GRACE: it cannot hold the
+        tick."""
         timeout = self.settings.strategy_timeout_seconds
         start = time.perf_counter()
-        if deadline is None:
-            deadline = asyncio.get_running_loop().time() + timeout
+        own = asyncio.get_running_loop().time() + timeout
+        if deadline is None or own - deadline > SHARED_DEADLINE_SLACK:
+            deadline = own
         task = _started(self.executor.execute(workflow, deadline))
         done = {task} if task.done() else set()
         try:

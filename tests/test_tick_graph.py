@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime
 from typing import Any
+from uuid import uuid4
 
 import pytest
 
 from cascadian.clock import FakeClock
 from cascadian.config import Settings
+from cascadian.data import Workflow
 from cascadian.store.sql_store import SqlStore
 from cascadian.tick import TickService
 from cascadian.workflow.executor import GraphExecutor
@@ -132,3 +134,18 @@ async def test_a_claims_runs_share_one_deadline_and_each_times_out_alone(
     errors = sorted(str(e.error) for e in report.executions)
     assert errors == ["None"] + ["node 'wait': timed out after 0.3s"] * 3
     assert report.claimed == 4 and executor.deadlines.pending() == 0  # one timer, fired
+
+
+async def test_a_run_that_starts_after_its_claims_deadline_is_timed_from_its_own_start(
+    store: SqlStore,
+) -> None:
+    # Another strategy's run of the same claim held the event loop (work of its own
+    # before its first wait) until past the claim's deadline: this run is not charged
+    # for it. It failed at once, "timed out", in CI's CPU-isolation test.
+    service = TickService(
+        store, GraphExecutor(), Settings(CASCADIAN_STRATEGY_TIMEOUT_SECONDS=5), FakeClock(NOW)
+    )
+    nodes, edges = chain(node("start", "start"), node("wait", "delay", seconds=0.01))
+    passed = asyncio.get_running_loop().time() - 1
+    result = await service._execute(Workflow(uuid4(), "late", nodes, edges), passed)
+    assert result.success, result.error_message
