@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -31,7 +31,13 @@ LIGHT = chain(node("start", "start"), node("wait", "delay", seconds=0.1), node("
 
 
 def add_heavy(db: Any, items: int) -> uuid.UUID:
-    sid = add_strategy(db, next_execution_at=NOW, name="heavy", graph=SORT)
+    # Due a second before the light one, so it is claimed and started first: before
+    # its first wait it checks its variables against the limits, which this test
+    # raises to 100 MB, on the event loop (1.4-1.6 s alone for 600,000 items, over
+    # the 2 s timeout under CI's load; the default 256 KB cap bounds that walk). A run
+    # started after it is timed from its own start; one started before it would be
+    # charged for that walk, whichever run's deadline it is.
+    sid = add_strategy(db, next_execution_at=NOW - timedelta(seconds=1), name="heavy", graph=SORT)
     rows = [{"v": (i * 7919) % items} for i in range(items)]
     db.execute(
         "update workflow_sessions set variables = %s where id = %s", (Jsonb({"rows": rows}), sid)
