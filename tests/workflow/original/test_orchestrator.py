@@ -24,7 +24,7 @@ from cascadian.store.sql_store import SqlStore
 from cascadian.tick import TickService
 from tests.factories import USER, add_strategy, rows
 from tests.polymarket_fixtures import CLOB, market_data, settings
-from tests.workflow.original.helpers import NOW, polymarket, run_saved, saved
+from tests.workflow.original.helpers import NOW, book, polymarket, run_saved, saved
 
 NODE = "orchestrator_1730000000000_2"
 FED = "253591"
@@ -327,3 +327,70 @@ async def test_copy_trading_mode_and_bad_rules_are_refused_before_the_run(
     bad, _ = await run_saved((nodes, edges), store=store, db=db)
     assert not bad.success and "max_bet must be at least min_bet" in bad.errors[0]["error"]
     assert rows(db, "select id from orchestrator_decisions") == []
+
+
+@pytest.mark.both_schemas
+@respx.mock
+async def test_approval_mode_writes_its_decision_when_the_clob_book_cannot_be_read(
+    store: SqlStore, db: Any
+) -> None:
+    polymarket(respx.mock)
+    respx.mock.get(f"{CLOB}/book").respond(503, text="upstream unavailable")
+    result, _ = await run_saved(graph(), store=store, db=db)
+    assert result.success, result.errors
+    [decision] = result.outputs[NODE]["decisions"]
+    assert (decision["decision"], decision["status"]) == ("GO", "pending")
+    assert "could not be read" in decision["ai_reasoning"]
+    # Sized with CASCADIAN_DEFAULT_FEE_RATE (2%): $500 of cost is a $490.19 bet.
+    assert decision["recommended_size"] == "490.19"
+    [stored] = rows(db, "select portfolio_snapshot from orchestrator_decisions")
+    assert stored["portfolio_snapshot"]["fee_rate"] == "0.02"
+
+
+@respx.mock
+async def test_autonomous_mode_is_a_no_go_when_the_clob_book_cannot_be_read(
+    store: SqlStore, db: Any
+) -> None:
+    polymarket(respx.mock)
+    respx.mock.get(f"{CLOB}/book").respond(503, text="upstream unavailable")
+    result, sid = await run_saved(graph(mode="autonomous"), store=store, db=db)
+    assert result.success, result.errors
+    [decision] = result.outputs[NODE]["decisions"]
+    assert (decision["decision"], decision["recommended_size"]) == ("NO_GO", "0")
+    assert "The order book could not be read" in decision["ai_reasoning"]
+    assert rows(db, "select id from cascadian_trading_orders where workflow_id = %s", sid) == []
+
+
+@respx.mock
+async def test_autonomous_mode_fills_at_the_book_read_after_the_review(
+    store: SqlStore, db: Any
+) -> None:
+    polymarket(respx.mock)
+    respx.mock.post(f"{LLM}/chat/completions").mock(
+        return_value=reply(
+            {"decision": "GO", "confidence": 0.65, "risk_score": 4, "reasoning": "Underpriced."}
+        )
+    )
+    reads: list[httpx.Request] = []
+
+    def moving(request: httpx.Request) -> httpx.Response:
+        """The fixtures' book for the sizing read; then the ask has moved to 0.42."""
+        reads.append(request)
+        first = book(request)
+        if len(reads) == 1:
+            return first
+        moved = first.json() | {"asks": [{"price": "0.42", "size": "5000"}]}
+        return httpx.Response(200, json=moved)
+
+    respx.mock.get(f"{CLOB}/book").mock(side_effect=moving)
+    result, _ = await run_saved(
+        graph(mode="autonomous"),
+        store=store,
+        db=db,
+        CASCADIAN_PRICE_CACHE_SECONDS="0",
+        **WITH_LLM,
+    )
+    assert result.success, result.errors
+    [placed] = result.outputs[NODE]["decisions"]
+    assert placed["orderResult"] == "filled" and len(reads) == 2
+    assert Decimal(placed["executedPrice"]) == Decimal("0.42")

@@ -17,7 +17,10 @@ For each market of its input (`markets`, `filtered`, ...; at most `max_markets`)
    equity, cash and peak from the trading book's stored marks (one SQL read); a bet
    is sized again with its token's taker fee rate (the CLOB's book and fee rate, read
    for it in either mode), so the bet and its fee stay within the caps and the cash;
-   a token the CLOB has no book for is a NO_GO;
+   a token the CLOB has no book for is a NO_GO; when the book cannot be read (the
+   CLOB down, a timeout), approval mode sizes with CASCADIAN_DEFAULT_FEE_RATE and
+   still writes the decision (its approval reads the book again), autonomous mode
+   makes it a NO_GO saying so (the node and the run do not fail);
 4. with an LLM provider configured (and `use_llm`, ours, not false), the model reviews
    each sized bet and may only veto it (NO_GO) or keep it, with its reasoning, its
    confidence and a risk score 1-10; it never changes the size. Without a provider the
@@ -25,7 +28,8 @@ For each market of its input (`markets`, `filtered`, ...; at most `max_markets`)
    be read is a NO_GO, as the original's analysis error was.
 
 Then, by `mode`:
-- `autonomous`: each GO is ONE paper buy (fill-and-kill at the live book) through the
+- `autonomous`: each GO is ONE paper buy (fill-and-kill at the book read again after
+  the review: the first read gives only the fee rate) through the
   trading book (its limits, cash, kill switch), keyed by the run's slot and this node,
   market and outcome: a retried or re-run run places it once;
 - `approval` (the builder's default): each GO is written as a pending decision
@@ -50,7 +54,7 @@ from typing import Any
 
 from cascadian.data import DecisionDraft, MarketBook, OrderIntent
 from cascadian.workflow.llm import LlmError, complete
-from cascadian.workflow.market.upstream import PolymarketRejected
+from cascadian.workflow.market.upstream import PolymarketError, PolymarketRejected
 from cascadian.workflow.node_api import NodeContext, NodeError, NodeType
 from cascadian.workflow.original.jsvalues import item_id, to_string
 from cascadian.workflow.original.markets import market_by_id
@@ -147,12 +151,22 @@ def _fee_rate_of(snapshot: dict[str, Any]) -> Decimal:
 
 
 async def _book(ctx: NodeContext, token_id: str) -> MarketBook | None:
-    """The token's book and fee rate now; None when the CLOB has no book for it."""
+    """The token's book and fee rate now; None when the CLOB has no book for it,
+    PolymarketError when the book cannot be read."""
     async with ctx.services.market_data() as markets:
         try:
             return await markets.market_book(token_id, deadline=ctx.deadline)
         except PolymarketRejected:
             return None
+
+
+async def _book_or_why(ctx: NodeContext, token_id: str) -> MarketBook | str:
+    """The token's book, or why there is none (a NO_GO by the caller)."""
+    try:
+        found = await _book(ctx, token_id)
+    except PolymarketError as exc:
+        return f"The order book could not be read: {exc}"
+    return "The market has no order book." if found is None else found
 
 
 async def _review(
@@ -277,16 +291,26 @@ async def _run(config: OrchestratorConfig, ctx: NodeContext) -> dict[str, Any]:
         c = found
         held = costs.get((c.market_id, c.outcome.lower()), ZERO)
         sizing = size_bet(c.price, c.p_win, rules, replace(book, position_cost=held))
-        market = None
+        market: MarketBook | None = None
+        unread = None  # why the book could not be read
         if sizing.bet and c.token_id is not None:
-            market = await _book(ctx, c.token_id)
-        if market is not None:
-            rate = market.fee_rate
+            try:
+                market = await _book(ctx, c.token_id)
+            except PolymarketError as exc:
+                unread = f"The order book could not be read: {exc}"
+        rate = None if market is None else market.fee_rate
+        if unread is not None and config.mode != "autonomous":
+            # The approval reads the book again and re-checks the caps with its fee
+            # under the lock (065): the decision is written, sized with the default.
+            rate = ctx.services.settings.default_fee_rate
+        if rate is not None:
             sizing = size_bet(c.price, c.p_win, rules, replace(book, position_cost=held), rate)
-        go = sizing.bet and market is not None
+        go = sizing.bet and rate is not None
         why = reasoning(c, sizing)
         if sizing.bet and market is None:
-            why += " The market has no order book."
+            why += f" {unread or 'The market has no order book.'}"
+            if rate is not None:
+                why += f" Sized with the default fee rate {rate}."
         confidence, risk = c.p_win, risk_score(c.p_win)
         if go and use_llm:
             try:
@@ -315,8 +339,15 @@ async def _run(config: OrchestratorConfig, ctx: NodeContext) -> dict[str, Any]:
             "status": "no_go",
         }
         if go and config.mode == "autonomous":
-            assert market is not None
-            placed = await _place(ctx, c, sizing.size, market)
+            assert c.token_id is not None
+            # The fill is at the book now, not at the one read before the review.
+            live = await _book_or_why(ctx, c.token_id)
+            if isinstance(live, str):
+                record |= {"decision": "NO_GO", "recommended_size": "0"}
+                record["ai_reasoning"] = f"{why} {live}"
+                decisions.append(record)
+                continue
+            placed = await _place(ctx, c, sizing.size, live)
             record |= placed
             if placed["status"] == "executed":
                 executed += 1
@@ -324,7 +355,7 @@ async def _run(config: OrchestratorConfig, ctx: NodeContext) -> dict[str, Any]:
                 book = replace(book, cash=book.cash - spent, deployed=book.deployed + spent)
                 costs[(c.market_id, c.outcome.lower())] = held + spent
         elif go:
-            assert c.token_id is not None and market is not None
+            assert c.token_id is not None and rate is not None
             drafts.append(
                 (
                     record,
@@ -338,7 +369,7 @@ async def _run(config: OrchestratorConfig, ctx: NodeContext) -> dict[str, Any]:
                         risk_score=risk,
                         ai_reasoning=why,
                         ai_confidence=confidence,
-                        portfolio_snapshot=_snapshot(book, source, sizing, rules, market.fee_rate),
+                        portfolio_snapshot=_snapshot(book, source, sizing, rules, rate),
                         expires_at=now + timedelta(minutes=config.approval_expiry_minutes),
                     ),
                 )
