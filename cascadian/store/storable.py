@@ -193,8 +193,10 @@ def capped_json(data: bytes, cap: int) -> orjson.Fragment:
 
 # Strategies that share a fetch (one Gamma answer) cap the same output run after
 # run: its preview is made once, found again by the bytes it shows (a hash and a
-# compare of `cap` bytes, a quarter of making it).
-PREVIEWS_KEPT = 128
+# compare of `cap` bytes, a quarter of making it). Few are kept: each key and value
+# may be as large as OUTPUTS_CAP (128 could hold ~58 MB); 8 serve the strategies
+# sharing one fetch within a tick.
+PREVIEWS_KEPT = 8
 
 
 @lru_cache(maxsize=PREVIEWS_KEPT)

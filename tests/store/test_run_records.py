@@ -215,6 +215,13 @@ def test_a_large_intermediate_output_and_its_log_hold_one_preview_of_its_whole_j
     assert rec["logs"][0]["output"] == rec["outputs"]["fetch"]
 
 
+def test_the_previews_kept_are_few_as_each_may_be_as_large_as_the_outputs_cap() -> None:
+    # Keyed by up to OUTPUTS_CAP bytes and about as large: 128 kept could hold ~58 MB.
+    for i in range(20):
+        storable.capped_json(b"[" + b"%d," % i * 1000 + b"0]", 100)
+    assert storable._preview.cache_info().currsize <= 8
+
+
 def test_runs_sharing_an_output_share_its_preview_and_any_change_makes_a_new_one() -> None:
     markets = {"items": [{"id": str(i), "question": f"q{i} é"} for i in range(300)]}
     whole = orjson.dumps(markets)
