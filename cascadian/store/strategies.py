@@ -50,7 +50,7 @@ LIST_STRATEGIES = "cascadian_list_strategies_v3"
 # migrations/027 (over 010): each change takes its actor and writes the audit log;
 # a user finds only their own strategies, and owns what they create.
 CREATE_STRATEGY = "cascadian_create_strategy_v2"
-NEW_VERSION = "cascadian_new_version_v4"  # 062: the owner asked before the lease is locked
+NEW_VERSION = "cascadian_new_version_v5"  # 066: the limits, kill switch and halt carried
 UPDATE_STRATEGY = "cascadian_update_strategy_v4"  # 062: the owner asked first
 ARCHIVE_STRATEGY = "cascadian_archive_strategy_v2"
 # A user's create (027's, within their share) under a lock on the user: migrations/031.

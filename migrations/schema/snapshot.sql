@@ -6866,6 +6866,62 @@ begin
 end;
 $$;
 
+create function cascadian_new_version_v5(p_id uuid, p jsonb, p_now timestamp with time zone, p_actor jsonb)
+returns TABLE(result text, id uuid)
+language plpgsql volatile
+as $$
+#variable_conflict use_column
+declare
+    v_result text;
+    v_new uuid;
+    v_portfolio cascadian_paper_portfolios%rowtype;
+    v_bankroll numeric;
+begin
+    select n.result, n.id into v_result, v_new
+    from cascadian_new_version_v4(p_id, p, p_now, p_actor) n;
+    if v_result is distinct from 'ok' then
+        return query select v_result, v_new;
+        return;
+    end if;
+
+    select * into v_portfolio from cascadian_paper_portfolios f
+    where f.workflow_id = p_id
+    for update;
+
+    insert into cascadian_trading_limits
+    select (jsonb_populate_record(
+        null::cascadian_trading_limits,
+        to_jsonb(l) || jsonb_build_object('workflow_id', v_new, 'updated_at', p_now)
+    )).*
+    from cascadian_trading_limits l
+    where l.workflow_id = p_id;
+
+    insert into cascadian_kill_switches
+    select (jsonb_populate_record(
+        null::cascadian_kill_switches,
+        to_jsonb(k) || jsonb_build_object('scope', v_new::text, 'workflow_id', v_new)
+    )).*
+    from cascadian_kill_switches k
+    where k.scope = p_id::text;
+
+    if v_portfolio.halted_at is not null then
+        select coalesce(
+            (select l.initial_bankroll from cascadian_trading_limits l where l.workflow_id = v_new),
+            10000
+        ) into v_bankroll;
+        insert into cascadian_paper_portfolios (
+            workflow_id, initial_bankroll, available_cash, peak_equity, halted_at,
+            halt_reason, halt_detail, created_at, updated_at
+        )
+        values (
+            v_new, v_bankroll, v_bankroll, v_bankroll, v_portfolio.halted_at,
+            v_portfolio.halt_reason, v_portfolio.halt_detail, p_now, p_now
+        );
+    end if;
+    return query select v_result, v_new;
+end;
+$$;
+
 create function cascadian_next_due_v1(p_now timestamp with time zone)
 returns timestamp with time zone
 language sql stable

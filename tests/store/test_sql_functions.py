@@ -186,6 +186,7 @@ KEPT = {
     "with it while the next deploys",
     "cascadian_prune_v2": "superseded by v3 (063); the release before prunes with it "
     "while the next deploys",
+    "cascadian_new_version_v4": "cascadian_new_version_v5 (066) calls it, then carries the book",
 }
 # Named although dropped: a benchmark installs it, from its migration, as its before.
 MEASURED_BEFORE = {"cascadian_claim_due_v2": "bench/claim_stale.py"}

@@ -321,7 +321,7 @@ CALLS: list[tuple[str, Callable[[SqlStore], Awaitable[Any]], dict[str, Any]]] = 
         },
     ),
     (
-        "cascadian_new_version_v4",
+        "cascadian_new_version_v5",
         lambda s: s.new_version(
             SID, StrategyChanges(name="v2", graph=GRAPH), None, None, NOW, OPERATOR
         ),
