@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from multiprocessing.connection import Connection
 from typing import Any
 
@@ -60,6 +61,12 @@ class ProcessBacktester:
         self.max_children = settings.backtest_max_processes
         self._context = context or multiprocessing.get_context("spawn")
         self.running = 0  # children started and not yet joined
+        # The threads that wait on the children's pipes, and join them: a pool of
+        # their own, so that running backtests never hold the event loop's default
+        # executor, which the store's claims and finishes use.
+        self._pipes = ThreadPoolExecutor(
+            max_workers=2 * self.max_children, thread_name_prefix="backtest-pipe"
+        )
 
     async def run(
         self,
@@ -96,9 +103,10 @@ class ProcessBacktester:
         child.start()
         theirs.close()
         stopper = None if cancel is None else asyncio.ensure_future(cancel.wait())
+        loop = asyncio.get_running_loop()
         try:
             while True:
-                receiving = asyncio.ensure_future(asyncio.to_thread(_receive, ours))
+                receiving = loop.run_in_executor(self._pipes, _receive, ours)
                 waits: set[asyncio.Future[Any]] = {receiving}
                 if stopper is not None:
                     waits.add(stopper)
@@ -122,7 +130,7 @@ class ProcessBacktester:
                 stopper.cancel()
             if child.is_alive():
                 child.terminate()
-            await asyncio.to_thread(child.join, 5)
+            await loop.run_in_executor(self._pipes, child.join, 5)
             ours.close()
 
 

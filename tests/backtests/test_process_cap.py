@@ -8,6 +8,7 @@ controls (a real pipe, no process), so nothing is spawned and nothing waits on t
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import multiprocessing
 import os
 from multiprocessing.connection import Connection
@@ -148,3 +149,21 @@ async def test_the_api_answers_429_at_the_cap_and_gives_the_users_slot_back(
         child.answer("report", REPORT)
         assert await running == REPORT
     assert rows(db, "select count(*) as n from cascadian_user_slots") == [{"n": 0}]
+
+
+async def test_running_backtests_leave_the_default_executor_to_the_ticks() -> None:
+    # Each backtest's pipe reader held a thread of the loop's default executor for its
+    # whole run, the pool the store's claims and finishes use: as many backtests as
+    # its threads stalled the ticks. One thread here, and a backtest running.
+    loop = asyncio.get_running_loop()
+    loop.set_default_executor(concurrent.futures.ThreadPoolExecutor(max_workers=1))
+    backtester, children = capped(2)
+    running = asyncio.create_task(backtester.run(request()))
+    await children.next()
+    for _ in range(3):  # rounds of the loop, until the backtest waits on its pipe
+        await asyncio.sleep(0)
+    try:
+        assert await asyncio.wait_for(asyncio.to_thread(lambda: "claimed"), 5) == "claimed"
+    finally:
+        children.made[0].answer("report", REPORT)
+        assert await running == REPORT
