@@ -83,6 +83,8 @@ AuditAction = Literal[
     "new_version",
     "update",
     "archive",
+    "rerun",
+    "set_triggers",
     "set_limits",
     "kill_switch_on",
     "kill_switch_off",

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, get_args
 from uuid import UUID
 
 import typer
@@ -91,18 +91,7 @@ def audit(
     """Who changed which strategy, when, from where, and what changed; newest first."""
     kinds: tuple[ActorKind, ...] = ("operator", "user", "system")
     sources: tuple[ActorSource, ...] = ("api", "cli", "console", "cron")
-    actions: tuple[AuditAction, ...] = (
-        "start",
-        "pause",
-        "stop",
-        "resume",
-        "run_now",
-        "create",
-        "import",
-        "new_version",
-        "update",
-        "archive",
-    )
+    actions: tuple[AuditAction, ...] = get_args(AuditAction)
     if actor is not None and actor not in kinds:
         fail(f"unknown actor {actor!r}", f"use one of {', '.join(kinds)}")
     if source is not None and source not in sources:

@@ -229,7 +229,8 @@ class _DatabaseGauges:
         if t is not None:
             yield _labelled(
                 "cascadian_trading_halted_strategies",
-                "Strategies whose trading a limit halted (auto-paused until resumed), by limit",
+                "Strategies whose trading a limit halted (their orders refused until an operator "
+                "lifts the halt), by limit",
                 "limit",
                 t.halted_by_limit,
             )

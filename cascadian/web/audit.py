@@ -12,7 +12,7 @@ log is written by the changes themselves (migrations/027); this only reads it.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, get_args
 from uuid import UUID
 
 from fastapi import Depends, Query, Request
@@ -47,10 +47,7 @@ class AuditEntryModel(BaseModel):
     id: int
     at: datetime
     actor: ActorModel
-    action: str = Field(
-        description="start, pause, stop, resume, run_now, create, import, new_version, "
-        "update or archive"
-    )
+    action: str = Field(description=", ".join(get_args(AuditAction)))
     strategy_id: UUID | None
     strategy_name: str | None = Field(description="Its name now (null once it is gone)")
     before: dict[str, Any] | None = Field(

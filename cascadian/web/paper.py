@@ -116,7 +116,10 @@ class PortfolioModel(BaseModel):
     max_drawdown: Decimal
     limits: LimitsModel
     kill_switches: list[KillSwitchModel] = Field(description="The switches that stop it now")
-    halt: HaltModel | None = Field(description="Its trading halted by a limit, until resumed")
+    halt: HaltModel | None = Field(
+        description="Its trading halted by a limit: every order refused until an operator "
+        "lifts the halt (resuming the strategy or DELETE .../halt)"
+    )
     day: DayModel
 
     @classmethod

@@ -53,3 +53,10 @@ def test_a_bad_filter_exits_1_with_one_line(env: None, db: Any, args: list[str])
     result = runner.invoke(app, ["audit", *args])
     assert result.exit_code == 1
     assert len(result.stderr.strip().splitlines()) <= 2
+
+
+@pytest.mark.parametrize("action", ["lift_halt", "set_limits", "approve_decision", "rerun"])
+def test_the_trading_and_decision_actions_are_filters_too(env: None, db: Any, action: str) -> None:
+    result = runner.invoke(app, ["audit", "--action", action, "--json"])
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["data"] == []

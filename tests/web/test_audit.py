@@ -3,8 +3,10 @@ from the client's address."""
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -103,3 +105,27 @@ async def test_the_audit_log_needs_the_admin_key(
     async with client(store) as c:
         reply = await c.get("/api/audit", headers=headers)
     assert reply.status_code == 401
+
+
+async def test_every_action_the_sql_writes_can_be_asked_for(store: SqlStore, db: Any) -> None:
+    # The actions cascadian_audit_v1's callers write, read from the migrations.
+    written = {
+        m.group(1)
+        for f in (Path(__file__).parents[2] / "migrations").glob("*.sql")
+        for m in re.finditer(r"cascadian_audit_v1\(\s*p_actor,\s*'([a-z_]+)'", f.read_text())
+    }
+    assert {"lift_halt", "approve_decision", "rerun", "set_triggers"} <= written
+    sid = add_strategy(db, next_execution_at=None)
+    for action in sorted(written):
+        db.execute(
+            "select cascadian_audit_v1(%s::jsonb, %s, %s, null, '{}'::jsonb, now())",
+            ('{"kind": "operator", "source": "cli"}', action, sid),
+        )
+    async with client(store) as c:
+        spec = (await c.get("/openapi.json")).json()
+        for action in sorted(written):
+            reply = await c.get("/api/audit", params={"action": action})
+            assert reply.status_code == 200, (action, reply.text)
+            assert [e["action"] for e in reply.json()["data"]] == [action]
+    described = spec["components"]["schemas"]["AuditEntryModel"]["properties"]["action"]
+    assert all(action in described["description"] for action in written)

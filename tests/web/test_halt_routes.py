@@ -80,3 +80,12 @@ async def test_an_operator_lifts_the_halt_alone_once_and_a_missing_strategy_is_4
     assert missing.status_code == 404
     assert halt_of(db, sid) is None
     assert strategy(db, sid)["auto_run"] is False  # its schedule is left as it is
+
+
+async def test_the_portfolios_halt_is_described_as_an_operators_to_lift(
+    any_store: FullStore, db: Any
+) -> None:
+    async for api in open_client(any_store):
+        spec = (await api.get("/openapi.json")).json()
+    halt = spec["components"]["schemas"]["PortfolioModel"]["properties"]["halt"]
+    assert "until an operator lifts the halt" in halt["description"]

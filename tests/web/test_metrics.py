@@ -162,8 +162,10 @@ async def test_strategies_halted_by_a_limit_and_kill_switches_are_gauges(
             "select cascadian_set_kill_switch_v1(%s, true, 'ops', 'incident', %s)", (scope, NOW)
         )
     async with app_client(store, FakeClock(NOW)) as c:
-        m = samples((await c.get(METRICS)).text)
+        text = (await c.get(METRICS)).text
+    m = samples(text)
     assert m[("cascadian_trading_halted_strategies", (("limit", "daily_loss_usd"),))] == 1
+    assert "refused until an operator lifts the halt" in text  # its help: not "until resumed"
     assert m[("cascadian_kill_switches", (("scope", "global"),))] == 1
     assert m[("cascadian_kill_switches", (("scope", "strategy"),))] == 1
 

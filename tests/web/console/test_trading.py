@@ -45,7 +45,7 @@ async def test_the_portfolio_page_shows_cash_exposure_the_day_limits_a_halt_and_
     html = reply.text
     assert "$100.00" in html  # exposure at cost: 200 shares at 0.5
     assert "-$10.00" in html  # the day's realised P&L
-    assert 'id="halt-banner"' in html and "resumes the strategy" in html
+    assert 'id="halt-banner"' in html and "until an operator lifts the halt" in html
     assert 'value="500"' in html and 'value="10"' in html  # the limits' fields
     assert html.count("<tr") == 1 + 1 + 1 + 3  # positions head + 1, orders head + 3
     assert "max_order_usd" in refused.text and "the limit is $500" in refused.text

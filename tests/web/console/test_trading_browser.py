@@ -49,7 +49,7 @@ def test_an_operator_reads_the_portfolio_saves_a_limit_and_turns_the_switch_on(
         sign_in(page, f"/console/strategies/{sid}")
         page.click("text=Paper portfolio and limits")
         page.wait_for_url(f"**/console/strategies/{sid}/portfolio")
-        assert "resumes the strategy" in page.locator("#halt-banner").inner_text()
+        assert "until an operator lifts the halt" in page.locator("#halt-banner").inner_text()
         assert page.locator("#day-pnl").inner_text() == "-$10.00"
         assert page.locator("#exposure").inner_text() == "$100.00"
         shot(page, "portfolio")
